@@ -1,0 +1,184 @@
+// The one place that reads process.env. Every setting is parsed once into a
+// typed, frozen Config; a bad value stops the process with one line that names
+// the variable and says what is expected.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type AppEnv = 'development' | 'test' | 'staging' | 'production';
+
+export interface Config {
+  appEnv: AppEnv;
+  /** staging and production: strict defaults, no generated secrets. */
+  isProductionLike: boolean;
+  host: string;
+  port: number;
+  /** Proxies in front of the web (load balancer, nginx): how many X-Forwarded-For hops to trust. */
+  trustProxyHops: number;
+  metricsPort: number;
+  publicUrl: URL;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logPretty: boolean;
+  dataDir: string;
+  /** Unset: an embedded PostgreSQL under dataDir. */
+  databaseUrl: string | undefined;
+  /** Unset: reads go to the primary. */
+  databaseReplicaUrl: string | undefined;
+  databasePoolMax: number;
+  databaseStatementTimeoutMs: number;
+  embeddedPostgresPort: number;
+  /** Newest first; older keys still open cookies so rotation logs nobody out. Unset only in development. */
+  secretKeys: string[] | undefined;
+  storageUrl: string | undefined;
+  s3Endpoint: string | undefined;
+  s3Region: string;
+  s3ForcePathStyle: boolean;
+  cdnBaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  functionsUrl: string | undefined;
+  functionsToken: string | undefined;
+  functionsPort: number;
+  otlpEndpoint: string | undefined;
+  sentryDsn: string | undefined;
+  smtpUrl: string | undefined;
+  maxUploadBytes: number;
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+  sessionTtlDays: number;
+  gitSha: string | undefined;
+  retention: { auditDays: number; exportHours: number; deletedAccountDays: number };
+  backupKeep: number;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, expected: string) {
+    super(`${variable}: ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number between ${min} and ${max}, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected a whole number between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${choices.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected a URL (${protocols.join(' or ')}), got something that does not parse`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a URL starting with ${protocols.join(' or ')}, got ${parsed.protocol}//`);
+  }
+  return raw;
+}
+
+/** Loads `.env` from the working directory in development only; real environments set variables themselves. */
+export function loadDotEnv(env: Env = process.env, cwd = process.cwd()): void {
+  const appEnv = env.APP_ENV ?? 'development';
+  const file = path.join(cwd, '.env');
+  if (appEnv === 'development' && fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+export function parseConfig(env: Env = process.env): Config {
+  const appEnv = oneOf(env, 'APP_ENV', ['development', 'test', 'staging', 'production'] as const, 'development');
+  const isProductionLike = appEnv === 'staging' || appEnv === 'production';
+
+  const requiredInProduction = (name: string) => {
+    if (isProductionLike && optional(env, name) === undefined) {
+      throw new ConfigError(name, `required when APP_ENV is ${appEnv}`);
+    }
+  };
+  requiredInProduction('SECRET_KEY');
+  requiredInProduction('DATABASE_URL');
+  requiredInProduction('PUBLIC_URL');
+
+  const secretRaw = optional(env, 'SECRET_KEY');
+  let secretKeys: string[] | undefined;
+  if (secretRaw !== undefined) {
+    secretKeys = secretRaw.split(',').map((key) => key.trim()).filter(Boolean);
+    if (secretKeys.length === 0 || secretKeys.some((key) => key.length < 32)) {
+      throw new ConfigError('SECRET_KEY', 'expected a comma-separated list of keys, newest first, each at least 32 characters (openssl rand -base64 48)');
+    }
+  }
+
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const publicUrl = new URL(url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`);
+  const storageUrl = url(env, 'STORAGE_URL', ['file:', 's3:']);
+  const functionsUrl = url(env, 'FUNCTIONS_URL', ['http:', 'https:']);
+  const functionsToken = optional(env, 'FUNCTIONS_TOKEN');
+  if (functionsUrl && isProductionLike && !functionsToken) {
+    throw new ConfigError('FUNCTIONS_TOKEN', 'required when FUNCTIONS_URL is set outside development');
+  }
+
+  return Object.freeze({
+    appEnv,
+    isProductionLike,
+    host: optional(env, 'HOST') ?? (isProductionLike ? '0.0.0.0' : '127.0.0.1'),
+    port,
+    trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
+    publicUrl,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    logPretty: bool(env, 'LOG_PRETTY', appEnv === 'development' && Boolean(process.stdout.isTTY)),
+    dataDir: path.resolve(optional(env, 'EPU_DATA_DIR') ?? '.epu'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['postgres:', 'postgresql:']),
+    databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 500),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54320, 1024, 65535),
+    secretKeys,
+    storageUrl,
+    s3Endpoint: url(env, 'S3_ENDPOINT', ['http:', 'https:']),
+    s3Region: optional(env, 'S3_REGION') ?? 'us-east-1',
+    s3ForcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', false),
+    cdnBaseUrl: url(env, 'CDN_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    functionsUrl: functionsUrl?.replace(/\/+$/, ''),
+    functionsToken,
+    functionsPort: integer(env, 'FUNCTIONS_PORT', 8081, 0, 65535),
+    otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+    sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
+    workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
+    gitSha: optional(env, 'GIT_SHA'),
+    retention: {
+      auditDays: integer(env, 'RETENTION_AUDIT_DAYS', 365, 1, 36_500),
+      exportHours: integer(env, 'RETENTION_EXPORT_HOURS', 24, 1, 8_760),
+      deletedAccountDays: integer(env, 'RETENTION_DELETED_ACCOUNT_DAYS', 30, 0, 3_650),
+    },
+    backupKeep: integer(env, 'BACKUP_KEEP', 7, 1, 1000),
+  });
+}

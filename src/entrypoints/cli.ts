@@ -1,0 +1,54 @@
+// `epu <command>`: one binary for every process type and operations command.
+import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config/env.js';
+import { createReporter, parseFlags } from '../platform/cli/reporter.js';
+
+const USAGE = `usage: epu <command>
+
+process types
+  start                     everything on embedded defaults (web, worker, functions)
+  web | worker | functions  one process type
+  migrate                   apply pending database migrations
+
+operations
+  admin create --email EMAIL [--name NAME]   create or promote an admin (password: EPU_ADMIN_PASSWORD or prompt)
+`;
+
+const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
+  start: async (config) => (await import('./start.js')).runStart(config),
+  web: async (config) => (await import('./web.js')).runWeb(config),
+  worker: async (config) => (await import('./worker.js')).runWorker(config),
+  functions: async (config) => (await import('./functions.js')).runFunctions(config),
+  migrate: async (config) => (await import('./ops/migrate.js')).runMigrate(config),
+  admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const run = commands[command];
+  if (!run) {
+    process.stderr.write(`epu: unknown command "${command}"\n${USAGE}`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    loadDotEnv();
+    config = parseConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`epu: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  try {
+    await run(config, rest);
+  } catch (error) {
+    createReporter(command).fail((error as Error).message ?? String(error));
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,60 @@
+import readline from 'node:readline';
+import type { Config } from '../../config/env.js';
+import { createPlatform, createServices } from '../../app.js';
+import { createRootLogger } from '../../app.js';
+import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
+import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
+import { validate } from '../../platform/http/validation.js';
+import { Email, Password } from '../../features/accounts/accounts.schema.js';
+
+async function promptPassword(): Promise<string> {
+  if (!process.stdin.isTTY) throw new Error('set EPU_ADMIN_PASSWORD: there is no terminal to ask for the password');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const ask = (question: string) =>
+    new Promise<string>((resolve) => {
+      process.stdout.write(question);
+      // Hide typed characters: the password must not stay on screen.
+      (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+      rl.question('', (answer) => {
+        process.stdout.write('\n');
+        resolve(answer);
+      });
+    });
+  try {
+    const first = await ask('Password for the admin: ');
+    const second = await ask('Once more: ');
+    if (first !== second) throw new Error('the two passwords differ');
+    return first;
+  } finally {
+    rl.close();
+  }
+}
+
+/** `epu admin create --email EMAIL`: creates an admin or promotes an existing user. */
+export async function runAdmin(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
+  const report: Reporter = createReporter('admin');
+  if (args.positional[0] !== 'create') report.fail('usage: epu admin create --email EMAIL [--name NAME]');
+  const email = args.flags.email;
+  if (typeof email !== 'string') report.fail('--email EMAIL is required');
+  validate(Email, email);
+  // Read through process.env here only because it is a one-off secret for this
+  // command, not a setting of the system.
+  const password = process.env.EPU_ADMIN_PASSWORD || (await promptPassword());
+  try {
+    validate(Password, password);
+  } catch {
+    report.fail('the password must be 8 to 200 characters');
+  }
+  const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
+  try {
+    await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });
+    const { user, created } = await createServices(platform).accounts.createOrPromoteAdmin({
+      email,
+      password,
+      name: typeof args.flags.name === 'string' ? args.flags.name : undefined,
+    });
+    report.result(created ? 'admin created' : 'existing user promoted to admin', { id: user.id, role: user.role });
+  } finally {
+    await platform.close();
+  }
+}

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Config } from '../config/env.js';
+import { createRootLogger } from '../app.js';
+import { ensureEmbeddedPostgres } from '../platform/db/embedded.js';
+import { migrate } from '../platform/db/migrate.js';
+import { onShutdownSignal } from '../platform/lifecycle.js';
+import { packageRoot } from '../platform/paths.js';
+
+const ROLES = ['web', 'worker', 'functions'] as const;
+type Role = (typeof ROLES)[number];
+
+/**
+ * `epu start`: the whole system in one process tree on embedded defaults, for a
+ * laptop, a demo or a test run. It owns the embedded PostgreSQL, applies the
+ * migrations, then runs web, worker and functions as child processes (the same
+ * commands the cloud runs separately), restarting any that crash.
+ */
+export async function runStart(config: Config): Promise<void> {
+  const logger = createRootLogger(config, 'start');
+  let databaseUrl = config.databaseUrl;
+  let stopDatabase = async () => undefined as void;
+  if (!databaseUrl) {
+    const embedded = await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
+    databaseUrl = embedded.url;
+    stopDatabase = embedded.stop;
+  }
+  await migrate(databaseUrl, logger);
+
+  const children = new Map<Role, ChildProcess>();
+  let stopping = false;
+  const bin = path.join(packageRoot, 'bin', 'epu.js');
+
+  const launch = (role: Role, restarts = 0) => {
+    const child = spawn(process.execPath, [bin, role], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        // Each process has its own metrics endpoint; in one tree they need distinct ports.
+        METRICS_PORT: String(config.metricsPort + ROLES.indexOf(role)),
+      },
+    });
+    children.set(role, child);
+    child.on('exit', (code, signal) => {
+      children.delete(role);
+      if (stopping) return;
+      const delay = Math.min(30_000, 500 * 2 ** restarts);
+      logger.error({ role, code, signal, restartInMs: delay }, 'process exited; restarting');
+      setTimeout(() => !stopping && launch(role, restarts + 1), delay).unref();
+    });
+  };
+
+  onShutdownSignal(logger, config.shutdownTimeoutMs + 5_000, async () => {
+    stopping = true;
+    const exits = [...children.values()].map((child) => new Promise((resolve) => child.once('exit', resolve)));
+    for (const child of children.values()) child.kill('SIGTERM');
+    await Promise.all(exits);
+    await stopDatabase();
+  });
+
+  for (const role of ROLES) launch(role);
+  logger.info({ url: config.publicUrl.href }, 'EPU is starting: web, worker and functions');
+}

@@ -1,0 +1,28 @@
+import type { Config } from '../config/env.js';
+import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
+import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { onShutdownSignal, within } from '../platform/lifecycle.js';
+
+/** `epu web`: the stateless HTTP server. Any replica serves any request and can be stopped at any time. */
+export async function runWeb(config: Config): Promise<void> {
+  const logger = createRootLogger(config, 'web');
+  const platform = await createPlatform(config, 'web', logger);
+  await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  let shuttingDown = false;
+  const app = await buildWebApp(platform, createServices(platform), { isShuttingDown: () => shuttingDown });
+
+  onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
+    // /healthz answers 503 from now on, so a load balancer stops routing here;
+    // requests already accepted run to completion within the budget.
+    shuttingDown = true;
+    const drained = await within(app.close(), config.shutdownTimeoutMs);
+    if (!drained) {
+      logger.warn({ budgetMs: config.shutdownTimeoutMs }, 'requests still running at the end of the shutdown budget; closing their connections');
+      app.server.closeAllConnections();
+    }
+    await platform.close();
+  });
+
+  await app.listen({ host: config.host, port: config.port });
+  logger.info({ url: config.publicUrl.href, port: (app.server.address() as { port: number }).port }, 'web ready');
+}

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { Client, signUp } from '../../../tests/support/client.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+describe('signup, login, logout, /me', () => {
+  it('signs up with a session cookie that is HttpOnly and SameSite=Lax, and /me answers with the user', async () => {
+    const client = new Client(t.url);
+    const response = await client.post('/api/v1/auth/signup', { email: 'Ada@Example.test', password: 'long enough pw', name: 'Ada' });
+    expect(response.status).toBe(201);
+    expect(response.body.user).toMatchObject({ email: 'Ada@Example.test', name: 'Ada', role: 'user' });
+    expect(Object.keys(response.body.user).sort()).toEqual(['email', 'id', 'name', 'role']);
+    const cookie = response.headers.getSetCookie().join(';');
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).not.toMatch(/Secure/i); // PUBLIC_URL is http in tests
+    const me = await client.get('/api/v1/me');
+    expect(me.status).toBe(200);
+    expect(me.body.user.id).toBe(response.body.user.id);
+  });
+
+  it('refuses a second account with the same email, whatever its case (409 email_taken)', async () => {
+    const first = await signUp(t.url);
+    const again = await new Client(t.url).post('/api/v1/auth/signup', { email: first.email.toUpperCase(), password: 'another password', name: 'X' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('email_taken');
+  });
+
+  it('logs in with the right password and refuses a wrong one with 401 invalid_credentials', async () => {
+    const { email, password } = await signUp(t.url);
+    const client = new Client(t.url);
+    expect((await client.post('/api/v1/auth/login', { email, password: 'wrong password' })).body.error.code).toBe('invalid_credentials');
+    const ok = await client.post('/api/v1/auth/login', { email, password });
+    expect(ok.status).toBe(200);
+    expect(ok.body.user.email).toBe(email);
+    const unknown = await client.post('/api/v1/auth/login', { email: 'nobody@example.test', password });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('answers 401 not_signed_in without a session, and with a forged cookie', async () => {
+    const anonymous = new Client(t.url);
+    const me = await anonymous.get('/api/v1/me');
+    expect(me.status).toBe(401);
+    expect(me.body.error.code).toBe('not_signed_in');
+    anonymous.cookies.set('epu_session', 'bm90LWEtcmVhbC1zZXNzaW9uLWNvb2tpZS1hdC1hbGwtYXQtYWxs');
+    expect((await anonymous.get('/api/v1/me')).status).toBe(401);
+  });
+
+  it('logout ends the session for good: a saved copy of the cookie no longer works', async () => {
+    const { client } = await signUp(t.url);
+    const saved = new Map(client.cookies);
+    expect((await client.post('/api/v1/auth/logout')).status).toBe(204);
+    expect((await client.get('/api/v1/me')).status).toBe(401);
+    const replay = new Client(t.url);
+    for (const [k, v] of saved) replay.cookies.set(k, v);
+    expect((await replay.get('/api/v1/me')).status).toBe(401);
+  });
+
+  it('a password change and a role change end every session of that user', async () => {
+    const a = await signUp(t.url);
+    const secondDevice = new Client(t.url);
+    await secondDevice.post('/api/v1/auth/login', { email: a.email, password: a.password });
+    await t.services.accounts.changePassword(a.user.id, 'a brand new password');
+    expect((await a.client.get('/api/v1/me')).status).toBe(401);
+    expect((await secondDevice.get('/api/v1/me')).status).toBe(401);
+    const relogged = new Client(t.url);
+    expect((await relogged.post('/api/v1/auth/login', { email: a.email, password: 'a brand new password' })).status).toBe(200);
+    await t.services.accounts.setRole(a.user.id, 'admin');
+    expect((await relogged.get('/api/v1/me')).status).toBe(401);
+  });
+
+  it('throttles repeated failed logins per account with 429 and retry-after', async () => {
+    const { email } = await signUp(t.url);
+    const client = new Client(t.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await client.post('/api/v1/auth/login', { email, password: `wrong-${i}` })).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    const blocked = await client.post('/api/v1/auth/login', { email, password: 'wrong again' });
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe('rate_limited');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('throttles per client address across many accounts', async () => {
+    const client = new Client(t.url);
+    let last = 0;
+    for (let i = 0; i < 51; i++) {
+      last = (await client.post('/api/v1/auth/login', { email: `spray-${i}@example.test`, password: 'guess' }, { 'x-forwarded-for': '203.0.113.9' })).status;
+    }
+    // TRUST_PROXY_HOPS is 0: X-Forwarded-For is ignored, so the loopback address is the one counted.
+    expect(last).toBe(429);
+  });
+});
+
+describe('bad input to accounts', () => {
+  it.each([
+    ['missing fields', { email: 'a@example.test' }],
+    ['wrong types', { email: 42, password: ['x'], name: null }],
+    ['unknown fields', { email: 'b@example.test', password: 'long enough pw', name: 'B', role: 'admin' }],
+    ['a bad email', { email: 'not-an-email', password: 'long enough pw', name: 'B' }],
+    ['a short password', { email: 'c@example.test', password: 'short', name: 'C' }],
+    ['a blank name', { email: 'd@example.test', password: 'long enough pw', name: '   ' }],
+  ])('refuses %s with 400 validation_failed', async (_label, body) => {
+    const response = await new Client(t.url).post('/api/v1/auth/signup', body);
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('validation_failed');
+    expect(response.text).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  });
+
+  it('refuses malformed JSON with 400 invalid_json', async () => {
+    const response = await new Client(t.url).request('POST', '/api/v1/auth/signup', { body: '{"email": ', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('invalid_json');
+  });
+
+  it('refuses a 1 MB body with 413 too_large', async () => {
+    const response = await new Client(t.url).post('/api/v1/auth/signup', { email: 'e@example.test', password: 'long enough pw', name: 'x'.repeat(1024 * 1024) });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe('too_large');
+  });
+
+  it('never lets a signup body choose its role', async () => {
+    const response = await new Client(t.url).post('/api/v1/auth/signup', { email: 'f@example.test', password: 'long enough pw', name: 'F', role: 'admin' });
+    expect(response.status).toBe(400);
+  });
+});

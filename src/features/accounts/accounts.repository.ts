@@ -1,0 +1,75 @@
+import type { Db } from '../../platform/db/pool.js';
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  role: 'user' | 'admin';
+  created_at: Date;
+}
+
+export interface UserWithPassword extends UserRow {
+  password_hash: string;
+}
+
+const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.role', 'users.created_at'] as const;
+
+export function createAccountsRepository(db: Db) {
+  return {
+    async insertUser(user: { email: string; name: string; passwordHash: string; role?: 'user' | 'admin' }): Promise<UserRow> {
+      return db
+        .insertInto('users')
+        .values({ email: user.email, name: user.name, password_hash: user.passwordHash, role: user.role ?? 'user' })
+        .returning(USER_COLUMNS)
+        .executeTakeFirstOrThrow();
+    },
+
+    async findByEmail(email: string): Promise<UserWithPassword | undefined> {
+      return db
+        .selectFrom('users')
+        .select([...USER_COLUMNS, 'users.password_hash'])
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+        .executeTakeFirst();
+    },
+
+    async findById(id: string): Promise<UserRow | undefined> {
+      return db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
+    },
+
+    async updateRole(id: string, role: 'user' | 'admin'): Promise<void> {
+      await db.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).execute();
+    },
+
+    async updatePassword(id: string, passwordHash: string): Promise<void> {
+      await db.updateTable('users').set({ password_hash: passwordHash, updated_at: new Date() }).where('id', '=', id).execute();
+    },
+
+    async createSession(userId: string, expiresAt: Date): Promise<string> {
+      const row = await db.insertInto('sessions').values({ user_id: userId, expires_at: expiresAt }).returning('id').executeTakeFirstOrThrow();
+      return row.id;
+    },
+
+    /** The user behind a live session: not revoked, not expired, and belonging to the claimed user. */
+    async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
+      return db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select(USER_COLUMNS)
+        .where('sessions.id', '=', sessionId)
+        .where('sessions.user_id', '=', userId)
+        .where('sessions.revoked_at', 'is', null)
+        .where('sessions.expires_at', '>', new Date())
+        .executeTakeFirst();
+    },
+
+    async revokeSession(sessionId: string): Promise<void> {
+      await db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
+    },
+
+    async revokeAllSessions(userId: string): Promise<void> {
+      await db.updateTable('sessions').set({ revoked_at: new Date() }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+    },
+  };
+}
+
+export type AccountsRepository = ReturnType<typeof createAccountsRepository>;

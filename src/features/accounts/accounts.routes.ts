@@ -1,0 +1,85 @@
+import type { App } from '../../platform/http/server.js';
+import { AppError } from '../../platform/http/errors.js';
+import { validate } from '../../platform/http/validation.js';
+import type { AccountsService } from './accounts.service.js';
+import type { Auth } from './auth.js';
+import { LoginBody, SignupBody, UserEnvelope } from './accounts.schema.js';
+import { loginPage, signupPage } from './views/auth-pages.js';
+
+/** Only same-site paths: a `next` of "//evil.example" or "https://..." would be an open redirect. */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/';
+}
+
+type FormBody = Record<string, string | undefined>;
+
+export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth: Auth }): void {
+  const { accounts, auth } = deps;
+
+  app.post('/api/v1/auth/signup', { schema: { body: SignupBody, response: { 201: UserEnvelope } } }, async (request, reply) => {
+    const signedIn = await accounts.signup(request.body);
+    auth.signIn(reply, signedIn);
+    return reply.code(201).send({ user: signedIn.user });
+  });
+
+  app.post('/api/v1/auth/login', { schema: { body: LoginBody, response: { 200: UserEnvelope } } }, async (request, reply) => {
+    const signedIn = await accounts.login({ ...request.body, address: request.ip });
+    auth.signIn(reply, signedIn);
+    return { user: signedIn.user };
+  });
+
+  app.post('/api/v1/auth/logout', async (request, reply) => {
+    await auth.signOut(request, reply);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/v1/me', { schema: { response: { 200: UserEnvelope } } }, async (request, reply) => ({
+    user: await auth.requireUser(request, reply),
+  }));
+
+  // HTML: the same rules through forms, re-rendering the form with what went wrong.
+  app.get('/signup', async (request, reply) => {
+    if (await auth.currentUser(request)) return reply.redirect('/');
+    return reply.type('text/html; charset=utf-8').send(signupPage());
+  });
+
+  app.post('/signup', async (request, reply) => {
+    const form = (request.body ?? {}) as FormBody;
+    const input = { email: form.email ?? '', name: form.name ?? '', password: form.password ?? '' };
+    try {
+      const signedIn = await accounts.signup(validate(SignupBody, input));
+      auth.signIn(reply, signedIn);
+      return reply.redirect('/', 303);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      const problems = error.code === 'validation_failed' ? (error.details as { field: string; problem: string }[]) : error.message;
+      return reply.code(error.status).type('text/html; charset=utf-8').send(signupPage({ email: input.email, name: input.name, problems }));
+    }
+  });
+
+  app.get('/login', async (request, reply) => {
+    const next = safeNext((request.query as { next?: string }).next);
+    if (await auth.currentUser(request)) return reply.redirect(next);
+    return reply.type('text/html; charset=utf-8').send(loginPage({ next }));
+  });
+
+  app.post('/login', async (request, reply) => {
+    const form = (request.body ?? {}) as FormBody;
+    const next = safeNext(form.next);
+    try {
+      const input = validate(LoginBody, { email: form.email ?? '', password: form.password ?? '' });
+      const signedIn = await accounts.login({ ...input, address: request.ip });
+      auth.signIn(reply, signedIn);
+      return reply.redirect(next, 303);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+      return reply.code(error.status).type('text/html; charset=utf-8').send(loginPage({ email: form.email, next, problems: error.message }));
+    }
+  });
+
+  app.post('/logout', async (request, reply) => {
+    await auth.signOut(request, reply);
+    return reply.redirect('/', 303);
+  });
+}

@@ -1,0 +1,20 @@
+import { Type } from 'typebox';
+
+export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
+export const Password = Type.String({ minLength: 8, maxLength: 200 });
+export const PersonName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+
+export const SignupBody = Type.Object({ email: Email, password: Password, name: PersonName }, { additionalProperties: false });
+// Login does not re-check password rules: an old password that predates a rule must still sign in.
+export const LoginBody = Type.Object(
+  { email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+export const UserSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+});
+export const UserEnvelope = Type.Object({ user: UserSchema });

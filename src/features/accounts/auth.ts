@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../platform/http/errors.js';
+import type { SessionCookies } from '../../platform/http/cookies.js';
+import type { AccountsService, PublicUser, SignedIn } from './accounts.service.js';
+
+const resolved = new WeakMap<FastifyRequest, Promise<{ user: PublicUser; sessionId: string } | null>>();
+
+/**
+ * Who is calling, resolved once per request and only when a handler asks:
+ * anonymous requests (most public reads) cost no database round trip.
+ */
+export function createAuth(accounts: AccountsService, cookies: SessionCookies) {
+  function session(request: FastifyRequest, reply?: FastifyReply) {
+    let pending = resolved.get(request);
+    if (!pending) {
+      pending = (async () => {
+        const cookie = cookies.read(request);
+        if (!cookie) return null;
+        const user = await accounts.userForSession(cookie.claim.sid, cookie.claim.uid);
+        if (!user) return null;
+        // Sealed with an older SECRET_KEY: re-seal with the newest so the old key can be retired.
+        if (cookie.stale && reply) cookies.write(reply, cookie.claim, accounts.sessionMaxAgeSeconds);
+        return { user, sessionId: cookie.claim.sid };
+      })();
+      resolved.set(request, pending);
+    }
+    return pending;
+  }
+
+  return {
+    async currentUser(request: FastifyRequest, reply?: FastifyReply): Promise<PublicUser | null> {
+      return (await session(request, reply))?.user ?? null;
+    },
+    async requireUser(request: FastifyRequest, reply?: FastifyReply): Promise<PublicUser> {
+      const current = await session(request, reply);
+      if (!current) throw new AppError('not_signed_in');
+      return current.user;
+    },
+    async requireAdmin(request: FastifyRequest): Promise<PublicUser> {
+      const current = await session(request);
+      if (!current) throw new AppError('not_signed_in');
+      if (current.user.role !== 'admin') throw new AppError('forbidden', 'This needs the admin role.');
+      return current.user;
+    },
+    signIn(reply: FastifyReply, signedIn: SignedIn): void {
+      cookies.write(reply, { sid: signedIn.sessionId, uid: signedIn.user.id }, accounts.sessionMaxAgeSeconds);
+    },
+    async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const cookie = cookies.read(request);
+      if (cookie) await accounts.logout(cookie.claim.sid);
+      cookies.clear(reply);
+    },
+  };
+}
+
+export type Auth = ReturnType<typeof createAuth>;

@@ -1,0 +1,20 @@
+import type { App } from '../../platform/http/server.js';
+import type { BookingsService } from '../bookings/bookings.service.js';
+import type { EventsService } from '../events/events.service.js';
+import type { Auth } from './auth.js';
+import { mePage } from './views/me-page.js';
+
+const NOTICES: Record<string, string> = { 'event-deleted': 'The event was deleted.' };
+
+export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService; events: EventsService }): void {
+  app.get('/me', async (request, reply) => {
+    const viewer = await deps.auth.currentUser(request, reply);
+    if (!viewer) return reply.redirect('/login?next=/me');
+    const [bookings, events] = await Promise.all([
+      deps.bookings.listForUser(viewer.id, { limit: 50, cursor: undefined }),
+      deps.events.listOwnedBy(viewer.id),
+    ]);
+    const notice = NOTICES[(request.query as { notice?: string }).notice ?? ''];
+    return reply.type('text/html; charset=utf-8').send(mePage({ viewer, bookings: bookings.items, events, notice }));
+  });
+}

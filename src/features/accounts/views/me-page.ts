@@ -1,0 +1,41 @@
+import { html } from '../../../platform/http/html.js';
+import { page, type Viewer } from '../../../ui/layout.js';
+import type { EventRow } from '../../events/events.repository.js';
+import { timeTag } from '../../events/views/format.js';
+
+export interface MePageOptions {
+  viewer: Viewer & { email: string };
+  bookings: { eventId: string; event: { title: string; startsAt: string; venue: string } }[];
+  events: EventRow[];
+  notice?: string;
+}
+
+export function mePage(options: MePageOptions): string {
+  const { viewer } = options;
+  return page({
+    title: 'Your account',
+    viewer,
+    section: 'me',
+    body: html`${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}
+<h1>Hello, ${viewer.name}</h1>
+<section aria-labelledby="my-bookings"><h2 id="my-bookings">Your bookings</h2>
+${options.bookings.length
+  ? html`<ul class="events">${options.bookings.map(
+      (b) => html`<li class="card event-card"><h3><a href="/events/${b.eventId}">${b.event.title}</a></h3>
+        <p class="meta">${timeTag(b.event.startsAt)}${b.event.venue ? html`<span>${b.event.venue}</span>` : ''}</p></li>`,
+    )}</ul>`
+  : html`<p class="muted">No bookings yet. <a href="/">Find an event</a>.</p>`}
+</section>
+<section aria-labelledby="my-events"><h2 id="my-events">Events you host</h2>
+${options.events.length
+  ? html`<ul class="events">${options.events.map(
+      (e) => html`<li class="card event-card"><h3><a href="/events/${e.id}">${e.title}</a></h3>
+        <p class="meta">${timeTag(e.starts_at)}<span>${e.booked_count} booked</span></p></li>`,
+    )}</ul>`
+  : html`<p class="muted">You host no events. <a href="/events/new">Create one</a>.</p>`}
+</section>
+<section aria-labelledby="account"><h2 id="account">Account</h2>
+  <div class="card"><p>Signed in as <strong>${viewer.email}</strong> (${viewer.role}).</p></div>
+</section>`,
+  });
+}

@@ -1,0 +1,67 @@
+import { AppError } from '../../platform/http/errors.js';
+import { decodeCursor, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
+import type { EventsService, Viewer } from '../events/events.service.js';
+import type { BookingsRepository, BookingRow } from './bookings.repository.js';
+
+export interface BookingJson {
+  id: string;
+  status: 'confirmed' | 'cancelled';
+  eventId: string;
+  createdAt: string;
+}
+
+export const toBookingJson = (row: BookingRow): BookingJson => ({
+  id: row.id,
+  status: row.status,
+  eventId: row.event_id,
+  createdAt: row.created_at.toISOString(),
+});
+
+export function createBookingsService(deps: { repo: BookingsRepository; events: EventsService }) {
+  const { repo, events } = deps;
+
+  return {
+    /** A confirmed booking; `created` is false when the caller already had one. */
+    async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
+      const event = await events.getVisible(eventId, viewer);
+      const result = await repo.book(event.id, viewer.id, event.capacity !== null);
+      if (result.kind === 'full') throw new AppError('event_full');
+      return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
+    },
+
+    async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
+      const event = await events.getVisible(eventId, viewer);
+      const cancelled = await repo.cancel(event.id, viewer.id);
+      return cancelled ? toBookingJson(cancelled) : null;
+    },
+
+    async myBooking(eventId: string, viewerId: string): Promise<BookingJson | null> {
+      const row = await repo.findConfirmed(eventId, viewerId);
+      return row ? toBookingJson(row) : null;
+    },
+
+    async listForEvent(eventId: string, viewer: Viewer, page: PageRequest) {
+      const event = await events.getManageable(eventId, viewer);
+      const rows = await repo.listForEvent(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+      return toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => ({
+        id: row.id,
+        status: row.status,
+        createdAt: row.created_at.toISOString(),
+        user: { id: row.user_id, name: row.user_name },
+      }));
+    },
+
+    async listForUser(userId: string, page: PageRequest): Promise<Page<BookingJson & { event: { id: string; title: string; startsAt: string; venue: string } }>> {
+      const rows = await repo.listForUser(userId, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+      return toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => ({
+        id: row.id,
+        status: row.status,
+        eventId: row.event_id,
+        createdAt: row.created_at.toISOString(),
+        event: { id: row.event_id, title: row.event_title, startsAt: row.event_starts_at.toISOString(), venue: row.event_venue },
+      }));
+    },
+  };
+}
+
+export type BookingsService = ReturnType<typeof createBookingsService>;

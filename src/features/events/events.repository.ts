@@ -1,0 +1,157 @@
+import { sql, type Transaction } from 'kysely';
+import type { Database, Visibility } from '../../platform/db/schema.js';
+import type { Db } from '../../platform/db/pool.js';
+
+export interface EventRow {
+  id: string;
+  slug: string;
+  title: string;
+  description: string;
+  venue: string;
+  starts_at: Date;
+  ends_at: Date | null;
+  capacity: number | null;
+  visibility: Visibility;
+  owner_id: string;
+  owner_name: string;
+  booked_count: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface EventFields {
+  title: string;
+  description: string;
+  venue: string;
+  startsAt: Date;
+  endsAt: Date | null;
+  capacity: number | null;
+  visibility: Visibility;
+}
+
+// One query shape for a single event and for lists: the owner's name by join
+// and the booked count from the partial index on confirmed bookings, so a page
+// of events is one round trip (no N+1).
+function selectEvents(db: Db | Transaction<Database>) {
+  return db
+    .selectFrom('events as e')
+    .innerJoin('users as u', 'u.id', 'e.owner_id')
+    .select([
+      'e.id', 'e.slug', 'e.title', 'e.description', 'e.venue', 'e.starts_at', 'e.ends_at', 'e.capacity',
+      'e.visibility', 'e.owner_id', 'u.name as owner_name', 'e.created_at', 'e.updated_at',
+      sql<number>`(SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed')`.as('booked_count'),
+    ]);
+}
+
+export function createEventsRepository(db: Db) {
+  return {
+    findById(id: string): Promise<EventRow | undefined> {
+      return selectEvents(db).where('e.id', '=', id).executeTakeFirst();
+    },
+
+    /** Upcoming events the viewer may list: public ones, and the viewer's own. Keyset-paginated on (starts_at, id). */
+    listUpcoming(options: { viewerId: string | null; limit: number; after?: [string, string]; now: Date }): Promise<EventRow[]> {
+      let query = selectEvents(db).where('e.starts_at', '>=', options.now);
+      query = options.viewerId
+        ? query.where((eb) => eb.or([eb('e.visibility', '=', 'public'), eb('e.owner_id', '=', options.viewerId!)]))
+        : query.where('e.visibility', '=', 'public');
+      if (options.after) query = query.where(sql<boolean>`(e.starts_at, e.id) > (${options.after[0]}::timestamptz, ${options.after[1]}::uuid)`);
+      return query.orderBy('e.starts_at').orderBy('e.id').limit(options.limit + 1).execute();
+    },
+
+    listOwnedBy(ownerId: string, limit: number): Promise<EventRow[]> {
+      return selectEvents(db).where('e.owner_id', '=', ownerId).orderBy('e.starts_at', 'desc').orderBy('e.id').limit(limit).execute();
+    },
+
+    hasConfirmedBooking(eventId: string, userId: string): Promise<boolean> {
+      return db
+        .selectFrom('bookings')
+        .select('id')
+        .where('event_id', '=', eventId)
+        .where('user_id', '=', userId)
+        .where('status', '=', 'confirmed')
+        .executeTakeFirst()
+        .then(Boolean);
+    },
+
+    /** The event and its places in one transaction: a capped event has exactly `capacity` place rows. */
+    insert(ownerId: string, slug: string, fields: EventFields): Promise<string> {
+      return db.transaction().execute(async (tx) => {
+        const { id } = await tx
+          .insertInto('events')
+          .values({
+            slug, owner_id: ownerId, title: fields.title, description: fields.description, venue: fields.venue,
+            starts_at: fields.startsAt, ends_at: fields.endsAt, capacity: fields.capacity, visibility: fields.visibility,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        if (fields.capacity) await addPlaces(tx, id, 0, fields.capacity);
+        return id;
+      });
+    },
+
+    /**
+     * Applies changed fields. A capacity change first locks every place of the
+     * event, so it waits for bookings in flight and then rebuilds the places
+     * around the confirmed bookings. Returns false when the new capacity is
+     * below the places already booked.
+     */
+    update(id: string, changes: Partial<EventFields>): Promise<boolean> {
+      return db.transaction().execute(async (tx) => {
+        if (changes.capacity !== undefined) {
+          await tx.selectFrom('event_places').select('place_no').where('event_id', '=', id).forUpdate().execute();
+          const { count } = await tx
+            .selectFrom('bookings')
+            .select((eb) => eb.fn.countAll<number>().as('count'))
+            .where('event_id', '=', id)
+            .where('status', '=', 'confirmed')
+            .executeTakeFirstOrThrow();
+          if (changes.capacity !== null && changes.capacity < count) return false;
+          await tx.deleteFrom('event_places').where('event_id', '=', id).execute();
+          if (changes.capacity !== null) {
+            await sql`INSERT INTO event_places (event_id, place_no, booking_id)
+              SELECT ${id}::uuid, row_number() OVER (ORDER BY created_at, id), id
+              FROM bookings WHERE event_id = ${id}::uuid AND status = 'confirmed'`.execute(tx);
+            await addPlaces(tx, id, count, changes.capacity - count);
+          }
+        }
+        await tx
+          .updateTable('events')
+          .set({
+            ...(changes.title !== undefined && { title: changes.title }),
+            ...(changes.description !== undefined && { description: changes.description }),
+            ...(changes.venue !== undefined && { venue: changes.venue }),
+            ...(changes.startsAt !== undefined && { starts_at: changes.startsAt }),
+            ...(changes.endsAt !== undefined && { ends_at: changes.endsAt }),
+            ...(changes.capacity !== undefined && { capacity: changes.capacity }),
+            ...(changes.visibility !== undefined && { visibility: changes.visibility }),
+            updated_at: new Date(),
+          })
+          .where('id', '=', id)
+          .execute();
+        return true;
+      });
+    },
+
+    async delete(id: string): Promise<void> {
+      await db.deleteFrom('events').where('id', '=', id).execute();
+    },
+
+    async counters(now: Date): Promise<{ upcomingEvents: number; bookings: number; members: number }> {
+      const row = await sql<{ upcoming_events: number; bookings: number; members: number }>`SELECT
+          (SELECT count(*) FROM events WHERE visibility = 'public' AND starts_at >= ${now}) AS upcoming_events,
+          (SELECT count(*) FROM bookings WHERE status = 'confirmed') AS bookings,
+          (SELECT count(*) FROM users) AS members`.execute(db);
+      const counts = row.rows[0]!;
+      return { upcomingEvents: counts.upcoming_events, bookings: counts.bookings, members: counts.members };
+    },
+  };
+}
+
+async function addPlaces(tx: Transaction<Database>, eventId: string, from: number, count: number): Promise<void> {
+  if (count <= 0) return;
+  await sql`INSERT INTO event_places (event_id, place_no)
+    SELECT ${eventId}::uuid, n FROM generate_series(${from + 1}::int, ${from + count}::int) AS n`.execute(tx);
+}
+
+export type EventsRepository = ReturnType<typeof createEventsRepository>;

@@ -1,0 +1,37 @@
+import { Type } from 'typebox';
+
+const Title = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const Description = Type.String({ maxLength: 10_000 });
+const Venue = Type.String({ maxLength: 200 });
+const Instant = Type.String({ format: 'date-time', maxLength: 40 });
+// Places are rows (see event_places), so capacity has a sane ceiling.
+const Capacity = Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()]);
+export const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('unlisted'), Type.Literal('private')]);
+
+export const CreateEventBody = Type.Object(
+  {
+    title: Title,
+    description: Type.Optional(Description),
+    venue: Type.Optional(Venue),
+    startsAt: Instant,
+    endsAt: Type.Optional(Type.Union([Instant, Type.Null()])),
+    capacity: Capacity,
+    visibility: VisibilitySchema,
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateEventBody = Type.Object(
+  {
+    title: Type.Optional(Title),
+    description: Type.Optional(Description),
+    venue: Type.Optional(Venue),
+    startsAt: Type.Optional(Instant),
+    endsAt: Type.Optional(Type.Union([Instant, Type.Null()])),
+    capacity: Type.Optional(Capacity),
+    visibility: Type.Optional(VisibilitySchema),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const EventParams = Type.Object({ id: Type.String({ maxLength: 64 }) });

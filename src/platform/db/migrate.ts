@@ -1,0 +1,121 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { migrationsDir } from '../paths.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface Migration {
+  version: string;
+  name: string;
+  sql: string;
+  checksum: string;
+  /** Statements such as CREATE INDEX CONCURRENTLY cannot run in a transaction. */
+  transactional: boolean;
+}
+
+// Any fixed number works; it only has to be the same for every replica.
+const MIGRATION_LOCK_KEY = 7_317_001;
+
+export function readMigrations(dir = migrationsDir): Migration[] {
+  return fs
+    .readdirSync(dir)
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => {
+      const sql = fs.readFileSync(path.join(dir, file), 'utf8');
+      return {
+        version: file.slice(0, 4),
+        name: file.replace(/\.sql$/, ''),
+        sql,
+        checksum: crypto.createHash('sha256').update(sql).digest('hex'),
+        transactional: !/^--\s*epu:no-transaction/m.test(sql),
+      };
+    });
+}
+
+export interface MigrationResult {
+  applied: string[];
+  schemaVersion: string | null;
+}
+
+/**
+ * Applies pending migrations, forward only, under a session advisory lock so
+ * that replicas starting together apply each migration exactly once. An
+ * applied migration whose file changed is an error: fix forward with a new file.
+ */
+export async function migrate(connectionString: string, logger: Logger, dir = migrationsDir): Promise<MigrationResult> {
+  const migrations = readMigrations(dir);
+  const client = new pg.Client({ connectionString, application_name: 'epu-migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY,
+      name text NOT NULL,
+      checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: string; name: string; checksum: string }>('SELECT version, name, checksum FROM schema_migrations');
+    const applied = new Map(rows.map((row) => [row.version, row]));
+    const done: string[] = [];
+    for (const migration of migrations) {
+      const previous = applied.get(migration.version);
+      if (previous) {
+        if (previous.checksum !== migration.checksum) {
+          throw new Error(`migration ${migration.name} was changed after it was applied; add a new migration instead`);
+        }
+        continue;
+      }
+      logger.info({ migration: migration.name }, 'applying migration');
+      if (migration.transactional) await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          migration.checksum,
+        ]);
+        if (migration.transactional) await client.query('COMMIT');
+      } catch (error) {
+        if (migration.transactional) await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      done.push(migration.name);
+    }
+    return { applied: done, schemaVersion: migrations.at(-1)?.version ?? null };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+}
+
+export async function currentSchemaVersion(pool: pg.Pool): Promise<string | null> {
+  const { rows } = await pool.query<{ version: string }>('SELECT max(version) AS version FROM schema_migrations');
+  return rows[0]?.version ?? null;
+}
+
+/**
+ * Servers refuse to run against a schema older than their code. On the embedded
+ * default there is no release step, so the schema is brought up to date here.
+ */
+export async function ensureSchemaCurrent(options: { connectionString: string; embedded: boolean; logger: Logger }): Promise<void> {
+  const latest = readMigrations().at(-1)?.version ?? null;
+  const client = new pg.Client({ connectionString: options.connectionString });
+  await client.connect();
+  let current: string | null = null;
+  try {
+    const { rows } = await client.query<{ version: string | null }>(
+      `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL ELSE (SELECT max(version) FROM schema_migrations) END AS version`,
+    );
+    current = rows[0]?.version ?? null;
+  } finally {
+    await client.end();
+  }
+  if (current === latest) return;
+  if (options.embedded) {
+    await migrate(options.connectionString, options.logger);
+    return;
+  }
+  throw new Error(`the database schema is at ${current ?? 'nothing'} but this release needs ${latest}: run \`epu migrate\` first`);
+}

@@ -1,0 +1,64 @@
+// Row types of the tables, for Kysely. Kept beside the migrations' truth:
+// a column added in migrations/ is added here in the same change.
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string;
+  password_hash: string;
+  role: Generated<'user' | 'admin'>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export type Visibility = 'public' | 'unlisted' | 'private';
+
+export interface EventsTable {
+  id: Generated<string>;
+  slug: string;
+  owner_id: string;
+  title: string;
+  description: Generated<string>;
+  venue: Generated<string>;
+  starts_at: Timestamp;
+  ends_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  capacity: number | null;
+  visibility: Visibility;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface BookingsTable {
+  id: Generated<string>;
+  event_id: string;
+  user_id: string;
+  status: 'confirmed' | 'cancelled';
+  created_at: CreatedAt;
+  cancelled_at: Date | null;
+}
+
+export interface EventPlacesTable {
+  event_id: string;
+  place_no: number;
+  booking_id: string | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  events: EventsTable;
+  bookings: BookingsTable;
+  event_places: EventPlacesTable;
+}

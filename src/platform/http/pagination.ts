@@ -1,0 +1,54 @@
+import { AppError } from './errors.js';
+
+export interface PageRequest {
+  limit: number;
+  cursor: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** `limit` (1-100, default 20) and an opaque `cursor`, as every list in the API takes them. */
+export function parsePageQuery(query: unknown, defaultLimit = 20): PageRequest {
+  const { limit, cursor } = (query ?? {}) as Record<string, unknown>;
+  let parsedLimit = defaultLimit;
+  if (limit !== undefined) {
+    if (typeof limit !== 'string' || !/^\d{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 100) {
+      throw new AppError('validation_failed', 'limit must be a whole number from 1 to 100.', { details: [{ field: 'limit', problem: 'must be 1-100' }] });
+    }
+    parsedLimit = Number(limit);
+  }
+  if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 512)) throw new AppError('invalid_cursor');
+  return { limit: parsedLimit, cursor: cursor === '' ? undefined : (cursor as string | undefined) };
+}
+
+/** Keyset cursors: the sort key of the last item, opaque to clients. */
+export function encodeCursor(key: [string, string]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): [string, string] {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string' && isUuid(key[1])) {
+      if (!Number.isNaN(Date.parse(key[0]))) return [key[0], key[1]];
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new AppError('invalid_cursor');
+}
+
+/** Fetch limit + 1 rows; the extra one only says whether there is a next page. */
+export function toPage<Row, Item>(rows: Row[], limit: number, key: (row: Row) => [string, string], map: (row: Row) => Item): Page<Item> {
+  const hasMore = rows.length > limit;
+  const pageRows = hasMore ? rows.slice(0, limit) : rows;
+  return { items: pageRows.map(map), nextCursor: hasMore ? encodeCursor(key(pageRows.at(-1)!)) : null };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,117 @@
+import crypto from 'node:crypto';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from '../observability/logger.js';
+import { AppError, ERRORS, errorBody } from './errors.js';
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  Logger,
+  TypeBoxTypeProvider
+>;
+
+export interface ErrorPageRenderer {
+  notFound(request: FastifyRequest): string;
+  error(request: FastifyRequest, status: number, message: string): string;
+}
+
+export interface HttpServerOptions {
+  logger: Logger;
+  bodyLimit: number;
+  /** Behind a load balancer the client address comes from X-Forwarded-For. */
+  trustProxy: boolean | number;
+  errorPages: ErrorPageRenderer;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** An API client asks for JSON; a browser navigating gets pages. */
+export function wantsJson(request: FastifyRequest): boolean {
+  if (request.url.startsWith('/api/')) return true;
+  const accept = request.headers.accept ?? '';
+  return !accept.includes('text/html');
+}
+
+function clientError(error: FastifyError): AppError | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('too_large', 'The request body is larger than allowed.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_type', 'Send the body as application/json.');
+    case 'FST_ERR_VALIDATION': {
+      const details = (error.validation ?? []).map((issue) => ({
+        field: (issue.instancePath || '/').slice(1).replace(/\//g, '.') || (issue.params as { missingProperty?: string })?.missingProperty || '',
+        problem: issue.message ?? 'is not valid',
+      }));
+      return new AppError('validation_failed', undefined, { details });
+    }
+  }
+  // Parser errors such as a malformed body raise plain 4xx errors (SyntaxError from JSON.parse).
+  if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) return new AppError('invalid_json');
+  if (error.statusCode === 413) return new AppError('too_large');
+  if (error.statusCode === 415) return new AppError('unsupported_type');
+  return null;
+}
+
+/**
+ * Fastify with the cross-cutting behaviour every EPU HTTP server shares:
+ * request ids, logs without personal data, and errors that are always a stable
+ * code and never a stack trace.
+ */
+export function createHttpServer(options: HttpServerOptions): App {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit,
+    trustProxy: typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // One line per request, without the query string (signed links carry tokens there).
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : 'info';
+    request.log[level](
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', path: request.url.split('?')[0], status, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const known = error instanceof AppError ? error : clientError(error);
+    if (known) {
+      for (const [name, value] of Object.entries(known.headers)) reply.header(name, value);
+      return sendError(request, reply, known.status, known.code, known.message, known.details);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(request, reply, 500, 'internal_error', `${ERRORS.internal_error.message} Quote request id ${request.id} if you report it.`);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (wantsJson(request)) return reply.code(404).send(errorBody('not_found', ERRORS.not_found.message));
+    return reply.code(404).type('text/html; charset=utf-8').send(options.errorPages.notFound(request));
+  });
+
+  function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+    reply.code(status);
+    if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send(errorBody(code, message, details));
+    return reply.type('text/html; charset=utf-8').send(options.errorPages.error(request, status, message));
+  }
+
+  return app;
+}

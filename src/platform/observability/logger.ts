@@ -1,0 +1,43 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+import type { Config } from '../../config/env.js';
+
+export type { Logger };
+
+// Personal data and credentials never reach the logs: these paths are censored
+// wherever they appear in a logged object (one or two levels deep).
+export const REDACTED_PATHS = [
+  'password', '*.password', '*.*.password',
+  'newPassword', '*.newPassword',
+  'email', '*.email', '*.*.email',
+  'ip', '*.ip', 'remoteAddress', '*.remoteAddress',
+  'token', '*.token',
+  'headers.cookie', '*.headers.cookie', 'headers.authorization', '*.headers.authorization',
+  'headers["set-cookie"]', '*.headers["set-cookie"]', 'headers["x-forwarded-for"]', '*.headers["x-forwarded-for"]',
+  'DATABASE_URL', 'SECRET_KEY',
+];
+
+export interface LoggerSettings {
+  level: Config['logLevel'];
+  pretty: boolean;
+  name: string;
+  mixin?: () => Record<string, unknown>;
+}
+
+export function loggerOptions(settings: LoggerSettings): LoggerOptions {
+  return {
+    level: settings.level,
+    name: settings.name,
+    base: { pid: process.pid },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    ...(settings.mixin ? { mixin: settings.mixin } : {}),
+    ...(settings.pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+  };
+}
+
+export function createLogger(settings: LoggerSettings): Logger {
+  return pino(loggerOptions(settings));
+}
