@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { Client, futureIso, signUp } from '../../../tests/support/client.js';
+import { createSessionCookies, SESSION_COOKIE } from '../../platform/http/cookies.js';
+import { hashPassword } from '../accounts/passwords.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ DATABASE_POOL_MAX: '40' });
+});
+afterAll(() => t.close());
+
+async function createEvent(client: Client, capacity: number | null, visibility = 'public') {
+  const response = await client.post('/api/v1/events', { title: 'Hot event', startsAt: futureIso(2), capacity, visibility });
+  expect(response.status).toBe(201);
+  return response.body as { id: string };
+}
+
+/** Many signed-in users without paying for one argon2 hash each: rows and sessions made directly. */
+async function manyUsers(count: number): Promise<Client[]> {
+  const hash = await hashPassword('irrelevant password');
+  const { rows } = await t.platform.pool.query<{ id: string }>(
+    `INSERT INTO users (email, name, password_hash) SELECT 'bulk-' || gen_random_uuid() || '@example.test', 'Bulk ' || n, $1 FROM generate_series(1, $2) AS n RETURNING id`,
+    [hash, count],
+  );
+  const cookies = createSessionCookies(t.platform.keyring, false);
+  const sessions = await t.platform.pool.query<{ id: string; user_id: string }>(
+    `INSERT INTO sessions (user_id, expires_at) SELECT unnest($1::uuid[]), now() + interval '1 day' RETURNING id, user_id`,
+    [rows.map((row) => row.id)],
+  );
+  return sessions.rows.map((session) => {
+    let sealed = '';
+    cookies.write({ setCookie: (_name: string, value: string) => (sealed = value) } as never, { sid: session.id, uid: session.user_id }, 3600);
+    const client = new Client(t.url);
+    client.cookies.set(SESSION_COOKIE, sealed);
+    return client;
+  });
+}
+
+describe('bookings', () => {
+  it('never exceeds capacity: 200 concurrent bookings from 200 users at a 50-place event confirm exactly 50', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 50);
+    const users = await manyUsers(200);
+    const responses = await Promise.all(users.map((client) => client.post(`/api/v1/events/${event.id}/bookings`)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(50);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(150);
+    expect(responses.filter((r) => r.status === 409).every((r) => r.body.error.code === 'event_full')).toBe(true);
+    const read = await owner.client.get(`/api/v1/events/${event.id}`);
+    expect(read.body.bookedCount).toBe(50);
+    const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [event.id]);
+    expect(rows[0].n).toBe(50);
+    const places = await t.platform.pool.query(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id IS NOT NULL`, [event.id]);
+    expect(places.rows[0].n).toBe(50);
+  });
+
+  it('returns the existing booking (200) on a re-book, even when sent twice at once', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5);
+    const guest = await signUp(t.url);
+    const [a, b] = await Promise.all([
+      guest.client.post(`/api/v1/events/${event.id}/bookings`),
+      guest.client.post(`/api/v1/events/${event.id}/bookings`),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 201]);
+    expect(a.body.booking.id).toBe(b.body.booking.id);
+    expect(a.body.booking.status).toBe('confirmed');
+    const again = await guest.client.post(`/api/v1/events/${event.id}/bookings`);
+    expect(again.status).toBe(200);
+    expect(again.body.booking.id).toBe(a.body.booking.id);
+    expect((await owner.client.get(`/api/v1/events/${event.id}`)).body.bookedCount).toBe(1);
+  });
+
+  it('cancelling frees the place for someone else', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 1);
+    const first = await signUp(t.url);
+    const second = await signUp(t.url);
+    expect((await first.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    expect((await second.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(409);
+    expect((await first.client.delete(`/api/v1/events/${event.id}/bookings/me`)).status).toBe(204);
+    expect((await second.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    expect((await first.client.post(`/api/v1/events/${event.id}/bookings`)).body.error.code).toBe('event_full');
+  });
+
+  it('books events without a limit', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, null);
+    const users = await manyUsers(30);
+    const responses = await Promise.all(users.map((c) => c.post(`/api/v1/events/${event.id}/bookings`)));
+    expect(responses.every((r) => r.status === 201)).toBe(true);
+    expect((await owner.client.get(`/api/v1/events/${event.id}`)).body.bookedCount).toBe(30);
+  });
+
+  it('lists an event’s bookings for the owner only, and the caller’s own bookings', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 10);
+    const guest = await signUp(t.url, { name: 'Guest Person' });
+    await guest.client.post(`/api/v1/events/${event.id}/bookings`);
+    const list = await owner.client.get(`/api/v1/events/${event.id}/bookings`);
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(1);
+    expect(list.body.items[0].user).toEqual({ id: guest.user.id, name: 'Guest Person' });
+    expect(list.body.nextCursor).toBeNull();
+    expect((await guest.client.get(`/api/v1/events/${event.id}/bookings`)).status).toBe(403);
+    const mine = await guest.client.get('/api/v1/me/bookings');
+    expect(mine.status).toBe(200);
+    expect(mine.body.items.map((b: { eventId: string }) => b.eventId)).toEqual([event.id]);
+    expect((await new Client(t.url).get('/api/v1/me/bookings')).status).toBe(401);
+  });
+});
