@@ -43,6 +43,8 @@ export interface Config {
   maxUploadBytes: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
+  shutdownDrainMs: number;
   sessionTtlDays: number;
   gitSha: string | undefined;
   retention: { auditDays: number; exportHours: number; deletedAccountDays: number };
@@ -172,6 +174,7 @@ export function parseConfig(env: Env = process.env): Config {
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     gitSha: optional(env, 'GIT_SHA'),
     retention: {

@@ -15,6 +15,7 @@ export async function runWeb(config: Config): Promise<void> {
     // /healthz answers 503 from now on, so a load balancer stops routing here;
     // requests already accepted run to completion within the budget.
     shuttingDown = true;
+    if (config.shutdownDrainMs) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
     const drained = await within(app.close(), config.shutdownTimeoutMs);
     if (!drained) {
       logger.warn({ budgetMs: config.shutdownTimeoutMs }, 'requests still running at the end of the shutdown budget; closing their connections');

