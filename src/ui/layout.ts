@@ -28,6 +28,7 @@ export function page(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · EPU</title>
 <meta name="description" content="${options.description ?? 'EPU: events and their photos, shared.'}">
+<link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">
 <link rel="stylesheet" href="${assetUrl('app.css')}">
 <script type="module" src="${assetUrl('app.js')}"></script>
 </head>

@@ -110,6 +110,7 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
         myBooking,
         attendees: attendees?.items.map((b) => b.user) ?? null,
         notice: notice === 'booked' ? 'Your place is booked.' : notice === 'cancelled' ? 'Your booking is cancelled.' : undefined,
+        problem: notice === 'full' ? 'Sorry, the event is full.' : undefined,
       }),
     );
   });

@@ -1,0 +1,349 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { JobSchedulesTable, JobsTable, JobStatus } from '../db/schema.js';
+import { decodeCursor, isUuid, toPage, type Page } from '../http/pagination.js';
+
+export interface QueueDatabase {
+  jobs: JobsTable;
+  job_schedules: JobSchedulesTable;
+}
+
+export type QueueExecutor = Kysely<QueueDatabase> | Transaction<QueueDatabase>;
+
+export interface Job {
+  id: string;
+  name: string;
+  payload: unknown;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  lockedBy: string | null;
+  lockedUntil: Date | null;
+  lastError: string | null;
+  key: string | null;
+  trace: Record<string, string> | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** A job as the worker holds it while it runs: `attempts` is this run's attempt number. */
+export interface ClaimedJob {
+  id: string;
+  name: string;
+  payload: unknown;
+  attempts: number;
+  trace: Record<string, string> | null;
+  runAt: Date;
+  startedAt: Date;
+}
+
+export interface NewJob {
+  name: string;
+  payload: unknown;
+  runAt?: Date;
+  maxAttempts?: number;
+  key?: string;
+  trace?: Record<string, string>;
+}
+
+export interface JobCounts {
+  queued: number;
+  running: number;
+  completed: number;
+  dead: number;
+  /** Seconds the oldest due, still queued job has waited; 0 when none waits. */
+  oldestQueuedAgeSeconds: number;
+}
+
+export type JobsRepository = ReturnType<typeof createJobsRepository>;
+
+function toJob(row: Selectable<JobsTable>): Job {
+  return {
+    id: row.id,
+    name: row.name,
+    payload: row.payload,
+    status: row.status,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    runAt: row.run_at,
+    lockedBy: row.locked_by,
+    lockedUntil: row.locked_until,
+    lastError: row.last_error,
+    key: row.key,
+    trace: row.trace,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+const ACTIVE: JobStatus[] = ['queued', 'running'];
+
+export function createJobsRepository(db: Kysely<QueueDatabase>) {
+  return {
+    inTransaction<T>(work: (trx: Transaction<QueueDatabase>) => Promise<T>): Promise<T> {
+      return db.transaction().execute(work);
+    },
+
+    /**
+     * Inserts a job, or returns the id of the queued or running job that holds
+     * the same key. Loops because that job may finish between the two statements.
+     */
+    async insert(job: NewJob, executor: QueueExecutor = db): Promise<string> {
+      const values = {
+        name: job.name,
+        payload: JSON.stringify(job.payload ?? {}),
+        ...(job.runAt ? { run_at: job.runAt } : {}),
+        ...(job.maxAttempts ? { max_attempts: job.maxAttempts } : {}),
+        key: job.key ?? null,
+        trace: job.trace ? JSON.stringify(job.trace) : null,
+      };
+      if (!job.key) {
+        const row = await executor.insertInto('jobs').values(values).returning('id').executeTakeFirstOrThrow();
+        return row.id;
+      }
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const inserted = await executor
+          .insertInto('jobs')
+          .values(values)
+          .onConflict((conflict) => conflict.column('key').where('key', 'is not', null).where('status', 'in', ACTIVE).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (inserted) return inserted.id;
+        const existing = await executor
+          .selectFrom('jobs')
+          .select('id')
+          .where('key', '=', job.key)
+          .where('status', 'in', ACTIVE)
+          .executeTakeFirst();
+        if (existing) return existing.id;
+      }
+      throw new Error(`could not enqueue job ${job.name} with key ${job.key}: the key kept changing hands`);
+    },
+
+    async findById(id: string): Promise<Job | null> {
+      if (!isUuid(id)) return null;
+      const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toJob(row) : null;
+    },
+
+    /** Newest first, keyset-paginated by (created_at, id). */
+    async list(options: { status?: JobStatus; limit: number; cursor?: string }): Promise<Page<Job>> {
+      let query = db.selectFrom('jobs').selectAll();
+      if (options.status) query = query.where('status', '=', options.status);
+      if (options.cursor) {
+        const [createdAt, id] = decodeCursor(options.cursor);
+        query = query.where(sql<boolean>`(created_at, id) < (${new Date(createdAt)}, ${id}::uuid)`);
+      }
+      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1).execute();
+      return toPage(rows, options.limit, (row) => [row.created_at.toISOString(), row.id], toJob);
+    },
+
+    async counts(): Promise<JobCounts> {
+      const byStatus = await db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('status').execute();
+      const oldest = await db
+        .selectFrom('jobs')
+        .select(sql<number | null>`extract(epoch FROM now() - min(run_at))::float8`.as('age'))
+        .where('status', '=', 'queued')
+        .where('run_at', '<=', sql<Date>`now()`)
+        .executeTakeFirst();
+      const count = (status: JobStatus) => byStatus.find((row) => row.status === status)?.count ?? 0;
+      return {
+        queued: count('queued'),
+        running: count('running'),
+        completed: count('completed'),
+        dead: count('dead'),
+        oldestQueuedAgeSeconds: Math.max(0, oldest?.age ?? 0),
+      };
+    },
+
+    /** A dead job back in the queue with its attempts reset; false if it was not dead. */
+    async retryDead(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      const result = await db
+        .updateTable('jobs')
+        .set({ status: 'queued', attempts: 0, run_at: sql<Date>`now()`, finished_at: null, locked_by: null, locked_until: null })
+        .where('id', '=', id)
+        .where('status', '=', 'dead')
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    /** Deletes completed and dead jobs finished before `date`, in batches so no transaction grows large. */
+    async deleteFinishedBefore(date: Date, batchSize = 5_000): Promise<number> {
+      let deleted = 0;
+      for (;;) {
+        const result = await db
+          .deleteFrom('jobs')
+          .where('id', 'in', (eb) =>
+            eb.selectFrom('jobs').select('id').where('finished_at', '<', date).where('status', 'in', ['completed', 'dead']).limit(batchSize),
+          )
+          .executeTakeFirst();
+        const count = Number(result.numDeletedRows);
+        deleted += count;
+        if (count < batchSize) return deleted;
+      }
+    },
+
+    /**
+     * Takes up to `limit` due jobs for this worker, oldest first. SKIP LOCKED lets
+     * workers claim side by side without waiting on each other's rows.
+     */
+    async claim(options: { workerId: string; names: string[]; limit: number; leaseSeconds: number }): Promise<ClaimedJob[]> {
+      const { rows } = await sql<{
+        id: string;
+        name: string;
+        payload: unknown;
+        attempts: number;
+        trace: Record<string, string> | null;
+        run_at: Date;
+        started_at: Date;
+      }>`
+        UPDATE jobs
+        SET status = 'running',
+            attempts = attempts + 1,
+            locked_by = ${options.workerId},
+            locked_until = now() + make_interval(secs => ${options.leaseSeconds}),
+            started_at = now()
+        WHERE id IN (
+          SELECT id FROM jobs
+          WHERE status = 'queued' AND run_at <= now() AND name = ANY(${options.names}::text[])
+          ORDER BY run_at
+          LIMIT ${options.limit}
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, name, payload, attempts, trace, run_at, started_at`.execute(db);
+      return rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        payload: row.payload,
+        attempts: row.attempts,
+        trace: row.trace,
+        runAt: row.run_at,
+        startedAt: row.started_at,
+      }));
+    },
+
+    /**
+     * Running jobs whose lease has passed belong to a worker that died (SIGKILL,
+     * OOM, lost node): they go back to the queue, or to dead when that was their
+     * last attempt, so that a job that kills its worker cannot loop forever.
+     */
+    async reclaimExpired(): Promise<{ id: string; name: string; status: JobStatus; previousWorker: string | null }[]> {
+      const { rows } = await sql<{ id: string; name: string; status: JobStatus; previous_worker: string | null }>`
+        UPDATE jobs AS j
+        SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'queued' END,
+            finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+            last_error = 'lease expired: worker ' || coalesce(j.locked_by, '?') || ' stopped heartbeating (crashed or was killed)',
+            run_at = now(),
+            locked_by = NULL,
+            locked_until = NULL
+        FROM (
+          SELECT id, locked_by FROM jobs
+          WHERE status = 'running' AND locked_until < now()
+          FOR UPDATE SKIP LOCKED
+        ) AS expired
+        WHERE j.id = expired.id
+        RETURNING j.id, j.name, j.status, expired.locked_by AS previous_worker`.execute(db);
+      return rows.map((row) => ({ id: row.id, name: row.name, status: row.status, previousWorker: row.previous_worker }));
+    },
+
+    /** Extends the leases this worker still holds and returns their ids; a missing id was lost. */
+    async heartbeat(workerId: string, ids: string[], leaseSeconds: number): Promise<Set<string>> {
+      if (ids.length === 0) return new Set();
+      const rows = await db
+        .updateTable('jobs')
+        .set({ locked_until: sql<Date>`now() + make_interval(secs => ${leaseSeconds})` })
+        .where('id', 'in', ids)
+        .where('locked_by', '=', workerId)
+        .where('status', '=', 'running')
+        .returning('id')
+        .execute();
+      return new Set(rows.map((row) => row.id));
+    },
+
+    /** False when the lease was lost meanwhile: then the job is another worker's. */
+    async complete(id: string, workerId: string, attempt: number): Promise<boolean> {
+      const result = await db
+        .updateTable('jobs')
+        .set({ status: 'completed', finished_at: sql<Date>`now()`, locked_by: null, locked_until: null })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .where('locked_by', '=', workerId)
+        .where('attempts', '=', attempt)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    /** Queues the next attempt after `retryDelayMs`, or marks the job dead on its last attempt; null if the lease was lost. */
+    async fail(id: string, workerId: string, attempt: number, error: string, retryDelayMs: number): Promise<'queued' | 'dead' | null> {
+      const row = await db
+        .updateTable('jobs')
+        .set({
+          status: sql<JobStatus>`CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END`,
+          run_at: sql<Date>`CASE WHEN attempts >= max_attempts THEN run_at ELSE now() + make_interval(secs => ${retryDelayMs / 1000}) END`,
+          finished_at: sql<Date | null>`CASE WHEN attempts >= max_attempts THEN now() END`,
+          last_error: error,
+          locked_by: null,
+          locked_until: null,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .where('locked_by', '=', workerId)
+        .where('attempts', '=', attempt)
+        .returning('status')
+        .executeTakeFirst();
+      return row ? (row.status as 'queued' | 'dead') : null;
+    },
+
+    /**
+     * Hands unfinished jobs back at shutdown: queued and due at once, and the
+     * interrupted run does not count as an attempt because the job did not fail.
+     */
+    async release(workerId: string, ids: string[]): Promise<number> {
+      if (ids.length === 0) return 0;
+      const result = await db
+        .updateTable('jobs')
+        .set({ status: 'queued', attempts: sql<number>`attempts - 1`, run_at: sql<Date>`now()`, locked_by: null, locked_until: null })
+        .where('id', 'in', ids)
+        .where('locked_by', '=', workerId)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
+    /** Creates a schedule, or changes its expression; re-registering the same expression keeps its next slot. */
+    async upsertSchedule(name: string, cron: string, nextRunAt: Date): Promise<void> {
+      await db
+        .insertInto('job_schedules')
+        .values({ name, cron, next_run_at: nextRunAt })
+        .onConflict((conflict) =>
+          conflict
+            .column('name')
+            .doUpdateSet((eb) => ({ cron: eb.ref('excluded.cron'), next_run_at: eb.ref('excluded.next_run_at') }))
+            .where('job_schedules.cron', '<>', (eb) => eb.ref('excluded.cron')),
+        )
+        .execute();
+    },
+
+    async dueSchedules(): Promise<Selectable<JobSchedulesTable>[]> {
+      return db.selectFrom('job_schedules').selectAll().where('next_run_at', '<=', sql<Date>`now()`).execute();
+    },
+
+    /**
+     * Moves a due schedule on to `nextRunAt` and returns the slot it claimed, or
+     * null when another worker claimed it first. The row lock serialises
+     * workers; the loser re-reads the moved row and finds nothing due.
+     */
+    async claimScheduleSlot(executor: QueueExecutor, name: string, nextRunAt: Date): Promise<Date | null> {
+      const { rows } = await sql<{ slot: Date }>`
+        UPDATE job_schedules AS s
+        SET next_run_at = ${nextRunAt}, last_run_at = now()
+        FROM (SELECT name, next_run_at FROM job_schedules WHERE name = ${name} FOR UPDATE) AS due
+        WHERE s.name = due.name AND due.next_run_at <= now()
+        RETURNING due.next_run_at AS slot`.execute(executor);
+      return rows[0]?.slot ?? null;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { Kysely, Transaction } from 'kysely';
+import type pg from 'pg';
+import type { JobStatus } from '../db/schema.js';
+import type { Page } from '../http/pagination.js';
+import type { Logger } from '../observability/logger.js';
+import { createJobsRepository, type Job, type JobCounts, type JobsRepository, type QueueDatabase } from './jobs.repository.js';
+import { nextSlot } from './schedule.js';
+
+export interface EnqueueOptions {
+  /** Not before this time; default now. */
+  runAt?: Date;
+  /** Default 5. */
+  maxAttempts?: number;
+  /** While a job with this key is queued or running, enqueueing again returns that job's id. */
+  key?: string;
+  /** W3C trace context carrier (traceparent, tracestate), handed to the handler as-is. */
+  trace?: Record<string, string>;
+  /** The caller's transaction: the job exists only if that transaction commits. */
+  executor?: Kysely<any> | Transaction<any>;
+}
+
+export interface Queue {
+  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<string>;
+  get(id: string): Promise<Job | null>;
+  /** Newest first, for the admin page; `before` is the previous page's `nextCursor`. */
+  list(options: { status?: JobStatus; limit: number; before?: string }): Promise<Page<Job>>;
+  counts(): Promise<JobCounts>;
+  retryDead(id: string): Promise<boolean>;
+  /** Resolves with the job once it is completed or dead; rejects after `timeoutMs`. */
+  waitFor(id: string, options: { timeoutMs: number; pollMs?: number }): Promise<Job>;
+  deleteFinishedBefore(date: Date): Promise<number>;
+  /** Registers or updates a cron schedule (UTC) that enqueues job `name` once per slot. */
+  setSchedule(name: string, cron: string): Promise<void>;
+}
+
+export interface QueueDependencies {
+  db: Kysely<any>;
+  pool: pg.Pool;
+  logger: Logger;
+}
+
+// The worker reaches the queue's SQL through here, so that it stays out of the public interface.
+const repositories = new WeakMap<Queue, JobsRepository>();
+
+export function repositoryOf(queue: Queue): JobsRepository {
+  const repository = repositories.get(queue);
+  if (!repository) throw new Error('not a queue made by createQueue');
+  return repository;
+}
+
+export function createQueue({ db, logger }: QueueDependencies): Queue {
+  const repository = createJobsRepository(db as Kysely<QueueDatabase>);
+
+  const queue: Queue = {
+    async enqueue(name, payload, options = {}) {
+      if (!name) throw new Error('a job needs a name');
+      if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
+        throw new Error(`maxAttempts must be a whole number of at least 1, not ${options.maxAttempts}`);
+      }
+      const id = await repository.insert(
+        { name, payload, runAt: options.runAt, maxAttempts: options.maxAttempts, key: options.key, trace: options.trace },
+        options.executor as Kysely<QueueDatabase> | undefined,
+      );
+      logger.debug({ job: id, jobName: name, key: options.key }, 'job enqueued');
+      return id;
+    },
+
+    get: (id) => repository.findById(id),
+
+    list: ({ status, limit, before }) => repository.list({ status, limit, cursor: before }),
+
+    counts: () => repository.counts(),
+
+    retryDead: (id) => repository.retryDead(id),
+
+    async waitFor(id, { timeoutMs, pollMs = 250 }) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const job = await repository.findById(id);
+        if (!job) throw new Error(`there is no job ${id}`);
+        if (job.status === 'completed' || job.status === 'dead') return job;
+        if (Date.now() >= deadline) throw new Error(`job ${id} (${job.name}) is still ${job.status} after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
+      }
+    },
+
+    deleteFinishedBefore: (date) => repository.deleteFinishedBefore(date),
+
+    async setSchedule(name, cron) {
+      let next: Date;
+      try {
+        next = nextSlot(cron, new Date());
+      } catch (error) {
+        throw new Error(`the schedule of ${name} is not a valid cron expression: ${cron}`, { cause: error });
+      }
+      await repository.upsertSchedule(name, cron, next);
+    },
+  };
+  repositories.set(queue, repository);
+  return queue;
+}

@@ -1,0 +1,226 @@
+// The embedded driver: objects are plain files under one root directory, served
+// to browsers by the web's signed /media/ route. Good for one machine or a
+// shared volume; switch STORAGE_URL to s3:// when replicas do not share a disk.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Keyring } from '../security/keyring.js';
+import { meterBody } from './body-meter.js';
+import { mediaUrl } from './media-signing.js';
+import {
+  assertExpiry,
+  assertValidKey,
+  assertValidPrefix,
+  RangeNotSatisfiableError,
+  resolveRange,
+  StorageError,
+  type ByteRange,
+  type ListedObject,
+  type ObjectMeta,
+  type ObjectStorage,
+  type PutOptions,
+  type PutResult,
+  type SignedUrlOptions,
+  type StorageHooks,
+  type StorageOperation,
+  type StoredObject,
+} from './storage.js';
+
+export interface FileStorageOptions extends StorageHooks {
+  root: string;
+  /** Base of the signed /media/ URLs (PUBLIC_URL). */
+  publicUrl: URL;
+  keyring: Keyring;
+  now?: () => number;
+}
+
+/** What a sidecar records; the object's bytes stay an ordinary file beside it. */
+interface Sidecar {
+  contentType: string;
+  bytes: number;
+  sha256: string;
+}
+
+const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException)?.code ?? '');
+
+export function createFileStorage(options: FileStorageOptions): ObjectStorage {
+  const root = path.resolve(options.root);
+  const now = options.now ?? Date.now;
+
+  const fileOf = (key: string) => path.join(root, ...key.split('/'));
+  // Dot-prefixed names are never valid keys, so a sidecar or a temp file can
+  // neither be fetched as an object nor collide with one, and list skips them.
+  const sidecarOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
+  const tempBeside = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomUUID()}.tmp`);
+
+  function failed(operation: StorageOperation, error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    options.onError?.(operation);
+    return new StorageError(operation, error);
+  }
+
+  async function readMeta(file: string, stat: fs.Stats): Promise<ObjectMeta> {
+    let sidecar: Sidecar | undefined;
+    try {
+      sidecar = JSON.parse(await fsp.readFile(sidecarOf(file), 'utf8')) as Sidecar;
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+    // A file without a sidecar (copied in by hand) is still served, as opaque bytes.
+    const etag = sidecar && sidecar.bytes === stat.size ? Buffer.from(sidecar.sha256, 'hex').toString('base64url') : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
+    return {
+      contentType: sidecar?.contentType ?? 'application/octet-stream',
+      bytes: stat.size,
+      etag: `"${etag}"`,
+      lastModified: stat.mtime,
+    };
+  }
+
+  async function writeFileAtomically(file: string, data: string): Promise<void> {
+    const temp = tempBeside(file);
+    try {
+      await fsp.writeFile(temp, data, { flag: 'wx', flush: true });
+      await fsp.rename(temp, file);
+    } catch (error) {
+      await fsp.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async function* walk(dir: string, keyDir: string, prefix: string): AsyncGenerator<ListedObject> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const key = keyDir ? `${keyDir}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* walk(path.join(dir, entry.name), key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        try {
+          const stat = await fsp.stat(path.join(dir, entry.name));
+          yield { key, bytes: stat.size, lastModified: stat.mtime };
+        } catch (error) {
+          if (!isMissing(error)) throw error; // deleted while listing
+        }
+      }
+    }
+  }
+
+  return {
+    driver: 'file',
+
+    async put(key: string, body: Readable | Buffer, putOptions: PutOptions): Promise<PutResult> {
+      assertValidKey(key);
+      const file = fileOf(key);
+      const metered = meterBody(body, putOptions.maxBytes);
+      const temp = tempBeside(file);
+      try {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        // Write beside the target and rename: readers see the old object or the
+        // whole new one, never a part, and a failed write leaves only the temp file to remove.
+        await pipeline(metered.stream, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
+        const result = { bytes: metered.bytes(), sha256: metered.sha256() };
+        // The sidecar goes first so the object never exists without its type.
+        await writeFileAtomically(sidecarOf(file), JSON.stringify({ contentType: putOptions.contentType, ...result } satisfies Sidecar));
+        await fsp.rename(temp, file);
+        return result;
+      } catch (error) {
+        metered.stream.destroy();
+        await fsp.rm(temp, { force: true }).catch(() => undefined);
+        throw metered.failure() ?? failed('put', error);
+      }
+    },
+
+    async get(key: string, getOptions: { range?: ByteRange } = {}): Promise<StoredObject | null> {
+      assertValidKey(key);
+      const file = fileOf(key);
+      let handle: fsp.FileHandle;
+      try {
+        handle = await fsp.open(file, 'r');
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw failed('get', error);
+      }
+      // Stat and read through one handle: a concurrent replace cannot mix two versions.
+      try {
+        const stat = await handle.stat();
+        const meta = await readMeta(file, stat);
+        const range = getOptions.range ? resolveRange(getOptions.range, stat.size) : undefined;
+        const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+        return { ...meta, body, ...(range ? { range } : {}) };
+      } catch (error) {
+        await handle.close();
+        if (error instanceof RangeNotSatisfiableError) throw error;
+        throw failed('get', error);
+      }
+    },
+
+    async head(key: string): Promise<ObjectMeta | null> {
+      assertValidKey(key);
+      const file = fileOf(key);
+      try {
+        const stat = await fsp.stat(file);
+        if (!stat.isFile()) return null;
+        return await readMeta(file, stat);
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw failed('head', error);
+      }
+    },
+
+    async delete(key: string): Promise<void> {
+      assertValidKey(key);
+      const file = fileOf(key);
+      try {
+        await fsp.rm(file, { force: true });
+        await fsp.rm(sidecarOf(file), { force: true });
+      } catch (error) {
+        throw failed('delete', error);
+      }
+    },
+
+    async *list(prefix: string): AsyncIterable<ListedObject> {
+      assertValidPrefix(prefix);
+      const slash = prefix.lastIndexOf('/');
+      const keyDir = slash === -1 ? '' : prefix.slice(0, slash);
+      try {
+        yield* walk(keyDir ? fileOf(keyDir) : root, keyDir, prefix);
+      } catch (error) {
+        throw failed('list', error);
+      }
+    },
+
+    async signedUrl(key: string, urlOptions: SignedUrlOptions): Promise<string> {
+      assertValidKey(key);
+      assertExpiry(urlOptions.expiresInSeconds);
+      const expiresAt = Math.floor(now() / 1000) + urlOptions.expiresInSeconds;
+      return mediaUrl(options.publicUrl, options.keyring, { key, expiresAt, ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}) });
+    },
+
+    // Disk objects have no CDN origin; every link goes through the signed route.
+    publicUrl(): null {
+      return null;
+    },
+
+    async check(): Promise<'ok'> {
+      try {
+        await fsp.mkdir(root, { recursive: true });
+        await fsp.access(root, fs.constants.R_OK | fs.constants.W_OK);
+        return 'ok';
+      } catch (error) {
+        throw failed('check', error);
+      }
+    },
+
+    async close(): Promise<void> {},
+  };
+}

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { launchBrowser } from '../support/browser.js';
+
+let t: TestApp;
+let browser: Browser;
+beforeAll(async () => {
+  t = await startTestApp();
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+describe('a person in a browser', () => {
+  it('signs up, creates an event, books it, logs out and logs in again', async () => {
+    const host = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await host.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+
+    await page.goto(`${t.url}/`);
+    await page.getByRole('link', { name: 'Sign up' }).first().click();
+    await page.getByLabel('Name').fill('Hazel Host');
+    await page.getByLabel('Email').fill('hazel@example.test');
+    await page.getByLabel('Password').fill('hazel password');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.waitForURL(`${t.url}/`);
+    await expect(page.getByRole('link', { name: 'Hazel Host' }).isVisible()).resolves.toBe(true);
+
+    await page.getByRole('link', { name: 'New event' }).click();
+    await page.getByLabel('Title').fill('Browser party');
+    await page.getByLabel('Description').fill('Made in a real browser');
+    await page.getByLabel('Venue').fill('Rooftop');
+    await page.getByLabel('Starts').fill('2031-06-01T19:00');
+    await page.getByLabel('Places').fill('10');
+    await page.getByRole('button', { name: 'Create event' }).click();
+    await page.waitForURL(/\/events\/[0-9a-f-]{36}$/);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Browser party');
+    const eventUrl = page.url();
+
+    await page.getByRole('button', { name: 'Book a place' }).click();
+    await page.waitForURL(/notice=booked/);
+    expect(await page.getByRole('status').textContent()).toContain('Your place is booked.');
+    expect(await page.getByText('9 of 10 places left').isVisible()).toBe(true);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${t.url}/`);
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByLabel('Email').fill('hazel@example.test');
+    await page.getByLabel('Password').fill('hazel password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${t.url}/`);
+    await page.goto(eventUrl);
+    expect(await page.getByText("You're going").isVisible()).toBe(true);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await host.close();
+  });
+
+  it('fits a phone screen without sideways scrolling, and keyboard focus starts with the skip link', async () => {
+    const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true });
+    const page = await phone.newPage();
+    await page.goto(`${t.url}/signup`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.screenshot({ path: 'tests/e2e/.artifacts/signup-phone.png' }).catch(() => undefined);
+    await phone.close();
+  });
+});
