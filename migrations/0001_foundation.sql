@@ -1,4 +1,8 @@
 -- Accounts, sessions, events, bookings: the foundation every later feature builds on.
+-- Every migration sets bounded lock and statement timeouts, so a blocked
+-- release fails fast instead of stalling the traffic queued behind its lock.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 
 CREATE TABLE users (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -69,7 +73,7 @@ CREATE INDEX event_places_free_idx ON event_places (event_id, place_no) WHERE bo
 -- Shared counters of rate-limiter-flexible's PostgreSQL store (login throttling
 -- without Redis); the library's own schema, created here so migrations own it.
 CREATE TABLE rate_limits (
-  key varchar(255) PRIMARY KEY,
+  key text PRIMARY KEY,
   points integer NOT NULL DEFAULT 0,
   expire bigint
 );

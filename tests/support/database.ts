@@ -2,8 +2,6 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 
-export const TEMPLATE_DATABASE = 'epu_test_template';
-
 export function withDatabaseName(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
@@ -19,11 +17,12 @@ export interface TestDatabase {
 /** A fresh, fully migrated database of its own, cloned from the template in milliseconds. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('adminDatabaseUrl');
-  const name = `epu_test_${crypto.randomBytes(6).toString('hex')}`;
+  const prefix = inject('databasePrefix');
+  const name = `${prefix}_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${prefix}_template`);
   } finally {
     await admin.end();
   }

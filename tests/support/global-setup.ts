@@ -4,13 +4,17 @@ import type { TestProject } from 'vitest/node';
 import { ensureEmbeddedPostgres } from '../../src/platform/db/embedded.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { createLogger } from '../../src/platform/observability/logger.js';
-import { TEMPLATE_DATABASE, withDatabaseName } from './database.js';
+import { withDatabaseName } from './database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    /** This run's databases share this prefix, so concurrent runs never drop each other's. */
+    databasePrefix: string;
   }
 }
+
+const STALE_AFTER_SECONDS = 3 * 3600;
 
 /**
  * Starts the test PostgreSQL (the embedded one by default; the machine's when
@@ -34,22 +38,30 @@ export default async function setup(project: TestProject) {
     stop = embedded.stop;
   }
 
+  const prefix = `epu_t${Math.floor(Date.now() / 1000)}_${process.pid}`;
+  const template = `${prefix}_template`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  // Databases left by an interrupted earlier run.
-  const stale = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'epu_test_%'`);
-  for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  // Databases of runs that were interrupted hours ago (the name carries the start time).
+  const stale = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname ~ '^epu_t[0-9]+_'`);
+  for (const { datname } of stale.rows) {
+    const started = Number(datname.match(/^epu_t(\d+)_/)![1]);
+    if (Date.now() / 1000 - started > STALE_AFTER_SECONDS) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  }
+  await admin.query(`CREATE DATABASE ${template}`);
   await admin.end();
-  await migrate(withDatabaseName(adminUrl, TEMPLATE_DATABASE), logger);
+  await migrate(withDatabaseName(adminUrl, template), logger);
 
   project.provide('adminDatabaseUrl', adminUrl);
+  project.provide('databasePrefix', prefix);
   return async () => {
     const cleanup = new pg.Client({ connectionString: adminUrl });
     await cleanup.connect();
-    const left = await cleanup.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'epu_test_%'`);
-    for (const { datname } of left.rows) await cleanup.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    const mine = await cleanup.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${prefix}_%`]);
+    for (const { datname } of mine.rows) await cleanup.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    // Another run may share the embedded server: stop it only when nobody else is connected.
+    const others = await cleanup.query(`SELECT 1 FROM pg_stat_activity WHERE datname ~ '^epu_t[0-9]+_' LIMIT 1`);
     await cleanup.end();
-    await stop();
+    if (others.rowCount === 0) await stop();
   };
 }

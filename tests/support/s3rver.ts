@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+// s3rver ships no types; this is the part of its API the tests use.
+interface S3rverServer {
+  run(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}
+type S3rverConstructor = new (options: {
+  address: string;
+  port: number;
+  silent: boolean;
+  directory: string;
+  configureBuckets: { name: string }[];
+}) => S3rverServer;
+
+const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+
+export interface TestS3 {
+  endpoint: string;
+  bucket: string;
+  /**
+   * Settings that point EPU at this server: STORAGE_URL and S3_* for parseConfig,
+   * and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which the SDK's default
+   * credential chain reads from process.env (use vi.stubEnv for those).
+   */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** A real S3-compatible server on a free loopback port, with one empty bucket, in a temporary directory. */
+export async function startS3rver(): Promise<TestS3> {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-s3rver-'));
+  const bucket = `epu-test-${crypto.randomBytes(4).toString('hex')}`;
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    env: {
+      STORAGE_URL: `s3://${bucket}`,
+      S3_ENDPOINT: endpoint,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    },
+    async close() {
+      await server.close();
+      fs.rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
