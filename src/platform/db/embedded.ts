@@ -60,6 +60,7 @@ export async function ensureEmbeddedPostgres(options: { dataDir: string; port: n
   // Traversable so that the "postgres" user can reach pg/ when running as root;
   // the secrets kept here are files of mode 0600.
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  if (process.getuid?.() === 0) fs.chmodSync(dataDir, fs.statSync(dataDir).mode | 0o055);
   const password = readOrCreatePassword(dataDir);
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
   const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;

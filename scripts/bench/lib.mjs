@@ -1,0 +1,97 @@
+// Shared pieces of `npm run bench`: process control, load generation and
+// percentile maths. Figures are printed, never asserted: machines are noisy, so
+// compare ratios measured in the same run.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs autocannon and returns rps and latency percentiles computed from every response. */
+export async function load(options) {
+  const latencies = [];
+  const statuses = new Map();
+  const instance = autocannon({ connections: 64, duration: 10, pipelining: 1, ...options });
+  instance.on('response', (_client, status, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  });
+  const result = await instance;
+  latencies.sort((a, b) => a - b);
+  const seconds = (result.finish - result.start) / 1000 || result.duration;
+  return {
+    requests: latencies.length,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    errors: result.errors + result.timeouts + [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0),
+    non2xx: result.non2xx,
+    statuses: Object.fromEntries(statuses),
+  };
+}
+
+export function spawnProcess(command, args, env, logFile) {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    exited,
+    async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+export async function waitForHttp(url, timeoutMs = 120_000) {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return (Date.now() - started) / 1000;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+export function tempDir(name) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `epu-bench-${name}-`));
+}
+
+export function row(cells, widths) {
+  return cells.map((cell, i) => String(cell).padEnd(widths[i] ?? 12)).join(' ');
+}
+
+export const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+export function machine() {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
