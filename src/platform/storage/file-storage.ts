@@ -69,8 +69,12 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     } catch (error) {
       if (!isMissing(error)) throw error;
     }
-    // A file without a sidecar (copied in by hand) is still served, as opaque bytes.
-    const etag = sidecar && sidecar.bytes === stat.size ? Buffer.from(sidecar.sha256, 'hex').toString('base64url') : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
+    // A file without a matching sidecar (copied in by hand) is still served, as
+    // opaque bytes tagged by size and modification time.
+    const etag =
+      sidecar && sidecar.bytes === stat.size
+        ? Buffer.from(sidecar.sha256, 'hex').toString('base64url')
+        : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
     return {
       contentType: sidecar?.contentType ?? 'application/octet-stream',
       bytes: stat.size,
@@ -153,6 +157,10 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
       // Stat and read through one handle: a concurrent replace cannot mix two versions.
       try {
         const stat = await handle.stat();
+        if (!stat.isFile()) {
+          await handle.close();
+          return null;
+        }
         const meta = await readMeta(file, stat);
         const range = getOptions.range ? resolveRange(getOptions.range, stat.size) : undefined;
         const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../observability/logger.js';
+import { createKeyring } from '../security/keyring.js';
+import { createStorage, fileStorageRoot } from './create-storage.js';
+import { createFileStorage } from './file-storage.js';
+import { checkMediaRequest } from './media-signing.js';
+import { chunkedStream, failingStream, objectStorageContract, type ContractContext } from './storage.contract.js';
+import { newObjectKey, ObjectTooLargeError, StorageError, type StorageOperation } from './storage.js';
+
+const keyring = createKeyring(['file-storage-test-key-0123456789abcdefghijklmnop']);
+const publicUrl = new URL('http://localhost:3000');
+const tempDirs: string[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-file-storage-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Every file under `dir`, hidden ones included, relative to it. */
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('file storage: the driver contract', () => {
+  let context: ContractContext;
+  beforeAll(() => {
+    const errors: StorageOperation[] = [];
+    context = { storage: createFileStorage({ root: tempDir(), publicUrl, keyring, onError: (operation) => errors.push(operation) }), errors };
+  });
+  objectStorageContract(() => context);
+});
+
+describe('file storage on disk', () => {
+  it('keeps an object as a plain file with a hidden sidecar, and no temp files after a put', async () => {
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring });
+    await storage.put('derived/2025/01/a.jpg', Buffer.from('jpeg bytes'), { contentType: 'image/jpeg' });
+    expect(filesUnder(root)).toEqual(['derived/2025/01/.a.jpg.meta.json', 'derived/2025/01/a.jpg']);
+    expect(fs.readFileSync(path.join(root, 'derived/2025/01/a.jpg'), 'utf8')).toBe('jpeg bytes');
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'derived/2025/01/.a.jpg.meta.json'), 'utf8'))).toMatchObject({ contentType: 'image/jpeg', bytes: 10 });
+    expect(await storage.get('derived/2025')).toBeNull();
+    expect(await storage.head('derived/2025')).toBeNull();
+  });
+
+  it('leaves no trace when the body fails mid-way or runs past maxBytes', async () => {
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring });
+    await expect(storage.put('originals/2025/01/x.jpg', failingStream(200_000), { contentType: 'image/jpeg' })).rejects.toThrow('client went away');
+    await expect(storage.put('originals/2025/01/y.jpg', chunkedStream(500_000), { contentType: 'image/jpeg', maxBytes: 200_000 })).rejects.toBeInstanceOf(
+      ObjectTooLargeError,
+    );
+    expect(filesUnder(root)).toEqual([]);
+  });
+
+  it('keeps the previous object whole when a put over it fails', async () => {
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring });
+    const key = 'exports/2025/01/e.zip';
+    await storage.put(key, Buffer.from('first version'), { contentType: 'application/zip' });
+    await expect(storage.put(key, failingStream(100_000), { contentType: 'text/plain' })).rejects.toThrow('client went away');
+    expect(await storage.head(key)).toMatchObject({ contentType: 'application/zip', bytes: 13 });
+    expect(filesUnder(root)).toEqual(['exports/2025/01/.e.zip.meta.json', 'exports/2025/01/e.zip']);
+  });
+
+  it('serves a file copied in without a sidecar as opaque bytes', async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'backups'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'backups/manual.dump'), 'dump');
+    const storage = createFileStorage({ root, publicUrl, keyring });
+    expect(await storage.head('backups/manual.dump')).toMatchObject({ contentType: 'application/octet-stream', bytes: 4, etag: expect.stringMatching(/^".+"$/) });
+  });
+
+  it('signs /media/ links under PUBLIC_URL that the route accepts until they expire', async () => {
+    const now = 1_750_000_000_000;
+    const storage = createFileStorage({ root: tempDir(), publicUrl: new URL('https://photos.example.test/'), keyring, now: () => now });
+    const key = newObjectKey('originals', 'jpg');
+    const url = new URL(await storage.signedUrl(key, { expiresInSeconds: 600, downloadName: 'Summer party.jpg' }));
+    expect(`${url.origin}${url.pathname}`).toBe(`https://photos.example.test/media/${key}`);
+    const query = Object.fromEntries(url.searchParams);
+    expect(query).toMatchObject({ exp: String(now / 1000 + 600), dl: 'Summer party.jpg', sig: expect.any(String) });
+    expect(checkMediaRequest(keyring, key, query, now / 1000)).toMatchObject({ ok: true, grant: { key, downloadName: 'Summer party.jpg' } });
+    expect(checkMediaRequest(keyring, key, { ...query, dl: 'other.jpg' }, now / 1000)).toEqual({ ok: false, reason: 'invalid' });
+    expect(checkMediaRequest(keyring, key, query, now / 1000 + 601)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('has no CDN URLs: every link goes through the signed route', () => {
+    expect(createFileStorage({ root: tempDir(), publicUrl, keyring }).publicUrl('derived/2025/01/a.jpg')).toBeNull();
+  });
+
+  it('fails its health check with a StorageError, reported to onError, when the root cannot be created', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
+    const errors: StorageOperation[] = [];
+    const storage = createFileStorage({ root: path.join(dir, 'not-a-dir', 'storage'), publicUrl, keyring, onError: (operation) => errors.push(operation) });
+    const failure = await storage.check().catch((error) => error);
+    expect(failure).toBeInstanceOf(StorageError);
+    expect(failure.operation).toBe('check');
+    await expect(storage.put('originals/2025/01/z.jpg', Buffer.from('z'), { contentType: 'image/jpeg' })).rejects.toBeInstanceOf(StorageError);
+    expect(errors).toEqual(['check', 'put']);
+  });
+});
+
+describe('the STORAGE_URL dial, file side', () => {
+  const logger = createLogger({ level: 'silent', pretty: false, name: 'test' });
+  const base = { dataDir: '/var/lib/epu', publicUrl, s3Endpoint: undefined, s3Region: 'us-east-1', s3ForcePathStyle: false, cdnBaseUrl: undefined };
+
+  it('uses <EPU_DATA_DIR>/storage when STORAGE_URL is unset or file://, and the given path for file:///abs', () => {
+    expect(fileStorageRoot({ dataDir: '/var/lib/epu', storageUrl: undefined })).toBe('/var/lib/epu/storage');
+    expect(fileStorageRoot({ dataDir: '/var/lib/epu', storageUrl: 'file://' })).toBe('/var/lib/epu/storage');
+    expect(fileStorageRoot({ dataDir: '/var/lib/epu', storageUrl: 'file:///srv/epu-objects' })).toBe('/srv/epu-objects');
+    expect(() => fileStorageRoot({ dataDir: '/var/lib/epu', storageUrl: 'file://relative/path' })).toThrow(/STORAGE_URL/);
+  });
+
+  it('builds the file driver for an unset or file:// STORAGE_URL', async () => {
+    const dir = tempDir();
+    const storage = createStorage({ ...base, storageUrl: `file://${dir}` }, keyring, logger);
+    expect(storage.driver).toBe('file');
+    await storage.put('derived/2025/01/a.png', Buffer.from('png'), { contentType: 'image/png' });
+    expect(fs.existsSync(path.join(dir, 'derived/2025/01/a.png'))).toBe(true);
+    expect(createStorage({ ...base, storageUrl: undefined }, keyring, logger).driver).toBe('file');
+  });
+});

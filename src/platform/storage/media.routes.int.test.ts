@@ -1,0 +1,186 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, type App } from '../http/server.js';
+import { createLogger } from '../observability/logger.js';
+import { createKeyring } from '../security/keyring.js';
+import { createFileStorage } from './file-storage.js';
+import { mediaRoutes } from './media.routes.js';
+import { newObjectKey, type ObjectStorage } from './storage.js';
+
+const OLD_SECRET = 'media-route-old-secret-0123456789abcdefghijklmno';
+const NEW_SECRET = 'media-route-new-secret-0123456789abcdefghijklmno';
+const publicUrl = new URL('http://localhost:3000');
+const bytes = Buffer.from('0123456789abcdefghij');
+
+let root: string;
+let app: App;
+let storage: ObjectStorage;
+let original: string;
+let thumbnail: string;
+
+/** The path and query of a signed URL, for app.inject. */
+const pathOf = (url: string) => {
+  const parsed = new URL(url);
+  return parsed.pathname + parsed.search;
+};
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-media-'));
+  // The server knows both secrets, newest first, as after a rotation.
+  storage = createFileStorage({ root, publicUrl, keyring: createKeyring([NEW_SECRET, OLD_SECRET]) });
+  original = newObjectKey('originals', 'jpg');
+  thumbnail = newObjectKey('derived', 'webp');
+  await storage.put(original, bytes, { contentType: 'image/jpeg' });
+  await storage.put(thumbnail, bytes, { contentType: 'image/webp' });
+
+  app = createHttpServer({
+    logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
+    bodyLimit: 1024,
+    trustProxy: false,
+    errorPages: { notFound: () => '<h1>Not found</h1>', error: (_request, status, message) => `<h1>${status}</h1><p>${message}</p>` },
+  });
+  mediaRoutes(app, { storage, keyring: createKeyring([NEW_SECRET, OLD_SECRET]) });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: pathOf(url), headers: { accept: 'application/json', ...headers } });
+
+describe('GET /media/* with a valid signature', () => {
+  it('streams the object with its type, length, ETag, a private cache lifetime and nosniff', async () => {
+    const response = await get(await storage.signedUrl(original, { expiresInSeconds: 600 }));
+    expect(response.statusCode).toBe(200);
+    expect(response.rawPayload.equals(bytes)).toBe(true);
+    expect(response.headers['content-type']).toBe('image/jpeg');
+    expect(response.headers['content-length']).toBe(String(bytes.length));
+    expect(response.headers.etag).toMatch(/^"[^"]+"$/);
+    expect(response.headers['accept-ranges']).toBe('bytes');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    const maxAge = Number(/^private, max-age=(\d+)$/.exec(String(response.headers['cache-control']))?.[1]);
+    expect(maxAge).toBeGreaterThan(590);
+    expect(maxAge).toBeLessThanOrEqual(600);
+    expect(response.headers['content-disposition']).toBeUndefined();
+  });
+
+  it('lets any cache keep derived files for a year', async () => {
+    const response = await get(await storage.signedUrl(thumbnail, { expiresInSeconds: 600 }));
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('image/webp');
+    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('answers 304 without a body when If-None-Match holds the ETag', async () => {
+    const url = await storage.signedUrl(original, { expiresInSeconds: 600 });
+    const { etag } = (await get(url)).headers;
+    const response = await get(url, { 'if-none-match': `"other", W/${etag}` });
+    expect(response.statusCode).toBe(304);
+    expect(response.rawPayload.length).toBe(0);
+    expect(response.headers.etag).toBe(etag);
+    expect((await get(url, { 'if-none-match': '"stale"' })).statusCode).toBe(200);
+  });
+
+  it('answers a byte range with 206 and Content-Range, in each of the three forms', async () => {
+    const url = await storage.signedUrl(original, { expiresInSeconds: 600 });
+    const first = await get(url, { range: 'bytes=0-3' });
+    expect(first.statusCode).toBe(206);
+    expect(first.headers['content-range']).toBe('bytes 0-3/20');
+    expect(first.headers['content-length']).toBe('4');
+    expect(first.payload).toBe('0123');
+    const open = await get(url, { range: 'bytes=15-' });
+    expect([open.statusCode, open.headers['content-range'], open.payload]).toEqual([206, 'bytes 15-19/20', 'fghij']);
+    const suffix = await get(url, { range: 'bytes=-3' });
+    expect([suffix.statusCode, suffix.headers['content-range'], suffix.payload]).toEqual([206, 'bytes 17-19/20', 'hij']);
+    const clamped = await get(url, { range: 'bytes=18-99' });
+    expect([clamped.statusCode, clamped.headers['content-range'], clamped.payload]).toEqual([206, 'bytes 18-19/20', 'ij']);
+  });
+
+  it('answers 416 with the size for a range past the end, and ignores ranges it does not serve', async () => {
+    const url = await storage.signedUrl(original, { expiresInSeconds: 600 });
+    const past = await get(url, { range: 'bytes=20-' });
+    expect(past.statusCode).toBe(416);
+    expect(past.headers['content-range']).toBe('bytes */20');
+    expect((await get(url, { range: 'bytes=0-1,4-5' })).statusCode).toBe(200);
+    expect((await get(url, { range: 'bytes=0-3', 'if-range': '"stale"' })).statusCode).toBe(200);
+    const { etag } = (await get(url)).headers;
+    expect((await get(url, { range: 'bytes=0-3', 'if-range': String(etag) })).statusCode).toBe(206);
+  });
+
+  it('serves a named download as an attachment', async () => {
+    const response = await get(await storage.signedUrl(original, { expiresInSeconds: 600, downloadName: 'Fête 2025.jpg' }));
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-disposition']).toBe(`attachment; filename="F_te 2025.jpg"; filename*=UTF-8''F%C3%AAte%202025.jpg`);
+  });
+
+  it('keeps working for a link signed with an older SECRET_KEY', async () => {
+    const before = createFileStorage({ root, publicUrl, keyring: createKeyring([OLD_SECRET]) });
+    const response = await get(await before.signedUrl(original, { expiresInSeconds: 600 }));
+    expect(response.statusCode).toBe(200);
+    expect(response.rawPayload.equals(bytes)).toBe(true);
+  });
+
+  it('answers 404 not_found for a signed link to an object that is gone', async () => {
+    const key = newObjectKey('originals', 'jpg');
+    const response = await get(await storage.signedUrl(key, { expiresInSeconds: 600 }));
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe('not_found');
+  });
+
+  it('answers HEAD with the headers and no body', async () => {
+    const url = await storage.signedUrl(original, { expiresInSeconds: 600 });
+    const response = await app.inject({ method: 'HEAD', url: pathOf(url) });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-length']).toBe('20');
+    expect(response.rawPayload.length).toBe(0);
+    const ranged = await app.inject({ method: 'HEAD', url: pathOf(url), headers: { range: 'bytes=2-5' } });
+    expect([ranged.statusCode, ranged.headers['content-range'], ranged.headers['content-length']]).toEqual([206, 'bytes 2-5/20', '4']);
+  });
+});
+
+describe('GET /media/* refuses', () => {
+  it('an expired link with 403 forbidden, as JSON and as a page', async () => {
+    const past = createFileStorage({ root, publicUrl, keyring: createKeyring([NEW_SECRET]), now: () => Date.now() - 3_600_000 });
+    const url = await past.signedUrl(original, { expiresInSeconds: 60 });
+    const json = await get(url);
+    expect(json.statusCode).toBe(403);
+    expect(json.json().error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/expired/) });
+    const page = await get(url, { accept: 'text/html' });
+    expect(page.statusCode).toBe(403);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.payload).toMatch(/expired/);
+  });
+
+  it('a tampered link with 403 forbidden: another key, a later expiry, a new name, a forged or missing signature', async () => {
+    const url = new URL(await storage.signedUrl(original, { expiresInSeconds: 600 }));
+    const variants = [
+      url.href.replace(original, thumbnail),
+      (() => { const u = new URL(url); u.searchParams.set('exp', String(Number(u.searchParams.get('exp')) + 3600)); return u.href; })(),
+      (() => { const u = new URL(url); u.searchParams.set('dl', 'x.html'); return u.href; })(),
+      (() => { const u = new URL(url); u.searchParams.set('sig', 'A'.repeat(43)); return u.href; })(),
+      (() => { const u = new URL(url); u.searchParams.delete('sig'); return u.href; })(),
+      `${url.origin}${url.pathname}`,
+    ];
+    for (const variant of variants) {
+      const response = await get(variant);
+      expect(response.statusCode, variant).toBe(403);
+      expect(response.json().error.code).toBe('forbidden');
+    }
+  });
+
+  it('a link signed with a secret the server does not hold', async () => {
+    const stranger = createFileStorage({ root, publicUrl, keyring: createKeyring(['some-other-deployment-secret-0123456789abcdef']) });
+    expect((await get(await stranger.signedUrl(original, { expiresInSeconds: 600 }))).statusCode).toBe(403);
+  });
+
+  it('paths that try to leave the storage root', async () => {
+    for (const attempt of ['/media/../secret-key?exp=9999999999&sig=x', '/media/%2e%2e/%2e%2e/etc/passwd?exp=9999999999&sig=x', '/media/originals%2f..%2f..%2fx?exp=1&sig=x']) {
+      const response = await app.inject({ method: 'GET', url: attempt, headers: { accept: 'application/json' } });
+      expect([403, 404], attempt).toContain(response.statusCode);
+    }
+  });
+});

@@ -1,0 +1,151 @@
+import { buffer } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
+import { parseConfig } from '../../config/env.js';
+import { createLogger } from '../observability/logger.js';
+import { createKeyring } from '../security/keyring.js';
+import { createStorage, parseS3Url } from './create-storage.js';
+import { createS3Storage, type S3StorageOptions } from './s3-storage.js';
+import { chunkedStream, objectStorageContract, sha256, type ContractContext } from './storage.contract.js';
+import { newObjectKey, ObjectTooLargeError, StorageError, type ObjectStorage, type StorageOperation } from './storage.js';
+
+let s3: TestS3;
+const opened: ObjectStorage[] = [];
+
+function s3Storage(overrides: Partial<S3StorageOptions> = {}): ObjectStorage {
+  const storage = createS3Storage({
+    bucket: s3.bucket,
+    prefix: '',
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    cdnBaseUrl: undefined,
+    ...overrides,
+  });
+  opened.push(storage);
+  return storage;
+}
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  // The SDK's default credential chain reads these from the process environment.
+  vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+});
+
+afterAll(async () => {
+  for (const storage of opened) await storage.close();
+  await s3?.close();
+  vi.unstubAllEnvs();
+});
+
+describe('S3 storage against s3rver: the driver contract', () => {
+  let context: ContractContext;
+  beforeAll(() => {
+    const errors: StorageOperation[] = [];
+    context = { storage: s3Storage({ onError: (operation) => errors.push(operation) }), errors };
+  });
+  objectStorageContract(() => context);
+});
+
+describe('S3 storage against s3rver', () => {
+  it('streams a 12 MB body as a multipart upload and reads back the same bytes', async () => {
+    const storage = s3Storage();
+    const key = newObjectKey('originals', 'jpg');
+    const size = 12 * 1024 * 1024;
+    const result = await storage.put(key, chunkedStream(size, 256 * 1024), { contentType: 'image/jpeg', cacheControl: 'private, max-age=60' });
+    expect(result).toEqual({ bytes: size, sha256: sha256(await buffer(chunkedStream(size, 256 * 1024))) });
+    expect(await storage.head(key)).toMatchObject({ contentType: 'image/jpeg', bytes: size });
+    expect(sha256(await buffer((await storage.get(key))!.body))).toBe(result.sha256);
+    const range = await storage.get(key, { range: { start: size - 4 } });
+    expect(range).toMatchObject({ bytes: size, range: { start: size - 4, end: size - 1 } });
+    expect((await buffer(range!.body)).length).toBe(4);
+  });
+
+  it('leaves no object when maxBytes stops a body after the multipart upload began', async () => {
+    const storage = s3Storage();
+    const key = newObjectKey('originals', 'jpg');
+    await expect(storage.put(key, chunkedStream(12 * 1024 * 1024), { contentType: 'image/jpeg', maxBytes: 7 * 1024 * 1024 })).rejects.toBeInstanceOf(
+      ObjectTooLargeError,
+    );
+    expect(await storage.head(key)).toBeNull();
+  });
+
+  it('hands out presigned GET URLs that fetch the bytes over HTTP, as an attachment when named', async () => {
+    const storage = s3Storage();
+    const key = newObjectKey('exports', 'zip');
+    const bytes = Buffer.from('PK export archive');
+    await storage.put(key, bytes, { contentType: 'application/zip' });
+    const plain = await fetch(await storage.signedUrl(key, { expiresInSeconds: 60 }));
+    expect(plain.status).toBe(200);
+    expect(Buffer.from(await plain.arrayBuffer()).equals(bytes)).toBe(true);
+    const named = await fetch(await storage.signedUrl(key, { expiresInSeconds: 60, downloadName: 'Sommerfest 2025.zip' }));
+    expect(named.headers.get('content-disposition')).toBe(`attachment; filename="Sommerfest 2025.zip"; filename*=UTF-8''Sommerfest%202025.zip`);
+    expect(Buffer.from(await named.arrayBuffer()).equals(bytes)).toBe(true);
+    // s3rver does not verify V4 signatures, so refusal of a tampered URL is S3's to prove, not this test's.
+  });
+
+  it('keeps a deployment under its bucket prefix and lists keys without it', async () => {
+    const tenant = s3Storage({ prefix: 'tenant-a/' });
+    const whole = s3Storage();
+    const key = newObjectKey('backups', 'dump');
+    await tenant.put(key, Buffer.from('dump'), { contentType: 'application/octet-stream' });
+    expect(await whole.head(`tenant-a/${key}`)).toMatchObject({ bytes: 4 });
+    expect(await whole.head(key)).toBeNull();
+    const listed = [];
+    for await (const object of tenant.list('backups/')) listed.push(object.key);
+    expect(listed).toContain(key);
+    expect(listed.every((listedKey) => listedKey.startsWith('backups/'))).toBe(true);
+  });
+
+  it('gives CDN URLs for derived objects only, and only when CDN_BASE_URL is set', () => {
+    const cdn = s3Storage({ cdnBaseUrl: 'https://cdn.example.test', prefix: 'prod/' });
+    expect(cdn.publicUrl('derived/2025/01/t.webp')).toBe('https://cdn.example.test/prod/derived/2025/01/t.webp');
+    expect(cdn.publicUrl('originals/2025/01/o.jpg')).toBeNull();
+    expect(s3Storage().publicUrl('derived/2025/01/t.webp')).toBeNull();
+  });
+
+  it('wraps store failures in StorageError with the operation, and reports each to onError', async () => {
+    const errors: StorageOperation[] = [];
+    const missing = s3Storage({ bucket: 'no-such-bucket', onError: (operation) => errors.push(operation) });
+    const key = newObjectKey('originals', 'jpg');
+    for (const [operation, attempt] of [
+      ['put', () => missing.put(key, Buffer.from('x'), { contentType: 'image/jpeg' })],
+      ['get', () => missing.get(key)],
+      ['list', async () => { for await (const _ of missing.list('originals/')) break; }],
+      ['check', () => missing.check()],
+    ] as const) {
+      const failure = await attempt().catch((error: unknown) => error);
+      expect(failure, operation).toBeInstanceOf(StorageError);
+      expect((failure as StorageError).operation).toBe(operation);
+      // HeadBucket's answer has no body to name the error; the others say NoSuchBucket.
+      expect((failure as StorageError).cause).toMatchObject({ name: operation === 'check' ? 'NotFound' : 'NoSuchBucket' });
+    }
+    expect(errors).toEqual(['put', 'get', 'list', 'check']);
+  });
+
+  it('fails with a StorageError when the server is unreachable', async () => {
+    const unreachable = s3Storage({ endpoint: 'http://127.0.0.1:9' });
+    await expect(unreachable.head(newObjectKey('derived', 'jpg'))).rejects.toBeInstanceOf(StorageError);
+  });
+});
+
+describe('the STORAGE_URL dial, S3 side', () => {
+  it('builds the S3 driver from the S3 settings startS3rver hands out', async () => {
+    const config = parseConfig({ APP_ENV: 'test', ...s3.env });
+    const keyring = createKeyring(['s3-storage-test-key-0123456789abcdefghijklmnopq']);
+    const storage = createStorage(config, keyring, createLogger({ level: 'silent', pretty: false, name: 'test' }));
+    opened.push(storage);
+    expect(storage.driver).toBe('s3');
+    expect(await storage.check()).toBe('ok');
+    const key = newObjectKey('derived', 'png');
+    await storage.put(key, Buffer.from('png'), { contentType: 'image/png' });
+    expect((await storage.head(key))?.contentType).toBe('image/png');
+  });
+
+  it('reads the bucket and an optional prefix from s3:// URLs and refuses malformed ones', () => {
+    expect(parseS3Url('s3://epu-media')).toEqual({ bucket: 'epu-media', prefix: '' });
+    expect(parseS3Url('s3://epu-media/staging/eu/')).toEqual({ bucket: 'epu-media', prefix: 'staging/eu/' });
+    for (const bad of ['s3://', 's3://Upper', 's3://b', 's3://bucket/a b', 's3://bucket/a?x=1']) expect(() => parseS3Url(bad), bad).toThrow(/STORAGE_URL/);
+  });
+});

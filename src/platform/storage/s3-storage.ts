@@ -1,0 +1,209 @@
+// The scaled driver: any S3-compatible service (AWS S3, GCS through its XML
+// interoperability API, Cloudflare R2, MinIO). Browsers fetch objects straight
+// from the store with presigned URLs, or through CDN_BASE_URL for derived media.
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { meterBody } from './body-meter.js';
+import {
+  assertExpiry,
+  assertValidKey,
+  assertValidPrefix,
+  attachmentDisposition,
+  RangeNotSatisfiableError,
+  StorageError,
+  type ByteRange,
+  type ListedObject,
+  type ObjectMeta,
+  type ObjectStorage,
+  type PutOptions,
+  type PutResult,
+  type SignedUrlOptions,
+  type StorageHooks,
+  type StorageOperation,
+  type StoredObject,
+} from './storage.js';
+
+export interface S3StorageOptions extends StorageHooks {
+  bucket: string;
+  /** Prepended to every key, so several deployments can share a bucket: '' or 'some/path/'. */
+  prefix: string;
+  /** Unset for AWS S3; the service's URL for GCS, R2 or MinIO. */
+  endpoint: string | undefined;
+  region: string;
+  /** MinIO and s3rver need bucket-in-path URLs; AWS, GCS and R2 accept virtual hosts. */
+  forcePathStyle: boolean;
+  cdnBaseUrl: string | undefined;
+}
+
+// 5 MiB is the smallest part S3 accepts. Two parts in flight bound the memory of
+// one streamed put to about 10 MiB whatever the object's size.
+const PART_SIZE = 5 * 1024 * 1024;
+const PARTS_IN_FLIGHT = 2;
+
+const errorName = (error: unknown) => (error as { name?: string })?.name;
+const isNotFound = (error: unknown) => errorName(error) === 'NoSuchKey' || errorName(error) === 'NotFound';
+
+export function createS3Storage(options: S3StorageOptions): ObjectStorage {
+  const { bucket, prefix } = options;
+  // Credentials come from the SDK's default chain (environment, profile, workload identity).
+  const client = new S3Client({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    forcePathStyle: options.forcePathStyle,
+    // Newer SDKs add CRC32 checksums (and aws-chunked bodies for streams) that GCS
+    // interop, R2, older MinIO and s3rver reject; send them only where S3 requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const objectKey = (key: string) => prefix + key;
+
+  function failed(operation: StorageOperation, error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    options.onError?.(operation);
+    return new StorageError(operation, error);
+  }
+
+  return {
+    driver: 's3',
+
+    async put(key: string, body: Readable | Buffer, putOptions: PutOptions): Promise<PutResult> {
+      assertValidKey(key);
+      const metered = meterBody(body, putOptions.maxBytes);
+      // Upload sends one PutObject for a body under one part, and otherwise a
+      // multipart upload that becomes visible only when completed and is aborted
+      // on failure; either way a failed put leaves no object.
+      const upload = new Upload({
+        client,
+        queueSize: PARTS_IN_FLIGHT,
+        partSize: PART_SIZE,
+        params: {
+          Bucket: bucket,
+          Key: objectKey(key),
+          Body: metered.stream,
+          ContentType: putOptions.contentType,
+          ...(putOptions.cacheControl ? { CacheControl: putOptions.cacheControl } : {}),
+        },
+      });
+      try {
+        await upload.done();
+        return { bytes: metered.bytes(), sha256: metered.sha256() };
+      } catch (error) {
+        metered.stream.destroy();
+        throw metered.failure() ?? failed('put', error);
+      }
+    },
+
+    async get(key: string, getOptions: { range?: ByteRange } = {}): Promise<StoredObject | null> {
+      assertValidKey(key);
+      const { range } = getOptions;
+      if (range && (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))) {
+        throw new RangeNotSatisfiableError(range);
+      }
+      try {
+        const response = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }),
+        );
+        const served = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.ContentRange ?? '');
+        return {
+          body: response.Body as Readable,
+          contentType: response.ContentType ?? 'application/octet-stream',
+          bytes: served ? Number(served[3]) : (response.ContentLength ?? 0),
+          etag: response.ETag ?? '""',
+          lastModified: response.LastModified ?? new Date(0),
+          ...(served ? { range: { start: Number(served[1]), end: Number(served[2]) } } : {}),
+        };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        if (range && errorName(error) === 'InvalidRange') throw new RangeNotSatisfiableError(range);
+        throw failed('get', error);
+      }
+    },
+
+    async head(key: string): Promise<ObjectMeta | null> {
+      assertValidKey(key);
+      try {
+        const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+        return {
+          contentType: response.ContentType ?? 'application/octet-stream',
+          bytes: response.ContentLength ?? 0,
+          etag: response.ETag ?? '""',
+          lastModified: response.LastModified ?? new Date(0),
+        };
+      } catch (error) {
+        // A HEAD answer has no body, so a missing bucket also reads as NotFound here; check() tells them apart.
+        if (isNotFound(error)) return null;
+        throw failed('head', error);
+      }
+    },
+
+    async delete(key: string): Promise<void> {
+      assertValidKey(key);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw failed('delete', error);
+      }
+    },
+
+    async *list(listPrefix: string): AsyncIterable<ListedObject> {
+      assertValidPrefix(listPrefix);
+      try {
+        for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: objectKey(listPrefix) })) {
+          for (const object of page.Contents ?? []) {
+            if (!object.Key) continue;
+            yield { key: object.Key.slice(prefix.length), bytes: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) };
+          }
+        }
+      } catch (error) {
+        throw failed('list', error);
+      }
+    },
+
+    async signedUrl(key: string, urlOptions: SignedUrlOptions): Promise<string> {
+      assertValidKey(key);
+      assertExpiry(urlOptions.expiresInSeconds);
+      const command = new GetObjectCommand({
+        Bucket: bucket,
+        Key: objectKey(key),
+        ...(urlOptions.downloadName !== undefined ? { ResponseContentDisposition: attachmentDisposition(urlOptions.downloadName) } : {}),
+      });
+      try {
+        return await getSignedUrl(client, command, { expiresIn: urlOptions.expiresInSeconds });
+      } catch (error) {
+        throw failed('signedUrl', error);
+      }
+    },
+
+    // Only derived files (thumbnails, previews) go through the CDN: originals,
+    // exports and backups stay private and are reached by presigned URLs alone.
+    // The CDN's origin is the bucket, so the path carries the bucket prefix.
+    publicUrl(key: string): string | null {
+      assertValidKey(key);
+      if (!options.cdnBaseUrl || !key.startsWith('derived/')) return null;
+      return `${options.cdnBaseUrl.replace(/\/+$/, '')}/${objectKey(key)}`;
+    },
+
+    async check(): Promise<'ok'> {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+        return 'ok';
+      } catch (error) {
+        throw failed('check', error);
+      }
+    },
+
+    async close(): Promise<void> {
+      client.destroy();
+    },
+  };
+}
