@@ -141,7 +141,8 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
     },
 
     async counts(): Promise<JobCounts> {
-      const byStatus = await db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('status').execute();
+      // ::int because pg hands back bigint as a string unless a parser for it is installed.
+      const byStatus = await db.selectFrom('jobs').select(['status', sql<number>`count(*)::int`.as('count')]).groupBy('status').execute();
       const oldest = await db
         .selectFrom('jobs')
         .select(sql<number | null>`extract(epoch FROM now() - min(run_at))::float8`.as('age'))
