@@ -11,7 +11,6 @@ const here = import.meta.dirname;
 const kubectl = process.env.KUBECTL ?? 'kubectl';
 const OVERLAYS = ['dev', 'staging', 'prod'] as const;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 
 /** apiVersion → the package that holds its generated models and validators. */
@@ -23,7 +22,7 @@ function modulePath(apiVersion: string, kind: string): string {
 }
 
 /** Throws with the schema's own messages when `object` does not conform. */
-export async function validateObject(object: Obj): Promise<void> {
+async function validateObject(object: Obj): Promise<void> {
   const module = (await import(modulePath(object.apiVersion, object.kind))) as Record<string, new (data: unknown) => { validate(): void }>;
   const Model = module[object.kind];
   if (!Model) throw new Error(`no model for ${object.apiVersion} ${object.kind}`);
