@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { deployAws } from '../src/aws';
+import { RESOURCELESS_ACTIONS } from '../src/aws/policy';
+import { ENVIRONMENTS, STACKS } from '../src/environments';
+import { deployUnderMocks, inputsFor, one, ofType, type Recorded } from './support';
+
+const SECRET_ENV = ['DATABASE_URL', 'SECRET_KEY', 'FUNCTIONS_TOKEN', 'SENTRY_DSN', 'SMTP_URL', 'REDIS_URL'];
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Every IAM-style policy document the program writes: role policies, bucket policies, topic policies. */
+function policies(r: Recorded[]): { name: string; doc: any }[] {
+  return r
+    .filter((x) => ['aws:iam/rolePolicy:RolePolicy', 'aws:iam/policy:Policy', 'aws:s3/bucketPolicy:BucketPolicy', 'aws:sns/topicPolicy:TopicPolicy'].includes(x.type))
+    .map((x) => ({ name: x.name, doc: JSON.parse(x.inputs.policy) }));
+}
+
+/**
+ * A resource names one thing: a full ARN with no wildcard, except a trailing
+ * "/*" or ":*" meaning the objects of one named bucket or the streams of one named log group.
+ */
+function isNamedResource(arn: string): boolean {
+  const parts = arn.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return false;
+  const inside = parts.slice(5).join(':').replace(/(\/|:)\*$/, '');
+  return !parts.slice(0, 5).some((p) => p.includes('*')) && inside.length > 0 && !inside.includes('*') && !/^(log-group|bucket|secret|table)$/.test(inside);
+}
+
+for (const stack of STACKS) {
+  const settings = ENVIRONMENTS[stack];
+  const prod = stack === 'prod';
+  describe(`aws ${stack}`, () => {
+    let r: Recorded[];
+    before(async () => {
+      r = await deployUnderMocks(stack, () => deployAws(inputsFor(stack, 'aws')));
+    });
+
+    it('keeps the database off the internet: not publicly accessible, reachable only from the tasks', () => {
+      const db = one(r, 'aws:rds/instance:Instance');
+      assert.equal(db.inputs.publiclyAccessible, false);
+      const sg = one(r, 'aws:ec2/securityGroup:SecurityGroup', `epu-${stack}-db`);
+      for (const rule of sg.inputs.ingress) {
+        assert.deepEqual(rule.cidrBlocks ?? [], [], 'no address ranges, only the app security group');
+        assert.equal(rule.securityGroups.length, 1);
+      }
+      const subnets = one(r, 'aws:rds/subnetGroup:SubnetGroup').inputs.subnetIds as string[];
+      assert.ok(subnets.length >= 2 && subnets.every((s) => s.includes('-private-')), 'private subnets only');
+    });
+
+    it('forces TLS with rds.force_ssl=1 and encrypts storage', () => {
+      const db = one(r, 'aws:rds/instance:Instance');
+      assert.equal(db.inputs.storageEncrypted, true);
+      const params = one(r, 'aws:rds/parameterGroup:ParameterGroup');
+      assert.equal(db.inputs.parameterGroupName, params.inputs.name ?? params.name);
+      const forceSsl = params.inputs.parameters.find((p: any) => p.name === 'rds.force_ssl');
+      assert.equal(forceSsl?.value, '1');
+    });
+
+    it('keeps automated backups (point-in-time recovery) for the environment\'s retention', () => {
+      const db = one(r, 'aws:rds/instance:Instance');
+      assert.equal(db.inputs.backupRetentionPeriod, settings.database.backupRetentionDays);
+      assert.ok(db.inputs.backupRetentionPeriod >= 7, 'PITR needs retention > 0; we keep at least a week');
+    });
+
+    it(`${prod ? 'protects' : 'does not protect'} the database from deletion, ${prod ? 'with' : 'without'} Multi-AZ and a final snapshot`, () => {
+      const db = one(r, 'aws:rds/instance:Instance');
+      assert.equal(db.inputs.deletionProtection, prod);
+      assert.equal(db.inputs.multiAz, prod);
+      assert.equal(db.inputs.skipFinalSnapshot, !prod);
+    });
+
+    it('blocks every kind of public access on every bucket, encrypts and versions them', () => {
+      const buckets = ofType(r, 'aws:s3/bucket:Bucket');
+      assert.equal(buckets.length, 2);
+      for (const kind of ['media', 'backups']) {
+        const pab = one(r, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', `epu-${stack}-${kind}`);
+        for (const flag of ['blockPublicAcls', 'blockPublicPolicy', 'ignorePublicAcls', 'restrictPublicBuckets']) {
+          assert.equal(pab.inputs[flag], true, `${kind} ${flag}`);
+        }
+        const sse = one(r, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', `epu-${stack}-${kind}`);
+        assert.ok(['AES256', 'aws:kms'].includes(sse.inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm));
+        const versioning = one(r, 'aws:s3/bucketVersioning:BucketVersioning', `epu-${stack}-${kind}`);
+        assert.equal(versioning.inputs.versioningConfiguration.status, 'Enabled');
+        const lifecycle = one(r, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `epu-${stack}-${kind}`);
+        assert.ok(lifecycle.inputs.rules.length > 0);
+        const ownership = one(r, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `epu-${stack}-${kind}`);
+        assert.equal(ownership.inputs.rule.objectOwnership, 'BucketOwnerEnforced', 'ACLs disabled');
+      }
+      const backupRules = one(r, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `epu-${stack}-backups`).inputs.rules;
+      assert.ok(backupRules.some((rule: any) => rule.transitions?.length && rule.expiration?.days), 'backups go cold, then expire');
+    });
+
+    it('lets only CloudFront, through origin access control, read only derived media, only over TLS', () => {
+      const oac = one(r, 'aws:cloudfront/originAccessControl:OriginAccessControl');
+      assert.equal(oac.inputs.signingBehavior, 'always');
+      const cdn = one(r, 'aws:cloudfront/distribution:Distribution');
+      assert.ok(cdn.inputs.origins[0].originAccessControlId, 'origin uses OAC');
+      assert.equal(cdn.inputs.defaultCacheBehavior.viewerProtocolPolicy, 'redirect-to-https');
+      const media = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-media`).inputs.policy);
+      const allows = media.Statement.filter((s: any) => s.Effect === 'Allow');
+      assert.equal(allows.length, 1);
+      assert.deepEqual(allows[0].Principal, { Service: 'cloudfront.amazonaws.com' });
+      assert.ok(allows[0].Condition.StringEquals['AWS:SourceArn'].includes(':distribution/'), 'only this distribution');
+      assert.ok(asList(allows[0].Resource).every((res: string) => res.endsWith('/derived/*')), 'only derived images');
+      for (const kind of ['media', 'backups']) {
+        const doc = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-${kind}`).inputs.policy);
+        assert.ok(doc.Statement.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), `${kind} denies plain HTTP`);
+      }
+    });
+
+    it('allows no wildcard actions, no wildcard principals and no "*" resources in any policy', () => {
+      const docs = policies(r);
+      assert.ok(docs.length >= 10);
+      for (const { name, doc } of docs) {
+        for (const s of doc.Statement.filter((x: any) => x.Effect === 'Allow')) {
+          const actions = asList<string>(s.Action);
+          for (const a of actions) assert.ok(!a.includes('*'), `${name}: wildcard action ${a}`);
+          for (const res of asList<string>(s.Resource)) {
+            if (res === '*') assert.ok(actions.every((a) => RESOURCELESS_ACTIONS.includes(a)), `${name}: "*" resource for ${actions.join(', ')}`);
+            else assert.ok(isNamedResource(res), `${name}: wildcard resource ${res}`);
+          }
+          if (s.Principal) {
+            assert.notEqual(s.Principal, '*', `${name}: public principal`);
+            assert.ok(!asList(s.Principal.AWS).includes('*'), `${name}: any AWS principal`);
+          }
+          assert.ok(!s.NotAction && !s.NotResource, `${name}: NotAction/NotResource`);
+        }
+      }
+      assert.equal(ofType(r, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').length, 0, 'no managed (broad) policies attached');
+    });
+
+    it('gives each component its own task role and execution role, and each only its own secrets', () => {
+      const defs = ofType(r, 'aws:ecs/taskDefinition:TaskDefinition');
+      assert.equal(defs.length, 4);
+      assert.equal(new Set(defs.map((d) => d.inputs.taskRoleArn)).size, 4);
+      assert.equal(new Set(defs.map((d) => d.inputs.executionRoleArn)).size, 4);
+      for (const d of defs) {
+        const component = d.name.replace(`epu-${stack}-`, '');
+        assert.match(d.inputs.taskRoleArn, new RegExp(`epu-${stack}-${component}-task$`));
+        const [container] = JSON.parse(d.inputs.containerDefinitions);
+        for (const e of container.environment) assert.ok(!SECRET_ENV.includes(e.name), `${component}: ${e.name} in plain environment`);
+        assert.ok(container.secrets.some((s: any) => s.name === 'DATABASE_URL'), `${component}: DATABASE_URL from Secrets Manager`);
+        if (component === 'migrate') assert.ok(!container.secrets.some((s: any) => s.name === 'SECRET_KEY'), 'migrate does not get SECRET_KEY');
+      }
+      const migrateTask = r.filter((x) => x.type === 'aws:iam/rolePolicy:RolePolicy' && x.name === `epu-${stack}-migrate-task`);
+      assert.equal(migrateTask.length, 0, 'the migrate job gets no AWS permissions');
+      const webTask = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-web-task`).inputs.policy);
+      assert.ok(!JSON.stringify(webTask).includes('backups'), 'web cannot touch backups');
+    });
+
+    it('rotates SECRET_KEY automatically with a function that may touch only that secret', () => {
+      const rotation = one(r, 'aws:secretsmanager/secretRotation:SecretRotation');
+      assert.equal(rotation.inputs.rotationRules.automaticallyAfterDays, settings.secretRotationDays);
+      const doc = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-rotate-secret-key`).inputs.policy);
+      const secretStatement = doc.Statement.find((s: any) => s.Sid === 'RotateSecretKey');
+      assert.deepEqual(secretStatement.Resource.length, 1);
+    });
+
+    it('encrypts Redis at rest and in transit when the environment has it', () => {
+      const redis = ofType(r, 'aws:elasticache/replicationGroup:ReplicationGroup');
+      assert.equal(redis.length, settings.redis.enabled ? 1 : 0);
+      for (const g of redis) {
+        assert.equal(g.inputs.atRestEncryptionEnabled, true);
+        assert.equal(g.inputs.transitEncryptionEnabled, true);
+        assert.ok(g.inputs.authToken);
+      }
+    });
+
+    it('places tasks on spot capacity as seed 003 says, and stops dev outside working hours', () => {
+      const web = one(r, 'aws:ecs/service:Service', `epu-${stack}-web`);
+      const spot = web.inputs.capacityProviderStrategies.find((s: any) => s.capacityProvider === 'FARGATE_SPOT');
+      const total = web.inputs.capacityProviderStrategies.reduce((n: number, s: any) => n + s.weight, 0);
+      assert.equal(spot ? (spot.weight / total) * 100 : 0, settings.spotPercentage);
+      const stops = ofType(r, 'aws:appautoscaling/scheduledAction:ScheduledAction').filter((a) => a.inputs.scalableTargetAction.maxCapacity === 0);
+      assert.equal(stops.length, stack === 'dev' ? 3 : 0);
+      for (const svc of ofType(r, 'aws:ecs/service:Service')) assert.equal(svc.inputs.networkConfiguration.assignPublicIp, false);
+    });
+
+    it('alarms on p95 latency above 1s and 5xx above 2% for 5 minutes, DB CPU, connections and bucket errors', () => {
+      const alarms = ofType(r, 'aws:cloudwatch/metricAlarm:MetricAlarm');
+      const latency = one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-latency`).inputs;
+      assert.equal(latency.extendedStatistic, 'p95');
+      assert.equal(latency.threshold, 1);
+      assert.equal(latency.period * latency.evaluationPeriods, 300);
+      const errors = one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-errors`).inputs;
+      assert.equal(errors.threshold, 0.02);
+      assert.equal(errors.evaluationPeriods * errors.metricQueries.find((q: any) => q.id === 'requests').metric.period, 300);
+      assert.equal(one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-db-cpu`).inputs.threshold, 80);
+      assert.equal(one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-db-connections`).inputs.threshold, Math.floor(settings.database.maxConnections * 0.8));
+      assert.ok(alarms.some((a) => a.name === `epu-${stack}-bucket-errors`));
+      assert.ok(alarms.every((a) => a.inputs.alarmActions.length > 0), 'every alarm notifies');
+    });
+
+    it('sets a monthly budget with alert thresholds', () => {
+      const budget = one(r, 'aws:budgets/budget:Budget');
+      assert.equal(budget.inputs.limitAmount, String(settings.budget.monthlyAmount));
+      const actual = budget.inputs.notifications.filter((n: any) => n.notificationType === 'ACTUAL').map((n: any) => n.threshold);
+      assert.deepEqual(actual, [50, 80, 100]);
+      assert.ok(budget.inputs.notifications.some((n: any) => n.notificationType === 'FORECASTED'));
+    });
+  });
+}

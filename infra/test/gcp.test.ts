@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { ENVIRONMENTS, STACKS } from '../src/environments';
+import { deployGcp } from '../src/gcp';
+import { deployUnderMocks, inputsFor, one, ofType, plain, type Recorded } from './support';
+
+const SECRET_ENV = ['DATABASE_URL', 'SECRET_KEY', 'FUNCTIONS_TOKEN', 'SENTRY_DSN', 'SMTP_URL', 'REDIS_URL', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+const IAM_TYPES = /IAMMember|IamMember|IAMBinding|IamBinding|IAMPolicy|IamPolicy/;
+
+for (const stack of STACKS) {
+  const settings = ENVIRONMENTS[stack];
+  describe(`gcp ${stack}`, () => {
+    let r: Recorded[];
+    before(async () => {
+      r = await deployUnderMocks(stack, () => deployGcp(inputsFor(stack, 'gcp')));
+    });
+
+    it('gives the database no public address, only the private network', () => {
+      const db = one(r, 'gcp:sql/databaseInstance:DatabaseInstance');
+      assert.equal(db.inputs.settings.ipConfiguration.ipv4Enabled, false);
+      assert.ok(db.inputs.settings.ipConfiguration.privateNetwork, 'private network set');
+      assert.deepEqual(db.inputs.settings.ipConfiguration.authorizedNetworks ?? [], []);
+    });
+
+    it('requires TLS on every database connection', () => {
+      const db = one(r, 'gcp:sql/databaseInstance:DatabaseInstance');
+      assert.equal(db.inputs.settings.ipConfiguration.sslMode, 'ENCRYPTED_ONLY');
+      const url = plain(one(r, 'gcp:secretmanager/secretVersion:SecretVersion', `epu-${stack}-database-url`).inputs.secretData);
+      assert.match(String(url), /sslmode=require/);
+    });
+
+    it('turns on automatic backups and point-in-time recovery with the environment\'s retention', () => {
+      const backup = one(r, 'gcp:sql/databaseInstance:DatabaseInstance').inputs.settings.backupConfiguration;
+      assert.equal(backup.enabled, true);
+      assert.equal(backup.pointInTimeRecoveryEnabled, true);
+      assert.equal(backup.backupRetentionSettings.retainedBackups, settings.database.backupRetentionDays);
+      assert.ok(backup.transactionLogRetentionDays >= 1);
+    });
+
+    it(`${stack === 'prod' ? 'protects' : 'does not protect'} the database from deletion and ${stack === 'prod' ? 'runs' : 'does not run'} a standby`, () => {
+      const db = one(r, 'gcp:sql/databaseInstance:DatabaseInstance');
+      const prod = stack === 'prod';
+      assert.equal(db.inputs.deletionProtection, prod);
+      assert.equal(db.inputs.settings.deletionProtectionEnabled, prod);
+      assert.equal(db.inputs.settings.availabilityType, prod ? 'REGIONAL' : 'ZONAL');
+    });
+
+    it('keeps both buckets private, uniform, versioned and with lifecycle rules', () => {
+      const buckets = ofType(r, 'gcp:storage/bucket:Bucket');
+      assert.equal(buckets.length, 2);
+      for (const b of buckets) {
+        assert.equal(b.inputs.publicAccessPrevention, 'enforced', `${b.name} public access prevention`);
+        assert.equal(b.inputs.uniformBucketLevelAccess, true, `${b.name} uniform access`);
+        assert.equal(b.inputs.versioning.enabled, true, `${b.name} versioning`);
+        assert.ok(b.inputs.lifecycleRules.length > 0, `${b.name} lifecycle`);
+      }
+      const backups = one(r, 'gcp:storage/bucket:Bucket', `epu-${stack}-backups`);
+      const actions = backups.inputs.lifecycleRules.map((rule: any) => rule.action.type);
+      assert.ok(actions.includes('SetStorageClass') && actions.includes('Delete'), 'backups go cold, then expire');
+    });
+
+    it('grants nothing to allUsers or allAuthenticatedUsers, and no basic or admin roles', () => {
+      const bindings = r.filter((x) => IAM_TYPES.test(x.type));
+      assert.ok(bindings.length > 10);
+      for (const b of bindings) {
+        const members: string[] = [b.inputs.member, ...(b.inputs.members ?? [])].filter(Boolean);
+        for (const m of members) assert.ok(!/^(allUsers|allAuthenticatedUsers)$/.test(m), `${b.name} grants ${m}`);
+        if (b.inputs.role) {
+          assert.ok(!['roles/owner', 'roles/editor', 'roles/viewer'].includes(b.inputs.role), `${b.name} basic role ${b.inputs.role}`);
+          assert.ok(!/admin$/i.test(b.inputs.role), `${b.name} admin role ${b.inputs.role}`);
+          assert.ok(!b.inputs.role.includes('*'), `${b.name} wildcard role`);
+        }
+      }
+      const projectLevel = ofType(r, 'gcp:projects/iAMMember:IAMMember').map((b) => b.inputs.role).sort();
+      assert.deepEqual(projectLevel, ['roles/eventarc.eventReceiver', 'roles/pubsub.publisher']);
+    });
+
+    it('serves media publicly only through the CDN, which reads derived images with its own signed identity', () => {
+      const backend = one(r, 'gcp:compute/backendService:BackendService');
+      assert.equal(backend.inputs.enableCdn, true);
+      assert.ok(backend.inputs.securitySettings.awsV4Authentication.accessKeyId, 'private origin authentication');
+      const cdnRead = ofType(r, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((b) => b.inputs.member.includes('-cdn@'));
+      assert.equal(cdnRead.length, 1);
+      assert.equal(cdnRead[0]!.inputs.role, 'roles/storage.objectViewer');
+      assert.match(cdnRead[0]!.inputs.condition.expression, /objects\/derived\//);
+      const backupReaders = ofType(r, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((b) => b.inputs.bucket.endsWith('-backups'));
+      assert.deepEqual(backupReaders.map((b) => b.inputs.member), [`serviceAccount:epu-${stack}-worker@epu-test.iam.gserviceaccount.com`]);
+    });
+
+    it('runs each component as its own service account', () => {
+      const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
+      const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);
+      const worker = one(r, 'gcp:cloudrunv2/workerPool:WorkerPool');
+      const migrate = one(r, 'gcp:cloudrunv2/job:Job');
+      const accounts = [web.inputs.template.serviceAccount, functions.inputs.template.serviceAccount, worker.inputs.template.serviceAccount, migrate.inputs.template.template.serviceAccount];
+      assert.equal(new Set(accounts).size, 4, 'four distinct identities');
+      for (const [component, account] of [['web', accounts[0]], ['functions', accounts[1]], ['worker', accounts[2]], ['migrate', accounts[3]]]) {
+        assert.equal(account, `epu-${stack}-${component}@epu-test.iam.gserviceaccount.com`);
+      }
+    });
+
+    it('passes credentials only from Secret Manager, and each secret only to its readers', () => {
+      const containers = [
+        ...ofType(r, 'gcp:cloudrunv2/service:Service').map((s) => s.inputs.template.containers[0]),
+        one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').inputs.template.containers[0],
+        one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0],
+      ];
+      for (const c of containers) {
+        for (const env of c.envs) {
+          if (SECRET_ENV.includes(env.name)) assert.ok(env.valueSource?.secretKeyRef && env.value === undefined, `${c.args[0]} ${env.name} from a secret`);
+        }
+        assert.ok(c.envs.some((e: any) => e.name === 'DATABASE_URL'), `${c.args[0]} has DATABASE_URL`);
+      }
+      const migrateEnv = one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0].envs.map((e: any) => e.name);
+      assert.ok(!migrateEnv.includes('AWS_SECRET_ACCESS_KEY') && !migrateEnv.includes('SECRET_KEY'), 'migrate gets no storage keys or SECRET_KEY');
+      const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember');
+      assert.ok(readers.every((b) => b.inputs.role === 'roles/secretmanager.secretAccessor'));
+    });
+
+    it('exposes the web publicly without an IAM grant and keeps functions internal', () => {
+      const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
+      const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);
+      assert.equal(web.inputs.ingress, 'INGRESS_TRAFFIC_ALL');
+      assert.equal(functions.inputs.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
+      assert.equal(web.inputs.template.containers[0].ports.containerPort, 3000, 'metrics port is not exposed');
+      assert.equal(web.inputs.template.vpcAccess.connector !== undefined, true, 'through the VPC connector');
+    });
+
+    it('scales as the environment says', () => {
+      const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
+      assert.equal(web.inputs.template.scaling.minInstanceCount, settings.web.minInstances);
+      assert.equal(web.inputs.template.scaling.maxInstanceCount, settings.web.maxInstances);
+      if (stack === 'dev') assert.equal(settings.web.minInstances, 0, 'dev scales to zero');
+      if (stack === 'prod') assert.ok(settings.web.minInstances >= 2, 'prod keeps warm instances');
+    });
+
+    it('alerts on p95 latency above 1s and 5xx above 2% for 5 minutes, DB load and bucket errors', () => {
+      const policies = ofType(r, 'gcp:monitoring/alertPolicy:AlertPolicy');
+      const latency = policies.find((p) => p.name === `epu-${stack}-latency`)!.inputs.conditions[0].conditionThreshold;
+      assert.equal(latency.thresholdValue, 1000);
+      assert.equal(latency.duration, '300s');
+      assert.equal(latency.aggregations[0].perSeriesAligner, 'ALIGN_PERCENTILE_95');
+      const errors = policies.find((p) => p.name === `epu-${stack}-errors`)!.inputs.conditions[0].conditionPrometheusQueryLanguage;
+      assert.match(errors.query, /5xx/);
+      assert.match(errors.query, /> 0\.02$/);
+      assert.equal(errors.duration, '300s');
+      const cpu = policies.find((p) => p.name === `epu-${stack}-db-cpu`)!.inputs.conditions[0].conditionThreshold;
+      assert.equal(cpu.thresholdValue, 0.8);
+      assert.ok(policies.some((p) => p.name === `epu-${stack}-db-connections`));
+      assert.ok(policies.some((p) => p.name === `epu-${stack}-bucket-errors`));
+      assert.ok(policies.every((p) => p.inputs.notificationChannels.length > 0), 'every alert notifies someone');
+      const uptime = one(r, 'gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig');
+      assert.equal(uptime.inputs.httpCheck.path, '/healthz');
+    });
+
+    it('sets a budget with alert thresholds', () => {
+      const budget = one(r, 'gcp:billing/budget:Budget');
+      assert.equal(budget.inputs.amount.specifiedAmount.units, String(settings.budget.monthlyAmount));
+      const thresholds = budget.inputs.thresholdRules.map((t: any) => t.thresholdPercent);
+      for (const t of [0.5, 0.8, 1.0]) assert.ok(thresholds.includes(t), `threshold ${t}`);
+      assert.ok(budget.inputs.thresholdRules.some((t: any) => t.spendBasis === 'FORECASTED_SPEND'));
+    });
+  });
+}
