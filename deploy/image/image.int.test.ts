@@ -23,6 +23,17 @@ function listFiles(entry: string): string[] {
     .sort();
 }
 
+/** Builds from earlier inputs, left a day ago or more (a run in progress uses its own for minutes). */
+function pruneOldBuilds(keep: string): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const dir = path.join(os.tmpdir(), name);
+    if (!/^epu-image-[0-9a-f]{16}$/.test(name) || dir === keep) continue;
+    const marker = path.join(dir, '.complete');
+    if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs < dayAgo) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** One build per set of inputs: a rerun with the same sources and lockfile reuses it, like Docker's layer cache. */
 function imageDir(): string {
   const hash = crypto.createHash('sha256');
@@ -33,8 +44,14 @@ function imageDir(): string {
   const done = path.join(cacheDir, '.complete');
   if (!fs.existsSync(done)) {
     const result = spawnSync('bash', [path.join(root, 'scripts/build-image-dir.sh'), cacheDir], { encoding: 'utf8', timeout: 15 * 60_000 });
-    if (result.status !== 0) throw new Error(`build-image-dir.sh failed (${result.status}):\n${result.stderr.slice(-4000)}`);
+    if (result.status !== 0) {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+      throw new Error(`build-image-dir.sh failed (${result.status}):\n${result.stderr.slice(-4000)}`);
+    }
+    // The build stage is only needed to produce the image; dropping it keeps the cache small.
+    fs.rmSync(path.join(cacheDir, 'build'), { recursive: true, force: true });
     fs.writeFileSync(done, new Date().toISOString());
+    pruneOldBuilds(cacheDir);
   }
   return path.join(cacheDir, 'image');
 }
@@ -127,6 +144,7 @@ describe('container image layout', () => {
 
   afterAll(async () => {
     for (const running of started) if (running.child.exitCode === null) running.child.kill('SIGKILL');
+    if (env?.EPU_DATA_DIR) fs.rmSync(env.EPU_DATA_DIR, { recursive: true, force: true });
     if (!databaseName) return;
     const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
     await admin.connect();
