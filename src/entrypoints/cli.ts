@@ -11,6 +11,8 @@ process types
 
 operations
   admin create --email EMAIL [--name NAME]   create or promote an admin (password: EPU_ADMIN_PASSWORD or prompt)
+  jobs run NAME | jobs list [--status S] | jobs retry ID   run a job now and wait; list jobs; retry a dead job
+  flags list | set NAME --enabled true|false [--rollout N] | stale [--days N]   feature flags (changes are audited)
 `;
 
 const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -20,6 +22,8 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   functions: async (config) => (await import('./functions.js')).runFunctions(config),
   migrate: async (config) => (await import('./ops/migrate.js')).runMigrate(config),
   admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
+  flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, parseFlags(args)),
+  jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
 };
 
 async function main(argv: string[]): Promise<void> {

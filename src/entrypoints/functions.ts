@@ -1,18 +1,28 @@
 import type { Config } from '../config/env.js';
-import { createPlatform, createRootLogger } from '../app.js';
+import { createFunctionHandlers, createPlatform, createRootLogger } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
-import { onShutdownSignal } from '../platform/lifecycle.js';
+import { onShutdownSignal, within } from '../platform/lifecycle.js';
+import { createFunctionsServer } from '../platform/functions/server.js';
 
-/** `epu functions`: the function handlers, served as CloudEvents over HTTP. */
+/** `epu functions`: the function handlers, served as CloudEvents over HTTP (what FUNCTIONS_URL points at). */
 export async function runFunctions(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'functions');
   const platform = await createPlatform(config, 'functions', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  // Keeps the process alive until a signal; the handlers land with the photos feature.
-  const idle = setInterval(() => undefined, 60_000);
+  let shuttingDown = false;
+  const server = createFunctionsServer({
+    handlers: createFunctionHandlers(platform),
+    token: platform.functionsToken,
+    logger,
+    isShuttingDown: () => shuttingDown,
+    databaseCheck: async () => (await platform.pool.query('SELECT 1'), 'ok'),
+  });
+
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
-    clearInterval(idle);
+    shuttingDown = true;
+    if (!(await within(server.close(), config.shutdownTimeoutMs))) server.server.closeAllConnections();
     await platform.close();
   });
-  logger.info({ port: config.functionsPort }, 'functions ready');
+  await server.listen({ host: config.host, port: config.functionsPort });
+  logger.info({ port: (server.server.address() as { port: number }).port }, 'functions ready');
 }

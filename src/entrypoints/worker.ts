@@ -1,18 +1,27 @@
 import type { Config } from '../config/env.js';
-import { createPlatform, createRootLogger } from '../app.js';
+import { createJobHandlers, createPlatform, createRootLogger } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
+import { createWorker } from '../platform/queue/index.js';
 
-/** `epu worker`: background jobs and schedules. */
+/** `epu worker`: background jobs and schedules. Any number can run; each job runs once at a time. */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'worker');
   const platform = await createPlatform(config, 'worker', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  // Keeps the process alive until a signal; the job runner lands with the queue.
-  const idle = setInterval(() => undefined, 60_000);
+  const worker = createWorker({
+    queue: platform.queue,
+    pool: platform.pool,
+    handlers: createJobHandlers(platform),
+    concurrency: config.workerConcurrency,
+    logger,
+  });
+
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
-    clearInterval(idle);
+    // Running jobs get the budget to finish; the rest are handed back to the queue.
+    await worker.stop({ graceMs: config.shutdownTimeoutMs });
     await platform.close();
   });
-  logger.info({ concurrency: config.workerConcurrency }, 'worker ready');
+  worker.start();
+  logger.info({ concurrency: config.workerConcurrency, workerId: worker.id }, 'worker ready');
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildWebApp, createPlatform, createServices, type Platform, type Services } from '../../src/app.js';
+import { buildWebApp, createJobHandlers, createPlatform, createServices, type Platform, type Services } from '../../src/app.js';
+import { createWorker } from '../../src/platform/queue/index.js';
 import { parseConfig, type Config } from '../../src/config/env.js';
 import type { App } from '../../src/platform/http/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -57,4 +58,36 @@ export async function startTestApp(overrides: Record<string, string> = {}, exist
       if (!existing) await database.drop();
     },
   };
+}
+
+/** A worker in the test process running every job handler, polling fast and retrying quickly. */
+export function startTestWorker(t: Pick<TestApp, 'platform'>, options: { retryBaseMs?: number } = {}) {
+  const worker = createWorker({
+    queue: t.platform.queue,
+    pool: t.platform.pool,
+    handlers: createJobHandlers(t.platform),
+    concurrency: 4,
+    pollIntervalMs: 100,
+    leaseSeconds: 10,
+    retryBaseMs: options.retryBaseMs ?? 100,
+    logger: t.platform.logger,
+  });
+  worker.start();
+  return worker;
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'the condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -1,6 +1,7 @@
 import { AppError } from '../../platform/http/errors.js';
 import type { AccountsRepository, UserRow } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { AuditRecorder } from '../audit/audit.recorder.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 
 export interface PublicUser {
@@ -19,8 +20,8 @@ export interface SignedIn {
 
 const UNIQUE_VIOLATION = '23505';
 
-export function createAccountsService(deps: { repo: AccountsRepository; throttle: LoginThrottle; sessionTtlDays: number }) {
-  const { repo, throttle } = deps;
+export function createAccountsService(deps: { repo: AccountsRepository; throttle: LoginThrottle; sessionTtlDays: number; audit: AuditRecorder }) {
+  const { repo, throttle, audit } = deps;
   const sessionExpiry = () => new Date(Date.now() + deps.sessionTtlDays * 86_400_000);
 
   async function startSession(user: UserRow): Promise<SignedIn> {
@@ -40,6 +41,7 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
         if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new AppError('email_taken');
         throw error;
       }
+      await audit.record({ action: 'user.signup', actorId: user.id, subjectType: 'user', subjectId: user.id });
       return startSession(user);
     },
 
@@ -52,6 +54,7 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
         throw new AppError('invalid_credentials');
       }
       await throttle.recordSuccess(input.email);
+      await audit.record({ action: 'user.login', actorId: user.id, subjectType: 'user', subjectId: user.id });
       return startSession(user);
     },
 
@@ -71,9 +74,10 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
     },
 
     /** A role change ends every session of that user, so no cookie outlives its privileges. */
-    async setRole(userId: string, role: 'user' | 'admin'): Promise<void> {
+    async setRole(userId: string, role: 'user' | 'admin', actorId: string | null = null): Promise<void> {
       await repo.updateRole(userId, role);
       await repo.revokeAllSessions(userId);
+      await audit.record({ action: 'user.role_change', actorId, subjectType: 'user', subjectId: userId, metadata: { role } });
     },
 
     /** `epu admin create`: creates an admin, or promotes (and re-passwords) an existing user. */
@@ -83,6 +87,7 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
         await repo.updatePassword(existing.id, await hashPassword(input.password));
         await repo.updateRole(existing.id, 'admin');
         await repo.revokeAllSessions(existing.id);
+        await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: existing.id, metadata: { role: 'admin', via: 'cli' } });
         return { user: { ...toPublicUser(existing), role: 'admin' }, created: false };
       }
       const user = await repo.insertUser({
@@ -91,6 +96,7 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
         passwordHash: await hashPassword(input.password),
         role: 'admin',
       });
+      await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: user.id, metadata: { role: 'admin', via: 'cli' } });
       return { user: toPublicUser(user), created: true };
     },
   };

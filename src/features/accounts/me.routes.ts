@@ -1,20 +1,25 @@
 import type { App } from '../../platform/http/server.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import type { EventsService } from '../events/events.service.js';
+import type { ExportsService } from '../exports/exports.service.js';
 import type { Auth } from './auth.js';
 import { mePage } from './views/me-page.js';
 
-const NOTICES: Record<string, string> = { 'event-deleted': 'The event was deleted.' };
+const NOTICES: Record<string, string> = {
+  'event-deleted': 'The event was deleted.',
+  'export-requested': 'Export requested. It is being prepared; this page shows when it is ready.',
+};
 
-export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService; events: EventsService }): void {
+export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService; events: EventsService; exports: ExportsService }): void {
   app.get('/me', async (request, reply) => {
     const viewer = await deps.auth.currentUser(request, reply);
     if (!viewer) return reply.redirect('/login?next=/me');
-    const [bookings, events] = await Promise.all([
+    const [bookings, events, exports] = await Promise.all([
       deps.bookings.listForUser(viewer.id, { limit: 50, cursor: undefined }),
       deps.events.listOwnedBy(viewer.id),
+      deps.exports.listMine(viewer),
     ]);
     const notice = NOTICES[(request.query as { notice?: string }).notice ?? ''];
-    return reply.type('text/html; charset=utf-8').send(mePage({ viewer, bookings: bookings.items, events, notice }));
+    return reply.type('text/html; charset=utf-8').send(mePage({ viewer, bookings: bookings.items, events, exports, notice }));
   });
 }

@@ -2,6 +2,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { EventsService, Viewer } from '../events/events.service.js';
 import type { BookingsRepository, BookingRow } from './bookings.repository.js';
+import type { AuditRecorder } from '../audit/audit.recorder.js';
 
 export interface BookingJson {
   id: string;
@@ -17,8 +18,8 @@ export const toBookingJson = (row: BookingRow): BookingJson => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export function createBookingsService(deps: { repo: BookingsRepository; events: EventsService }) {
-  const { repo, events } = deps;
+export function createBookingsService(deps: { repo: BookingsRepository; events: EventsService; audit: AuditRecorder }) {
+  const { repo, events, audit } = deps;
 
   return {
     /** A confirmed booking; `created` is false when the caller already had one. */
@@ -26,13 +27,18 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       const event = await events.getVisible(eventId, viewer);
       const result = await repo.book(event.id, viewer.id, event.capacity !== null);
       if (result.kind === 'full') throw new AppError('event_full');
+      if (result.kind === 'created') {
+        await audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: result.booking.id, metadata: { eventId: event.id } });
+      }
       return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
     },
 
     async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
       const event = await events.getVisible(eventId, viewer);
       const cancelled = await repo.cancel(event.id, viewer.id);
-      return cancelled ? toBookingJson(cancelled) : null;
+      if (!cancelled) return null;
+      await audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: cancelled.id, metadata: { eventId: event.id } });
+      return toBookingJson(cancelled);
     },
 
     async myBooking(eventId: string, viewerId: string): Promise<BookingJson | null> {

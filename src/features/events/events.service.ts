@@ -3,6 +3,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Visibility } from '../../platform/db/schema.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
+import type { AuditRecorder } from '../audit/audit.recorder.js';
 
 export interface Viewer {
   id: string;
@@ -73,8 +74,8 @@ function checkTimes(startsAt: Date, endsAt: Date | null): void {
 
 export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) => viewer !== null && (viewer.role === 'admin' || event.owner_id === viewer.id);
 
-export function createEventsService(deps: { repo: EventsRepository }) {
-  const { repo } = deps;
+export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder }) {
+  const { repo, audit } = deps;
 
   /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */
   async function getVisible(id: string, viewer: Viewer | null): Promise<EventRow> {
@@ -108,6 +109,7 @@ export function createEventsService(deps: { repo: EventsRepository }) {
       };
       checkTimes(fields.startsAt, fields.endsAt);
       const id = await repo.insert(owner.id, slugFor(fields.title), fields);
+      await audit.record({ action: 'event.create', actorId: owner.id, subjectType: 'event', subjectId: id });
       return (await repo.findById(id))!;
     },
 
@@ -129,15 +131,18 @@ export function createEventsService(deps: { repo: EventsRepository }) {
       if (input.visibility !== undefined) changes.visibility = input.visibility;
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
       if (!(await repo.update(event.id, changes))) throw new AppError('capacity_below_bookings');
+      await audit.record({ action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: Object.keys(changes).join(',') } });
       return (await repo.findById(event.id))!;
     },
 
     async delete(id: string, viewer: Viewer): Promise<EventRow> {
       const event = await getManageable(id, viewer);
       await repo.delete(event.id);
+      await audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id });
       return event;
     },
 
+    isAttendee: (eventId: string, userId: string) => repo.hasConfirmedBooking(eventId, userId),
     listOwnedBy: (ownerId: string) => repo.listOwnedBy(ownerId, 50),
     counters: () => repo.counters(new Date()),
   };

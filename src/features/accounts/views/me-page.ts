@@ -2,11 +2,13 @@ import { html } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
 import type { EventRow } from '../../events/events.repository.js';
 import { timeTag } from '../../events/views/format.js';
+import type { ExportJson } from '../../exports/exports.service.js';
 
 export interface MePageOptions {
   viewer: Viewer & { email: string };
   bookings: { eventId: string; event: { title: string; startsAt: string; venue: string } }[];
   events: EventRow[];
+  exports: ExportJson[];
   notice?: string;
 }
 
@@ -33,6 +35,17 @@ ${options.events.length
         <p class="meta">${timeTag(e.starts_at)}<span>${e.booked_count} booked</span></p></li>`,
     )}</ul>`
   : html`<p class="muted">You host no events. <a href="/events/new">Create one</a>.</p>`}
+</section>
+<section aria-labelledby="exports"><h2 id="exports">Exports</h2>
+  <form method="post" action="/me/exports" class="inline"><button class="secondary" type="submit">Export all my data</button></form>
+  ${options.exports.length
+    ? html`<table class="table" data-exports><thead><tr><th scope="col">Requested</th><th scope="col">Of</th><th scope="col">Status</th><th scope="col">Download</th></tr></thead><tbody>
+      ${options.exports.map(
+        (e) => html`<tr data-export-id="${e.id}" data-status="${e.status}"><td>${timeTag(e.createdAt)}</td><td>${e.eventId ? html`<a href="/events/${e.eventId}">event</a>` : 'my data'}</td>
+          <td><span class="badge${e.status === 'ready' ? ' ok' : e.status === 'failed' ? ' full' : ''}">${e.status}</span></td>
+          <td>${e.downloadUrl ? html`<a href="${e.downloadUrl}">Download zip</a> <span class="muted">(${Math.ceil((e.bytes ?? 0) / 1024)} KiB, until ${timeTag(e.expiresAt!)})</span>` : e.status === 'ready' ? 'expired' : '…'}</td></tr>`,
+      )}</tbody></table>`
+    : html`<p class="muted">No exports yet.</p>`}
 </section>
 <section aria-labelledby="account"><h2 id="account">Account</h2>
   <div class="card"><p>Signed in as <strong>${viewer.email}</strong> (${viewer.role}).</p></div>

@@ -1,0 +1,48 @@
+import type { Config } from '../../config/env.js';
+import { createJobHandlers, createPlatform, createRootLogger } from '../../app.js';
+import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
+import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
+import { createWorker, type JobStatus } from '../../platform/queue/index.js';
+
+const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running|completed|dead] | epu jobs retry JOB_ID';
+
+/**
+ * `epu jobs run NAME` enqueues the job and runs it in this process (a worker
+ * elsewhere may take it first; either way the command waits for the outcome).
+ */
+export async function runJobs(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
+  const report: Reporter = createReporter('jobs');
+  const [verb, argument] = args.positional;
+  const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
+  try {
+    await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });
+    const { queue } = platform;
+    if (verb === 'run' && argument) {
+      const handlers = createJobHandlers(platform);
+      if (!handlers[argument]) report.fail(`no job named "${argument}"; known jobs: ${Object.keys(handlers).sort().join(', ')}`);
+      const id = await queue.enqueue(argument, { requestedBy: 'cli' }, { maxAttempts: 1 });
+      report.step(`running ${argument}`, { jobId: id });
+      const worker = createWorker({ queue, pool: platform.pool, handlers: { [argument]: handlers[argument]! }, concurrency: 1, pollIntervalMs: 200, logger: platform.logger });
+      worker.start();
+      try {
+        const job = await queue.waitFor(id, { timeoutMs: 30 * 60_000 });
+        if (job.status !== 'completed') report.fail(`${argument} failed: ${job.lastError ?? job.status}`, { jobId: id });
+        report.result(`${argument} completed`, { jobId: id });
+      } finally {
+        await worker.stop({ graceMs: 1_000 });
+      }
+    } else if (verb === 'list') {
+      const status = typeof args.flags.status === 'string' ? (args.flags.status as JobStatus) : undefined;
+      const page = await queue.list({ status, limit: 50 });
+      for (const job of page.items) report.step(`${job.name} ${job.status}`, { id: job.id, attempts: job.attempts, lastError: job.lastError ?? undefined });
+      report.result(`${page.items.length} job(s)`, await queue.counts() as unknown as Record<string, unknown>);
+    } else if (verb === 'retry' && argument) {
+      if (!(await queue.retryDead(argument))) report.fail(`job ${argument} is not dead (or does not exist)`);
+      report.result('queued again', { id: argument });
+    } else {
+      report.fail(USAGE);
+    }
+  } finally {
+    await platform.close();
+  }
+}

@@ -1,0 +1,40 @@
+import { Type } from 'typebox';
+import type { App } from '../../platform/http/server.js';
+import type { Auth } from '../accounts/auth.js';
+import { EventParams } from '../events/events.schema.js';
+import type { ExportsService } from './exports.service.js';
+
+const ExportParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: Auth }): void {
+  const { exports, auth } = deps;
+
+  app.post('/api/v1/events/:id/exports', { schema: { params: EventParams } }, async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    return reply.code(202).send({ export: await exports.requestEventExport(request.params.id, viewer) });
+  });
+
+  app.post('/api/v1/me/exports', async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    return reply.code(202).send({ export: await exports.requestOwnExport(viewer) });
+  });
+
+  app.get('/api/v1/exports/:id', { schema: { params: ExportParams } }, async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    reply.header('cache-control', 'private, no-store');
+    return { export: await exports.get(request.params.id, viewer) };
+  });
+
+  // Forms on /me and on an event page.
+  app.post('/me/exports', async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    await exports.requestOwnExport(viewer);
+    return reply.redirect('/me?notice=export-requested#exports', 303);
+  });
+
+  app.post('/events/:id/exports', { schema: { params: EventParams } }, async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    await exports.requestEventExport(request.params.id, viewer);
+    return reply.redirect('/me?notice=export-requested#exports', 303);
+  });
+}

@@ -1,0 +1,76 @@
+import { AppError } from '../../platform/http/errors.js';
+import { isUuid } from '../../platform/http/pagination.js';
+import type { Db } from '../../platform/db/pool.js';
+import type { Queue } from '../../platform/queue/index.js';
+import type { ObjectStorage } from '../../platform/storage/storage.js';
+import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { EventsService, Viewer } from '../events/events.service.js';
+import type { ExportRow, ExportsRepository } from './exports.repository.js';
+
+export const BUILD_EXPORT_JOB = 'exports.build';
+export const BUILD_EXPORT_ATTEMPTS = 3;
+const MAX_LINK_SECONDS = 7 * 86_400;
+
+export interface ExportJson {
+  id: string;
+  status: ExportRow['status'];
+  eventId: string | null;
+  downloadUrl: string | null;
+  expiresAt: string | null;
+  bytes: number | null;
+  createdAt: string;
+}
+
+export function createExportsService(deps: { db: Db; repo: ExportsRepository; queue: Queue; storage: ObjectStorage; events: EventsService; audit: AuditRecorder }) {
+  const { repo } = deps;
+
+  async function toJson(row: ExportRow): Promise<ExportJson> {
+    const live = row.status === 'ready' && row.object_key && row.expires_at && row.expires_at.getTime() > Date.now();
+    const downloadUrl = live
+      ? await deps.storage.signedUrl(row.object_key!, {
+          expiresInSeconds: Math.min(MAX_LINK_SECONDS, Math.max(1, Math.floor((row.expires_at!.getTime() - Date.now()) / 1000))),
+          downloadName: `epu-export-${row.id.slice(0, 8)}.zip`,
+        })
+      : null;
+    return {
+      id: row.id,
+      status: row.status,
+      eventId: row.event_id,
+      downloadUrl,
+      expiresAt: row.status === 'ready' ? (row.expires_at?.toISOString() ?? null) : null,
+      bytes: row.bytes,
+      createdAt: row.created_at.toISOString(),
+    };
+  }
+
+  async function request(viewer: Viewer, eventId: string | null): Promise<ExportJson> {
+    const row = await deps.db.transaction().execute(async (tx) => {
+      const created = await repo.insert(tx, viewer.id, eventId);
+      await deps.queue.enqueue(BUILD_EXPORT_JOB, { exportId: created.id }, { key: `export:${created.id}`, maxAttempts: BUILD_EXPORT_ATTEMPTS, executor: tx });
+      await deps.audit.record({ action: 'export.request', actorId: viewer.id, subjectType: 'export', subjectId: created.id, metadata: { eventId } }, tx);
+      return created;
+    });
+    return toJson(row);
+  }
+
+  return {
+    async requestEventExport(eventId: string, viewer: Viewer): Promise<ExportJson> {
+      const event = await deps.events.getManageable(eventId, viewer);
+      return request(viewer, event.id);
+    },
+    requestOwnExport: (viewer: Viewer) => request(viewer, null),
+
+    /** The requester or an admin; anyone else gets 404, as if it did not exist. */
+    async get(exportId: string, viewer: Viewer): Promise<ExportJson> {
+      const row = isUuid(exportId) ? await repo.findById(exportId) : undefined;
+      if (!row || (row.requester_id !== viewer.id && viewer.role !== 'admin')) throw new AppError('not_found', 'No such export.');
+      return toJson(row);
+    },
+
+    async listMine(viewer: Viewer): Promise<ExportJson[]> {
+      return Promise.all((await repo.listForRequester(viewer.id, 20)).map(toJson));
+    },
+  };
+}
+
+export type ExportsService = ReturnType<typeof createExportsService>;

@@ -1,0 +1,68 @@
+import crypto from 'node:crypto';
+import exifr from 'exifr';
+import sharp, { type Metadata } from 'sharp';
+import type { EpuFunction } from '../../platform/functions/cloud-event.js';
+import type { Logger } from '../../platform/observability/logger.js';
+import type { Queue } from '../../platform/queue/index.js';
+import type { ObjectStorage } from '../../platform/storage/storage.js';
+import type { PhotosRepository } from './photos.repository.js';
+import type { PhotoUploadedData } from './photos.service.js';
+
+export const PROCESS_PHOTO_JOB = 'photos.process';
+export const PROCESS_PHOTO_ATTEMPTS = 3;
+
+export async function readObject(storage: ObjectStorage, key: string): Promise<Buffer | null> {
+  const object = await storage.get(key);
+  if (!object) return null;
+  const chunks: Buffer[] = [];
+  for await (const chunk of object.body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** EXIF orientations 5-8 turn the picture a quarter: the shown width is the stored height. */
+export function orientedSize(width: number, height: number, orientation: number | undefined): { width: number; height: number } {
+  return orientation && orientation >= 5 ? { width: height, height: width } : { width, height };
+}
+
+/**
+ * The `photoUploaded` function, triggered by each stored original (a
+ * storage-finalized CloudEvent): reads the object's metadata (dimensions,
+ * orientation, EXIF time taken, type, size, sha256), writes it to the photo
+ * row and enqueues the processing job. Safe to run twice.
+ */
+export function createPhotoUploadedFunction(deps: { repo: PhotosRepository; storage: ObjectStorage; queue: Queue; logger: Logger }): EpuFunction<PhotoUploadedData> {
+  return async (event) => {
+    const data = event.data;
+    if (!data?.photoId) {
+      deps.logger.error({ eventId: event.id }, 'photoUploaded: malformed event dropped');
+      return;
+    }
+    const photo = await deps.repo.findById(data.photoId);
+    if (!photo || photo.status !== 'processing') return; // deleted meanwhile, or already settled
+    const bytes = await readObject(deps.storage, photo.original_key);
+    if (!bytes) {
+      await deps.repo.markFailed(photo.id, 'the uploaded file is missing from storage');
+      return;
+    }
+    let metadata: Metadata;
+    try {
+      metadata = await sharp(bytes).metadata();
+    } catch (error) {
+      await deps.repo.markFailed(photo.id, `not a readable image: ${(error as Error).message}`);
+      return;
+    }
+    const exif = await exifr.parse(bytes, { pick: ['DateTimeOriginal', 'CreateDate'] }).catch(() => null);
+    const takenAt = exif?.DateTimeOriginal ?? exif?.CreateDate;
+    const size = orientedSize(metadata.width ?? 0, metadata.height ?? 0, metadata.orientation);
+    await deps.repo.setMetadata(photo.id, {
+      width: size.width,
+      height: size.height,
+      orientation: metadata.orientation ?? null,
+      takenAt: takenAt instanceof Date && !Number.isNaN(takenAt.getTime()) ? takenAt : null,
+      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      contentType: photo.content_type,
+    });
+    await deps.queue.enqueue(PROCESS_PHOTO_JOB, { photoId: photo.id }, { key: `photo:${photo.id}:process`, maxAttempts: PROCESS_PHOTO_ATTEMPTS });
+  };
+}

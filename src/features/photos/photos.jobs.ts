@@ -1,0 +1,60 @@
+import sharp from 'sharp';
+import type { JobHandler } from '../../platform/queue/index.js';
+import type { Logger } from '../../platform/observability/logger.js';
+import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
+import type { PhotosRepository } from './photos.repository.js';
+import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
+import { deleteObjects } from './photos.service.js';
+
+export const RENDITIONS = { thumbnail: 400, display: 1600 } as const;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** A decode failure will not get better with retries. */
+class UnreadableImageError extends Error {}
+
+async function render(original: Buffer, size: number): Promise<Buffer> {
+  try {
+    // rotate() applies the EXIF orientation; sharp writes no metadata (EXIF, GPS, ICC comments) unless asked.
+    return await sharp(original, { failOn: 'error' })
+      .rotate()
+      .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 80 })
+      .toBuffer();
+  } catch (error) {
+    throw new UnreadableImageError(`the image could not be decoded: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * `photos.process`: renders the 400 px thumbnail and the 1600 px display image
+ * as WebP, auto-oriented and without metadata, then marks the photo ready.
+ * Idempotent: a photo that is no longer processing is left alone. After the
+ * last attempt, or at once for an undecodable image, the photo fails with a reason.
+ */
+export function processPhotoJob(deps: { repo: PhotosRepository; storage: ObjectStorage; logger: Logger }): JobHandler {
+  return async (job) => {
+    const { photoId } = job.payload as { photoId: string };
+    const photo = await deps.repo.findById(photoId);
+    if (!photo || photo.status !== 'processing') return;
+    try {
+      const original = await readObject(deps.storage, photo.original_key);
+      if (!original) throw new UnreadableImageError('the uploaded file is missing from storage');
+      const thumbnail = await render(original, RENDITIONS.thumbnail);
+      const display = await render(original, RENDITIONS.display);
+      const thumbnailKey = newObjectKey('derived', 'webp');
+      const displayKey = newObjectKey('derived', 'webp');
+      await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: IMMUTABLE });
+      await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: IMMUTABLE });
+      const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
+      if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
+    } catch (error) {
+      const permanent = error instanceof UnreadableImageError;
+      if (permanent || job.attempt >= PROCESS_PHOTO_ATTEMPTS) {
+        deps.logger.warn({ photoId, attempt: job.attempt, err: error }, 'photo processing failed for good');
+        await deps.repo.markFailed(photo.id, (error as Error).message);
+        return;
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,108 @@
+import { sql, type Transaction } from 'kysely';
+import type { Database, PhotoStatus } from '../../platform/db/schema.js';
+import type { Db } from '../../platform/db/pool.js';
+
+export interface PhotoRow {
+  id: string;
+  event_id: string;
+  uploader_id: string | null;
+  status: PhotoStatus;
+  original_key: string;
+  thumbnail_key: string | null;
+  display_key: string | null;
+  content_type: string;
+  bytes: number;
+  sha256: string | null;
+  width: number | null;
+  height: number | null;
+  orientation: number | null;
+  taken_at: Date | null;
+  failure_reason: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = [
+  'id', 'event_id', 'uploader_id', 'status', 'original_key', 'thumbnail_key', 'display_key', 'content_type', 'bytes', 'sha256',
+  'width', 'height', 'orientation', 'taken_at', 'failure_reason', 'created_at',
+] as const;
+
+export function createPhotosRepository(db: Db) {
+  return {
+    insert(
+      executor: Db | Transaction<Database>,
+      photo: { eventId: string; uploaderId: string; originalKey: string; contentType: string; bytes: number; sha256: string },
+    ): Promise<PhotoRow> {
+      return executor
+        .insertInto('photos')
+        .values({
+          event_id: photo.eventId,
+          uploader_id: photo.uploaderId,
+          original_key: photo.originalKey,
+          content_type: photo.contentType,
+          bytes: photo.bytes,
+          sha256: photo.sha256,
+        })
+        .returning(COLUMNS)
+        .executeTakeFirstOrThrow();
+    },
+
+    findById(id: string): Promise<PhotoRow | undefined> {
+      return db.selectFrom('photos').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+    },
+
+    /** The gallery page: ready photos, newest first, on the partial index (event_id, created_at DESC, id DESC). */
+    listReady(eventId: string, limit: number, before?: [string, string]): Promise<PhotoRow[]> {
+      let query = db.selectFrom('photos').select(COLUMNS).where('event_id', '=', eventId).where('status', '=', 'ready');
+      if (before) query = query.where(sql<boolean>`(created_at, id) < (${before[0]}::timestamptz, ${before[1]}::uuid)`);
+      return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    },
+
+    listByUploader(uploaderId: string): Promise<PhotoRow[]> {
+      return db.selectFrom('photos').select(COLUMNS).where('uploader_id', '=', uploaderId).orderBy('created_at').execute();
+    },
+
+    listByEvent(eventId: string): Promise<PhotoRow[]> {
+      return db.selectFrom('photos').select(COLUMNS).where('event_id', '=', eventId).orderBy('created_at').execute();
+    },
+
+    async setMetadata(id: string, meta: { width: number; height: number; orientation: number | null; takenAt: Date | null; sha256: string; bytes: number; contentType: string }) {
+      await db
+        .updateTable('photos')
+        .set({ width: meta.width, height: meta.height, orientation: meta.orientation, taken_at: meta.takenAt, sha256: meta.sha256, bytes: meta.bytes, content_type: meta.contentType })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    /** Only a photo still processing becomes ready; false if it was deleted or already settled. */
+    async markReady(id: string, derived: { thumbnailKey: string; displayKey: string }): Promise<boolean> {
+      const result = await db
+        .updateTable('photos')
+        .set({ status: 'ready', thumbnail_key: derived.thumbnailKey, display_key: derived.displayKey, ready_at: new Date() })
+        .where('id', '=', id)
+        .where('status', '=', 'processing')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    async markFailed(id: string, reason: string): Promise<void> {
+      await db.updateTable('photos').set({ status: 'failed', failure_reason: reason.slice(0, 500) }).where('id', '=', id).where('status', '=', 'processing').execute();
+    },
+
+    deleteById(id: string): Promise<PhotoRow | undefined> {
+      return db.deleteFrom('photos').where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+    },
+
+    /** Photos whose processing never settled (for example the delivery of their event died). */
+    async failStuck(olderThan: Date): Promise<number> {
+      const result = await db
+        .updateTable('photos')
+        .set({ status: 'failed', failure_reason: 'processing did not finish in time' })
+        .where('status', '=', 'processing')
+        .where('created_at', '<', olderThan)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+  };
+}
+
+export type PhotosRepository = ReturnType<typeof createPhotosRepository>;

@@ -1,0 +1,238 @@
+import { Readable } from 'node:stream';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AppError } from '../../platform/http/errors.js';
+import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
+import type { Db } from '../../platform/db/pool.js';
+import { newCloudEvent } from '../../platform/functions/cloud-event.js';
+import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
+import { retryAfterSeconds } from '../../platform/rate-limit.js';
+import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../platform/storage/storage.js';
+import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { EventRow } from '../events/events.repository.js';
+import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
+import { IMAGE_TYPES, ImageCompletenessCheck, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
+import type { PhotoRow, PhotosRepository } from './photos.repository.js';
+
+export interface PhotoJson {
+  id: string;
+  eventId: string;
+  uploaderId: string | null;
+  status: 'processing' | 'ready' | 'failed';
+  width: number | null;
+  height: number | null;
+  bytes: number;
+  contentType: string;
+  takenAt: string | null;
+  thumbnailUrl: string | null;
+  /** The original, as uploaded (private: always a signed, expiring URL). */
+  url: string | null;
+  /** A 1600 px rendition for viewing in a page. */
+  displayUrl: string | null;
+  failureReason: string | null;
+  createdAt: string;
+}
+
+export interface PhotoUploadedData {
+  photoId: string;
+  key: string;
+  contentType: string;
+  bytes: number;
+}
+
+export const PHOTO_UPLOADED_EVENT_TYPE = 'google.cloud.storage.object.v1.finalized';
+
+/** Signed URLs expire at the end of the next full hour, so a URL stays the same for an hour and caches well. */
+export function signedUrlLifetimeSeconds(now = Date.now()): number {
+  const hour = 3_600_000;
+  return Math.ceil((Math.ceil(now / hour) * hour + hour - now) / 1000);
+}
+
+/** An upload whose bytes arrive as a stream (a multipart file part). */
+export interface IncomingFile {
+  stream: Readable;
+}
+
+export function createPhotosService(deps: {
+  db: Db;
+  repo: PhotosRepository;
+  storage: ObjectStorage;
+  events: EventsService;
+  dispatcher: FunctionsDispatcher;
+  audit: AuditRecorder;
+  uploadLimiter: RateLimiterAbstract;
+  maxUploadBytes: number;
+  source: string;
+}) {
+  const { repo, storage, events } = deps;
+
+  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
+    const ready = row.status === 'ready';
+    const lifetime = { expiresInSeconds: signedUrlLifetimeSeconds() };
+    // Thumbnails of public events may come from the CDN; everything else is signed.
+    const derivedUrl = async (key: string | null) =>
+      !ready || !key ? null : (event.visibility === 'public' ? storage.publicUrl(key) : null) ?? (await storage.signedUrl(key, lifetime));
+    const [thumbnailUrl, displayUrl, url] = await Promise.all([
+      derivedUrl(row.thumbnail_key),
+      derivedUrl(row.display_key),
+      ready ? storage.signedUrl(row.original_key, lifetime) : null,
+    ]);
+    return {
+      id: row.id,
+      eventId: row.event_id,
+      uploaderId: row.uploader_id,
+      status: row.status,
+      width: row.width,
+      height: row.height,
+      bytes: row.bytes,
+      contentType: row.content_type,
+      takenAt: row.taken_at?.toISOString() ?? null,
+      thumbnailUrl,
+      url,
+      displayUrl,
+      failureReason: row.status === 'failed' ? row.failure_reason : null,
+      createdAt: row.created_at.toISOString(),
+    };
+  }
+
+  async function canContribute(event: EventRow, viewer: Viewer): Promise<boolean> {
+    return isOwnerOrAdmin(event, viewer) || events.isAttendee(event.id, viewer.id);
+  }
+
+  /** The photo and its event, if the viewer may see the event. */
+  async function getVisible(photoId: string, viewer: Viewer | null): Promise<{ photo: PhotoRow; event: EventRow }> {
+    const photo = isUuid(photoId) ? await repo.findById(photoId) : undefined;
+    if (!photo) throw new AppError('not_found', 'No such photo.');
+    const event = await events.getVisible(photo.event_id, viewer).catch(() => {
+      throw new AppError('not_found', 'No such photo.');
+    });
+    return { photo, event };
+  }
+
+  return {
+    toJson,
+
+    /** Checks everything that can be checked before a byte of the body is read. */
+    async authorizeUpload(eventId: string, viewer: Viewer): Promise<EventRow> {
+      const event = await events.getVisible(eventId, viewer);
+      if (!(await canContribute(event, viewer))) throw new AppError('forbidden', 'Only the host, an admin or someone with a booking can add photos.');
+      await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
+        throw new AppError('rate_limited', 'Too many uploads; wait and try again.', { headers: { 'retry-after': String(retryAfterSeconds(rejection)) } });
+      });
+      return event;
+    },
+
+    /**
+     * Streams one file into storage under a fresh key while sniffing its type
+     * and checking it is whole; only then records the photo and emits the
+     * photoUploaded event, in one transaction. Any failure leaves no object and no row.
+     */
+    async storeUpload(event: EventRow, viewer: Viewer, file: IncomingFile): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(): Promise<PhotoJson> }> {
+      const { head, rest } = await readHead(file.stream, SNIFF_BYTES);
+      if (head.length === 0) {
+        rest.destroy();
+        throw new AppError('validation_failed', 'The file is empty.', { details: [{ field: 'file', problem: 'is empty' }] });
+      }
+      const type = await sniffImageType(head);
+      if (!type) {
+        rest.destroy();
+        throw new AppError('unsupported_type', 'Upload a JPEG, PNG, WebP, AVIF or GIF image.');
+      }
+      const key = newObjectKey('originals', IMAGE_TYPES[type]);
+      const checked = Readable.from(prepend(head, rest)).pipe(new ImageCompletenessCheck(type));
+      let stored;
+      try {
+        stored = await deps.storage.put(key, checked, { contentType: type, maxBytes: deps.maxUploadBytes });
+      } catch (error) {
+        rest.destroy();
+        throw uploadError(error, deps.maxUploadBytes);
+      }
+      const row: PhotoRow = {
+        id: '', event_id: event.id, uploader_id: viewer.id, status: 'processing', original_key: key, thumbnail_key: null, display_key: null,
+        content_type: type, bytes: stored.bytes, sha256: stored.sha256, width: null, height: null, orientation: null, taken_at: null,
+        failure_reason: null, created_at: new Date(),
+      };
+      return {
+        row,
+        discard: () => deps.storage.delete(key),
+        commit: async () => {
+          try {
+            const inserted = await deps.db.transaction().execute(async (tx) => {
+              const photo = await repo.insert(tx, { eventId: event.id, uploaderId: viewer.id, originalKey: key, contentType: type, bytes: stored.bytes, sha256: stored.sha256 });
+              const data: PhotoUploadedData = { photoId: photo.id, key, contentType: type, bytes: stored.bytes };
+              await deps.dispatcher.emit('photoUploaded', newCloudEvent(PHOTO_UPLOADED_EVENT_TYPE, deps.source, data), tx);
+              await deps.audit.record({ action: 'photo.upload', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id, bytes: stored.bytes } }, tx);
+              return photo;
+            });
+            return toJson(inserted, event);
+          } catch (error) {
+            await deps.storage.delete(key).catch(() => undefined);
+            throw error;
+          }
+        },
+      };
+    },
+
+    async get(photoId: string, viewer: Viewer | null): Promise<PhotoJson> {
+      const { photo, event } = await getVisible(photoId, viewer);
+      // Photos still processing or failed are seen only by those who may manage them.
+      if (photo.status !== 'ready' && !(viewer && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer)))) {
+        throw new AppError('not_found', 'No such photo.');
+      }
+      return toJson(photo, event);
+    },
+
+    async gallery(eventId: string, viewer: Viewer | null, page: PageRequest): Promise<Page<PhotoJson> & { event: EventRow }> {
+      const event = await events.getVisible(eventId, viewer);
+      const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+      const pageOfRows = toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => row);
+      return { items: await Promise.all(pageOfRows.items.map((row) => toJson(row, event))), nextCursor: pageOfRows.nextCursor, event };
+    },
+
+    canContribute,
+
+    /** Uploader, event owner or admin; the row goes first, then its objects. */
+    async delete(photoId: string, viewer: Viewer): Promise<void> {
+      const { photo, event } = await getVisible(photoId, viewer);
+      if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer)) throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
+      const deleted = await repo.deleteById(photo.id);
+      if (!deleted) return;
+      await deps.audit.record({ action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } });
+      await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
+    },
+  };
+}
+
+export type PhotosService = ReturnType<typeof createPhotosService>;
+
+/** Missing objects are fine; other failures leave orphans for the integrity check and retention sweep. */
+export async function deleteObjects(storage: ObjectStorage, keys: (string | null)[]): Promise<void> {
+  await Promise.all(keys.filter((key): key is string => Boolean(key)).map((key) => storage.delete(key).catch(() => undefined)));
+}
+
+function uploadError(error: unknown, maxBytes: number): unknown {
+  const code = (error as { code?: string }).code;
+  if (error instanceof ObjectTooLargeError || code === 'FST_REQ_FILE_TOO_LARGE') {
+    return new AppError('too_large', `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB.`);
+  }
+  if (error instanceof IncompleteImageError) return new AppError('unsupported_type', 'The image is truncated or incomplete.');
+  return error;
+}
+
+/** Reads at least `size` bytes (or the whole stream if shorter) and returns them with the remaining stream. */
+async function readHead(stream: Readable, size: number): Promise<{ head: Buffer; rest: Readable }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  // Leaving this loop early must not destroy the stream: the rest is read next.
+  for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= size) break;
+  }
+  return { head: Buffer.concat(chunks), rest: stream };
+}
+
+async function* prepend(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  yield head;
+  if (rest.readableEnded || rest.destroyed) return;
+  for await (const chunk of rest) yield chunk as Buffer;
+}

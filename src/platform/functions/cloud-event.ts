@@ -1,0 +1,33 @@
+import crypto from 'node:crypto';
+import type { CloudEventFunction } from '@google-cloud/functions-framework';
+
+/** The CloudEvent attributes EPU uses (JSON form, as carried in a job payload). */
+export interface EpuCloudEvent<T = unknown> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  datacontenttype: 'application/json';
+  data: T;
+  /** W3C trace context, as the CloudEvents distributed-tracing extension. */
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** Function handlers use the functions-framework signature, so they deploy to Cloud Run functions unchanged. */
+export type EpuFunction<T = unknown> = CloudEventFunction<T>;
+
+export function newCloudEvent<T>(type: string, source: string, data: T, trace?: Record<string, string>): EpuCloudEvent<T> {
+  return {
+    specversion: '1.0',
+    id: crypto.randomUUID(),
+    source,
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data,
+    ...(trace?.traceparent ? { traceparent: trace.traceparent } : {}),
+    ...(trace?.tracestate ? { tracestate: trace.tracestate } : {}),
+  };
+}

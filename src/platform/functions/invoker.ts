@@ -1,0 +1,66 @@
+import crypto from 'node:crypto';
+import { CloudEvent, HTTP } from 'cloudevents';
+import type { Logger } from '../observability/logger.js';
+import type { EpuCloudEvent, EpuFunction } from './cloud-event.js';
+
+export type FunctionName = 'auditLog' | 'photoUploaded';
+export const FUNCTION_NAMES: FunctionName[] = ['auditLog', 'photoUploaded'];
+
+export interface FunctionsInvoker {
+  readonly mode: 'in-process' | 'http';
+  invoke(name: FunctionName, event: EpuCloudEvent): Promise<void>;
+}
+
+export class FunctionCallError extends Error {
+  constructor(name: string, readonly status: number, body: string) {
+    super(`function ${name} answered ${status}: ${body.slice(0, 200)}`);
+    this.name = 'FunctionCallError';
+  }
+}
+
+/**
+ * FUNCTIONS_URL unset: the handlers run in this process. Set: each call is an
+ * HTTP POST of a binary-mode CloudEvent to `<FUNCTIONS_URL>/<name>` with a
+ * bearer token; any non-2xx answer throws, so the delivering job retries.
+ */
+export function createFunctionsInvoker(options: {
+  functionsUrl: string | undefined;
+  token: string;
+  handlers: () => Record<FunctionName, EpuFunction<any>>;
+  logger: Logger;
+  timeoutMs?: number;
+}): FunctionsInvoker {
+  if (!options.functionsUrl) {
+    return {
+      mode: 'in-process',
+      async invoke(name, event) {
+        await options.handlers()[name](new CloudEvent(event as never, false) as never);
+      },
+    };
+  }
+  const base = options.functionsUrl;
+  return {
+    mode: 'http',
+    async invoke(name, event) {
+      const message = HTTP.binary(new CloudEvent(event as never, false));
+      const response = await fetch(`${base}/${name}`, {
+        method: 'POST',
+        headers: { ...(message.headers as Record<string, string>), authorization: `Bearer ${options.token}` },
+        body: message.body as string,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+      if (!response.ok) throw new FunctionCallError(name, response.status, await response.text());
+    },
+  };
+}
+
+/** FUNCTIONS_TOKEN, or one derived from SECRET_KEY so that a single-secret setup needs nothing more. */
+export function functionsToken(configured: string | undefined, derive: () => string): string {
+  return configured ?? derive();
+}
+
+export function tokenMatches(expected: string, authorization: string | undefined): boolean {
+  const given = Buffer.from(authorization?.replace(/^Bearer\s+/i, '') ?? '');
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && crypto.timingSafeEqual(given, wanted);
+}
