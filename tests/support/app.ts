@@ -6,6 +6,7 @@ import { createWorker } from '../../src/platform/queue/index.js';
 import { parseConfig, type Config } from '../../src/config/env.js';
 import type { App } from '../../src/platform/http/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './process.js';
 
 export const TEST_SECRET = 'test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
 
@@ -37,13 +38,14 @@ export function testEnv(database: TestDatabase, overrides: Record<string, string
 /** The real web app (every middleware on), listening on a free loopback port, on a database of its own. */
 export async function startTestApp(overrides: Record<string, string> = {}, existing?: TestDatabase): Promise<TestApp> {
   const database = existing ?? (await createTestDatabase());
-  const config = parseConfig(testEnv(database, overrides));
+  // A known port up front, so PUBLIC_URL (and every absolute URL the app makes) points at this server.
+  const port = await freePort();
+  const config = parseConfig(testEnv(database, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...overrides }));
   const platform = await createPlatform(config, 'web');
   const services = createServices(platform);
   const shutdown = { requested: false };
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shutdown.requested });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as { port: number };
+  await app.listen({ host: '127.0.0.1', port });
   return {
     url: `http://127.0.0.1:${port}`,
     app,

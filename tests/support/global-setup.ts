@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -5,6 +7,7 @@ import { ensureEmbeddedPostgres } from '../../src/platform/db/embedded.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { createLogger } from '../../src/platform/observability/logger.js';
 import { withDatabaseName } from './database.js';
+import { freePort } from './process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,15 +28,14 @@ export default async function setup(project: TestProject) {
   const logger = createLogger({ level: 'warn', pretty: false, name: 'test-setup' });
   let adminUrl: string;
   let stop = async () => undefined as void;
+  let dataDir: string | undefined;
   if (process.env.EPU_TEST_DB === 'external') {
     if (!process.env.TEST_DATABASE_URL) throw new Error('EPU_TEST_DB=external needs TEST_DATABASE_URL');
     adminUrl = process.env.TEST_DATABASE_URL;
   } else {
-    const embedded = await ensureEmbeddedPostgres({
-      dataDir: path.resolve('.epu/test'),
-      port: Number(process.env.EPU_TEST_PG_PORT ?? 54330),
-      logger,
-    });
+    // A server of this run's own (fresh data directory, free port): runs side by side never share one.
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-test-pg-'));
+    const embedded = await ensureEmbeddedPostgres({ dataDir, port: await freePort(), logger });
     adminUrl = embedded.url;
     stop = embedded.stop;
   }
@@ -59,9 +61,8 @@ export default async function setup(project: TestProject) {
     await cleanup.connect();
     const mine = await cleanup.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${prefix}_%`]);
     for (const { datname } of mine.rows) await cleanup.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    // Another run may share the embedded server: stop it only when nobody else is connected.
-    const others = await cleanup.query(`SELECT 1 FROM pg_stat_activity WHERE datname ~ '^epu_t[0-9]+_' LIMIT 1`);
     await cleanup.end();
-    if (others.rowCount === 0) await stop();
+    await stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
+import { launchBrowser } from '../support/browser.js';
+import { futureIso, signUp } from '../support/client.js';
+import { jpegWithExif, png } from '../support/images.js';
+
+let t: TestApp;
+let worker: ReturnType<typeof startTestWorker>;
+let browser: Browser;
+beforeAll(async () => {
+  t = await startTestApp();
+  worker = startTestWorker(t);
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop({ graceMs: 1000 });
+  await t?.close();
+});
+
+describe('photos in a browser', () => {
+  it('uploads several photos at once with a progress bar each, then the thumbnails appear; the host exports the event', async () => {
+    const host = await signUp(t.url, { email: 'photo-host@example.test', password: 'photo host pw', name: 'Photo Host' });
+    const event = (await host.client.post('/api/v1/events', { title: 'Gallery night', startsAt: futureIso(), capacity: 20, visibility: 'public' })).body;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-e2e-photos-'));
+    const files: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const file = path.join(dir, `photo-${i}.${i % 2 ? 'png' : 'jpg'}`);
+      fs.writeFileSync(file, i % 2 ? await png(300 + i * 10, 200) : await jpegWithExif(800, 600 - i * 10));
+      files.push(file);
+    }
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.url}/login?next=/events/${event.id}`);
+    await page.getByLabel('Email').fill('photo-host@example.test');
+    await page.getByLabel('Password').fill('photo host pw');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${t.url}/events/${event.id}`);
+
+    await page.getByLabel('Add photos').setInputFiles(files);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await expect.poll(() => page.locator('[data-upload-list] li').count()).toBe(6);
+    await expect.poll(() => page.locator('[data-gallery] img').count(), { timeout: 60_000 }).toBe(6);
+    expect(await page.locator('[data-upload-list] li', { hasText: 'ready' }).count()).toBe(6);
+    const loaded = await page.locator('[data-gallery] img').evaluateAll((images) => images.every((img) => (img as HTMLImageElement).naturalWidth > 0));
+    expect(loaded).toBe(true);
+
+    // Without JavaScript the gallery renders server-side, with sizes set.
+    await page.reload();
+    expect(await page.locator('[data-gallery] img[width][height][loading="lazy"]').count()).toBe(6);
+
+    await page.getByRole('button', { name: 'Export' }).click();
+    await page.waitForURL(/\/me\?notice=export-requested/);
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.locator('[data-exports] a', { hasText: 'Download zip' }).count();
+      }, { timeout: 60_000, intervals: [500] })
+      .toBe(1);
+    await context.close();
+  });
+});
