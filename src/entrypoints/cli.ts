@@ -49,6 +49,9 @@ async function main(argv: string[]): Promise<void> {
     throw error;
   }
   try {
+    // Before the command's modules load: tracing patches pg, ioredis and node:http as they are imported.
+    // `start` only supervises child processes, which start their own.
+    if (command !== 'start') await (await import('../platform/observability/telemetry.js')).startTelemetry(config, `epu-${command}`);
     await run(config, rest);
   } catch (error) {
     createReporter(command).fail((error as Error).message ?? String(error));

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/env.js';
 
@@ -36,6 +37,16 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   };
+}
+
+/**
+ * A pino mixin: every line logged inside a span carries its `traceId` and
+ * `spanId`, so a log line leads to its trace and back. Nothing when tracing is off.
+ */
+export function traceContextMixin(): Record<string, unknown> {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  // A fresh object each time: pino merges the line's fields into it.
+  return spanContext && isSpanContextValid(spanContext) ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : {};
 }
 
 export function createLogger(settings: LoggerSettings): Logger {

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, type App } from '../http/server.js';
+import { AppError } from '../http/errors.js';
+import { createLogger } from './logger.js';
+import { collectQueueDepth, createMetrics, instrumentHttp, startMetricsServer, type Metrics, type MetricsServer, type QueueCounts } from './metrics.js';
+
+const logger = createLogger({ level: 'silent', pretty: false, name: 'metrics-test' });
+
+/** The samples of one metric in Prometheus text format: labels string → value. */
+function samples(text: string, name: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/);
+    if (match && match[1] === name) found.set(match[2] ?? '', Number(match[3]));
+  }
+  return found;
+}
+
+describe('HTTP metrics through a real Fastify server', () => {
+  let app: App;
+  let metrics: Metrics;
+  let base: string;
+  let release: () => void = () => undefined;
+
+  beforeAll(async () => {
+    metrics = createMetrics({ role: 'web', version: '1.2.3', gitSha: 'abc123' });
+    app = createHttpServer({
+      logger,
+      bodyLimit: 1024,
+      trustProxy: false,
+      errorPages: { notFound: () => 'not found', error: () => 'error' },
+    });
+    instrumentHttp(app, metrics);
+    app.get('/api/v1/events/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+    app.get('/api/v1/boom', async () => {
+      throw new Error('kaboom');
+    });
+    app.get('/api/v1/forbidden', async () => {
+      throw new AppError('forbidden');
+    });
+    app.get('/slow', async () => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return 'done';
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    release();
+    // undici keeps the connections alive; nothing here needs a graceful close.
+    app.server.closeAllConnections();
+    await app.close();
+  });
+
+  it('counts requests by route template and status, never by raw path', async () => {
+    for (const id of ['evt_1', 'evt_2', 'evt_3']) expect((await fetch(`${base}/api/v1/events/${id}?secret=x`)).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/boom`)).status).toBe(500);
+    expect((await fetch(`${base}/api/v1/forbidden`)).status).toBe(403);
+    expect((await fetch(`${base}/no/such/page/evt_4`)).status).toBe(404);
+
+    const text = await metrics.registry.metrics();
+    const requests = samples(text, 'epu_http_requests_total');
+    expect(requests.get('{method="GET",route="/api/v1/events/:id",status="200"}')).toBe(3);
+    expect(requests.get('{method="GET",route="/api/v1/boom",status="500"}')).toBe(1);
+    expect(requests.get('{method="GET",route="/api/v1/forbidden",status="403"}')).toBe(1);
+    expect(requests.get('{method="GET",route="unmatched",status="404"}')).toBe(1);
+
+    const durations = samples(text, 'epu_http_request_duration_seconds_count');
+    expect(durations.get('{method="GET",route="/api/v1/events/:id",status_class="2xx"}')).toBe(3);
+    expect(durations.get('{method="GET",route="/api/v1/boom",status_class="5xx"}')).toBe(1);
+    expect(durations.get('{method="GET",route="unmatched",status_class="4xx"}')).toBe(1);
+    const buckets = [...samples(text, 'epu_http_request_duration_seconds_bucket').keys()]
+      .filter((labels) => labels.includes('route="/api/v1/events/:id"'))
+      .map((labels) => labels.match(/le="([^"]+)"/)![1]);
+    expect(buckets).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+
+    // No id, no raw path, no query string in any label of any EPU metric.
+    const epuLines = text.split('\n').filter((line) => line.startsWith('epu_'));
+    for (const leak of ['evt_', '/no/such', 'secret']) expect(epuLines.filter((line) => line.includes(leak))).toEqual([]);
+  });
+
+  it('tracks requests in flight, including aborted ones', async () => {
+    const inFlight = async () => samples(await metrics.registry.metrics(), 'epu_http_requests_in_flight').get('');
+    expect(await inFlight()).toBe(0);
+    const controller = new AbortController();
+    const pending = fetch(`${base}/slow`, { signal: controller.signal }).catch(() => 'aborted');
+    await expect.poll(inFlight).toBe(1);
+    controller.abort();
+    expect(await pending).toBe('aborted');
+    await expect.poll(inFlight).toBe(0);
+    release();
+  });
+
+  it('reports the build and the process', async () => {
+    const text = await metrics.registry.metrics();
+    expect(samples(text, 'epu_build_info').get('{version="1.2.3",git_sha="abc123"}')).toBe(1);
+    expect(samples(text, 'process_cpu_user_seconds_total').size).toBe(1);
+    expect(samples(text, 'nodejs_eventloop_lag_seconds').size).toBe(1);
+  });
+});
+
+describe('helpers', () => {
+  it('records jobs, caches, uploads, storage errors, backups, drills and integrity', async () => {
+    const metrics = createMetrics({ role: 'worker', version: '1.0.0', gitSha: undefined });
+    metrics.jobFinished({ name: 'photos.thumbnail', outcome: 'completed', durationMs: 1500, queueLatencyMs: 200 });
+    metrics.jobFinished({ name: 'photos.thumbnail', outcome: 'dead', durationMs: 10, queueLatencyMs: 0 });
+    metrics.cacheHit('events', true);
+    metrics.cacheHit('events', false);
+    metrics.cacheHit('events', true);
+    metrics.uploadBytes(1000);
+    metrics.uploadBytes(24);
+    metrics.storageError('put');
+    metrics.setBackupSuccess(new Date('2030-01-01T00:00:00Z'));
+    metrics.setDrillSuccess(1_900_000_000_000);
+    metrics.setIntegrityProblems('orphan_files', 2);
+
+    const text = await metrics.registry.metrics();
+    expect(samples(text, 'epu_jobs_total').get('{queue_job="photos.thumbnail",outcome="completed"}')).toBe(1);
+    expect(samples(text, 'epu_jobs_total').get('{queue_job="photos.thumbnail",outcome="dead"}')).toBe(1);
+    expect(samples(text, 'epu_job_duration_seconds_sum').get('{queue_job="photos.thumbnail"}')).toBeCloseTo(1.51);
+    expect(samples(text, 'epu_job_queue_latency_seconds_sum').get('{queue_job="photos.thumbnail"}')).toBeCloseTo(0.2);
+    expect(samples(text, 'epu_cache_requests_total').get('{cache="events",result="hit"}')).toBe(2);
+    expect(samples(text, 'epu_cache_requests_total').get('{cache="events",result="miss"}')).toBe(1);
+    expect(samples(text, 'epu_upload_bytes_total').get('')).toBe(1024);
+    expect(samples(text, 'epu_storage_errors_total').get('{operation="put"}')).toBe(1);
+    expect(samples(text, 'epu_backup_last_success_timestamp_seconds').get('')).toBe(1_893_456_000);
+    expect(samples(text, 'epu_drill_last_success_timestamp_seconds').get('')).toBe(1_900_000_000);
+    expect(samples(text, 'epu_integrity_problems').get('{check="orphan_files"}')).toBe(2);
+    expect(samples(text, 'epu_build_info').get('{version="1.0.0",git_sha="unknown"}')).toBe(1);
+  });
+
+  it('reads queue depth at scrape time, at most once per cache window, and survives a failing count', async () => {
+    const metrics = createMetrics({ role: 'worker', version: '1.0.0', gitSha: undefined });
+    let calls = 0;
+    let fail = false;
+    const queue = {
+      async counts(): Promise<QueueCounts> {
+        calls++;
+        if (fail) throw new Error('database down');
+        return { queued: 5 + calls, running: 2, completed: 40, dead: 1, oldestQueuedAgeSeconds: 12.5 };
+      },
+    };
+    collectQueueDepth(queue, metrics, { ttlMs: 200, logger });
+    expect(calls).toBe(0);
+
+    const first = await metrics.registry.metrics();
+    await metrics.registry.metrics();
+    expect(calls).toBe(1);
+    expect(samples(first, 'epu_queue_jobs')).toEqual(
+      new Map([
+        ['{state="queued"}', 6],
+        ['{state="running"}', 2],
+        ['{state="completed"}', 40],
+        ['{state="dead"}', 1],
+      ]),
+    );
+    expect(samples(first, 'epu_queue_oldest_queued_age_seconds').get('')).toBe(12.5);
+
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    fail = true;
+    const stale = await metrics.registry.metrics();
+    expect(calls).toBe(2);
+    expect(samples(stale, 'epu_queue_jobs').get('{state="queued"}')).toBe(6);
+  });
+});
+
+describe('metrics server', () => {
+  let server: MetricsServer;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    metrics = createMetrics({ role: 'web', version: '1.0.0', gitSha: 'deadbeef' });
+    server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, logger });
+  });
+  afterAll(() => server.close());
+
+  it('serves GET /metrics in Prometheus text format on its own port', async () => {
+    metrics.observeHttp('GET', '/livez', 200, 0.001);
+    const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain('# TYPE epu_http_requests_total counter');
+    expect(text).toContain('epu_http_requests_total{method="GET",route="/livez",status="200"} 1');
+    expect(text).toContain('# TYPE process_resident_memory_bytes gauge');
+  });
+
+  it('answers 404 everywhere else', async () => {
+    for (const path of ['/', '/metrics/x', '/livez', '/api/v1/events']) {
+      expect((await fetch(`http://127.0.0.1:${server.port}${path}`)).status).toBe(404);
+    }
+    expect((await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('closes, even with a keep-alive connection open', async () => {
+    const other = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, logger });
+    await fetch(`http://127.0.0.1:${other.port}/metrics`).then((response) => response.text());
+    await other.close();
+    await expect(fetch(`http://127.0.0.1:${other.port}/metrics`)).rejects.toThrow();
+  });
+});
