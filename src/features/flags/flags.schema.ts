@@ -1,0 +1,17 @@
+import { Type } from 'typebox';
+
+export const FlagName = Type.String({ pattern: '^[a-z][a-z0-9_.-]{1,63}$', maxLength: 64 });
+export const FlagParams = Type.Object({ name: FlagName });
+
+export const PutFlagBody = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    // Unset: kept as it is (100 for a new flag).
+    rolloutPercentage: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    description: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
+    metadata: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+export const StaleQuery = Type.Object({ days: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })) }, { additionalProperties: false });
