@@ -4,11 +4,12 @@ import type pg from 'pg';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
+import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { Config } from './config/env.js';
 import { ensureEmbeddedPostgres } from './platform/db/embedded.js';
 import { createKysely, createPool, type Db } from './platform/db/pool.js';
-import { createLogger, type Logger } from './platform/observability/logger.js';
+import { createLogger, traceContextMixin, type Logger } from './platform/observability/logger.js';
 import { createKeyring, resolveSecretKeys, type Keyring } from './platform/security/keyring.js';
 import { postgresLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
 import { createHttpServer, type App } from './platform/http/server.js';
@@ -16,6 +17,14 @@ import { createCrossSiteGuard } from './platform/http/cross-site.js';
 import { createSessionCookies } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
 import { publicDir } from './platform/paths.js';
+import { runWithRequestContext } from './platform/http/request-context.js';
+import { createStorage } from './platform/storage/create-storage.js';
+import { mediaRoutes } from './platform/storage/media.routes.js';
+import type { ObjectStorage } from './platform/storage/storage.js';
+import { createQueue, type JobHandler, type Queue } from './platform/queue/index.js';
+import { createFunctionsDispatcher, deliverJobHandler, DELIVER_JOB, type FunctionsDispatcher } from './platform/functions/dispatcher.js';
+import { createFunctionsInvoker, type FunctionName } from './platform/functions/invoker.js';
+import type { EpuFunction } from './platform/functions/cloud-event.js';
 import { errorPage } from './ui/layout.js';
 import { createAccountsRepository } from './features/accounts/accounts.repository.js';
 import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.js';
@@ -24,11 +33,29 @@ import { createAuth } from './features/accounts/auth.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { meRoutes } from './features/accounts/me.routes.js';
 import { createEventsRepository } from './features/events/events.repository.js';
-import { createEventsService } from './features/events/events.service.js';
+import { createEventsService, isOwnerOrAdmin } from './features/events/events.service.js';
 import { eventsRoutes } from './features/events/events.routes.js';
 import { createBookingsRepository } from './features/bookings/bookings.repository.js';
 import { createBookingsService } from './features/bookings/bookings.service.js';
 import { bookingsRoutes } from './features/bookings/bookings.routes.js';
+import { createAuditRecorder, type AuditRecorder } from './features/audit/audit.recorder.js';
+import { createAuditRepository } from './features/audit/audit.repository.js';
+import { createAuditLogFunction } from './features/audit/audit.functions.js';
+import { auditRoutes } from './features/audit/audit.routes.js';
+import { createPhotosRepository } from './features/photos/photos.repository.js';
+import { createPhotosService, type PhotosService } from './features/photos/photos.service.js';
+import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
+import { processPhotoJob } from './features/photos/photos.jobs.js';
+import { photosRoutes } from './features/photos/photos.routes.js';
+import { gallerySection } from './features/photos/views/gallery.js';
+import { createExportsRepository } from './features/exports/exports.repository.js';
+import { BUILD_EXPORT_JOB, createExportsService, type ExportsService } from './features/exports/exports.service.js';
+import { buildExportJob } from './features/exports/exports.jobs.js';
+import { exportsRoutes } from './features/exports/exports.routes.js';
+import { createChangeBus, type ChangeBus } from './platform/pubsub/index.js';
+import { createFlagsRepository } from './features/flags/flags.repository.js';
+import { createFlagsService, FLAGS, type FlagsService } from './features/flags/flags.service.js';
+import { flagsRoutes } from './features/flags/flags.routes.js';
 
 export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
 
@@ -40,12 +67,20 @@ export interface Platform {
   db: Db;
   keyring: Keyring;
   limiters: LimiterFactory;
+  /** Change announcements between processes (flags): PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set. */
+  bus: ChangeBus;
+  storage: ObjectStorage;
+  queue: Queue;
+  /** Function calls go out through the queue (an outbox); see platform/functions. */
+  dispatcher: FunctionsDispatcher;
+  /** Shared by callers and the functions host: FUNCTIONS_TOKEN, or derived from SECRET_KEY. */
+  functionsToken: string;
   /** Closes clients in reverse order of creation. */
   close(): Promise<void>;
 }
 
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}` });
+  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: traceContextMixin });
 }
 
 export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
@@ -64,8 +99,13 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       applicationName: `epu-${role}`,
     });
     closers.push(() => pool.end());
+    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, pool, logger });
+    closers.push(() => bus.close());
     const db = createKysely(pool);
     const keyring = createKeyring(resolveSecretKeys(config));
+    const storage = createStorage(config, keyring, logger);
+    closers.push(() => storage.close());
+    const queue = createQueue({ db, pool, logger });
 
     return {
       config,
@@ -75,6 +115,11 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       db,
       keyring,
       limiters: postgresLimiterFactory(pool),
+      bus,
+      storage,
+      queue,
+      dispatcher: createFunctionsDispatcher(queue),
+      functionsToken: config.functionsToken ?? keyring.sign('functions', 'epu-functions-invoke'),
       async close() {
         for (const close of closers.reverse()) await close().catch((error) => logger.warn({ err: error }, 'error while closing'));
       },
@@ -89,18 +134,84 @@ export interface Services {
   accounts: AccountsService;
   events: ReturnType<typeof createEventsService>;
   bookings: ReturnType<typeof createBookingsService>;
+  audit: AuditRecorder;
+  photos: PhotosService;
+  exports: ExportsService;
+  flags: FlagsService;
 }
 
 /** The features' services, shared by the web, the worker and the CLI. */
 export function createServices(platform: Platform): Services {
+  const { db, config } = platform;
+  const audit = createAuditRecorder(platform.dispatcher, config.publicUrl.origin);
   const accounts = createAccountsService({
-    repo: createAccountsRepository(platform.db),
+    repo: createAccountsRepository(db),
     throttle: createLoginThrottle(platform.limiters),
-    sessionTtlDays: platform.config.sessionTtlDays,
+    sessionTtlDays: config.sessionTtlDays,
+    audit,
   });
-  const events = createEventsService({ repo: createEventsRepository(platform.db) });
-  const bookings = createBookingsService({ repo: createBookingsRepository(platform.db), events });
-  return { accounts, events, bookings };
+  const events = createEventsService({ repo: createEventsRepository(db), audit });
+  const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
+  const photos = createPhotosService({
+    db,
+    repo: createPhotosRepository(db),
+    storage: platform.storage,
+    events,
+    dispatcher: platform.dispatcher,
+    audit,
+    uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: 120, durationSeconds: 600 }),
+    maxUploadBytes: config.maxUploadBytes,
+    source: config.publicUrl.origin,
+  });
+  const exports = createExportsService({ db, repo: createExportsRepository(db), queue: platform.queue, storage: platform.storage, events, audit });
+  const flags = createFlagsService({
+    repo: createFlagsRepository(db),
+    bus: platform.bus,
+    logger: platform.logger,
+    recordAudit: ({ requestId: _requestId, ...entry }, executor) => audit.record(entry, executor),
+  });
+  return { accounts, events, bookings, audit, photos, exports, flags };
+}
+
+/** The function handlers (functions-framework signatures), run by `epu functions` or in-process. */
+export function createFunctionHandlers(platform: Platform): Record<FunctionName, EpuFunction<any>> {
+  const { db, logger } = platform;
+  return {
+    auditLog: createAuditLogFunction({ repo: createAuditRepository(db), logger }),
+    photoUploaded: createPhotoUploadedFunction({ repo: createPhotosRepository(db), storage: platform.storage, queue: platform.queue, logger }),
+  };
+}
+
+/** Every job the worker runs, by name. */
+export function createJobHandlers(platform: Platform): Record<string, JobHandler> {
+  const { db, config, logger, storage } = platform;
+  let handlers: Record<FunctionName, EpuFunction<any>> | undefined;
+  const invoker = createFunctionsInvoker({
+    functionsUrl: config.functionsUrl,
+    token: platform.functionsToken,
+    handlers: () => (handlers ??= createFunctionHandlers(platform)),
+    logger,
+  });
+  const photosRepo = createPhotosRepository(db);
+  return {
+    [DELIVER_JOB]: deliverJobHandler(invoker),
+    [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: photosRepo, storage, logger }),
+    [BUILD_EXPORT_JOB]: buildExportJob({
+      repo: createExportsRepository(db),
+      events: createEventsRepository(db),
+      photos: photosRepo,
+      storage,
+      exportHours: config.retention.exportHours,
+      logger,
+    }),
+  };
+}
+
+/** Where images may come from besides this site: the CDN, and the bucket that presigned URLs point at. */
+function mediaOrigins(config: Config): string[] {
+  const origins = config.cdnBaseUrl ? [new URL(config.cdnBaseUrl).origin] : [];
+  if (config.storageUrl?.startsWith('s3:')) origins.push(config.s3Endpoint ? new URL(config.s3Endpoint).origin : 'https://*.amazonaws.com');
+  return origins;
 }
 
 export interface WebOptions {
@@ -131,7 +242,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', ...(config.cdnBaseUrl ? [new URL(config.cdnBaseUrl).origin] : [])],
+        imgSrc: ["'self'", 'data:', ...mediaOrigins(config)],
         connectSrc: ["'self'"],
         fontSrc: ["'self'"],
         formAction: ["'self'"],
@@ -147,18 +258,50 @@ export async function buildWebApp(platform: Platform, services: Services, option
   });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
+  await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
+  app.addHook('onRequest', (request, _reply, done) => runWithRequestContext({ requestId: request.id }, done));
   app.addHook('onRequest', createCrossSiteGuard(config.publicUrl.origin));
+  if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring });
 
   healthRoutes(app, {
-    checks: { database: async () => (await platform.pool.query('SELECT 1'), 'ok') },
+    checks: { database: async () => (await platform.pool.query('SELECT 1'), 'ok'), storage: () => platform.storage.check() },
     isShuttingDown: options.isShuttingDown,
     environment: config.appEnv,
     gitSha: config.gitSha,
   });
   accountsRoutes(app, { accounts: services.accounts, auth });
-  eventsRoutes(app, { events: services.events, bookings: services.bookings, auth });
+  // The photos.uploads flag can switch uploads off (say, during a storage incident) without a deploy.
+  const uploadsEnabled = (viewer: { id: string } | null) => services.flags.isEnabled(FLAGS.photosUploads, viewer?.id ?? null);
+  eventsRoutes(app, {
+    events: services.events,
+    bookings: services.bookings,
+    auth,
+    flags: services.flags,
+    pageSections: async (event, viewer, query) => {
+      const [gallery, canUpload, uploadsOn] = await Promise.all([
+        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }),
+        viewer ? services.photos.canContribute(event, viewer) : false,
+        uploadsEnabled(viewer),
+      ]);
+      return gallerySection({
+        eventId: event.id,
+        photos: gallery.items,
+        nextCursor: gallery.nextCursor,
+        canUpload,
+        uploadsEnabled: uploadsOn,
+        maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
+        canDelete: (photo) => Boolean(viewer && (isOwnerOrAdmin(event, viewer) || photo.uploaderId === viewer.id)),
+      });
+    },
+  });
+  photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled });
+  exportsRoutes(app, { exports: services.exports, auth });
+  auditRoutes(app, { repo: createAuditRepository(platform.db), auth });
+  flagsRoutes(app, { flags: services.flags, auth });
+  // Flags are in memory before the first request.
+  app.addHook('onReady', () => services.flags.start());
   bookingsRoutes(app, { bookings: services.bookings, auth });
-  meRoutes(app, { auth, bookings: services.bookings, events: services.events });
+  meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   return app;
 }

@@ -60,7 +60,7 @@ describe('photos in a browser', () => {
       .poll(async () => {
         await page.reload();
         return page.locator('[data-exports] a', { hasText: 'Download zip' }).count();
-      }, { timeout: 60_000, intervals: [500] })
+      }, { timeout: 60_000, interval: 500 })
       .toBe(1);
     await context.close();
   });

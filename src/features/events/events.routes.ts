@@ -1,10 +1,14 @@
 import type { FastifyReply } from 'fastify';
+import type { SafeHtml } from '../../platform/http/html.js';
+import type { PublicUser } from '../accounts/accounts.service.js';
+import type { EventRow } from './events.repository.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
 import type { Auth } from '../accounts/auth.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
+import { FLAGS, type FlagsService } from '../flags/flags.service.js';
 import { CreateEventBody, EventParams, UpdateEventBody } from './events.schema.js';
 import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
 import { eventFormPage, eventPage, homePage } from './views/event-pages.js';
@@ -33,10 +37,27 @@ export function eventInputFromForm(form: FormBody): Record<string, unknown> {
   };
 }
 
+const NOTICES: Record<string, string> = {
+  booked: 'Your place is booked.',
+  cancelled: 'Your booking is cancelled.',
+  uploaded: 'Uploaded. The photos appear in the gallery as soon as they are processed.',
+};
+
+const UPLOAD_PROBLEMS: Record<string, string> = {
+  too_large: 'A file was larger than allowed.',
+  unsupported_type: 'Only whole JPEG, PNG, WebP, AVIF or GIF images can be uploaded.',
+  validation_failed: 'Choose at least one image to upload.',
+  rate_limited: 'Too many uploads; wait a little and try again.',
+  forbidden: 'Only the host, an admin or someone with a booking can add photos.',
+};
+
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
-export function eventsRoutes(app: App, deps: { events: EventsService; bookings: BookingsService; auth: Auth }): void {
-  const { events, bookings, auth } = deps;
+/** Sections other features add to an event page (the gallery), given the page's query string. */
+export type EventPageSections = (event: EventRow, viewer: PublicUser | null, query: Record<string, string | undefined>) => Promise<SafeHtml>;
+
+export function eventsRoutes(app: App, deps: { events: EventsService; bookings: BookingsService; auth: Auth; flags: Pick<FlagsService, 'isEnabled'>; pageSections?: EventPageSections }): void {
+  const { events, bookings, auth, flags } = deps;
 
   app.post('/api/v1/events', { schema: { body: CreateEventBody } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
@@ -68,7 +89,9 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
   // Pages
   app.get('/', async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    const [list, counters] = await Promise.all([events.list(viewer, parsePageQuery(request.query)), events.counters()]);
+    // Behind the home.counters flag: when it is off, the counting query does not run at all.
+    const showCounters = await flags.isEnabled(FLAGS.homeCounters, viewer?.id ?? null);
+    const [list, counters] = await Promise.all([events.list(viewer, parsePageQuery(request.query)), showCounters ? events.counters() : null]);
     return sendHtml(reply, homePage({ viewer, events: list.items, nextCursor: list.nextCursor, counters }));
   });
 
@@ -96,11 +119,14 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
     const viewer = await auth.currentUser(request, reply);
     const event = await events.getVisible(request.params.id, viewer);
     const canManage = isOwnerOrAdmin(event, viewer);
-    const [myBooking, attendees] = await Promise.all([
+    const query = request.query as Record<string, string | undefined>;
+    const [myBooking, attendees, extra] = await Promise.all([
       viewer ? bookings.myBooking(event.id, viewer.id) : null,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
+      deps.pageSections?.(event, viewer, query),
     ]);
-    const notice = (request.query as { notice?: string }).notice;
+    const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
+    const uploadProblem = query.upload && query.upload !== 'uploaded' ? UPLOAD_PROBLEMS[query.upload] ?? 'The upload did not work.' : undefined;
     return sendHtml(
       reply,
       eventPage({
@@ -109,8 +135,9 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
         canManage,
         myBooking,
         attendees: attendees?.items.map((b) => b.user) ?? null,
-        notice: notice === 'booked' ? 'Your place is booked.' : notice === 'cancelled' ? 'Your booking is cancelled.' : undefined,
-        problem: notice === 'full' ? 'Sorry, the event is full.' : undefined,
+        notice: NOTICES[notice ?? ''],
+        problem: notice === 'full' ? 'Sorry, the event is full.' : uploadProblem,
+        extra,
       }),
     );
   });

@@ -63,6 +63,10 @@ export interface Database {
   event_places: EventPlacesTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
+  audit_log: AuditLogTable;
+  photos: PhotosTable;
+  exports: ExportsTable;
+  feature_flags: FeatureFlagsTable;
 }
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'dead';
@@ -91,4 +95,64 @@ export interface JobSchedulesTable {
   cron: string;
   next_run_at: Date;
   last_run_at: Date | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: CreatedAt;
+  action: string;
+  actor_id: string | null;
+  subject_type: string;
+  subject_id: string;
+  request_id: string | null;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export type PhotoStatus = 'processing' | 'ready' | 'failed';
+
+export interface PhotosTable {
+  id: Generated<string>;
+  event_id: string;
+  uploader_id: string | null;
+  status: Generated<PhotoStatus>;
+  original_key: string;
+  thumbnail_key: string | null;
+  display_key: string | null;
+  content_type: string;
+  bytes: number;
+  sha256: string | null;
+  width: number | null;
+  height: number | null;
+  orientation: number | null;
+  taken_at: Date | null;
+  failure_reason: string | null;
+  created_at: CreatedAt;
+  ready_at: Date | null;
+}
+
+export type ExportStatus = 'queued' | 'running' | 'ready' | 'failed';
+
+export interface ExportsTable {
+  id: Generated<string>;
+  requester_id: string | null;
+  event_id: string | null;
+  status: Generated<ExportStatus>;
+  object_key: string | null;
+  bytes: number | null;
+  error: string | null;
+  created_at: CreatedAt;
+  ready_at: Date | null;
+  expires_at: Date | null;
+}
+
+export interface FeatureFlagsTable {
+  name: string;
+  enabled: Generated<boolean>;
+  rollout_percentage: Generated<number>;
+  // Written as JSON text, like jobs.payload.
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  description: string | null;
+  updated_at: Timestamp;
+  updated_by: string | null;
+  state_since: Timestamp;
 }

@@ -24,7 +24,8 @@ export function homePage(options: {
   viewer: Viewer | null;
   events: EventJson[];
   nextCursor: string | null;
-  counters: { upcomingEvents: number; bookings: number; members: number };
+  /** Null when the home.counters flag is off for the viewer. */
+  counters: { upcomingEvents: number; bookings: number; members: number } | null;
 }): string {
   const { counters } = options;
   return page({
@@ -35,11 +36,13 @@ export function homePage(options: {
   <div><h1>Upcoming events</h1><p class="muted">Find something to go to, book a place, share the photos.</p></div>
   ${options.viewer ? html`<a class="button" href="/events/new">Create an event</a>` : html`<a class="button" href="/signup">Join EPU</a>`}
 </div>
-<ul class="counters" aria-label="Counters">
+${counters
+  ? html`<ul class="counters" aria-label="Counters">
   <li><strong>${counters.upcomingEvents}</strong> upcoming events</li>
   <li><strong>${counters.bookings}</strong> places booked</li>
   <li><strong>${counters.members}</strong> members</li>
-</ul>
+</ul>`
+  : ''}
 ${options.events.length === 0
   ? html`<p class="card">No upcoming events yet.${options.viewer ? html` <a href="/events/new">Create the first one</a>.` : ''}</p>`
   : html`<ul class="events">${options.events.map(eventCard)}</ul>`}
@@ -148,6 +151,7 @@ ${options.problem ? html`<div class="alert" role="alert"><p>${options.problem}</
   <div class="actions">${bookingControl}
     ${options.canManage
       ? html`<a class="button secondary" href="/events/${event.id}/edit">Edit</a>
+        <form method="post" action="/events/${event.id}/exports" class="inline"><button class="secondary" type="submit">Export</button></form>
         <form method="post" action="/events/${event.id}/delete" class="inline"><button class="danger" type="submit">Delete event</button></form>`
       : ''}
   </div>
