@@ -16,7 +16,9 @@ import { createHttpServer, type App } from './platform/http/server.js';
 import { createCrossSiteGuard } from './platform/http/cross-site.js';
 import { createSessionCookies } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
-import { publicDir } from './platform/paths.js';
+import { packageJson, publicDir } from './platform/paths.js';
+import { createMetrics, instrumentHttp, instrumentPool, type Metrics } from './platform/observability/metrics.js';
+import { runWithExtractedContext } from './platform/observability/tracing.js';
 import { runWithRequestContext } from './platform/http/request-context.js';
 import { createStorage } from './platform/storage/create-storage.js';
 import { mediaRoutes } from './platform/storage/media.routes.js';
@@ -69,6 +71,7 @@ export interface Platform {
   limiters: LimiterFactory;
   /** Change announcements between processes (flags): PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set. */
   bus: ChangeBus;
+  metrics: Metrics;
   storage: ObjectStorage;
   queue: Queue;
   /** Function calls go out through the queue (an outbox); see platform/functions. */
@@ -99,11 +102,14 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       applicationName: `epu-${role}`,
     });
     closers.push(() => pool.end());
+    // Right after the pool: query timing covers the connections opened from here on.
+    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
+    instrumentPool(pool, metrics);
     const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, pool, logger });
     closers.push(() => bus.close());
     const db = createKysely(pool);
     const keyring = createKeyring(resolveSecretKeys(config));
-    const storage = createStorage(config, keyring, logger);
+    const storage = createStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
     closers.push(() => storage.close());
     const queue = createQueue({ db, pool, logger });
 
@@ -116,6 +122,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       keyring,
       limiters: postgresLimiterFactory(pool),
       bus,
+      metrics,
       storage,
       queue,
       dispatcher: createFunctionsDispatcher(queue),
@@ -162,6 +169,7 @@ export function createServices(platform: Platform): Services {
     uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: 120, durationSeconds: 600 }),
     maxUploadBytes: config.maxUploadBytes,
     source: config.publicUrl.origin,
+    onStored: (bytes) => platform.metrics.uploadBytes(bytes),
   });
   const exports = createExportsService({ db, repo: createExportsRepository(db), queue: platform.queue, storage: platform.storage, events, audit });
   const flags = createFlagsService({
@@ -185,15 +193,15 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
 /** Every job the worker runs, by name. */
 export function createJobHandlers(platform: Platform): Record<string, JobHandler> {
   const { db, config, logger, storage } = platform;
-  let handlers: Record<FunctionName, EpuFunction<any>> | undefined;
+  let functionHandlers: Record<FunctionName, EpuFunction<any>> | undefined;
   const invoker = createFunctionsInvoker({
     functionsUrl: config.functionsUrl,
     token: platform.functionsToken,
-    handlers: () => (handlers ??= createFunctionHandlers(platform)),
+    handlers: () => (functionHandlers ??= createFunctionHandlers(platform)),
     logger,
   });
   const photosRepo = createPhotosRepository(db);
-  return {
+  const handlers: Record<string, JobHandler> = {
     [DELIVER_JOB]: deliverJobHandler(invoker),
     [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: photosRepo, storage, logger }),
     [BUILD_EXPORT_JOB]: buildExportJob({
@@ -205,6 +213,13 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
       logger,
     }),
   };
+  // Each run continues the trace of the request that enqueued it.
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      ((job, signal) => runWithExtractedContext(job.trace, `job ${name}`, () => handler(job, signal), { attributes: { 'epu.job.attempt': job.attempt } })) satisfies JobHandler,
+    ]),
+  );
 }
 
 /** Where images may come from besides this site: the CDN, and the bucket that presigned URLs point at. */
@@ -234,6 +249,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
         errorPage({ status, title: status >= 500 ? 'Something went wrong' : 'That did not work', message, requestId: request.id, viewer: null }),
     },
   });
+  instrumentHttp(app, platform.metrics);
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {

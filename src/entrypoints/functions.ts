@@ -3,12 +3,15 @@ import { createFunctionHandlers, createPlatform, createRootLogger } from '../app
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { createFunctionsServer } from '../platform/functions/server.js';
+import { startMetricsServer } from '../platform/observability/metrics.js';
+import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu functions`: the function handlers, served as CloudEvents over HTTP (what FUNCTIONS_URL points at). */
 export async function runFunctions(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'functions');
   const platform = await createPlatform(config, 'functions', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   let shuttingDown = false;
   const server = createFunctionsServer({
     handlers: createFunctionHandlers(platform),
@@ -21,7 +24,9 @@ export async function runFunctions(config: Config): Promise<void> {
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     shuttingDown = true;
     if (!(await within(server.close(), config.shutdownTimeoutMs))) server.server.closeAllConnections();
+    await metricsServer.close();
     await platform.close();
+    await stopTelemetry();
   });
   await server.listen({ host: config.host, port: config.functionsPort });
   logger.info({ port: (server.server.address() as { port: number }).port }, 'functions ready');

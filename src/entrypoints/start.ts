@@ -38,7 +38,7 @@ export async function runStart(config: Config): Promise<void> {
         ...process.env,
         DATABASE_URL: databaseUrl,
         // Each process has its own metrics endpoint; in one tree they need distinct ports.
-        METRICS_PORT: String(config.metricsPort + ROLES.indexOf(role)),
+        METRICS_PORT: String(config.metricsPort === 0 ? 0 : config.metricsPort + ROLES.indexOf(role)),
       },
     });
     children.set(role, child);

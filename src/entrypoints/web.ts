@@ -2,12 +2,17 @@ import type { Config } from '../config/env.js';
 import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
+import { collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu web`: the stateless HTTP server. Any replica serves any request and can be stopped at any time. */
 export async function runWeb(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'web');
   const platform = await createPlatform(config, 'web', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  // Metrics on their own port (METRICS_PORT), never the public one.
+  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
+  collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
   const app = await buildWebApp(platform, createServices(platform), { isShuttingDown: () => shuttingDown });
 
@@ -21,7 +26,9 @@ export async function runWeb(config: Config): Promise<void> {
       logger.warn({ budgetMs: config.shutdownTimeoutMs }, 'requests still running at the end of the shutdown budget; closing their connections');
       app.server.closeAllConnections();
     }
+    await metricsServer.close();
     await platform.close();
+    await stopTelemetry();
   });
 
   await app.listen({ host: config.host, port: config.port });

@@ -3,24 +3,31 @@ import { createJobHandlers, createPlatform, createRootLogger } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import { createWorker } from '../platform/queue/index.js';
+import { collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu worker`: background jobs and schedules. Any number can run; each job runs once at a time. */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'worker');
   const platform = await createPlatform(config, 'worker', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
+  collectQueueDepth(platform.queue, platform.metrics, { logger });
   const worker = createWorker({
     queue: platform.queue,
     pool: platform.pool,
     handlers: createJobHandlers(platform),
     concurrency: config.workerConcurrency,
     logger,
+    onJobFinished: (info) => platform.metrics.jobFinished(info),
   });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     // Running jobs get the budget to finish; the rest are handed back to the queue.
     await worker.stop({ graceMs: config.shutdownTimeoutMs });
+    await metricsServer.close();
     await platform.close();
+    await stopTelemetry();
   });
   worker.start();
   logger.info({ concurrency: config.workerConcurrency, workerId: worker.id }, 'worker ready');

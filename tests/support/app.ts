@@ -31,6 +31,8 @@ export function testEnv(database: TestDatabase, overrides: Record<string, string
     SECRET_KEY: TEST_SECRET,
     LOG_LEVEL: 'silent',
     PORT: '0',
+    METRICS_PORT: '0',
+    FUNCTIONS_PORT: '0',
     ...overrides,
   };
 }

@@ -62,6 +62,8 @@ export function createPhotosService(deps: {
   uploadLimiter: RateLimiterAbstract;
   maxUploadBytes: number;
   source: string;
+  /** Counts stored upload bytes (metrics). */
+  onStored?: (bytes: number) => void;
 }) {
   const { repo, storage, events } = deps;
 
@@ -146,6 +148,7 @@ export function createPhotosService(deps: {
         rest.destroy();
         throw uploadError(error, deps.maxUploadBytes);
       }
+      deps.onStored?.(stored.bytes);
       const row: PhotoRow = {
         id: '', event_id: event.id, uploader_id: viewer.id, status: 'processing', original_key: key, thumbnail_key: null, display_key: null,
         content_type: type, bytes: stored.bytes, sha256: stored.sha256, width: null, height: null, orientation: null, taken_at: null,

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { CloudEventFunction } from '@google-cloud/functions-framework';
+import { injectTraceContext } from '../observability/tracing.js';
 
 /** The CloudEvent attributes EPU uses (JSON form, as carried in a job payload). */
 export interface EpuCloudEvent<T = unknown> {
@@ -18,7 +19,8 @@ export interface EpuCloudEvent<T = unknown> {
 /** Function handlers use the functions-framework signature, so they deploy to Cloud Run functions unchanged. */
 export type EpuFunction<T = unknown> = CloudEventFunction<T>;
 
-export function newCloudEvent<T>(type: string, source: string, data: T, trace?: Record<string, string>): EpuCloudEvent<T> {
+/** A new event carrying the active trace (the CloudEvents distributed-tracing extension). */
+export function newCloudEvent<T>(type: string, source: string, data: T, trace: Record<string, string> = injectTraceContext()): EpuCloudEvent<T> {
   return {
     specversion: '1.0',
     id: crypto.randomUUID(),
@@ -27,7 +29,7 @@ export function newCloudEvent<T>(type: string, source: string, data: T, trace?: 
     time: new Date().toISOString(),
     datacontenttype: 'application/json',
     data,
-    ...(trace?.traceparent ? { traceparent: trace.traceparent } : {}),
-    ...(trace?.tracestate ? { tracestate: trace.tracestate } : {}),
+    ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
+    ...(trace.tracestate ? { tracestate: trace.tracestate } : {}),
   };
 }

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from '../observability/logger.js';
+import { runWithExtractedContext } from '../observability/tracing.js';
 import type { EpuCloudEvent, EpuFunction } from './cloud-event.js';
 
 export type FunctionName = 'auditLog' | 'photoUploaded';
@@ -34,7 +36,7 @@ export function createFunctionsInvoker(options: {
     return {
       mode: 'in-process',
       async invoke(name, event) {
-        await options.handlers()[name](new CloudEvent(event as never, false) as never);
+        await runWithExtractedContext(event as unknown as Record<string, unknown>, `function ${name}`, () => options.handlers()[name](new CloudEvent(event as never, false) as never), { kind: SpanKind.SERVER });
       },
     };
   }

@@ -1,6 +1,9 @@
 import Fastify, { LogController } from 'fastify';
 import { HTTP, type CloudEvent } from 'cloudevents';
+import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from '../observability/logger.js';
+import { runWithExtractedContext } from '../observability/tracing.js';
+import { captureError } from '../observability/sentry.js';
 import { errorBody } from '../http/errors.js';
 import type { EpuFunction } from './cloud-event.js';
 import { FUNCTION_NAMES, type FunctionName, tokenMatches } from './invoker.js';
@@ -43,13 +46,14 @@ export function createFunctionsServer(options: {
       return reply.code(400).send(errorBody('validation_failed', `Not a CloudEvent: ${(error as Error).message}`));
     }
     const started = Date.now();
-    await options.handlers[name](event as never);
+    await runWithExtractedContext(event as unknown as Record<string, unknown>, `function ${name}`, () => options.handlers[name](event as never), { kind: SpanKind.SERVER });
     request.log.info({ function: name, eventId: event.id, ms: Date.now() - started }, 'function ran');
     return reply.code(204).send();
   });
 
   app.setErrorHandler(async (error, request, reply) => {
     request.log.error({ err: error }, 'function failed');
+    captureError(error, { requestId: request.id, route: request.routeOptions.url ?? 'unmatched' });
     return reply.code(500).send(errorBody('internal_error', 'The function failed; the caller will retry.'));
   });
   return app;

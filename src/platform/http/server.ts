@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../observability/logger.js';
 import { AppError, ERRORS, errorBody } from './errors.js';
+import { captureError } from '../observability/sentry.js';
 
 export type App = FastifyInstance<
   import('node:http').Server,
@@ -99,6 +100,7 @@ export function createHttpServer(options: HttpServerOptions): App {
       return sendError(request, reply, known.status, known.code, known.message, known.details);
     }
     request.log.error({ err: error }, 'unhandled error');
+    captureError(error, { requestId: request.id, route: request.routeOptions.url ?? 'unmatched' });
     return sendError(request, reply, 500, 'internal_error', `${ERRORS.internal_error.message} Quote request id ${request.id} if you report it.`);
   });
 

@@ -5,6 +5,7 @@ import type { Page } from '../http/pagination.js';
 import type { Logger } from '../observability/logger.js';
 import { createJobsRepository, type Job, type JobCounts, type JobsRepository, type QueueDatabase } from './jobs.repository.js';
 import { nextSlot } from './schedule.js';
+import { injectTraceContext } from '../observability/tracing.js';
 
 export interface EnqueueOptions {
   /** Not before this time; default now. */
@@ -48,6 +49,12 @@ export function repositoryOf(queue: Queue): JobsRepository {
   return repository;
 }
 
+/** The enqueuing request's trace, so the job's run continues it; null when tracing is off. */
+function activeTrace(): Record<string, string> | undefined {
+  const carrier = injectTraceContext();
+  return Object.keys(carrier).length ? carrier : undefined;
+}
+
 export function createQueue({ db, logger }: QueueDependencies): Queue {
   const repository = createJobsRepository(db as Kysely<QueueDatabase>);
 
@@ -58,7 +65,7 @@ export function createQueue({ db, logger }: QueueDependencies): Queue {
         throw new Error(`maxAttempts must be a whole number of at least 1, not ${options.maxAttempts}`);
       }
       const id = await repository.insert(
-        { name, payload, runAt: options.runAt, maxAttempts: options.maxAttempts, key: options.key, trace: options.trace },
+        { name, payload, runAt: options.runAt, maxAttempts: options.maxAttempts, key: options.key, trace: options.trace ?? activeTrace() },
         options.executor as Kysely<QueueDatabase> | undefined,
       );
       logger.debug({ job: id, jobName: name, key: options.key }, 'job enqueued');

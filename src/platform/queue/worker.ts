@@ -3,6 +3,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { within } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
+import { captureError } from '../observability/sentry.js';
 import { retryDelayMs } from './backoff.js';
 import type { ClaimedJob } from './jobs.repository.js';
 import { createJobListener } from './listener.js';
@@ -196,7 +197,10 @@ export function createWorker(options: WorkerOptions): Worker {
         const delayMs = retryDelayMs(job.attempts, retryBaseMs);
         const status = await repository.fail(job.id, workerId, job.attempts, describeError(failure.error), delayMs);
         outcome = status === 'dead' ? 'dead' : status === 'queued' ? 'retry' : null;
-        if (outcome === 'dead') jobLog.error({ err: failure.error }, 'job failed for the last time: dead');
+        if (outcome === 'dead') {
+          jobLog.error({ err: failure.error }, 'job failed for the last time: dead');
+          captureError(failure.error, { job: job.name });
+        }
         else if (outcome === 'retry') jobLog.warn({ err: failure.error, retryInMs: delayMs }, 'job failed; it will be retried');
       }
     } catch (error) {
