@@ -13,6 +13,7 @@ operations
   admin create --email EMAIL [--name NAME]   create or promote an admin (password: EPU_ADMIN_PASSWORD or prompt)
   jobs run NAME | jobs list [--status S] | jobs retry ID   run a job now and wait; list jobs; retry a dead job
   flags list | set NAME --enabled true|false [--rollout N] | stale [--days N]   feature flags (changes are audited)
+  smoke --url URL [--timeout SECONDS]   check a running EPU: health, then signup → event → booking → upload → cleanup
 `;
 
 const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -24,6 +25,7 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
   flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, parseFlags(args)),
   jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
+  smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
 };
 
 async function main(argv: string[]): Promise<void> {
