@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../tests/support/database.js';
 import { testEnv } from '../../tests/support/app.js';
@@ -81,6 +84,22 @@ describe('epu web as a real process', () => {
       expect(requestLine).toMatchObject({ route: '/api/v1/auth/login', status: 200 });
     } finally {
       await web.stop();
+    }
+  });
+
+  it('starts on a fresh embedded PostgreSQL (no DATABASE_URL): creates it, migrates, serves', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-fresh-'));
+    const port = await freePort();
+    const web = spawnEpu(['web'], { APP_ENV: 'development', EPU_DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0', EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' });
+    try {
+      await web.waitForLog(/web ready/, 90_000);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      expect(fs.existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+      expect(fs.existsSync(path.join(dataDir, 'secret-key'))).toBe(true);
+    } finally {
+      expect((await web.stop()).code).toBe(0);
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

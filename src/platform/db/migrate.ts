@@ -43,9 +43,13 @@ export interface MigrationResult {
  * Applies pending migrations, forward only, under a session advisory lock so
  * that replicas starting together apply each migration exactly once. An
  * applied migration whose file changed is an error: fix forward with a new file.
+ * `targetVersion` stops there (a restore rebuilds the schema its backup was taken at).
  */
-export async function migrate(connectionString: string, logger: Logger, dir = migrationsDir): Promise<MigrationResult> {
-  const migrations = readMigrations(dir);
+export async function migrate(connectionString: string, logger: Logger, dir = migrationsDir, options: { targetVersion?: string } = {}): Promise<MigrationResult> {
+  const all = readMigrations(dir);
+  const targetIndex = options.targetVersion === undefined ? all.length - 1 : all.findIndex((m) => m.version === options.targetVersion);
+  if (options.targetVersion !== undefined && targetIndex < 0) throw new Error(`there is no migration ${options.targetVersion}; this release knows ${all[0]?.version ?? 'none'} to ${all.at(-1)?.version ?? 'none'}`);
+  const migrations = all.slice(0, targetIndex + 1);
   const client = new pg.Client({ connectionString, application_name: 'epu-migrate' });
   await client.connect();
   try {
@@ -105,9 +109,11 @@ export async function ensureSchemaCurrent(options: { connectionString: string; e
   await client.connect();
   let current: string | null = null;
   try {
-    const { rows } = await client.query<{ version: string | null }>(
-      `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL ELSE (SELECT max(version) FROM schema_migrations) END AS version`,
-    );
+    // Two statements: a single CASE would still resolve the table name at parse time and fail on a fresh database.
+    const exists = await client.query<{ name: string | null }>(`SELECT to_regclass('schema_migrations')::text AS name`);
+    const { rows } = exists.rows[0]?.name
+      ? await client.query<{ version: string | null }>('SELECT max(version) AS version FROM schema_migrations')
+      : { rows: [] as { version: string | null }[] };
     current = rows[0]?.version ?? null;
   } finally {
     await client.end();
