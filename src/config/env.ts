@@ -23,6 +23,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Unset: reads go to the primary. */
   databaseReplicaUrl: string | undefined;
+  /** With a replica: how long after a write a user's reads stay on the primary; raise it above the replica's usual lag. */
+  replicaStickySeconds: number;
   databasePoolMax: number;
   databaseStatementTimeoutMs: number;
   embeddedPostgresPort: number;
@@ -34,12 +36,13 @@ export interface Config {
   s3ForcePathStyle: boolean;
   cdnBaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** How long hot reads (home counters, public events, stats) stay cached; writes invalidate, the TTL heals a missed invalidation. */
+  cacheTtlSeconds: number;
   functionsUrl: string | undefined;
   functionsToken: string | undefined;
   functionsPort: number;
   otlpEndpoint: string | undefined;
   sentryDsn: string | undefined;
-  smtpUrl: string | undefined;
   maxUploadBytes: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
@@ -155,6 +158,7 @@ export function parseConfig(env: Env = process.env): Config {
     dataDir: path.resolve(optional(env, 'EPU_DATA_DIR') ?? '.epu'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['postgres:', 'postgresql:']),
+    replicaStickySeconds: integer(env, 'REPLICA_STICKY_SECONDS', 10, 1, 3_600),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 500),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54320, 1024, 65535),
@@ -165,12 +169,12 @@ export function parseConfig(env: Env = process.env): Config {
     s3ForcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', false),
     cdnBaseUrl: url(env, 'CDN_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 30, 1, 3_600),
     functionsUrl: functionsUrl?.replace(/\/+$/, ''),
     functionsToken,
     functionsPort: integer(env, 'FUNCTIONS_PORT', 8081, 0, 65535),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
-    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
+import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.js';
 import { EventParams } from '../events/events.schema.js';
@@ -33,7 +34,7 @@ async function receiveFiles(request: FastifyRequest, photos: PhotosService, even
         part.file.resume();
         throw new AppError('validation_failed', 'Send one file per request.', { details: [{ field: 'file', problem: 'more than one file' }] });
       }
-      stored.push(await photos.storeUpload(event, viewer, { stream: part.file }));
+      stored.push(await photos.storeUpload(event, viewer, { stream: part.file, truncated: () => part.file.truncated }));
     }
   } catch (error) {
     await Promise.all(stored.map((s) => s.discard()));
@@ -44,7 +45,10 @@ async function receiveFiles(request: FastifyRequest, photos: PhotosService, even
   return stored;
 }
 
-export function photosRoutes(app: App, deps: { photos: PhotosService; auth: Auth; maxUploadBytes: number; uploadsEnabled: (viewer: Viewer) => Promise<boolean> }): void {
+export function photosRoutes(
+  app: App,
+  deps: { photos: PhotosService; auth: Auth; maxUploadBytes: number; uploadsEnabled: (viewer: Viewer) => Promise<boolean>; reads: ReadsFor },
+): void {
   const { photos, auth } = deps;
 
   /** Refuses what can be refused before reading the body; a refused upload closes the connection instead of draining it. */
@@ -74,7 +78,7 @@ export function photosRoutes(app: App, deps: { photos: PhotosService; auth: Auth
 
   app.get('/api/v1/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query));
+    const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
     // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
     reply.header('cache-control', page.event.visibility === 'public' && !viewer ? 'public, max-age=30' : 'private, no-store');
     return { items: page.items, nextCursor: page.nextCursor };

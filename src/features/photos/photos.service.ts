@@ -3,6 +3,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Db } from '../../platform/db/pool.js';
+import type { Reads } from '../../platform/http/read-routing.js';
 import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
@@ -50,6 +51,8 @@ export function signedUrlLifetimeSeconds(now = Date.now()): number {
 /** An upload whose bytes arrive as a stream (a multipart file part). */
 export interface IncomingFile {
   stream: Readable;
+  /** True when the multipart parser cut the file at the size limit (busboy's `truncated`). */
+  truncated?: () => boolean;
 }
 
 export function createPhotosService(deps: {
@@ -146,7 +149,8 @@ export function createPhotosService(deps: {
         stored = await deps.storage.put(key, checked, { contentType: type, maxBytes: deps.maxUploadBytes });
       } catch (error) {
         rest.destroy();
-        throw uploadError(error, deps.maxUploadBytes);
+        // A file cut at the size limit also looks incomplete: the size is the real reason.
+        throw uploadError(file.truncated?.() ? new ObjectTooLargeError(deps.maxUploadBytes) : error, deps.maxUploadBytes);
       }
       deps.onStored?.(stored.bytes);
       const row: PhotoRow = {
@@ -184,9 +188,10 @@ export function createPhotosService(deps: {
       return toJson(photo, event);
     },
 
-    async gallery(eventId: string, viewer: Viewer | null, page: PageRequest): Promise<Page<PhotoJson> & { event: EventRow }> {
-      const event = await events.getVisible(eventId, viewer);
-      const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+    /** `reads`: where a read-heavy request reads (platform/http/read-routing.ts); the primary without it. */
+    async gallery(eventId: string, viewer: Viewer | null, page: PageRequest, reads?: Reads): Promise<Page<PhotoJson> & { event: EventRow }> {
+      const event = await events.getVisible(eventId, viewer, reads);
+      const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined, reads?.db);
       const pageOfRows = toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => row);
       return { items: await Promise.all(pageOfRows.items.map((row) => toJson(row, event))), nextCursor: pageOfRows.nextCursor, event };
     },

@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../platform/paths.js';
+import { ConfigError, parseConfig } from './env.js';
+
+const secret = 'x'.repeat(40);
+
+describe('configuration', () => {
+  it('runs on embedded defaults with nothing set', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({ appEnv: 'development', port: 3000, metricsPort: 9464, databaseUrl: undefined, storageUrl: undefined, redisUrl: undefined, maxUploadBytes: 25 * 1024 * 1024 });
+    expect(config.publicUrl.href).toBe('http://localhost:3000/');
+  });
+
+  it.each(['SECRET_KEY', 'DATABASE_URL', 'PUBLIC_URL'])('refuses to start production without %s', (missing) => {
+    const env: Record<string, string> = { APP_ENV: 'production', SECRET_KEY: secret, DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
+    delete env[missing];
+    expect(() => parseConfig(env)).toThrow(new ConfigError(missing, 'required when APP_ENV is production'));
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT: expected a whole number/],
+    ['PORT', '70000', /PORT: expected a whole number between 0 and 65535/],
+    ['APP_ENV', 'prod', /APP_ENV: expected one of development, test, staging, production/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a URL starting with postgres: or postgresql:/],
+    ['STORAGE_URL', 'not a url', /STORAGE_URL: expected a URL/],
+    ['SECRET_KEY', 'short', /SECRET_KEY: expected a comma-separated list of keys/],
+    ['LOG_PRETTY', 'maybe', /LOG_PRETTY: expected true or false/],
+  ])('names the variable and what is expected when %s=%s', (name, value, message) => {
+    expect(() => parseConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('takes a SECRET_KEY list, newest first', () => {
+    expect(parseConfig({ SECRET_KEY: `${'a'.repeat(32)}, ${'b'.repeat(32)}` }).secretKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+  });
+
+  it('documents every variable it reads in .env.example', () => {
+    const source = fs.readFileSync(path.join(packageRoot, 'src/config/env.ts'), 'utf8');
+    const read = new Set([...source.matchAll(/\(env, '([A-Z_]+)'/g)].map((m) => m[1]!));
+    read.add('SECRET_KEY').add('DATABASE_URL').add('PUBLIC_URL');
+    const example = fs.readFileSync(path.join(packageRoot, '.env.example'), 'utf8');
+    const missing = [...read].filter((name) => !new RegExp(`^#? ?${name}=`, 'm').test(example));
+    expect(missing).toEqual([]);
+  });
+});
