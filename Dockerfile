@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image for every EPU process type; the command picks the role:
 #   docker run IMAGE web | worker | functions | migrate | backup | ...
+# or, overriding the entrypoint: command ["epu"] with args ["web"], or ["epu", "web"].
 # scripts/build-image-dir.sh reproduces these steps without a Docker engine and
 # deploy/image/image.int.test.ts runs the result, so keep the two in step.
 
@@ -46,6 +47,9 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/public ./public
+# `epu` on PATH as well, so a platform that overrides the entrypoint can run
+# `epu web` (infra/ does: Cloud Run `commands`, ECS `entryPoint`) and so can an operator's shell.
+RUN ln -sf /app/bin/epu.js /usr/local/bin/epu && chmod 0755 /app/bin/epu.js
 USER node
 EXPOSE 3000 8081 9464
 # /livez, not /healthz: a container whose database is briefly away is alive and must not be restarted for it.

@@ -43,4 +43,7 @@ step "assembling the runtime layout in $image"
 for entry in package.json node_modules dist bin migrations public; do
   cp -a "$build/$entry" "$image/$entry"
 done
+# The runtime stage's RUN line: bin/epu.js executable. Its /usr/local/bin/epu
+# symlink lies outside /app; deploy/image/image.int.test.ts makes one to run `epu <command>`.
+chmod 0755 "$image/bin/epu.js"
 echo "$image"

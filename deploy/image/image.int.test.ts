@@ -179,6 +179,25 @@ describe('container image layout', () => {
     }
   });
 
+  it('runs as `epu <command>` from PATH, as infra/ starts it (entrypoint overridden with "epu")', async () => {
+    // The Dockerfile links /usr/local/bin/epu to /app/bin/epu.js; here a link on PATH stands in for it.
+    expect(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toMatch(/^RUN ln -sf \/app\/bin\/epu\.js \/usr\/local\/bin\/epu\b/m);
+    expect(fs.statSync(path.join(dir, 'bin/epu.js')).mode & 0o111).toBe(0o111);
+    const pathDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-image-path-'));
+    try {
+      fs.symlinkSync(path.join(dir, 'bin/epu.js'), path.join(pathDir, 'epu'));
+      const child = spawn('epu', ['help'], { cwd: os.tmpdir(), env: { ...env, PATH: `${pathDir}:${env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout!.on('data', (chunk) => (output += chunk));
+      child.stderr!.on('data', (chunk) => (output += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, output).toBe(0);
+      expect(output).toMatch(/^usage: epu <command>/);
+    } finally {
+      fs.rmSync(pathDir, { recursive: true, force: true });
+    }
+  });
+
   it('migrates an empty database and exits 0', async () => {
     const migrate = run(dir, ['migrate'], env);
     expect(await migrate.exited, migrate.output()).toBe(0);
