@@ -2,7 +2,7 @@ import type { Config } from '../../config/env.js';
 import { createJobHandlers, createPlatform, createRootLogger } from '../../app.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
-import { createWorker, type JobStatus } from '../../platform/queue/index.js';
+import { createWorker, type JobHandler, type JobStatus, type JobSummary } from '../../platform/queue/index.js';
 
 const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running|completed|dead] | epu jobs retry JOB_ID';
 
@@ -22,12 +22,16 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
       if (!handlers[argument]) report.fail(`no job named "${argument}"; known jobs: ${Object.keys(handlers).sort().join(', ')}`);
       const id = await queue.enqueue(argument, { requestedBy: 'cli' }, { maxAttempts: 1 });
       report.step(`running ${argument}`, { jobId: id });
-      const worker = createWorker({ queue, pool: platform.pool, handlers: { [argument]: handlers[argument]! }, concurrency: 1, pollIntervalMs: 200, logger: platform.logger });
+      // The summary is there when this process ran the job (not when a worker elsewhere took it first).
+      let summary: JobSummary | void = undefined;
+      const handler = handlers[argument]!;
+      const capture: JobHandler = async (job, signal) => (summary = await handler(job, signal));
+      const worker = createWorker({ queue, pool: platform.pool, handlers: { [argument]: capture }, concurrency: 1, pollIntervalMs: 200, logger: platform.logger });
       worker.start();
       try {
         const job = await queue.waitFor(id, { timeoutMs: 30 * 60_000 });
         if (job.status !== 'completed') report.fail(`${argument} failed: ${job.lastError ?? job.status}`, { jobId: id });
-        report.result(`${argument} completed`, { jobId: id });
+        report.result(`${argument} completed`, { jobId: id, ...(summary ?? {}) });
       } finally {
         await worker.stop({ graceMs: 1_000 });
       }

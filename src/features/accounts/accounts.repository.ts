@@ -29,6 +29,8 @@ export function createAccountsRepository(db: Db) {
         .selectFrom('users')
         .select([...USER_COLUMNS, 'users.password_hash'])
         .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+        // A deleted account can never sign in again.
+        .where('users.deleted_at', 'is', null)
         .executeTakeFirst();
     },
 
@@ -49,7 +51,7 @@ export function createAccountsRepository(db: Db) {
       return row.id;
     },
 
-    /** The user behind a live session: not revoked, not expired, and belonging to the claimed user. */
+    /** The user behind a live session: not revoked, not expired, belonging to the claimed user, whose account is not deleted. */
     async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
       return db
         .selectFrom('sessions')
@@ -59,6 +61,7 @@ export function createAccountsRepository(db: Db) {
         .where('sessions.user_id', '=', userId)
         .where('sessions.revoked_at', 'is', null)
         .where('sessions.expires_at', '>', new Date())
+        .where('users.deleted_at', 'is', null)
         .executeTakeFirst();
     },
 

@@ -8,6 +8,7 @@ import { mePage } from './views/me-page.js';
 const NOTICES: Record<string, string> = {
   'event-deleted': 'The event was deleted.',
   'export-requested': 'Export requested. It is being prepared; this page shows when it is ready.',
+  'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box to confirm.',
 };
 
 export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService; events: EventsService; exports: ExportsService }): void {

@@ -13,6 +13,8 @@ export interface UsersTable {
   role: Generated<'user' | 'admin'>;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** Set when the account was deleted: the row is anonymised then, and removed by the retention sweep later. */
+  deleted_at: Date | null;
 }
 
 export interface SessionsTable {
@@ -67,6 +69,10 @@ export interface Database {
   photos: PhotosTable;
   exports: ExportsTable;
   feature_flags: FeatureFlagsTable;
+  stats_daily: StatsDailyTable;
+  stats_totals: StatsTotalsTable;
+  integrity_runs: IntegrityRunsTable;
+  backup_drills: BackupDrillsTable;
 }
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'dead';
@@ -155,4 +161,41 @@ export interface FeatureFlagsTable {
   updated_at: Timestamp;
   updated_by: string | null;
   state_since: Timestamp;
+}
+
+export interface BackupDrillsTable {
+  id: Generated<string>;
+  backup_id: string;
+  ran_at: CreatedAt;
+  ok: boolean;
+  duration_ms: number;
+  // Written as JSON text, like jobs.payload.
+  report: ColumnType<Record<string, unknown>, string, never>;
+}
+
+export interface StatsDailyTable {
+  /** A UTC day. pg would read a date as local midnight: select it as to_char(day, 'YYYY-MM-DD'). */
+  day: string;
+  signups: number;
+  bookings: number;
+  uploads: number;
+  computed_at: Date;
+}
+
+export interface StatsTotalsTable {
+  id: Generated<boolean>;
+  users: number;
+  events: number;
+  bookings: number;
+  photos: number;
+  storage_bytes: number;
+  computed_at: Date;
+}
+
+export interface IntegrityRunsTable {
+  id: Generated<string>;
+  ran_at: CreatedAt;
+  ok: boolean;
+  // Written as JSON text, like jobs.payload.
+  problems: ColumnType<Record<string, unknown>, string, never>;
 }

@@ -19,8 +19,14 @@ export interface JobContext {
   trace: Record<string, string> | null;
 }
 
-/** Aborts the signal when the worker is stopping (after its grace period) or lost the job's lease. */
-export type JobHandler = (job: JobContext, signal: AbortSignal) => Promise<void>;
+/** What a run did, in figures (say, rows removed); `epu jobs run` prints it. */
+export type JobSummary = Record<string, unknown>;
+
+/**
+ * Aborts the signal when the worker is stopping (after its grace period) or lost the job's lease.
+ * May resolve with a summary of what the run did.
+ */
+export type JobHandler = (job: JobContext, signal: AbortSignal) => Promise<JobSummary | void>;
 
 export interface JobFinishedInfo {
   name: string;

@@ -49,6 +49,15 @@ ${options.events.length
 </section>
 <section aria-labelledby="account"><h2 id="account">Account</h2>
   <div class="card"><p>Signed in as <strong>${viewer.email}</strong> (${viewer.role}).</p></div>
+  <div class="card">
+    <h3 id="delete-account">Delete my account</h3>
+    <p>This signs you out everywhere and cannot be undone. Your name and email are removed at once; your bookings of upcoming events are cancelled; the photos you uploaded, your exports and the events you host (with their photos) are deleted.</p>
+    <form method="post" action="/me/delete" class="form" aria-labelledby="delete-account">
+      <div class="field"><label for="delete-confirm">Type DELETE to confirm</label>
+        <input id="delete-confirm" name="confirm" required pattern="DELETE" autocomplete="off"></div>
+      <div class="actions"><button class="danger" type="submit">Delete my account</button></div>
+    </form>
+  </div>
 </section>`,
   });
 }
