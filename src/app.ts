@@ -58,6 +58,9 @@ import { createChangeBus, type ChangeBus } from './platform/pubsub/index.js';
 import { createFlagsRepository } from './features/flags/flags.repository.js';
 import { createFlagsService, FLAGS, type FlagsService } from './features/flags/flags.service.js';
 import { flagsRoutes } from './features/flags/flags.routes.js';
+import { createDrillsRepository } from './features/backups/backups.repository.js';
+import { BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
+import { createBackupJob } from './features/backups/backups.jobs.js';
 
 export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
 
@@ -73,6 +76,8 @@ export interface Platform {
   bus: ChangeBus;
   metrics: Metrics;
   storage: ObjectStorage;
+  /** Where backups go: `storage` itself, or BACKUP_STORAGE_URL's store when set. */
+  backupStorage: ObjectStorage;
   queue: Queue;
   /** Function calls go out through the queue (an outbox); see platform/functions. */
   dispatcher: FunctionsDispatcher;
@@ -84,6 +89,11 @@ export interface Platform {
 
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
   return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: traceContextMixin });
+}
+
+/** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */
+export function createBackupStorage(config: Config, keyring: Keyring, logger: Logger): ObjectStorage {
+  return createStorage({ ...config, storageUrl: config.backupStorageUrl ?? config.storageUrl, cdnBaseUrl: undefined }, keyring, logger);
 }
 
 export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
@@ -111,6 +121,8 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     const keyring = createKeyring(resolveSecretKeys(config));
     const storage = createStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
     closers.push(() => storage.close());
+    const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
+    if (backupStorage !== storage) closers.push(() => backupStorage.close());
     const queue = createQueue({ db, pool, logger });
 
     return {
@@ -124,6 +136,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       bus,
       metrics,
       storage,
+      backupStorage,
       queue,
       dispatcher: createFunctionsDispatcher(queue),
       functionsToken: config.functionsToken ?? keyring.sign('functions', 'epu-functions-invoke'),
@@ -145,6 +158,19 @@ export interface Services {
   photos: PhotosService;
   exports: ExportsService;
   flags: FlagsService;
+  backups: BackupsService;
+}
+
+function createBackups(platform: Platform): BackupsService {
+  return createBackupsService({
+    databaseUrl: platform.databaseUrl,
+    storage: platform.backupStorage,
+    drills: createDrillsRepository(platform.db),
+    keep: platform.config.backupKeep,
+    logger: platform.logger,
+    onBackupSuccess: (at) => platform.metrics.setBackupSuccess(at),
+    onDrillSuccess: (at) => platform.metrics.setDrillSuccess(at),
+  });
 }
 
 /** The features' services, shared by the web, the worker and the CLI. */
@@ -178,7 +204,7 @@ export function createServices(platform: Platform): Services {
     logger: platform.logger,
     recordAudit: ({ requestId: _requestId, ...entry }, executor) => audit.record(entry, executor),
   });
-  return { accounts, events, bookings, audit, photos, exports, flags };
+  return { accounts, events, bookings, audit, photos, exports, flags, backups: createBackups(platform) };
 }
 
 /** The function handlers (functions-framework signatures), run by `epu functions` or in-process. */
@@ -189,6 +215,11 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
     photoUploaded: createPhotoUploadedFunction({ repo: createPhotosRepository(db), storage: platform.storage, queue: platform.queue, logger }),
   };
 }
+
+/** Cron schedules (UTC) that every worker registers at start; each slot enqueues its job once, however many workers run. */
+export const SCHEDULES: Record<string, string> = {
+  [BACKUP_CREATE_JOB]: '0 3 * * *',
+};
 
 /** Every job the worker runs, by name. */
 export function createJobHandlers(platform: Platform): Record<string, JobHandler> {
@@ -212,6 +243,7 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
       exportHours: config.retention.exportHours,
       logger,
     }),
+    [BACKUP_CREATE_JOB]: createBackupJob({ backups: createBackups(platform), logger }),
   };
   // Each run continues the trace of the request that enqueued it.
   return Object.fromEntries(

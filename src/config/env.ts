@@ -52,6 +52,8 @@ export interface Config {
   gitSha: string | undefined;
   retention: { auditDays: number; exportHours: number; deletedAccountDays: number };
   backupKeep: number;
+  /** Unset: backups go under backups/ in STORAGE_URL. Set it once a bucket of their own exists (own lifecycle and access; the infra provisions one). */
+  backupStorageUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -187,5 +189,6 @@ export function parseConfig(env: Env = process.env): Config {
       deletedAccountDays: integer(env, 'RETENTION_DELETED_ACCOUNT_DAYS', 30, 0, 3_650),
     },
     backupKeep: integer(env, 'BACKUP_KEEP', 7, 1, 1000),
+    backupStorageUrl: url(env, 'BACKUP_STORAGE_URL', ['file:', 's3:']),
   });
 }

@@ -13,6 +13,10 @@ operations
   admin create --email EMAIL [--name NAME]   create or promote an admin (password: EPU_ADMIN_PASSWORD or prompt)
   jobs run NAME | jobs list [--status S] | jobs retry ID   run a job now and wait; list jobs; retry a dead job
   flags list | set NAME --enabled true|false [--rollout N] | stale [--days N]   feature flags (changes are audited)
+  backup                    write a backup of the database to object storage (backups/), keep the newest BACKUP_KEEP
+  backups                   list the complete backups, newest first
+  restore BACKUP_ID --database-url URL [--force]   restore into an empty database (--force: replace its contents)
+  drill [--database-url URL]   restore the newest backup into a scratch database, verify it, record the result
   smoke --url URL [--timeout SECONDS]   check a running EPU: health, then signup → event → booking → upload → cleanup
 `;
 
@@ -25,6 +29,10 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
   flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, parseFlags(args)),
   jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
+  backup: async (config) => (await import('./ops/backups.js')).runBackup(config),
+  backups: async (config) => (await import('./ops/backups.js')).runBackups(config),
+  restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, parseFlags(args)),
+  drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, parseFlags(args)),
   smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
 };
 

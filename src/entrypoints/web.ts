@@ -2,7 +2,7 @@ import type { Config } from '../config/env.js';
 import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
-import { collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import { collectDataSafety, collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu web`: the stateless HTTP server. Any replica serves any request and can be stopped at any time. */
@@ -14,7 +14,9 @@ export async function runWeb(config: Config): Promise<void> {
   const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
-  const app = await buildWebApp(platform, createServices(platform), { isShuttingDown: () => shuttingDown });
+  const services = createServices(platform);
+  collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, { logger });
+  const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     // /healthz answers 503 from now on, so a load balancer stops routing here;

@@ -1,9 +1,9 @@
 import type { Config } from '../config/env.js';
-import { createJobHandlers, createPlatform, createRootLogger } from '../app.js';
+import { createJobHandlers, createPlatform, createRootLogger, createServices, SCHEDULES } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import { createWorker } from '../platform/queue/index.js';
-import { collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import { collectDataSafety, collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu worker`: background jobs and schedules. Any number can run; each job runs once at a time. */
@@ -13,6 +13,10 @@ export async function runWorker(config: Config): Promise<void> {
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
   const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
+  const { backups } = createServices(platform);
+  collectDataSafety({ lastBackupAt: backups.lastBackupAt, lastDrillAt: backups.lastDrillAt }, platform.metrics, { logger });
+  // Every worker registers them (an upsert): a changed cron takes effect with the next release.
+  for (const [name, cron] of Object.entries(SCHEDULES)) await platform.queue.setSchedule(name, cron);
   const worker = createWorker({
     queue: platform.queue,
     pool: platform.pool,

@@ -1,0 +1,11 @@
+import type { JobHandler } from '../../platform/queue/index.js';
+import type { Logger } from '../../platform/observability/logger.js';
+import type { BackupsService } from './backups.service.js';
+
+/** `backup.create` (daily, and `epu jobs run backup.create`): a new backup, then retention. */
+export function createBackupJob(deps: { backups: BackupsService; logger: Logger }): JobHandler {
+  return async () => {
+    const { manifest, pruned } = await deps.backups.create((message, data) => deps.logger.debug({ ...data }, message));
+    deps.logger.info({ backupId: manifest.id, bytes: manifest.totalBytes, pruned }, 'scheduled backup done');
+  };
+}

@@ -1,0 +1,213 @@
+// Reading and restoring backups. A restore verifies every object's SHA-256
+// before it touches the target, loads every table in one transaction, and
+// commits only when each table's row count and checksum match the manifest:
+// the target ends up with the whole backup or with nothing of it.
+import crypto from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import pgCopyStreams from 'pg-copy-streams';
+import { migrate } from '../../platform/db/migrate.js';
+import { migrationsDir } from '../../platform/paths.js';
+import type { Logger } from '../../platform/observability/logger.js';
+import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { BACKUP_PREFIX, isBackupId, manifestKey, parseManifest, summarize, type BackupManifest, type BackupSummary, type TableEntry } from './backups.manifest.js';
+import {
+  analyze,
+  connect,
+  copyInSql,
+  countTables,
+  nonEmptyTables,
+  resetSchema,
+  setSequence,
+  tableChecksum,
+  truncate,
+} from './backups.repository.js';
+import { byteMeter, formatBytes, type Progress } from './backups.snapshot.js';
+
+export class BackupNotFoundError extends Error {
+  constructor(id: string) {
+    super(`there is no complete backup ${id}; \`epu backups\` lists them`);
+    this.name = 'BackupNotFoundError';
+  }
+}
+
+export class RestoreRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RestoreRefusedError';
+  }
+}
+
+export interface TableCheck {
+  table: string;
+  ok: boolean;
+  expectedRows: number;
+  rows: number | null;
+  expectedChecksum: string;
+  checksum: string | null;
+  /** Why the table failed: a changed object, a count or checksum mismatch. */
+  problem?: string;
+}
+
+export interface RestoreReport {
+  ok: boolean;
+  backupId: string;
+  schemaVersion: string;
+  tables: TableCheck[];
+  /** Set when the restore failed: the first problem, in one line. */
+  reason?: string;
+  durationMs: number;
+}
+
+/** Every complete backup (one with a manifest), newest first. Reads storage only: the database may be what was lost. */
+export async function listBackups(storage: ObjectStorage, logger?: Logger): Promise<BackupSummary[]> {
+  const ids: string[] = [];
+  for await (const object of storage.list(BACKUP_PREFIX)) {
+    const [, id, file] = object.key.split('/');
+    if (id && file === 'manifest.json' && isBackupId(id)) ids.push(id);
+  }
+  ids.sort().reverse();
+  const summaries: BackupSummary[] = [];
+  for (const id of ids) {
+    try {
+      summaries.push(summarize(await readManifest(storage, id)));
+    } catch (error) {
+      logger?.warn({ err: error, backupId: id }, 'skipping a backup whose manifest cannot be read');
+    }
+  }
+  return summaries;
+}
+
+/** Completion time of the newest complete backup (its manifest's time in storage), without reading any manifest. */
+export async function lastBackupAt(storage: ObjectStorage): Promise<Date | null> {
+  let newest: { id: string; at: Date } | null = null;
+  for await (const object of storage.list(BACKUP_PREFIX)) {
+    const [, id, file] = object.key.split('/');
+    if (id && file === 'manifest.json' && isBackupId(id) && (!newest || id > newest.id)) newest = { id, at: object.lastModified };
+  }
+  return newest?.at ?? null;
+}
+
+export async function readManifest(storage: ObjectStorage, id: string): Promise<BackupManifest> {
+  if (!isBackupId(id)) throw new BackupNotFoundError(id);
+  const object = await storage.get(manifestKey(id));
+  if (!object) throw new BackupNotFoundError(id);
+  const chunks: Buffer[] = [];
+  for await (const chunk of object.body) chunks.push(chunk as Buffer);
+  return parseManifest(Buffer.concat(chunks).toString('utf8'), id);
+}
+
+/** Reads the object once and compares its size and SHA-256 with the manifest; null when they match. */
+async function objectProblem(storage: ObjectStorage, entry: TableEntry): Promise<string | null> {
+  const object = await storage.get(entry.key);
+  if (!object) return `object ${entry.key} is missing`;
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of object.body) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  const sha256 = hash.digest('hex');
+  if (bytes !== entry.bytes || sha256 !== entry.sha256) {
+    return `object ${entry.key} changed in storage: ${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; the manifest says ${entry.bytes} bytes, sha256 ${entry.sha256.slice(0, 12)}…`;
+  }
+  return null;
+}
+
+function failedReport(manifest: BackupManifest, started: number, tables: TableCheck[], reason: string): RestoreReport {
+  return { ok: false, backupId: manifest.id, schemaVersion: manifest.schemaVersion, tables, reason, durationMs: Date.now() - started };
+}
+
+export interface RestoreOptions {
+  storage: ObjectStorage;
+  manifest: BackupManifest;
+  targetUrl: string;
+  /** Replace whatever the target holds (its whole current schema). */
+  force: boolean;
+  logger: Logger;
+  onProgress?: Progress;
+  /** Refresh planner statistics after loading; a drill's scratch database is dropped anyway. */
+  analyze?: boolean;
+}
+
+/**
+ * Restores a backup into `targetUrl`: refuses a target that has tables unless
+ * `force`, migrates it to the backup's schema version, loads each table with
+ * COPY in foreign-key order and compares counts and checksums before COMMIT.
+ * A mismatch is a report with ok=false (and nothing committed), not a throw.
+ */
+export async function restoreBackup(options: RestoreOptions): Promise<RestoreReport> {
+  const { storage, manifest } = options;
+  const progress = options.onProgress ?? (() => undefined);
+  const started = Date.now();
+  const pending = (entry: TableEntry, problem?: string): TableCheck => ({
+    table: entry.name,
+    ok: false,
+    expectedRows: entry.rows,
+    rows: null,
+    expectedChecksum: entry.checksum,
+    checksum: null,
+    ...(problem ? { problem } : {}),
+  });
+
+  progress(`verifying ${manifest.tables.length} objects of backup ${manifest.id}`, { backupId: manifest.id, bytes: manifest.totalBytes });
+  const objectChecks: TableCheck[] = [];
+  for (const entry of manifest.tables) {
+    const problem = await objectProblem(storage, entry);
+    objectChecks.push(pending(entry, problem ?? undefined));
+  }
+  const changed = objectChecks.filter((check) => check.problem);
+  if (changed.length) return failedReport(manifest, started, objectChecks, changed[0]!.problem!);
+
+  const client = await connect(options.targetUrl, 'epu-restore');
+  try {
+    const existing = await countTables(client);
+    if (existing.count > 0) {
+      if (!options.force) {
+        throw new RestoreRefusedError(
+          `the target database is not empty (${existing.count} tables, e.g. ${existing.examples.join(', ')}); restore into a new database, or pass --force to replace everything in it`,
+        );
+      }
+      progress('replacing the target schema (--force)', { tables: existing.count });
+      await resetSchema(client);
+    }
+    progress(`migrating the target to schema ${manifest.schemaVersion}`);
+    await migrate(options.targetUrl, options.logger, migrationsDir, { targetVersion: manifest.schemaVersion });
+
+    await client.query('BEGIN');
+    // Migrations may seed rows (feature_flags); the backup's rows replace them.
+    await truncate(client, await nonEmptyTables(client, manifest.tables.map((entry) => entry.name)));
+    for (const [index, entry] of manifest.tables.entries()) {
+      const object = await storage.get(entry.key);
+      if (!object) throw new Error(`object ${entry.key} disappeared during the restore`);
+      const meter = byteMeter((bytes) => progress(`${entry.name}: ${formatBytes(bytes)} loaded`, { table: entry.name, rawBytes: bytes }));
+      await pipeline(object.body, zlib.createGunzip(), meter, client.query(pgCopyStreams.from(copyInSql(entry.name, entry.columns))));
+      progress(`[${index + 1}/${manifest.tables.length}] ${entry.name}: ${entry.rows} rows loaded`, { table: entry.name, rows: entry.rows });
+    }
+    for (const sequence of manifest.sequences) await setSequence(client, sequence.name, sequence.lastValue);
+
+    progress('verifying row counts and checksums');
+    const checks: TableCheck[] = [];
+    for (const entry of manifest.tables) {
+      const actual = await tableChecksum(client, entry.name, entry.columns);
+      const ok = actual.rows === entry.rows && actual.checksum === entry.checksum;
+      const problem = ok
+        ? undefined
+        : actual.rows !== entry.rows
+          ? `${entry.name}: ${actual.rows} rows restored, the manifest says ${entry.rows}`
+          : `${entry.name}: the checksum of the restored rows does not match the manifest`;
+      checks.push({ table: entry.name, ok, expectedRows: entry.rows, rows: actual.rows, expectedChecksum: entry.checksum, checksum: actual.checksum, ...(problem ? { problem } : {}) });
+    }
+    const mismatch = checks.find((check) => !check.ok);
+    if (mismatch) {
+      await client.query('ROLLBACK');
+      return failedReport(manifest, started, checks, mismatch.problem!);
+    }
+    await client.query('COMMIT');
+    if (options.analyze) await analyze(client);
+    return { ok: true, backupId: manifest.id, schemaVersion: manifest.schemaVersion, tables: checks, durationMs: Date.now() - started };
+  } finally {
+    // After a failed COPY the transaction ends with the connection: nothing of the load is kept.
+    await client.end().catch(() => undefined);
+  }
+}
