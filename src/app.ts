@@ -11,7 +11,11 @@ import { ensureEmbeddedPostgres } from './platform/db/embedded.js';
 import { createKysely, createPool, type Db } from './platform/db/pool.js';
 import { createLogger, traceContextMixin, type Logger } from './platform/observability/logger.js';
 import { createKeyring, resolveSecretKeys, type Keyring } from './platform/security/keyring.js';
-import { postgresLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
+import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
+import { createRedisConnection, redisNamespace } from './platform/redis.js';
+import { createCache, type Cache } from './platform/cache/index.js';
+import { createReplica, type Replica } from './platform/db/replica.js';
+import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
 import { createCrossSiteGuard } from './platform/http/cross-site.js';
 import { createSessionCookies } from './platform/http/cookies.js';
@@ -44,6 +48,7 @@ import { createAuditRecorder, type AuditRecorder } from './features/audit/audit.
 import { createAuditRepository } from './features/audit/audit.repository.js';
 import { createAuditLogFunction } from './features/audit/audit.functions.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
+import { adminRoutes } from './features/admin/admin.routes.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService, type PhotosService } from './features/photos/photos.service.js';
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
@@ -61,6 +66,20 @@ import { flagsRoutes } from './features/flags/flags.routes.js';
 import { createDrillsRepository } from './features/backups/backups.repository.js';
 import { BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
 import { createBackupJob } from './features/backups/backups.jobs.js';
+import { backupsAdminSection } from './features/backups/views/backups-section.js';
+import { createStatsRepository } from './features/stats/stats.repository.js';
+import { createStatsService, STATS_AGGREGATE_JOB, type StatsService } from './features/stats/stats.service.js';
+import { statsAggregateJob } from './features/stats/stats.jobs.js';
+import { statsRoutes } from './features/stats/stats.routes.js';
+import { statsSection } from './features/stats/views/stats-section.js';
+import { createIntegrityRepository } from './features/integrity/integrity.repository.js';
+import { createIntegrityService, INTEGRITY_CHECK_JOB, type IntegrityService } from './features/integrity/integrity.service.js';
+import { integrityCheckJob } from './features/integrity/integrity.jobs.js';
+import { integritySection } from './features/integrity/views/integrity-section.js';
+import { createRetentionRepository } from './features/retention/retention.repository.js';
+import { createRetentionService, RETENTION_SWEEP_JOB, retentionPolicy, type RetentionService } from './features/retention/retention.service.js';
+import { retentionSweepJob } from './features/retention/retention.jobs.js';
+import { retentionRoutes } from './features/retention/retention.routes.js';
 
 export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
 
@@ -70,6 +89,11 @@ export interface Platform {
   databaseUrl: string;
   pool: pg.Pool;
   db: Db;
+  /** Where read-heavy queries go: the replica (DATABASE_REPLICA_URL), else the primary. Per request, see platform/http/read-routing. */
+  readDb: Db;
+  replica: Replica | null;
+  /** Hot reads: an in-process LRU, or Redis shared by every replica when REDIS_URL is set. */
+  cache: Cache;
   keyring: Keyring;
   limiters: LimiterFactory;
   /** Change announcements between processes (flags): PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set. */
@@ -115,9 +139,29 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     // Right after the pool: query timing covers the connections opened from here on.
     const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
     instrumentPool(pool, metrics);
+    let replica: Replica | null = null;
+    if (config.databaseReplicaUrl) {
+      const replicaPool = createPool({
+        connectionString: config.databaseReplicaUrl,
+        max: config.databasePoolMax,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
+        applicationName: `epu-${role}-replica`,
+        // Soon enough to read from the primary instead while the replica does not answer.
+        connectionTimeoutMs: 2_000,
+      });
+      closers.push(() => replicaPool.end());
+      instrumentPool(replicaPool, metrics);
+      replica = createReplica({ primary: pool, replica: replicaPool, logger: logger.child({ component: 'replica' }) });
+    }
     const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, pool, logger });
     closers.push(() => bus.close());
     const db = createKysely(pool);
+    const namespace = redisNamespace(databaseUrl);
+    // One fail-fast connection for the cache and the rate limits; the bus keeps its own two.
+    const redis = config.redisUrl ? createRedisConnection({ url: config.redisUrl, name: `epu-${role}:${namespace}`, logger, commandTimeoutMs: config.redisCommandTimeoutMs }) : null;
+    if (redis) closers.push(async () => redis.disconnect());
+    const cache = createCache({ redis, namespace, logger, onLookup: metrics.cacheHit });
+    const postgresLimiters = postgresLimiterFactory(pool);
     const keyring = createKeyring(resolveSecretKeys(config));
     const storage = createStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
     closers.push(() => storage.close());
@@ -131,8 +175,11 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       databaseUrl,
       pool,
       db,
+      readDb: replica?.db ?? db,
+      replica,
+      cache,
       keyring,
-      limiters: postgresLimiterFactory(pool),
+      limiters: redis ? redisLimiterFactory(redis, namespace, postgresLimiters) : postgresLimiters,
       bus,
       metrics,
       storage,
@@ -159,6 +206,9 @@ export interface Services {
   exports: ExportsService;
   flags: FlagsService;
   backups: BackupsService;
+  stats: StatsService;
+  integrity: IntegrityService;
+  retention: RetentionService;
 }
 
 function createBackups(platform: Platform): BackupsService {
@@ -183,7 +233,7 @@ export function createServices(platform: Platform): Services {
     sessionTtlDays: config.sessionTtlDays,
     audit,
   });
-  const events = createEventsService({ repo: createEventsRepository(db), audit });
+  const events = createEventsService({ repo: createEventsRepository(db), audit, cache: platform.cache, cacheTtlSeconds: config.cacheTtlSeconds });
   const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
   const photos = createPhotosService({
     db,
@@ -204,7 +254,32 @@ export function createServices(platform: Platform): Services {
     logger: platform.logger,
     recordAudit: ({ requestId: _requestId, ...entry }, executor) => audit.record(entry, executor),
   });
-  return { accounts, events, bookings, audit, photos, exports, flags, backups: createBackups(platform) };
+  const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
+  return {
+    accounts, events, bookings, audit, photos, exports, flags, backups: createBackups(platform), stats,
+    integrity: createIntegrity(platform),
+    retention: createRetention(platform, audit),
+  };
+}
+
+function createIntegrity(platform: Platform): IntegrityService {
+  return createIntegrityService({ repo: createIntegrityRepository(platform.db), storage: platform.storage, logger: platform.logger });
+}
+
+function createRetention(platform: Platform, audit: AuditRecorder): RetentionService {
+  const { db } = platform;
+  return createRetentionService({
+    db,
+    repo: createRetentionRepository(db),
+    auditRepo: createAuditRepository(db),
+    exportsRepo: createExportsRepository(db),
+    photosRepo: createPhotosRepository(db),
+    queue: platform.queue,
+    storage: platform.storage,
+    audit,
+    policy: retentionPolicy(platform.config),
+    logger: platform.logger,
+  });
 }
 
 /** The function handlers (functions-framework signatures), run by `epu functions` or in-process. */
@@ -219,6 +294,9 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
 /** Cron schedules (UTC) that every worker registers at start; each slot enqueues its job once, however many workers run. */
 export const SCHEDULES: Record<string, string> = {
   [BACKUP_CREATE_JOB]: '0 3 * * *',
+  [STATS_AGGREGATE_JOB]: '*/5 * * * *',
+  [INTEGRITY_CHECK_JOB]: '30 2 * * *',
+  [RETENTION_SWEEP_JOB]: '15 * * * *',
 };
 
 /** Every job the worker runs, by name. */
@@ -244,6 +322,9 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
       logger,
     }),
     [BACKUP_CREATE_JOB]: createBackupJob({ backups: createBackups(platform), logger }),
+    [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: createStatsRepository(db), logger }),
+    [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: createIntegrity(platform), metrics: platform.metrics, logger }),
+    [RETENTION_SWEEP_JOB]: retentionSweepJob(createRetention(platform, createAuditRecorder(platform.dispatcher, config.publicUrl.origin))),
   };
   // Each run continues the trace of the request that enqueued it.
   return Object.fromEntries(
@@ -310,10 +391,24 @@ export async function buildWebApp(platform: Platform, services: Services, option
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
   app.addHook('onRequest', (request, _reply, done) => runWithRequestContext({ requestId: request.id }, done));
   app.addHook('onRequest', createCrossSiteGuard(config.publicUrl.origin));
+  const reads = createReadRouting(app, {
+    primary: platform.db,
+    replica: platform.replica?.db ?? null,
+    keyring,
+    stickySeconds: config.replicaStickySeconds,
+    secure: https,
+    isSignedIn: (request) => cookies.read(request) !== null,
+  });
   if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring });
 
   healthRoutes(app, {
-    checks: { database: async () => (await platform.pool.query('SELECT 1'), 'ok'), storage: () => platform.storage.check() },
+    checks: {
+      database: async () => (await platform.pool.query('SELECT 1'), 'ok'),
+      storage: () => platform.storage.check(),
+      // Accelerators: 'degraded' while down (requests are still served), never failing.
+      ...(config.redisUrl && { redis: () => platform.cache.check() }),
+      ...(platform.replica && { replica: platform.replica.check }),
+    },
     isShuttingDown: options.isShuttingDown,
     environment: config.appEnv,
     gitSha: config.gitSha,
@@ -326,9 +421,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
     bookings: services.bookings,
     auth,
     flags: services.flags,
-    pageSections: async (event, viewer, query) => {
+    reads,
+    pageSections: async (event, viewer, query, pageReads) => {
       const [gallery, canUpload, uploadsOn] = await Promise.all([
-        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }),
+        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads),
         viewer ? services.photos.canContribute(event, viewer) : false,
         uploadsEnabled(viewer),
       ]);
@@ -343,13 +439,19 @@ export async function buildWebApp(platform: Platform, services: Services, option
       });
     },
   });
-  photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled });
+  photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads });
   exportsRoutes(app, { exports: services.exports, auth });
   auditRoutes(app, { repo: createAuditRepository(platform.db), auth });
+  adminRoutes(app, { auth, queue: platform.queue, audit: createAuditRepository(platform.db), sections: {
+    before: [async () => statsSection(await services.stats.read()), async () => integritySection(await services.integrity.latest())],
+    after: [backupsAdminSection(services.backups, config.backupKeep)],
+  } });
   flagsRoutes(app, { flags: services.flags, auth });
   // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());
   bookingsRoutes(app, { bookings: services.bookings, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
+  statsRoutes(app, { stats: services.stats, auth });
+  retentionRoutes(app, { retention: services.retention, auth });
   return app;
 }

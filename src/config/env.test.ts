@@ -31,6 +31,11 @@ describe('configuration', () => {
     expect(() => parseConfig({ [name]: value })).toThrow(message);
   });
 
+  it('lets commands that hold no secrets (epu migrate) run in production without SECRET_KEY', () => {
+    const env = { APP_ENV: 'production', DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
+    expect(parseConfig(env, { requireSecretKey: false }).secretKeys).toBeUndefined();
+  });
+
   it('takes a SECRET_KEY list, newest first', () => {
     expect(parseConfig({ SECRET_KEY: `${'a'.repeat(32)}, ${'b'.repeat(32)}` }).secretKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
   });

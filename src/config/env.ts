@@ -38,6 +38,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** How long hot reads (home counters, public events, stats) stay cached; writes invalidate, the TTL heals a missed invalidation. */
   cacheTtlSeconds: number;
+  /** How long a Redis command may take before the cache skips Redis and limits count in PostgreSQL; raise it for a distant Redis. */
+  redisCommandTimeoutMs: number;
   functionsUrl: string | undefined;
   functionsToken: string | undefined;
   functionsPort: number;
@@ -116,7 +118,11 @@ export function loadDotEnv(env: Env = process.env, cwd = process.cwd()): void {
   if (appEnv === 'development' && fs.existsSync(file)) process.loadEnvFile(file);
 }
 
-export function parseConfig(env: Env = process.env): Config {
+/**
+ * `requireSecretKey: false` is for commands that hold no secrets (`epu migrate`):
+ * a release job gets only the database, not the session keys.
+ */
+export function parseConfig(env: Env = process.env, options: { requireSecretKey?: boolean } = {}): Config {
   const appEnv = oneOf(env, 'APP_ENV', ['development', 'test', 'staging', 'production'] as const, 'development');
   const isProductionLike = appEnv === 'staging' || appEnv === 'production';
 
@@ -125,7 +131,7 @@ export function parseConfig(env: Env = process.env): Config {
       throw new ConfigError(name, `required when APP_ENV is ${appEnv}`);
     }
   };
-  requiredInProduction('SECRET_KEY');
+  if (options.requireSecretKey !== false) requiredInProduction('SECRET_KEY');
   requiredInProduction('DATABASE_URL');
   requiredInProduction('PUBLIC_URL');
 
@@ -172,6 +178,7 @@ export function parseConfig(env: Env = process.env): Config {
     cdnBaseUrl: url(env, 'CDN_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 30, 1, 3_600),
+    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 100, 10, 10_000),
     functionsUrl: functionsUrl?.replace(/\/+$/, ''),
     functionsToken,
     functionsPort: integer(env, 'FUNCTIONS_PORT', 8081, 0, 65535),

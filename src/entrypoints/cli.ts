@@ -12,6 +12,7 @@ process types
 operations
   admin create --email EMAIL [--name NAME]   create or promote an admin (password: EPU_ADMIN_PASSWORD or prompt)
   jobs run NAME | jobs list [--status S] | jobs retry ID   run a job now and wait; list jobs; retry a dead job
+  check                     run the integrity checks now; exits 1 when any finds a problem
   flags list | set NAME --enabled true|false [--rollout N] | stale [--days N]   feature flags (changes are audited)
   backup                    write a backup of the database to object storage (backups/), keep the newest BACKUP_KEEP
   backups                   list the complete backups, newest first
@@ -29,12 +30,16 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
   flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, parseFlags(args)),
   jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
+  check: async (config) => (await import('./ops/check.js')).runCheck(config),
   backup: async (config) => (await import('./ops/backups.js')).runBackup(config),
   backups: async (config) => (await import('./ops/backups.js')).runBackups(config),
   restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, parseFlags(args)),
   drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, parseFlags(args)),
   smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
 };
+
+// Least privilege: the migration job needs the database and nothing else.
+const COMMANDS_WITHOUT_SECRETS = new Set(['migrate']);
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -50,7 +55,7 @@ async function main(argv: string[]): Promise<void> {
   let config: Config;
   try {
     loadDotEnv();
-    config = parseConfig();
+    config = parseConfig(process.env, { requireSecretKey: !COMMANDS_WITHOUT_SECRETS.has(command) });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`epu: configuration error: ${error.message}\n`);

@@ -17,6 +17,14 @@ export async function runWeb(config: Config): Promise<void> {
   const services = createServices(platform);
   collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, { logger });
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
+  // While draining, every response closes its connection: a proxy that keeps
+  // connections alive (nginx `keepalive`) then opens new ones, which go to
+  // another replica once this one stops listening, and never sends a request
+  // down a connection this process is about to close (a POST lost in that race
+  // cannot be retried safely). docs/decisions/0014-replicas-behind-a-proxy.md
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     // /healthz answers 503 from now on, so a load balancer stops routing here;

@@ -13,8 +13,12 @@ export async function runWorker(config: Config): Promise<void> {
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
   const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
-  const { backups } = createServices(platform);
-  collectDataSafety({ lastBackupAt: backups.lastBackupAt, lastDrillAt: backups.lastDrillAt }, platform.metrics, { logger });
+  const { backups, integrity } = createServices(platform);
+  collectDataSafety(
+    { lastBackupAt: backups.lastBackupAt, lastDrillAt: backups.lastDrillAt, integrityProblems: integrity.latestProblemCounts },
+    platform.metrics,
+    { logger },
+  );
   // Every worker registers them (an upsert): a changed cron takes effect with the next release.
   for (const [name, cron] of Object.entries(SCHEDULES)) await platform.queue.setSchedule(name, cron);
   const worker = createWorker({

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { RateLimiterPostgres, type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface LimiterSpec {
   /** Names the counter family, e.g. "login-account". */
@@ -23,6 +24,27 @@ export function postgresLimiterFactory(pool: pg.Pool): LimiterFactory {
       points: spec.points,
       duration: spec.durationSeconds,
       blockDuration: spec.blockSeconds ?? 0,
+    });
+}
+
+/**
+ * Counters in Redis when REDIS_URL is set, with the PostgreSQL counters as the
+ * insurance limiter: whenever Redis fails or is not connected, the same limit
+ * is counted in PostgreSQL instead, so an outage slows limiting down but never
+ * switches it off. (The two stores count separately: a caller may get up to
+ * the limit in each during an outage, never unlimited.)
+ */
+export function redisLimiterFactory(redis: Redis, namespace: string, insurance: LimiterFactory): LimiterFactory {
+  return (spec) =>
+    new RateLimiterRedis({
+      storeClient: redis,
+      // Disconnected: go to the insurance at once instead of failing each command.
+      rejectIfRedisNotReady: true,
+      keyPrefix: `epu:${namespace}:rl:${spec.keyPrefix}`,
+      points: spec.points,
+      duration: spec.durationSeconds,
+      blockDuration: spec.blockSeconds ?? 0,
+      insuranceLimiter: insurance(spec),
     });
 }
 

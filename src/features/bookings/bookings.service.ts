@@ -28,6 +28,8 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       const result = await repo.book(event.id, viewer.id, event.capacity !== null);
       if (result.kind === 'full') throw new AppError('event_full');
       if (result.kind === 'created') {
+        // The event's booked count (cached with the event, the list and the counters) changed.
+        await events.invalidate(event.id);
         await audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: result.booking.id, metadata: { eventId: event.id } });
       }
       return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
@@ -37,6 +39,7 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       const event = await events.getVisible(eventId, viewer);
       const cancelled = await repo.cancel(event.id, viewer.id);
       if (!cancelled) return null;
+      await events.invalidate(event.id);
       await audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: cancelled.id, metadata: { eventId: event.id } });
       return toBookingJson(cancelled);
     },

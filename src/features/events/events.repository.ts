@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Database, Visibility } from '../../platform/db/schema.js';
 import type { Db } from '../../platform/db/pool.js';
 
@@ -32,6 +32,24 @@ export interface EventFields {
 // One query shape for a single event and for lists: the owner's name by join
 // and the booked count from the partial index on confirmed bookings, so a page
 // of events is one round trip (no N+1).
+const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.owner_id,
+  u.name AS owner_name, e.created_at, e.updated_at,
+  (SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS booked_count
+FROM events e JOIN users u ON u.id = e.owner_id`;
+
+/**
+ * The hottest reads (event page, gallery, public list) as fixed SQL text: no
+ * query building per request, and `npm run bench`'s bare handlers run these
+ * very strings. The literal 'public' lets the planner use the partial index
+ * events_public_upcoming_idx (a bound parameter could not prove the predicate).
+ * EXPLAIN outputs: docs/decisions/0013-read-paths.md.
+ */
+export const EVENT_QUERIES = {
+  byId: `${EVENT_FROM} WHERE e.id = $1`,
+  upcomingPublic: `${EVENT_FROM} WHERE e.visibility = 'public' AND e.starts_at >= $1 ORDER BY e.starts_at, e.id LIMIT $2`,
+  upcomingPublicAfter: `${EVENT_FROM} WHERE e.visibility = 'public' AND e.starts_at >= $1 AND (e.starts_at, e.id) > ($2::timestamptz, $3::uuid) ORDER BY e.starts_at, e.id LIMIT $4`,
+} as const;
+
 function selectEvents(db: Db | Transaction<Database>) {
   return db
     .selectFrom('events as e')
@@ -45,16 +63,21 @@ function selectEvents(db: Db | Transaction<Database>) {
 
 export function createEventsRepository(db: Db) {
   return {
-    findById(id: string): Promise<EventRow | undefined> {
-      return selectEvents(db).where('e.id', '=', id).executeTakeFirst();
+    /** `executor`: where to read, such as the replica for read-heavy requests (platform/http/read-routing.ts). */
+    async findById(id: string, executor: Db = db): Promise<EventRow | undefined> {
+      return (await executor.executeQuery<EventRow>(CompiledQuery.raw(EVENT_QUERIES.byId, [id]))).rows[0];
     },
 
     /** Upcoming events the viewer may list: public ones, and the viewer's own. Keyset-paginated on (starts_at, id). */
-    listUpcoming(options: { viewerId: string | null; limit: number; after?: [string, string]; now: Date }): Promise<EventRow[]> {
-      let query = selectEvents(db).where('e.starts_at', '>=', options.now);
-      query = options.viewerId
-        ? query.where((eb) => eb.or([eb('e.visibility', '=', 'public'), eb('e.owner_id', '=', options.viewerId!)]))
-        : query.where('e.visibility', '=', 'public');
+    async listUpcoming(options: { viewerId: string | null; limit: number; after?: [string, string]; now: Date }, executor: Db = db): Promise<EventRow[]> {
+      if (!options.viewerId) {
+        const query = options.after
+          ? CompiledQuery.raw(EVENT_QUERIES.upcomingPublicAfter, [options.now, options.after[0], options.after[1], options.limit + 1])
+          : CompiledQuery.raw(EVENT_QUERIES.upcomingPublic, [options.now, options.limit + 1]);
+        return (await executor.executeQuery<EventRow>(query)).rows;
+      }
+      let query = selectEvents(executor).where('e.starts_at', '>=', options.now);
+      query = query.where((eb) => eb.or([eb('e.visibility', '=', 'public'), eb('e.owner_id', '=', options.viewerId!)]));
       if (options.after) query = query.where(sql<boolean>`(e.starts_at, e.id) > (${options.after[0]}::timestamptz, ${options.after[1]}::uuid)`);
       return query.orderBy('e.starts_at').orderBy('e.id').limit(options.limit + 1).execute();
     },
@@ -137,11 +160,11 @@ export function createEventsRepository(db: Db) {
       await db.deleteFrom('events').where('id', '=', id).execute();
     },
 
-    async counters(now: Date): Promise<{ upcomingEvents: number; bookings: number; members: number }> {
+    async counters(now: Date, executor: Db = db): Promise<{ upcomingEvents: number; bookings: number; members: number }> {
       const row = await sql<{ upcoming_events: number; bookings: number; members: number }>`SELECT
           (SELECT count(*) FROM events WHERE visibility = 'public' AND starts_at >= ${now}) AS upcoming_events,
           (SELECT count(*) FROM bookings WHERE status = 'confirmed') AS bookings,
-          (SELECT count(*) FROM users) AS members`.execute(db);
+          (SELECT count(*) FROM users) AS members`.execute(executor);
       const counts = row.rows[0]!;
       return { upcomingEvents: counts.upcoming_events, bookings: counts.bookings, members: counts.members };
     },

@@ -4,6 +4,8 @@ import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.repository.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
+import { cacheFor } from '../../platform/http/cache-control.js';
+import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
 import type { Auth } from '../accounts/auth.js';
@@ -53,11 +55,14 @@ const UPLOAD_PROBLEMS: Record<string, string> = {
 
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
-/** Sections other features add to an event page (the gallery), given the page's query string. */
-export type EventPageSections = (event: EventRow, viewer: PublicUser | null, query: Record<string, string | undefined>) => Promise<SafeHtml>;
+/** Sections other features add to an event page (the gallery), given the page's query string and where the request reads. */
+export type EventPageSections = (event: EventRow, viewer: PublicUser | null, query: Record<string, string | undefined>, reads: Reads) => Promise<SafeHtml>;
 
-export function eventsRoutes(app: App, deps: { events: EventsService; bookings: BookingsService; auth: Auth; flags: Pick<FlagsService, 'isEnabled'>; pageSections?: EventPageSections }): void {
-  const { events, bookings, auth, flags } = deps;
+export function eventsRoutes(
+  app: App,
+  deps: { events: EventsService; bookings: BookingsService; auth: Auth; flags: Pick<FlagsService, 'isEnabled'>; reads: ReadsFor; pageSections?: EventPageSections },
+): void {
+  const { events, bookings, auth, flags, reads } = deps;
 
   app.post('/api/v1/events', { schema: { body: CreateEventBody } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
@@ -67,12 +72,14 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
 
   app.get('/api/v1/events', async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    return events.list(viewer, parsePageQuery(request.query));
+    const list = await events.list(viewer, parsePageQuery(request.query), reads(request));
+    cacheFor(reply, !viewer);
+    return list;
   });
 
   app.get('/api/v1/events/:id', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    return toEventJson(await events.getVisible(request.params.id, viewer));
+    return toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
   });
 
   app.patch('/api/v1/events/:id', { schema: { params: EventParams, body: UpdateEventBody } }, async (request, reply) => {
@@ -91,7 +98,11 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
     const viewer = await auth.currentUser(request, reply);
     // Behind the home.counters flag: when it is off, the counting query does not run at all.
     const showCounters = await flags.isEnabled(FLAGS.homeCounters, viewer?.id ?? null);
-    const [list, counters] = await Promise.all([events.list(viewer, parsePageQuery(request.query)), showCounters ? events.counters() : null]);
+    const [list, counters] = await Promise.all([
+      events.list(viewer, parsePageQuery(request.query), reads(request)),
+      showCounters ? events.counters(reads(request)) : null,
+    ]);
+    cacheFor(reply, !viewer);
     return sendHtml(reply, homePage({ viewer, events: list.items, nextCursor: list.nextCursor, counters }));
   });
 
@@ -117,15 +128,16 @@ export function eventsRoutes(app: App, deps: { events: EventsService; bookings: 
 
   app.get('/events/:id', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    const event = await events.getVisible(request.params.id, viewer);
+    const event = await events.getVisible(request.params.id, viewer, reads(request));
     const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
     const [myBooking, attendees, extra] = await Promise.all([
       viewer ? bookings.myBooking(event.id, viewer.id) : null,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
-      deps.pageSections?.(event, viewer, query),
+      deps.pageSections?.(event, viewer, query, reads(request)),
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
+    cacheFor(reply, !viewer && event.visibility === 'public');
     const uploadProblem = query.upload && query.upload !== 'uploaded' ? UPLOAD_PROBLEMS[query.upload] ?? 'The upload did not work.' : undefined;
     return sendHtml(
       reply,

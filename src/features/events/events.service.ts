@@ -2,6 +2,8 @@ import crypto from 'node:crypto';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Visibility } from '../../platform/db/schema.js';
+import type { Cache } from '../../platform/cache/index.js';
+import type { Reads } from '../../platform/http/read-routing.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 
@@ -54,6 +56,36 @@ export function toEventJson(row: EventRow): EventJson {
   };
 }
 
+/** The inverse of toEventJson: the cache keeps events as JSON, callers get rows. */
+export function fromEventJson(json: EventJson): EventRow {
+  return {
+    id: json.id,
+    slug: json.slug,
+    title: json.title,
+    description: json.description,
+    venue: json.venue,
+    starts_at: new Date(json.startsAt),
+    ends_at: json.endsAt === null ? null : new Date(json.endsAt),
+    capacity: json.capacity,
+    booked_count: json.bookedCount,
+    visibility: json.visibility,
+    owner_id: json.owner.id,
+    owner_name: json.owner.name,
+    created_at: new Date(json.createdAt),
+    updated_at: new Date(json.updatedAt),
+  };
+}
+
+// Cached reads: the same for every viewer. Private and unlisted events and
+// signed-in viewers' lists are never cached (they depend on who asks).
+const CACHE_KEYS = {
+  event: (id: string) => `event:${id}`,
+  /** The first page of the public list at the default page size: the home page and a bare GET /api/v1/events. */
+  upcomingFirstPage: 'events:upcoming',
+  homeCounters: 'home:counters',
+};
+const CACHED_LIST_LIMIT = 20;
+
 export function slugFor(title: string): string {
   const base = title
     .normalize('NFKD')
@@ -74,12 +106,36 @@ function checkTimes(startsAt: Date, endsAt: Date | null): void {
 
 export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) => viewer !== null && (viewer.role === 'admin' || event.owner_id === viewer.id);
 
-export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder }) {
-  const { repo, audit } = deps;
+/**
+ * `reads` (read-heavy requests only): where to read and whether the shared
+ * cache may answer. Without it (writes, jobs, the CLI) reads go to the primary
+ * and past the cache.
+ */
+export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder; cache: Cache; cacheTtlSeconds: number }) {
+  const { repo, audit, cache, cacheTtlSeconds: ttl } = deps;
+
+  async function find(id: string, reads: Reads | undefined): Promise<EventRow | undefined> {
+    if (!reads?.cacheable) return repo.findById(id, reads?.db);
+    const json = await cache.wrap(
+      CACHE_KEYS.event(id),
+      ttl,
+      async () => {
+        const row = await repo.findById(id, reads.db);
+        return row ? toEventJson(row) : null;
+      },
+      { cacheable: (event) => event?.visibility === 'public' },
+    );
+    return json ? fromEventJson(json) : undefined;
+  }
+
+  /** After a write: the event's cached copy, the public list and the counters may all have changed. */
+  async function invalidate(eventId?: string): Promise<void> {
+    await cache.delete(...(eventId ? [CACHE_KEYS.event(eventId)] : []), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
+  }
 
   /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */
-  async function getVisible(id: string, viewer: Viewer | null): Promise<EventRow> {
-    const event = isUuid(id) ? await repo.findById(id) : undefined;
+  async function getVisible(id: string, viewer: Viewer | null, reads?: Reads): Promise<EventRow> {
+    const event = isUuid(id) ? await find(id, reads) : undefined;
     if (!event) throw new AppError('not_found', 'No such event.');
     if (event.visibility === 'private' && !isOwnerOrAdmin(event, viewer)) {
       if (!viewer || !(await repo.hasConfirmedBooking(event.id, viewer.id))) throw new AppError('not_found', 'No such event.');
@@ -96,6 +152,7 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
   return {
     getVisible,
     getManageable,
+    invalidate,
 
     async create(owner: Viewer, input: EventInput): Promise<EventRow> {
       const fields: EventFields = {
@@ -109,14 +166,19 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
       };
       checkTimes(fields.startsAt, fields.endsAt);
       const id = await repo.insert(owner.id, slugFor(fields.title), fields);
+      await invalidate();
       await audit.record({ action: 'event.create', actorId: owner.id, subjectType: 'event', subjectId: id });
       return (await repo.findById(id))!;
     },
 
-    async list(viewer: Viewer | null, page: PageRequest): Promise<Page<EventJson>> {
-      const after = page.cursor ? decodeCursor(page.cursor) : undefined;
-      const rows = await repo.listUpcoming({ viewerId: viewer?.id ?? null, limit: page.limit, after, now: new Date() });
-      return toPage(rows, page.limit, (row) => [row.starts_at.toISOString(), row.id], toEventJson);
+    async list(viewer: Viewer | null, page: PageRequest, reads?: Reads): Promise<Page<EventJson>> {
+      const load = async () => {
+        const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+        const rows = await repo.listUpcoming({ viewerId: viewer?.id ?? null, limit: page.limit, after, now: new Date() }, reads?.db);
+        return toPage(rows, page.limit, (row) => [row.starts_at.toISOString(), row.id], toEventJson);
+      };
+      const sameForEveryone = !viewer && !page.cursor && page.limit === CACHED_LIST_LIMIT;
+      return reads?.cacheable && sameForEveryone ? cache.wrap(CACHE_KEYS.upcomingFirstPage, ttl, load) : load();
     },
 
     async update(id: string, viewer: Viewer, input: Partial<EventInput>): Promise<EventRow> {
@@ -131,6 +193,7 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
       if (input.visibility !== undefined) changes.visibility = input.visibility;
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
       if (!(await repo.update(event.id, changes))) throw new AppError('capacity_below_bookings');
+      await invalidate(event.id);
       await audit.record({ action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: Object.keys(changes).join(',') } });
       return (await repo.findById(event.id))!;
     },
@@ -138,13 +201,17 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
     async delete(id: string, viewer: Viewer): Promise<EventRow> {
       const event = await getManageable(id, viewer);
       await repo.delete(event.id);
+      await invalidate(event.id);
       await audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id });
       return event;
     },
 
     isAttendee: (eventId: string, userId: string) => repo.hasConfirmedBooking(eventId, userId),
     listOwnedBy: (ownerId: string) => repo.listOwnedBy(ownerId, 50),
-    counters: () => repo.counters(new Date()),
+    counters(reads?: Reads) {
+      const load = () => repo.counters(new Date(), reads?.db);
+      return reads?.cacheable ? cache.wrap(CACHE_KEYS.homeCounters, ttl, load) : load();
+    },
   };
 }
 

@@ -9,6 +9,12 @@ import type { PhotosRepository } from './photos.repository.js';
 import type { PhotoUploadedData } from './photos.service.js';
 
 export const PROCESS_PHOTO_JOB = 'photos.process';
+
+/** The data of a storage "object finalized" CloudEvent (GCS), reduced to what is used. */
+export interface StorageObjectData {
+  bucket?: string;
+  name: string;
+}
 export const PROCESS_PHOTO_ATTEMPTS = 3;
 
 export async function readObject(storage: ObjectStorage, key: string): Promise<Buffer | null> {
@@ -30,14 +36,20 @@ export function orientedSize(width: number, height: number, orientation: number 
  * orientation, EXIF time taken, type, size, sha256), writes it to the photo
  * row and enqueues the processing job. Safe to run twice.
  */
-export function createPhotoUploadedFunction(deps: { repo: PhotosRepository; storage: ObjectStorage; queue: Queue; logger: Logger }): EpuFunction<PhotoUploadedData> {
+export function createPhotoUploadedFunction(deps: { repo: PhotosRepository; storage: ObjectStorage; queue: Queue; logger: Logger }): EpuFunction<PhotoUploadedData | StorageObjectData> {
   return async (event) => {
     const data = event.data;
-    if (!data?.photoId) {
+    if (!data || typeof data !== 'object') {
       deps.logger.error({ eventId: event.id }, 'photoUploaded: malformed event dropped');
       return;
     }
-    const photo = await deps.repo.findById(data.photoId);
+    // EPU's own event names the photo; a bucket's finalize event (Eventarc, S3 notification) names the object.
+    const photo =
+      'photoId' in data && typeof data.photoId === 'string'
+        ? await deps.repo.findById(data.photoId)
+        : 'name' in data && typeof data.name === 'string' && data.name.startsWith('originals/')
+          ? await deps.repo.findByOriginalKey(data.name)
+          : undefined;
     if (!photo || photo.status !== 'processing') return; // deleted meanwhile, or already settled
     const bytes = await readObject(deps.storage, photo.original_key);
     if (!bytes) {

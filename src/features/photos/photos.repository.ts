@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Transaction } from 'kysely';
 import type { Database, PhotoStatus } from '../../platform/db/schema.js';
 import type { Db } from '../../platform/db/pool.js';
 
@@ -26,6 +26,18 @@ const COLUMNS = [
   'width', 'height', 'orientation', 'taken_at', 'failure_reason', 'created_at',
 ] as const;
 
+const SELECT_PHOTOS = `SELECT ${COLUMNS.join(', ')} FROM photos`;
+
+/**
+ * The gallery page as fixed SQL text (no query building per request; the
+ * bench's bare handler runs the same strings), on the partial index
+ * photos_gallery_idx (event_id, created_at DESC, id DESC) WHERE status = 'ready'.
+ */
+export const PHOTO_QUERIES = {
+  ready: `${SELECT_PHOTOS} WHERE event_id = $1 AND status = 'ready' ORDER BY created_at DESC, id DESC LIMIT $2`,
+  readyBefore: `${SELECT_PHOTOS} WHERE event_id = $1 AND status = 'ready' AND (created_at, id) < ($2::timestamptz, $3::uuid) ORDER BY created_at DESC, id DESC LIMIT $4`,
+} as const;
+
 export function createPhotosRepository(db: Db) {
   return {
     insert(
@@ -50,11 +62,16 @@ export function createPhotosRepository(db: Db) {
       return db.selectFrom('photos').select(COLUMNS).where('id', '=', id).executeTakeFirst();
     },
 
+    findByOriginalKey(key: string): Promise<PhotoRow | undefined> {
+      return db.selectFrom('photos').select(COLUMNS).where('original_key', '=', key).executeTakeFirst();
+    },
+
     /** The gallery page: ready photos, newest first, on the partial index (event_id, created_at DESC, id DESC). */
-    listReady(eventId: string, limit: number, before?: [string, string]): Promise<PhotoRow[]> {
-      let query = db.selectFrom('photos').select(COLUMNS).where('event_id', '=', eventId).where('status', '=', 'ready');
-      if (before) query = query.where(sql<boolean>`(created_at, id) < (${before[0]}::timestamptz, ${before[1]}::uuid)`);
-      return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    async listReady(eventId: string, limit: number, before?: [string, string], executor: Db = db): Promise<PhotoRow[]> {
+      const query = before
+        ? CompiledQuery.raw(PHOTO_QUERIES.readyBefore, [eventId, before[0], before[1], limit + 1])
+        : CompiledQuery.raw(PHOTO_QUERIES.ready, [eventId, limit + 1]);
+      return (await executor.executeQuery<PhotoRow>(query)).rows;
     },
 
     listByUploader(uploaderId: string): Promise<PhotoRow[]> {

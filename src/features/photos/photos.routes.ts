@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
+import { cacheFor } from '../../platform/http/cache-control.js';
 import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.js';
@@ -23,7 +24,9 @@ type Stored = Awaited<ReturnType<PhotosService['storeUpload']>>;
 async function receiveFiles(request: FastifyRequest, photos: PhotosService, event: EventRow, viewer: Viewer, options: { multiple: boolean; maxBytes: number }): Promise<Stored[]> {
   const stored: Stored[] = [];
   try {
-    const parts = request.parts({ limits: { fileSize: options.maxBytes, files: options.multiple ? 50 : 2, fields: 10, parts: 60 } });
+    // One byte past the limit reaches storage.put, whose own limit then stops the transfer at once;
+    // at exactly the limit the parser would silently discard the rest until the body ends.
+    const parts = request.parts({ limits: { fileSize: options.maxBytes + 1, files: options.multiple ? 50 : 2, fields: 10, parts: 60 } });
     for await (const part of parts) {
       if (part.type !== 'file') continue;
       if (part.fieldname !== 'file') {
@@ -80,7 +83,7 @@ export function photosRoutes(
     const viewer = await auth.currentUser(request, reply);
     const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
     // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
-    reply.header('cache-control', page.event.visibility === 'public' && !viewer ? 'public, max-age=30' : 'private, no-store');
+    cacheFor(reply, page.event.visibility === 'public' && !viewer);
     return { items: page.items, nextCursor: page.nextCursor };
   });
 

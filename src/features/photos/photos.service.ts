@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
@@ -143,7 +143,9 @@ export function createPhotosService(deps: {
         throw new AppError('unsupported_type', 'Upload a JPEG, PNG, WebP, AVIF or GIF image.');
       }
       const key = newObjectKey('originals', IMAGE_TYPES[type]);
-      const checked = Readable.from(prepend(head, rest)).pipe(new ImageCompletenessCheck(type));
+      // pipeline, not pipe: an error upstream (a client gone, the size limit) must reach storage.put and end it.
+      const checked = new ImageCompletenessCheck(type);
+      pipeline(Readable.from(prepend(head, rest)), checked, () => undefined);
       let stored;
       try {
         stored = await deps.storage.put(key, checked, { contentType: type, maxBytes: deps.maxUploadBytes });

@@ -44,7 +44,7 @@ describe('streamed uploads', () => {
     // The server runs as its own process, so its memory is measured apart from this test's.
     const database = await createTestDatabase();
     const port = await freePort();
-    const web = spawnEpu(['web'], testEnv(database, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, MAX_UPLOAD_BYTES: String(150 * MiB) }));
+    const web = spawnEpu(['web'], testEnv(database, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, MAX_UPLOAD_BYTES: String(150 * MiB), LOG_LEVEL: 'info' }));
     try {
       await web.waitForLog(/web ready/);
       const base = `http://127.0.0.1:${port}`;
@@ -101,6 +101,7 @@ describe('streamed uploads', () => {
       const image = await bigJpeg(20 * MiB);
       const boundary = 'epu-limit-test';
       let sent = 0;
+      let answered = false;
       const result = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
         // Chunked (no Content-Length): the limit must be enforced on the bytes as they arrive.
         const request = http.request(`${small.url}/api/v1/events/${eventId}/photos`, {
@@ -108,23 +109,27 @@ describe('streamed uploads', () => {
           headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, cookie: owner.client.cookieHeader() },
         });
         request.on('response', (response) => {
+          answered = true;
           response.resume();
           resolve({ status: response.statusCode!, connection: response.headers.connection });
         });
         request.on('error', (error) => (sent > 0 ? undefined : reject(error)));
         const body = Readable.from((async function* () {
           yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+          // Paced like a real network, so "early" is observable: the answer must come long before the end.
           for await (const chunk of image.stream()) {
+            if (answered) return;
             sent += (chunk as Buffer).length;
             yield chunk;
+            await new Promise((resolve) => setTimeout(resolve, 2));
           }
         })());
         body.pipe(request);
       });
       expect(result.status).toBe(413);
       expect(result.connection).toBe('close');
-      // The server answered long before the 20 MB were sent.
-      expect(sent).toBeLessThan(image.length);
+      // The server answered after about the 1 MiB limit, long before the 20 MB were sent.
+      expect(sent).toBeLessThan(image.length / 4);
       const { rows } = await small.platform.pool.query('SELECT count(*)::int AS n FROM photos');
       expect(rows[0].n).toBe(0);
     } finally {

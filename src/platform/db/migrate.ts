@@ -34,6 +34,14 @@ export function readMigrations(dir = migrationsDir): Migration[] {
     });
 }
 
+/** Splits a file of simple statements (no function bodies) at semicolons that end a line. */
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}
+
 export interface MigrationResult {
   applied: string[];
   schemaVersion: string | null;
@@ -74,7 +82,10 @@ export async function migrate(connectionString: string, logger: Logger, dir = mi
       logger.info({ migration: migration.name }, 'applying migration');
       if (migration.transactional) await client.query('BEGIN');
       try {
-        await client.query(migration.sql);
+        if (migration.transactional) await client.query(migration.sql);
+        // Several statements in one query run as one implicit transaction, which
+        // CREATE INDEX CONCURRENTLY refuses: these files run statement by statement.
+        else for (const statement of splitStatements(migration.sql)) await client.query(statement);
         await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
           migration.version,
           migration.name,

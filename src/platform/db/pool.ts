@@ -10,6 +10,8 @@ export interface PoolSettings {
   max: number;
   statementTimeoutMs: number;
   applicationName: string;
+  /** How long to wait for a new connection; default 10 s. */
+  connectionTimeoutMs?: number;
 }
 
 export function createPool(settings: PoolSettings): pg.Pool {
@@ -17,7 +19,7 @@ export function createPool(settings: PoolSettings): pg.Pool {
     connectionString: settings.connectionString,
     max: settings.max,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: settings.connectionTimeoutMs ?? 10_000,
     statement_timeout: settings.statementTimeoutMs || undefined,
     application_name: settings.applicationName,
   });

@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LRUCache } from 'lru-cache';
 import type { Keyring } from '../security/keyring.js';
 import { meterBody } from './body-meter.js';
 import { mediaUrl } from './media-signing.js';
@@ -49,6 +50,11 @@ const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as N
 export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   const root = path.resolve(options.root);
   const now = options.now ?? Date.now;
+  // A key and an expiry always make the same link. A gallery page signs dozens
+  // per request, with expiries that change once an hour (photos.service), so
+  // links are remembered instead of re-signed: the HMAC was the largest single
+  // cost of the gallery in the profile (docs/decisions/0013-read-paths.md).
+  const signed = new LRUCache<string, string>({ max: 20_000 });
 
   const fileOf = (key: string) => path.join(root, ...key.split('/'));
   // Dot-prefixed names are never valid keys, so a sidecar or a temp file can
@@ -208,10 +214,17 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     },
 
     async signedUrl(key: string, urlOptions: SignedUrlOptions): Promise<string> {
-      assertValidKey(key);
       assertExpiry(urlOptions.expiresInSeconds);
       const expiresAt = Math.floor(now() / 1000) + urlOptions.expiresInSeconds;
-      return mediaUrl(options.publicUrl, options.keyring, { key, expiresAt, ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}) });
+      // Length-prefixed, so no key and download name can spell another pair's entry.
+      const memo = `${expiresAt}:${key.length}:${key}${urlOptions.downloadName === undefined ? '-' : `+${urlOptions.downloadName}`}`;
+      let url = signed.get(memo);
+      if (url === undefined) {
+        assertValidKey(key);
+        url = mediaUrl(options.publicUrl, options.keyring, { key, expiresAt, ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}) });
+        signed.set(memo, url);
+      }
+      return url;
     },
 
     // Disk objects have no CDN origin; every link goes through the signed route.

@@ -1,0 +1,127 @@
+// The hot read paths do the fewest queries they can (no N+1: the count does not
+// grow with the number of events or photos), and send cache headers that let a
+// CDN serve anonymous public pages and nothing rendered for a signed-in viewer.
+// Counts, not times: docs/decisions/0013-read-paths.md.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { Client, futureIso, signUp } from '../../../tests/support/client.js';
+
+// Every statement any pg client of this process sends while recording, except
+// the flags' background refresh. Installed before the app opens a connection,
+// since the metrics wrap each connection's query method when it opens.
+let recording: string[] | null = null;
+const originalQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
+  if (recording && text && !/feature_flags/.test(text)) recording.push(text.replace(/\s+/g, ' ').trim());
+  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof originalQuery;
+afterAll(() => {
+  pg.Client.prototype.query = originalQuery;
+});
+
+async function queriesDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  recording = seen;
+  try {
+    await fn();
+  } finally {
+    recording = null;
+  }
+  return seen;
+}
+
+let t: TestApp;
+let owner: Awaited<ReturnType<typeof signUp>>;
+const events: string[] = [];
+
+beforeAll(async () => {
+  t = await startTestApp();
+  owner = await signUp(t.url);
+  for (let i = 0; i < 25; i++) {
+    const created = await owner.client.post('/api/v1/events', { title: `Read path ${i}`, startsAt: futureIso(i + 1), capacity: 10, visibility: 'public' });
+    events.push(created.body.id);
+  }
+  // Ready photos straight in SQL: a gallery page of 20 with more behind it, no image processing needed.
+  for (const eventId of events.slice(0, 3)) {
+    await t.platform.pool.query(
+      `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height, created_at)
+       SELECT $1, $2, 'ready', 'originals/2030/01/' || k || '.jpg', 'derived/2030/01/t' || k || '.webp', 'derived/2030/01/d' || k || '.webp', 'image/jpeg', 1000, 800, 600,
+              date_trunc('milliseconds', now()) - make_interval(secs => n)
+       FROM generate_series(1, 30) AS n, LATERAL (SELECT md5(random()::text || n) AS k) AS key`,
+      [eventId, owner.user.id],
+    );
+  }
+  for (let i = 0; i < 3; i++) await (await signUp(t.url)).client.post(`/api/v1/events/${events[0]}/bookings`);
+});
+afterAll(() => t.close());
+
+async function anonymous(path: string, accept = 'application/json') {
+  const response = await new Client(t.url).get(path, { accept });
+  expect(response.status).toBe(200);
+  return response;
+}
+
+describe('hot read paths: queries per request, for an anonymous viewer', () => {
+  it('GET /api/v1/events: one query for a page, whatever the page size', async () => {
+    for (const path of ['/api/v1/events?limit=5', '/api/v1/events?limit=20']) {
+      const queries = await queriesDuring(() => anonymous(path));
+      expect(queries, queries.join('\n')).toHaveLength(1);
+    }
+    const first = await anonymous('/api/v1/events?limit=5');
+    const queries = await queriesDuring(() => anonymous(`/api/v1/events?limit=5&cursor=${first.body.nextCursor}`));
+    expect(queries, queries.join('\n')).toHaveLength(1);
+  });
+
+  it('GET /api/v1/events/:id/photos: the event and one page of photos, however many photos', async () => {
+    for (const [eventId, limit] of [[events[1], 5], [events[2], 20]] as const) {
+      const queries = await queriesDuring(() => anonymous(`/api/v1/events/${eventId}/photos?limit=${limit}`));
+      expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
+      expect(queries.filter((q) => /FROM photos/.test(q))).toHaveLength(1);
+    }
+  });
+
+  it('GET /events/:id: the event and one page of photos, however many photos', async () => {
+    const queries = await queriesDuring(() => anonymous(`/events/${events[0]}`, 'text/html'));
+    expect(queries.filter((q) => /FROM photos/.test(q)), queries.join('\n')).toHaveLength(1);
+    // The event is read once (or comes from the cache), not again for the gallery section.
+    expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('cache headers', () => {
+  it('lets a CDN keep anonymous public pages and lists briefly, varying on Cookie', async () => {
+    for (const [path, accept] of [
+      ['/', 'text/html'],
+      ['/api/v1/events', 'application/json'],
+      [`/events/${events[0]}`, 'text/html'],
+      [`/api/v1/events/${events[0]}/photos`, 'application/json'],
+    ] as const) {
+      const response = await anonymous(path, accept);
+      expect(response.headers.get('cache-control'), path).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+$/);
+      expect(response.headers.get('vary'), path).toMatch(/cookie/i);
+    }
+  });
+
+  it('never lets a shared cache keep what a signed-in viewer sees', async () => {
+    for (const [path, accept] of [
+      ['/', 'text/html'],
+      ['/api/v1/events', 'application/json'],
+      [`/events/${events[0]}`, 'text/html'],
+      [`/api/v1/events/${events[0]}/photos`, 'application/json'],
+    ] as const) {
+      const response = await owner.client.get(path, { accept });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('cache-control'), path).toBe('private, no-store');
+    }
+  });
+
+  it('keeps unlisted and private event pages private even for anonymous viewers', async () => {
+    const unlisted = await owner.client.post('/api/v1/events', { title: 'Unlisted', startsAt: futureIso(3), capacity: null, visibility: 'unlisted' });
+    const page = await anonymous(`/events/${unlisted.body.id}`, 'text/html');
+    expect(page.headers.get('cache-control')).toBe('private, no-store');
+    const gallery = await anonymous(`/api/v1/events/${unlisted.body.id}/photos`);
+    expect(gallery.headers.get('cache-control')).toBe('private, no-store');
+  });
+});
