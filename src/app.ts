@@ -50,7 +50,7 @@ import { createAuditLogFunction } from './features/audit/audit.functions.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { adminRoutes } from './features/admin/admin.routes.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
-import { createPhotosService, type PhotosService } from './features/photos/photos.service.js';
+import { createPhotosService, deleteObjects, type PhotosService } from './features/photos/photos.service.js';
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
 import { processPhotoJob } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
@@ -233,11 +233,18 @@ export function createServices(platform: Platform): Services {
     sessionTtlDays: config.sessionTtlDays,
     audit,
   });
-  const events = createEventsService({ repo: createEventsRepository(db), audit, cache: platform.cache, cacheTtlSeconds: config.cacheTtlSeconds });
+  const photosRepo = createPhotosRepository(db);
+  const events = createEventsService({
+    repo: createEventsRepository(db),
+    audit,
+    cache: platform.cache,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+    objects: { keysOf: (eventId) => photosRepo.objectKeysOfEvent(eventId), remove: (keys) => deleteObjects(platform.storage, keys) },
+  });
   const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
   const photos = createPhotosService({
     db,
-    repo: createPhotosRepository(db),
+    repo: photosRepo,
     storage: platform.storage,
     events,
     dispatcher: platform.dispatcher,

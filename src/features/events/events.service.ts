@@ -111,7 +111,13 @@ export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) => viewer
  * cache may answer. Without it (writes, jobs, the CLI) reads go to the primary
  * and past the cache.
  */
-export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder; cache: Cache; cacheTtlSeconds: number }) {
+/** The stored files that belong to an event (its photos' objects), removed with it. */
+export interface EventObjects {
+  keysOf(eventId: string): Promise<string[]>;
+  remove(keys: string[]): Promise<void>;
+}
+
+export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder; cache: Cache; cacheTtlSeconds: number; objects?: EventObjects }) {
   const { repo, audit, cache, cacheTtlSeconds: ttl } = deps;
 
   async function find(id: string, reads: Reads | undefined): Promise<EventRow | undefined> {
@@ -200,7 +206,10 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
 
     async delete(id: string, viewer: Viewer): Promise<EventRow> {
       const event = await getManageable(id, viewer);
+      // Keys first: the rows go with the event (ON DELETE CASCADE), the files must go after them.
+      const keys = (await deps.objects?.keysOf(event.id)) ?? [];
       await repo.delete(event.id);
+      await deps.objects?.remove(keys);
       await invalidate(event.id);
       await audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id });
       return event;

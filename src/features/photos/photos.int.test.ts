@@ -138,6 +138,15 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect((await storedKeys(t, 'originals/')).length).toBe(objectsBefore);
     });
 
+    it('removes the files of an event’s photos when the event is deleted', async () => {
+      const party = (await owner.client.post('/api/v1/events', { title: 'Short-lived', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+      const photoId = (await upload(owner.client, party, [['file', 'x.png', 'image/png', await png(40, 40)]])).body.photo.id;
+      await eventually(async () => ((await owner.client.get(`/api/v1/photos/${photoId}`)).body.status === 'ready' ? true : undefined), 30_000, 'the photo');
+      const { rows } = await t.platform.pool.query('SELECT original_key, thumbnail_key, display_key FROM photos WHERE id = $1', [photoId]);
+      expect((await owner.client.delete(`/api/v1/events/${party}`)).status).toBe(204);
+      for (const key of Object.values(rows[0]) as string[]) expect(await t.platform.storage.head(key)).toBeNull();
+    });
+
     it('never builds a key from the file name (../ and non-ASCII are harmless)', async () => {
       const response = await upload(attendee.client, eventId, [['file', '../../etc/passwd ünï 写真.png', 'image/png', await png(50, 50)]]);
       expect(response.status).toBe(202);

@@ -62,6 +62,12 @@ export function createPhotosRepository(db: Db) {
       return db.selectFrom('photos').select(COLUMNS).where('id', '=', id).executeTakeFirst();
     },
 
+    /** Every stored object of an event's photos (originals and renditions). */
+    async objectKeysOfEvent(eventId: string): Promise<string[]> {
+      const rows = await db.selectFrom('photos').select(['original_key', 'thumbnail_key', 'display_key']).where('event_id', '=', eventId).execute();
+      return rows.flatMap((row) => [row.original_key, row.thumbnail_key, row.display_key]).filter((key): key is string => Boolean(key));
+    },
+
     findByOriginalKey(key: string): Promise<PhotoRow | undefined> {
       return db.selectFrom('photos').select(COLUMNS).where('original_key', '=', key).executeTakeFirst();
     },
