@@ -249,7 +249,7 @@ export function createServices(platform: Platform): Services {
     events,
     dispatcher: platform.dispatcher,
     audit,
-    uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: 120, durationSeconds: 600 }),
+    uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: config.uploadRateLimit, durationSeconds: 600 }),
     maxUploadBytes: config.maxUploadBytes,
     source: config.publicUrl.origin,
     onStored: (bytes) => platform.metrics.uploadBytes(bytes),

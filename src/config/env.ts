@@ -46,6 +46,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   sentryDsn: string | undefined;
   maxUploadBytes: number;
+  /** Photo uploads one user may make per 10 minutes, across all replicas. */
+  uploadRateLimit: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
   /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
@@ -185,6 +187,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
+    uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),

@@ -147,6 +147,25 @@ for (const driver of ['file', 's3'] as Driver[]) {
       for (const key of Object.values(rows[0]) as string[]) expect(await t.platform.storage.head(key)).toBeNull();
     });
 
+    it('limits uploads per user (429 with retry-after), without affecting other users', async () => {
+      const limited = await startTestApp({ UPLOAD_RATE_LIMIT: '3', ...(s3 ? s3.env : {}) });
+      try {
+        const host = await signUp(limited.url);
+        const party = (await host.client.post('/api/v1/events', { title: 'Limited', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+        const image = await png(20, 20);
+        for (let i = 0; i < 3; i++) expect((await upload(host.client, party, [['file', 'x.png', 'image/png', image]])).status).toBe(202);
+        const refused = await upload(host.client, party, [['file', 'x.png', 'image/png', image]]);
+        expect(refused.status).toBe(429);
+        expect(refused.body.error.code).toBe('rate_limited');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+        const other = await signUp(limited.url);
+        await other.client.post(`/api/v1/events/${party}/bookings`);
+        expect((await upload(other.client, party, [['file', 'x.png', 'image/png', image]])).status).toBe(202);
+      } finally {
+        await limited.close();
+      }
+    });
+
     it('never builds a key from the file name (../ and non-ASCII are harmless)', async () => {
       const response = await upload(attendee.client, eventId, [['file', '../../etc/passwd ünï 写真.png', 'image/png', await png(50, 50)]]);
       expect(response.status).toBe(202);
