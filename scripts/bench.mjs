@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { fmt, freePort, load, machine, root, row, spawnProcess, tempDir, waitForHttp } from './bench/lib.mjs';
+import { benchReplicas } from './bench/replicas.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -72,6 +73,8 @@ async function main() {
     console.log(row([name, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : ''), fmt(r.rps / floorResult.rps, 2)], widths));
   }
   console.log(`\nnpm start to healthy (embedded PostgreSQL initialised from scratch): ${fmt(startSeconds)} s`);
+  // nginx in front of 1 and 2 `epu web` on a PostgreSQL of its own: throughput ratio (docs/decisions/0014).
+  await benchReplicas({ duration, connections });
 }
 
 async function seedData(base) {

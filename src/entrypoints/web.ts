@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Config } from '../config/env.js';
 import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
@@ -14,23 +15,32 @@ export async function runWeb(config: Config): Promise<void> {
   const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
+  let closingConnections = false;
   const services = createServices(platform);
   collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, { logger });
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
-  // While draining, every response closes its connection: a proxy that keeps
-  // connections alive (nginx `keepalive`) then opens new ones, which go to
-  // another replica once this one stops listening, and never sends a request
-  // down a connection this process is about to close (a POST lost in that race
-  // cannot be retried safely). docs/decisions/0014-replicas-behind-a-proxy.md
   app.addHook('onSend', async (_request, reply) => {
-    if (shuttingDown) reply.header('connection', 'close');
+    if (closingConnections) reply.header('connection', 'close');
   });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     // /healthz answers 503 from now on, so a load balancer stops routing here;
     // requests already accepted run to completion within the budget.
     shuttingDown = true;
-    if (config.shutdownDrainMs) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+    if (config.shutdownDrainMs) {
+      // 1. Serve as before while load balancers that watch /healthz stop routing here.
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+      // 2. For proxies that do not (open-source nginx): refuse new connections,
+      //    which a proxy retries on another replica (safe even for a POST: it
+      //    never arrived), and end each kept-alive connection after its next
+      //    response. Then wait as long again, so a proxy closes its idle
+      //    connections itself (its keepalive timeout is shorter) instead of
+      //    racing a request against app.close() closing them: a POST reset
+      //    mid-way cannot be retried. docs/decisions/0014-replicas-behind-a-proxy.md
+      closingConnections = true;
+      net.Server.prototype.close.call(app.server);
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+    }
     const drained = await within(app.close(), config.shutdownTimeoutMs);
     if (!drained) {
       logger.warn({ budgetMs: config.shutdownTimeoutMs }, 'requests still running at the end of the shutdown budget; closing their connections');
