@@ -81,10 +81,67 @@ describe('deploy.yml', () => {
 
   it('migrates and smoke-tests staging before production', () => {
     const staging = runs(deploy, 'staging');
-    expect(staging.indexOf('--args migrate')).toBeGreaterThan(-1);
-    expect(staging.indexOf('--args migrate')).toBeLessThan(staging.indexOf('gcloud run deploy epu-web'));
+    const migrate = staging.indexOf('gcloud run jobs execute "$MIGRATE_JOB"');
+    expect(migrate).toBeGreaterThan(-1);
+    expect(migrate).toBeLessThan(staging.indexOf('gcloud run services update "$WEB_SERVICE"'));
     expect(staging).toContain('npx epu smoke --url');
     expect(deploy.jobs.production!.needs).toBe('staging');
+  });
+
+  // Pulumi (infra/src/gcp/services.ts) creates and owns epu-<stack>-web, -functions (services),
+  // -worker (worker pool) and -migrate (job) with their env and secrets; CI only puts new images on them.
+  describe('rolls images onto the Pulumi-managed resources only', () => {
+    const STACK: Record<string, string> = { staging: 'staging', production: 'prod' };
+    const KIND: Record<string, string[]> = { services: ['web', 'functions'], 'worker-pools': ['worker'], jobs: ['migrate'] };
+    const text = fs.readFileSync(path.join(root, '.github/workflows/deploy.yml'), 'utf8');
+    /** gcloud run commands of a job, continuation lines joined, with resource names resolved through env. */
+    const commands = (job: string) => {
+      const env = { ...(deploy as unknown as { env?: Record<string, string> }).env, ...deploy.jobs[job]!.env };
+      return runs(deploy, job).replace(/\\\n\s*/g, ' ').split('\n')
+        .map((line) => line.trim())
+        .filter((line) => /^gcloud (beta |alpha )?run /.test(line))
+        .map((line) => {
+          const match = line.match(/^gcloud (?:beta |alpha )?run (services|jobs|worker-pools) ([\w-]+) (\S+)/);
+          expect(match, line).not.toBeNull();
+          const target = match![3]!.replace(/^"?\$\{?(\w+)\}?"?$/, (_, name: string) => env[name] ?? `<unset ${name}>`);
+          return { line, kind: match![1]!, verb: match![2]!, target };
+        });
+    };
+
+    it('uses the stack names of infra (staging, prod) in the Pulumi prefix epu-<env>-', () => {
+      const stacks = fs.readdirSync(path.join(root, 'infra')).filter((f) => /^Pulumi\.\w+\.yaml$/.test(f)).map((f) => f.split('.')[1]);
+      expect(stacks).toEqual(expect.arrayContaining(Object.values(STACK)));
+      expect(fs.readFileSync(path.join(root, 'infra/src/index.ts'), 'utf8')).toContain('prefix: `epu-${stack}`');
+    });
+
+    it.each(Object.keys(STACK))('%s: every gcloud run command targets an epu-<env>- resource of the right kind', (job) => {
+      const stack = STACK[job]!;
+      const all = commands(job);
+      expect(all.length).toBeGreaterThan(0);
+      for (const { line, kind, target } of all) {
+        expect(target, line).toMatch(new RegExp(`^epu-${stack}-(${KIND[kind]!.join('|')})$`));
+      }
+      // Every Pulumi-managed resource gets the new image, and nothing else does.
+      const updated = all.filter((c) => c.verb === 'update' && c.line.includes('--image "$IMAGE"')).map((c) => c.target).sort();
+      expect(updated).toEqual(['functions', 'migrate', 'web', 'worker'].map((c) => `epu-${stack}-${c}`));
+    });
+
+    it('never creates resources or sets their env vars, secrets or commands (Pulumi owns them)', () => {
+      for (const job of Object.keys(STACK)) {
+        for (const { line, verb } of commands(job)) {
+          expect(['update', 'update-traffic', 'describe', 'execute'], line).toContain(verb);
+          expect(line).not.toMatch(/--(set|update|remove|clear)-(env-vars|secrets)|--env-vars-file|--command|--service-account|--port|--(no-)?allow-unauthenticated/);
+          if (line.includes('--args')) expect(line).toMatch(/^gcloud run jobs execute \S+ .*--args backup\b/);
+        }
+      }
+      expect(text).not.toMatch(/gcloud (beta |alpha )?run (deploy|(services|jobs|worker-pools) (deploy|create|replace))\b/);
+    });
+
+    it('names no epu- resource outside the epu-<env>- prefix anywhere in the file', () => {
+      const names = [...text.matchAll(/(?<![\w.-])epu-[\w<>-]+/g)].map((m) => m[0]);
+      expect(names.length).toBeGreaterThan(0);
+      expect(names.filter((name) => !/^epu-(staging|prod|<env>)-/.test(name))).toEqual([]);
+    });
   });
 
   it('gates production on a reviewed environment, backs up, migrates, then shifts traffic 10 → 50 → 100 with gates', () => {
@@ -97,6 +154,13 @@ describe('deploy.yml', () => {
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     const text = runs(deploy, 'production');
     expect(text).toContain('--args backup');
+    // The backup is a one-off execution of the migrate job on the new image, before the migration itself.
+    const step = (prefix: string) => production.steps.findIndex((s) => s.name?.startsWith(prefix));
+    const backup = production.steps[step('Pre-deploy backup')]!;
+    expect(backup.run).toMatch(/gcloud run jobs execute "\$MIGRATE_JOB" [^\n]*\\\n\s*--args backup [^\n]*--wait/);
+    expect(step('New image on the migrate job')).toBeGreaterThan(-1);
+    expect(step('New image on the migrate job')).toBeLessThan(step('Pre-deploy backup'));
+    expect(text).toContain('--no-traffic --tag canary');
     expect(text.match(/node scripts\/canary-gate\.mjs/g)).toHaveLength(3);
     const rollback = production.steps.find((step) => step.name?.startsWith('Roll back'))!;
     expect(rollback.if).toContain('failure()');
