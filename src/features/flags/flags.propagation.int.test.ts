@@ -1,5 +1,5 @@
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisAnswers } from '../../../tests/support/redis.js';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
 import { testEnv } from '../../../tests/support/app.js';
 import { Client } from '../../../tests/support/client.js';
@@ -12,23 +12,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 const COUNTERS = /<ul class="counters" aria-label="Counters">/;
 const PASSWORD = 'admin password 1';
 
-function redisAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(6379, '127.0.0.1');
-    socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-const redisUp = await redisAnswers();
+const redisUp = await redisAnswers(6379);
 
 let database: TestDatabase;
 const adminEmail = `flags-admin-${Date.now()}@example.test`;

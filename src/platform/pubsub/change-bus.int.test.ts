@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisAnswers } from '../../../tests/support/redis.js';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
 import { freePort } from '../../../tests/support/process.js';
 import { createPool } from '../db/pool.js';
@@ -12,23 +12,7 @@ import { createRedisBus } from './redis-bus.js';
 
 const logger = createLogger({ level: 'silent', pretty: false, name: 'bus-test' });
 
-function redisAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(6379, '127.0.0.1');
-    socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-const redisUp = await redisAnswers();
+const redisUp = await redisAnswers(6379);
 
 /** Resolves with the next message the handler receives. */
 function inbox() {

@@ -1,59 +1,36 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
-import { createLogger } from '../observability/logger.js';
-import { createQueue, createWorker, type JobContext, type Queue, type Worker } from './index.js';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { useQueueHarness } from '../../../tests/support/queue.js';
+import type { JobContext } from './index.js';
 
-const logger = createLogger({ level: 'silent', pretty: false, name: 'schedules-test' });
-let database: TestDatabase;
-let pool: pg.Pool;
-let db: Kysely<any>;
-let queue: Queue;
-const workers: Worker[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: database.url, max: 20 });
-  db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  queue = createQueue({ db, pool, logger });
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop({ graceMs: 0 })));
-});
-afterAll(async () => {
-  await db.destroy();
-  await database.drop();
-});
+const h = useQueueHarness('schedules-test');
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function startWorkers(count: number, handlers: Record<string, (job: JobContext) => Promise<void>>): void {
-  const created = Array.from({ length: count }, () => createWorker({ queue, pool, handlers, concurrency: 2, leaseSeconds: 2, pollIntervalMs: 50, logger }));
-  workers.push(...created);
-  for (const worker of created) worker.start();
+  for (let i = 0; i < count; i++) h.startWorker({ handlers, pollIntervalMs: 50 });
 }
 
 async function schedule(name: string) {
-  const { rows } = await sql<{ next_run_at: Date; last_run_at: Date | null }>`SELECT next_run_at, last_run_at FROM job_schedules WHERE name = ${name}`.execute(db);
+  const { rows } = await sql<{ next_run_at: Date; last_run_at: Date | null }>`SELECT next_run_at, last_run_at FROM job_schedules WHERE name = ${name}`.execute(h.db);
   return rows[0]!;
 }
 
 async function jobsNamed(name: string) {
   const { rows } = await sql<{ id: string; key: string; payload: { scheduledFor: string }; status: string }>`
-    SELECT id, key, payload, status FROM jobs WHERE name = ${name} ORDER BY created_at`.execute(db);
+    SELECT id, key, payload, status FROM jobs WHERE name = ${name} ORDER BY created_at`.execute(h.db);
   return rows;
 }
 
 describe('schedules', () => {
   it('fires a due slot exactly once across three workers started together, and moves on to the next slot', async () => {
     const runs: JobContext[] = [];
-    await queue.setSchedule('report.daily', '0 3 * * *');
+    await h.queue.setSchedule('report.daily', '0 3 * * *');
     startWorkers(3, { 'report.daily': async (job) => void runs.push(job) });
 
     // Three due slots in turn; every worker's scheduler races for each.
     for (let round = 1; round <= 3; round++) {
-      await sql`UPDATE job_schedules SET next_run_at = now() - make_interval(mins => ${round}) WHERE name = 'report.daily'`.execute(db);
+      await sql`UPDATE job_schedules SET next_run_at = now() - make_interval(mins => ${round}) WHERE name = 'report.daily'`.execute(h.db);
       await expect.poll(async () => (await jobsNamed('report.daily')).filter((job) => job.status === 'completed').length, { timeout: 10_000 }).toBe(round);
       await sleep(300);
       expect(await jobsNamed('report.daily')).toHaveLength(round);
@@ -72,15 +49,15 @@ describe('schedules', () => {
   });
 
   it('does not fire a schedule before its slot', async () => {
-    await queue.setSchedule('report.weekly', '0 6 * * 1');
+    await h.queue.setSchedule('report.weekly', '0 6 * * 1');
     startWorkers(2, { 'report.weekly': async () => undefined });
     await sleep(400);
     expect(await jobsNamed('report.weekly')).toHaveLength(0);
   });
 
   it('fires once for a backlog of missed slots, not once per missed slot', async () => {
-    await queue.setSchedule('cleanup.hourly', '0 * * * *');
-    await sql`UPDATE job_schedules SET next_run_at = now() - interval '3 days' WHERE name = 'cleanup.hourly'`.execute(db);
+    await h.queue.setSchedule('cleanup.hourly', '0 * * * *');
+    await sql`UPDATE job_schedules SET next_run_at = now() - interval '3 days' WHERE name = 'cleanup.hourly'`.execute(h.db);
     startWorkers(2, { 'cleanup.hourly': async () => undefined });
     await expect.poll(async () => (await jobsNamed('cleanup.hourly')).length, { timeout: 10_000 }).toBe(1);
     await sleep(300);
@@ -89,9 +66,9 @@ describe('schedules', () => {
   });
 
   it('skips a schedule whose stored cron is broken and keeps firing the others', async () => {
-    await sql`INSERT INTO job_schedules (name, cron, next_run_at) VALUES ('broken.cron', 'not a cron', now() - interval '1 minute')`.execute(db);
-    await queue.setSchedule('healthy.cron', '0 5 * * *');
-    await sql`UPDATE job_schedules SET next_run_at = now() - interval '1 minute' WHERE name = 'healthy.cron'`.execute(db);
+    await sql`INSERT INTO job_schedules (name, cron, next_run_at) VALUES ('broken.cron', 'not a cron', now() - interval '1 minute')`.execute(h.db);
+    await h.queue.setSchedule('healthy.cron', '0 5 * * *');
+    await sql`UPDATE job_schedules SET next_run_at = now() - interval '1 minute' WHERE name = 'healthy.cron'`.execute(h.db);
     startWorkers(1, { 'healthy.cron': async () => undefined, 'broken.cron': async () => undefined });
     await expect.poll(async () => (await jobsNamed('healthy.cron')).length, { timeout: 10_000 }).toBe(1);
     expect(await jobsNamed('broken.cron')).toHaveLength(0);

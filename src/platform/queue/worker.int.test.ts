@@ -1,38 +1,12 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
-import { createLogger } from '../observability/logger.js';
-import { createQueue, createWorker, type JobContext, type JobFinishedInfo, type Queue, type Worker, type WorkerOptions } from './index.js';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { useQueueHarness } from '../../../tests/support/queue.js';
+import type { JobContext, JobFinishedInfo } from './index.js';
 
-const logger = createLogger({ level: 'silent', pretty: false, name: 'worker-test' });
-let database: TestDatabase;
-let pool: pg.Pool;
-let db: Kysely<any>;
-let queue: Queue;
-const workers: Worker[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: database.url, max: 20 });
-  db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  queue = createQueue({ db, pool, logger });
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop({ graceMs: 0 })));
-});
-afterAll(async () => {
-  await db.destroy();
-  await database.drop();
-});
+const h = useQueueHarness('worker-test');
 
 // Short leases and polls keep the suite fast; each test uses job names of its own.
-function startWorker(options: Partial<WorkerOptions> & Pick<WorkerOptions, 'handlers'>): Worker {
-  const worker = createWorker({ queue, pool, concurrency: 2, leaseSeconds: 2, pollIntervalMs: 100, logger, ...options });
-  worker.start();
-  workers.push(worker);
-  return worker;
-}
+const startWorker = h.startWorker;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -41,7 +15,7 @@ function untilAborted(signal: AbortSignal): Promise<never> {
 }
 
 async function row(id: string) {
-  return (await queue.get(id))!;
+  return (await h.queue.get(id))!;
 }
 
 describe('running jobs', () => {
@@ -50,9 +24,9 @@ describe('running jobs', () => {
     const finished: JobFinishedInfo[] = [];
     startWorker({ handlers: { 'basic.run': async (job) => void seen.push(job) }, onJobFinished: (info) => finished.push(info) });
     const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
-    const id = await queue.enqueue('basic.run', { photoId: 'p9' }, { trace });
+    const id = await h.queue.enqueue('basic.run', { photoId: 'p9' }, { trace });
 
-    const job = await queue.waitFor(id, { timeoutMs: 20_000 });
+    const job = await h.queue.waitFor(id, { timeoutMs: 20_000 });
     expect(job).toMatchObject({ status: 'completed', attempts: 1, lockedBy: null, lockedUntil: null, lastError: null });
     expect(job.startedAt).not.toBeNull();
     expect(job.finishedAt!.getTime()).toBeGreaterThanOrEqual(job.startedAt!.getTime());
@@ -65,9 +39,9 @@ describe('running jobs', () => {
 
   it('leaves jobs it has no handler for to other workers', async () => {
     startWorker({ handlers: { 'mine.only': async () => undefined } });
-    const other = await queue.enqueue('someone.else', {});
-    const mine = await queue.enqueue('mine.only', {});
-    await queue.waitFor(mine, { timeoutMs: 20_000 });
+    const other = await h.queue.enqueue('someone.else', {});
+    const mine = await h.queue.enqueue('mine.only', {});
+    await h.queue.waitFor(mine, { timeoutMs: 20_000 });
     await sleep(300);
     expect((await row(other)).status).toBe('queued');
   });
@@ -76,8 +50,8 @@ describe('running jobs', () => {
     const ran: number[] = [];
     startWorker({ handlers: { 'delayed.run': async () => void ran.push(Date.now()) } });
     const runAt = new Date(Date.now() + 1_500);
-    const id = await queue.enqueue('delayed.run', {}, { runAt });
-    await queue.waitFor(id, { timeoutMs: 20_000 });
+    const id = await h.queue.enqueue('delayed.run', {}, { runAt });
+    await h.queue.waitFor(id, { timeoutMs: 20_000 });
     expect(ran[0]).toBeGreaterThanOrEqual(runAt.getTime());
   });
 
@@ -95,8 +69,8 @@ describe('running jobs', () => {
         },
       },
     });
-    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => queue.enqueue('limited.run', { i })));
-    for (const id of ids) expect((await queue.waitFor(id, { timeoutMs: 30_000 })).status).toBe('completed');
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => h.queue.enqueue('limited.run', { i })));
+    for (const id of ids) expect((await h.queue.waitFor(id, { timeoutMs: 30_000 })).status).toBe('completed');
     expect(peak).toBe(3);
   });
 
@@ -104,8 +78,8 @@ describe('running jobs', () => {
     const runs = new Map<string, number>();
     const handlers = { 'shared.run': async (job: JobContext) => void runs.set(job.id, (runs.get(job.id) ?? 0) + 1) };
     for (let i = 0; i < 3; i++) startWorker({ handlers, concurrency: 4 });
-    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => queue.enqueue('shared.run', { i })));
-    for (const id of ids) await queue.waitFor(id, { timeoutMs: 30_000 });
+    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => h.queue.enqueue('shared.run', { i })));
+    for (const id of ids) await h.queue.waitFor(id, { timeoutMs: 30_000 });
     expect(runs.size).toBe(40);
     expect([...runs.values()].every((count) => count === 1)).toBe(true);
   });
@@ -127,9 +101,9 @@ describe('failures', () => {
       },
       onJobFinished: (info) => outcomes.push(info.outcome),
     });
-    const id = await queue.enqueue('flaky.run', {}, { maxAttempts: 4 });
+    const id = await h.queue.enqueue('flaky.run', {}, { maxAttempts: 4 });
 
-    const dead = await queue.waitFor(id, { timeoutMs: 30_000 });
+    const dead = await h.queue.waitFor(id, { timeoutMs: 30_000 });
     expect(dead).toMatchObject({ status: 'dead', attempts: 4, lockedBy: null });
     expect(dead.lastError).toContain('the image service is down (attempt 4)');
     expect(dead.finishedAt).not.toBeNull();
@@ -139,8 +113,8 @@ describe('failures', () => {
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(baseMs * 2 ** i * 0.8 - 5));
 
     healthy = true;
-    expect(await queue.retryDead(id)).toBe(true);
-    const revived = await queue.waitFor(id, { timeoutMs: 20_000 });
+    expect(await h.queue.retryDead(id)).toBe(true);
+    const revived = await h.queue.waitFor(id, { timeoutMs: 20_000 });
     expect(revived).toMatchObject({ status: 'completed', attempts: 1 });
     expect(startedAt).toHaveLength(5);
   });
@@ -153,17 +127,17 @@ describe('failures', () => {
         },
       },
     });
-    const id = await queue.enqueue('odd.failure', {}, { maxAttempts: 1 });
-    expect(await queue.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ status: 'dead', lastError: 'plain string' });
+    const id = await h.queue.enqueue('odd.failure', {}, { maxAttempts: 1 });
+    expect(await h.queue.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ status: 'dead', lastError: 'plain string' });
   });
 });
 
 describe('leases', () => {
   async function strandJob(name: string, attempts = 1, maxAttempts = 5): Promise<string> {
-    const id = await queue.enqueue(name, {}, { maxAttempts });
+    const id = await h.queue.enqueue(name, {}, { maxAttempts });
     // What a worker that died mid-job leaves behind once its lease has run out.
     await sql`UPDATE jobs SET status = 'running', attempts = ${attempts}, locked_by = 'ghost-worker', started_at = now() - interval '10 seconds',
-      locked_until = now() - interval '1 second' WHERE id = ${id}`.execute(db);
+      locked_until = now() - interval '1 second' WHERE id = ${id}`.execute(h.db);
     return id;
   }
 
@@ -171,7 +145,7 @@ describe('leases', () => {
     const attempts: number[] = [];
     const id = await strandJob('stranded.run');
     startWorker({ handlers: { 'stranded.run': async (job) => void attempts.push(job.attempt) } });
-    const job = await queue.waitFor(id, { timeoutMs: 20_000 });
+    const job = await h.queue.waitFor(id, { timeoutMs: 20_000 });
     expect(job).toMatchObject({ status: 'completed', attempts: 2 });
     expect(job.lastError).toMatch(/lease expired: worker ghost-worker/);
     expect(attempts).toEqual([2]);
@@ -181,7 +155,7 @@ describe('leases', () => {
     const ran: string[] = [];
     const id = await strandJob('poison.run', 3, 3);
     startWorker({ handlers: { 'poison.run': async (job) => void ran.push(job.id) } });
-    const job = await queue.waitFor(id, { timeoutMs: 20_000 });
+    const job = await h.queue.waitFor(id, { timeoutMs: 20_000 });
     expect(job).toMatchObject({ status: 'dead', attempts: 3 });
     expect(job.lastError).toMatch(/lease expired/);
     expect(ran).toEqual([]);
@@ -197,8 +171,8 @@ describe('leases', () => {
     };
     startWorker({ handlers, leaseSeconds: 1 });
     startWorker({ handlers, leaseSeconds: 1 });
-    const id = await queue.enqueue('long.run', {});
-    const job = await queue.waitFor(id, { timeoutMs: 30_000 });
+    const id = await h.queue.enqueue('long.run', {});
+    const job = await h.queue.waitFor(id, { timeoutMs: 30_000 });
     expect(job).toMatchObject({ status: 'completed', attempts: 1 });
     expect(runs).toEqual([id]);
   });
@@ -215,9 +189,9 @@ describe('leases', () => {
         },
       },
     });
-    const id = await queue.enqueue('stolen.run', {});
+    const id = await h.queue.enqueue('stolen.run', {});
     await expect.poll(async () => (await row(id)).lockedBy, { timeout: 10_000 }).toBe(worker.id);
-    await sql`UPDATE jobs SET locked_by = 'another-worker' WHERE id = ${id}`.execute(db);
+    await sql`UPDATE jobs SET locked_by = 'another-worker' WHERE id = ${id}`.execute(h.db);
     await expect.poll(() => abortReason, { timeout: 10_000 }).toBeInstanceOf(Error);
     expect((abortReason as Error).message).toMatch(/lease was lost/);
     await sleep(200);
@@ -228,7 +202,7 @@ describe('leases', () => {
 describe('stopping', () => {
   it('lets a job that finishes within the grace period complete', async () => {
     const worker = startWorker({ handlers: { 'finishing.run': () => sleep(500) } });
-    const id = await queue.enqueue('finishing.run', {});
+    const id = await h.queue.enqueue('finishing.run', {});
     await expect.poll(async () => (await row(id)).status, { timeout: 10_000 }).toBe('running');
     await worker.stop({ graceMs: 10_000 });
     expect(await row(id)).toMatchObject({ status: 'completed', attempts: 1 });
@@ -246,7 +220,7 @@ describe('stopping', () => {
         },
       },
     });
-    const id = await queue.enqueue('interrupted.run', {});
+    const id = await h.queue.enqueue('interrupted.run', {});
     await expect.poll(async () => (await row(id)).status, { timeout: 10_000 }).toBe('running');
     await first.stop({ graceMs: 200 });
     expect(aborted).toBe(true);
@@ -254,14 +228,14 @@ describe('stopping', () => {
 
     const attempts: number[] = [];
     startWorker({ handlers: { 'interrupted.run': async (job) => void attempts.push(job.attempt) } });
-    expect(await queue.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(await h.queue.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ status: 'completed', attempts: 1 });
     expect(attempts).toEqual([1]);
   });
 
   it('stops claiming: a job enqueued after stop stays queued', async () => {
     const worker = startWorker({ handlers: { 'after.stop': async () => undefined } });
     await worker.stop();
-    const id = await queue.enqueue('after.stop', {});
+    const id = await h.queue.enqueue('after.stop', {});
     await sleep(300);
     expect((await row(id)).status).toBe('queued');
   });
@@ -270,7 +244,7 @@ describe('stopping', () => {
 describe('notifications', () => {
   async function listenerPid(): Promise<number | undefined> {
     const { rows } = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity
-      WHERE datname = current_database() AND application_name = 'epu-jobs-listener' AND query LIKE 'LISTEN%'`.execute(db);
+      WHERE datname = current_database() AND application_name = 'epu-jobs-listener' AND query LIKE 'LISTEN%'`.execute(h.db);
     return rows[0]?.pid;
   }
 
@@ -281,13 +255,13 @@ describe('notifications', () => {
     const before = (await listenerPid())!;
     await sleep(100);
 
-    const first = await queue.enqueue('notified.run', {});
-    expect((await queue.waitFor(first, { timeoutMs: 10_000 })).status).toBe('completed');
+    const first = await h.queue.enqueue('notified.run', {});
+    expect((await h.queue.waitFor(first, { timeoutMs: 10_000 })).status).toBe('completed');
 
-    await sql`SELECT pg_terminate_backend(${before})`.execute(db);
+    await sql`SELECT pg_terminate_backend(${before})`.execute(h.db);
     await expect.poll(async () => (await listenerPid()) ?? before, { timeout: 10_000 }).not.toBe(before);
     await sleep(100);
-    const second = await queue.enqueue('notified.run', {});
-    expect((await queue.waitFor(second, { timeoutMs: 10_000 })).status).toBe('completed');
+    const second = await h.queue.enqueue('notified.run', {});
+    expect((await h.queue.waitFor(second, { timeoutMs: 10_000 })).status).toBe('completed');
   });
 });

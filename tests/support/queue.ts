@@ -1,0 +1,43 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createLogger } from '../../src/platform/observability/logger.js';
+import { createQueue, createWorker, type Queue, type Worker, type WorkerOptions } from '../../src/platform/queue/index.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface QueueHarness {
+  readonly database: TestDatabase;
+  readonly pool: pg.Pool;
+  readonly db: Kysely<any>;
+  readonly queue: Queue;
+  readonly logger: ReturnType<typeof createLogger>;
+  /** A started worker with short leases and polls (fast tests), stopped after each test. */
+  startWorker(options: Partial<WorkerOptions> & Pick<WorkerOptions, 'handlers'>): Worker;
+}
+
+/** A queue on a database of the test file's own, with workers cleaned up after every test. */
+export function useQueueHarness(name: string): QueueHarness {
+  const logger = createLogger({ level: 'silent', pretty: false, name });
+  const workers: Worker[] = [];
+  const harness = { logger } as { -readonly [K in keyof QueueHarness]: QueueHarness[K] };
+  harness.startWorker = (options) => {
+    const worker = createWorker({ queue: harness.queue, pool: harness.pool, concurrency: 2, leaseSeconds: 2, pollIntervalMs: 100, logger, ...options });
+    worker.start();
+    workers.push(worker);
+    return worker;
+  };
+  beforeAll(async () => {
+    harness.database = await createTestDatabase();
+    harness.pool = new pg.Pool({ connectionString: harness.database.url, max: 20 });
+    harness.db = new Kysely({ dialect: new PostgresDialect({ pool: harness.pool }) });
+    harness.queue = createQueue({ db: harness.db, pool: harness.pool, logger });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.stop({ graceMs: 0 })));
+  });
+  afterAll(async () => {
+    await harness.db.destroy();
+    await harness.database.drop();
+  });
+  return harness;
+}
