@@ -140,12 +140,49 @@ for (const stack of STACKS) {
         const [container] = JSON.parse(d.inputs.containerDefinitions);
         for (const e of container.environment) assert.ok(!SECRET_ENV.includes(e.name), `${component}: ${e.name} in plain environment`);
         assert.ok(container.secrets.some((s: any) => s.name === 'DATABASE_URL'), `${component}: DATABASE_URL from Secrets Manager`);
-        if (component === 'migrate') assert.ok(!container.secrets.some((s: any) => s.name === 'SECRET_KEY'), 'migrate does not get SECRET_KEY');
+        if (component === 'migrate') {
+          const names = container.secrets.map((s: any) => s.name).sort();
+          assert.deepEqual(names, ['DATABASE_URL', 'SECRET_KEY', 'SENTRY_DSN'], 'migrate: the database, SECRET_KEY for `epu backup`, Sentry');
+        }
       }
-      const migrateTask = r.filter((x) => x.type === 'aws:iam/rolePolicy:RolePolicy' && x.name === `epu-${stack}-migrate-task`);
-      assert.equal(migrateTask.length, 0, 'the migrate job gets no AWS permissions');
       const webTask = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-web-task`).inputs.policy);
       assert.ok(!JSON.stringify(webTask).includes('backups'), 'web cannot touch backups');
+    });
+
+    it('lets only the worker and migrate task roles use the backups bucket, and migrate nothing else', () => {
+      const backupsArn = one(r, 'aws:s3/bucket:Bucket', `epu-${stack}-backups`).name;
+      const mentions = (doc: any, what: string) => doc.Statement.some((s: any) => asList<string>(s.Resource).some((res) => res.includes(what)));
+      const task = (c: string) => JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-${c}-task`).inputs.policy);
+      const writers = ['web', 'worker', 'functions', 'migrate'].filter((c) => mentions(task(c), backupsArn));
+      assert.deepEqual(writers, ['worker', 'migrate']);
+      for (const c of ['worker', 'migrate']) {
+        const doc = task(c);
+        const objects = doc.Statement.find((s: any) => s.Sid === 'ReadWriteObjects');
+        assert.ok(objects.Resource.some((res: string) => res.endsWith(`:${backupsArn}/*`)), `${c}: objects of the backups bucket`);
+        for (const action of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject']) assert.ok(objects.Action.includes(action), `${c}: ${action}`);
+        const list = doc.Statement.find((s: any) => s.Sid === 'ListBuckets');
+        assert.ok(list.Resource.some((res: string) => res.endsWith(`:${backupsArn}`)), `${c}: lists the backups bucket`);
+      }
+      assert.ok(!mentions(task('migrate'), `epu-${stack}-media`), 'migrate cannot touch media');
+      // Nothing else grants the backups bucket: its bucket policy only denies plain HTTP.
+      const bucketPolicy = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-backups`).inputs.policy);
+      assert.ok(bucketPolicy.Statement.every((s: any) => s.Effect === 'Deny'));
+    });
+
+    it('gives the migrate task and the worker BACKUP_STORAGE_URL and SECRET_KEY, and web and functions no BACKUP_STORAGE_URL', () => {
+      const container = (c: string) => JSON.parse(one(r, 'aws:ecs/taskDefinition:TaskDefinition', `epu-${stack}-${c}`).inputs.containerDefinitions)[0];
+      const env = (c: string) => Object.fromEntries(container(c).environment.map((e: any) => [e.name, e.value]));
+      for (const c of ['migrate', 'worker']) {
+        assert.equal(env(c).BACKUP_STORAGE_URL, `s3://epu-${stack}-backups-mock`, `${c} BACKUP_STORAGE_URL`);
+        assert.equal(env(c).BACKUP_KEEP, String(settings.backupKeep), `${c} BACKUP_KEEP`);
+        assert.equal(env(c).S3_REGION, 'eu-west-2', `${c} S3_REGION`);
+        assert.ok(container(c).secrets.some((s: any) => s.name === 'SECRET_KEY'), `${c} SECRET_KEY from Secrets Manager`);
+      }
+      assert.equal(env('migrate').STORAGE_URL, undefined, 'migrate gets no media bucket');
+      for (const c of ['web', 'functions']) assert.equal(env(c).BACKUP_STORAGE_URL, undefined, `${c} has no BACKUP_STORAGE_URL`);
+      const exec = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-migrate-exec`).inputs.policy);
+      const readable = exec.Statement.find((s: any) => s.Sid === 'ReadSecrets').Resource;
+      assert.ok(readable.some((arn: string) => arn.endsWith(`:epu-${stack}-secret-key`)), 'migrate execution role may read SECRET_KEY');
     });
 
     it('rotates SECRET_KEY automatically with a function that may touch only that secret', () => {

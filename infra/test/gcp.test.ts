@@ -83,8 +83,58 @@ for (const stack of STACKS) {
       assert.equal(cdnRead.length, 1);
       assert.equal(cdnRead[0]!.inputs.role, 'roles/storage.objectViewer');
       assert.match(cdnRead[0]!.inputs.condition.expression, /objects\/derived\//);
-      const backupReaders = ofType(r, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((b) => b.inputs.bucket.endsWith('-backups'));
-      assert.deepEqual(backupReaders.map((b) => b.inputs.member), [`serviceAccount:epu-${stack}-worker@epu-test.iam.gserviceaccount.com`]);
+    });
+
+    it('lets only the worker and migrate identities use the backups bucket, and not web or functions', () => {
+      const sa = (c: string) => `serviceAccount:epu-${stack}-${c}@epu-test.iam.gserviceaccount.com`;
+      const grants = ofType(r, 'gcp:storage/bucketIAMMember:BucketIAMMember');
+      const onBackups = grants.filter((b) => b.inputs.bucket === `epu-test-epu-${stack}-backups`);
+      assert.deepEqual(onBackups.map((b) => b.inputs.member).sort(), [sa('migrate'), sa('worker')]);
+      for (const b of onBackups) {
+        // objectUser: create, read, list and delete objects (BACKUP_KEEP pruning), nothing on the bucket's IAM.
+        assert.equal(b.inputs.role, 'roles/storage.objectUser', b.name);
+        assert.equal(b.inputs.condition, undefined, b.name);
+      }
+      const byMember = (m: string) => grants.filter((b) => b.inputs.member === m).map((b) => b.inputs.bucket);
+      assert.deepEqual(byMember(sa('web')), [`epu-test-epu-${stack}-media`], 'web: media only');
+      assert.deepEqual(byMember(sa('functions')), [`epu-test-epu-${stack}-media`], 'functions: media only');
+      assert.deepEqual(byMember(sa('migrate')), [`epu-test-epu-${stack}-backups`], 'migrate: backups only, no media');
+      // No project-level or other storage grant reaches the buckets some other way.
+      assert.ok(!r.some((x) => /storage\/bucketIAM(Binding|Policy)|projects\/iAMMember/.test(x.type) && /storage/.test(x.inputs.role ?? '')));
+    });
+
+    it('gives the migrate job and the worker what `epu backup` needs: SECRET_KEY, the backups bucket and their own HMAC key', () => {
+      const envOf = (c: any) => Object.fromEntries(c.envs.map((e: any) => [e.name, e]));
+      const job = envOf(one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0]);
+      const worker = envOf(one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').inputs.template.containers[0]);
+      for (const [component, env] of [['migrate', job], ['worker', worker]] as const) {
+        assert.equal(env.BACKUP_STORAGE_URL?.value, `s3://epu-test-epu-${stack}-backups`, `${component} BACKUP_STORAGE_URL`);
+        assert.equal(env.BACKUP_KEEP?.value, String(settings.backupKeep), `${component} BACKUP_KEEP`);
+        assert.equal(env.S3_ENDPOINT?.value, 'https://storage.googleapis.com', `${component} S3_ENDPOINT`);
+        assert.equal(env.S3_REGION?.value, 'auto', `${component} S3_REGION`);
+        assert.equal(env.S3_FORCE_PATH_STYLE?.value, 'true', `${component} S3_FORCE_PATH_STYLE`);
+        assert.equal(env.SECRET_KEY?.valueSource.secretKeyRef.secret, `epu-${stack}-secret-key`, `${component} SECRET_KEY`);
+        assert.equal(env.AWS_ACCESS_KEY_ID?.valueSource.secretKeyRef.secret, `epu-${stack}-s3-access-key-id-${component}`, `${component} own HMAC key`);
+        assert.equal(env.AWS_SECRET_ACCESS_KEY?.valueSource.secretKeyRef.secret, `epu-${stack}-s3-secret-access-key-${component}`, `${component} own HMAC secret`);
+      }
+      assert.equal(job.STORAGE_URL, undefined, 'migrate gets no media bucket');
+      const hmac = one(r, 'gcp:storage/hmacKey:HmacKey', `epu-${stack}-hmac-migrate`);
+      assert.equal(hmac.inputs.serviceAccountEmail, `epu-${stack}-migrate@epu-test.iam.gserviceaccount.com`);
+      const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((b) => b.name.startsWith(`epu-${stack}-secret-key-`));
+      assert.deepEqual(readers.map((b) => b.name.replace(`epu-${stack}-secret-key-`, '')).sort(), ['functions', 'migrate', 'web', 'worker']);
+      for (const name of ['web', 'functions']) {
+        const env = envOf(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-${name}`).inputs.template.containers[0]);
+        assert.equal(env.BACKUP_STORAGE_URL, undefined, `${name} has no BACKUP_STORAGE_URL`);
+      }
+    });
+
+    it('leaves the image (and the web traffic split) to CI after creation, so `pulumi up` does not roll a release back', () => {
+      assert.deepEqual(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`).ignoreChanges.sort(), ['template.containers[0].image', 'traffics']);
+      assert.deepEqual(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`).ignoreChanges, ['template.containers[0].image']);
+      assert.deepEqual(one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').ignoreChanges, ['template.containers[0].image']);
+      assert.deepEqual(one(r, 'gcp:cloudrunv2/job:Job').ignoreChanges, ['template.template.containers[0].image']);
+      // The first image still comes from epu:image.
+      assert.equal(one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0].image, 'registry.example/epu:test');
     });
 
     it('runs each component as its own service account', () => {
@@ -112,7 +162,7 @@ for (const stack of STACKS) {
         assert.ok(c.envs.some((e: any) => e.name === 'DATABASE_URL'), `${c.args[0]} has DATABASE_URL`);
       }
       const migrateEnv = one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0].envs.map((e: any) => e.name);
-      assert.ok(!migrateEnv.includes('AWS_SECRET_ACCESS_KEY') && !migrateEnv.includes('SECRET_KEY'), 'migrate gets no storage keys or SECRET_KEY');
+      assert.ok(!migrateEnv.includes('FUNCTIONS_TOKEN') && !migrateEnv.includes('REDIS_URL') && !migrateEnv.includes('SMTP_URL'), 'migrate gets only what migrate and backup need');
       const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember');
       assert.ok(readers.every((b) => b.inputs.role === 'roles/secretmanager.secretAccessor'));
     });

@@ -5,6 +5,8 @@ export interface Recorded {
   type: string;
   name: string;
   inputs: Record<string, any>;
+  /** The resource's ignoreChanges option (mocks do not pass options on; read off the registration request). */
+  ignoreChanges: string[];
 }
 
 const FAKE_ACCOUNT = '123456789012';
@@ -57,9 +59,10 @@ async function settle(recorded: Recorded[]): Promise<void> {
  */
 export async function deployUnderMocks(stack: StackName, program: () => unknown): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
+  const ignored = new Map<string, string[]>();
   await pulumi.runtime.setMocks({
     newResource(args) {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ignoreChanges: ignored.get(`${args.type}::${args.name}`) ?? [] });
       return { id: `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
     },
     call(args) {
@@ -75,6 +78,13 @@ export async function deployUnderMocks(stack: StackName, program: () => unknown)
       }
     },
   }, 'epu', stack, false);
+  // The mock monitor hands newResource only type, name and inputs; keep each request's ignoreChanges on the side.
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: unknown) => {
+    ignored.set(`${req.getType()}::${req.getName()}`, req.getIgnorechangesList());
+    return register(req, callback);
+  };
   program();
   await settle(recorded);
   return recorded;

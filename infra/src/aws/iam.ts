@@ -19,8 +19,8 @@ export interface AwsRoles {
 
 /**
  * Two roles per component, each with inline policies naming exact actions on exact
- * ARNs. The web cannot touch backups, the migrate job cannot touch buckets, and
- * no process can read another's secrets.
+ * ARNs. Web and functions cannot touch backups, the migrate job can touch only the
+ * backups bucket, and no process can read another's secrets.
  */
 export function createRoles(inputs: DeployInputs, storage: AwsStorage, secrets: AwsSecrets, opts: pulumi.CustomResourceOptions): AwsRoles {
   const { prefix, settings } = inputs;
@@ -44,9 +44,12 @@ export function createRoles(inputs: DeployInputs, storage: AwsStorage, secrets: 
   ];
   const taskStatements: Record<Component, Statement[]> = {
     web: bucketAccess([storage.media]),
+    // The worker runs the daily backup.create job (and BACKUP_KEEP pruning deletes old ones).
     worker: bucketAccess([storage.media, storage.backups]),
     functions: bucketAccess([storage.media]),
-    migrate: [],
+    // The pre-deploy snapshot (`epu backup`) runs as the migrate task before `epu migrate`:
+    // backups bucket only, never media.
+    migrate: bucketAccess([storage.backups]),
   };
 
   const task = {} as Record<Component, aws.iam.Role>;

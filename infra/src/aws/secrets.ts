@@ -24,7 +24,9 @@ export function createSecrets(
 
   const specs: Record<string, { env: string; value: pulumi.Input<string>; readers: Component[] }> = {
     'database-url': { env: 'DATABASE_URL', value: values.databaseUrl, readers: ['web', 'worker', 'functions', 'migrate'] },
-    'secret-key': { env: 'SECRET_KEY', value: secretKey.result, readers: ['web', 'worker', 'functions'] },
+    // migrate reads it too: the pre-deploy `epu backup` runs from the migrate task definition, and every
+    // command but `epu migrate` needs SECRET_KEY in staging and production.
+    'secret-key': { env: 'SECRET_KEY', value: secretKey.result, readers: ['web', 'worker', 'functions', 'migrate'] },
     'functions-token': { env: 'FUNCTIONS_TOKEN', value: functionsToken.result, readers: ['web', 'worker', 'functions'] },
   };
   if (values.redisUrl) specs['redis-url'] = { env: 'REDIS_URL', value: values.redisUrl, readers: ['web', 'worker', 'functions'] };

@@ -119,9 +119,11 @@ export function createServices(
     METRICS_PORT: String(METRICS_PORT),
     ...(inputs.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: inputs.otlpEndpoint } : {}),
   };
+  // Where `epu backup` and the worker's daily backup.create job write (the task role's credentials).
+  const backupEnv = { BACKUP_STORAGE_URL: pulumi.interpolate`s3://${storage.backups.bucket}`, BACKUP_KEEP: String(settings.backupKeep) };
   const extraEnv: Record<Component, Record<string, pulumi.Input<string>>> = {
     web: { PORT: String(WEB_PORT), FUNCTIONS_URL: functionsUrl, TRUST_PROXY_HOPS: '1' },
-    worker: { FUNCTIONS_URL: functionsUrl, BACKUP_KEEP: String(settings.backupKeep) },
+    worker: { FUNCTIONS_URL: functionsUrl, ...backupEnv },
     functions: { FUNCTIONS_PORT: String(FUNCTIONS_PORT) },
     migrate: {},
   };
@@ -133,7 +135,10 @@ export function createServices(
 
   const taskDefinitions = {} as Record<Component, aws.ecs.TaskDefinition>;
   for (const component of COMPONENTS) {
-    const env = component === 'migrate' ? { APP_ENV: settings.appEnv, LOG_LEVEL: settings.logLevel, PUBLIC_URL: publicUrl } : { ...baseEnv, ...extraEnv[component] };
+    // migrate also runs the pre-deploy snapshot (`epu backup`): the backups bucket, but no STORAGE_URL (no media).
+    const env = component === 'migrate'
+      ? { APP_ENV: settings.appEnv, LOG_LEVEL: settings.logLevel, PUBLIC_URL: publicUrl, S3_REGION: region, ...backupEnv }
+      : { ...baseEnv, ...extraEnv[component] };
     const size = fargateSize(sizes[component]);
     const port = ports[component];
     taskDefinitions[component] = new aws.ecs.TaskDefinition(`${prefix}-${component}`, {

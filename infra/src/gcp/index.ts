@@ -36,8 +36,9 @@ export function deployGcp(inputs: DeployInputs) {
   const ids = createIdentities(inputs, opts);
 
   // Each process talks to GCS through the S3-compatible endpoint with an HMAC key of its own identity.
+  // migrate's key can reach only the backups bucket (the pre-deploy `epu backup` runs as that job).
   const s3Keys: Partial<Record<Component, gcp.storage.HmacKey>> = {};
-  for (const component of ['web', 'worker', 'functions'] as const) {
+  for (const component of ['web', 'worker', 'functions', 'migrate'] as const) {
     s3Keys[component] = new gcp.storage.HmacKey(`${prefix}-hmac-${component}`, { serviceAccountEmail: ids[component].email }, opts);
   }
   const secrets = createSecrets(inputs, ids, { databaseUrl: database.url, redisUrl: database.redisUrl, s3Keys }, opts);

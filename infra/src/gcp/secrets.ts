@@ -41,7 +41,9 @@ export function createSecrets(
 
   const specs: Record<string, SecretSpec> = {
     'database-url': { env: 'DATABASE_URL', value: values.databaseUrl, readers: ['web', 'worker', 'functions', 'migrate'] },
-    'secret-key': { env: 'SECRET_KEY', value: secretKey.result, readers: ['web', 'worker', 'functions'] },
+    // migrate reads it too: CI runs the pre-deploy `epu backup` as a one-off execution of the migrate job,
+    // and every command but `epu migrate` needs SECRET_KEY in staging and production.
+    'secret-key': { env: 'SECRET_KEY', value: secretKey.result, readers: ['web', 'worker', 'functions', 'migrate'] },
     'functions-token': { env: 'FUNCTIONS_TOKEN', value: functionsToken.result, readers: ['web', 'worker', 'functions'] },
   };
   if (values.redisUrl) specs['redis-url'] = { env: 'REDIS_URL', value: values.redisUrl, readers: ['web', 'worker', 'functions'] };

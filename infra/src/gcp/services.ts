@@ -42,15 +42,17 @@ export function createServices(
     ? pulumi.output(`https://${inputs.webDomain}`)
     : pulumi.interpolate`https://${prefix}-web-${extra.projectNumber}.${region}.run.app`;
 
+  // GCS through its S3-compatible (interoperability) endpoint, with the component's own HMAC key.
+  const s3Env = { S3_ENDPOINT: 'https://storage.googleapis.com', S3_REGION: 'auto', S3_FORCE_PATH_STYLE: 'true' };
+  // Where `epu backup` and the worker's daily backup.create job write (same S3_* settings as STORAGE_URL).
+  const backupEnv = { BACKUP_STORAGE_URL: pulumi.interpolate`s3://${storage.backups.name}`, BACKUP_KEEP: String(settings.backupKeep) };
   const plainEnv = (component: Component, more: Record<string, pulumi.Input<string>> = {}) => {
     const env: Record<string, pulumi.Input<string>> = {
       APP_ENV: settings.appEnv,
       LOG_LEVEL: settings.logLevel,
       PUBLIC_URL: publicUrl,
       STORAGE_URL: pulumi.interpolate`s3://${storage.media.name}`,
-      S3_ENDPOINT: 'https://storage.googleapis.com',
-      S3_REGION: 'auto',
-      S3_FORCE_PATH_STYLE: 'true',
+      ...s3Env,
       CDN_BASE_URL: extra.cdnBaseUrl,
       DATABASE_POOL_MAX: String(settings.database.poolMax),
       METRICS_PORT: String(METRICS_PORT),
@@ -68,6 +70,11 @@ export function createServices(
     startupCpuBoost: true,
   });
   const labels = { app: 'epu', env: settings.name };
+  // CI (.github/workflows/deploy.yml) rolls each release out with `gcloud ... update --image`, so the
+  // image belongs to CI once a resource exists: epu:image only names the first one. Without this, the
+  // next `pulumi up` would put the stack's stale epu:image back (a silent rollback). Pulumi keeps the
+  // image from its state, so run `pulumi up --refresh` to pick up what CI deployed (infra/README.md).
+  const ciOwns = (...paths: string[]): pulumi.CustomResourceOptions => ({ ...opts, ignoreChanges: paths });
 
   const functions = new gcp.cloudrunv2.Service(`${prefix}-functions`, {
     name: `${prefix}-functions`,
@@ -92,7 +99,7 @@ export function createServices(
         startupProbe: { tcpSocket: { port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
       }],
     },
-  }, opts);
+  }, ciOwns('template.containers[0].image'));
 
   const functionsUrl = functions.uri;
 
@@ -121,7 +128,8 @@ export function createServices(
         livenessProbe: { httpGet: { path: '/livez', port: WEB_PORT }, periodSeconds: 15, failureThreshold: 3 },
       }],
     },
-  }, opts);
+  // In prod CI also owns the traffic split (canary tag, 10% → 50% → 100%, rollback).
+  }, ciOwns('template.containers[0].image', 'traffics'));
 
   const worker = new gcp.cloudrunv2.WorkerPool(`${prefix}-worker`, {
     name: `${prefix}-worker`,
@@ -137,11 +145,12 @@ export function createServices(
         image,
         commands: ['epu'],
         args: ['worker'],
-        envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, BACKUP_KEEP: String(settings.backupKeep) }),
+        // The worker runs the daily backup.create job: backups go to the backups bucket, not under media.
+        envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv }),
         resources: { limits: { cpu: String(settings.worker.cpu), memory: `${settings.worker.memoryMiB}Mi` } },
       }],
     },
-  }, opts);
+  }, ciOwns('template.containers[0].image'));
 
   const migrate = new gcp.cloudrunv2.Job(`${prefix}-migrate`, {
     name: `${prefix}-migrate`,
@@ -160,17 +169,22 @@ export function createServices(
           image,
           commands: ['epu'],
           args: ['migrate'],
+          // `epu migrate` needs only the database. The same job also runs the production pre-deploy
+          // snapshot (`gcloud run jobs execute ... --args backup`), and `epu backup` needs SECRET_KEY and
+          // somewhere durable to write: the backups bucket, with migrate's own HMAC key. No STORAGE_URL,
+          // so the job has no access to media (file storage on the container's disk is never written).
           envs: [
             { name: 'APP_ENV', value: settings.appEnv },
             { name: 'LOG_LEVEL', value: settings.logLevel },
             { name: 'PUBLIC_URL', value: publicUrl },
+            ...Object.entries({ ...s3Env, ...backupEnv }).map(([name, value]) => ({ name, value })),
             ...secretEnv(secrets, 'migrate'),
           ],
           resources: { limits: { cpu: '1', memory: '512Mi' } },
         }],
       },
     },
-  }, opts);
+  }, ciOwns('template.template.containers[0].image'));
 
   // Storage events reach the photoUploaded handler through Eventarc, as the events identity.
   const gcsAgent = gcp.storage.getProjectServiceAccountOutput({ project: inputs.gcp!.project }, opts);
@@ -202,7 +216,11 @@ export function createServices(
   bucketRole('web-media', storage.media, 'roles/storage.objectUser', 'web');
   bucketRole('worker-media', storage.media, 'roles/storage.objectUser', 'worker');
   bucketRole('functions-media', storage.media, 'roles/storage.objectUser', 'functions');
+  // Backups: objectUser = create, read, list and delete objects (delete for BACKUP_KEEP pruning), on this bucket only.
+  // The worker takes the daily backup; migrate takes the pre-deploy one (CI runs `epu backup` as that job).
+  // Web and functions get nothing here.
   bucketRole('worker-backups', storage.backups, 'roles/storage.objectUser', 'worker');
+  bucketRole('migrate-backups', storage.backups, 'roles/storage.objectUser', 'migrate');
 
   // CI deploys new revisions as the deployer: it may update these services and act as their identities, nothing else.
   const runDev = (name: string, resource: gcp.cloudrunv2.Service | gcp.cloudrunv2.Job | gcp.cloudrunv2.WorkerPool) => {
