@@ -50,8 +50,9 @@ export async function load(options) {
   };
 }
 
+/** Output goes to `logFile`, or with `logFile` null stays readable on `child.stdout` (see waitForLine). */
 export function spawnProcess(command, args, env, logFile) {
-  const out = fs.openSync(logFile, 'a');
+  const out = logFile === null ? 'pipe' : fs.openSync(logFile, 'a');
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return {
@@ -80,6 +81,25 @@ export async function waitForHttp(url, timeoutMs = 120_000) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Resolves when a line of `stream` matches `pattern`; the rest of the stream is drained. */
+export function waitForLine(stream, pattern, timeoutMs = 120_000) {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)), timeoutMs);
+    stream.on('data', (chunk) => {
+      if (buffered === null) return;
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      if (lines.some((line) => pattern.test(line))) {
+        buffered = null;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
 }
 
 export function tempDir(name) {
