@@ -1,25 +1,9 @@
-import { CompiledQuery, type Transaction } from 'kysely';
-import type { Database, PhotoStatus } from '../../platform/db/schema.js';
+import { CompiledQuery, type Selectable, type Transaction } from 'kysely';
+import type { Database, PhotosTable } from '../../platform/db/schema.js';
 import type { Db } from '../../platform/db/pool.js';
 
-export interface PhotoRow {
-  id: string;
-  event_id: string;
-  uploader_id: string | null;
-  status: PhotoStatus;
-  original_key: string;
-  thumbnail_key: string | null;
-  display_key: string | null;
-  content_type: string;
-  bytes: number;
-  sha256: string | null;
-  width: number | null;
-  height: number | null;
-  orientation: number | null;
-  taken_at: Date | null;
-  failure_reason: string | null;
-  created_at: Date;
-}
+/** A photo as the repository returns it: every column but ready_at. */
+export type PhotoRow = Omit<Selectable<PhotosTable>, 'ready_at'>;
 
 const COLUMNS = [
   'id', 'event_id', 'uploader_id', 'status', 'original_key', 'thumbnail_key', 'display_key', 'content_type', 'bytes', 'sha256',
