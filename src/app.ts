@@ -14,11 +14,12 @@ import { createKeyring, resolveSecretKeys, type Keyring } from './platform/secur
 import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
 import { createRedisConnection, redisNamespace } from './platform/redis.js';
 import { createCache, type Cache } from './platform/cache/index.js';
+import { createPublicPageCache, type PublicPageCache } from './platform/http/public-pages.js';
 import { createReplica, type Replica } from './platform/db/replica.js';
 import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
 import { createCrossSiteGuard } from './platform/http/cross-site.js';
-import { createSessionCookies } from './platform/http/cookies.js';
+import { createSessionCookies, SESSION_COOKIE } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
 import { packageJson, publicDir } from './platform/paths.js';
 import { createMetrics, instrumentHttp, instrumentPool, type Metrics } from './platform/observability/metrics.js';
@@ -61,7 +62,7 @@ import { buildExportJob } from './features/exports/exports.jobs.js';
 import { exportsRoutes } from './features/exports/exports.routes.js';
 import { createChangeBus, type ChangeBus } from './platform/pubsub/index.js';
 import { createFlagsRepository } from './features/flags/flags.repository.js';
-import { createFlagsService, FLAGS, type FlagsService } from './features/flags/flags.service.js';
+import { createFlagsService, FLAGS, FLAGS_CHANNEL, type FlagsService } from './features/flags/flags.service.js';
 import { flagsRoutes } from './features/flags/flags.routes.js';
 import { createDrillsRepository } from './features/backups/backups.repository.js';
 import { BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
@@ -98,6 +99,8 @@ export interface Platform {
   limiters: LimiterFactory;
   /** Change announcements between processes (flags): PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set. */
   bus: ChangeBus;
+  /** Anonymous public pages kept by web processes; every process announces the changes that affect them. */
+  pages: PublicPageCache;
   metrics: Metrics;
   storage: ObjectStorage;
   /** Where backups go: `storage` itself, or BACKUP_STORAGE_URL's store when set. */
@@ -168,6 +171,8 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
     if (backupStorage !== storage) closers.push(() => backupStorage.close());
     const queue = createQueue({ db, pool, logger });
+    const pages = createPublicPageCache({ bus, logger, ttlSeconds: config.publicPageCacheSeconds, onLookup: (hit) => metrics.cacheHit('page', hit) });
+    closers.push(async () => pages.stop());
 
     return {
       config,
@@ -181,6 +186,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       keyring,
       limiters: redis ? redisLimiterFactory(redis, namespace, postgresLimiters) : postgresLimiters,
       bus,
+      pages,
       metrics,
       storage,
       backupStorage,
@@ -239,6 +245,7 @@ export function createServices(platform: Platform): Services {
     audit,
     cache: platform.cache,
     cacheTtlSeconds: config.cacheTtlSeconds,
+    pages: platform.pages,
     objects: { keysOf: (eventId) => photosRepo.objectKeysOfEvent(eventId), remove: (keys) => deleteObjects(platform.storage, keys) },
   });
   const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
@@ -249,6 +256,7 @@ export function createServices(platform: Platform): Services {
     events,
     dispatcher: platform.dispatcher,
     audit,
+    pages: platform.pages,
     uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: config.uploadRateLimit, durationSeconds: 600 }),
     maxUploadBytes: config.maxUploadBytes,
     source: config.publicUrl.origin,
@@ -284,6 +292,7 @@ function createRetention(platform: Platform, audit: AuditRecorder): RetentionSer
     queue: platform.queue,
     storage: platform.storage,
     audit,
+    pages: platform.pages,
     policy: retentionPolicy(platform.config),
     logger: platform.logger,
   });
@@ -319,7 +328,7 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
   const photosRepo = createPhotosRepository(db);
   const handlers: Record<string, JobHandler> = {
     [DELIVER_JOB]: deliverJobHandler(invoker),
-    [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: photosRepo, storage, logger }),
+    [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: photosRepo, storage, logger, pages: platform.pages }),
     [BUILD_EXPORT_JOB]: buildExportJob({
       repo: createExportsRepository(db),
       events: createEventsRepository(db),
@@ -407,6 +416,8 @@ export async function buildWebApp(platform: Platform, services: Services, option
     isSignedIn: (request) => cookies.read(request) !== null,
   });
   if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring });
+  // Anonymous only: a request carrying any session cookie, valid or not, is rendered for its viewer.
+  platform.pages.register(app, (request) => request.cookies[SESSION_COOKIE] === undefined);
 
   healthRoutes(app, {
     checks: {
@@ -454,8 +465,9 @@ export async function buildWebApp(platform: Platform, services: Services, option
     after: [backupsAdminSection(services.backups, config.backupKeep)],
   } });
   flagsRoutes(app, { flags: services.flags, auth });
-  // Flags are in memory before the first request.
+  // Flags are in memory before the first request. Pages may show flagged parts: a flag change drops them all.
   app.addHook('onReady', () => services.flags.start());
+  app.addHook('onReady', () => platform.pages.start([FLAGS_CHANNEL]));
   bookingsRoutes(app, { bookings: services.bookings, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });

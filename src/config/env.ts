@@ -38,6 +38,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** How long hot reads (home counters, public events, stats) stay cached; writes invalidate, the TTL heals a missed invalidation. */
   cacheTtlSeconds: number;
+  /** How long a web process keeps an anonymous public page it rendered; 0: not at all. */
+  publicPageCacheSeconds: number;
   /** How long a Redis command may take before the cache skips Redis and limits count in PostgreSQL; raise it for a distant Redis. */
   redisCommandTimeoutMs: number;
   functionsUrl: string | undefined;
@@ -180,6 +182,8 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     cdnBaseUrl: url(env, 'CDN_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 30, 1, 3_600),
+    // At most the max-age public pages already give a CDN (PUBLIC_MAX_AGE_SECONDS).
+    publicPageCacheSeconds: integer(env, 'PUBLIC_PAGE_CACHE_SECONDS', 10, 0, 30),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 100, 10, 10_000),
     functionsUrl: functionsUrl?.replace(/\/+$/, ''),
     functionsToken,

@@ -1,10 +1,11 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SafeHtml } from '../../platform/http/html.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.repository.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
+import { PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
@@ -53,6 +54,10 @@ const UPLOAD_PROBLEMS: Record<string, string> = {
   forbidden: 'Only the host, an admin or someone with a booking can add photos.',
 };
 
+/** What an anonymous copy of a page shows, for the public page cache: one event (its page, its gallery), or the lists. */
+export const eventPageTags = (request: FastifyRequest) => [PAGE_TAGS.event((request.params as { id: string }).id)];
+const listPageTags = () => [PAGE_TAGS.lists];
+
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
 /** Sections other features add to an event page (the gallery), given the page's query string and where the request reads. */
@@ -70,7 +75,7 @@ export function eventsRoutes(
     return reply.code(201).send(toEventJson(event));
   });
 
-  app.get('/api/v1/events', async (request, reply) => {
+  app.get('/api/v1/events', { config: { publicPage: listPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     const list = await events.list(viewer, parsePageQuery(request.query), reads(request));
     cacheFor(reply, !viewer);
@@ -94,7 +99,7 @@ export function eventsRoutes(
   });
 
   // Pages
-  app.get('/', async (request, reply) => {
+  app.get('/', { config: { publicPage: listPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     // Behind the home.counters flag: when it is off, the counting query does not run at all.
     const showCounters = await flags.isEnabled(FLAGS.homeCounters, viewer?.id ?? null);
@@ -126,7 +131,7 @@ export function eventsRoutes(
     }
   });
 
-  app.get('/events/:id', { schema: { params: EventParams } }, async (request, reply) => {
+  app.get('/events/:id', { schema: { params: EventParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     const event = await events.getVisible(request.params.id, viewer, reads(request));
     const canManage = isOwnerOrAdmin(event, viewer);

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Visibility } from '../../platform/db/schema.js';
+import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
@@ -117,8 +118,16 @@ export interface EventObjects {
   remove(keys: string[]): Promise<void>;
 }
 
-export function createEventsService(deps: { repo: EventsRepository; audit: AuditRecorder; cache: Cache; cacheTtlSeconds: number; objects?: EventObjects }) {
-  const { repo, audit, cache, cacheTtlSeconds: ttl } = deps;
+export function createEventsService(deps: {
+  repo: EventsRepository;
+  audit: AuditRecorder;
+  cache: Cache;
+  cacheTtlSeconds: number;
+  /** Anonymous pages that show events (their pages and the lists). */
+  pages: ContentChanges;
+  objects?: EventObjects;
+}) {
+  const { repo, audit, cache, cacheTtlSeconds: ttl, pages } = deps;
 
   async function find(id: string, reads: Reads | undefined): Promise<EventRow | undefined> {
     if (!reads?.cacheable) return repo.findById(id, reads?.db);
@@ -134,9 +143,10 @@ export function createEventsService(deps: { repo: EventsRepository; audit: Audit
     return json ? fromEventJson(json) : undefined;
   }
 
-  /** After a write: the event's cached copy, the public list and the counters may all have changed. */
+  /** After a write: the event's cached copy, the public list, the counters and the pages showing them may all have changed. */
   async function invalidate(eventId?: string): Promise<void> {
     await cache.delete(...(eventId ? [CACHE_KEYS.event(eventId)] : []), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
+    await pages.announce(...(eventId ? [PAGE_TAGS.event(eventId)] : []), PAGE_TAGS.lists);
   }
 
   /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */

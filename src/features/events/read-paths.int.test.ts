@@ -4,7 +4,9 @@
 // Counts, not times: docs/decisions/0013-read-paths.md.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { createPlatform } from '../../app.js';
+import { PAGE_TAGS } from '../../platform/http/public-pages.js';
+import { eventually, startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 
 // Every statement any pg client of this process sends while recording, except
@@ -123,5 +125,93 @@ describe('cache headers', () => {
     expect(page.headers.get('cache-control')).toBe('private, no-store');
     const gallery = await anonymous(`/api/v1/events/${unlisted.body.id}/photos`);
     expect(gallery.headers.get('cache-control')).toBe('private, no-store');
+  });
+});
+
+// The public page cache (platform/http/public-pages.ts, decision 0016): an
+// anonymous copy is served without a query, and never outlives a change.
+describe('public page cache', () => {
+  const PUBLIC_PATHS = [
+    ['/', 'text/html'],
+    ['/api/v1/events?limit=50', 'application/json'],
+    [`/events/${'EVENT'}`, 'text/html'],
+    [`/api/v1/events/${'EVENT'}/photos?limit=20`, 'application/json'],
+  ] as const;
+  const pathsFor = (eventId: string) => PUBLIC_PATHS.map(([path, accept]) => [path.replace('EVENT', eventId), accept] as const);
+
+  it('answers a second anonymous request for a public page or list with the same bytes and headers and no query', async () => {
+    for (const [path, accept] of pathsFor(events[4]!)) {
+      const first = await anonymous(path, accept);
+      const queries = await queriesDuring(async () => {
+        const second = await anonymous(path, accept);
+        expect(second.text, path).toBe(first.text);
+        for (const header of ['content-type', 'cache-control', 'vary']) expect(second.headers.get(header), `${path} ${header}`).toBe(first.headers.get(header));
+        expect(second.headers.get('content-security-policy'), path).toBe(first.headers.get('content-security-policy'));
+        expect(second.headers.get('x-request-id'), path).not.toBe(first.headers.get('x-request-id'));
+      });
+      expect(queries, `${path}:\n${queries.join('\n')}`).toHaveLength(0);
+    }
+  });
+
+  it('shows a booking on the cached anonymous list and page at once', async () => {
+    const eventId = events[5]!;
+    const bookedOn = async () => ((await anonymous('/api/v1/events?limit=50')).body.items as { id: string; bookedCount: number }[]).find((e) => e.id === eventId)!.bookedCount;
+    const before = await bookedOn();
+    await anonymous(`/events/${eventId}`, 'text/html');
+    expect(await queriesDuring(() => anonymous('/api/v1/events?limit=50'))).toHaveLength(0); // cached
+    const member = await signUp(t.url);
+    expect((await member.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
+    expect(await bookedOn()).toBe(before + 1);
+    const page = await anonymous(`/events/${eventId}`, 'text/html');
+    expect(page.text).toContain(`${10 - before - 1} of 10 places left`);
+  });
+
+  it('drops an event\'s cached gallery when another process announces a change to it', async () => {
+    const eventId = events[6]!;
+    const gallery = async () => (await anonymous(`/api/v1/events/${eventId}/photos?limit=20`)).body.items as unknown[];
+    expect(await gallery()).toHaveLength(0);
+    expect(await queriesDuring(gallery)).toHaveLength(0); // cached, still empty
+    await t.platform.pool.query(
+      `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height)
+       VALUES ($1, $2, 'ready', 'originals/2030/01/late.jpg', 'derived/2030/01/tlate.webp', 'derived/2030/01/dlate.webp', 'image/jpeg', 1000, 800, 600)`,
+      [eventId, owner.user.id],
+    );
+    // A real second process's platform (its own bus connection), as the worker that marks a photo ready.
+    const worker = await createPlatform(t.config, 'worker');
+    try {
+      await worker.pages.announce(PAGE_TAGS.event(eventId));
+      await eventually(async () => ((await gallery()).length === 1 ? true : undefined), 10_000, 'the new photo in the anonymous gallery');
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('never serves or stores a copy for a request with a session cookie, valid or not', async () => {
+    const path = `/events/${events[7]}`;
+    await owner.client.get(path, { accept: 'text/html' });
+    // Not stored from the signed-in view: the first anonymous request renders.
+    expect((await queriesDuring(() => anonymous(path, 'text/html'))).length).toBeGreaterThan(0);
+    // Stored now; a signed-in viewer still gets a fresh, private page with their name on it.
+    const mine = await owner.client.get(path, { accept: 'text/html' });
+    expect(mine.headers.get('cache-control')).toBe('private, no-store');
+    expect(mine.text).toContain(owner.user.name);
+    const forged = await queriesDuring(async () => {
+      const response = await new Client(t.url).get(path, { accept: 'text/html', cookie: 'epu_session=not-a-real-session' });
+      expect(response.status).toBe(200);
+    });
+    expect(forged.length).toBeGreaterThan(0);
+  });
+
+  it('does not store unlisted pages or errors', async () => {
+    const unlisted = await owner.client.post('/api/v1/events', { title: 'Unlisted again', startsAt: futureIso(4), capacity: null, visibility: 'unlisted' });
+    for (const path of [`/events/${unlisted.body.id}`, `/api/v1/events/${unlisted.body.id}/photos`]) {
+      await anonymous(path, 'text/html');
+      expect((await queriesDuring(() => anonymous(path, 'text/html'))).length, path).toBeGreaterThan(0);
+    }
+    const missing = `/events/${crypto.randomUUID()}`;
+    for (let i = 0; i < 2; i++) {
+      const queries = await queriesDuring(async () => expect((await new Client(t.url).get(missing, { accept: 'text/html' })).status).toBe(404));
+      expect(queries.length).toBeGreaterThan(0);
+    }
   });
 });

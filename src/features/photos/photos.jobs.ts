@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { JobHandler } from '../../platform/queue/index.js';
+import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
 import type { PhotosRepository } from './photos.repository.js';
@@ -31,7 +32,7 @@ async function render(original: Buffer, size: number): Promise<Buffer> {
  * Idempotent: a photo that is no longer processing is left alone. After the
  * last attempt, or at once for an undecodable image, the photo fails with a reason.
  */
-export function processPhotoJob(deps: { repo: PhotosRepository; storage: ObjectStorage; logger: Logger }): JobHandler {
+export function processPhotoJob(deps: { repo: PhotosRepository; storage: ObjectStorage; logger: Logger; pages: ContentChanges }): JobHandler {
   return async (job) => {
     const { photoId } = job.payload as { photoId: string };
     const photo = await deps.repo.findById(photoId);
@@ -47,6 +48,7 @@ export function processPhotoJob(deps: { repo: PhotosRepository; storage: ObjectS
       await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: IMMUTABLE });
       const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
       if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
+      else await deps.pages.announce(PAGE_TAGS.event(photo.event_id)); // it joins the event's gallery
     } catch (error) {
       const permanent = error instanceof UnreadableImageError;
       if (permanent || job.attempt >= PROCESS_PHOTO_ATTEMPTS) {

@@ -8,6 +8,7 @@ import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.js';
 import { EventParams } from '../events/events.schema.js';
 import type { EventRow } from '../events/events.repository.js';
+import { eventPageTags } from '../events/events.routes.js';
 import type { Viewer } from '../events/events.service.js';
 import type { PhotoJson, PhotosService } from './photos.service.js';
 
@@ -79,7 +80,7 @@ export function photosRoutes(
     }
   });
 
-  app.get('/api/v1/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
+  app.get('/api/v1/events/:id/photos', { schema: { params: EventParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
     // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.

@@ -3,6 +3,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Db } from '../../platform/db/pool.js';
+import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
@@ -62,6 +63,8 @@ export function createPhotosService(deps: {
   events: EventsService;
   dispatcher: FunctionsDispatcher;
   audit: AuditRecorder;
+  /** Anonymous galleries: a deleted photo leaves them. */
+  pages: ContentChanges;
   uploadLimiter: RateLimiterAbstract;
   maxUploadBytes: number;
   source: string;
@@ -207,6 +210,7 @@ export function createPhotosService(deps: {
       const deleted = await repo.deleteById(photo.id);
       if (!deleted) return;
       await deps.audit.record({ action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } });
+      await deps.pages.announce(PAGE_TAGS.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
   };

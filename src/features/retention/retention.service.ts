@@ -1,6 +1,7 @@
 import type { Config } from '../../config/env.js';
 import type { Db } from '../../platform/db/pool.js';
 import { AppError } from '../../platform/http/errors.js';
+import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
@@ -80,6 +81,8 @@ export function createRetentionService(deps: {
   queue: Pick<Queue, 'deleteFinishedBefore'>;
   storage: ObjectStorage;
   audit: AuditRecorder;
+  /** A deleted account's events, photos and name leave every public page. */
+  pages: ContentChanges;
   policy: RetentionPolicy;
   logger?: Logger;
 }) {
@@ -126,6 +129,7 @@ export function createRetentionService(deps: {
         return rows;
       });
       if (!erased) throw new AppError('not_found', 'No such account.');
+      await deps.pages.announce(PAGE_TAGS.all);
       await deleteKeys(storage, erased.objectKeys);
       const { objectKeys, ...counts } = erased;
       const deletion: AccountDeletion = { userId, ...counts, objects: objectKeys.length };

@@ -1,0 +1,171 @@
+// Whole responses for anonymous viewers of public content, kept in this process
+// for a few seconds: the embedded stand-in for the CDN that PUBLIC_SHORT
+// (cache-control.ts) already invites to keep them for 30 s. A hit costs no
+// query and no rendering; under the load profile these reads are most of the
+// traffic (docs/decisions/0016-public-page-cache.md).
+//
+// Correctness does not rest on the TTL: every write that changes what such a
+// page shows announces it (`announce`), which drops the copies in this process
+// at once and in every other process (web replicas, the worker's writes) over
+// the change bus. A response rendered while any announcement arrived is not
+// stored, so a copy can never predate a change it missed.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../observability/logger.js';
+import type { ChangeBus } from '../pubsub/change-bus.js';
+import type { App } from './server.js';
+
+export const PUBLIC_PAGES_CHANNEL = 'epu_public_pages';
+
+/** Tags name what a cached response shows; a change announces the tags it affects. */
+export const PAGE_TAGS = {
+  /** An event's page and gallery. */
+  event: (eventId: string) => `event:${eventId}`,
+  /** The public lists: the home page and GET /api/v1/events. */
+  lists: 'lists',
+  /** Everything (say, a deleted account's events and photos, or a flag change). */
+  all: '*',
+} as const;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Opts a GET route into the cache: the tags of the response for this request. */
+    publicPage?: (request: FastifyRequest) => string[];
+  }
+}
+
+/** Announces changes to what anonymous pages show. Never throws: a lost announcement is bounded by the TTL. */
+export interface ContentChanges {
+  announce(...tags: string[]): Promise<void>;
+}
+
+export interface PublicPageCache extends ContentChanges {
+  /** Serves and stores opted-in routes' responses; `isAnonymous` must be true only for requests without any session. */
+  register(app: App, isAnonymous: (request: FastifyRequest) => boolean): void;
+  /** Listens for other processes' announcements, and for any message on `alsoClearOn` channels (each drops everything). */
+  start(alsoClearOn?: string[]): Promise<void>;
+  stop(): void;
+}
+
+interface StoredPage {
+  body: string | Buffer;
+  headers: Record<string, string>;
+  tags: string[];
+}
+
+const KEPT_HEADERS = ['content-type', 'cache-control', 'vary'] as const;
+const generationAtStart = Symbol('publicPageGeneration');
+const servedFromCache = Symbol('publicPageHit');
+type Marked = FastifyRequest & { [generationAtStart]?: number; [servedFromCache]?: boolean };
+
+export function createPublicPageCache(deps: {
+  bus: ChangeBus;
+  logger: Logger;
+  /** 0 turns the cache off (announcements still travel, for other processes). */
+  ttlSeconds: number;
+  maxBytes?: number;
+  onLookup?: (hit: boolean) => void;
+}): PublicPageCache {
+  const { bus, logger, ttlSeconds } = deps;
+  const byTag = new Map<string, Set<string>>();
+  const pages = new LRUCache<string, StoredPage>({
+    max: 5_000,
+    maxSize: deps.maxBytes ?? 32 * 1024 * 1024,
+    sizeCalculation: (page, url) => Math.max(1, (typeof page.body === 'string' ? page.body.length * 2 : page.body.length) + url.length),
+    ttl: Math.max(1, ttlSeconds) * 1000,
+    dispose: (page, url) => {
+      for (const tag of page.tags) {
+        const urls = byTag.get(tag);
+        urls?.delete(url);
+        if (urls?.size === 0) byTag.delete(tag);
+      }
+    },
+  });
+  // Bumped by every drop: a response rendered across a drop may show what the drop was about.
+  let generation = 0;
+  const unsubscribes: (() => void)[] = [];
+
+  function drop(tags: string[]): void {
+    generation++;
+    if (tags.includes(PAGE_TAGS.all)) return pages.clear();
+    for (const tag of tags) for (const url of [...(byTag.get(tag) ?? [])]) pages.delete(url);
+  }
+
+  function dropFromMessage(message: string): void {
+    try {
+      const tags = JSON.parse(message) as unknown;
+      drop(Array.isArray(tags) ? tags.map(String) : [PAGE_TAGS.all]);
+    } catch {
+      drop([PAGE_TAGS.all]);
+    }
+  }
+
+  function store(request: FastifyRequest, reply: FastifyReply, body: string | Buffer): void {
+    const tagsFor = request.routeOptions.config.publicPage;
+    if (!tagsFor) return;
+    const headers: Record<string, string> = {};
+    for (const name of KEPT_HEADERS) {
+      const value = reply.getHeader(name);
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const tags = tagsFor(request);
+    pages.set(request.url, { body, headers, tags });
+    for (const tag of tags) {
+      let urls = byTag.get(tag);
+      if (!urls) byTag.set(tag, (urls = new Set()));
+      urls.add(request.url);
+    }
+  }
+
+  return {
+    async announce(...tags) {
+      drop(tags);
+      try {
+        await bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify(tags));
+      } catch (error) {
+        logger.warn({ err: error, tags }, `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`);
+      }
+    },
+
+    register(app, isAnonymous) {
+      if (ttlSeconds === 0) return;
+      const eligible = (request: FastifyRequest) => request.method === 'GET' && request.routeOptions.config.publicPage !== undefined && isAnonymous(request);
+
+      app.addHook('preHandler', async (request: Marked, reply) => {
+        if (!eligible(request)) return;
+        const page = pages.get(request.url);
+        deps.onLookup?.(page !== undefined);
+        if (!page) {
+          request[generationAtStart] = generation;
+          return;
+        }
+        request[servedFromCache] = true;
+        return reply.headers(page.headers).send(page.body);
+      });
+
+      app.addHook('onSend', async (request: Marked, reply, payload) => {
+        const startedAt = request[generationAtStart];
+        if (startedAt === undefined || request[servedFromCache] || startedAt !== generation) return payload;
+        // Only what the route itself marked public, for nobody in particular, and whole.
+        const cacheControl = reply.getHeader('cache-control');
+        const publicCopy = typeof cacheControl === 'string' && cacheControl.startsWith('public');
+        if (reply.statusCode === 200 && publicCopy && !reply.hasHeader('set-cookie') && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+          store(request, reply, payload);
+        }
+        return payload;
+      });
+    },
+
+    async start(alsoClearOn = []) {
+      if (ttlSeconds === 0) return;
+      const resync = { onResync: () => drop([PAGE_TAGS.all]) };
+      unsubscribes.push(await bus.subscribe(PUBLIC_PAGES_CHANNEL, dropFromMessage, resync));
+      for (const channel of alsoClearOn) unsubscribes.push(await bus.subscribe(channel, () => drop([PAGE_TAGS.all]), resync));
+    },
+
+    stop() {
+      for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+      pages.clear();
+    },
+  };
+}
