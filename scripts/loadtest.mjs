@@ -303,9 +303,20 @@ function readProc(pid) {
     };
     const ppid = Number(status.match(/^PPid:\s+(\d+)/m)?.[1] ?? 0);
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return { pid, ppid, rssKb: field('VmRSS'), hwmKb: field('VmHWM'), cmdline };
+    return { pid, ppid, rssKb: field('VmRSS'), hwmKb: field('VmHWM'), cpuSeconds: cpuSecondsOf(pid), cmdline };
   } catch {
     return undefined; // gone
+  }
+}
+
+// utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (USER_HZ, 100 on Linux).
+function cpuSecondsOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
   }
 }
 
@@ -347,34 +358,74 @@ function rssSnapshot(rootPid) {
 
 const mb = (kb) => (kb / 1024).toFixed(1);
 
-function printRss(start, end) {
-  process.stdout.write('\nRSS of the EPU processes (VmRSS from /proc/<pid>/status; peak = VmHWM at the end)\n');
-  const key = (p) => (p.role.startsWith('postgres: ') && !/checkpointer|background|walwriter|autovacuum|logical|writer/.test(p.role) ? 'postgres: client backends' : p.role);
-  const group = (snapshot) => {
-    const map = new Map();
-    for (const p of snapshot) {
-      const k = key(p);
-      const g = map.get(k) ?? { pids: [], rssKb: 0, hwmKb: 0 };
-      g.pids.push(p.pid);
-      g.rssKb += p.rssKb;
-      g.hwmKb = Math.max(g.hwmKb, p.hwmKb);
-      map.set(k, g);
-    }
-    return map;
-  };
-  const before = group(start);
-  const after = group(end);
-  const rows = [['process', 'pid(s)', 'start MB', 'end MB', 'peak MB']];
+const roleGroup = (p) => (p.role.startsWith('postgres: ') && !/checkpointer|background|walwriter|autovacuum|logical|writer/.test(p.role) ? 'postgres: client backends' : p.role);
+
+function groupByRole(snapshot) {
+  const map = new Map();
+  for (const p of snapshot) {
+    const k = roleGroup(p);
+    const g = map.get(k) ?? { pids: [], rssKb: 0, hwmKb: 0, cpuSeconds: 0 };
+    g.pids.push(p.pid);
+    g.rssKb += p.rssKb;
+    g.hwmKb = Math.max(g.hwmKb, p.hwmKb);
+    g.cpuSeconds += p.cpuSeconds;
+    map.set(k, g);
+  }
+  return map;
+}
+
+/**
+ * RSS and CPU of every EPU process, and of the load generator: where the
+ * machine's two cores went decides what a latency figure means.
+ */
+function printRss(start, end, locustCpuSeconds) {
+  process.stdout.write('\nEPU processes: RSS (VmRSS from /proc/<pid>/status; peak = VmHWM at the end) and CPU seconds used during the run\n');
+  const before = groupByRole(start);
+  const after = groupByRole(end);
+  const rows = [['process', 'pid(s)', 'start MB', 'end MB', 'peak MB', 'CPU s']];
+  // Client backends come and go: count those alive at the end from zero when they were not there at the start.
+  const cpuOf = (snapshot, pids) => snapshot.filter((p) => pids.has(p.pid)).reduce((sum, p) => sum + p.cpuSeconds, 0);
   for (const k of new Set([...before.keys(), ...after.keys()])) {
     const a = before.get(k);
     const b = after.get(k);
     const pids = [...new Set([...(a?.pids ?? []), ...(b?.pids ?? [])])];
     const pidText = pids.length > 3 ? `${pids.length} processes` : pids.join(',');
-    rows.push([k, pidText, a ? mb(a.rssKb) : '-', b ? mb(b.rssKb) : '-', b ? mb(b.hwmKb) : '-']);
+    const endPids = new Set(b?.pids ?? []);
+    const cpu = b ? cpuOf(end, endPids) - cpuOf(start, endPids) : 0;
+    rows.push([k, pidText, a ? mb(a.rssKb) : '-', b ? mb(b.rssKb) : '-', b ? mb(b.hwmKb) : '-', cpu.toFixed(1)]);
   }
   const total = (snapshot) => mb(snapshot.reduce((sum, p) => sum + p.rssKb, 0));
-  rows.push(['total', '', total(start), total(end), '']);
-  printTable(rows, [false, false, true, true, true]);
+  rows.push(['total', '', total(start), total(end), '', '']);
+  if (locustCpuSeconds !== undefined) rows.push(['locust (load generator)', '', '', '', '', locustCpuSeconds.toFixed(1)]);
+  printTable(rows, [false, false, true, true, true, true]);
+}
+
+/** RSS per role every few seconds during the load, so a steady climb shows apart from warm-up. */
+function startRssSampler(rootPid, durationS) {
+  const everyMs = Math.max(5, Math.round(durationS / 10)) * 1000;
+  const startedAt = Date.now();
+  const samples = [];
+  const take = () => samples.push({ at: Math.round((Date.now() - startedAt) / 1000), roles: groupByRole(rssSnapshot(rootPid)) });
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
+}
+
+function printRssOverTime(samples) {
+  const roles = ['epu web', 'epu worker', 'epu functions'].filter((role) => samples.some((s) => s.roles.has(role)));
+  process.stdout.write('\nRSS over the run, MB (postgres = all its processes)\n');
+  const rows = [['t s', ...roles, 'postgres']];
+  for (const sample of samples) {
+    const pgKb = [...sample.roles].filter(([k]) => k.startsWith('postgres')).reduce((sum, [, g]) => sum + g.rssKb, 0);
+    rows.push([sample.at, ...roles.map((role) => (sample.roles.has(role) ? mb(sample.roles.get(role).rssKb) : '-')), mb(pgKb)]);
+  }
+  printTable(rows, rows[0].map(() => true));
 }
 
 // ------------------------------------------------------------------ jobs: nothing lost
@@ -515,6 +566,11 @@ async function runLocust(opts, host, dir) {
   const env = { ...process.env, EPU_LOADTEST_WAIT: opts.wait, PYTHONUNBUFFERED: '1' };
   const locust = startOwned('locust', opts.locust, args, { cwd: root, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
+  // Locust's CPU, read while it runs (a process that has exited has no /proc entry to read).
+  let locustCpuSeconds = 0;
+  const locustCpu = setInterval(() => {
+    locustCpuSeconds = Math.max(locustCpuSeconds, processTree(locust.child.pid).reduce((sum, p) => sum + p.cpuSeconds, 0));
+  }, 1000);
   // Seeding (a few hundred requests) plus the run plus Locust's own stop; then we stop it.
   const limitMs = (opts.duration + 180) * 1000;
   const outcome = await Promise.race([locust.done, sleep(limitMs).then(() => 'timeout')]);
@@ -522,12 +578,14 @@ async function runLocust(opts, host, dir) {
     process.stderr.write(`loadtest: locust ran past ${limitMs / 1000}s; stopping it\n`);
     await stopOwned(locust, 10_000);
   } else owned.delete(locust);
+  clearInterval(locustCpu);
   if (locust.error) throw new Error(`could not run ${opts.locust}: ${locust.error.message} (Debian: apt-get install python3-locust)`);
   const output = fs.existsSync(path.join(dir, 'locust.out')) ? fs.readFileSync(path.join(dir, 'locust.out'), 'utf8') : '';
   const logText = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
   const seedLine = output.split('\n').find((line) => line.startsWith('EPU-LOADTEST seed '));
   const warnings = logText.split('\n').filter((line) => /CPU usage|Traceback|Error|error/.test(line)).slice(0, 10);
   return {
+    locustCpuSeconds,
     timedOut: outcome === 'timeout',
     exitCode: locust.code,
     // The final files are written by the locustfile at exit; the periodic ones miss the last second.
@@ -631,7 +689,9 @@ async function main() {
     let jobBaseline = [];
     if (databaseUrl) jobBaseline = await jobCounts(databaseUrl).catch(() => []);
     if (interrupted) throw new Error('interrupted before the load started');
+    const sampler = epu ? startRssSampler(epu.entry.child.pid, opts.duration) : undefined;
     const result = await runLocust(opts, host, tempDir);
+    const rssSamples = sampler?.stop();
     if (result.seed) {
       const s = result.seed;
       process.stdout.write(`seed: ${s.organisers} organisers, ${s.events} events, ${s.photos} photos${s.problems.length ? `; problems: ${s.problems.join('; ')}` : ''}\n`);
@@ -644,7 +704,8 @@ async function main() {
     if (epu) {
       const rssEnd = rssSnapshot(epu.entry.child.pid);
       epu.entry.descendants = [...new Set([...epu.entry.descendants, ...rssEnd.map((p) => p.pid)])];
-      printRss(rssStart, rssEnd);
+      printRss(rssStart, rssEnd, result.locustCpuSeconds);
+      printRssOverTime(rssSamples);
     }
     if (interrupted) {
       process.stdout.write('\nJobs: not checked (interrupted)\n');
