@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/env.js';
 import { createRootLogger } from '../app.js';
@@ -9,6 +10,14 @@ import { packageRoot } from '../platform/paths.js';
 
 const ROLES = ['web', 'worker', 'functions'] as const;
 type Role = (typeof ROLES)[number];
+
+/**
+ * On one machine, people waiting for a page come first: background work
+ * (thumbnails, exports, audit deliveries) runs at a lower CPU priority, so a
+ * burst of uploads queues jobs instead of slowing every request. Jobs are
+ * delayed, never lost; in the cloud each type runs on its own machines.
+ */
+export const BACKGROUND_NICENESS = 10;
 
 /**
  * `epu start`: the whole system in one process tree on embedded defaults, for a
@@ -42,6 +51,13 @@ export async function runStart(config: Config): Promise<void> {
       },
     });
     children.set(role, child);
+    if (role !== 'web' && child.pid !== undefined) {
+      try {
+        os.setPriority(child.pid, BACKGROUND_NICENESS);
+      } catch (error) {
+        logger.warn({ role, err: error }, 'could not lower the priority of a background process');
+      }
+    }
     child.on('exit', (code, signal) => {
       children.delete(role);
       if (stopping) return;

@@ -1,0 +1,63 @@
+// `epu start` as a user runs it: one process tree on embedded defaults, with
+// background work at a lower CPU priority than the web, stopped by one SIGTERM.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../tests/support/app.js';
+import { freePort, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
+import { BACKGROUND_NICENESS } from './start.js';
+
+let supervisor: EpuProcess | undefined;
+afterAll(async () => {
+  await supervisor?.stop();
+});
+
+/** The direct children of `pid`, with their epu command and niceness, from /proc. */
+function childrenOf(pid: number): { pid: number; role: string; nice: number }[] {
+  const found = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== pid) continue;
+      const args = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const bin = args.findIndex((arg) => arg.endsWith(path.join('bin', 'epu.js')));
+      if (bin >= 0) found.push({ pid: Number(name), role: args[bin + 1]!, nice: Number(fields[16]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+describe('epu start', () => {
+  it('runs web, worker and functions, the background ones at a lower priority, and stops them all on SIGTERM', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-start-'));
+    fs.chmodSync(dataDir, 0o755); // as root, the embedded PostgreSQL runs as another user
+    const port = await freePort();
+    supervisor = spawnEpu(['start'], {
+      APP_ENV: 'development',
+      EPU_DATA_DIR: dataDir,
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      METRICS_PORT: '0',
+      FUNCTIONS_PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    });
+    const pid = supervisor.child.pid!;
+    await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined), 120_000, 'epu start to be healthy');
+
+    const children = childrenOf(pid);
+    expect(children.map((child) => child.role).sort()).toEqual(['functions', 'web', 'worker']);
+    const niceness = Object.fromEntries(children.map((child) => [child.role, child.nice]));
+    expect(niceness).toEqual({ web: 0, worker: BACKGROUND_NICENESS, functions: BACKGROUND_NICENESS });
+
+    const exit = await supervisor.stop('SIGTERM');
+    supervisor = undefined;
+    expect(exit.code).toBe(0);
+    for (const child of children) expect(fs.existsSync(`/proc/${child.pid}`), `${child.role} still running`).toBe(false);
+  }, 180_000);
+});
