@@ -19,6 +19,7 @@ operations
   restore BACKUP_ID --database-url URL [--force]   restore into an empty database (--force: replace its contents)
   drill [--database-url URL]   restore the newest backup into a scratch database, verify it, record the result
   smoke --url URL [--timeout SECONDS]   check a running EPU: health, then signup → event → booking → upload → cleanup
+  seed [--users N] [--events N] [--photos N] [--password-file PATH] [--force]   demo users, events, bookings and photos (demo-N@seed.epu.invalid; refuses APP_ENV=production without --force)
 `;
 
 const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -36,6 +37,7 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, parseFlags(args)),
   drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, parseFlags(args)),
   smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
+  seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, parseFlags(args)),
 };
 
 // Least privilege: the migration job needs the database and nothing else.
