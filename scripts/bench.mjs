@@ -4,7 +4,8 @@
 // handlers measured in the same run, as ratios, since the machine is noisy.
 //   --only http,bookings,upload,thumbs,queue,export,startup,replicas   a subset (default: all)
 //   --duration S (10)  --connections N (64)  --rounds R (1): HTTP runs per target, alternating
-//   --paths list,gallery,page: which HTTP read paths (default all three)
+//   --paths list,gallery,page,media: which HTTP read paths (default all four; media, a signed
+//     thumbnail of the file driver's /media/ route, has no bare handler and is measured EPU-only)
 //   --bookings N (4000): bookings per design at the database level
 //   --cpu-prof DIR: the http section loads an extra `node --cpu-prof bin/epu.js web` (profile written to DIR)
 //   --explain: print EXPLAIN (ANALYZE, BUFFERS) of the hot read queries on the seeded data (http section)
@@ -165,14 +166,27 @@ async function httpSection(epu, databaseUrl, db, owner) {
     webPid = web.child.pid;
     await waitForHttp(`${target}/healthz`);
   }
-  const wanted = flag('paths', 'list,gallery,page').split(',');
-  const paths = [
-    ['list', 'GET /api/v1/events', '/api/v1/events', {}],
-    ['gallery', 'GET /api/v1/events/:id/photos', `/api/v1/events/${ids[0]}/photos`, {}],
-    ['page', 'GET /events/:id (page)', `/events/${ids[0]}`, { accept: 'text/html' }],
-  ].filter(([key]) => wanted.includes(key)).map(([, ...rest]) => rest);
+  const wanted = flag('paths', 'list,gallery,page,media').split(',');
+  // [key, name, path, headers, has a bare twin]
+  const known = [
+    ['list', 'GET /api/v1/events', '/api/v1/events', {}, true],
+    ['gallery', 'GET /api/v1/events/:id/photos', `/api/v1/events/${ids[0]}/photos`, {}, true],
+    ['page', 'GET /events/:id (page)', `/events/${ids[0]}`, { accept: 'text/html' }, true],
+    ['media', 'GET /media/derived/... (thumbnail)', null, {}, false],
+  ];
+  for (const key of wanted) if (!known.some(([k]) => k === key)) throw new Error(`--paths: unknown path ${key} (known: ${known.map(([k]) => k).join(', ')})`);
+  const paths = known.filter(([key]) => wanted.includes(key)).map(([, ...rest]) => rest);
+  const media = paths.find(([, p]) => p === null);
+  if (media) media[1] = await seedThumbnail(target, ids[0]);
   // Same bytes: the bare handlers exist to do exactly EPU's work, minus the framework.
-  for (const [name, p, headers] of paths) {
+  for (const [name, p, headers, hasBare] of paths) {
+    if (!hasBare) {
+      const a = await fetch(`${target}${p}`, { headers });
+      const body = Buffer.from(await a.arrayBuffer());
+      console.log(`  ${name}: EPU ${a.status} ${a.headers.get('content-type')} ${body.length} bytes, no bare handler (EPU-only figures); EPU cache-control: ${a.headers.get('cache-control')}`);
+      if (a.status !== 200) throw new Error(`${name}: ${p} answered ${a.status}`);
+      continue;
+    }
     const [a, b] = await Promise.all([fetch(`${target}${p}`, { headers }), fetch(`http://127.0.0.1:${ports.bare}${p}`, { headers })]);
     const [ta, tb] = [await a.text(), await b.text()];
     console.log(`  ${name}: EPU ${ta.length} bytes, bare ${tb.length} bytes, ${ta === tb ? 'identical' : 'DIFFERENT'}; EPU cache-control: ${a.headers.get('cache-control')}; vary: ${a.headers.get('vary')}`);
@@ -180,10 +194,21 @@ async function httpSection(epu, databaseUrl, db, owner) {
 
   const floorResult = await load({ url: `http://127.0.0.1:${ports.floor}/`, connections, duration });
   const results = [['bare node:http, fixed body (floor)', floorResult, null]];
-  for (const [name, p, headers] of paths) {
+  for (const [name, p, headers, hasBare] of paths) {
     const ratios = [];
     const cpuRatios = [];
     let last;
+    if (!hasBare) {
+      const cpu = [];
+      for (let r = 0; r < rounds; r++) {
+        await load({ url: `${target}${p}`, connections, amount: 1500, headers });
+        last = await loadWithCpu(webPid, { url: `${target}${p}`, connections, duration, headers });
+        results.push([`${name} EPU`, last, null]);
+        cpu.push(last.cpuMsPerRequest);
+      }
+      figure(`${name}: EPU CPU per request (server process)`, cpu.map((x) => fmt(x, 3)).join(', '), 'ms', `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms; no bare handler`);
+      continue;
+    }
     for (let r = 0; r < rounds; r++) {
       // An unrecorded warm-up of a fixed number of requests each (the JIT needs requests, not seconds), then bare and EPU back to back.
       await load({ url: `http://127.0.0.1:${ports.bare}${p}`, connections, amount: 1500, headers });
@@ -209,6 +234,25 @@ async function httpSection(epu, databaseUrl, db, owner) {
     await cleanup.pop()();
     console.log(`CPU profile of the EPU web process in ${path.resolve(flag('cpu-prof'))}`);
   }
+}
+
+/**
+ * A real thumbnail behind the first photo of the gallery's JSON: the seeded rows
+ * name derived keys whose objects do not exist, so one is written the way the
+ * photos job writes it (file driver: the object and its sidecar under the data
+ * dir). Returns the signed URL's path and query, as a browser would request it.
+ */
+async function seedThumbnail(target, eventId) {
+  const response = await fetch(`${target}/api/v1/events/${eventId}/photos`);
+  const url = new URL((await response.json()).items[0].thumbnailUrl);
+  const key = decodeURIComponent(url.pathname.replace(/^\/media\//, ''));
+  const { createFileStorage } = await dist('platform/storage/file-storage.js');
+  const storage = createFileStorage({ root: storageRoot, publicUrl: new URL(base), keyring: createKeyring([SECRET_KEY]) });
+  // A 400 px WebP of a smooth picture, about the size of a real photo's thumbnail.
+  const noise = await sharp({ create: { width: 400, height: 300, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+  const thumbnail = await sharp(noise).blur(2).webp({ quality: 80 }).toBuffer();
+  await storage.put(key, thumbnail, { contentType: 'image/webp', cacheControl: 'public, max-age=31536000, immutable' });
+  return url.pathname + url.search;
 }
 
 /**
