@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../observability/logger.js';
 import { createKeyring } from '../security/keyring.js';
@@ -8,7 +10,7 @@ import { createStorage, fileStorageRoot } from './create-storage.js';
 import { createFileStorage } from './file-storage.js';
 import { checkMediaRequest } from './media-signing.js';
 import { chunkedStream, failingStream, objectStorageContract, type ContractContext } from './storage.contract.js';
-import { newObjectKey, ObjectTooLargeError, StorageError, type StorageOperation } from './storage.js';
+import { newObjectKey, ObjectTooLargeError, StorageError, type OpenedObject, type StorageOperation } from './storage.js';
 
 const keyring = createKeyring(['file-storage-test-key-0123456789abcdefghijklmnop']);
 const publicUrl = new URL('http://localhost:3000');
@@ -109,6 +111,56 @@ describe('file storage on disk', () => {
     await expect(storage.put('originals/2025/01/z.jpg', Buffer.from('z'), { contentType: 'image/jpeg' })).rejects.toBeInstanceOf(StorageError);
     expect(errors).toEqual(['check', 'put']);
   });
+});
+
+/** The object's body as one buffer, whether the driver answered with a Buffer or a stream. */
+async function bodyOf(object: OpenedObject, range?: { start: number; end: number }): Promise<Buffer> {
+  const body = await object.body(range);
+  return body instanceof Readable ? buffer(body) : body;
+}
+
+describe('file storage: open(), the single read behind /media/', () => {
+  it('gives the metadata get() and head() give, and the bytes or a range of them', async () => {
+    const storage = createFileStorage({ root: tempDir(), publicUrl, keyring });
+    for (const [key, bytes] of [
+      [newObjectKey('originals', 'jpg'), Buffer.from('0123456789')],
+      [newObjectKey('derived', 'webp'), Buffer.from('0123456789')],
+      [newObjectKey('originals', 'jpg'), Buffer.alloc(400 * 1024, 9)],
+    ] as const) {
+      await storage.put(key, bytes, { contentType: 'image/jpeg' });
+      const head = await storage.head(key);
+      const object = (await storage.open!(key))!;
+      expect({ ...object, body: undefined, close: undefined }).toEqual({ ...head, body: undefined, close: undefined });
+      expect((await bodyOf(object)).equals(bytes)).toBe(true);
+      const ranged = (await storage.open!(key))!;
+      expect((await bodyOf(ranged, { start: 2, end: 5 })).equals(bytes.subarray(2, 6))).toBe(true);
+      const tail = (await storage.open!(key))!;
+      expect((await bodyOf(tail, { start: 1, end: bytes.length - 1 })).equals(bytes.subarray(1))).toBe(true);
+      await (await storage.open!(key))!.close();
+    }
+  });
+
+  it('answers null for a missing object or a directory, refuses invalid keys, and reads empty objects', async () => {
+    const storage = createFileStorage({ root: tempDir(), publicUrl, keyring });
+    expect(await storage.open!(newObjectKey('derived', 'webp'))).toBeNull();
+    await storage.put('derived/2025/01/a.webp', Buffer.alloc(0), { contentType: 'image/webp' });
+    expect(await storage.open!('derived/2025')).toBeNull();
+    await expect(storage.open!('derived/../x.webp')).rejects.toThrow(/invalid object key/);
+    const empty = (await storage.open!('derived/2025/01/a.webp'))!;
+    expect(empty.bytes).toBe(0);
+    expect((await bodyOf(empty)).length).toBe(0);
+  });
+
+  it('refuses a second read of an object opened from disk', async () => {
+    const storage = createFileStorage({ root: tempDir(), publicUrl, keyring });
+    const key = newObjectKey('originals', 'jpg');
+    await storage.put(key, Buffer.from('once'), { contentType: 'image/jpeg' });
+    const object = (await storage.open!(key))!;
+    expect((await bodyOf(object)).toString()).toBe('once');
+    await expect(object.body()).rejects.toThrow(/already read or closed/);
+    await object.close();
+  });
+
 });
 
 describe('the STORAGE_URL dial, file side', () => {

@@ -22,6 +22,7 @@ import {
   type ListedObject,
   type ObjectMeta,
   type ObjectStorage,
+  type OpenedObject,
   type PutOptions,
   type PutResult,
   type SignedUrlOptions,
@@ -37,6 +38,12 @@ export interface FileStorageOptions extends StorageHooks {
   keyring: Keyring;
   now?: () => number;
 }
+
+// Read into one buffer (a read and a close) rather than streamed (reads until
+// EOF, then a close) when no bigger: the size of a thumbnail or a display image.
+const BUFFERED_READ_BYTES = 256 * 1024;
+// A sidecar is about 150 bytes: one read of this size gets it whole.
+const SIDECAR_READ_BYTES = 4096;
 
 /** What a sidecar records; the object's bytes stay an ordinary file beside it. */
 interface Sidecar {
@@ -68,13 +75,30 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     return new StorageError(operation, error);
   }
 
-  async function readMeta(file: string, stat: fs.Stats): Promise<ObjectMeta> {
-    let sidecar: Sidecar | undefined;
+  /** Open, one read, close: a readFile would also fstat. Undefined when there is none. */
+  async function readSidecar(file: string): Promise<Sidecar | undefined> {
+    let handle: fsp.FileHandle;
     try {
-      sidecar = JSON.parse(await fsp.readFile(sidecarOf(file), 'utf8')) as Sidecar;
+      handle = await fsp.open(sidecarOf(file), 'r');
     } catch (error) {
-      if (!isMissing(error)) throw error;
+      if (isMissing(error)) return undefined;
+      throw error;
     }
+    try {
+      const buffer = Buffer.allocUnsafe(SIDECAR_READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, SIDECAR_READ_BYTES, 0);
+      const text = bytesRead < SIDECAR_READ_BYTES ? buffer.toString('utf8', 0, bytesRead) : await handle.readFile('utf8');
+      return JSON.parse(text) as Sidecar;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function readMeta(file: string, stat: fs.Stats): Promise<ObjectMeta> {
+    return metaOf(stat, await readSidecar(file));
+  }
+
+  function metaOf(stat: fs.Stats, sidecar: Sidecar | undefined): ObjectMeta {
     // A file without a matching sidecar (copied in by hand) is still served, as
     // opaque bytes tagged by size and modification time.
     const etag =
@@ -86,6 +110,48 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
       bytes: stat.size,
       etag: `"${etag}"`,
       lastModified: stat.mtime,
+    };
+  }
+
+  /** Exactly `length` bytes from `position`: a regular file never returns short reads before its end. */
+  async function readExactly(handle: fsp.FileHandle, length: number, position: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) throw new Error(`the file ended ${length - filled} bytes early`);
+      filled += bytesRead;
+    }
+    return buffer;
+  }
+
+  /** The object behind an open handle; `body()` or `close()` releases the handle. */
+  function fromHandle(handle: fsp.FileHandle, meta: ObjectMeta): OpenedObject {
+    let released = false;
+    const release = () => {
+      if (released) throw new Error('the object was already read or closed');
+      released = true;
+    };
+    return {
+      ...meta,
+      async body(range) {
+        release();
+        const { start, end } = range ?? { start: 0, end: meta.bytes - 1 };
+        const length = end - start + 1;
+        if (length > BUFFERED_READ_BYTES) return handle.createReadStream({ start, end }); // closes the handle when done or destroyed
+        try {
+          return length > 0 ? await readExactly(handle, length, start) : Buffer.alloc(0);
+        } catch (error) {
+          throw failed('get', error);
+        } finally {
+          await handle.close();
+        }
+      },
+      async close() {
+        if (released) return;
+        released = true;
+        await handle.close();
+      },
     };
   }
 
@@ -181,14 +247,46 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     async head(key: string): Promise<ObjectMeta | null> {
       assertValidKey(key);
       const file = fileOf(key);
+      // The sidecar is read while the object is stat'ed (and for nothing when it turns out missing, which is rare).
+      const sidecar = readSidecar(file);
+      sidecar.catch(() => undefined); // awaited below unless the object is missing
       try {
         const stat = await fsp.stat(file);
         if (!stat.isFile()) return null;
-        return await readMeta(file, stat);
+        return metaOf(stat, await sidecar);
       } catch (error) {
         if (isMissing(error)) return null;
         throw failed('head', error);
       }
+    },
+
+    async open(key: string): Promise<OpenedObject | null> {
+      assertValidKey(key);
+      const file = fileOf(key);
+      // The sidecar is read while the object opens; the stat comes from the same
+      // handle the bytes are read through, so a concurrent replace cannot mix two versions.
+      const sidecar = readSidecar(file);
+      sidecar.catch(() => undefined); // awaited below unless the object is missing
+      let handle: fsp.FileHandle;
+      try {
+        handle = await fsp.open(file, 'r');
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw failed('get', error);
+      }
+      let meta: ObjectMeta;
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile()) {
+          await handle.close();
+          return null;
+        }
+        meta = metaOf(stat, await sidecar);
+      } catch (error) {
+        await handle.close();
+        throw failed('get', error);
+      }
+      return fromHandle(handle, meta);
     },
 
     async delete(key: string): Promise<void> {

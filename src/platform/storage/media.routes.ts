@@ -6,7 +6,7 @@ import { AppError } from '../http/errors.js';
 import type { App } from '../http/server.js';
 import type { Keyring } from '../security/keyring.js';
 import { checkMediaRequest } from './media-signing.js';
-import { attachmentDisposition, isValidKey, RangeNotSatisfiableError, type ByteRange, type ObjectMeta, type ObjectStorage } from './storage.js';
+import { attachmentDisposition, isValidKey, type ByteRange, type ObjectMeta, type ObjectStorage, type OpenedObject } from './storage.js';
 
 export interface MediaRoutesOptions {
   storage: ObjectStorage;
@@ -58,6 +58,11 @@ function describe(reply: FastifyReply, meta: ObjectMeta, range: Required<ByteRan
 export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
   const { storage, keyring } = options;
   const now = options.now ?? Date.now;
+  // The file driver's open() reads an object's metadata once and its bytes through
+  // the same handle (or from its memory copy); the S3 driver has no such
+  // capability and never needs this route (browsers fetch from the bucket).
+  if (!storage.open) throw new Error(`the /media/ route serves the file driver's objects; the ${storage.driver} driver cannot open them`);
+  const open = storage.open.bind(storage);
 
   app.route({
     method: ['GET', 'HEAD'],
@@ -72,8 +77,13 @@ export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
           access.reason === 'expired' ? 'This link has expired; reload the page to get a fresh one.' : 'This link is not valid; reload the page to get a fresh one.',
         );
       }
-      const meta = isValidKey(key) ? await storage.head(key) : null;
+      // HEAD answers from the metadata alone, without opening the object.
+      // A GET's object holds a file handle (unless served from memory) until its body is read or it is closed.
+      let object: OpenedObject | null = null;
+      let meta: ObjectMeta | null = null;
+      if (isValidKey(key)) meta = request.method === 'HEAD' ? await storage.head(key) : (object = await open(key));
       if (!meta) throw new AppError('not_found');
+      const release = async () => object?.close();
 
       reply
         .header('etag', meta.etag)
@@ -84,22 +94,19 @@ export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
         // Uploaded bytes opened directly in a tab must not run as a page of this origin.
         .header('content-security-policy', "default-src 'none'; sandbox");
       if (access.grant.downloadName !== undefined) reply.header('content-disposition', attachmentDisposition(access.grant.downloadName));
-      if (etagMatches(request.headers['if-none-match'], meta.etag)) return reply.code(304).send();
-
-      const range = requestedRange(request, meta);
-      const unsatisfiable = () => reply.code(416).header('content-range', `bytes */${meta.bytes}`).send();
-      if (range === 'unsatisfiable') return unsatisfiable();
-      // HEAD answers from the metadata alone, without opening the object.
-      if (request.method === 'HEAD') return describe(reply, meta, range).send();
-      let object;
-      try {
-        object = await storage.get(key, range ? { range } : {});
-      } catch (error) {
-        if (error instanceof RangeNotSatisfiableError) return unsatisfiable(); // replaced by a shorter object meanwhile
-        throw error;
+      if (etagMatches(request.headers['if-none-match'], meta.etag)) {
+        await release();
+        return reply.code(304).send();
       }
-      if (!object) throw new AppError('not_found');
-      return describe(reply, object, object.range).send(object.body);
+
+      // The metadata and the bytes come from one open file, so the range checked here is the one read.
+      const range = requestedRange(request, meta);
+      if (range === 'unsatisfiable') {
+        await release();
+        return reply.code(416).header('content-range', `bytes */${meta.bytes}`).send();
+      }
+      if (!object) return describe(reply, meta, range).send();
+      return describe(reply, meta, range).send(await object.body(range));
     },
   });
 }

@@ -42,6 +42,18 @@ export interface StoredObject extends ObjectMeta {
   range?: { start: number; end: number };
 }
 
+/**
+ * An object opened for serving: its metadata read once, and its bytes from the
+ * same open file (or from memory), so the two always describe one version.
+ * Either call `body()` once or `close()`; until then it may hold a file handle.
+ */
+export interface OpenedObject extends ObjectMeta {
+  /** The whole object, or the inclusive `range` of it (already checked against `bytes`); releases the object. */
+  body(range?: { start: number; end: number }): Promise<Buffer | Readable>;
+  /** Releases the object without reading it (a 304, a 416, a HEAD). */
+  close(): Promise<void>;
+}
+
 export interface ListedObject {
   key: string;
   bytes: number;
@@ -62,6 +74,12 @@ export interface ObjectStorage {
   /** Null when there is no such object; RangeNotSatisfiableError when the range starts past its end. */
   get(key: string, options?: { range?: ByteRange }): Promise<StoredObject | null>;
   head(key: string): Promise<ObjectMeta | null>;
+  /**
+   * Optional, file driver only (its /media/ route is the one caller): metadata
+   * and body from one open, where `head()` then `get()` would read the object's
+   * metadata twice. Null when there is no such object.
+   */
+  open?(key: string): Promise<OpenedObject | null>;
   /** Succeeds whether or not the object exists. */
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in no promised order. */
