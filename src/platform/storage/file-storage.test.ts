@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../observability/logger.js';
 import { createKeyring } from '../security/keyring.js';
 import { createStorage, fileStorageRoot } from './create-storage.js';
-import { createFileStorage } from './file-storage.js';
+import { createFileStorage, DEFAULT_MEMORY_LIMITS } from './file-storage.js';
 import { checkMediaRequest } from './media-signing.js';
 import { chunkedStream, failingStream, objectStorageContract, type ContractContext } from './storage.contract.js';
 import { newObjectKey, ObjectTooLargeError, StorageError, type OpenedObject, type StorageOperation } from './storage.js';
@@ -119,6 +119,13 @@ async function bodyOf(object: OpenedObject, range?: { start: number; end: number
   return body instanceof Readable ? buffer(body) : body;
 }
 
+/** Removes an object and its sidecar behind the storage's back, as another process would. */
+function removeFromDisk(root: string, key: string): void {
+  const file = path.join(root, ...key.split('/'));
+  fs.rmSync(file);
+  fs.rmSync(path.join(path.dirname(file), `.${path.basename(file)}.meta.json`));
+}
+
 describe('file storage: open(), the single read behind /media/', () => {
   it('gives the metadata get() and head() give, and the bytes or a range of them', async () => {
     const storage = createFileStorage({ root: tempDir(), publicUrl, keyring });
@@ -161,6 +168,62 @@ describe('file storage: open(), the single read behind /media/', () => {
     await object.close();
   });
 
+  it('holds small derived objects, and forgets them on delete() or after the TTL (a delete by another process)', async () => {
+    let clock = 1_750_000_000_000;
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring, now: () => clock });
+    const other = createFileStorage({ root, publicUrl, keyring });
+    const [a, b] = [newObjectKey('derived', 'webp'), newObjectKey('derived', 'webp')];
+    await storage.put(a, Buffer.from('aaa'), { contentType: 'image/webp' });
+    await storage.put(b, Buffer.from('bbb'), { contentType: 'image/webp' });
+    await bodyOf((await storage.open!(a))!);
+    await bodyOf((await storage.open!(b))!);
+    await other.delete(a);
+    await other.delete(b);
+    expect((await bodyOf((await storage.open!(a))!)).toString()).toBe('aaa');
+    expect(await storage.head(b)).toMatchObject({ contentType: 'image/webp', bytes: 3 });
+    await storage.delete(b);
+    expect(await storage.open!(b)).toBeNull();
+    expect(await storage.head(b)).toBeNull();
+    clock += DEFAULT_MEMORY_LIMITS.ttlMs - 1;
+    expect(await storage.open!(a)).not.toBeNull();
+    clock += 2;
+    expect(await storage.open!(a)).toBeNull();
+    expect(await storage.head(a)).toBeNull();
+  });
+
+  it('holds no more than its total bytes, and nothing with memory: false', async () => {
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring, memory: { maxObjectBytes: 100, maxBytes: 2000 } });
+    const none = createFileStorage({ root, publicUrl, keyring, memory: false });
+    const keys = Array.from({ length: 8 }, () => newObjectKey('derived', 'webp'));
+    for (const key of keys) {
+      await storage.put(key, Buffer.alloc(100, 1), { contentType: 'image/webp' });
+      await bodyOf((await storage.open!(key))!);
+      await bodyOf((await none.open!(key))!);
+    }
+    const large = newObjectKey('derived', 'webp');
+    await storage.put(large, Buffer.alloc(101, 1), { contentType: 'image/webp' });
+    await bodyOf((await storage.open!(large))!);
+    for (const key of [...keys, large]) removeFromDisk(root, key);
+    // Each copy counts its bytes and about 512 more: 2000 bytes hold three of them, the most recent.
+    const stillServed = [];
+    for (const key of keys) if (await storage.open!(key)) stillServed.push(key);
+    expect(stillServed).toEqual(keys.slice(-3));
+    expect(await storage.open!(large)).toBeNull();
+    for (const key of keys) expect(await none.open!(key)).toBeNull();
+  });
+
+  it('leaves no copy behind when a read races a delete()', async () => {
+    const root = tempDir();
+    const storage = createFileStorage({ root, publicUrl, keyring });
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, Buffer.from('v1'), { contentType: 'image/webp' });
+    const reading = storage.open!(key);
+    const deleting = storage.delete(key);
+    await Promise.all([reading.then((object) => object && bodyOf(object)), deleting]);
+    expect(await storage.open!(key)).toBeNull();
+  });
 });
 
 describe('the STORAGE_URL dial, file side', () => {

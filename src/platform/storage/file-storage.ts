@@ -36,7 +36,27 @@ export interface FileStorageOptions extends StorageHooks {
   /** Base of the signed /media/ URLs (PUBLIC_URL). */
   publicUrl: URL;
   keyring: Keyring;
+  /** The clock of signed links, and of the memory copies' TTL when given (tests). */
   now?: () => number;
+  /** Bounds of the in-memory copies of small derived objects (see below); `false` keeps none. */
+  memory?: Partial<MemoryLimits> | false;
+}
+
+export interface MemoryLimits {
+  /** A derived object larger than this is never held. */
+  maxObjectBytes: number;
+  /** All copies together, bytes. */
+  maxBytes: number;
+  /** How long a copy is served without looking at the disk again. */
+  ttlMs: number;
+}
+
+export const DEFAULT_MEMORY_LIMITS: MemoryLimits = { maxObjectBytes: 256 * 1024, maxBytes: 32 * 1024 * 1024, ttlMs: 10 * 60_000 };
+
+/** A derived object held in memory: its bytes and what its sidecar and stat said. */
+interface Held {
+  meta: ObjectMeta;
+  bytes: Buffer;
 }
 
 // Read into one buffer (a read and a close) rather than streamed (reads until
@@ -62,6 +82,35 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   // links are remembered instead of re-signed: the HMAC was the largest single
   // cost of the gallery in the profile (docs/decisions/0013-read-paths.md).
   const signed = new LRUCache<string, string>({ max: 20_000 });
+
+  // Small derived objects (thumbnails, display renditions) are held in memory,
+  // so a hot /media/ request does no fs operation at all. Safe because their
+  // bytes never change under their key (photos.jobs writes each once, under a
+  // fresh key) and /media/ already tells every browser and CDN to keep them for
+  // a year. A delete() or put() through this instance drops the copy at once,
+  // so a photo deleted through this process stops being served immediately; a
+  // delete by another process (another replica on a shared volume, the worker)
+  // is seen here within the TTL: the same or better than the year any browser
+  // or CDN may keep serving it. Originals, exports and backups are private and
+  // may be large: never held.
+  const limits = options.memory === false ? null : { ...DEFAULT_MEMORY_LIMITS, ...options.memory };
+  const memory = limits
+    ? new LRUCache<string, Held>({
+        maxSize: limits.maxBytes,
+        sizeCalculation: (held) => held.bytes.length + 512, // plus the entry and its metadata, roughly
+        ttl: limits.ttlMs,
+        // A given clock is asked every time (lru-cache otherwise reuses a reading for 1 ms of real time).
+        ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
+      })
+    : null;
+  // Bumped by every put() and delete(): a read that overlapped one does not
+  // keep its copy, since it may have seen the object before the change.
+  let writes = 0;
+  const forget = (key: string) => {
+    writes++;
+    memory?.delete(key);
+  };
+  const holds = (key: string, bytes: number) => limits !== null && key.startsWith('derived/') && bytes <= limits.maxObjectBytes;
 
   const fileOf = (key: string) => path.join(root, ...key.split('/'));
   // Dot-prefixed names are never valid keys, so a sidecar or a temp file can
@@ -123,6 +172,14 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
       filled += bytesRead;
     }
     return buffer;
+  }
+
+  function fromMemory(held: Held): OpenedObject {
+    return {
+      ...held.meta,
+      body: async (range) => (range ? held.bytes.subarray(range.start, range.end + 1) : held.bytes),
+      close: async () => undefined,
+    };
   }
 
   /** The object behind an open handle; `body()` or `close()` releases the handle. */
@@ -213,6 +270,8 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
         metered.stream.destroy();
         await fsp.rm(temp, { force: true }).catch(() => undefined);
         throw metered.failure() ?? failed('put', error);
+      } finally {
+        forget(key);
       }
     },
 
@@ -246,6 +305,8 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
 
     async head(key: string): Promise<ObjectMeta | null> {
       assertValidKey(key);
+      const held = memory?.get(key);
+      if (held) return { ...held.meta };
       const file = fileOf(key);
       // The sidecar is read while the object is stat'ed (and for nothing when it turns out missing, which is rare).
       const sidecar = readSidecar(file);
@@ -262,7 +323,10 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
 
     async open(key: string): Promise<OpenedObject | null> {
       assertValidKey(key);
+      const held = memory?.get(key);
+      if (held) return fromMemory(held);
       const file = fileOf(key);
+      const writesBefore = writes;
       // The sidecar is read while the object opens; the stat comes from the same
       // handle the bytes are read through, so a concurrent replace cannot mix two versions.
       const sidecar = readSidecar(file);
@@ -286,17 +350,32 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
         await handle.close();
         throw failed('get', error);
       }
-      return fromHandle(handle, meta);
+      if (!holds(key, meta.bytes)) return fromHandle(handle, meta);
+      // Small and derived: read it whole now and keep it, whatever part this request wants.
+      let bytes: Buffer;
+      try {
+        bytes = meta.bytes > 0 ? await readExactly(handle, meta.bytes, 0) : Buffer.alloc(0);
+      } catch (error) {
+        throw failed('get', error);
+      } finally {
+        await handle.close();
+      }
+      const copy = { meta, bytes };
+      if (writes === writesBefore) memory!.set(key, copy);
+      return fromMemory(copy);
     },
 
     async delete(key: string): Promise<void> {
       assertValidKey(key);
       const file = fileOf(key);
+      forget(key);
       try {
         await fsp.rm(file, { force: true });
         await fsp.rm(sidecarOf(file), { force: true });
       } catch (error) {
         throw failed('delete', error);
+      } finally {
+        forget(key);
       }
     },
 

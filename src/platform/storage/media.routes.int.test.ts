@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type App } from '../http/server.js';
 import { createLogger } from '../observability/logger.js';
 import { createKeyring } from '../security/keyring.js';
-import { createFileStorage } from './file-storage.js';
+import { createFileStorage, DEFAULT_MEMORY_LIMITS } from './file-storage.js';
 import { mediaRoutes } from './media.routes.js';
 import { newObjectKey, type ObjectStorage } from './storage.js';
 import { createS3Storage } from './s3-storage.js';
@@ -50,6 +50,13 @@ afterAll(async () => {
   await app?.close();
   fs.rmSync(root, { recursive: true, force: true });
 });
+
+/** Removes an object and its sidecar from disk behind the storage's back, as another process would. */
+const removeFromDisk = (key: string) => {
+  const file = path.join(root, ...key.split('/'));
+  fs.rmSync(file);
+  fs.rmSync(path.join(path.dirname(file), `.${path.basename(file)}.meta.json`));
+};
 
 const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: pathOf(url), headers: { accept: 'application/json', ...headers } });
 
@@ -223,6 +230,137 @@ describe('GET /media/* of larger objects, streamed from disk', () => {
     // 60 answers, each from an opened file: a leaked handle would show here (a little slack for the runner's own).
     expect(openFiles() - before).toBeLessThan(5);
     expect((await get(url)).rawPayload.equals(large)).toBe(true);
+  });
+});
+
+describe('GET /media/* of small derived objects, held in memory', () => {
+  it('serves a derived object from memory after the first GET: its file gone, the same bytes, type and ETag', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    const url = await storage.signedUrl(key, { expiresInSeconds: 600 });
+    const first = await get(url);
+    expect(first.statusCode).toBe(200);
+    removeFromDisk(key);
+    const second = await get(url);
+    expect(second.statusCode).toBe(200);
+    expect(second.rawPayload.equals(bytes)).toBe(true);
+    for (const header of ['etag', 'last-modified', 'content-type', 'content-length', 'cache-control', 'x-content-type-options', 'content-security-policy', 'accept-ranges']) {
+      expect(second.headers[header], header).toBe(first.headers[header]);
+    }
+    expect(second.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const head = await app.inject({ method: 'HEAD', url: pathOf(url) });
+    expect([head.statusCode, head.headers['content-length'], head.headers.etag, head.rawPayload.length]).toEqual([200, '20', first.headers.etag, 0]);
+  });
+
+  it('stops serving it as soon as it is deleted through the storage', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    const url = await storage.signedUrl(key, { expiresInSeconds: 600 });
+    expect((await get(url)).statusCode).toBe(200);
+    await storage.delete(key);
+    const gone = await get(url);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json().error.code).toBe('not_found');
+    expect((await app.inject({ method: 'HEAD', url: pathOf(url) })).statusCode).toBe(404);
+  });
+
+  it('serves the new bytes after a put over a held key', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    const url = await storage.signedUrl(key, { expiresInSeconds: 600 });
+    const before = await get(url);
+    await storage.put(key, Buffer.from('replaced'), { contentType: 'image/png' });
+    const after = await get(url);
+    expect([after.statusCode, after.payload, after.headers['content-type']]).toEqual([200, 'replaced', 'image/png']);
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+  });
+
+  it('does not hold originals or exports: with the file gone they are 404', async () => {
+    for (const key of [newObjectKey('originals', 'jpg'), newObjectKey('exports', 'zip')]) {
+      await storage.put(key, bytes, { contentType: 'application/octet-stream' });
+      const url = await storage.signedUrl(key, { expiresInSeconds: 600 });
+      expect((await get(url)).statusCode, key).toBe(200);
+      expect((await get(url)).statusCode, key).toBe(200);
+      removeFromDisk(key);
+      expect((await get(url)).statusCode, key).toBe(404);
+      expect((await app.inject({ method: 'HEAD', url: pathOf(url) })).statusCode, key).toBe(404);
+    }
+  });
+
+  it('holds a derived object of exactly the per-object limit, and not one a byte over it', async () => {
+    const atLimit = Buffer.alloc(DEFAULT_MEMORY_LIMITS.maxObjectBytes, 3);
+    const overLimit = Buffer.alloc(DEFAULT_MEMORY_LIMITS.maxObjectBytes + 1, 4);
+    const held = newObjectKey('derived', 'webp');
+    const notHeld = newObjectKey('derived', 'webp');
+    await storage.put(held, atLimit, { contentType: 'image/webp' });
+    await storage.put(notHeld, overLimit, { contentType: 'image/webp' });
+    const heldUrl = await storage.signedUrl(held, { expiresInSeconds: 600 });
+    const notHeldUrl = await storage.signedUrl(notHeld, { expiresInSeconds: 600 });
+    expect((await get(heldUrl)).rawPayload.equals(atLimit)).toBe(true);
+    const big = await get(notHeldUrl);
+    expect([big.statusCode, big.headers['content-length'], big.headers['cache-control']]).toEqual([200, String(overLimit.length), 'public, max-age=31536000, immutable']);
+    expect(big.rawPayload.equals(overLimit)).toBe(true);
+    removeFromDisk(held);
+    removeFromDisk(notHeld);
+    expect((await get(heldUrl)).rawPayload.equals(atLimit)).toBe(true);
+    expect((await get(notHeldUrl)).statusCode).toBe(404);
+  });
+
+  it('answers ranges, If-Range, 416 and 304 from memory', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    const url = await storage.signedUrl(key, { expiresInSeconds: 600 });
+    const { etag } = (await get(url)).headers;
+    removeFromDisk(key);
+    const first = await get(url, { range: 'bytes=0-3' });
+    expect([first.statusCode, first.headers['content-range'], first.headers['content-length'], first.payload]).toEqual([206, 'bytes 0-3/20', '4', '0123']);
+    const open = await get(url, { range: 'bytes=15-' });
+    expect([open.statusCode, open.headers['content-range'], open.payload]).toEqual([206, 'bytes 15-19/20', 'fghij']);
+    const suffix = await get(url, { range: 'bytes=-3' });
+    expect([suffix.statusCode, suffix.headers['content-range'], suffix.payload]).toEqual([206, 'bytes 17-19/20', 'hij']);
+    const clamped = await get(url, { range: 'bytes=18-99' });
+    expect([clamped.statusCode, clamped.headers['content-range'], clamped.payload]).toEqual([206, 'bytes 18-19/20', 'ij']);
+    const past = await get(url, { range: 'bytes=20-' });
+    expect([past.statusCode, past.headers['content-range']]).toEqual([416, 'bytes */20']);
+    expect((await get(url, { range: 'bytes=0-3', 'if-range': '"stale"' })).payload).toBe(bytes.toString());
+    expect((await get(url, { range: 'bytes=0-3', 'if-range': String(etag) })).statusCode).toBe(206);
+    const notModified = await get(url, { 'if-none-match': String(etag) });
+    expect([notModified.statusCode, notModified.rawPayload.length, notModified.headers.etag]).toEqual([304, 0, etag]);
+    const ranged = await app.inject({ method: 'HEAD', url: pathOf(url), headers: { range: 'bytes=2-5' } });
+    expect([ranged.statusCode, ranged.headers['content-range'], ranged.headers['content-length'], ranged.rawPayload.length]).toEqual([206, 'bytes 2-5/20', '4', 0]);
+  });
+
+  it('serves a held object as a named download only through a link signed with that name', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    expect((await get(await storage.signedUrl(key, { expiresInSeconds: 600 }))).headers['content-disposition']).toBeUndefined();
+    const named = await get(await storage.signedUrl(key, { expiresInSeconds: 600, downloadName: 'thumb.webp' }));
+    expect([named.statusCode, named.headers['content-disposition']]).toEqual([200, `attachment; filename="thumb.webp"; filename*=UTF-8''thumb.webp`]);
+  });
+
+  it('still refuses bad, expired and traversal-looking links to a held object', async () => {
+    const key = newObjectKey('derived', 'webp');
+    await storage.put(key, bytes, { contentType: 'image/webp' });
+    const url = new URL(await storage.signedUrl(key, { expiresInSeconds: 600 }));
+    expect((await get(url.href)).statusCode).toBe(200);
+    const forged = new URL(url);
+    forged.searchParams.set('sig', 'A'.repeat(43));
+    const later = new URL(url);
+    later.searchParams.set('exp', String(Number(url.searchParams.get('exp')) + 3600));
+    for (const variant of [forged.href, later.href, `${url.origin}${url.pathname}`]) {
+      const response = await get(variant);
+      expect(response.statusCode, variant).toBe(403);
+      expect(response.json().error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/not valid/) });
+    }
+    const past = createFileStorage({ root, publicUrl, keyring: createKeyring([NEW_SECRET]), now: () => Date.now() - 3_600_000 });
+    const expired = await get(await past.signedUrl(key, { expiresInSeconds: 60 }));
+    expect(expired.statusCode).toBe(403);
+    expect(expired.json().error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/expired/) });
+    const exp = url.searchParams.get('exp');
+    for (const attempt of [`/media/derived/../${key}?exp=${exp}&sig=x`, `/media/derived/%2e%2e/${key}?exp=${exp}&sig=x`, `/media/${key.replace('derived/', 'derived//')}${url.search}`, `/media/.${key}${url.search}`]) {
+      const response = await app.inject({ method: 'GET', url: attempt, headers: { accept: 'application/json' } });
+      expect([403, 404], attempt).toContain(response.statusCode);
+    }
   });
 });
 
