@@ -75,3 +75,23 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+
+/** One JSON line of an ops command's output (platform/cli/reporter.ts). */
+export interface CliLine {
+  command: string;
+  kind: 'step' | 'result' | 'error';
+  message: string;
+  [field: string]: unknown;
+}
+
+/** Runs `epu <args>` to its end: the exit code, the JSON lines it printed and all its output. */
+export async function runEpu(args: string[], env: Record<string, string>): Promise<{ code: number | null; lines: CliLine[]; output: string }> {
+  const child = spawnEpu(args, env);
+  const { code } = await child.exited;
+  const output = child.output();
+  const lines = output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as CliLine);
+  return { code, lines, output };
+}

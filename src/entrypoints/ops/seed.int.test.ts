@@ -2,42 +2,15 @@
 // a database of its own, so exit codes, output and what lands in the database are real.
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from '../../../tests/support/app.js';
-import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
-import { spawnEpu } from '../../../tests/support/process.js';
+import { createTestDatabase, queryRows as sql, type TestDatabase } from '../../../tests/support/database.js';
+import { runEpu, spawnEpu } from '../../../tests/support/process.js';
 import { verifyPassword } from '../../features/accounts/passwords.js';
 
-interface Line {
-  command: string;
-  kind: 'step' | 'result' | 'error';
-  message: string;
-  [field: string]: unknown;
-}
+const epu = (args: string[], env: Record<string, string>) => runEpu(['seed', ...args], env);
 
 const PASSWORD = 'seed-test-password-7f3a9c';
-
-async function epu(args: string[], env: Record<string, string>): Promise<{ code: number | null; lines: Line[]; output: string }> {
-  const child = spawnEpu(['seed', ...args], env);
-  const { code } = await child.exited;
-  const output = child.output();
-  const lines = output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Line);
-  return { code, lines, output };
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Rows in the tables a seed run writes to (and the queue, which uploads and audit entries go through). */
 async function written(url: string): Promise<Record<string, number>> {
@@ -53,19 +26,25 @@ async function written(url: string): Promise<Record<string, number>> {
 const seedUsers = (url: string) =>
   sql<{ id: string; email: string; name: string; password_hash: string }>(url, `SELECT id, email, name, password_hash FROM users WHERE email LIKE '%@seed.epu.invalid' ORDER BY created_at, email`);
 
-describe('epu seed', () => {
-  let database: TestDatabase;
-  let env: Record<string, string>;
-
+/** A database and settings of the describe block's own, dropped after it. */
+function ownDatabase(ready: (database: TestDatabase, env: Record<string, string>) => void): void {
+  let database: TestDatabase | undefined;
+  let env: Record<string, string> | undefined;
   beforeAll(async () => {
     database = await createTestDatabase();
     env = testEnv(database, { EPU_SEED_PASSWORD: PASSWORD });
+    ready(database, env);
   });
-
   afterAll(async () => {
     await database?.drop();
     if (env) fs.rmSync(env.EPU_DATA_DIR!, { recursive: true, force: true });
   });
+}
+
+describe('epu seed', () => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  ownDatabase((created, settings) => ([database, env] = [created, settings]));
 
   it('creates the stated users, events and photos, with bookings that never exceed capacity', { timeout: 120_000 }, async () => {
     const run = await epu(['--users', '12', '--events', '5', '--photos', '2'], env);
@@ -179,16 +158,7 @@ describe('epu seed', () => {
 describe('epu seed refuses', () => {
   let database: TestDatabase;
   let env: Record<string, string>;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    env = testEnv(database, { EPU_SEED_PASSWORD: PASSWORD });
-  });
-
-  afterAll(async () => {
-    await database?.drop();
-    if (env) fs.rmSync(env.EPU_DATA_DIR!, { recursive: true, force: true });
-  });
+  ownDatabase((created, settings) => ([database, env] = [created, settings]));
 
   const nothing = { users: 0, sessions: 0, events: 0, bookings: 0, photos: 0, jobs: 0 };
   const storageFiles = () => (fs.existsSync(path.join(env.EPU_DATA_DIR!, 'storage')) ? fs.readdirSync(path.join(env.EPU_DATA_DIR!, 'storage'), { recursive: true }) : []);

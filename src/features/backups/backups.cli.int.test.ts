@@ -3,39 +3,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testEnv } from '../../../tests/support/app.js';
-import { createTestDatabase, withDatabaseName, type TestDatabase } from '../../../tests/support/database.js';
-import { spawnEpu } from '../../../tests/support/process.js';
+import { createTestDatabase, withDatabaseName, queryRows as sql, type TestDatabase } from '../../../tests/support/database.js';
+import { runEpu } from '../../../tests/support/process.js';
 
-interface Line {
-  command: string;
-  kind: 'step' | 'result' | 'error';
-  message: string;
-  [field: string]: unknown;
-}
-
-async function epu(args: string[], env: Record<string, string>): Promise<{ code: number | null; lines: Line[]; output: string }> {
-  const child = spawnEpu(args, env);
-  const { code } = await child.exited;
-  const output = child.output();
-  const lines = output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Line);
-  return { code, lines, output };
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const epu = runEpu;
 
 describe('backup, restore and drill commands', () => {
   let database: TestDatabase;
