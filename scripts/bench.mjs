@@ -39,7 +39,7 @@ const { newObjectKey } = await dist('platform/storage/storage.js');
 
 const dataDir = tempDir('data');
 const storageRoot = path.join(dataDir, 'storage');
-const ports = { web: await freePort(), bare: await freePort(), floor: await freePort(), pg: await freePort(), metrics: await freePort(), functions: await freePort(), web2: await freePort() };
+const ports = { web: await freePort(), bare: await freePort(), floor: await freePort(), pg: await freePort(), metrics: await freePort(), functions: await freePort(), web2: await freePort(), web3: await freePort() };
 const base = `http://127.0.0.1:${ports.web}`;
 const logFile = path.join(dataDir, 'epu.log');
 const cleanup = [];
@@ -156,16 +156,26 @@ async function httpSection(epu, databaseUrl, db, owner) {
   // Profiling: the same web process type, started by hand under --cpu-prof (NODE_OPTIONS may not carry it).
   let target = base;
   let webPid = webPidOf(epu);
+  let profiled;
   if (flag('cpu-prof')) {
     const web = spawnProcess(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(flag('cpu-prof'))}`, path.join(root, 'bin/epu.js'), 'web'], {
       DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(ports.web2), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
       LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20',
     }, logFile);
     cleanup.push(() => web.stop());
+    profiled = web;
     target = `http://127.0.0.1:${ports.web2}`;
     webPid = web.child.pid;
     await waitForHttp(`${target}/healthz`);
   }
+  // The same web with the public page cache off (decision 0016): what a miss costs, next to what a hit costs.
+  const uncached = spawnProcess(process.execPath, [path.join(root, 'bin/epu.js'), 'web'], {
+    DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(ports.web3), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
+    LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20', PUBLIC_PAGE_CACHE_SECONDS: '0',
+  }, logFile);
+  cleanup.push(() => uncached.stop());
+  const uncachedBase = `http://127.0.0.1:${ports.web3}`;
+  await waitForHttp(`${uncachedBase}/healthz`);
   const wanted = flag('paths', 'list,gallery,page,media').split(',');
   // [key, name, path, headers, has a bare twin]
   const known = [
@@ -209,6 +219,8 @@ async function httpSection(epu, databaseUrl, db, owner) {
       figure(`${name}: EPU CPU per request (server process)`, cpu.map((x) => fmt(x, 3)).join(', '), 'ms', `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms; no bare handler`);
       continue;
     }
+    const missRatios = [];
+    let lastMiss;
     for (let r = 0; r < rounds; r++) {
       // An unrecorded warm-up of a fixed number of requests each (the JIT needs requests, not seconds), then bare and EPU back to back.
       await load({ url: `http://127.0.0.1:${ports.bare}${p}`, connections, amount: 1500, headers });
@@ -217,21 +229,27 @@ async function httpSection(epu, databaseUrl, db, owner) {
       const epuResult = await loadWithCpu(webPid, { url: `${target}${p}`, connections, duration, headers });
       ratios.push(epuResult.rps / bareResult.rps);
       cpuRatios.push(bareResult.cpuMsPerRequest / epuResult.cpuMsPerRequest);
-      results.push([`${name} bare`, bareResult, null], [`${name} EPU`, epuResult, epuResult.rps / bareResult.rps]);
+      await load({ url: `${uncachedBase}${p}`, connections, amount: 1500, headers });
+      const missResult = await loadWithCpu(uncached.child.pid, { url: `${uncachedBase}${p}`, connections, duration, headers });
+      missRatios.push(missResult.rps / bareResult.rps);
+      results.push([`${name} bare`, bareResult, null], [`${name} EPU`, epuResult, epuResult.rps / bareResult.rps], [`${name} EPU, page cache off`, missResult, missResult.rps / bareResult.rps]);
       last = epuResult;
+      lastMiss = missResult;
     }
     figure(`${name}: EPU/bare throughput`, ratios.map((x) => fmt(x, 2)).join(', '), '×', `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms`);
     figure(`${name}: bare/EPU CPU per request (server process)`, cpuRatios.map((x) => fmt(x, 2)).join(', '), '×', `EPU ${fmt(last.cpuMsPerRequest, 3)} ms CPU per request`);
+    figure(`${name}: EPU with the page cache off/bare throughput`, missRatios.map((x) => fmt(x, 2)).join(', '), '×', `${fmt(lastMiss.rps, 0)} req/s, p95 ${fmt(lastMiss.p95)} ms, ${fmt(lastMiss.cpuMsPerRequest, 3)} ms CPU per request`);
   }
-  const widths = [40, 9, 8, 8, 8, 8, 8, 11, 10];
+  await uncached.stop();
+  const widths = [52, 9, 8, 8, 8, 8, 8, 11, 10];
   console.log('\n' + row(['endpoint', 'requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU ms/req', 'EPU/bare'], widths));
   for (const [name, r, ratio] of results) {
     console.log(row([name, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : ''), r.cpuMsPerRequest === undefined ? '' : fmt(r.cpuMsPerRequest, 3), ratio === null ? '' : fmt(ratio, 2)], widths));
   }
   await bare.stop();
   await floor.stop();
-  if (target !== base) {
-    await cleanup.pop()();
+  if (profiled) {
+    await profiled.stop(); // the profile is written as it exits
     console.log(`CPU profile of the EPU web process in ${path.resolve(flag('cpu-prof'))}`);
   }
 }
