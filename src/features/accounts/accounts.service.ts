@@ -2,6 +2,8 @@ import { AppError } from '../../platform/http/errors.js';
 import type { AccountsRepository, UserRow } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../../platform/db/schema.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 
 export interface PublicUser {
@@ -24,25 +26,28 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
   const { repo, throttle, audit } = deps;
   const sessionExpiry = () => new Date(Date.now() + deps.sessionTtlDays * 86_400_000);
 
-  async function startSession(user: UserRow): Promise<SignedIn> {
-    const sessionId = await repo.createSession(user.id, sessionExpiry());
+  /** A new session for the user; with `executor` (the action's transaction) it commits with the action and its audit entry. */
+  async function startSession(user: UserRow, executor?: Transaction<Database>): Promise<SignedIn> {
+    const sessionId = await repo.createSession(user.id, sessionExpiry(), executor);
     return { user: toPublicUser(user), sessionId };
   }
 
   return {
     sessionMaxAgeSeconds: deps.sessionTtlDays * 86_400,
 
+    /** The user, its session and its `user.signup` audit entry commit together or not at all. */
     async signup(input: { email: string; name: string; password: string }): Promise<SignedIn> {
       const passwordHash = await hashPassword(input.password);
-      let user: UserRow;
       try {
-        user = await repo.insertUser({ email: input.email.trim(), name: input.name.trim(), passwordHash });
+        return await repo.transaction(async (tx) => {
+          const user = await repo.insertUser({ email: input.email.trim(), name: input.name.trim(), passwordHash }, tx);
+          await audit.record({ action: 'user.signup', actorId: user.id, subjectType: 'user', subjectId: user.id }, tx);
+          return startSession(user, tx);
+        });
       } catch (error) {
         if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new AppError('email_taken');
         throw error;
       }
-      await audit.record({ action: 'user.signup', actorId: user.id, subjectType: 'user', subjectId: user.id });
-      return startSession(user);
     },
 
     async login(input: { email: string; password: string; address: string }): Promise<SignedIn> {
@@ -54,8 +59,11 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
         throw new AppError('invalid_credentials');
       }
       await throttle.recordSuccess(input.email);
-      await audit.record({ action: 'user.login', actorId: user.id, subjectType: 'user', subjectId: user.id });
-      return startSession(user);
+      // The session and its `user.login` audit entry commit together.
+      return repo.transaction(async (tx) => {
+        await audit.record({ action: 'user.login', actorId: user.id, subjectType: 'user', subjectId: user.id }, tx);
+        return startSession(user, tx);
+      });
     },
 
     logout(sessionId: string): Promise<void> {
@@ -75,28 +83,31 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
 
     /** A role change ends every session of that user, so no cookie outlives its privileges. */
     async setRole(userId: string, role: 'user' | 'admin', actorId: string | null = null): Promise<void> {
-      await repo.updateRole(userId, role);
-      await repo.revokeAllSessions(userId);
-      await audit.record({ action: 'user.role_change', actorId, subjectType: 'user', subjectId: userId, metadata: { role } });
+      await repo.transaction(async (tx) => {
+        await repo.updateRole(userId, role, tx);
+        await repo.revokeAllSessions(userId, tx);
+        await audit.record({ action: 'user.role_change', actorId, subjectType: 'user', subjectId: userId, metadata: { role } }, tx);
+      });
     },
 
     /** `epu admin create`: creates an admin, or promotes (and re-passwords) an existing user. */
     async createOrPromoteAdmin(input: { email: string; password: string; name?: string }): Promise<{ user: PublicUser; created: boolean }> {
       const existing = await repo.findByEmail(input.email.trim());
+      const passwordHash = await hashPassword(input.password);
       if (existing) {
-        await repo.updatePassword(existing.id, await hashPassword(input.password));
-        await repo.updateRole(existing.id, 'admin');
-        await repo.revokeAllSessions(existing.id);
-        await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: existing.id, metadata: { role: 'admin', via: 'cli' } });
+        await repo.transaction(async (tx) => {
+          await repo.updatePassword(existing.id, passwordHash, tx);
+          await repo.updateRole(existing.id, 'admin', tx);
+          await repo.revokeAllSessions(existing.id, tx);
+          await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: existing.id, metadata: { role: 'admin', via: 'cli' } }, tx);
+        });
         return { user: { ...toPublicUser(existing), role: 'admin' }, created: false };
       }
-      const user = await repo.insertUser({
-        email: input.email.trim(),
-        name: input.name ?? input.email.split('@')[0]!,
-        passwordHash: await hashPassword(input.password),
-        role: 'admin',
+      const user = await repo.transaction(async (tx) => {
+        const inserted = await repo.insertUser({ email: input.email.trim(), name: input.name ?? input.email.split('@')[0]!, passwordHash, role: 'admin' }, tx);
+        await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: inserted.id, metadata: { role: 'admin', via: 'cli' } }, tx);
+        return inserted;
       });
-      await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: user.id, metadata: { role: 'admin', via: 'cli' } });
       return { user: toPublicUser(user), created: true };
     },
   };
