@@ -77,8 +77,11 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
 
     /** A new password ends every session, including the one that changed it. */
     async changePassword(userId: string, newPassword: string): Promise<void> {
-      await repo.updatePassword(userId, await hashPassword(newPassword));
-      await repo.revokeAllSessions(userId);
+      const passwordHash = await hashPassword(newPassword);
+      await repo.transaction(async (tx) => {
+        await repo.updatePassword(userId, passwordHash, tx);
+        await repo.revokeAllSessions(userId, tx);
+      });
     },
 
     /** A role change ends every session of that user, so no cookie outlives its privileges. */
