@@ -61,6 +61,12 @@ function selectEvents(db: Db | Transaction<Database>) {
     ]);
 }
 
+/**
+ * Work the caller runs inside a write's own transaction, after the write (its
+ * audit entry): it commits with the write, and its failure rolls the write back.
+ */
+export type WithinTransaction<Args extends unknown[] = []> = (tx: Transaction<Database>, ...args: Args) => Promise<void>;
+
 export function createEventsRepository(db: Db) {
   return {
     /** `executor`: where to read, such as the replica for read-heavy requests (platform/http/read-routing.ts). */
@@ -97,8 +103,8 @@ export function createEventsRepository(db: Db) {
         .then(Boolean);
     },
 
-    /** The event and its places in one transaction: a capped event has exactly `capacity` place rows. */
-    insert(ownerId: string, slug: string, fields: EventFields): Promise<string> {
+    /** The event and its places in one transaction: a capped event has exactly `capacity` place rows. `within(tx, id)` runs last in it. */
+    insert(ownerId: string, slug: string, fields: EventFields, within?: WithinTransaction<[id: string]>): Promise<string> {
       return db.transaction().execute(async (tx) => {
         const { id } = await tx
           .insertInto('events')
@@ -109,6 +115,7 @@ export function createEventsRepository(db: Db) {
           .returning('id')
           .executeTakeFirstOrThrow();
         if (fields.capacity) await addPlaces(tx, id, 0, fields.capacity);
+        await within?.(tx, id);
         return id;
       });
     },
@@ -117,9 +124,9 @@ export function createEventsRepository(db: Db) {
      * Applies changed fields. A capacity change first locks every place of the
      * event, so it waits for bookings in flight and then rebuilds the places
      * around the confirmed bookings. Returns false when the new capacity is
-     * below the places already booked.
+     * below the places already booked (and then `within` does not run).
      */
-    update(id: string, changes: Partial<EventFields>): Promise<boolean> {
+    update(id: string, changes: Partial<EventFields>, within?: WithinTransaction): Promise<boolean> {
       return db.transaction().execute(async (tx) => {
         if (changes.capacity !== undefined) {
           await tx.selectFrom('event_places').select('place_no').where('event_id', '=', id).forUpdate().execute();
@@ -152,12 +159,17 @@ export function createEventsRepository(db: Db) {
           })
           .where('id', '=', id)
           .execute();
+        await within?.(tx);
         return true;
       });
     },
 
-    async delete(id: string): Promise<void> {
-      await db.deleteFrom('events').where('id', '=', id).execute();
+    /** Deletes the event; `within` runs in the same transaction. */
+    async delete(id: string, within?: WithinTransaction): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('events').where('id', '=', id).execute();
+        await within?.(tx);
+      });
     },
 
     async counters(now: Date, executor: Db = db): Promise<{ upcomingEvents: number; bookings: number; members: number }> {

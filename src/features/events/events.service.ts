@@ -181,9 +181,11 @@ export function createEventsService(deps: {
         visibility: input.visibility,
       };
       checkTimes(fields.startsAt, fields.endsAt);
-      const id = await repo.insert(owner.id, slugFor(fields.title), fields);
+      // The event, its places and its audit entry commit together; the caches are dropped after the commit.
+      const id = await repo.insert(owner.id, slugFor(fields.title), fields, (tx, eventId) =>
+        audit.record({ action: 'event.create', actorId: owner.id, subjectType: 'event', subjectId: eventId }, tx),
+      );
       await invalidate();
-      await audit.record({ action: 'event.create', actorId: owner.id, subjectType: 'event', subjectId: id });
       return (await repo.findById(id))!;
     },
 
@@ -208,9 +210,11 @@ export function createEventsService(deps: {
       if (input.capacity !== undefined) changes.capacity = input.capacity;
       if (input.visibility !== undefined) changes.visibility = input.visibility;
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
-      if (!(await repo.update(event.id, changes))) throw new AppError('capacity_below_bookings');
+      const updated = await repo.update(event.id, changes, (tx) =>
+        audit.record({ action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: Object.keys(changes).join(',') } }, tx),
+      );
+      if (!updated) throw new AppError('capacity_below_bookings');
       await invalidate(event.id);
-      await audit.record({ action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: Object.keys(changes).join(',') } });
       return (await repo.findById(event.id))!;
     },
 
@@ -218,10 +222,9 @@ export function createEventsService(deps: {
       const event = await getManageable(id, viewer);
       // Keys first: the rows go with the event (ON DELETE CASCADE), the files must go after them.
       const keys = (await deps.objects?.keysOf(event.id)) ?? [];
-      await repo.delete(event.id);
+      await repo.delete(event.id, (tx) => audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id }, tx));
       await deps.objects?.remove(keys);
       await invalidate(event.id);
-      await audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id });
       return event;
     },
 
