@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../../platform/db/pool.js';
+import type { Database } from '../../platform/db/schema.js';
 
 export interface BookingRow {
   id: string;
@@ -12,6 +13,12 @@ export interface BookingRow {
 export type BookResult = { kind: 'created'; booking: BookingRow } | { kind: 'existing'; booking: BookingRow } | { kind: 'full' };
 
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Work the caller runs inside a booking's own transaction, after the write
+ * (its audit entry): it commits with the write, and its failure rolls the write back.
+ */
+export type WithinTransaction = (tx: Transaction<Database>, booking: BookingRow) => Promise<void>;
 
 export function createBookingsRepository(db: Db) {
   const findConfirmed = (eventId: string, userId: string) =>
@@ -31,8 +38,9 @@ export function createBookingsRepository(db: Db) {
      * FOR UPDATE SKIP LOCKED lets concurrent bookings take different places in
      * parallel instead of queueing on one counter, and a booking exists only
      * with its claimed place, so confirmed bookings never exceed capacity.
+     * `within` runs in the same transaction once the booking is made.
      */
-    async book(eventId: string, userId: string, capped: boolean): Promise<BookResult> {
+    async book(eventId: string, userId: string, capped: boolean, within?: WithinTransaction): Promise<BookResult> {
       const existing = await findConfirmed(eventId, userId);
       if (existing) return { kind: 'existing', booking: existing };
       try {
@@ -56,6 +64,7 @@ export function createBookingsRepository(db: Db) {
           if (placeNo !== undefined) {
             await tx.updateTable('event_places').set({ booking_id: booking.id }).where('event_id', '=', eventId).where('place_no', '=', placeNo).execute();
           }
+          await within?.(tx, booking);
           return { kind: 'created', booking };
         });
       } catch (error) {
@@ -68,8 +77,8 @@ export function createBookingsRepository(db: Db) {
       }
     },
 
-    /** Cancels the user's booking and frees its place in one transaction. */
-    cancel(eventId: string, userId: string): Promise<BookingRow | undefined> {
+    /** Cancels the user's booking and frees its place in one transaction; `within` runs in it when a booking was cancelled. */
+    cancel(eventId: string, userId: string, within?: WithinTransaction): Promise<BookingRow | undefined> {
       return db.transaction().execute(async (tx) => {
         const cancelled = await tx
           .updateTable('bookings')
@@ -79,7 +88,10 @@ export function createBookingsRepository(db: Db) {
           .where('status', '=', 'confirmed')
           .returning(['id', 'event_id', 'user_id', 'status', 'created_at'])
           .executeTakeFirst();
-        if (cancelled) await tx.updateTable('event_places').set({ booking_id: null }).where('booking_id', '=', cancelled.id).execute();
+        if (cancelled) {
+          await tx.updateTable('event_places').set({ booking_id: null }).where('booking_id', '=', cancelled.id).execute();
+          await within?.(tx, cancelled);
+        }
         return cancelled;
       });
     },

@@ -25,22 +25,23 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     /** A confirmed booking; `created` is false when the caller already had one. */
     async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
       const event = await events.getVisible(eventId, viewer);
-      const result = await repo.book(event.id, viewer.id, event.capacity !== null);
+      // A new booking and its audit entry commit together.
+      const result = await repo.book(event.id, viewer.id, event.capacity !== null, (tx, booking) =>
+        audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
+      );
       if (result.kind === 'full') throw new AppError('event_full');
-      if (result.kind === 'created') {
-        // The event's booked count (cached with the event, the list and the counters) changed.
-        await events.invalidate(event.id);
-        await audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: result.booking.id, metadata: { eventId: event.id } });
-      }
+      // The event's booked count (cached with the event, the list and the counters) changed.
+      if (result.kind === 'created') await events.invalidate(event.id);
       return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
     },
 
     async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
       const event = await events.getVisible(eventId, viewer);
-      const cancelled = await repo.cancel(event.id, viewer.id);
+      const cancelled = await repo.cancel(event.id, viewer.id, (tx, booking) =>
+        audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
+      );
       if (!cancelled) return null;
       await events.invalidate(event.id);
-      await audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: cancelled.id, metadata: { eventId: event.id } });
       return toBookingJson(cancelled);
     },
 
