@@ -59,11 +59,17 @@ describe('audit trail (functions in-process)', () => {
       const found = await auditRows(t, `actor_id = ANY($1)`, [[userId, guest.user.id]]);
       return found.length >= expected.length + 1 ? found : undefined; // + the guest's own signup
     }, 30_000, 'every audit row');
+    // One outbox job per action too (the audit row is idempotent on the event id, so a second job for one action would be a second row).
+    const { rows: jobs } = await t.platform.pool.query(
+      `SELECT payload #>> '{event,data,action}' AS action, payload #>> '{event,data,subjectId}' AS subject_id
+         FROM jobs WHERE name = 'functions.deliver' AND payload #>> '{event,type}' = 'com.epu.audit.v1'`,
+    );
     for (const [action, actorId, subjectId, requestId] of expected) {
       const matching = rows.filter((row) => row.action === action && row.subject_id === subjectId);
       expect(matching, action).toHaveLength(1);
       expect(matching[0].actor_id, action).toBe(actorId);
       if (requestId) expect(matching[0].request_id, action).toBe(requestId);
+      expect(jobs.filter((job) => job.action === action && job.subject_id === subjectId), action).toHaveLength(1);
     }
     const everything = JSON.stringify(await auditRows(t));
     expect(everything).not.toContain(email);
