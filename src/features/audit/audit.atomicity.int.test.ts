@@ -213,3 +213,24 @@ describe('bookings: the write and its audit entry commit together', () => {
     expect(await auditJobs('booking.cancel', booking.id)).toBe(1);
   });
 });
+
+describe('photos: the deletion and its audit entry commit together', () => {
+  it('delete: a refused audit entry leaves the photo in place; a deletion is audited once', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, null);
+    // A ready photo row is enough: the objects it names are removed after the commit, and missing ones are ignored.
+    const photo = await one<{ id: string }>(
+      `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height)
+       VALUES ($1, $2, 'ready', 'originals/2030/01/atomic.jpg', 'derived/2030/01/tatomic.webp', 'derived/2030/01/datomic.webp', 'image/jpeg', 1000, 800, 600)
+       RETURNING id`,
+      [event.id, owner.user.id],
+    );
+    expectInternalError(await refusingAudit('photo.delete', () => owner.client.delete(`/api/v1/photos/${photo.id}`)));
+    expect((await one(`SELECT count(*)::int AS n FROM photos WHERE id = $1`, [photo.id])).n).toBe(1);
+    expect(await auditJobs('photo.delete', photo.id)).toBe(0);
+
+    expect((await owner.client.delete(`/api/v1/photos/${photo.id}`)).status).toBe(204);
+    expect((await one(`SELECT count(*)::int AS n FROM photos WHERE id = $1`, [photo.id])).n).toBe(0);
+    expect(await auditJobs('photo.delete', photo.id)).toBe(1);
+  });
+});

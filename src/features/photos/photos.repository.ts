@@ -95,8 +95,8 @@ export function createPhotosRepository(db: Db) {
       await db.updateTable('photos').set({ status: 'failed', failure_reason: reason.slice(0, 500) }).where('id', '=', id).where('status', '=', 'processing').execute();
     },
 
-    deleteById(id: string): Promise<PhotoRow | undefined> {
-      return db.deleteFrom('photos').where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+    deleteById(id: string, executor: Db | Transaction<Database> = db): Promise<PhotoRow | undefined> {
+      return executor.deleteFrom('photos').where('id', '=', id).returning(COLUMNS).executeTakeFirst();
     },
 
     /** Photos whose processing never settled (for example the delivery of their event died). */

@@ -207,9 +207,13 @@ export function createPhotosService(deps: {
     async delete(photoId: string, viewer: Viewer): Promise<void> {
       const { photo, event } = await getVisible(photoId, viewer);
       if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer)) throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
-      const deleted = await repo.deleteById(photo.id);
+      // The row and its audit entry commit together; the objects go after.
+      const deleted = await deps.db.transaction().execute(async (tx) => {
+        const row = await repo.deleteById(photo.id, tx);
+        if (row) await deps.audit.record({ action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } }, tx);
+        return row;
+      });
       if (!deleted) return;
-      await deps.audit.record({ action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } });
       await deps.pages.announce(PAGE_TAGS.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
