@@ -3,7 +3,6 @@
 import type pg from 'pg';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { Config } from './config/env.js';
@@ -19,6 +18,7 @@ import { createReplica, type Replica } from './platform/db/replica.js';
 import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
 import { createCrossSiteGuard } from './platform/http/cross-site.js';
+import { securityHeaders, securityHeadersHook } from './platform/http/security-headers.js';
 import { createSessionCookies, SESSION_COOKIE } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
 import { packageJson, publicDir } from './platform/paths.js';
@@ -380,27 +380,9 @@ export async function buildWebApp(platform: Platform, services: Services, option
   });
   instrumentHttp(app, platform.metrics);
 
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', ...mediaOrigins(config)],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        ...(https ? { upgradeInsecureRequests: [] } : {}),
-      },
-    },
-    hsts: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
-    crossOriginEmbedderPolicy: false,
-  });
+  // The same security headers on every response, computed once here (decision 0015); a route may
+  // override one in its handler (the /media/ route's sandboxing CSP).
+  app.addHook('onRequest', securityHeadersHook(securityHeaders({ https, mediaOrigins: mediaOrigins(config) })));
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
