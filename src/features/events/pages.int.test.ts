@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
@@ -172,6 +173,25 @@ describe('failures', () => {
     } finally {
       await broken.app.close();
       await broken.database.drop();
+    }
+  });
+
+  it('refuses asset paths that climb out of the assets folder with a 403 or 404, never a 500', async () => {
+    // node:http with a path option sends it as written (fetch and URL strings resolve the dots first).
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { hostname, port } = new URL(t.url);
+        http.get({ hostname, port, path, headers: { accept: 'application/json' } }, (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode!, body }));
+        }).on('error', reject);
+      });
+    for (const path of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/..%2f..%2fetc/passwd']) {
+      const response = await raw(path);
+      expect([403, 404], `${path}: ${response.status} ${response.body}`).toContain(response.status);
+      expect(JSON.parse(response.body).error.code, path).toMatch(/^(forbidden|not_found)$/);
+      expect(response.body, path).not.toContain('"name": "epu"');
     }
   });
 

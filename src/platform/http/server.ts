@@ -56,6 +56,9 @@ function clientError(error: FastifyError): AppError | null {
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) return new AppError('invalid_json');
   if (error.statusCode === 413) return new AppError('too_large');
   if (error.statusCode === 415) return new AppError('unsupported_type');
+  // Plugins' own refusals, such as @fastify/static's for a path that climbs out of its root.
+  if (error.statusCode === 403) return new AppError('forbidden');
+  if (error.statusCode === 404) return new AppError('not_found');
   return null;
 }
 
