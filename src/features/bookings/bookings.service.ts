@@ -30,8 +30,7 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
         audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
       );
       if (result.kind === 'full') throw new AppError('event_full');
-      // The event's booked count (cached with the event, the list and the counters) changed.
-      if (result.kind === 'created') await events.invalidate(event.id);
+      if (result.kind === 'created') await events.bookingsChanged(event.id);
       return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
     },
 
@@ -41,7 +40,7 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
         audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
       );
       if (!cancelled) return null;
-      await events.invalidate(event.id);
+      await events.bookingsChanged(event.id);
       return toBookingJson(cancelled);
     },
 

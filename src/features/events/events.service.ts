@@ -149,6 +149,17 @@ export function createEventsService(deps: {
     await pages.announce(...(eventId ? [PAGE_TAGS.event(eventId)] : []), PAGE_TAGS.lists);
   }
 
+  /**
+   * After a booking or a cancellation: the event's count changed. Its data and
+   * its own page go at once; the lists' pages show every event's count, and
+   * dropping them on every booking would leave them uncached under load, so
+   * anonymous lists catch up within PUBLIC_PAGE_CACHE_SECONDS (decision 0016).
+   */
+  async function bookingsChanged(eventId: string): Promise<void> {
+    await cache.delete(CACHE_KEYS.event(eventId), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
+    await pages.announce(PAGE_TAGS.event(eventId));
+  }
+
   /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */
   async function getVisible(id: string, viewer: Viewer | null, reads?: Reads): Promise<EventRow> {
     const event = isUuid(id) ? await find(id, reads) : undefined;
@@ -169,6 +180,7 @@ export function createEventsService(deps: {
     getVisible,
     getManageable,
     invalidate,
+    bookingsChanged,
 
     async create(owner: Viewer, input: EventInput): Promise<EventRow> {
       const fields: EventFields = {

@@ -41,6 +41,10 @@ async function pageApp(options: { ttlSeconds?: number; gate?: Promise<void> } = 
   const app = Fastify();
   const renders: Record<string, number> = {};
   const render = (name: string) => (renders[name] = (renders[name] ?? 0) + 1);
+  const arrivals: Record<string, number> = {};
+  app.addHook('onRequest', async (request) => {
+    arrivals[request.url] = (arrivals[request.url] ?? 0) + 1;
+  });
   pages.register(app as unknown as App, (request) => request.headers.cookie === undefined);
   for (const tag of ['a', 'b']) {
     app.get(`/${tag}`, { config: { publicPage: () => [tag] } }, async (_request, reply) => {
@@ -69,7 +73,7 @@ async function pageApp(options: { ttlSeconds?: number; gate?: Promise<void> } = 
     const response = await fetch(`http://127.0.0.1:${address.port}${path}`, { headers });
     return { status: response.status, text: await response.text(), headers: response.headers };
   };
-  return { pages, bus, renders, get };
+  return { pages, bus, renders, arrivals, get };
 }
 
 describe('public page cache', () => {
@@ -110,19 +114,46 @@ describe('public page cache', () => {
     expect(renders).toMatchObject({ private: 2, cookie: 2, missing: 2 });
   });
 
-  it('does not store a response rendered while a change was announced', async () => {
+  it('does not store a response rendered while a change to what it shows was announced', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { pages, renders, get } = await pageApp({ gate });
     const during = get('/a');
     await eventually(async () => (renders.a === 1 ? true : undefined), 5_000, 'the render to start');
-    await pages.announce('something-else'); // any change: the render may have read what it changed
+    await pages.announce('a'); // the render may have read what this changed
     release();
     expect((await during).text).toBe('<p>a 1</p>');
     await get('/a');
     expect(renders.a).toBe(2);
     await get('/a');
     expect(renders.a).toBe(2);
+  });
+
+  it('stores a response rendered while only other pages changed', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { pages, renders, get } = await pageApp({ gate });
+    const during = get('/a');
+    await eventually(async () => (renders.a === 1 ? true : undefined), 5_000, 'the render to start');
+    await pages.announce('b');
+    release();
+    await during;
+    expect((await get('/a')).text).toBe('<p>a 1</p>');
+    expect(renders.a).toBe(1);
+  });
+
+  it('renders a URL once for concurrent misses: the others wait and get the same copy', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { renders, arrivals, get } = await pageApp({ gate });
+    const first = get('/a');
+    await eventually(async () => (renders.a === 1 ? true : undefined), 5_000, 'the render to start');
+    const others = [get('/a'), get('/a'), get('/a')];
+    await eventually(async () => (arrivals['/a'] === 4 ? true : undefined), 5_000, 'the other requests to arrive');
+    release();
+    const bodies = (await Promise.all([first, ...others])).map((response) => response.text);
+    expect(bodies).toEqual(Array(4).fill('<p>a 1</p>'));
+    expect(renders.a).toBe(1);
   });
 
   it("drops pages on another process's announcement, and everything on a message of an alsoClearOn channel", async () => {

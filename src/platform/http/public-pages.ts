@@ -7,8 +7,9 @@
 // Correctness does not rest on the TTL: every write that changes what such a
 // page shows announces it (`announce`), which drops the copies in this process
 // at once and in every other process (web replicas, the worker's writes) over
-// the change bus. A response rendered while any announcement arrived is not
-// stored, so a copy can never predate a change it missed.
+// the change bus. A response rendered while an announcement of one of its tags
+// arrived is not stored, so a copy can never predate a change it missed. One
+// render per URL at a time: requests that miss while it runs wait for it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observability/logger.js';
@@ -54,9 +55,16 @@ interface StoredPage {
 }
 
 const KEPT_HEADERS = ['content-type', 'cache-control', 'vary'] as const;
-const generationAtStart = Symbol('publicPageGeneration');
-const servedFromCache = Symbol('publicPageHit');
-type Marked = FastifyRequest & { [generationAtStart]?: number; [servedFromCache]?: boolean };
+/** How long a miss waits for another request's render of the same URL before rendering itself. */
+const WAIT_FOR_RENDER_MS = 2_000;
+const renderState = Symbol('publicPageRender');
+interface RenderState {
+  tags: string[];
+  /** The generation of each tag (and of PAGE_TAGS.all) when the render began. */
+  generations: number[];
+  done: () => void;
+}
+type Marked = FastifyRequest & { [renderState]?: RenderState };
 
 export function createPublicPageCache(deps: {
   bus: ChangeBus;
@@ -81,15 +89,38 @@ export function createPublicPageCache(deps: {
       }
     },
   });
-  // Bumped by every drop: a response rendered across a drop may show what the drop was about.
-  let generation = 0;
+  // Bumped by every drop of a tag: a response rendered across a drop of one of
+  // its tags may show what the drop was about. Bounded; a forgotten tag reads
+  // as 0, which at worst skips storing one response.
+  const generations = new LRUCache<string, number>({ max: 100_000 });
+  const generationOf = (tag: string) => generations.get(tag) ?? 0;
+  // The renders under way, by URL, for requests that miss meanwhile to wait on.
+  const rendering = new Map<string, Promise<void>>();
   const unsubscribes: (() => void)[] = [];
 
   function drop(tags: string[]): void {
-    generation++;
+    for (const tag of tags) generations.set(tag, generationOf(tag) + 1);
     if (tags.includes(PAGE_TAGS.all)) return pages.clear();
     for (const tag of tags) for (const url of [...(byTag.get(tag) ?? [])]) pages.delete(url);
   }
+
+  /** Marks the start of a render: its tags' generations, and a promise for others who miss the same URL. */
+  function beginRender(request: Marked, tags: string[]): void {
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    rendering.set(request.url, finished);
+    const watched = [...tags, PAGE_TAGS.all];
+    request[renderState] = {
+      tags,
+      generations: watched.map(generationOf),
+      done: () => {
+        if (rendering.get(request.url) === finished) rendering.delete(request.url);
+        done();
+      },
+    };
+  }
+
+  const unchangedSince = (state: RenderState) => [...state.tags, PAGE_TAGS.all].every((tag, i) => generationOf(tag) === state.generations[i]);
 
   function dropFromMessage(message: string): void {
     try {
@@ -100,15 +131,12 @@ export function createPublicPageCache(deps: {
     }
   }
 
-  function store(request: FastifyRequest, reply: FastifyReply, body: string | Buffer): void {
-    const tagsFor = request.routeOptions.config.publicPage;
-    if (!tagsFor) return;
+  function store(request: FastifyRequest, reply: FastifyReply, body: string | Buffer, tags: string[]): void {
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
       const value = reply.getHeader(name);
       if (typeof value === 'string') headers[name] = value;
     }
-    const tags = tagsFor(request);
     pages.set(request.url, { body, headers, tags });
     for (const tag of tags) {
       let urls = byTag.get(tag);
@@ -133,26 +161,35 @@ export function createPublicPageCache(deps: {
 
       app.addHook('preHandler', async (request: Marked, reply) => {
         if (!eligible(request)) return;
-        const page = pages.get(request.url);
-        deps.onLookup?.(page !== undefined);
-        if (!page) {
-          request[generationAtStart] = generation;
-          return;
+        let page = pages.get(request.url);
+        const underway = page ? undefined : rendering.get(request.url);
+        if (underway) {
+          await Promise.race([underway, new Promise((resolve) => setTimeout(resolve, WAIT_FOR_RENDER_MS).unref())]);
+          page = pages.get(request.url);
         }
-        request[servedFromCache] = true;
-        return reply.headers(page.headers).send(page.body);
+        deps.onLookup?.(page !== undefined);
+        if (page) return reply.headers(page.headers).send(page.body);
+        beginRender(request, request.routeOptions.config.publicPage!(request));
       });
 
       app.addHook('onSend', async (request: Marked, reply, payload) => {
-        const startedAt = request[generationAtStart];
-        if (startedAt === undefined || request[servedFromCache] || startedAt !== generation) return payload;
-        // Only what the route itself marked public, for nobody in particular, and whole.
+        const state = request[renderState];
+        if (!state) return payload;
+        request[renderState] = undefined;
+        // Only what the route itself marked public, for nobody in particular, whole, and not overtaken by a change.
         const cacheControl = reply.getHeader('cache-control');
         const publicCopy = typeof cacheControl === 'string' && cacheControl.startsWith('public');
-        if (reply.statusCode === 200 && publicCopy && !reply.hasHeader('set-cookie') && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-          store(request, reply, payload);
+        const whole = typeof payload === 'string' || Buffer.isBuffer(payload);
+        if (reply.statusCode === 200 && publicCopy && !reply.hasHeader('set-cookie') && whole && unchangedSince(state)) {
+          store(request, reply, payload as string | Buffer, state.tags);
         }
+        state.done();
         return payload;
+      });
+      // A render that ends without a response (the client went away) must not keep others waiting.
+      app.addHook('onRequestAbort', async (request: Marked) => {
+        request[renderState]?.done();
+        request[renderState] = undefined;
       });
     },
 
