@@ -454,7 +454,9 @@ async function thumbsSection() {
   };
   originals.forEach((body, i) => objects.set(`originals/${i}.jpg`, body));
   const logger = { warn() {}, info() {}, error() {}, debug() {} };
-  const job = processPhotoJob({ repo, storage, logger });
+  // No web process here keeps pages, so there is nobody to tell that a gallery changed.
+  const pages = { announce: async () => undefined };
+  const job = processPhotoJob({ repo, storage, logger, pages });
   await job({ payload: { photoId: '0' }, attempt: 1 }); // warm-up
   done = 0;
   const n = 12;
