@@ -4,29 +4,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, type Response } from '../../../tests/support/client.js';
 import { startS3rver } from '../../../tests/support/s3rver.js';
+import { FIXED_HEADERS, HSTS, HTTP_CSP } from '../../../tests/support/security-headers.js';
 import { newObjectKey } from '../storage/storage.js';
 
-const CSP =
-  "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';font-src 'self';" +
-  "form-action 'self';frame-ancestors 'none';object-src 'none';base-uri 'self'";
-
-const EXPECTED = {
-  'content-security-policy': CSP,
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-content-type-options': 'nosniff',
-  'x-dns-prefetch-control': 'off',
-  'x-download-options': 'noopen',
-  'x-frame-options': 'SAMEORIGIN',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-};
+const CSP = HTTP_CSP;
+const EXPECTED = { 'content-security-policy': CSP, ...FIXED_HEADERS };
 const HTTPS_EXPECTED = {
   ...EXPECTED,
   'content-security-policy': `${CSP};upgrade-insecure-requests`,
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'strict-transport-security': HSTS,
 };
 // Headers that must not appear: HSTS over http, and what helmet was told not to send or removed.
 const ABSENT = ['strict-transport-security', 'cross-origin-embedder-policy', 'x-powered-by'];

@@ -3,35 +3,18 @@ import { AppError } from './errors.js';
 import { createHttpServer, type App } from './server.js';
 import { createLogger } from '../observability/logger.js';
 import { contentSecurityPolicy, securityHeaders, securityHeadersHook } from './security-headers.js';
-
-// The values helmet 8 (through @fastify/helmet 13) sent with EPU's options (captured before it was replaced).
-const HTTP_CSP =
-  "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';font-src 'self';" +
-  "form-action 'self';frame-ancestors 'none';object-src 'none';base-uri 'self'";
-
-const COMMON = {
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-content-type-options': 'nosniff',
-  'x-dns-prefetch-control': 'off',
-  'x-download-options': 'noopen',
-  'x-frame-options': 'SAMEORIGIN',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-};
+import { FIXED_HEADERS, HSTS, HTTP_CSP } from '../../../tests/support/security-headers.js';
 
 describe('securityHeaders', () => {
   it('over http: the CSP, the fixed headers, no HSTS and no upgrade-insecure-requests', () => {
-    expect(securityHeaders({ https: false, mediaOrigins: [] })).toEqual({ 'content-security-policy': HTTP_CSP, ...COMMON });
+    expect(securityHeaders({ https: false, mediaOrigins: [] })).toEqual({ 'content-security-policy': HTTP_CSP, ...FIXED_HEADERS });
   });
 
   it('over https: adds HSTS (one year, subdomains) and upgrade-insecure-requests as the last directive', () => {
     expect(securityHeaders({ https: true, mediaOrigins: [] })).toEqual({
       'content-security-policy': `${HTTP_CSP};upgrade-insecure-requests`,
-      ...COMMON,
-      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      ...FIXED_HEADERS,
+      'strict-transport-security': HSTS,
     });
   });
 
