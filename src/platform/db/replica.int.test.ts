@@ -45,7 +45,8 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
 
   beforeAll(async () => {
     replica = await createTestDatabase();
-    app = await startTestApp({ DATABASE_REPLICA_URL: replica.url, REPLICA_STICKY_SECONDS: String(STICKY_SECONDS) });
+    // Where reads go is what is tested here, so no public page cache answers in front of them (decision 0016).
+    app = await startTestApp({ DATABASE_REPLICA_URL: replica.url, REPLICA_STICKY_SECONDS: String(STICKY_SECONDS), PUBLIC_PAGE_CACHE_SECONDS: '0' });
     const { rows } = await query(replica.url, `INSERT INTO users (email, name, password_hash) VALUES ('replica@example.test', 'Replica host', 'x') RETURNING id`);
     const inserted = await query(
       replica.url,
