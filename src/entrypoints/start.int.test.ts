@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../tests/support/app.js';
-import { freePort, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
+import { freePort, runEpu, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
 import { BACKGROUND_NICENESS } from './start.js';
 
 let supervisor: EpuProcess | undefined;
@@ -60,4 +60,22 @@ describe('epu start', () => {
     expect(exit.code).toBe(0);
     for (const child of children) expect(fs.existsSync(`/proc/${child.pid}`), `${child.role} still running`).toBe(false);
   }, 180_000);
+});
+
+describe('epu start refuses clashing ports', () => {
+  it('exits 1 with one line naming both settings, before starting anything', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-start-'));
+    const base = await freePort();
+    const run = await runEpu(['start'], {
+      APP_ENV: 'development',
+      EPU_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      METRICS_PORT: String(base),
+      FUNCTIONS_PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(base + 2), // the functions process's metrics port
+    });
+    expect(run.code).toBe(1);
+    expect(run.output).toContain(`METRICS_PORT+2 (functions) and EMBEDDED_PG_PORT are both port ${base + 2}`);
+    expect(fs.existsSync(path.join(dataDir, 'pg'))).toBe(false);
+  });
 });

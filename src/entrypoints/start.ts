@@ -20,12 +20,34 @@ type Role = (typeof ROLES)[number];
 export const BACKGROUND_NICENESS = 10;
 
 /**
+ * Each child listens on METRICS_PORT plus its index, so two settings can clash
+ * without either looking wrong; a clash would show only as one child crashing
+ * over and over. Refused before anything starts.
+ */
+function assertDistinctPorts(config: Config): void {
+  const ports: [string, number][] = [
+    ['PORT', config.port],
+    ...ROLES.map((role, index): [string, number] => [`METRICS_PORT${index ? `+${index}` : ''} (${role})`, config.metricsPort === 0 ? 0 : config.metricsPort + index]),
+    ['FUNCTIONS_PORT', config.functionsPort],
+    ...(config.databaseUrl ? [] : [['EMBEDDED_PG_PORT', config.embeddedPostgresPort] as [string, number]]),
+  ];
+  const seen = new Map<number, string>();
+  for (const [name, port] of ports) {
+    if (port === 0) continue; // any free port
+    const other = seen.get(port);
+    if (other) throw new Error(`${other} and ${name} are both port ${port}; epu start needs them distinct (the metrics ports are METRICS_PORT, +1 and +2)`);
+    seen.set(port, name);
+  }
+}
+
+/**
  * `epu start`: the whole system in one process tree on embedded defaults, for a
  * laptop, a demo or a test run. It owns the embedded PostgreSQL, applies the
  * migrations, then runs web, worker and functions as child processes (the same
  * commands the cloud runs separately), restarting any that crash.
  */
 export async function runStart(config: Config): Promise<void> {
+  assertDistinctPorts(config);
   const logger = createRootLogger(config, 'start');
   let databaseUrl = config.databaseUrl;
   let stopDatabase = async () => undefined as void;
