@@ -368,8 +368,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
 
+  const headers = securityHeaders({ https, mediaOrigins: mediaOrigins(config) });
   const app = createHttpServer({
     logger: platform.logger,
+    frameworkErrorHeaders: headers,
     bodyLimit: 100 * 1024,
     trustProxy: config.trustProxyHops > 0 ? config.trustProxyHops : false,
     errorPages: {
@@ -382,7 +384,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
 
   // The same security headers on every response, computed once here (decision 0015); a route may
   // override one in its handler (the /media/ route's sandboxing CSP).
-  app.addHook('onRequest', securityHeadersHook(securityHeaders({ https, mediaOrigins: mediaOrigins(config) })));
+  app.addHook('onRequest', securityHeadersHook(headers));
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });

@@ -176,22 +176,38 @@ describe('failures', () => {
     }
   });
 
+  /** GET with the path sent as written: node:http with a path option (fetch and URL strings normalise it first). */
+  const raw = (path: string, accept = 'application/json') =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(t.url);
+      http.get({ hostname, port, path, headers: { accept } }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+      }).on('error', reject);
+    });
+
   it('refuses asset paths that climb out of the assets folder with a 403 or 404, never a 500', async () => {
-    // node:http with a path option sends it as written (fetch and URL strings resolve the dots first).
-    const raw = (path: string) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const { hostname, port } = new URL(t.url);
-        http.get({ hostname, port, path, headers: { accept: 'application/json' } }, (response) => {
-          let body = '';
-          response.on('data', (chunk) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode!, body }));
-        }).on('error', reject);
-      });
     for (const path of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/..%2f..%2fetc/passwd']) {
       const response = await raw(path);
       expect([403, 404], `${path}: ${response.status} ${response.body}`).toContain(response.status);
       expect(JSON.parse(response.body).error.code, path).toMatch(/^(forbidden|not_found)$/);
       expect(response.body, path).not.toContain('"name": "epu"');
+    }
+  });
+
+  it('answers a malformed address with 400 validation_failed in its own format, with the security headers and a request id', async () => {
+    for (const path of ['/%zz', '/events/%E0%A4%A']) {
+      const json = await raw(path);
+      expect(json.status, path).toBe(400);
+      expect(JSON.parse(json.body).error.code, path).toBe('validation_failed');
+      expect(json.headers['x-frame-options'], path).toBe('SAMEORIGIN');
+      expect(json.headers['content-security-policy'], path).toContain("default-src 'self'");
+      expect(json.headers['x-request-id'], path).toBeTruthy();
+      const page = await raw(path, 'text/html');
+      expect(page.status, path).toBe(400);
+      expect(page.headers['content-type'], path).toContain('text/html');
+      expect(page.body, path).toContain('The address is not valid.');
     }
   });
 

@@ -24,6 +24,12 @@ export interface HttpServerOptions {
   /** Behind a load balancer the client address comes from X-Forwarded-For. */
   trustProxy: boolean | number;
   errorPages: ErrorPageRenderer;
+  /**
+   * Headers every response carries (the security headers). Hooks set them on
+   * routed requests; a framework error (a malformed URL) is answered before
+   * any hook runs, so it sets them itself.
+   */
+  frameworkErrorHeaders?: Readonly<Record<string, string>>;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -78,6 +84,14 @@ export function createHttpServer(options: HttpServerOptions): App {
     },
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     return503OnClosing: true,
+    // Fastify's own answers (a malformed URL, an over-long parameter) in EPU's error format, with its headers.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers({ ...options.frameworkErrorHeaders, 'x-request-id': request.id });
+      if (error.code === 'FST_ERR_BAD_URL') return sendError(request, reply, 400, 'validation_failed', 'The address is not valid.');
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(request, reply, 400, 'validation_failed', 'The address is too long.');
+      request.log.error({ err: error }, 'framework error');
+      return sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
+    },
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
