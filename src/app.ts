@@ -13,7 +13,7 @@ import { createKeyring, resolveSecretKeys, type Keyring } from './platform/secur
 import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
 import { createRedisConnection, redisNamespace } from './platform/redis.js';
 import { createCache, type Cache } from './platform/cache/index.js';
-import { createPublicPageCache, type PublicPageCache } from './platform/http/public-pages.js';
+import { createPublicPageCache, PAGE_TAGS, type PublicPageCache } from './platform/http/public-pages.js';
 import { createReplica, type Replica } from './platform/db/replica.js';
 import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
@@ -62,7 +62,7 @@ import { buildExportJob } from './features/exports/exports.jobs.js';
 import { exportsRoutes } from './features/exports/exports.routes.js';
 import { createChangeBus, type ChangeBus } from './platform/pubsub/index.js';
 import { createFlagsRepository } from './features/flags/flags.repository.js';
-import { createFlagsService, FLAGS, FLAGS_CHANNEL, type FlagsService } from './features/flags/flags.service.js';
+import { createFlagsService, FLAGS, type FlagsService } from './features/flags/flags.service.js';
 import { flagsRoutes } from './features/flags/flags.routes.js';
 import { createDrillsRepository } from './features/backups/backups.repository.js';
 import { BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
@@ -268,6 +268,8 @@ export function createServices(platform: Platform): Services {
     bus: platform.bus,
     logger: platform.logger,
     recordAudit: ({ requestId: _requestId, ...entry }, executor) => audit.record(entry, executor),
+    // Pages may show flagged parts; every process reloads flags by itself, so each drops its own pages.
+    onChange: () => platform.pages.drop(PAGE_TAGS.all),
   });
   const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
   return {
@@ -449,9 +451,9 @@ export async function buildWebApp(platform: Platform, services: Services, option
     after: [backupsAdminSection(services.backups, config.backupKeep)],
   } });
   flagsRoutes(app, { flags: services.flags, auth });
-  // Flags are in memory before the first request. Pages may show flagged parts: a flag change drops them all.
+  // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());
-  app.addHook('onReady', () => platform.pages.start([FLAGS_CHANNEL]));
+  app.addHook('onReady', () => platform.pages.start());
   bookingsRoutes(app, { bookings: services.bookings, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });

@@ -121,6 +121,12 @@ export function createFlagsService(deps: {
   logger: Logger;
   recordAudit: RecordAudit;
   refreshIntervalMs?: number;
+  /**
+   * Called once the copy in memory holds a change (reloaded, or made here), so
+   * that anything rendered from the old copy (public pages) can go. Not before:
+   * a page rendered between the announcement and the reload would show the old state.
+   */
+  onChange?: () => void;
 }) {
   const { repo, bus, logger, recordAudit } = deps;
   const refreshIntervalMs = deps.refreshIntervalMs ?? 30_000;
@@ -147,7 +153,10 @@ export function createFlagsService(deps: {
         do {
           again = false;
           const rows = await repo.listAll();
-          cache = new Map(rows.map((row) => [row.name, toRule(row)]));
+          const next = new Map(rows.map((row) => [row.name, toRule(row)]));
+          const changed = loaded && !isDeepStrictEqual(next, cache);
+          cache = next;
+          if (changed) deps.onChange?.();
           loaded = true;
           nextRefreshAt = Date.now() + refreshIntervalMs;
         } while (again);
@@ -276,6 +285,7 @@ export function createFlagsService(deps: {
       });
       if (outcome.changed) {
         cache.set(name, toRule(outcome.row));
+        deps.onChange?.();
         await announce(name);
         logger.info({ flag: name, enabled: outcome.row.enabled, rolloutPercentage: outcome.row.rollout_percentage, via: context.via }, 'feature flag changed');
       }

@@ -43,8 +43,10 @@ export interface ContentChanges {
 export interface PublicPageCache extends ContentChanges {
   /** Serves and stores opted-in routes' responses; `isAnonymous` must be true only for requests without any session. */
   register(app: App, isAnonymous: (request: FastifyRequest) => boolean): void;
-  /** Listens for other processes' announcements, and for any message on `alsoClearOn` channels (each drops everything). */
-  start(alsoClearOn?: string[]): Promise<void>;
+  /** Drops this process's copies for the tags, without telling anyone (for changes every process learns of by itself, such as flags). */
+  drop(...tags: string[]): void;
+  /** Listens for other processes' announcements. */
+  start(): Promise<void>;
   stop(): void;
 }
 
@@ -193,11 +195,13 @@ export function createPublicPageCache(deps: {
       });
     },
 
-    async start(alsoClearOn = []) {
+    drop(...tags) {
+      drop(tags);
+    },
+
+    async start() {
       if (ttlSeconds === 0) return;
-      const resync = { onResync: () => drop([PAGE_TAGS.all]) };
-      unsubscribes.push(await bus.subscribe(PUBLIC_PAGES_CHANNEL, dropFromMessage, resync));
-      for (const channel of alsoClearOn) unsubscribes.push(await bus.subscribe(channel, () => drop([PAGE_TAGS.all]), resync));
+      unsubscribes.push(await bus.subscribe(PUBLIC_PAGES_CHANNEL, dropFromMessage, { onResync: () => drop([PAGE_TAGS.all]) }));
     },
 
     stop() {
