@@ -27,6 +27,9 @@ describe('configuration', () => {
     ['STORAGE_URL', 'not a url', /STORAGE_URL: expected a URL/],
     ['SECRET_KEY', 'short', /SECRET_KEY: expected a comma-separated list of keys/],
     ['LOG_PRETTY', 'maybe', /LOG_PRETTY: expected true or false/],
+    ['PUBLIC_PAGE_CACHE_SECONDS', '31', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number between 0 and 30/],
+    ['PUBLIC_PAGE_CACHE_SECONDS', '-1', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number/],
+    ['PUBLIC_PAGE_CACHE_SECONDS', 'ten', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number/],
   ])('names the variable and what is expected when %s=%s', (name, value, message) => {
     expect(() => parseConfig({ [name]: value })).toThrow(message);
   });

@@ -59,6 +59,15 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** The anonymous reads a CDN and the public page cache may keep, for one event, with what each accepts. */
+const publicPaths = (eventId: string, query = { list: '', gallery: '' }) =>
+  [
+    ['/', 'text/html'],
+    [`/api/v1/events${query.list}`, 'application/json'],
+    [`/events/${eventId}`, 'text/html'],
+    [`/api/v1/events/${eventId}/photos${query.gallery}`, 'application/json'],
+  ] as const;
+
 async function anonymous(path: string, accept = 'application/json') {
   const response = await new Client(t.url).get(path, { accept });
   expect(response.status).toBe(200);
@@ -94,12 +103,7 @@ describe('hot read paths: queries per request, for an anonymous viewer', () => {
 
 describe('cache headers', () => {
   it('lets a CDN keep anonymous public pages and lists briefly, varying on Cookie', async () => {
-    for (const [path, accept] of [
-      ['/', 'text/html'],
-      ['/api/v1/events', 'application/json'],
-      [`/events/${events[0]}`, 'text/html'],
-      [`/api/v1/events/${events[0]}/photos`, 'application/json'],
-    ] as const) {
+    for (const [path, accept] of publicPaths(events[0]!)) {
       const response = await anonymous(path, accept);
       expect(response.headers.get('cache-control'), path).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+$/);
       expect(response.headers.get('vary'), path).toMatch(/cookie/i);
@@ -107,12 +111,7 @@ describe('cache headers', () => {
   });
 
   it('never lets a shared cache keep what a signed-in viewer sees', async () => {
-    for (const [path, accept] of [
-      ['/', 'text/html'],
-      ['/api/v1/events', 'application/json'],
-      [`/events/${events[0]}`, 'text/html'],
-      [`/api/v1/events/${events[0]}/photos`, 'application/json'],
-    ] as const) {
+    for (const [path, accept] of publicPaths(events[0]!)) {
       const response = await owner.client.get(path, { accept });
       expect(response.status, path).toBe(200);
       expect(response.headers.get('cache-control'), path).toBe('private, no-store');
@@ -131,16 +130,8 @@ describe('cache headers', () => {
 // The public page cache (platform/http/public-pages.ts, decision 0016): an
 // anonymous copy is served without a query, and never outlives a change.
 describe('public page cache', () => {
-  const PUBLIC_PATHS = [
-    ['/', 'text/html'],
-    ['/api/v1/events?limit=50', 'application/json'],
-    [`/events/${'EVENT'}`, 'text/html'],
-    [`/api/v1/events/${'EVENT'}/photos?limit=20`, 'application/json'],
-  ] as const;
-  const pathsFor = (eventId: string) => PUBLIC_PATHS.map(([path, accept]) => [path.replace('EVENT', eventId), accept] as const);
-
   it('answers a second anonymous request for a public page or list with the same bytes and headers and no query', async () => {
-    for (const [path, accept] of pathsFor(events[4]!)) {
+    for (const [path, accept] of publicPaths(events[4]!, { list: '?limit=50', gallery: '?limit=20' })) {
       const first = await anonymous(path, accept);
       const queries = await queriesDuring(async () => {
         const second = await anonymous(path, accept);

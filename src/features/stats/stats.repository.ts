@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../../platform/db/pool.js';
+import type { StatsTotalsTable } from '../../platform/db/schema.js';
 
 export interface DailyRow {
   day: string;
@@ -8,14 +9,7 @@ export interface DailyRow {
   uploads: number;
 }
 
-export interface TotalsRow {
-  users: number;
-  events: number;
-  bookings: number;
-  photos: number;
-  storage_bytes: number;
-  computed_at: Date;
-}
+export type TotalsRow = Omit<Selectable<StatsTotalsTable>, 'id'>;
 
 /** A UTC day as 'YYYY-MM-DD'. */
 export const utcDay = (at: Date): string => at.toISOString().slice(0, 10);
