@@ -303,9 +303,20 @@ function readProc(pid) {
     };
     const ppid = Number(status.match(/^PPid:\s+(\d+)/m)?.[1] ?? 0);
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return { pid, ppid, rssKb: field('VmRSS'), hwmKb: field('VmHWM'), cpuSeconds: cpuSecondsOf(pid), cmdline };
+    return { pid, ppid, rssKb: field('VmRSS'), hwmKb: field('VmHWM'), pssKb: pssKbOf(pid), cpuSeconds: cpuSecondsOf(pid), cmdline };
   } catch {
     return undefined; // gone
+  }
+}
+
+// Proportional set size: shared pages divided among the processes that map them.
+// PostgreSQL's backends all map the shared buffers, so their summed RSS counts
+// those pages once per backend; their summed PSS counts them once.
+function pssKbOf(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m)?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 
@@ -364,9 +375,10 @@ function groupByRole(snapshot) {
   const map = new Map();
   for (const p of snapshot) {
     const k = roleGroup(p);
-    const g = map.get(k) ?? { pids: [], rssKb: 0, hwmKb: 0, cpuSeconds: 0 };
+    const g = map.get(k) ?? { pids: [], rssKb: 0, pssKb: 0, hwmKb: 0, cpuSeconds: 0 };
     g.pids.push(p.pid);
     g.rssKb += p.rssKb;
+    g.pssKb += p.pssKb;
     g.hwmKb = Math.max(g.hwmKb, p.hwmKb);
     g.cpuSeconds += p.cpuSeconds;
     map.set(k, g);
@@ -419,11 +431,12 @@ function startRssSampler(rootPid, durationS) {
 
 function printRssOverTime(samples) {
   const roles = ['epu web', 'epu worker', 'epu functions'].filter((role) => samples.some((s) => s.roles.has(role)));
-  process.stdout.write('\nRSS over the run, MB (postgres = all its processes)\n');
-  const rows = [['t s', ...roles, 'postgres']];
+  process.stdout.write('\nRSS over the run, MB (postgres = all its processes: summed RSS, and summed PSS, which counts shared buffers once)\n');
+  const rows = [['t s', ...roles, 'postgres RSS', 'postgres PSS']];
   for (const sample of samples) {
-    const pgKb = [...sample.roles].filter(([k]) => k.startsWith('postgres')).reduce((sum, [, g]) => sum + g.rssKb, 0);
-    rows.push([sample.at, ...roles.map((role) => (sample.roles.has(role) ? mb(sample.roles.get(role).rssKb) : '-')), mb(pgKb)]);
+    const postgres = [...sample.roles].filter(([k]) => k.startsWith('postgres')).map(([, g]) => g);
+    const sum = (field) => postgres.reduce((total, g) => total + g[field], 0);
+    rows.push([sample.at, ...roles.map((role) => (sample.roles.has(role) ? mb(sample.roles.get(role).rssKb) : '-')), mb(sum('rssKb')), mb(sum('pssKb'))]);
   }
   printTable(rows, rows[0].map(() => true));
 }

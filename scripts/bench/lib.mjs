@@ -30,11 +30,13 @@ export function percentile(sorted, p) {
 export async function load(options) {
   const latencies = [];
   const statuses = new Map();
+  const errorCodes = new Map();
   const instance = autocannon({ connections: 64, duration: 10, pipelining: 1, ...options });
   instance.on('response', (_client, status, _bytes, responseTime) => {
     latencies.push(responseTime);
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   });
+  instance.on('reqError', (error) => errorCodes.set(error.code ?? error.message, (errorCodes.get(error.code ?? error.message) ?? 0) + 1));
   const result = await instance;
   latencies.sort((a, b) => a - b);
   const seconds = (result.finish - result.start) / 1000 || result.duration;
@@ -47,6 +49,8 @@ export async function load(options) {
     errors: result.errors + result.timeouts + [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0),
     non2xx: result.non2xx,
     statuses: Object.fromEntries(statuses),
+    /** Connection-level errors by code (ECONNRESET, ...), counted in `errors`. */
+    errorCodes: Object.fromEntries(errorCodes),
   };
 }
 

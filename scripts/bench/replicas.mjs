@@ -92,8 +92,17 @@ export async function benchReplicas(options = {}) {
 
     const widths = [26, 20, 10, 9, 9, 9, 9, 8];
     log(row(['endpoint', 'setup', 'requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors'], widths));
+    const codesOf = (r) => Object.entries(r.errorCodes).map(([code, n]) => `${code} ${n}`).join(', ');
     for (const r of results) {
-      log(row([r.target, r.setup, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : '')], widths));
+      log(row([r.target, r.setup, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : '') + (codesOf(r) ? ` (${codesOf(r)})` : '')], widths));
+    }
+    if (results.some((r) => r.setup.startsWith('nginx') && r.errorCodes.ECONNRESET)) {
+      // Measured: with keepalive_requests raised, or with wrk (which honours the close), these are 0.
+      log(
+        'ECONNRESET behind nginx: nginx closes a client connection after keepalive_requests (1000) responses, and autocannon' +
+          ' writes its next request on it before it sees the close (RFC 9112 §9.6); a browser retries such a GET.' +
+          (results.every((r) => Object.keys(r.statuses).every((status) => Number(status) < 500)) ? ' No response was a 5xx.' : ''),
+      );
     }
     const cores = os.cpus().length;
     log('');
