@@ -84,6 +84,69 @@ describe('bookings', () => {
     expect((await first.client.post(`/api/v1/events/${event.id}/bookings`)).body.error.code).toBe('event_full');
   });
 
+  describe('when every free place is held by a booking still in flight', () => {
+    /** Another user's booking, begun and holding the event's only free place until `finish`. */
+    async function bookingInFlight(eventId: string) {
+      const other = await signUp(t.url);
+      const client = await t.platform.pool.connect();
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ place_no: number }>(
+        'SELECT place_no FROM event_places WHERE event_id = $1 AND booking_id IS NULL ORDER BY place_no LIMIT 1 FOR UPDATE',
+        [eventId],
+      );
+      const booking = await client.query<{ id: string }>(`INSERT INTO bookings (event_id, user_id, status) VALUES ($1, $2, 'confirmed') RETURNING id`, [eventId, other.user.id]);
+      await client.query('UPDATE event_places SET booking_id = $1 WHERE event_id = $2 AND place_no = $3', [booking.rows[0]!.id, eventId, rows[0]!.place_no]);
+      return {
+        async finish(outcome: 'COMMIT' | 'ROLLBACK') {
+          await client.query(outcome);
+          client.release();
+        },
+      };
+    }
+
+    /** Resolves once some backend waits on a row lock of event_places: the booking under test is queued behind the one in flight. */
+    async function waitingOnPlaceLock() {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const { rows } = await t.platform.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%event_places%'`);
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error('no booking ever waited on the place lock');
+    }
+
+    it('waits for it, and takes the place when that booking rolls back', async () => {
+      const owner = await signUp(t.url);
+      const event = await createEvent(owner.client, 1);
+      const inFlight = await bookingInFlight(event.id);
+      const guest = await signUp(t.url);
+      const pending = guest.client.post(`/api/v1/events/${event.id}/bookings`);
+      await waitingOnPlaceLock();
+      await inFlight.finish('ROLLBACK');
+      const response = await pending;
+      expect(response.status).toBe(201);
+      const { rows } = await t.platform.pool.query(
+        `SELECT b.user_id FROM event_places p JOIN bookings b ON b.id = p.booking_id WHERE p.event_id = $1 AND b.status = 'confirmed'`,
+        [event.id],
+      );
+      expect(rows).toEqual([{ user_id: guest.user.id }]);
+    });
+
+    it('waits for it, and answers event_full when that booking commits', async () => {
+      const owner = await signUp(t.url);
+      const event = await createEvent(owner.client, 1);
+      const inFlight = await bookingInFlight(event.id);
+      const guest = await signUp(t.url);
+      const pending = guest.client.post(`/api/v1/events/${event.id}/bookings`);
+      await waitingOnPlaceLock();
+      await inFlight.finish('COMMIT');
+      const response = await pending;
+      expect(response.status).toBe(409);
+      expect(response.body.error.code).toBe('event_full');
+      const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [event.id]);
+      expect(rows[0].n).toBe(1);
+    });
+  });
+
   it('books events without a limit', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, null);
