@@ -62,17 +62,70 @@ describe('signup, login, logout, /me', () => {
     expect((await replay.get('/api/v1/me')).status).toBe(401);
   });
 
-  it('a password change and a role change end every session of that user', async () => {
+  it('a password change ends every other session and keeps the device that made it signed in; a role change ends every session', async () => {
     const a = await signUp(t.url);
     const secondDevice = new Client(t.url);
     await secondDevice.post('/api/v1/auth/login', { email: a.email, password: a.password });
-    await t.services.accounts.changePassword(a.user.id, 'a brand new password');
-    expect((await a.client.get('/api/v1/me')).status).toBe(401);
+    const changed = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password' });
+    expect(changed.status).toBe(200);
+    expect(changed.body.user).toMatchObject({ id: a.user.id, email: a.email });
+    expect((await a.client.get('/api/v1/me')).status).toBe(200);
     expect((await secondDevice.get('/api/v1/me')).status).toBe(401);
+    expect((await new Client(t.url).post('/api/v1/auth/login', { email: a.email, password: a.password })).status).toBe(401);
     const relogged = new Client(t.url);
     expect((await relogged.post('/api/v1/auth/login', { email: a.email, password: 'a brand new password' })).status).toBe(200);
     await t.services.accounts.setRole(a.user.id, 'admin');
     expect((await relogged.get('/api/v1/me')).status).toBe(401);
+    expect((await a.client.get('/api/v1/me')).status).toBe(401);
+  });
+
+  it('refuses a password change with a wrong current password (403), a short new one (400) or no session (401), and changes nothing', async () => {
+    const a = await signUp(t.url);
+    const wrong = await a.client.post('/api/v1/me/password', { currentPassword: 'not my password', newPassword: 'a brand new password' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.error.code).toBe('wrong_password');
+    const short = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'short' });
+    expect(short.status).toBe(400);
+    expect(short.body.error.code).toBe('validation_failed');
+    const extra = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password', role: 'admin' });
+    expect(extra.status).toBe(400);
+    const anonymous = await new Client(t.url).post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe('not_signed_in');
+    // Nothing changed: the old password still signs in and the session still works.
+    expect((await a.client.get('/api/v1/me')).status).toBe(200);
+    expect((await new Client(t.url).post('/api/v1/auth/login', { email: a.email, password: a.password })).status).toBe(200);
+  });
+
+  it('throttles guesses of the current password like logins, so a stolen session cannot find it', async () => {
+    const a = await signUp(t.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await a.client.post('/api/v1/me/password', { currentPassword: `guess-${i}`, newPassword: 'a brand new password' })).status);
+    expect(statuses).toEqual([403, 403, 403, 403, 403, 429]);
+    const blocked = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password' });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('changes the password from the account page form, and says why when it does not', async () => {
+    const a = await signUp(t.url);
+    const page = await a.client.request('GET', '/me', { headers: { accept: 'text/html' } });
+    expect(page.text).toContain('action="/me/password"');
+    const wrong = await a.client.request('POST', '/me/password', { form: { currentPassword: 'nope', newPassword: 'a brand new password' } });
+    expect(wrong.status).toBe(303);
+    expect(wrong.headers.get('location')).toBe('/me?notice=password-wrong#account');
+    const shown = await a.client.request('GET', '/me?notice=password-wrong', { headers: { accept: 'text/html' } });
+    expect(shown.text).toContain('the current password is not right');
+    const short = await a.client.request('POST', '/me/password', { form: { currentPassword: a.password, newPassword: 'short' } });
+    expect(short.headers.get('location')).toBe('/me?notice=password-invalid#account');
+    const done = await a.client.request('POST', '/me/password', { form: { currentPassword: a.password, newPassword: 'a brand new password' } });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/me?notice=password-changed#account');
+    expect((await a.client.get('/api/v1/me')).status).toBe(200);
+    expect((await new Client(t.url).post('/api/v1/auth/login', { email: a.email, password: 'a brand new password' })).status).toBe(200);
+    const anonymous = await new Client(t.url).request('POST', '/me/password', { form: { currentPassword: 'x', newPassword: 'a brand new password' } });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toBe('/login?next=/me');
   });
 
   it('throttles repeated failed logins per account with 429 and retry-after', async () => {

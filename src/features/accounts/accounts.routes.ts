@@ -3,7 +3,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
 import type { AccountsService } from './accounts.service.js';
 import type { Auth } from './auth.js';
-import { LoginBody, SignupBody, UserEnvelope } from './accounts.schema.js';
+import { LoginBody, PasswordChangeBody, SignupBody, UserEnvelope } from './accounts.schema.js';
 import { loginPage, signupPage } from './views/auth-pages.js';
 
 /** Only same-site paths: a `next` of "//evil.example" or "https://..." would be an open redirect. */
@@ -12,6 +12,13 @@ export function safeNext(next: unknown): string {
 }
 
 type FormBody = Record<string, string | undefined>;
+
+/** Why the account page's password form did not change the password, as a notice key of `/me`. */
+const PASSWORD_NOTICES: Partial<Record<string, string>> = {
+  wrong_password: 'password-wrong',
+  validation_failed: 'password-invalid',
+  rate_limited: 'password-throttled',
+};
 
 export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth: Auth }): void {
   const { accounts, auth } = deps;
@@ -36,6 +43,13 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
   app.get('/api/v1/me', { schema: { response: { 200: UserEnvelope } } }, async (request, reply) => ({
     user: await auth.requireUser(request, reply),
   }));
+
+  app.post('/api/v1/me/password', { schema: { body: PasswordChangeBody, response: { 200: UserEnvelope } } }, async (request, reply) => {
+    const user = await auth.requireUser(request, reply);
+    const signedIn = await accounts.changePassword({ user, ...request.body, address: request.ip });
+    auth.signIn(reply, signedIn);
+    return { user: signedIn.user };
+  });
 
   // HTML: the same rules through forms, re-rendering the form with what went wrong.
   app.get('/signup', async (request, reply) => {
@@ -75,6 +89,21 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
       return reply.code(error.status).type('text/html; charset=utf-8').send(loginPage({ email: form.email, next, problems: error.message }));
+    }
+  });
+
+  app.post('/me/password', async (request, reply) => {
+    const user = await auth.currentUser(request, reply);
+    if (!user) return reply.redirect('/login?next=/me', 303);
+    const form = (request.body ?? {}) as FormBody;
+    try {
+      const input = validate(PasswordChangeBody, { currentPassword: form.currentPassword ?? '', newPassword: form.newPassword ?? '' });
+      auth.signIn(reply, await accounts.changePassword({ user, ...input, address: request.ip }));
+      return reply.redirect('/me?notice=password-changed#account', 303);
+    } catch (error) {
+      const notice = error instanceof AppError ? PASSWORD_NOTICES[error.code] : undefined;
+      if (!notice) throw error;
+      return reply.redirect(`/me?notice=${notice}#account`, 303);
     }
   });
 

@@ -11,6 +11,12 @@ export const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
+// The current password, like a login's, is not re-checked against today's rules.
+export const PasswordChangeBody = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: 200 }), newPassword: Password },
+  { additionalProperties: false },
+);
+
 export const UserSchema = Type.Object({
   id: Type.String(),
   email: Type.String(),

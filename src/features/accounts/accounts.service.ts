@@ -75,12 +75,27 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
       return user ? toPublicUser(user) : null;
     },
 
-    /** A new password ends every session, including the one that changed it. */
-    async changePassword(userId: string, newPassword: string): Promise<void> {
-      const passwordHash = await hashPassword(newPassword);
-      await repo.transaction(async (tx) => {
-        await repo.updatePassword(userId, passwordHash, tx);
-        await repo.revokeAllSessions(userId, tx);
+    /**
+     * The current password is checked like a login (same throttle), so a stolen
+     * session alone cannot take the account over. The new password ends every
+     * session; the caller gets a fresh one, committed with its audit entry.
+     */
+    async changePassword(input: { user: PublicUser; currentPassword: string; newPassword: string; address: string }): Promise<SignedIn> {
+      const { email } = input.user;
+      await throttle.check(email, input.address);
+      const user = await repo.findByEmail(email);
+      if (!user || user.id !== input.user.id) throw new AppError('not_signed_in');
+      if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+        await throttle.recordFailure(email, input.address);
+        throw new AppError('wrong_password');
+      }
+      await throttle.recordSuccess(email);
+      const passwordHash = await hashPassword(input.newPassword);
+      return repo.transaction(async (tx) => {
+        await repo.updatePassword(user.id, passwordHash, tx);
+        await repo.revokeAllSessions(user.id, tx);
+        await audit.record({ action: 'user.password_change', actorId: user.id, subjectType: 'user', subjectId: user.id }, tx);
+        return startSession(user, tx);
       });
     },
 

@@ -9,6 +9,10 @@ const NOTICES: Record<string, string> = {
   'event-deleted': 'The event was deleted.',
   'export-requested': 'Export requested. It is being prepared; this page shows when it is ready.',
   'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box to confirm.',
+  'password-changed': 'Your password was changed, and every other device was signed out.',
+  'password-wrong': 'Your password was not changed: the current password is not right.',
+  'password-invalid': 'Your password was not changed: the new one needs 8 to 200 characters.',
+  'password-throttled': 'Your password was not changed: too many wrong attempts. Wait a few minutes and try again.',
 };
 
 export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService; events: EventsService; exports: ExportsService }): void {

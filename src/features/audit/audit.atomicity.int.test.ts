@@ -117,6 +117,25 @@ describe('accounts: the write and its audit entry commit together', () => {
     expect(await auditJobs('user.role_change', user.id)).toBe(1);
   });
 
+  it('password change: a refused audit entry or session leaves the password and every session as they were; a change is audited once', async () => {
+    const { user, client, password } = await signUp(t.url);
+    const hashBefore = (await one(`SELECT password_hash FROM users WHERE id = $1`, [user.id])).password_hash;
+    const sessions = await sessionsOf(user.id);
+    const change = () => client.post('/api/v1/me/password', { currentPassword: password, newPassword: 'a changed password' });
+
+    expectInternalError(await refusingAudit('user.password_change', change));
+    expectInternalError(await refusing('sessions', 'false', change));
+    expect((await one(`SELECT password_hash FROM users WHERE id = $1`, [user.id])).password_hash).toBe(hashBefore);
+    expect(await sessionsOf(user.id)).toBe(sessions);
+    expect((await client.get('/api/v1/me')).status).toBe(200);
+    expect(await auditJobs('user.password_change', user.id)).toBe(0);
+
+    expect((await change()).status).toBe(200);
+    expect((await one(`SELECT password_hash FROM users WHERE id = $1`, [user.id])).password_hash).not.toBe(hashBefore);
+    expect(await auditJobs('user.password_change', user.id)).toBe(1);
+    expect((await client.get('/api/v1/me')).status).toBe(200);
+  });
+
   it('epu admin create: a refused audit entry creates no admin and promotes no one; each outcome is audited once', async () => {
     const email = uniqueEmail();
     await expect(refusingAudit('user.role_change', () => t.services.accounts.createOrPromoteAdmin({ email, password: 'admin password 1' }))).rejects.toThrow();

@@ -30,6 +30,7 @@ describe('audit trail (functions in-process)', () => {
     const signup = await client.post('/api/v1/auth/signup', { email, password: 'audited password', name: 'Audited' }, rid('signup'));
     const userId = signup.body.user.id;
     await client.post('/api/v1/auth/login', { email, password: 'audited password' }, rid('login'));
+    await client.post('/api/v1/me/password', { currentPassword: 'audited password', newPassword: 'audited password 2' }, rid('password-change'));
     const event = (await client.post('/api/v1/events', { title: 'Audited event', startsAt: futureIso(), capacity: 5, visibility: 'public' }, rid('event-create'))).body;
     await client.request('PATCH', `/api/v1/events/${event.id}`, { json: { title: 'Renamed' }, headers: rid('event-update') });
     const guest = await signUp(t.url);
@@ -45,6 +46,7 @@ describe('audit trail (functions in-process)', () => {
     const expected: [string, string, string, string | null][] = [
       ['user.signup', userId, userId, 'audit-signup'],
       ['user.login', userId, userId, 'audit-login'],
+      ['user.password_change', userId, userId, 'audit-password-change'],
       ['event.create', userId, event.id, 'audit-event-create'],
       ['event.update', userId, event.id, 'audit-event-update'],
       ['booking.create', guest.user.id, booking.id, 'audit-booking-create'],

@@ -1,6 +1,6 @@
 // The actions CONTRACT.md lists; each is recorded exactly once, through the auditLog function.
 export const AUDIT_ACTIONS = [
-  'user.signup', 'user.login', 'user.delete', 'user.role_change',
+  'user.signup', 'user.login', 'user.delete', 'user.role_change', 'user.password_change',
   'event.create', 'event.update', 'event.delete',
   'booking.create', 'booking.cancel',
   'photo.upload', 'photo.delete',

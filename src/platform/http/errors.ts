@@ -9,6 +9,7 @@ export const ERRORS = {
   not_signed_in: { status: 401, message: 'Sign in first.' },
   invalid_credentials: { status: 401, message: 'The email or password is not right.' },
   forbidden: { status: 403, message: 'You are not allowed to do that.' },
+  wrong_password: { status: 403, message: 'The current password is not right.' },
   cross_site_request: { status: 403, message: 'Cross-site requests are refused; submit the form from this site.' },
   not_found: { status: 404, message: 'Nothing here.' },
   email_taken: { status: 409, message: 'An account with this email exists; sign in instead.' },

@@ -50,6 +50,18 @@ ${options.events.length
 <section aria-labelledby="account"><h2 id="account">Account</h2>
   <div class="card"><p>Signed in as <strong>${viewer.email}</strong> (${viewer.role}).</p></div>
   <div class="card">
+    <h3 id="change-password">Change password</h3>
+    <p>Every other device signed in to this account is signed out.</p>
+    <form method="post" action="/me/password" class="form" aria-labelledby="change-password">
+      <div class="field"><label for="current-password">Current password</label>
+        <input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="200"></div>
+      <div class="field"><label for="new-password">New password</label>
+        <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="8" maxlength="200" aria-describedby="new-password-hint">
+        <span class="hint" id="new-password-hint">At least 8 characters.</span></div>
+      <div class="actions"><button type="submit">Change password</button></div>
+    </form>
+  </div>
+  <div class="card">
     <h3 id="delete-account">Delete my account</h3>
     <p>This signs you out everywhere and cannot be undone. Your name and email are removed at once; your bookings of upcoming events are cancelled; the photos you uploaded, your exports and the events you host (with their photos) are deleted.</p>
     <form method="post" action="/me/delete" class="form" aria-labelledby="delete-account">
