@@ -114,15 +114,20 @@ describe('bookings', () => {
       throw new Error('no booking ever waited on the place lock');
     }
 
-    it('waits for it, and takes the place when that booking rolls back', async () => {
+    /** A guest books the event's only place while another booking holds it, which then ends with `outcome`. */
+    async function bookBehindInFlight(outcome: 'COMMIT' | 'ROLLBACK') {
       const owner = await signUp(t.url);
       const event = await createEvent(owner.client, 1);
       const inFlight = await bookingInFlight(event.id);
       const guest = await signUp(t.url);
       const pending = guest.client.post(`/api/v1/events/${event.id}/bookings`);
       await waitingOnPlaceLock();
-      await inFlight.finish('ROLLBACK');
-      const response = await pending;
+      await inFlight.finish(outcome);
+      return { event, guest, response: await pending };
+    }
+
+    it('waits for it, and takes the place when that booking rolls back', async () => {
+      const { event, guest, response } = await bookBehindInFlight('ROLLBACK');
       expect(response.status).toBe(201);
       const { rows } = await t.platform.pool.query(
         `SELECT b.user_id FROM event_places p JOIN bookings b ON b.id = p.booking_id WHERE p.event_id = $1 AND b.status = 'confirmed'`,
@@ -132,14 +137,7 @@ describe('bookings', () => {
     });
 
     it('waits for it, and answers event_full when that booking commits', async () => {
-      const owner = await signUp(t.url);
-      const event = await createEvent(owner.client, 1);
-      const inFlight = await bookingInFlight(event.id);
-      const guest = await signUp(t.url);
-      const pending = guest.client.post(`/api/v1/events/${event.id}/bookings`);
-      await waitingOnPlaceLock();
-      await inFlight.finish('COMMIT');
-      const response = await pending;
+      const { event, response } = await bookBehindInFlight('COMMIT');
       expect(response.status).toBe(409);
       expect(response.body.error.code).toBe('event_full');
       const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [event.id]);
