@@ -212,6 +212,30 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     };
   }
 
+  /**
+   * Opens the object's file and stats it through the same handle, so a
+   * concurrent replace cannot mix two versions; null when there is no such
+   * object. On success the caller owns (and must close) the handle.
+   */
+  async function openFile(file: string): Promise<{ handle: fsp.FileHandle; stat: fs.Stats } | null> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(file, 'r');
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw failed('get', error);
+    }
+    try {
+      const stat = await handle.stat();
+      if (stat.isFile()) return { handle, stat };
+      await handle.close();
+      return null;
+    } catch (error) {
+      await handle.close();
+      throw failed('get', error);
+    }
+  }
+
   async function writeFileAtomically(file: string, data: string): Promise<void> {
     const temp = tempBeside(file);
     try {
@@ -278,20 +302,10 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     async get(key: string, getOptions: { range?: ByteRange } = {}): Promise<StoredObject | null> {
       assertValidKey(key);
       const file = fileOf(key);
-      let handle: fsp.FileHandle;
+      const opened = await openFile(file);
+      if (!opened) return null;
+      const { handle, stat } = opened;
       try {
-        handle = await fsp.open(file, 'r');
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw failed('get', error);
-      }
-      // Stat and read through one handle: a concurrent replace cannot mix two versions.
-      try {
-        const stat = await handle.stat();
-        if (!stat.isFile()) {
-          await handle.close();
-          return null;
-        }
         const meta = await readMeta(file, stat);
         const range = getOptions.range ? resolveRange(getOptions.range, stat.size) : undefined;
         const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
@@ -327,24 +341,14 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
       if (held) return fromMemory(held);
       const file = fileOf(key);
       const writesBefore = writes;
-      // The sidecar is read while the object opens; the stat comes from the same
-      // handle the bytes are read through, so a concurrent replace cannot mix two versions.
+      // The sidecar is read while the object opens.
       const sidecar = readSidecar(file);
       sidecar.catch(() => undefined); // awaited below unless the object is missing
-      let handle: fsp.FileHandle;
-      try {
-        handle = await fsp.open(file, 'r');
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw failed('get', error);
-      }
+      const opened = await openFile(file);
+      if (!opened) return null;
+      const { handle, stat } = opened;
       let meta: ObjectMeta;
       try {
-        const stat = await handle.stat();
-        if (!stat.isFile()) {
-          await handle.close();
-          return null;
-        }
         meta = metaOf(stat, await sidecar);
       } catch (error) {
         await handle.close();
