@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
+import { lingerOnClose } from '../../platform/http/lingering-close.js';
 import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.js';
@@ -66,8 +67,13 @@ export function photosRoutes(
     return photos.authorizeUpload(request.params.id, viewer);
   }
 
-  const closeOnRefusal = (error: unknown) =>
-    error instanceof AppError && (error.status === 413 || error.status === 415) ? new AppError(error.code, error.message, { headers: { ...error.headers, connection: 'close' } }) : error;
+  /** A refused body may still be arriving: the connection closes after the answer, lingering so the client reads it. */
+  const refusesBody = (error: unknown): error is AppError => error instanceof AppError && (error.status === 413 || error.status === 415);
+  const closeOnRefusal = (request: FastifyRequest, error: unknown) => {
+    if (!refusesBody(error)) return error;
+    lingerOnClose(request.raw);
+    return new AppError(error.code, error.message, { headers: { ...error.headers, connection: 'close' } });
+  };
 
   app.post('/api/v1/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
@@ -76,7 +82,7 @@ export function photosRoutes(
       const [upload] = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
       return reply.code(202).send({ photo: await upload!.commit() });
     } catch (error) {
-      throw closeOnRefusal(error);
+      throw closeOnRefusal(request, error);
     }
   });
 
@@ -112,7 +118,10 @@ export function photosRoutes(
       for (const upload of stored) uploaded.push(await upload.commit());
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      if (error.status === 413 || error.status === 415) reply.header('connection', 'close');
+      if (refusesBody(error)) {
+        lingerOnClose(request.raw);
+        reply.header('connection', 'close');
+      }
       return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=${error.code}#gallery`, 303);
     }
     return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
