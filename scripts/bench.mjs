@@ -153,15 +153,19 @@ async function httpSection(epu, databaseUrl, db, owner) {
   await waitForHttp(`http://127.0.0.1:${ports.floor}/`);
   await waitForHttp(`http://127.0.0.1:${ports.bare}/api/v1/events`);
 
+  /** Another `epu web` on the same database and storage as the one under test, on `port`. */
+  const spawnWeb = async (port, env, nodeArgs = []) =>
+    spawnProcess(process.execPath, [...nodeArgs, path.join(root, 'bin/epu.js'), 'web'], {
+      DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(port), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
+      LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20', ...env,
+    }, logFile);
+
   // Profiling: the same web process type, started by hand under --cpu-prof (NODE_OPTIONS may not carry it).
   let target = base;
   let webPid = webPidOf(epu);
   let profiled;
   if (flag('cpu-prof')) {
-    const web = spawnProcess(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(flag('cpu-prof'))}`, path.join(root, 'bin/epu.js'), 'web'], {
-      DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(ports.web2), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
-      LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20',
-    }, logFile);
+    const web = await spawnWeb(ports.web2, {}, [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(flag('cpu-prof'))}`]);
     cleanup.push(() => web.stop());
     profiled = web;
     target = `http://127.0.0.1:${ports.web2}`;
@@ -169,10 +173,7 @@ async function httpSection(epu, databaseUrl, db, owner) {
     await waitForHttp(`${target}/healthz`);
   }
   // The same web with the public page cache off (decision 0016): what a miss costs, next to what a hit costs.
-  const uncached = spawnProcess(process.execPath, [path.join(root, 'bin/epu.js'), 'web'], {
-    DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(ports.web3), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
-    LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20', PUBLIC_PAGE_CACHE_SECONDS: '0',
-  }, logFile);
+  const uncached = await spawnWeb(ports.web3, { PUBLIC_PAGE_CACHE_SECONDS: '0' });
   cleanup.push(() => uncached.stop());
   const uncachedBase = `http://127.0.0.1:${ports.web3}`;
   await waitForHttp(`${uncachedBase}/healthz`);

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { Db } from '../../platform/db/pool.js';
+import type { Db, Executor } from '../../platform/db/pool.js';
 import type { Database } from '../../platform/db/schema.js';
 
 export interface UserRow {
@@ -16,9 +16,6 @@ export interface UserWithPassword extends UserRow {
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.role', 'users.created_at'] as const;
 
-/** Where a write runs: the pool, or a transaction from `transaction()` so that it commits with the rest (its audit entry). */
-export type AccountsExecutor = Db | Transaction<Database>;
-
 export function createAccountsRepository(db: Db) {
   return {
     /** Runs `work` in one transaction; pass its `tx` to the writes (and to audit.record) that must commit together. */
@@ -26,7 +23,7 @@ export function createAccountsRepository(db: Db) {
       return db.transaction().execute(work);
     },
 
-    async insertUser(user: { email: string; name: string; passwordHash: string; role?: 'user' | 'admin' }, executor: AccountsExecutor = db): Promise<UserRow> {
+    async insertUser(user: { email: string; name: string; passwordHash: string; role?: 'user' | 'admin' }, executor: Executor = db): Promise<UserRow> {
       return executor
         .insertInto('users')
         .values({ email: user.email, name: user.name, password_hash: user.passwordHash, role: user.role ?? 'user' })
@@ -48,15 +45,15 @@ export function createAccountsRepository(db: Db) {
       return db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
     },
 
-    async updateRole(id: string, role: 'user' | 'admin', executor: AccountsExecutor = db): Promise<void> {
+    async updateRole(id: string, role: 'user' | 'admin', executor: Executor = db): Promise<void> {
       await executor.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).execute();
     },
 
-    async updatePassword(id: string, passwordHash: string, executor: AccountsExecutor = db): Promise<void> {
+    async updatePassword(id: string, passwordHash: string, executor: Executor = db): Promise<void> {
       await executor.updateTable('users').set({ password_hash: passwordHash, updated_at: new Date() }).where('id', '=', id).execute();
     },
 
-    async createSession(userId: string, expiresAt: Date, executor: AccountsExecutor = db): Promise<string> {
+    async createSession(userId: string, expiresAt: Date, executor: Executor = db): Promise<string> {
       const row = await executor.insertInto('sessions').values({ user_id: userId, expires_at: expiresAt }).returning('id').executeTakeFirstOrThrow();
       return row.id;
     },
@@ -79,7 +76,7 @@ export function createAccountsRepository(db: Db) {
       await db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
     },
 
-    async revokeAllSessions(userId: string, executor: AccountsExecutor = db): Promise<void> {
+    async revokeAllSessions(userId: string, executor: Executor = db): Promise<void> {
       await executor.updateTable('sessions').set({ revoked_at: new Date() }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
     },
   };

@@ -1,5 +1,5 @@
 import { AppError } from '../../platform/http/errors.js';
-import type { AccountsRepository, UserRow } from './accounts.repository.js';
+import type { AccountsRepository, UserRow, UserWithPassword } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import type { Transaction } from 'kysely';
@@ -32,6 +32,21 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
     return { user: toPublicUser(user), sessionId };
   }
 
+  /**
+   * Checks a password under the login throttle (the caller has run `throttle.check`):
+   * a miss counts against the account and the address, a match clears the account's
+   * count. Without a user a decoy hash is checked, so a missing account takes as long.
+   */
+  async function passwordMatches(user: UserWithPassword | undefined, password: string, email: string, address: string): Promise<boolean> {
+    const valid = await verifyPassword(user?.password_hash ?? (await decoyPasswordHash()), password);
+    if (!user || !valid) {
+      await throttle.recordFailure(email, address);
+      return false;
+    }
+    await throttle.recordSuccess(email);
+    return true;
+  }
+
   return {
     sessionMaxAgeSeconds: deps.sessionTtlDays * 86_400,
 
@@ -53,12 +68,8 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
     async login(input: { email: string; password: string; address: string }): Promise<SignedIn> {
       await throttle.check(input.email, input.address);
       const user = await repo.findByEmail(input.email.trim());
-      const valid = await verifyPassword(user?.password_hash ?? (await decoyPasswordHash()), input.password);
-      if (!user || !valid) {
-        await throttle.recordFailure(input.email, input.address);
-        throw new AppError('invalid_credentials');
-      }
-      await throttle.recordSuccess(input.email);
+      const matches = await passwordMatches(user, input.password, input.email, input.address);
+      if (!user || !matches) throw new AppError('invalid_credentials');
       // The session and its `user.login` audit entry commit together.
       return repo.transaction(async (tx) => {
         await audit.record({ action: 'user.login', actorId: user.id, subjectType: 'user', subjectId: user.id }, tx);
@@ -85,11 +96,7 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
       await throttle.check(email, input.address);
       const user = await repo.findByEmail(email);
       if (!user || user.id !== input.user.id) throw new AppError('not_signed_in');
-      if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
-        await throttle.recordFailure(email, input.address);
-        throw new AppError('wrong_password');
-      }
-      await throttle.recordSuccess(email);
+      if (!(await passwordMatches(user, input.currentPassword, email, input.address))) throw new AppError('wrong_password');
       const passwordHash = await hashPassword(input.newPassword);
       return repo.transaction(async (tx) => {
         await repo.updatePassword(user.id, passwordHash, tx);

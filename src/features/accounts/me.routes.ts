@@ -11,7 +11,7 @@ const NOTICES: Record<string, string> = {
   'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box to confirm.',
   'password-changed': 'Your password was changed, and every other device was signed out.',
   'password-wrong': 'Your password was not changed: the current password is not right.',
-  'password-invalid': 'Your password was not changed: the new one needs 8 to 200 characters.',
+  'password-invalid': 'Your password was not changed: give your current password, and a new one of 8 to 200 characters.',
   'password-throttled': 'Your password was not changed: too many wrong attempts. Wait a few minutes and try again.',
 };
 

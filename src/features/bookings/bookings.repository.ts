@@ -1,6 +1,5 @@
-import { sql, type Transaction } from 'kysely';
-import type { Db } from '../../platform/db/pool.js';
-import type { Database } from '../../platform/db/schema.js';
+import { sql } from 'kysely';
+import type { Db, WithinTransaction } from '../../platform/db/pool.js';
 
 export interface BookingRow {
   id: string;
@@ -13,12 +12,6 @@ export interface BookingRow {
 export type BookResult = { kind: 'created'; booking: BookingRow } | { kind: 'existing'; booking: BookingRow } | { kind: 'full' };
 
 const UNIQUE_VIOLATION = '23505';
-
-/**
- * Work the caller runs inside a booking's own transaction, after the write
- * (its audit entry): it commits with the write, and its failure rolls the write back.
- */
-export type WithinTransaction = (tx: Transaction<Database>, booking: BookingRow) => Promise<void>;
 
 export function createBookingsRepository(db: Db) {
   const findConfirmed = (eventId: string, userId: string) =>
@@ -40,7 +33,7 @@ export function createBookingsRepository(db: Db) {
      * with its claimed place, so confirmed bookings never exceed capacity.
      * `within` runs in the same transaction once the booking is made.
      */
-    async book(eventId: string, userId: string, capped: boolean, within?: WithinTransaction): Promise<BookResult> {
+    async book(eventId: string, userId: string, capped: boolean, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookResult> {
       const existing = await findConfirmed(eventId, userId);
       if (existing) return { kind: 'existing', booking: existing };
       try {
@@ -78,7 +71,7 @@ export function createBookingsRepository(db: Db) {
     },
 
     /** Cancels the user's booking and frees its place in one transaction; `within` runs in it when a booking was cancelled. */
-    cancel(eventId: string, userId: string, within?: WithinTransaction): Promise<BookingRow | undefined> {
+    cancel(eventId: string, userId: string, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookingRow | undefined> {
       return db.transaction().execute(async (tx) => {
         const cancelled = await tx
           .updateTable('bookings')

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Database, Visibility } from '../../platform/db/schema.js';
-import type { Db } from '../../platform/db/pool.js';
+import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 
 export interface EventRow {
   id: string;
@@ -50,7 +50,7 @@ export const EVENT_QUERIES = {
   upcomingPublicAfter: `${EVENT_FROM} WHERE e.visibility = 'public' AND e.starts_at >= $1 AND (e.starts_at, e.id) > ($2::timestamptz, $3::uuid) ORDER BY e.starts_at, e.id LIMIT $4`,
 } as const;
 
-function selectEvents(db: Db | Transaction<Database>) {
+function selectEvents(db: Executor) {
   return db
     .selectFrom('events as e')
     .innerJoin('users as u', 'u.id', 'e.owner_id')
@@ -60,12 +60,6 @@ function selectEvents(db: Db | Transaction<Database>) {
       sql<number>`(SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed')`.as('booked_count'),
     ]);
 }
-
-/**
- * Work the caller runs inside a write's own transaction, after the write (its
- * audit entry): it commits with the write, and its failure rolls the write back.
- */
-export type WithinTransaction<Args extends unknown[] = []> = (tx: Transaction<Database>, ...args: Args) => Promise<void>;
 
 export function createEventsRepository(db: Db) {
   return {

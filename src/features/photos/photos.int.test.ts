@@ -131,9 +131,18 @@ for (const driver of ['file', 's3'] as Driver[]) {
         const response = await upload(attendee.client, eventId, files);
         expect(response.status, label).toBe(status);
         expect(response.body.error.code, label).toBe(code);
+        // A refused body may still be arriving: the connection closes after the answer (decision 0017).
+        expect(response.headers.get('connection'), label).toBe(status === 413 || status === 415 ? 'close' : 'keep-alive');
       }
       const noFile = await attendee.client.request('POST', `/api/v1/events/${eventId}/photos`, { json: { file: 'x' } });
       expect(noFile.status).toBe(415);
+      expect(noFile.headers.get('connection')).toBe('close');
+      // The page's form: the refusal comes back as a notice on the event page, and the connection closes the same way.
+      const { body, contentType } = multipart([['file', 'huge.png', 'image/png', Buffer.concat([await png(10, 10), Buffer.alloc(3 * 1024 * 1024)])]]);
+      const fromForm = await attendee.client.request('POST', `/events/${eventId}/photos`, { body, headers: { 'content-type': contentType, accept: 'text/html' } });
+      expect(fromForm.status).toBe(303);
+      expect(fromForm.headers.get('location')).toBe(`/events/${eventId}?upload=too_large#gallery`);
+      expect(fromForm.headers.get('connection')).toBe('close');
       expect((await t.platform.pool.query('SELECT count(*)::int AS n FROM photos')).rows[0].n).toBe(photosBefore);
       expect((await storedKeys(t, 'originals/')).length).toBe(objectsBefore);
     });

@@ -1,6 +1,6 @@
-import { CompiledQuery, type Selectable, type Transaction } from 'kysely';
-import type { Database, PhotosTable } from '../../platform/db/schema.js';
-import type { Db } from '../../platform/db/pool.js';
+import { CompiledQuery, type Selectable } from 'kysely';
+import type { PhotosTable } from '../../platform/db/schema.js';
+import type { Db, Executor } from '../../platform/db/pool.js';
 
 /** A photo as the repository returns it: every column but ready_at. */
 export type PhotoRow = Omit<Selectable<PhotosTable>, 'ready_at'>;
@@ -25,7 +25,7 @@ export const PHOTO_QUERIES = {
 export function createPhotosRepository(db: Db) {
   return {
     insert(
-      executor: Db | Transaction<Database>,
+      executor: Executor,
       photo: { eventId: string; uploaderId: string; originalKey: string; contentType: string; bytes: number; sha256: string },
     ): Promise<PhotoRow> {
       return executor
@@ -95,7 +95,7 @@ export function createPhotosRepository(db: Db) {
       await db.updateTable('photos').set({ status: 'failed', failure_reason: reason.slice(0, 500) }).where('id', '=', id).where('status', '=', 'processing').execute();
     },
 
-    deleteById(id: string, executor: Db | Transaction<Database> = db): Promise<PhotoRow | undefined> {
+    deleteById(id: string, executor: Executor = db): Promise<PhotoRow | undefined> {
       return executor.deleteFrom('photos').where('id', '=', id).returning(COLUMNS).executeTakeFirst();
     },
 

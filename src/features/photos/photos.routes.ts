@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -62,18 +62,17 @@ export function photosRoutes(
     if (!(await deps.uploadsEnabled(viewer))) throw new AppError('forbidden', 'Uploads are switched off for now.');
     const declared = Number(request.headers['content-length']);
     if (Number.isFinite(declared) && declared > deps.maxUploadBytes + MULTIPART_OVERHEAD) {
-      throw new AppError('too_large', `The file is larger than ${Math.floor(deps.maxUploadBytes / 1024 / 1024)} MiB.`, { headers: { connection: 'close' } });
+      throw new AppError('too_large', `The file is larger than ${Math.floor(deps.maxUploadBytes / 1024 / 1024)} MiB.`);
     }
     return photos.authorizeUpload(request.params.id, viewer);
   }
 
-  /** A refused body may still be arriving: the connection closes after the answer, lingering so the client reads it. */
-  const refusesBody = (error: unknown): error is AppError => error instanceof AppError && (error.status === 413 || error.status === 415);
-  const closeOnRefusal = (request: FastifyRequest, error: unknown) => {
-    if (!refusesBody(error)) return error;
+  /** A refused body (413, 415) may still be arriving: the connection closes after the answer, lingering so the client reads it. */
+  function closeAfterRefusal(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+    if (!(error instanceof AppError) || (error.status !== 413 && error.status !== 415)) return;
     lingerOnClose(request.raw);
-    return new AppError(error.code, error.message, { headers: { ...error.headers, connection: 'close' } });
-  };
+    reply.header('connection', 'close');
+  }
 
   app.post('/api/v1/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
@@ -82,7 +81,8 @@ export function photosRoutes(
       const [upload] = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
       return reply.code(202).send({ photo: await upload!.commit() });
     } catch (error) {
-      throw closeOnRefusal(request, error);
+      closeAfterRefusal(request, reply, error);
+      throw error;
     }
   });
 
@@ -118,10 +118,7 @@ export function photosRoutes(
       for (const upload of stored) uploaded.push(await upload.commit());
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      if (refusesBody(error)) {
-        lingerOnClose(request.raw);
-        reply.header('connection', 'close');
-      }
+      closeAfterRefusal(request, reply, error);
       return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=${error.code}#gallery`, 303);
     }
     return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=uploaded&count=${uploaded.length}#gallery`, 303);

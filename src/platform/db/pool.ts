@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 // count(*) and other bigints come back as numbers: no count here comes near 2^53.
@@ -29,6 +29,15 @@ export function createPool(settings: PoolSettings): pg.Pool {
 }
 
 export type Db = Kysely<Database>;
+
+/** Where a statement runs: the pool, or a transaction so that it commits with the rest of an action (its audit entry). */
+export type Executor = Db | Transaction<Database>;
+
+/**
+ * Work the caller runs inside a write's own transaction, after the write (its
+ * audit entry): it commits with the write, and its failure rolls the write back.
+ */
+export type WithinTransaction<Args extends unknown[] = []> = (tx: Transaction<Database>, ...args: Args) => Promise<void>;
 
 export function createKysely(pool: pg.Pool): Db {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
