@@ -24,7 +24,12 @@ const flag = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const SECTIONS = ['http', 'bookings', 'upload', 'thumbs', 'queue', 'export', 'startup', 'replicas'];
-const only = new Set(flag('only', SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+const only = new Set(
+  flag('only', SECTIONS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`--only: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
 const duration = Number(flag('duration', 10));
 const connections = Number(flag('connections', 64));
@@ -39,7 +44,16 @@ const { newObjectKey } = await dist('platform/storage/storage.js');
 
 const dataDir = tempDir('data');
 const storageRoot = path.join(dataDir, 'storage');
-const ports = { web: await freePort(), bare: await freePort(), floor: await freePort(), pg: await freePort(), metrics: await freePort(), functions: await freePort(), web2: await freePort(), web3: await freePort() };
+const ports = {
+  web: await freePort(),
+  bare: await freePort(),
+  floor: await freePort(),
+  pg: await freePort(),
+  metrics: await freePort(),
+  functions: await freePort(),
+  web2: await freePort(),
+  web3: await freePort(),
+};
 const base = `http://127.0.0.1:${ports.web}`;
 const logFile = path.join(dataDir, 'epu.log');
 const cleanup = [];
@@ -52,18 +66,23 @@ const figure = (name, value, unit, note = '') => {
 async function main() {
   console.log(`EPU benchmark on ${machine()}; sections: ${[...only].join(', ')}; logs in ${logFile}\n`);
   const startedAt = Date.now();
-  const epu = spawnProcess(process.execPath, [path.join(root, 'bin/epu.js'), 'start'], {
-    EPU_DATA_DIR: dataDir,
-    PORT: String(ports.web),
-    PUBLIC_URL: base,
-    METRICS_PORT: String(ports.metrics),
-    FUNCTIONS_PORT: String(ports.functions),
-    EMBEDDED_PG_PORT: String(ports.pg),
-    SECRET_KEY,
-    LOG_LEVEL: 'info',
-    LOG_PRETTY: 'false',
-    DATABASE_POOL_MAX: '20',
-  }, logFile);
+  const epu = spawnProcess(
+    process.execPath,
+    [path.join(root, 'bin/epu.js'), 'start'],
+    {
+      EPU_DATA_DIR: dataDir,
+      PORT: String(ports.web),
+      PUBLIC_URL: base,
+      METRICS_PORT: String(ports.metrics),
+      FUNCTIONS_PORT: String(ports.functions),
+      EMBEDDED_PG_PORT: String(ports.pg),
+      SECRET_KEY,
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      DATABASE_POOL_MAX: '20',
+    },
+    logFile,
+  );
   cleanup.push(() => epu.stop());
   await waitForHttp(`${base}/healthz`);
   const coldStart = (Date.now() - startedAt) / 1000;
@@ -75,10 +94,26 @@ async function main() {
 
   if (only.has('startup')) {
     console.log('== startup');
-    figure('`epu start` (what `npm start` runs after its build) to /healthz 200, fresh data dir', fmt(coldStart, 2), 's', 'initdb of the embedded PostgreSQL, migrations, three processes');
-    const web = spawnProcess(process.execPath, [path.join(root, 'bin/epu.js'), 'web'], {
-      DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(ports.web2), METRICS_PORT: String(await freePort()), SECRET_KEY, LOG_LEVEL: 'info', LOG_PRETTY: 'false',
-    }, null);
+    figure(
+      '`epu start` (what `npm start` runs after its build) to /healthz 200, fresh data dir',
+      fmt(coldStart, 2),
+      's',
+      'initdb of the embedded PostgreSQL, migrations, three processes',
+    );
+    const web = spawnProcess(
+      process.execPath,
+      [path.join(root, 'bin/epu.js'), 'web'],
+      {
+        DATABASE_URL: databaseUrl,
+        EPU_DATA_DIR: dataDir,
+        PORT: String(ports.web2),
+        METRICS_PORT: String(await freePort()),
+        SECRET_KEY,
+        LOG_LEVEL: 'info',
+        LOG_PRETTY: 'false',
+      },
+      null,
+    );
     cleanup.push(() => web.stop());
     const t0 = performance.now();
     await waitForLine(web.child.stdout, /"msg":"web ready"/);
@@ -95,7 +130,8 @@ async function main() {
   if (only.has('queue')) await queueSection(db, databaseUrl);
   if (only.has('export')) await exportSection(db, owner);
   // nginx in front of 1 and 2 `epu web` on a PostgreSQL of its own: throughput ratio (docs/decisions/0014).
-  if (only.has('replicas')) await benchReplicas({ duration, connections, figure, log: (line) => console.log(line.replace(/^\nreplicas:/, '\n== replicas:')) });
+  if (only.has('replicas'))
+    await benchReplicas({ duration, connections, figure, log: (line) => console.log(line.replace(/^\nreplicas:/, '\n== replicas:')) });
 
   console.log('\n== summary');
   for (const f of figures) console.log(row([f.name, `${f.value} ${f.unit}`], [70, 20]));
@@ -107,7 +143,10 @@ async function signUp(email) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password: 'bench password', name: 'Bench Owner' }),
   });
-  const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = response.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   return { cookie, id: (await response.json()).user.id };
 }
 
@@ -115,7 +154,14 @@ async function createEvent(owner, i, capacity, visibility = 'public') {
   const response = await fetch(`${base}/api/v1/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', cookie: owner.cookie },
-    body: JSON.stringify({ title: `Bench event ${i}`, description: 'Seeded by npm run bench: a few words about the event, the room and the programme.', venue: 'Hall', startsAt: new Date(Date.now() + (i + 1) * 3_600_000).toISOString(), capacity, visibility }),
+    body: JSON.stringify({
+      title: `Bench event ${i}`,
+      description: 'Seeded by npm run bench: a few words about the event, the room and the programme.',
+      venue: 'Hall',
+      startsAt: new Date(Date.now() + (i + 1) * 3_600_000).toISOString(),
+      capacity,
+      visibility,
+    }),
   });
   return (await response.json()).id;
 }
@@ -132,33 +178,61 @@ async function seedReadyPhotos(db, eventId, uploaderId, count) {
 }
 
 async function httpSection(epu, databaseUrl, db, owner) {
-  console.log(`\n== http: EPU (every production middleware, anonymous viewer) against bare node:http + pg handlers; ${connections} connections, ${duration} s per run, ${rounds} round(s)`);
+  console.log(
+    `\n== http: EPU (every production middleware, anonymous viewer) against bare node:http + pg handlers; ${connections} connections, ${duration} s per run, ${rounds} round(s)`,
+  );
   const ids = [];
   for (let i = 0; i < 30; i++) ids.push(await createEvent(owner, i, 100));
   await seedReadyPhotos(db, ids[0], owner.id, 30);
   // Bookings on the page's event, so its count is not trivially zero.
-  await db.query(`WITH u AS (INSERT INTO users (email, name, password_hash) SELECT 'bench-guest-' || n || '@example.test', 'Guest ' || n, 'x' FROM generate_series(1, 40) AS n RETURNING id),
+  await db.query(
+    `WITH u AS (INSERT INTO users (email, name, password_hash) SELECT 'bench-guest-' || n || '@example.test', 'Guest ' || n, 'x' FROM generate_series(1, 40) AS n RETURNING id),
     b AS (INSERT INTO bookings (event_id, user_id, status) SELECT $1, id, 'confirmed' FROM u RETURNING id)
-    UPDATE event_places p SET booking_id = b.id FROM (SELECT id, row_number() OVER () AS n FROM b) b WHERE p.event_id = $1 AND p.place_no = b.n`, [ids[0]]);
+    UPDATE event_places p SET booking_id = b.id FROM (SELECT id, row_number() OVER () AS n FROM b) b WHERE p.event_id = $1 AND p.place_no = b.n`,
+    [ids[0]],
+  );
   await seedVolume(db);
   await db.query('ANALYZE');
   if (args.includes('--explain')) await explainReads(db, ids[0], owner.id);
 
   const floor = spawnProcess(process.execPath, [path.join(root, 'scripts/bench/floor-server.mjs')], { PORT: String(ports.floor) }, logFile);
   cleanup.push(() => floor.stop());
-  const bare = spawnProcess(process.execPath, [path.join(root, 'scripts/bench/bare-reads.mjs')], {
-    PORT: String(ports.bare), DATABASE_URL: databaseUrl, PUBLIC_URL: base, STORAGE_ROOT: storageRoot, SECRET_KEY, POOL_MAX: '20',
-  }, logFile);
+  const bare = spawnProcess(
+    process.execPath,
+    [path.join(root, 'scripts/bench/bare-reads.mjs')],
+    {
+      PORT: String(ports.bare),
+      DATABASE_URL: databaseUrl,
+      PUBLIC_URL: base,
+      STORAGE_ROOT: storageRoot,
+      SECRET_KEY,
+      POOL_MAX: '20',
+    },
+    logFile,
+  );
   cleanup.push(() => bare.stop());
   await waitForHttp(`http://127.0.0.1:${ports.floor}/`);
   await waitForHttp(`http://127.0.0.1:${ports.bare}/api/v1/events`);
 
   /** Another `epu web` on the same database and storage as the one under test, on `port`. */
   const spawnWeb = async (port, env, nodeArgs = []) =>
-    spawnProcess(process.execPath, [...nodeArgs, path.join(root, 'bin/epu.js'), 'web'], {
-      DATABASE_URL: databaseUrl, EPU_DATA_DIR: dataDir, PORT: String(port), PUBLIC_URL: base, METRICS_PORT: String(await freePort()), SECRET_KEY,
-      LOG_LEVEL: 'info', LOG_PRETTY: 'false', DATABASE_POOL_MAX: '20', ...env,
-    }, logFile);
+    spawnProcess(
+      process.execPath,
+      [...nodeArgs, path.join(root, 'bin/epu.js'), 'web'],
+      {
+        DATABASE_URL: databaseUrl,
+        EPU_DATA_DIR: dataDir,
+        PORT: String(port),
+        PUBLIC_URL: base,
+        METRICS_PORT: String(await freePort()),
+        SECRET_KEY,
+        LOG_LEVEL: 'info',
+        LOG_PRETTY: 'false',
+        DATABASE_POOL_MAX: '20',
+        ...env,
+      },
+      logFile,
+    );
 
   // Profiling: the same web process type, started by hand under --cpu-prof (NODE_OPTIONS may not carry it).
   let target = base;
@@ -185,7 +259,8 @@ async function httpSection(epu, databaseUrl, db, owner) {
     ['page', 'GET /events/:id (page)', `/events/${ids[0]}`, { accept: 'text/html' }, true],
     ['media', 'GET /media/derived/... (thumbnail)', null, {}, false],
   ];
-  for (const key of wanted) if (!known.some(([k]) => k === key)) throw new Error(`--paths: unknown path ${key} (known: ${known.map(([k]) => k).join(', ')})`);
+  for (const key of wanted)
+    if (!known.some(([k]) => k === key)) throw new Error(`--paths: unknown path ${key} (known: ${known.map(([k]) => k).join(', ')})`);
   const paths = known.filter(([key]) => wanted.includes(key)).map(([, ...rest]) => rest);
   const media = paths.find(([, p]) => p === null);
   if (media) media[1] = await seedThumbnail(target, ids[0]);
@@ -194,13 +269,17 @@ async function httpSection(epu, databaseUrl, db, owner) {
     if (!hasBare) {
       const a = await fetch(`${target}${p}`, { headers });
       const body = Buffer.from(await a.arrayBuffer());
-      console.log(`  ${name}: EPU ${a.status} ${a.headers.get('content-type')} ${body.length} bytes, no bare handler (EPU-only figures); EPU cache-control: ${a.headers.get('cache-control')}`);
+      console.log(
+        `  ${name}: EPU ${a.status} ${a.headers.get('content-type')} ${body.length} bytes, no bare handler (EPU-only figures); EPU cache-control: ${a.headers.get('cache-control')}`,
+      );
       if (a.status !== 200) throw new Error(`${name}: ${p} answered ${a.status}`);
       continue;
     }
     const [a, b] = await Promise.all([fetch(`${target}${p}`, { headers }), fetch(`http://127.0.0.1:${ports.bare}${p}`, { headers })]);
     const [ta, tb] = [await a.text(), await b.text()];
-    console.log(`  ${name}: EPU ${ta.length} bytes, bare ${tb.length} bytes, ${ta === tb ? 'identical' : 'DIFFERENT'}; EPU cache-control: ${a.headers.get('cache-control')}; vary: ${a.headers.get('vary')}`);
+    console.log(
+      `  ${name}: EPU ${ta.length} bytes, bare ${tb.length} bytes, ${ta === tb ? 'identical' : 'DIFFERENT'}; EPU cache-control: ${a.headers.get('cache-control')}; vary: ${a.headers.get('vary')}`,
+    );
   }
 
   const floorResult = await load({ url: `http://127.0.0.1:${ports.floor}/`, connections, duration });
@@ -217,7 +296,12 @@ async function httpSection(epu, databaseUrl, db, owner) {
         results.push([`${name} EPU`, last, null]);
         cpu.push(last.cpuMsPerRequest);
       }
-      figure(`${name}: EPU CPU per request (server process)`, cpu.map((x) => fmt(x, 3)).join(', '), 'ms', `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms; no bare handler`);
+      figure(
+        `${name}: EPU CPU per request (server process)`,
+        cpu.map((x) => fmt(x, 3)).join(', '),
+        'ms',
+        `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms; no bare handler`,
+      );
       continue;
     }
     const missRatios = [];
@@ -233,19 +317,53 @@ async function httpSection(epu, databaseUrl, db, owner) {
       await load({ url: `${uncachedBase}${p}`, connections, amount: 1500, headers });
       const missResult = await loadWithCpu(uncached.child.pid, { url: `${uncachedBase}${p}`, connections, duration, headers });
       missRatios.push(missResult.rps / bareResult.rps);
-      results.push([`${name} bare`, bareResult, null], [`${name} EPU`, epuResult, epuResult.rps / bareResult.rps], [`${name} EPU, page cache off`, missResult, missResult.rps / bareResult.rps]);
+      results.push(
+        [`${name} bare`, bareResult, null],
+        [`${name} EPU`, epuResult, epuResult.rps / bareResult.rps],
+        [`${name} EPU, page cache off`, missResult, missResult.rps / bareResult.rps],
+      );
       last = epuResult;
       lastMiss = missResult;
     }
-    figure(`${name}: EPU/bare throughput`, ratios.map((x) => fmt(x, 2)).join(', '), '×', `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms`);
-    figure(`${name}: bare/EPU CPU per request (server process)`, cpuRatios.map((x) => fmt(x, 2)).join(', '), '×', `EPU ${fmt(last.cpuMsPerRequest, 3)} ms CPU per request`);
-    figure(`${name}: EPU with the page cache off/bare throughput`, missRatios.map((x) => fmt(x, 2)).join(', '), '×', `${fmt(lastMiss.rps, 0)} req/s, p95 ${fmt(lastMiss.p95)} ms, ${fmt(lastMiss.cpuMsPerRequest, 3)} ms CPU per request`);
+    figure(
+      `${name}: EPU/bare throughput`,
+      ratios.map((x) => fmt(x, 2)).join(', '),
+      '×',
+      `EPU ${fmt(last.rps, 0)} req/s, p95 ${fmt(last.p95)} ms`,
+    );
+    figure(
+      `${name}: bare/EPU CPU per request (server process)`,
+      cpuRatios.map((x) => fmt(x, 2)).join(', '),
+      '×',
+      `EPU ${fmt(last.cpuMsPerRequest, 3)} ms CPU per request`,
+    );
+    figure(
+      `${name}: EPU with the page cache off/bare throughput`,
+      missRatios.map((x) => fmt(x, 2)).join(', '),
+      '×',
+      `${fmt(lastMiss.rps, 0)} req/s, p95 ${fmt(lastMiss.p95)} ms, ${fmt(lastMiss.cpuMsPerRequest, 3)} ms CPU per request`,
+    );
   }
   await uncached.stop();
   const widths = [52, 9, 8, 8, 8, 8, 8, 11, 10];
   console.log('\n' + row(['endpoint', 'requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU ms/req', 'EPU/bare'], widths));
   for (const [name, r, ratio] of results) {
-    console.log(row([name, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : ''), r.cpuMsPerRequest === undefined ? '' : fmt(r.cpuMsPerRequest, 3), ratio === null ? '' : fmt(ratio, 2)], widths));
+    console.log(
+      row(
+        [
+          name,
+          r.requests,
+          fmt(r.rps, 0),
+          fmt(r.p50),
+          fmt(r.p95),
+          fmt(r.p99),
+          r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : ''),
+          r.cpuMsPerRequest === undefined ? '' : fmt(r.cpuMsPerRequest, 3),
+          ratio === null ? '' : fmt(ratio, 2),
+        ],
+        widths,
+      ),
+    );
   }
   await bare.stop();
   await floor.stop();
@@ -268,7 +386,9 @@ async function seedThumbnail(target, eventId) {
   const { createFileStorage } = await dist('platform/storage/file-storage.js');
   const storage = createFileStorage({ root: storageRoot, publicUrl: new URL(base), keyring: createKeyring([SECRET_KEY]) });
   // A 400 px WebP of a smooth picture, about the size of a real photo's thumbnail.
-  const noise = await sharp({ create: { width: 400, height: 300, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+  const noise = await sharp({ create: { width: 400, height: 300, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+    .png()
+    .toBuffer();
   const thumbnail = await sharp(noise).blur(2).webp({ quality: 80 }).toBuffer();
   await storage.put(key, thumbnail, { contentType: 'image/webp', cacheControl: 'public, max-age=31536000, immutable' });
   return url.pathname + url.search;
@@ -302,8 +422,15 @@ async function seedVolume(db) {
 async function explainReads(db, eventId, ownerId) {
   const { EVENT_QUERIES } = await dist('features/events/events.repository.js');
   const { PHOTO_QUERIES } = await dist('features/photos/photos.repository.js');
-  const { rows: [last] } = await db.query(`SELECT starts_at, id FROM events WHERE visibility = 'public' ORDER BY starts_at, id OFFSET 19 LIMIT 1`);
-  const { rows: [photo] } = await db.query(`SELECT created_at, id FROM photos WHERE event_id = $1 AND status = 'ready' ORDER BY created_at DESC, id DESC OFFSET 19 LIMIT 1`, [eventId]);
+  const {
+    rows: [last],
+  } = await db.query(`SELECT starts_at, id FROM events WHERE visibility = 'public' ORDER BY starts_at, id OFFSET 19 LIMIT 1`);
+  const {
+    rows: [photo],
+  } = await db.query(
+    `SELECT created_at, id FROM photos WHERE event_id = $1 AND status = 'ready' ORDER BY created_at DESC, id DESC OFFSET 19 LIMIT 1`,
+    [eventId],
+  );
   const plans = [
     ['GET /api/v1/events (first page)', EVENT_QUERIES.upcomingPublic, [new Date(), 21]],
     ['GET /api/v1/events (next page)', EVENT_QUERIES.upcomingPublicAfter, [new Date(), last.starts_at.toISOString(), last.id, 21]],
@@ -319,16 +446,50 @@ async function explainReads(db, eventId, ownerId) {
 }
 
 async function bookingsSection(databaseUrl, db, owner) {
-  console.log(`\n== bookings: one hot event, ${bookingsTotal} bookings per design, ${connections} pg connections (database level, the app's transaction shape)`);
+  console.log(
+    `\n== bookings: one hot event, ${bookingsTotal} bookings per design, ${connections} pg connections (database level, the app's transaction shape)`,
+  );
   const result = await benchBookings({ databaseUrl, total: bookingsTotal, connections });
   const widths = [34, 9, 11, 8, 8, 8, 10, 26];
   console.log(row(['design', 'bookings', 'bookings/s', 'p50 ms', 'p95 ms', 'p99 ms', 'refused', 'confirmed / capacity'], widths));
-  for (const [name, r] of [['counter row (UPDATE ... +1)', result.counter], ['places (FOR UPDATE SKIP LOCKED)', result.places]]) {
-    console.log(row([name, r.attempts, fmt(r.rate, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), `${r.refused}/256`, `${r.confirmed}/${result.capacity} ${r.withinCapacity ? 'ok' : 'EXCEEDED OR SHORT'}`], widths));
+  for (const [name, r] of [
+    ['counter row (UPDATE ... +1)', result.counter],
+    ['places (FOR UPDATE SKIP LOCKED)', result.places],
+  ]) {
+    console.log(
+      row(
+        [
+          name,
+          r.attempts,
+          fmt(r.rate, 0),
+          fmt(r.p50),
+          fmt(r.p95),
+          fmt(r.p99),
+          `${r.refused}/256`,
+          `${r.confirmed}/${result.capacity} ${r.withinCapacity ? 'ok' : 'EXCEEDED OR SHORT'}`,
+        ],
+        widths,
+      ),
+    );
   }
-  figure('bookings/s, counter row design', fmt(result.counter.rate, 0), '/s', `p50 ${fmt(result.counter.p50)} ms, p95 ${fmt(result.counter.p95)} ms`);
-  figure('bookings/s, places design (the app)', fmt(result.places.rate, 0), '/s', `p50 ${fmt(result.places.p50)} ms, p95 ${fmt(result.places.p95)} ms`);
-  figure('places / counter ratio', fmt(result.places.rate / result.counter.rate, 2), '×', `never above capacity: counter ${result.counter.withinCapacity ? 'yes' : 'NO'}, places ${result.places.withinCapacity ? 'yes' : 'NO'}`);
+  figure(
+    'bookings/s, counter row design',
+    fmt(result.counter.rate, 0),
+    '/s',
+    `p50 ${fmt(result.counter.p50)} ms, p95 ${fmt(result.counter.p95)} ms`,
+  );
+  figure(
+    'bookings/s, places design (the app)',
+    fmt(result.places.rate, 0),
+    '/s',
+    `p50 ${fmt(result.places.p50)} ms, p95 ${fmt(result.places.p95)} ms`,
+  );
+  figure(
+    'places / counter ratio',
+    fmt(result.places.rate / result.counter.rate, 2),
+    '×',
+    `never above capacity: counter ${result.counter.withinCapacity ? 'yes' : 'NO'}, places ${result.places.withinCapacity ? 'yes' : 'NO'}`,
+  );
 
   // Through HTTP as well: the whole request path, signed-in users in SQL rather than argon2 hashes.
   const hotEventId = await createEvent(owner, 99, 100_000);
@@ -345,19 +506,33 @@ async function bookingsSection(databaseUrl, db, owner) {
     url: base,
     connections,
     amount: cookies.length,
-    requests: [{ method: 'POST', path: `/api/v1/events/${hotEventId}/bookings`, setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }) }],
+    requests: [
+      {
+        method: 'POST',
+        path: `/api/v1/events/${hotEventId}/bookings`,
+        setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }),
+      },
+    ],
   });
-  figure('POST /api/v1/events/:id/bookings (HTTP, places design, one hot event)', fmt(http.rps, 0), 'req/s', `p50 ${fmt(http.p50)} ms, p95 ${fmt(http.p95)} ms, ${http.errors} errors`);
+  figure(
+    'POST /api/v1/events/:id/bookings (HTTP, places design, one hot event)',
+    fmt(http.rps, 0),
+    'req/s',
+    `p50 ${fmt(http.p50)} ms, p95 ${fmt(http.p95)} ms, ${http.errors} errors`,
+  );
 }
 
 /** A JPEG of about `mib` MiB: a photo-like gradient with noise, which JPEG cannot squeeze much. */
 async function makeJpeg(width, height, quality = 92) {
-  const noise = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+  const noise = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+    .png()
+    .toBuffer();
   return sharp(noise).jpeg({ quality }).toBuffer();
 }
 
 /** The web child of `epu start`. */
-const webPidOf = (epu) => childrenOf(epu.child.pid).find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('web'));
+const webPidOf = (epu) =>
+  childrenOf(epu.child.pid).find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('web'));
 
 function childrenOf(pid) {
   const out = [];
@@ -402,7 +577,11 @@ async function uploadSection(epu, owner) {
   const upload = async () => {
     const form = new FormData();
     form.set('file', new Blob([image], { type: 'image/jpeg' }), 'bench.jpg');
-    const response = await fetch(`${base}/api/v1/events/${eventId}/photos`, { method: 'POST', headers: { cookie: owner.cookie }, body: form });
+    const response = await fetch(`${base}/api/v1/events/${eventId}/photos`, {
+      method: 'POST',
+      headers: { cookie: owner.cookie },
+      body: form,
+    });
     if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${await response.text()}`);
   };
   await upload(); // warm-up
@@ -416,12 +595,22 @@ async function uploadSection(epu, owner) {
   for (let i = 0; i < count; i += 2) await Promise.all([upload(), upload()]);
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
-  figure('upload throughput (2 concurrent uploads)', fmt((count * image.length) / MiB / seconds, 1), 'MiB/s', `${count} × ${fmt(image.length / MiB, 1)} MiB JPEG in ${fmt(seconds, 2)} s`);
-  figure('web process RSS during uploads', `${fmt(before / 1024, 0)} → peak ${fmt(peak / 1024, 0)}`, 'MiB', `peak − before = ${fmt((peak - before) / 1024, 0)} MiB for ${fmt((2 * image.length) / MiB, 0)} MiB in flight`);
+  figure(
+    'upload throughput (2 concurrent uploads)',
+    fmt((count * image.length) / MiB / seconds, 1),
+    'MiB/s',
+    `${count} × ${fmt(image.length / MiB, 1)} MiB JPEG in ${fmt(seconds, 2)} s`,
+  );
+  figure(
+    'web process RSS during uploads',
+    `${fmt(before / 1024, 0)} → peak ${fmt(peak / 1024, 0)}`,
+    'MiB',
+    `peak − before = ${fmt((peak - before) / 1024, 0)} MiB for ${fmt((2 * image.length) / MiB, 0)} MiB in flight`,
+  );
 }
 
 async function thumbsSection() {
-  console.log('\n== thumbnails: the worker\'s photos.process job (built code) on 12 MP JPEGs, in this process, storage in memory');
+  console.log("\n== thumbnails: the worker's photos.process job (built code) on 12 MP JPEGs, in this process, storage in memory");
   const { processPhotoJob } = await dist('features/photos/photos.jobs.js');
   const { Readable } = await import('node:stream');
   const originals = [];
@@ -430,7 +619,9 @@ async function thumbsSection() {
   const storage = {
     async get(key) {
       const body = objects.get(key);
-      return body ? { body: Readable.from([body]), bytes: body.length, contentType: 'image/jpeg', etag: '"x"', lastModified: new Date() } : null;
+      return body
+        ? { body: Readable.from([body]), bytes: body.length, contentType: 'image/jpeg', etag: '"x"', lastModified: new Date() }
+        : null;
     },
     async put(key, body) {
       objects.set(key, body);
@@ -465,13 +656,20 @@ async function thumbsSection() {
   const t0 = performance.now();
   let next = 0;
   // As the worker runs them: several jobs at once (WORKER_CONCURRENCY defaults to 4).
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < n) await job({ payload: { photoId: String(next++) }, attempt: 1 });
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < n) await job({ payload: { photoId: String(next++) }, attempt: 1 });
+    }),
+  );
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  figure('photos processed per CPU-second (400 px + 1600 px WebP each, 12 MP JPEG in)', fmt(done / cpuSeconds, 2), '/CPU-s', `${done} photos, ${fmt(cpuSeconds, 1)} CPU-s, ${fmt(wall, 1)} s wall = ${fmt(done / wall, 2)}/s on ${machine().split(',')[0]}`);
+  figure(
+    'photos processed per CPU-second (400 px + 1600 px WebP each, 12 MP JPEG in)',
+    fmt(done / cpuSeconds, 2),
+    '/CPU-s',
+    `${done} photos, ${fmt(cpuSeconds, 1)} CPU-s, ${fmt(wall, 1)} s wall = ${fmt(done / wall, 2)}/s on ${machine().split(',')[0]}`,
+  );
 }
 
 async function queueSection(db, databaseUrl) {
@@ -480,9 +678,25 @@ async function queueSection(db, databaseUrl) {
   const { createQueue, createWorker } = await dist('platform/queue/index.js');
   const { createPool, createKysely } = await dist('platform/db/pool.js');
   const pool = createPool({ connectionString: databaseUrl, max: 6, statementTimeoutMs: 0, applicationName: 'epu-bench-queue' });
-  const logger = { warn() {}, info() {}, error() {}, debug() {}, child() { return this; } };
+  const logger = {
+    warn() {},
+    info() {},
+    error() {},
+    debug() {},
+    child() {
+      return this;
+    },
+  };
   const queue = createQueue({ db: createKysely(pool), pool, logger });
-  const worker = createWorker({ queue, pool, handlers: { 'bench.noop': async () => undefined }, concurrency: 4, pollIntervalMs: 1000, leaseSeconds: 30, logger });
+  const worker = createWorker({
+    queue,
+    pool,
+    handlers: { 'bench.noop': async () => undefined },
+    concurrency: 4,
+    pollIntervalMs: 1000,
+    leaseSeconds: 30,
+    logger,
+  });
   worker.start();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const k = 200;
@@ -494,21 +708,33 @@ async function queueSection(db, databaseUrl) {
   const deadline = Date.now() + 30_000;
   let rows = [];
   while (Date.now() < deadline) {
-    ({ rows } = await db.query(`SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM jobs WHERE id = ANY($1::uuid[]) AND started_at IS NOT NULL`, [ids]));
+    ({ rows } = await db.query(
+      `SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM jobs WHERE id = ANY($1::uuid[]) AND started_at IS NOT NULL`,
+      [ids],
+    ));
     if (rows.length === k) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await worker.stop?.();
   await pool.end();
   const ms = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
-  figure('queue latency, enqueue to start (created_at → started_at)', `p50 ${fmt(percentile(ms, 50))}, p95 ${fmt(percentile(ms, 95))}`, 'ms', `${ms.length}/${k} started; created_at has millisecond precision`);
+  figure(
+    'queue latency, enqueue to start (created_at → started_at)',
+    `p50 ${fmt(percentile(ms, 50))}, p95 ${fmt(percentile(ms, 95))}`,
+    'ms',
+    `${ms.length}/${k} started; created_at has millisecond precision`,
+  );
 }
 
 /** Waits until no photo is processing, so leftover thumbnail work does not load the next figure. */
 async function waitForIdle(db, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { rows: [r] } = await db.query(`SELECT (SELECT count(*) FROM photos WHERE status = 'processing') + (SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= now() AND name <> 'bench.noop') AS busy`);
+    const {
+      rows: [r],
+    } = await db.query(
+      `SELECT (SELECT count(*) FROM photos WHERE status = 'processing') + (SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= now() AND name <> 'bench.noop') AS busy`,
+    );
     if (Number(r.busy) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -542,8 +768,17 @@ async function exportSection(db, owner) {
   }
   const seconds = (performance.now() - started) / 1000;
   if (status.status !== 'ready') throw new Error(`export ended ${status.status}`);
-  const { rows: [job] } = await db.query(`SELECT extract(epoch FROM finished_at - started_at) AS s FROM jobs WHERE name = 'exports.build' ORDER BY created_at DESC LIMIT 1`);
-  figure('export throughput (zip of 24 originals, request to ready)', fmt(status.bytes / MiB / seconds, 1), 'MiB/s', `${fmt(status.bytes / MiB, 1)} MiB in ${fmt(seconds, 2)} s; the job itself ${fmt(Number(job?.s), 2)} s = ${fmt(status.bytes / MiB / Number(job?.s), 1)} MiB/s`);
+  const {
+    rows: [job],
+  } = await db.query(
+    `SELECT extract(epoch FROM finished_at - started_at) AS s FROM jobs WHERE name = 'exports.build' ORDER BY created_at DESC LIMIT 1`,
+  );
+  figure(
+    'export throughput (zip of 24 originals, request to ready)',
+    fmt(status.bytes / MiB / seconds, 1),
+    'MiB/s',
+    `${fmt(status.bytes / MiB, 1)} MiB in ${fmt(seconds, 2)} s; the job itself ${fmt(Number(job?.s), 2)} s = ${fmt(status.bytes / MiB / Number(job?.s), 1)} MiB/s`,
+  );
 }
 
 let failed = false;

@@ -20,7 +20,8 @@
 const env = process.env;
 
 const DEFAULT_QUERIES = {
-  errors: 'sum(rate(epu_http_requests_total{revision="$REVISION",status=~"5.."}[$WINDOW])) / sum(rate(epu_http_requests_total{revision="$REVISION"}[$WINDOW]))',
+  errors:
+    'sum(rate(epu_http_requests_total{revision="$REVISION",status=~"5.."}[$WINDOW])) / sum(rate(epu_http_requests_total{revision="$REVISION"}[$WINDOW]))',
   p95: 'histogram_quantile(0.95, sum by (le) (rate(epu_http_request_duration_seconds_bucket{revision="$REVISION"}[$WINDOW])))',
   requests: 'sum(increase(epu_http_requests_total{revision="$REVISION"}[$WINDOW]))',
 };
@@ -99,7 +100,17 @@ async function main() {
     else if (p95 > maxP95) problems.push(`p95 ${p95.toFixed(3)}s > ${maxP95}s`);
   }
 
-  report({ revision, window, requests, errorRate, p95Seconds: p95, maxErrorRate, maxP95Seconds: maxP95, pass: problems.length === 0, problems });
+  report({
+    revision,
+    window,
+    requests,
+    errorRate,
+    p95Seconds: p95,
+    maxErrorRate,
+    maxP95Seconds: maxP95,
+    pass: problems.length === 0,
+    problems,
+  });
   if (problems.length > 0) fail(1, `revision ${revision} failed the gate: ${problems.join('; ')}`);
 }
 

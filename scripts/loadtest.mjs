@@ -249,7 +249,19 @@ async function startEpu(dir) {
   const url = `http://127.0.0.1:${ports.web}`;
   const env = { ...process.env };
   // Embedded defaults: none of the scaled dials, whatever the caller's shell holds.
-  for (const name of ['DATABASE_URL', 'DATABASE_REPLICA_URL', 'STORAGE_URL', 'REDIS_URL', 'FUNCTIONS_URL', 'CDN_BASE_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'SENTRY_DSN', 'SMTP_URL', 'SECRET_KEY', 'HOST']) {
+  for (const name of [
+    'DATABASE_URL',
+    'DATABASE_REPLICA_URL',
+    'STORAGE_URL',
+    'REDIS_URL',
+    'FUNCTIONS_URL',
+    'CDN_BASE_URL',
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'SENTRY_DSN',
+    'SMTP_URL',
+    'SECRET_KEY',
+    'HOST',
+  ]) {
     delete env[name];
   }
   Object.assign(env, {
@@ -265,13 +277,20 @@ async function startEpu(dir) {
   });
   const log = fs.openSync(path.join(dir, 'epu.log'), 'a');
   // cwd is the temporary directory so that no .env of the checkout leaks in.
-  const epu = startOwned('EPU', process.execPath, [path.join(root, 'bin', 'epu.js'), 'start'], { cwd: dir, env, stdio: ['ignore', log, log] });
+  const epu = startOwned('EPU', process.execPath, [path.join(root, 'bin', 'epu.js'), 'start'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', log, log],
+  });
   fs.closeSync(log);
   process.stdout.write(`starting EPU (pid ${epu.child.pid}) on ${url}, data in ${dataDir}\n`);
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     if (interrupted) throw new Error('interrupted while EPU was starting');
-    if (epu.exited) throw new Error(`EPU exited (code ${epu.code}, signal ${epu.signal}) before it was healthy; see ${tailFile(path.join(dir, 'epu.log'))}`);
+    if (epu.exited)
+      throw new Error(
+        `EPU exited (code ${epu.code}, signal ${epu.signal}) before it was healthy; see ${tailFile(path.join(dir, 'epu.log'))}`,
+      );
     try {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
       if (response.status === 200) return { entry: epu, url, dataDir, ports };
@@ -369,7 +388,10 @@ function rssSnapshot(rootPid) {
 
 const mb = (kb) => (kb / 1024).toFixed(1);
 
-const roleGroup = (p) => (p.role.startsWith('postgres: ') && !/checkpointer|background|walwriter|autovacuum|logical|writer/.test(p.role) ? 'postgres: client backends' : p.role);
+const roleGroup = (p) =>
+  p.role.startsWith('postgres: ') && !/checkpointer|background|walwriter|autovacuum|logical|writer/.test(p.role)
+    ? 'postgres: client backends'
+    : p.role;
 
 function groupByRole(snapshot) {
   const map = new Map();
@@ -391,7 +413,9 @@ function groupByRole(snapshot) {
  * machine's two cores went decides what a latency figure means.
  */
 function printRss(start, end, locustCpuSeconds) {
-  process.stdout.write('\nEPU processes: RSS (VmRSS from /proc/<pid>/status; peak = VmHWM at the end) and CPU seconds used during the run\n');
+  process.stdout.write(
+    '\nEPU processes: RSS (VmRSS from /proc/<pid>/status; peak = VmHWM at the end) and CPU seconds used during the run\n',
+  );
   const before = groupByRole(start);
   const after = groupByRole(end);
   const rows = [['process', 'pid(s)', 'start MB', 'end MB', 'peak MB', 'CPU s']];
@@ -431,14 +455,24 @@ function startRssSampler(rootPid, durationS) {
 
 function printRssOverTime(samples) {
   const roles = ['epu web', 'epu worker', 'epu functions'].filter((role) => samples.some((s) => s.roles.has(role)));
-  process.stdout.write('\nRSS over the run, MB (postgres = all its processes: summed RSS, and summed PSS, which counts shared buffers once)\n');
+  process.stdout.write(
+    '\nRSS over the run, MB (postgres = all its processes: summed RSS, and summed PSS, which counts shared buffers once)\n',
+  );
   const rows = [['t s', ...roles, 'postgres RSS', 'postgres PSS']];
   for (const sample of samples) {
     const postgres = [...sample.roles].filter(([k]) => k.startsWith('postgres')).map(([, g]) => g);
     const sum = (field) => postgres.reduce((total, g) => total + g[field], 0);
-    rows.push([sample.at, ...roles.map((role) => (sample.roles.has(role) ? mb(sample.roles.get(role).rssKb) : '-')), mb(sum('rssKb')), mb(sum('pssKb'))]);
+    rows.push([
+      sample.at,
+      ...roles.map((role) => (sample.roles.has(role) ? mb(sample.roles.get(role).rssKb) : '-')),
+      mb(sum('rssKb')),
+      mb(sum('pssKb')),
+    ]);
   }
-  printTable(rows, rows[0].map(() => true));
+  printTable(
+    rows,
+    rows[0].map(() => true),
+  );
 }
 
 // ------------------------------------------------------------------ jobs: nothing lost
@@ -471,7 +505,9 @@ async function jobCounts(databaseUrl) {
       const state = hasRunAt
         ? `CASE WHEN ${ident(column)}::text IN ('queued', 'created', 'retry', 'scheduled') AND run_at > now() THEN 'scheduled later' ELSE ${ident(column)}::text END`
         : `${ident(column)}::text`;
-      const { rows } = await client.query(`SELECT ${state} AS state, count(*)::int AS n FROM ${ident(schema)}.${ident(table)} GROUP BY 1 ORDER BY 1`);
+      const { rows } = await client.query(
+        `SELECT ${state} AS state, count(*)::int AS n FROM ${ident(schema)}.${ident(table)} GROUP BY 1 ORDER BY 1`,
+      );
       const byState = Object.fromEntries(rows.map((row) => [row.state, row.n]));
       const pending = rows.filter((row) => PENDING.has(row.state)).reduce((sum, row) => sum + row.n, 0);
       const dead = rows.filter((row) => DEAD.has(row.state)).reduce((sum, row) => sum + row.n, 0);
@@ -485,7 +521,9 @@ async function jobCounts(databaseUrl) {
 }
 
 async function checkJobs(databaseUrl, drainTimeoutS, baseline = []) {
-  process.stdout.write(`\nJobs (read from the database; the contract's admin API has no jobs endpoint), after waiting up to ${drainTimeoutS}s for due work to drain\n`);
+  process.stdout.write(
+    `\nJobs (read from the database; the contract's admin API has no jobs endpoint), after waiting up to ${drainTimeoutS}s for due work to drain\n`,
+  );
   const deadline = Date.now() + drainTimeoutS * 1000;
   const started = Date.now();
   let counts;
@@ -502,7 +540,15 @@ async function checkJobs(databaseUrl, drainTimeoutS, baseline = []) {
   const deadBefore = (table) => baseline.find((c) => c.table === table)?.dead ?? 0;
   const rows = [['table', 'states', 'pending', 'failed/dead', 'new failed/dead']];
   for (const c of counts) {
-    rows.push([c.table, Object.entries(c.byState).map(([state, n]) => `${state}=${n}`).join(' ') || '(empty)', String(c.pending), String(c.dead), String(c.dead - deadBefore(c.table))]);
+    rows.push([
+      c.table,
+      Object.entries(c.byState)
+        .map(([state, n]) => `${state}=${n}`)
+        .join(' ') || '(empty)',
+      String(c.pending),
+      String(c.dead),
+      String(c.dead - deadBefore(c.table)),
+    ]);
   }
   printTable(rows, [false, false, true, true, true]);
   const stuck = counts.filter((c) => c.mustDrain && c.pending > 0);
@@ -558,7 +604,9 @@ function readCsv(file) {
 function printTable(rows, rightAligned) {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => String(row[col]).length)));
   for (const [index, row] of rows.entries()) {
-    const line = row.map((cell, col) => (rightAligned[col] ? String(cell).padStart(widths[col]) : String(cell).padEnd(widths[col]))).join('  ');
+    const line = row
+      .map((cell, col) => (rightAligned[col] ? String(cell).padStart(widths[col]) : String(cell).padEnd(widths[col])))
+      .join('  ');
     process.stdout.write(`  ${line.trimEnd()}\n`);
     if (index === 0) process.stdout.write(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   }
@@ -568,13 +616,30 @@ async function runLocust(opts, host, dir) {
   const csvPrefix = path.join(dir, 'stats');
   const logFile = path.join(dir, 'locust.log');
   const args = [
-    '-f', path.join(root, 'loadtest', 'locustfile.py'),
-    '--headless', '--host', host,
-    '-u', String(opts.users), '-r', String(opts.spawnRate), '-t', `${opts.duration}s`,
-    '--csv', csvPrefix, '--only-summary', '--stop-timeout', '5',
-    '--loglevel', 'WARNING', '--logfile', logFile,
+    '-f',
+    path.join(root, 'loadtest', 'locustfile.py'),
+    '--headless',
+    '--host',
+    host,
+    '-u',
+    String(opts.users),
+    '-r',
+    String(opts.spawnRate),
+    '-t',
+    `${opts.duration}s`,
+    '--csv',
+    csvPrefix,
+    '--only-summary',
+    '--stop-timeout',
+    '5',
+    '--loglevel',
+    'WARNING',
+    '--logfile',
+    logFile,
   ];
-  process.stdout.write(`running locust: ${opts.users} users (spawn ${opts.spawnRate}/s) for ${opts.duration}s against ${host}, think time ${opts.wait}s\n`);
+  process.stdout.write(
+    `running locust: ${opts.users} users (spawn ${opts.spawnRate}/s) for ${opts.duration}s against ${host}, think time ${opts.wait}s\n`,
+  );
   const out = fs.openSync(path.join(dir, 'locust.out'), 'a');
   const env = { ...process.env, EPU_LOADTEST_WAIT: opts.wait, PYTHONUNBUFFERED: '1' };
   const locust = startOwned('locust', opts.locust, args, { cwd: root, env, stdio: ['ignore', out, out] });
@@ -582,7 +647,10 @@ async function runLocust(opts, host, dir) {
   // Locust's CPU, read while it runs (a process that has exited has no /proc entry to read).
   let locustCpuSeconds = 0;
   const locustCpu = setInterval(() => {
-    locustCpuSeconds = Math.max(locustCpuSeconds, processTree(locust.child.pid).reduce((sum, p) => sum + p.cpuSeconds, 0));
+    locustCpuSeconds = Math.max(
+      locustCpuSeconds,
+      processTree(locust.child.pid).reduce((sum, p) => sum + p.cpuSeconds, 0),
+    );
   }, 1000);
   // Seeding (a few hundred requests) plus the run plus Locust's own stop; then we stop it.
   const limitMs = (opts.duration + 180) * 1000;
@@ -596,14 +664,19 @@ async function runLocust(opts, host, dir) {
   const output = fs.existsSync(path.join(dir, 'locust.out')) ? fs.readFileSync(path.join(dir, 'locust.out'), 'utf8') : '';
   const logText = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
   const seedLine = output.split('\n').find((line) => line.startsWith('EPU-LOADTEST seed '));
-  const warnings = logText.split('\n').filter((line) => /CPU usage|Traceback|Error|error/.test(line)).slice(0, 10);
+  const warnings = logText
+    .split('\n')
+    .filter((line) => /CPU usage|Traceback|Error|error/.test(line))
+    .slice(0, 10);
   return {
     locustCpuSeconds,
     timedOut: outcome === 'timeout',
     exitCode: locust.code,
     // The final files are written by the locustfile at exit; the periodic ones miss the last second.
     stats: readCsv(`${csvPrefix}_final_stats.csv`).length ? readCsv(`${csvPrefix}_final_stats.csv`) : readCsv(`${csvPrefix}_stats.csv`),
-    failures: fs.existsSync(`${csvPrefix}_final_failures.csv`) ? readCsv(`${csvPrefix}_final_failures.csv`) : readCsv(`${csvPrefix}_failures.csv`),
+    failures: fs.existsSync(`${csvPrefix}_final_failures.csv`)
+      ? readCsv(`${csvPrefix}_final_failures.csv`)
+      : readCsv(`${csvPrefix}_failures.csv`),
     seed: seedLine ? JSON.parse(seedLine.slice('EPU-LOADTEST seed '.length)) : undefined,
     warnings,
     tail: [output, logText].join('\n').trim().split('\n').slice(-20).join('\n'),
@@ -630,7 +703,9 @@ function report(opts, result) {
     const requests = num(row['Request Count']);
     const failed = num(row['Failure Count']);
     const p95 = num(row['95%']);
-    const flags = [failed > 0 ? 'FAILING' : '', p95 !== undefined && p95 >= opts.sloP95Ms && row !== total ? `p95>=${opts.sloP95Ms}` : ''].filter(Boolean).join(' ');
+    const flags = [failed > 0 ? 'FAILING' : '', p95 !== undefined && p95 >= opts.sloP95Ms && row !== total ? `p95>=${opts.sloP95Ms}` : '']
+      .filter(Boolean)
+      .join(' ');
     rows.push([
       row === total ? 'ALL (aggregated)' : `${row.Type} ${row.Name}`,
       String(requests),
@@ -707,7 +782,9 @@ async function main() {
     const rssSamples = sampler?.stop();
     if (result.seed) {
       const s = result.seed;
-      process.stdout.write(`seed: ${s.organisers} organisers, ${s.events} events, ${s.photos} photos${s.problems.length ? `; problems: ${s.problems.join('; ')}` : ''}\n`);
+      process.stdout.write(
+        `seed: ${s.organisers} organisers, ${s.events} events, ${s.photos} photos${s.problems.length ? `; problems: ${s.problems.join('; ')}` : ''}\n`,
+      );
     }
     for (const line of result.warnings) process.stdout.write(`locust: ${line}\n`);
     if (result.timedOut) process.stdout.write('locust had to be stopped by the runner; the figures cover what it recorded\n');
@@ -739,7 +816,9 @@ async function main() {
       process.stdout.write(`stopped EPU (pid ${epu.entry.child.pid})\n`);
     }
     if (interrupted) exitCode = 130;
-    process.stdout.write(interrupted ? '\nRESULT: interrupted\n' : exitCode === 0 ? '\nRESULT: all SLOs met\n' : '\nRESULT: FAILED (see above)\n');
+    process.stdout.write(
+      interrupted ? '\nRESULT: interrupted\n' : exitCode === 0 ? '\nRESULT: all SLOs met\n' : '\nRESULT: FAILED (see above)\n',
+    );
   } catch (error) {
     process.stderr.write(`loadtest: ${error.message}\n`);
     if (interrupted) exitCode = 130;

@@ -37,7 +37,9 @@ function options() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node scripts/prometheus-check.mjs [--web URL] [--metrics PORT[,PORT...]] [--timeout SECONDS] [--prometheus PATH]\n');
+    process.stdout.write(
+      'usage: node scripts/prometheus-check.mjs [--web URL] [--metrics PORT[,PORT...]] [--timeout SECONDS] [--prometheus PATH]\n',
+    );
     process.exit(0);
   }
   let web;
@@ -47,7 +49,8 @@ function options() {
     throw new CheckError(`--web ${values.web} is not a URL`);
   }
   const ports = values.metrics.split(',').map((p) => Number(p.trim()));
-  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new CheckError(`--metrics ${values.metrics} is not a list of ports`);
+  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
+    throw new CheckError(`--metrics ${values.metrics} is not a list of ports`);
   const timeout = Number(values.timeout);
   if (!(timeout > 0)) throw new CheckError(`--timeout ${values.timeout} is not a number of seconds`);
   // Prometheus and EPU on one machine; "localhost" may resolve to ::1 where EPU listens on IPv4.
@@ -62,7 +65,9 @@ function ruleFiles() {
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
     .map((f) => path.join(rulesDir, f));
-  const groups = files.flatMap((file) => (parseYaml(fs.readFileSync(file, 'utf8'))?.groups ?? []).map((g) => ({ name: g.name, file, rules: g.rules.length })));
+  const groups = files.flatMap((file) =>
+    (parseYaml(fs.readFileSync(file, 'utf8'))?.groups ?? []).map((g) => ({ name: g.name, file, rules: g.rules.length })),
+  );
   if (groups.length === 0) throw new CheckError(`no rule groups found in ${rulesDir}`);
   return { files, groups };
 }
@@ -100,7 +105,11 @@ async function checkWeb(web, deadline) {
 
 function table(rows, columns) {
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
-  const line = (cells) => cells.map((cell, i) => String(cell ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((cell, i) => String(cell ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n') + '\n';
 }
 
@@ -122,7 +131,11 @@ function startPrometheus(binary, dir, port) {
   const started = new Promise((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err) =>
-      reject(new CheckError(err.code === 'ENOENT' ? `${binary} not found; install Debian's \`prometheus\` package or pass --prometheus PATH` : err.message)),
+      reject(
+        new CheckError(
+          err.code === 'ENOENT' ? `${binary} not found; install Debian's \`prometheus\` package or pass --prometheus PATH` : err.message,
+        ),
+      ),
     );
   });
   return { child, exited, started };
@@ -153,17 +166,28 @@ async function waitForHealthy(api, targets, groups, deadline, prom) {
   while (Date.now() < deadline) {
     if (exitedEarly) throw new CheckError(`prometheus exited early (${exitedEarly.signal ?? `code ${exitedEarly.code}`})`);
     try {
-      const [targetData, ruleData] = await Promise.all([getJson(`${api}/api/v1/targets?state=active`, deadline), getJson(`${api}/api/v1/rules`, deadline)]);
+      const [targetData, ruleData] = await Promise.all([
+        getJson(`${api}/api/v1/targets?state=active`, deadline),
+        getJson(`${api}/api/v1/rules`, deadline),
+      ]);
       const active = targetData.activeTargets;
-      const down = targets.filter((t) => !active.some((a) => a.labels.job === t.job && a.labels.instance === t.address && a.health === 'up'));
+      const down = targets.filter(
+        (t) => !active.some((a) => a.labels.job === t.job && a.labels.instance === t.address && a.health === 'up'),
+      );
       const loaded = new Map(ruleData.groups.map((g) => [g.name, g]));
       const missing = groups.filter((g) => !loaded.has(g.name));
-      const failing = ruleData.groups.flatMap((g) => g.rules.filter((r) => r.health !== 'ok').map((r) => ({ group: g.name, rule: r.name ?? r.alert, health: r.health, error: r.lastError })));
+      const failing = ruleData.groups.flatMap((g) =>
+        g.rules
+          .filter((r) => r.health !== 'ok')
+          .map((r) => ({ group: g.name, rule: r.name ?? r.alert, health: r.health, error: r.lastError })),
+      );
       if (down.length === 0 && missing.length === 0 && failing.length === 0) return { active, ruleGroups: ruleData.groups };
       last = [
-        down.length && `targets not up: ${down.map((t) => `${t.job} ${t.address} (${active.find((a) => a.labels.instance === t.address)?.lastError || 'not scraped yet'})`).join(', ')}`,
+        down.length &&
+          `targets not up: ${down.map((t) => `${t.job} ${t.address} (${active.find((a) => a.labels.instance === t.address)?.lastError || 'not scraped yet'})`).join(', ')}`,
         missing.length && `rule groups not loaded: ${missing.map((g) => g.name).join(', ')}`,
-        failing.length && `rules not evaluated cleanly: ${failing.map((f) => `${f.group}/${f.rule} ${f.health}${f.error ? ` (${f.error})` : ''}`).join(', ')}`,
+        failing.length &&
+          `rules not evaluated cleanly: ${failing.map((f) => `${f.group}/${f.rule} ${f.health}${f.error ? ` (${f.error})` : ''}`).join(', ')}`,
       ]
         .filter(Boolean)
         .join('; ');
@@ -213,14 +237,23 @@ async function main() {
       throw err;
     }
 
-    const series = await getJson(`${api}/api/v1/query?query=${encodeURIComponent('count by (instance) ({__name__=~"epu_.+"})')}`, opts.deadline + 5000).catch(() => ({ result: [] }));
+    const series = await getJson(
+      `${api}/api/v1/query?query=${encodeURIComponent('count by (instance) ({__name__=~"epu_.+"})')}`,
+      opts.deadline + 5000,
+    ).catch(() => ({ result: [] }));
     const epuSeries = new Map(series.result.map((r) => [r.metric.instance, r.value[1]]));
     process.stdout.write('\nTargets\n');
     process.stdout.write(
       table(
         opts.targets.map((t) => {
           const a = result.active.find((x) => x.labels.job === t.job && x.labels.instance === t.address);
-          return { job: t.job, endpoint: a.scrapeUrl, health: a.health, 'scrape ms': (a.lastScrapeDuration * 1000).toFixed(1), 'epu_* series': epuSeries.get(t.address) ?? '0' };
+          return {
+            job: t.job,
+            endpoint: a.scrapeUrl,
+            health: a.health,
+            'scrape ms': (a.lastScrapeDuration * 1000).toFixed(1),
+            'epu_* series': epuSeries.get(t.address) ?? '0',
+          };
         }),
         ['job', 'endpoint', 'health', 'scrape ms', 'epu_* series'],
       ),
@@ -230,12 +263,19 @@ async function main() {
       table(
         groups.map((g) => {
           const loaded = result.ruleGroups.find((x) => x.name === g.name);
-          return { group: g.name, file: path.relative(root, g.file), rules: `${loaded.rules.length}/${g.rules}`, health: loaded.rules.every((r) => r.health === 'ok') ? 'ok' : 'err' };
+          return {
+            group: g.name,
+            file: path.relative(root, g.file),
+            rules: `${loaded.rules.length}/${g.rules}`,
+            health: loaded.rules.every((r) => r.health === 'ok') ? 'ok' : 'err',
+          };
         }),
         ['group', 'file', 'rules', 'health'],
       ),
     );
-    const firing = result.ruleGroups.flatMap((g) => g.rules.filter((r) => r.type === 'alerting' && r.state !== 'inactive').map((r) => `${r.name} (${r.state})`));
+    const firing = result.ruleGroups.flatMap((g) =>
+      g.rules.filter((r) => r.type === 'alerting' && r.state !== 'inactive').map((r) => `${r.name} (${r.state})`),
+    );
     if (firing.length) process.stdout.write(`\nAlerts pending or firing now: ${firing.join(', ')}\n`);
     const bare = opts.targets.filter((t) => !epuSeries.has(t.address));
     if (bare.length) process.stdout.write(`\nwarning: no epu_* metrics yet from ${bare.map((t) => t.address).join(', ')}\n`);

@@ -32,8 +32,17 @@ function summary() {
 
 const npx = 'npx';
 step('build', 'npm', ['run', 'build', '--silent']);
+step('format', npx, ['prettier', '--check', '--log-level', 'warn', '.']);
 step('typecheck', npx, ['tsc', '-p', 'tsconfig.json', '--noEmit']);
-step('migrations', npx, ['squawk', '--config', '.squawk.toml', ...fs.readdirSync('migrations').filter((f) => f.endsWith('.sql')).map((f) => `migrations/${f}`)]);
+step('migrations', npx, [
+  'squawk',
+  '--config',
+  '.squawk.toml',
+  ...fs
+    .readdirSync('migrations')
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => `migrations/${f}`),
+]);
 step('tests', npx, ['vitest', 'run']);
 if (process.env.TEST_DATABASE_URL) {
   step('tests-external-pg', npx, ['vitest', 'run', '.int.test.ts'], { env: { EPU_TEST_DB: 'external' } });

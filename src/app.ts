@@ -78,7 +78,12 @@ import { createIntegrityService, INTEGRITY_CHECK_JOB, type IntegrityService } fr
 import { integrityCheckJob } from './features/integrity/integrity.jobs.js';
 import { integritySection } from './features/integrity/views/integrity-section.js';
 import { createRetentionRepository } from './features/retention/retention.repository.js';
-import { createRetentionService, RETENTION_SWEEP_JOB, retentionPolicy, type RetentionService } from './features/retention/retention.service.js';
+import {
+  createRetentionService,
+  RETENTION_SWEEP_JOB,
+  retentionPolicy,
+  type RetentionService,
+} from './features/retention/retention.service.js';
 import { retentionSweepJob } from './features/retention/retention.jobs.js';
 import { retentionRoutes } from './features/retention/retention.routes.js';
 
@@ -161,7 +166,14 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     const db = createKysely(pool);
     const namespace = redisNamespace(databaseUrl);
     // One fail-fast connection for the cache and the rate limits; the bus keeps its own two.
-    const redis = config.redisUrl ? createRedisConnection({ url: config.redisUrl, name: `epu-${role}:${namespace}`, logger, commandTimeoutMs: config.redisCommandTimeoutMs }) : null;
+    const redis = config.redisUrl
+      ? createRedisConnection({
+          url: config.redisUrl,
+          name: `epu-${role}:${namespace}`,
+          logger,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        })
+      : null;
     if (redis) closers.push(async () => redis.disconnect());
     const cache = createCache({ redis, namespace, logger, onLookup: metrics.cacheHit });
     const postgresLimiters = postgresLimiterFactory(pool);
@@ -171,7 +183,12 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
     if (backupStorage !== storage) closers.push(() => backupStorage.close());
     const queue = createQueue({ db, pool, logger });
-    const pages = createPublicPageCache({ bus, logger, ttlSeconds: config.publicPageCacheSeconds, onLookup: (hit) => metrics.cacheHit('page', hit) });
+    const pages = createPublicPageCache({
+      bus,
+      logger,
+      ttlSeconds: config.publicPageCacheSeconds,
+      onLookup: (hit) => metrics.cacheHit('page', hit),
+    });
     closers.push(async () => pages.stop());
 
     return {
@@ -262,7 +279,14 @@ export function createServices(platform: Platform): Services {
     source: config.publicUrl.origin,
     onStored: (bytes) => platform.metrics.uploadBytes(bytes),
   });
-  const exports = createExportsService({ db, repo: createExportsRepository(db), queue: platform.queue, storage: platform.storage, events, audit });
+  const exports = createExportsService({
+    db,
+    repo: createExportsRepository(db),
+    queue: platform.queue,
+    storage: platform.storage,
+    events,
+    audit,
+  });
   const flags = createFlagsService({
     repo: createFlagsRepository(db),
     bus: platform.bus,
@@ -273,7 +297,15 @@ export function createServices(platform: Platform): Services {
   });
   const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
   return {
-    accounts, events, bookings, audit, photos, exports, flags, backups: createBackups(platform), stats,
+    accounts,
+    events,
+    bookings,
+    audit,
+    photos,
+    exports,
+    flags,
+    backups: createBackups(platform),
+    stats,
     integrity: createIntegrity(platform),
     retention: createRetention(platform, audit),
   };
@@ -305,7 +337,12 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
   const { db, logger } = platform;
   return {
     auditLog: createAuditLogFunction({ repo: createAuditRepository(db), logger }),
-    photoUploaded: createPhotoUploadedFunction({ repo: createPhotosRepository(db), storage: platform.storage, queue: platform.queue, logger }),
+    photoUploaded: createPhotoUploadedFunction({
+      repo: createPhotosRepository(db),
+      storage: platform.storage,
+      queue: platform.queue,
+      logger,
+    }),
   };
 }
 
@@ -348,7 +385,10 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
   return Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [
       name,
-      ((job, signal) => runWithExtractedContext(job.trace, `job ${name}`, () => handler(job, signal), { attributes: { 'epu.job.attempt': job.attempt } })) satisfies JobHandler,
+      ((job, signal) =>
+        runWithExtractedContext(job.trace, `job ${name}`, () => handler(job, signal), {
+          attributes: { 'epu.job.attempt': job.attempt },
+        })) satisfies JobHandler,
     ]),
   );
 }
@@ -379,7 +419,13 @@ export async function buildWebApp(platform: Platform, services: Services, option
     errorPages: {
       notFound: () => errorPage({ status: 404, title: 'Page not found', message: 'There is nothing at this address.', viewer: null }),
       error: (request, status, message) =>
-        errorPage({ status, title: status >= 500 ? 'Something went wrong' : 'That did not work', message, requestId: request.id, viewer: null }),
+        errorPage({
+          status,
+          title: status >= 500 ? 'Something went wrong' : 'That did not work',
+          message,
+          requestId: request.id,
+          viewer: null,
+        }),
     },
   });
   instrumentHttp(app, platform.metrics);
@@ -446,10 +492,15 @@ export async function buildWebApp(platform: Platform, services: Services, option
   photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads });
   exportsRoutes(app, { exports: services.exports, auth });
   auditRoutes(app, { repo: createAuditRepository(platform.db), auth });
-  adminRoutes(app, { auth, queue: platform.queue, audit: createAuditRepository(platform.db), sections: {
-    before: [async () => statsSection(await services.stats.read()), async () => integritySection(await services.integrity.latest())],
-    after: [backupsAdminSection(services.backups, config.backupKeep)],
-  } });
+  adminRoutes(app, {
+    auth,
+    queue: platform.queue,
+    audit: createAuditRepository(platform.db),
+    sections: {
+      before: [async () => statsSection(await services.stats.read()), async () => integritySection(await services.integrity.latest())],
+      after: [backupsAdminSection(services.backups, config.backupKeep)],
+    },
+  });
   flagsRoutes(app, { flags: services.flags, auth });
   // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());

@@ -50,30 +50,35 @@ function mentions(): { epu: (Mention & { command: string; verb?: string })[]; np
   const epu: (Mention & { command: string; verb?: string })[] = [];
   const npm: (Mention & { script: string; packageFile: string })[] = [];
   for (const file of DOCUMENTS.filter((f) => fs.existsSync(path.join(root, f)))) {
-    read(file).split('\n').forEach((text, index) => {
-      const line = index + 1;
-      for (const match of text.matchAll(/(?<![\w./-])epu ([a-z][\w-]*)(?: ([a-z][\w.-]*))?/g)) {
-        epu.push({ file, line, text: match[0], command: match[1]!, verb: match[2] });
-      }
-      for (const match of text.matchAll(/(?<![\w-])npm (?:run(?:-script)? ([\w:.-]+)|(start|test)\b)/g)) {
-        // `cd infra && npm …` runs infra's own package.
-        const before = text.slice(0, match.index);
-        const packageFile = /cd infra\b[^`;|]*&&\s*(?:npm ci\s*&&\s*)?$/.test(before) ? 'infra/package.json' : 'package.json';
-        npm.push({ file, line, text: match[0], script: match[1] ?? match[2]!, packageFile });
-      }
-    });
+    read(file)
+      .split('\n')
+      .forEach((text, index) => {
+        const line = index + 1;
+        for (const match of text.matchAll(/(?<![\w./-])epu ([a-z][\w-]*)(?: ([a-z][\w.-]*))?/g)) {
+          epu.push({ file, line, text: match[0], command: match[1]!, verb: match[2] });
+        }
+        for (const match of text.matchAll(/(?<![\w-])npm (?:run(?:-script)? ([\w:.-]+)|(start|test)\b)/g)) {
+          // `cd infra && npm …` runs infra's own package.
+          const before = text.slice(0, match.index);
+          const packageFile = /cd infra\b[^`;|]*&&\s*(?:npm ci\s*&&\s*)?$/.test(before) ? 'infra/package.json' : 'package.json';
+          npm.push({ file, line, text: match[0], script: match[1] ?? match[2]!, packageFile });
+        }
+      });
   }
   return { epu, npm };
 }
 
 describe('operator documents', () => {
   it('exist', () => {
-    for (const file of ['DEPLOYMENT.md', 'RUNBOOK.md', 'SECURITY.md', 'CHANGELOG.md']) expect(fs.existsSync(path.join(root, file)), file).toBe(true);
+    for (const file of ['DEPLOYMENT.md', 'RUNBOOK.md', 'SECURITY.md', 'CHANGELOG.md'])
+      expect(fs.existsSync(path.join(root, file)), file).toBe(true);
   });
 
   it('name only `epu` commands (and verbs) that cli.ts has', () => {
     const commands = cliCommands();
-    expect([...commands.keys()]).toEqual(expect.arrayContaining(['start', 'web', 'worker', 'functions', 'migrate', 'admin', 'jobs', 'flags', 'smoke']));
+    expect([...commands.keys()]).toEqual(
+      expect.arrayContaining(['start', 'web', 'worker', 'functions', 'migrate', 'admin', 'jobs', 'flags', 'smoke']),
+    );
     const { epu } = mentions();
     expect(epu.length).toBeGreaterThan(20);
     const unknown: string[] = [];
@@ -84,7 +89,8 @@ describe('operator documents', () => {
         unknown.push(`${where}: no command "${m.command}"`);
         continue;
       }
-      if (verbs.size > 0 && m.verb !== undefined && !verbs.has(m.verb)) unknown.push(`${where}: "${m.command}" has no "${m.verb}" (${[...verbs].join(', ')})`);
+      if (verbs.size > 0 && m.verb !== undefined && !verbs.has(m.verb))
+        unknown.push(`${where}: "${m.command}" has no "${m.verb}" (${[...verbs].join(', ')})`);
     }
     expect(unknown).toEqual([]);
   });
@@ -108,12 +114,21 @@ describe('operator documents', () => {
         .split('\n')
         .filter((line) => /^#{1,6} /.test(line))
         // GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
-        .map((line) => line.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')),
+        .map((line) =>
+          line
+            .replace(/^#+ /, '')
+            .trim()
+            .toLowerCase()
+            .replace(/[^\p{L}\p{N} _-]/gu, '')
+            .replace(/ /g, '-'),
+        ),
     );
     const rulesDir = 'deploy/observability/prometheus/rules';
     const links: string[] = [];
     for (const file of fs.readdirSync(path.join(root, rulesDir)).filter((f) => f.endsWith('.yml'))) {
-      const doc = parse(read(path.join(rulesDir, file))) as { groups?: { rules?: { alert?: string; annotations?: { runbook_url?: string } }[] }[] };
+      const doc = parse(read(path.join(rulesDir, file))) as {
+        groups?: { rules?: { alert?: string; annotations?: { runbook_url?: string } }[] }[];
+      };
       for (const rule of (doc.groups ?? []).flatMap((g) => g.rules ?? [])) {
         if (!rule.alert) continue;
         const url = rule.annotations?.runbook_url;
@@ -127,14 +142,34 @@ describe('operator documents', () => {
       return !file!.endsWith('RUNBOOK.md') || !anchor || !anchors.has(anchor);
     });
     expect(missing).toEqual([]);
-    for (const section of ['scale', 'restore', 'rotate-secrets', 'roll-back-a-release', 'investigate-errors', 'disaster-recovery-drill', 'routine-operations']) {
+    for (const section of [
+      'scale',
+      'restore',
+      'rotate-secrets',
+      'roll-back-a-release',
+      'investigate-errors',
+      'disaster-recovery-drill',
+      'routine-operations',
+    ]) {
       expect(anchors.has(section), section).toBe(true);
     }
   });
 
   it('links in RUNBOOK.md point at its own headings', () => {
     const text = read('RUNBOOK.md');
-    const headings = new Set(text.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')));
+    const headings = new Set(
+      text
+        .split('\n')
+        .filter((l) => /^#{1,6} /.test(l))
+        .map((l) =>
+          l
+            .replace(/^#+ /, '')
+            .trim()
+            .toLowerCase()
+            .replace(/[^\p{L}\p{N} _-]/gu, '')
+            .replace(/ /g, '-'),
+        ),
+    );
     const broken = [...text.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!).filter((anchor) => !headings.has(anchor));
     expect(broken).toEqual([]);
   });

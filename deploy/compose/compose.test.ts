@@ -77,7 +77,22 @@ describe('docker-compose.yml', () => {
 
   it('has the whole production-like stack', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['epu-migrate', 'functions', 'grafana', 'jaeger', 'minio', 'minio-init', 'otel-collector', 'postgres', 'prometheus', 'proxy', 'redis', 'web-1', 'web-2', 'worker'].sort(),
+      [
+        'epu-migrate',
+        'functions',
+        'grafana',
+        'jaeger',
+        'minio',
+        'minio-init',
+        'otel-collector',
+        'postgres',
+        'prometheus',
+        'proxy',
+        'redis',
+        'web-1',
+        'web-2',
+        'worker',
+      ].sort(),
     );
     expect(services.postgres!.image).toBe('postgres:17');
     expect(services.redis!.image).toBe('redis:7');
@@ -87,14 +102,21 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs every EPU process from the one image, chosen by command', () => {
-    const expected: Record<string, string> = { 'epu-migrate': 'migrate', 'web-1': 'web', 'web-2': 'web', worker: 'worker', functions: 'functions' };
+    const expected: Record<string, string> = {
+      'epu-migrate': 'migrate',
+      'web-1': 'web',
+      'web-2': 'web',
+      worker: 'worker',
+      functions: 'functions',
+    };
     for (const [name, command] of Object.entries(expected)) {
       const service = services[name]!;
       expect(service.image, name).toBe('epu:local');
       expect(service.build, name).toBeDefined();
       expect(service.command, name).toEqual([command]);
       const env = service.environment!;
-      for (const required of ['APP_ENV', 'SECRET_KEY', 'DATABASE_URL', 'PUBLIC_URL']) expect(env[required], `${name} ${required}`).toBeTruthy();
+      for (const required of ['APP_ENV', 'SECRET_KEY', 'DATABASE_URL', 'PUBLIC_URL'])
+        expect(env[required], `${name} ${required}`).toBeTruthy();
       expect(env.SECRET_KEY!.split(',').every((key) => key.length >= 32)).toBe(true);
       expect(env.FUNCTIONS_URL, name).toBe('http://functions:8081');
       expect(env.FUNCTIONS_TOKEN, name).toBeTruthy();
@@ -127,7 +149,9 @@ describe('docker-compose.yml', () => {
 
   it('mounts only files and directories that exist in the repository', () => {
     const named = new Set(Object.keys(compose.volumes ?? {}));
-    const mounts = Object.entries(services).flatMap(([name, service]) => (service.volumes ?? []).map((volume) => [name, volume.split(':')[0]!] as const));
+    const mounts = Object.entries(services).flatMap(([name, service]) =>
+      (service.volumes ?? []).map((volume) => [name, volume.split(':')[0]!] as const),
+    );
     expect(mounts.length).toBeGreaterThan(0);
     for (const [name, hostPath] of mounts) {
       if (named.has(hostPath)) continue;
@@ -141,7 +165,9 @@ describe('docker-compose.yml', () => {
       rule_files: string[];
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
     };
-    const targets = Object.fromEntries(prometheus.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]));
+    const targets = Object.fromEntries(
+      prometheus.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]),
+    );
     expect(targets['epu-web']).toEqual(['web-1:9464', 'web-2:9464']);
     expect(targets['epu-worker']).toEqual(['worker:9464']);
     expect(targets['epu-functions']).toEqual(['functions:9464']);

@@ -12,12 +12,24 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withDatabaseName } from '../../tests/support/database.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const BUILD_INPUTS = ['Dockerfile', 'scripts/build-image-dir.sh', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'migrations', 'public'];
+const BUILD_INPUTS = [
+  'Dockerfile',
+  'scripts/build-image-dir.sh',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'bin',
+  'src',
+  'migrations',
+  'public',
+];
 
 function listFiles(entry: string): string[] {
   const full = path.join(root, entry);
   if (!fs.statSync(full).isDirectory()) return [entry];
-  return fs.readdirSync(full, { recursive: true, encoding: 'utf8' })
+  return fs
+    .readdirSync(full, { recursive: true, encoding: 'utf8' })
     .map((name) => path.join(entry, name))
     .filter((name) => fs.statSync(path.join(root, name)).isFile())
     .sort();
@@ -38,7 +50,10 @@ function pruneOldBuilds(keep: string): void {
 function imageDir(): string {
   const hash = crypto.createHash('sha256');
   for (const file of BUILD_INPUTS.flatMap(listFiles)) {
-    hash.update(file).update('\0').update(fs.readFileSync(path.join(root, file)));
+    hash
+      .update(file)
+      .update('\0')
+      .update(fs.readFileSync(path.join(root, file)));
   }
   const cacheDir = path.join(os.tmpdir(), `epu-image-${hash.digest('hex').slice(0, 16)}`);
   const done = path.join(cacheDir, '.complete');
@@ -98,13 +113,16 @@ async function stop(running: Running): Promise<number | null> {
 }
 
 function hasLogLine(running: Running, message: string): boolean {
-  return running.output().split('\n').some((line) => {
-    try {
-      return (JSON.parse(line) as { msg?: string }).msg === message;
-    } catch {
-      return false;
-    }
-  });
+  return running
+    .output()
+    .split('\n')
+    .some((line) => {
+      try {
+        return (JSON.parse(line) as { msg?: string }).msg === message;
+      } catch {
+        return false;
+      }
+    });
 }
 
 describe('container image layout', () => {
@@ -160,8 +178,12 @@ describe('container image layout', () => {
   it('has no devDependencies in node_modules', () => {
     // The lockfile marks every package reached only through devDependencies with `dev: true`;
     // some direct devDependencies (ajv, yaml, @types/node) are also needed at run time and stay.
-    const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([location, entry]) => location.startsWith('node_modules/') && entry.dev).map(([location]) => location);
+    const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(lock.packages)
+      .filter(([location, entry]) => location.startsWith('node_modules/') && entry.dev)
+      .map(([location]) => location);
     expect(devOnly.length).toBeGreaterThan(0);
     expect(devOnly.filter((location) => fs.existsSync(path.join(dir, location)))).toEqual([]);
     for (const name of ['typescript', 'vitest', 'playwright-core', 'squawk-cli', 'kubernetes-models', 's3rver', '@action-validator/cli']) {
@@ -186,7 +208,11 @@ describe('container image layout', () => {
     const pathDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-image-path-'));
     try {
       fs.symlinkSync(path.join(dir, 'bin/epu.js'), path.join(pathDir, 'epu'));
-      const child = spawn('epu', ['help'], { cwd: os.tmpdir(), env: { ...env, PATH: `${pathDir}:${env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('epu', ['help'], {
+        cwd: os.tmpdir(),
+        env: { ...env, PATH: `${pathDir}:${env.PATH}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout!.on('data', (chunk) => (output += chunk));
       child.stderr!.on('data', (chunk) => (output += chunk));
@@ -204,7 +230,9 @@ describe('container image layout', () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM information_schema.tables WHERE table_schema = 'public'`,
+      );
       expect(Number(rows[0]!.n)).toBeGreaterThan(0);
     } finally {
       await client.end();
@@ -214,13 +242,17 @@ describe('container image layout', () => {
   it('serves web: /healthz 200, then a clean exit on SIGTERM', async () => {
     const web = run(dir, ['web'], env);
     started.push(web);
-    await until('/healthz 200', async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${env.PORT}/healthz`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, web);
+    await until(
+      '/healthz 200',
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${env.PORT}/healthz`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      web,
+    );
     const livez = await fetch(`http://127.0.0.1:${env.PORT}/livez`);
     expect(livez.status).toBe(200);
     expect(await stop(web), web.output()).toBe(0);

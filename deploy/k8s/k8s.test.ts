@@ -11,13 +11,20 @@ const here = import.meta.dirname;
 const kubectl = process.env.KUBECTL ?? 'kubectl';
 const OVERLAYS = ['dev', 'staging', 'prod'] as const;
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 /** apiVersion → the package that holds its generated models and validators. */
 function modulePath(apiVersion: string, kind: string): string {
   if (apiVersion.startsWith('external-secrets.io/')) return `@kubernetes-models/external-secrets/${apiVersion}/${kind}`;
   if (apiVersion.startsWith('monitoring.coreos.com/')) return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
-  if (apiVersion.includes('.') && !apiVersion.includes('.k8s.io/')) throw new Error(`no schema package for ${apiVersion} ${kind}: add one before using this kind`);
+  if (apiVersion.includes('.') && !apiVersion.includes('.k8s.io/'))
+    throw new Error(`no schema package for ${apiVersion} ${kind}: add one before using this kind`);
   return `kubernetes-models/${apiVersion}/${kind}`;
 }
 
@@ -64,13 +71,16 @@ describe('schema validation', () => {
     await expect(validateObject(secret)).rejects.toThrow(/remoteRef/);
   });
 
-  it.each(['base', 'cluster', ...OVERLAYS.map((o) => `overlays/${o}`)])('%s renders and every object conforms to its schema', async (dir) => {
-    const objects = render(dir);
-    expect(objects.length).toBeGreaterThan(0);
-    for (const object of objects) {
-      await expect(validateObject(object), `${object.kind}/${object.metadata.name}`).resolves.toBeUndefined();
-    }
-  });
+  it.each(['base', 'cluster', ...OVERLAYS.map((o) => `overlays/${o}`)])(
+    '%s renders and every object conforms to its schema',
+    async (dir) => {
+      const objects = render(dir);
+      expect(objects.length).toBeGreaterThan(0);
+      for (const object of objects) {
+        await expect(validateObject(object), `${object.kind}/${object.metadata.name}`).resolves.toBeUndefined();
+      }
+    },
+  );
 });
 
 describe.each(OVERLAYS)('overlay %s', (overlay) => {
@@ -80,11 +90,13 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   });
 
   const deployments = () => objects.filter((o) => o.kind === 'Deployment');
-  const podSpecs = () => [...deployments(), find(objects, 'Job', 'epu-migrate')].map((o) => [o.metadata.name, o.spec.template.spec] as const);
+  const podSpecs = () =>
+    [...deployments(), find(objects, 'Job', 'epu-migrate')].map((o) => [o.metadata.name, o.spec.template.spec] as const);
 
   it('puts every namespaced object in the overlay namespace', () => {
     const namespace = find(objects, 'Namespace', `epu-${overlay}`).metadata.name;
-    for (const object of objects.filter((o) => o.kind !== 'Namespace')) expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
+    for (const object of objects.filter((o) => o.kind !== 'Namespace'))
+      expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
   });
 
   it('runs one image for every process, picked by command', () => {
@@ -127,7 +139,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const podLabels = (name: string) => find(objects, 'Deployment', name).spec.template.metadata.labels as Record<string, string>;
     for (const service of objects.filter((o) => o.kind === 'Service')) {
       const labels = podLabels(service.metadata.name);
-      for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>)) expect(labels[key], service.metadata.name).toBe(value);
+      for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>))
+        expect(labels[key], service.metadata.name).toBe(value);
     }
     const hpa = find(objects, 'HorizontalPodAutoscaler', 'epu-web');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
@@ -136,7 +149,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(find(objects, 'Deployment', 'epu-web').spec.replicas).toBe(hpa.spec.minReplicas);
     expect(find(objects, 'PodDisruptionBudget', 'epu-web').spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'epu-web' });
     const monitor = find(objects, 'ServiceMonitor', 'epu');
-    const scraped = objects.filter((o) => o.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
+    const scraped = objects.filter(
+      (o) => o.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v),
+    );
     expect(scraped.map((s) => s.metadata.name).sort()).toEqual(['epu-functions', 'epu-web', 'epu-worker']);
     for (const service of scraped) expect(service.spec.ports.find((p: { name: string }) => p.name === 'metrics').port).toBe(9464);
   });
@@ -151,7 +166,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('gets secrets from a ClusterSecretStore defined in deploy/k8s/cluster', () => {
     const external = find(objects, 'ExternalSecret', 'epu-secrets');
-    const stores = render('cluster').filter((o) => o.kind === 'ClusterSecretStore').map((o) => o.metadata.name);
+    const stores = render('cluster')
+      .filter((o) => o.kind === 'ClusterSecretStore')
+      .map((o) => o.metadata.name);
     expect(external.spec.secretStoreRef.kind).toBe('ClusterSecretStore');
     expect(stores).toContain(external.spec.secretStoreRef.name);
     expect(external.spec.target.name).toBe('epu-secrets');
@@ -182,7 +199,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       }
     }
     const webIngress = find(objects, 'NetworkPolicy', 'epu-web-ingress');
-    expect(webIngress.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+    expect(webIngress.spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+    ]);
   });
 });
 

@@ -36,7 +36,12 @@ const EPU_METRICS = {
     'epu_integrity_problems',
     'epu_build_info',
   ],
-  histograms: ['epu_http_request_duration_seconds', 'epu_db_query_duration_seconds', 'epu_job_duration_seconds', 'epu_job_queue_latency_seconds'],
+  histograms: [
+    'epu_http_request_duration_seconds',
+    'epu_db_query_duration_seconds',
+    'epu_job_duration_seconds',
+    'epu_job_queue_latency_seconds',
+  ],
 };
 const REQUIRED_ALERTS = [
   'EpuHighLatencyP95',
@@ -89,7 +94,7 @@ function promtool(args: string[], cwd = promDir) {
   const result = spawnSync('promtool', args, { cwd, encoding: 'utf8', timeout: 120_000 });
   if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new Error(
-      'promtool is not on PATH. Install Debian\'s `prometheus` package (apt-get install prometheus), ' +
+      "promtool is not on PATH. Install Debian's `prometheus` package (apt-get install prometheus), " +
         'as CI does; the alert rules and their unit tests cannot be checked without it.',
     );
   }
@@ -105,7 +110,21 @@ function metricNames(expr: string): string[] {
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+  const keywords = new Set([
+    'and',
+    'or',
+    'unless',
+    'bool',
+    'offset',
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'inf',
+    'nan',
+  ]);
   const names = [...stripped.matchAll(/(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()/g)].map((m) => m[1]!);
   return [...new Set(names.filter((n) => !keywords.has(n.toLowerCase())))];
 }
@@ -165,8 +184,14 @@ describe('Prometheus rules', () => {
     const cases = testFiles.flatMap((f) => (readYaml<{ tests: PromtoolTest[] }>(f).tests ?? []).flatMap((t) => t.alert_rule_test ?? []));
     for (const name of REQUIRED_ALERTS) {
       const mine = cases.filter((c) => c.alertname === name);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${name} has no firing case`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${name} has no quiet case`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${name} has no firing case`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${name} has no quiet case`,
+      ).toBe(true);
     }
   });
 
@@ -218,7 +243,9 @@ describe('Grafana dashboard', () => {
   it('is a current dashboard with a Prometheus data source variable', () => {
     expect(dashboard.uid).toBe('epu-overview');
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
   });
 
   it('lays out panels with unique ids inside the 24-column grid', () => {
@@ -259,7 +286,10 @@ describe('Grafana dashboard', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-dashboard-'));
     try {
       const file = path.join(dir, 'dashboard-queries.yml');
-      const asRules = exprs.map(({ expr }, i) => ({ record: `dashboard:query_${i}`, expr: expr.replace(/\$__rate_interval|\$__interval/g, '1m') }));
+      const asRules = exprs.map(({ expr }, i) => ({
+        record: `dashboard:query_${i}`,
+        expr: expr.replace(/\$__rate_interval|\$__interval/g, '1m'),
+      }));
       fs.writeFileSync(file, JSON.stringify({ groups: [{ name: 'dashboard', rules: asRules }] }));
       const { code, output } = promtool(['check', 'rules', file]);
       expect(code, output).toBe(0);

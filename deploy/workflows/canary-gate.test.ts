@@ -13,7 +13,10 @@ let server: http.Server;
 let baseUrl: string;
 
 function vector(value: number | null) {
-  return { status: 'success', data: { resultType: 'vector', result: value === null ? [] : [{ metric: {}, value: [Date.now() / 1000, String(value)] }] } };
+  return {
+    status: 'success',
+    data: { resultType: 'vector', result: value === null ? [] : [{ metric: {}, value: [Date.now() / 1000, String(value)] }] },
+  };
 }
 
 beforeAll(async () => {
@@ -32,7 +35,9 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 function gate(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, CANARY_PROMETHEUS_URL: baseUrl, CANARY_REVISION: 'epu-web-00042-abc', ...env } });
+    const child = spawn(process.execPath, [script], {
+      env: { PATH: process.env.PATH, CANARY_PROMETHEUS_URL: baseUrl, CANARY_REVISION: 'epu-web-00042-abc', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

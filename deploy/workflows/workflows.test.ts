@@ -16,7 +16,19 @@ function validate(file: string) {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-type Workflow = { on: any; jobs: Record<string, { needs?: string | string[]; environment?: { name: string }; steps: { name?: string; run?: string; uses?: string; if?: string; with?: Record<string, unknown> }[]; services?: Record<string, { image: string }>; env?: Record<string, string> }> };
+type Workflow = {
+  on: any;
+  jobs: Record<
+    string,
+    {
+      needs?: string | string[];
+      environment?: { name: string };
+      steps: { name?: string; run?: string; uses?: string; if?: string; with?: Record<string, unknown> }[];
+      services?: Record<string, { image: string }>;
+      env?: Record<string, string>;
+    }
+  >;
+};
 const load = (name: string) => parse(fs.readFileSync(path.join(root, '.github/workflows', name), 'utf8')) as Workflow;
 const runs = (workflow: Workflow, job: string) => workflow.jobs[job]!.steps.map((step) => step.run ?? '').join('\n');
 const uses = (workflow: Workflow) => Object.values(workflow.jobs).flatMap((job) => job.steps.map((step) => step.uses ?? ''));
@@ -31,7 +43,10 @@ describe('workflow validation', () => {
   it('action-validator rejects a broken workflow', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-workflow-'));
     const broken = path.join(dir, 'broken.yml');
-    fs.writeFileSync(broken, fs.readFileSync(path.join(root, '.github/workflows/ci.yml'), 'utf8').replace('runs-on: ubuntu-24.04', 'runs_on: ubuntu-24.04'));
+    fs.writeFileSync(
+      broken,
+      fs.readFileSync(path.join(root, '.github/workflows/ci.yml'), 'utf8').replace('runs-on: ubuntu-24.04', 'runs_on: ubuntu-24.04'),
+    );
     const { status, output } = validate(broken);
     expect(status).not.toBe(0);
     expect(output).toContain('runs_on');
@@ -54,8 +69,19 @@ describe('ci.yml', () => {
   });
 
   it('lints, checks rules and manifests, and installs what they need', () => {
-    const all = Object.keys(ci.jobs).map((job) => runs(ci, job)).join('\n');
-    for (const command of ['npm run typecheck', 'squawk migrations', 'promtool check rules', 'promtool test rules', 'npx vitest run deploy/k8s', 'npm test', 'apt-get install', 'chromium']) {
+    const all = Object.keys(ci.jobs)
+      .map((job) => runs(ci, job))
+      .join('\n');
+    for (const command of [
+      'npm run typecheck',
+      'squawk migrations',
+      'promtool check rules',
+      'promtool test rules',
+      'npx vitest run deploy/k8s',
+      'npm test',
+      'apt-get install',
+      'chromium',
+    ]) {
       expect(all).toContain(command);
     }
   });
@@ -97,7 +123,9 @@ describe('deploy.yml', () => {
     /** gcloud run commands of a job, continuation lines joined, with resource names resolved through env. */
     const commands = (job: string) => {
       const env = { ...(deploy as unknown as { env?: Record<string, string> }).env, ...deploy.jobs[job]!.env };
-      return runs(deploy, job).replace(/\\\n\s*/g, ' ').split('\n')
+      return runs(deploy, job)
+        .replace(/\\\n\s*/g, ' ')
+        .split('\n')
         .map((line) => line.trim())
         .filter((line) => /^gcloud (beta |alpha )?run /.test(line))
         .map((line) => {
@@ -109,7 +137,10 @@ describe('deploy.yml', () => {
     };
 
     it('uses the stack names of infra (staging, prod) in the Pulumi prefix epu-<env>-', () => {
-      const stacks = fs.readdirSync(path.join(root, 'infra')).filter((f) => /^Pulumi\.\w+\.yaml$/.test(f)).map((f) => f.split('.')[1]);
+      const stacks = fs
+        .readdirSync(path.join(root, 'infra'))
+        .filter((f) => /^Pulumi\.\w+\.yaml$/.test(f))
+        .map((f) => f.split('.')[1]);
       expect(stacks).toEqual(expect.arrayContaining(Object.values(STACK)));
       expect(fs.readFileSync(path.join(root, 'infra/src/index.ts'), 'utf8')).toContain('prefix: `epu-${stack}`');
     });
@@ -122,7 +153,10 @@ describe('deploy.yml', () => {
         expect(target, line).toMatch(new RegExp(`^epu-${stack}-(${KIND[kind]!.join('|')})$`));
       }
       // Every Pulumi-managed resource gets the new image, and nothing else does.
-      const updated = all.filter((c) => c.verb === 'update' && c.line.includes('--image "$IMAGE"')).map((c) => c.target).sort();
+      const updated = all
+        .filter((c) => c.verb === 'update' && c.line.includes('--image "$IMAGE"'))
+        .map((c) => c.target)
+        .sort();
       expect(updated).toEqual(['functions', 'migrate', 'web', 'worker'].map((c) => `epu-${stack}-${c}`));
     });
 
@@ -130,7 +164,9 @@ describe('deploy.yml', () => {
       for (const job of Object.keys(STACK)) {
         for (const { line, verb } of commands(job)) {
           expect(['update', 'update-traffic', 'describe', 'execute'], line).toContain(verb);
-          expect(line).not.toMatch(/--(set|update|remove|clear)-(env-vars|secrets)|--env-vars-file|--command|--service-account|--port|--(no-)?allow-unauthenticated/);
+          expect(line).not.toMatch(
+            /--(set|update|remove|clear)-(env-vars|secrets)|--env-vars-file|--command|--service-account|--port|--(no-)?allow-unauthenticated/,
+          );
           if (line.includes('--args')) expect(line).toMatch(/^gcloud run jobs execute \S+ .*--args backup\b/);
         }
       }
@@ -148,9 +184,22 @@ describe('deploy.yml', () => {
     const production = deploy.jobs.production!;
     expect(production.environment!.name).toBe('production');
     const names = production.steps.map((step) => step.name ?? '');
-    const order = ['Pre-deploy backup', 'Migrate', 'Canary 10%', 'Gate after 10%', 'Canary 50%', 'Gate after 50%', 'Release 100%', 'Gate after 100%', 'Roll back'];
+    const order = [
+      'Pre-deploy backup',
+      'Migrate',
+      'Canary 10%',
+      'Gate after 10%',
+      'Canary 50%',
+      'Gate after 50%',
+      'Release 100%',
+      'Gate after 100%',
+      'Roll back',
+    ];
     const positions = order.map((prefix) => names.findIndex((name) => name.startsWith(prefix)));
-    expect(positions.every((p) => p >= 0), JSON.stringify(names)).toBe(true);
+    expect(
+      positions.every((p) => p >= 0),
+      JSON.stringify(names),
+    ).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     const text = runs(deploy, 'production');
     expect(text).toContain('--args backup');

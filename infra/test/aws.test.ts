@@ -11,7 +11,14 @@ const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array
 /** Every IAM-style policy document the program writes: role policies, bucket policies, topic policies. */
 function policies(r: Recorded[]): { name: string; doc: any }[] {
   return r
-    .filter((x) => ['aws:iam/rolePolicy:RolePolicy', 'aws:iam/policy:Policy', 'aws:s3/bucketPolicy:BucketPolicy', 'aws:sns/topicPolicy:TopicPolicy'].includes(x.type))
+    .filter((x) =>
+      [
+        'aws:iam/rolePolicy:RolePolicy',
+        'aws:iam/policy:Policy',
+        'aws:s3/bucketPolicy:BucketPolicy',
+        'aws:sns/topicPolicy:TopicPolicy',
+      ].includes(x.type),
+    )
     .map((x) => ({ name: x.name, doc: JSON.parse(x.inputs.policy) }));
 }
 
@@ -22,8 +29,16 @@ function policies(r: Recorded[]): { name: string; doc: any }[] {
 function isNamedResource(arn: string): boolean {
   const parts = arn.split(':');
   if (parts.length < 6 || parts[0] !== 'arn') return false;
-  const inside = parts.slice(5).join(':').replace(/(\/|:)\*$/, '');
-  return !parts.slice(0, 5).some((p) => p.includes('*')) && inside.length > 0 && !inside.includes('*') && !/^(log-group|bucket|secret|table)$/.test(inside);
+  const inside = parts
+    .slice(5)
+    .join(':')
+    .replace(/(\/|:)\*$/, '');
+  return (
+    !parts.slice(0, 5).some((p) => p.includes('*')) &&
+    inside.length > 0 &&
+    !inside.includes('*') &&
+    !/^(log-group|bucket|secret|table)$/.test(inside)
+  );
 }
 
 for (const stack of STACKS) {
@@ -56,7 +71,7 @@ for (const stack of STACKS) {
       assert.equal(forceSsl?.value, '1');
     });
 
-    it('keeps automated backups (point-in-time recovery) for the environment\'s retention', () => {
+    it("keeps automated backups (point-in-time recovery) for the environment's retention", () => {
       const db = one(r, 'aws:rds/instance:Instance');
       assert.equal(db.inputs.backupRetentionPeriod, settings.database.backupRetentionDays);
       assert.ok(db.inputs.backupRetentionPeriod >= 7, 'PITR needs retention > 0; we keep at least a week');
@@ -77,7 +92,11 @@ for (const stack of STACKS) {
         for (const flag of ['blockPublicAcls', 'blockPublicPolicy', 'ignorePublicAcls', 'restrictPublicBuckets']) {
           assert.equal(pab.inputs[flag], true, `${kind} ${flag}`);
         }
-        const sse = one(r, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', `epu-${stack}-${kind}`);
+        const sse = one(
+          r,
+          'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+          `epu-${stack}-${kind}`,
+        );
         assert.ok(['AES256', 'aws:kms'].includes(sse.inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm));
         const versioning = one(r, 'aws:s3/bucketVersioning:BucketVersioning', `epu-${stack}-${kind}`);
         assert.equal(versioning.inputs.versioningConfiguration.status, 'Enabled');
@@ -87,7 +106,10 @@ for (const stack of STACKS) {
         assert.equal(ownership.inputs.rule.objectOwnership, 'BucketOwnerEnforced', 'ACLs disabled');
       }
       const backupRules = one(r, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `epu-${stack}-backups`).inputs.rules;
-      assert.ok(backupRules.some((rule: any) => rule.transitions?.length && rule.expiration?.days), 'backups go cold, then expire');
+      assert.ok(
+        backupRules.some((rule: any) => rule.transitions?.length && rule.expiration?.days),
+        'backups go cold, then expire',
+      );
     });
 
     it('lets only CloudFront, through origin access control, read only derived media, only over TLS', () => {
@@ -101,10 +123,16 @@ for (const stack of STACKS) {
       assert.equal(allows.length, 1);
       assert.deepEqual(allows[0].Principal, { Service: 'cloudfront.amazonaws.com' });
       assert.ok(allows[0].Condition.StringEquals['AWS:SourceArn'].includes(':distribution/'), 'only this distribution');
-      assert.ok(asList(allows[0].Resource).every((res: string) => res.endsWith('/derived/*')), 'only derived images');
+      assert.ok(
+        asList(allows[0].Resource).every((res: string) => res.endsWith('/derived/*')),
+        'only derived images',
+      );
       for (const kind of ['media', 'backups']) {
         const doc = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-${kind}`).inputs.policy);
-        assert.ok(doc.Statement.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), `${kind} denies plain HTTP`);
+        assert.ok(
+          doc.Statement.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'),
+          `${kind} denies plain HTTP`,
+        );
       }
     });
 
@@ -116,7 +144,11 @@ for (const stack of STACKS) {
           const actions = asList<string>(s.Action);
           for (const a of actions) assert.ok(!a.includes('*'), `${name}: wildcard action ${a}`);
           for (const res of asList<string>(s.Resource)) {
-            if (res === '*') assert.ok(actions.every((a) => RESOURCELESS_ACTIONS.includes(a)), `${name}: "*" resource for ${actions.join(', ')}`);
+            if (res === '*')
+              assert.ok(
+                actions.every((a) => RESOURCELESS_ACTIONS.includes(a)),
+                `${name}: "*" resource for ${actions.join(', ')}`,
+              );
             else assert.ok(isNamedResource(res), `${name}: wildcard resource ${res}`);
           }
           if (s.Principal) {
@@ -139,10 +171,17 @@ for (const stack of STACKS) {
         assert.match(d.inputs.taskRoleArn, new RegExp(`epu-${stack}-${component}-task$`));
         const [container] = JSON.parse(d.inputs.containerDefinitions);
         for (const e of container.environment) assert.ok(!SECRET_ENV.includes(e.name), `${component}: ${e.name} in plain environment`);
-        assert.ok(container.secrets.some((s: any) => s.name === 'DATABASE_URL'), `${component}: DATABASE_URL from Secrets Manager`);
+        assert.ok(
+          container.secrets.some((s: any) => s.name === 'DATABASE_URL'),
+          `${component}: DATABASE_URL from Secrets Manager`,
+        );
         if (component === 'migrate') {
           const names = container.secrets.map((s: any) => s.name).sort();
-          assert.deepEqual(names, ['DATABASE_URL', 'SECRET_KEY', 'SENTRY_DSN'], 'migrate: the database, SECRET_KEY for `epu backup`, Sentry');
+          assert.deepEqual(
+            names,
+            ['DATABASE_URL', 'SECRET_KEY', 'SENTRY_DSN'],
+            'migrate: the database, SECRET_KEY for `epu backup`, Sentry',
+          );
         }
       }
       const webTask = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-web-task`).inputs.policy);
@@ -151,17 +190,25 @@ for (const stack of STACKS) {
 
     it('lets only the worker and migrate task roles use the backups bucket, and migrate nothing else', () => {
       const backupsArn = one(r, 'aws:s3/bucket:Bucket', `epu-${stack}-backups`).name;
-      const mentions = (doc: any, what: string) => doc.Statement.some((s: any) => asList<string>(s.Resource).some((res) => res.includes(what)));
+      const mentions = (doc: any, what: string) =>
+        doc.Statement.some((s: any) => asList<string>(s.Resource).some((res) => res.includes(what)));
       const task = (c: string) => JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-${c}-task`).inputs.policy);
       const writers = ['web', 'worker', 'functions', 'migrate'].filter((c) => mentions(task(c), backupsArn));
       assert.deepEqual(writers, ['worker', 'migrate']);
       for (const c of ['worker', 'migrate']) {
         const doc = task(c);
         const objects = doc.Statement.find((s: any) => s.Sid === 'ReadWriteObjects');
-        assert.ok(objects.Resource.some((res: string) => res.endsWith(`:${backupsArn}/*`)), `${c}: objects of the backups bucket`);
-        for (const action of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject']) assert.ok(objects.Action.includes(action), `${c}: ${action}`);
+        assert.ok(
+          objects.Resource.some((res: string) => res.endsWith(`:${backupsArn}/*`)),
+          `${c}: objects of the backups bucket`,
+        );
+        for (const action of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'])
+          assert.ok(objects.Action.includes(action), `${c}: ${action}`);
         const list = doc.Statement.find((s: any) => s.Sid === 'ListBuckets');
-        assert.ok(list.Resource.some((res: string) => res.endsWith(`:${backupsArn}`)), `${c}: lists the backups bucket`);
+        assert.ok(
+          list.Resource.some((res: string) => res.endsWith(`:${backupsArn}`)),
+          `${c}: lists the backups bucket`,
+        );
       }
       assert.ok(!mentions(task('migrate'), `epu-${stack}-media`), 'migrate cannot touch media');
       // Nothing else grants the backups bucket: its bucket policy only denies plain HTTP.
@@ -170,19 +217,26 @@ for (const stack of STACKS) {
     });
 
     it('gives the migrate task and the worker BACKUP_STORAGE_URL and SECRET_KEY, and web and functions no BACKUP_STORAGE_URL', () => {
-      const container = (c: string) => JSON.parse(one(r, 'aws:ecs/taskDefinition:TaskDefinition', `epu-${stack}-${c}`).inputs.containerDefinitions)[0];
+      const container = (c: string) =>
+        JSON.parse(one(r, 'aws:ecs/taskDefinition:TaskDefinition', `epu-${stack}-${c}`).inputs.containerDefinitions)[0];
       const env = (c: string) => Object.fromEntries(container(c).environment.map((e: any) => [e.name, e.value]));
       for (const c of ['migrate', 'worker']) {
         assert.equal(env(c).BACKUP_STORAGE_URL, `s3://epu-${stack}-backups-mock`, `${c} BACKUP_STORAGE_URL`);
         assert.equal(env(c).BACKUP_KEEP, String(settings.backupKeep), `${c} BACKUP_KEEP`);
         assert.equal(env(c).S3_REGION, 'eu-west-2', `${c} S3_REGION`);
-        assert.ok(container(c).secrets.some((s: any) => s.name === 'SECRET_KEY'), `${c} SECRET_KEY from Secrets Manager`);
+        assert.ok(
+          container(c).secrets.some((s: any) => s.name === 'SECRET_KEY'),
+          `${c} SECRET_KEY from Secrets Manager`,
+        );
       }
       assert.equal(env('migrate').STORAGE_URL, undefined, 'migrate gets no media bucket');
       for (const c of ['web', 'functions']) assert.equal(env(c).BACKUP_STORAGE_URL, undefined, `${c} has no BACKUP_STORAGE_URL`);
       const exec = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-migrate-exec`).inputs.policy);
       const readable = exec.Statement.find((s: any) => s.Sid === 'ReadSecrets').Resource;
-      assert.ok(readable.some((arn: string) => arn.endsWith(`:epu-${stack}-secret-key`)), 'migrate execution role may read SECRET_KEY');
+      assert.ok(
+        readable.some((arn: string) => arn.endsWith(`:epu-${stack}-secret-key`)),
+        'migrate execution role may read SECRET_KEY',
+      );
     });
 
     it('rotates SECRET_KEY automatically with a function that may touch only that secret', () => {
@@ -208,7 +262,9 @@ for (const stack of STACKS) {
       const spot = web.inputs.capacityProviderStrategies.find((s: any) => s.capacityProvider === 'FARGATE_SPOT');
       const total = web.inputs.capacityProviderStrategies.reduce((n: number, s: any) => n + s.weight, 0);
       assert.equal(spot ? (spot.weight / total) * 100 : 0, settings.spotPercentage);
-      const stops = ofType(r, 'aws:appautoscaling/scheduledAction:ScheduledAction').filter((a) => a.inputs.scalableTargetAction.maxCapacity === 0);
+      const stops = ofType(r, 'aws:appautoscaling/scheduledAction:ScheduledAction').filter(
+        (a) => a.inputs.scalableTargetAction.maxCapacity === 0,
+      );
       assert.equal(stops.length, stack === 'dev' ? 3 : 0);
       for (const svc of ofType(r, 'aws:ecs/service:Service')) assert.equal(svc.inputs.networkConfiguration.assignPublicIp, false);
     });
@@ -223,9 +279,15 @@ for (const stack of STACKS) {
       assert.equal(errors.threshold, 0.02);
       assert.equal(errors.evaluationPeriods * errors.metricQueries.find((q: any) => q.id === 'requests').metric.period, 300);
       assert.equal(one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-db-cpu`).inputs.threshold, 80);
-      assert.equal(one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-db-connections`).inputs.threshold, Math.floor(settings.database.maxConnections * 0.8));
+      assert.equal(
+        one(r, 'aws:cloudwatch/metricAlarm:MetricAlarm', `epu-${stack}-db-connections`).inputs.threshold,
+        Math.floor(settings.database.maxConnections * 0.8),
+      );
       assert.ok(alarms.some((a) => a.name === `epu-${stack}-bucket-errors`));
-      assert.ok(alarms.every((a) => a.inputs.alarmActions.length > 0), 'every alarm notifies');
+      assert.ok(
+        alarms.every((a) => a.inputs.alarmActions.length > 0),
+        'every alarm notifies',
+      );
     });
 
     it('sets a monthly budget with alert thresholds', () => {

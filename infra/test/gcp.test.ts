@@ -4,7 +4,16 @@ import { ENVIRONMENTS, STACKS } from '../src/environments';
 import { deployGcp } from '../src/gcp';
 import { deployUnderMocks, inputsFor, one, ofType, plain, type Recorded } from './support';
 
-const SECRET_ENV = ['DATABASE_URL', 'SECRET_KEY', 'FUNCTIONS_TOKEN', 'SENTRY_DSN', 'SMTP_URL', 'REDIS_URL', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+const SECRET_ENV = [
+  'DATABASE_URL',
+  'SECRET_KEY',
+  'FUNCTIONS_TOKEN',
+  'SENTRY_DSN',
+  'SMTP_URL',
+  'REDIS_URL',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+];
 const IAM_TYPES = /IAMMember|IamMember|IAMBinding|IamBinding|IAMPolicy|IamPolicy/;
 
 for (const stack of STACKS) {
@@ -29,7 +38,7 @@ for (const stack of STACKS) {
       assert.match(String(url), /sslmode=require/);
     });
 
-    it('turns on automatic backups and point-in-time recovery with the environment\'s retention', () => {
+    it("turns on automatic backups and point-in-time recovery with the environment's retention", () => {
       const backup = one(r, 'gcp:sql/databaseInstance:DatabaseInstance').inputs.settings.backupConfiguration;
       assert.equal(backup.enabled, true);
       assert.equal(backup.pointInTimeRecoveryEnabled, true);
@@ -71,7 +80,9 @@ for (const stack of STACKS) {
           assert.ok(!b.inputs.role.includes('*'), `${b.name} wildcard role`);
         }
       }
-      const projectLevel = ofType(r, 'gcp:projects/iAMMember:IAMMember').map((b) => b.inputs.role).sort();
+      const projectLevel = ofType(r, 'gcp:projects/iAMMember:IAMMember')
+        .map((b) => b.inputs.role)
+        .sort();
       assert.deepEqual(projectLevel, ['roles/eventarc.eventReceiver', 'roles/pubsub.publisher']);
     });
 
@@ -100,28 +111,48 @@ for (const stack of STACKS) {
       assert.deepEqual(byMember(sa('functions')), [`epu-test-epu-${stack}-media`], 'functions: media only');
       assert.deepEqual(byMember(sa('migrate')), [`epu-test-epu-${stack}-backups`], 'migrate: backups only, no media');
       // No project-level or other storage grant reaches the buckets some other way.
-      assert.ok(!r.some((x) => /storage\/bucketIAM(Binding|Policy)|projects\/iAMMember/.test(x.type) && /storage/.test(x.inputs.role ?? '')));
+      assert.ok(
+        !r.some((x) => /storage\/bucketIAM(Binding|Policy)|projects\/iAMMember/.test(x.type) && /storage/.test(x.inputs.role ?? '')),
+      );
     });
 
     it('gives the migrate job and the worker what `epu backup` needs: SECRET_KEY, the backups bucket and their own HMAC key', () => {
       const envOf = (c: any) => Object.fromEntries(c.envs.map((e: any) => [e.name, e]));
       const job = envOf(one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0]);
       const worker = envOf(one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').inputs.template.containers[0]);
-      for (const [component, env] of [['migrate', job], ['worker', worker]] as const) {
+      for (const [component, env] of [
+        ['migrate', job],
+        ['worker', worker],
+      ] as const) {
         assert.equal(env.BACKUP_STORAGE_URL?.value, `s3://epu-test-epu-${stack}-backups`, `${component} BACKUP_STORAGE_URL`);
         assert.equal(env.BACKUP_KEEP?.value, String(settings.backupKeep), `${component} BACKUP_KEEP`);
         assert.equal(env.S3_ENDPOINT?.value, 'https://storage.googleapis.com', `${component} S3_ENDPOINT`);
         assert.equal(env.S3_REGION?.value, 'auto', `${component} S3_REGION`);
         assert.equal(env.S3_FORCE_PATH_STYLE?.value, 'true', `${component} S3_FORCE_PATH_STYLE`);
         assert.equal(env.SECRET_KEY?.valueSource.secretKeyRef.secret, `epu-${stack}-secret-key`, `${component} SECRET_KEY`);
-        assert.equal(env.AWS_ACCESS_KEY_ID?.valueSource.secretKeyRef.secret, `epu-${stack}-s3-access-key-id-${component}`, `${component} own HMAC key`);
-        assert.equal(env.AWS_SECRET_ACCESS_KEY?.valueSource.secretKeyRef.secret, `epu-${stack}-s3-secret-access-key-${component}`, `${component} own HMAC secret`);
+        assert.equal(
+          env.AWS_ACCESS_KEY_ID?.valueSource.secretKeyRef.secret,
+          `epu-${stack}-s3-access-key-id-${component}`,
+          `${component} own HMAC key`,
+        );
+        assert.equal(
+          env.AWS_SECRET_ACCESS_KEY?.valueSource.secretKeyRef.secret,
+          `epu-${stack}-s3-secret-access-key-${component}`,
+          `${component} own HMAC secret`,
+        );
       }
       assert.equal(job.STORAGE_URL, undefined, 'migrate gets no media bucket');
       const hmac = one(r, 'gcp:storage/hmacKey:HmacKey', `epu-${stack}-hmac-migrate`);
       assert.equal(hmac.inputs.serviceAccountEmail, `epu-${stack}-migrate@epu-test.iam.gserviceaccount.com`);
-      const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((b) => b.name.startsWith(`epu-${stack}-secret-key-`));
-      assert.deepEqual(readers.map((b) => b.name.replace(`epu-${stack}-secret-key-`, '')).sort(), ['functions', 'migrate', 'web', 'worker']);
+      const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((b) =>
+        b.name.startsWith(`epu-${stack}-secret-key-`),
+      );
+      assert.deepEqual(readers.map((b) => b.name.replace(`epu-${stack}-secret-key-`, '')).sort(), [
+        'functions',
+        'migrate',
+        'web',
+        'worker',
+      ]);
       for (const name of ['web', 'functions']) {
         const env = envOf(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-${name}`).inputs.template.containers[0]);
         assert.equal(env.BACKUP_STORAGE_URL, undefined, `${name} has no BACKUP_STORAGE_URL`);
@@ -129,7 +160,10 @@ for (const stack of STACKS) {
     });
 
     it('leaves the image (and the web traffic split) to CI after creation, so `pulumi up` does not roll a release back', () => {
-      assert.deepEqual(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`).ignoreChanges.sort(), ['template.containers[0].image', 'traffics']);
+      assert.deepEqual(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`).ignoreChanges.sort(), [
+        'template.containers[0].image',
+        'traffics',
+      ]);
       assert.deepEqual(one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`).ignoreChanges, ['template.containers[0].image']);
       assert.deepEqual(one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').ignoreChanges, ['template.containers[0].image']);
       assert.deepEqual(one(r, 'gcp:cloudrunv2/job:Job').ignoreChanges, ['template.template.containers[0].image']);
@@ -142,9 +176,19 @@ for (const stack of STACKS) {
       const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);
       const worker = one(r, 'gcp:cloudrunv2/workerPool:WorkerPool');
       const migrate = one(r, 'gcp:cloudrunv2/job:Job');
-      const accounts = [web.inputs.template.serviceAccount, functions.inputs.template.serviceAccount, worker.inputs.template.serviceAccount, migrate.inputs.template.template.serviceAccount];
+      const accounts = [
+        web.inputs.template.serviceAccount,
+        functions.inputs.template.serviceAccount,
+        worker.inputs.template.serviceAccount,
+        migrate.inputs.template.template.serviceAccount,
+      ];
       assert.equal(new Set(accounts).size, 4, 'four distinct identities');
-      for (const [component, account] of [['web', accounts[0]], ['functions', accounts[1]], ['worker', accounts[2]], ['migrate', accounts[3]]]) {
+      for (const [component, account] of [
+        ['web', accounts[0]],
+        ['functions', accounts[1]],
+        ['worker', accounts[2]],
+        ['migrate', accounts[3]],
+      ]) {
         assert.equal(account, `epu-${stack}-${component}@epu-test.iam.gserviceaccount.com`);
       }
     });
@@ -157,12 +201,19 @@ for (const stack of STACKS) {
       ];
       for (const c of containers) {
         for (const env of c.envs) {
-          if (SECRET_ENV.includes(env.name)) assert.ok(env.valueSource?.secretKeyRef && env.value === undefined, `${c.args[0]} ${env.name} from a secret`);
+          if (SECRET_ENV.includes(env.name))
+            assert.ok(env.valueSource?.secretKeyRef && env.value === undefined, `${c.args[0]} ${env.name} from a secret`);
         }
-        assert.ok(c.envs.some((e: any) => e.name === 'DATABASE_URL'), `${c.args[0]} has DATABASE_URL`);
+        assert.ok(
+          c.envs.some((e: any) => e.name === 'DATABASE_URL'),
+          `${c.args[0]} has DATABASE_URL`,
+        );
       }
       const migrateEnv = one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0].envs.map((e: any) => e.name);
-      assert.ok(!migrateEnv.includes('FUNCTIONS_TOKEN') && !migrateEnv.includes('REDIS_URL') && !migrateEnv.includes('SMTP_URL'), 'migrate gets only what migrate and backup need');
+      assert.ok(
+        !migrateEnv.includes('FUNCTIONS_TOKEN') && !migrateEnv.includes('REDIS_URL') && !migrateEnv.includes('SMTP_URL'),
+        'migrate gets only what migrate and backup need',
+      );
       const readers = ofType(r, 'gcp:secretmanager/secretIamMember:SecretIamMember');
       assert.ok(readers.every((b) => b.inputs.role === 'roles/secretmanager.secretAccessor'));
     });
@@ -198,7 +249,10 @@ for (const stack of STACKS) {
       assert.equal(cpu.thresholdValue, 0.8);
       assert.ok(policies.some((p) => p.name === `epu-${stack}-db-connections`));
       assert.ok(policies.some((p) => p.name === `epu-${stack}-bucket-errors`));
-      assert.ok(policies.every((p) => p.inputs.notificationChannels.length > 0), 'every alert notifies someone');
+      assert.ok(
+        policies.every((p) => p.inputs.notificationChannels.length > 0),
+        'every alert notifies someone',
+      );
       const uptime = one(r, 'gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig');
       assert.equal(uptime.inputs.httpCheck.path, '/healthz');
     });

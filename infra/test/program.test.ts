@@ -13,23 +13,38 @@ function loadProgram(config: Record<string, string>): Record<string, unknown> {
 
 describe('environments', () => {
   it('keeps backups 7, 14 and 30 days, and protects only prod from deletion', () => {
-    assert.deepEqual(STACKS.map((s) => ENVIRONMENTS[s].database.backupRetentionDays), [7, 14, 30]);
-    assert.deepEqual(STACKS.map((s) => ENVIRONMENTS[s].database.deletionProtection), [false, false, true]);
-    assert.deepEqual(STACKS.map((s) => ENVIRONMENTS[s].database.highAvailability), [false, false, true]);
+    assert.deepEqual(
+      STACKS.map((s) => ENVIRONMENTS[s].database.backupRetentionDays),
+      [7, 14, 30],
+    );
+    assert.deepEqual(
+      STACKS.map((s) => ENVIRONMENTS[s].database.deletionProtection),
+      [false, false, true],
+    );
+    assert.deepEqual(
+      STACKS.map((s) => ENVIRONMENTS[s].database.highAvailability),
+      [false, false, true],
+    );
   });
 
   it('scales dev to zero on spot and runs prod on regular capacity with warm instances', () => {
     assert.equal(ENVIRONMENTS.dev.web.minInstances, 0);
     assert.ok(ENVIRONMENTS.dev.offHours);
-    assert.deepEqual(STACKS.map((s) => ENVIRONMENTS[s].spotPercentage), [80, 50, 0]);
+    assert.deepEqual(
+      STACKS.map((s) => ENVIRONMENTS[s].spotPercentage),
+      [80, 50, 0],
+    );
     assert.ok(ENVIRONMENTS.prod.web.minInstances >= 2);
   });
 
-  it('keeps every process\'s pool within the database\'s connections', () => {
+  it("keeps every process's pool within the database's connections", () => {
     for (const s of STACKS) {
       const e = ENVIRONMENTS[s];
       const peak = (e.web.maxInstances + e.worker.maxInstances + e.functions.maxInstances + 1) * e.database.poolMax;
-      assert.ok(peak <= e.database.maxConnections * 0.9, `${s}: ${peak} pooled connections for max_connections ${e.database.maxConnections}`);
+      assert.ok(
+        peak <= e.database.maxConnections * 0.9,
+        `${s}: ${peak} pooled connections for max_connections ${e.database.maxConnections}`,
+      );
     }
   });
 
@@ -42,17 +57,29 @@ describe('program (src/index.ts)', () => {
   it('deploys AWS when epu:cloud is aws and exports the env-var sources', async () => {
     let outputs: Record<string, unknown> = {};
     const r = await deployUnderMocks('staging', () => {
-      outputs = loadProgram({ 'epu:cloud': 'aws', 'epu:region': 'eu-west-2', 'epu:image': 'img', 'epu:certificateArn': 'arn:aws:acm:eu-west-2:1:certificate/x' });
+      outputs = loadProgram({
+        'epu:cloud': 'aws',
+        'epu:region': 'eu-west-2',
+        'epu:image': 'img',
+        'epu:certificateArn': 'arn:aws:acm:eu-west-2:1:certificate/x',
+      });
     });
     assert.ok(r.some((x) => x.type === 'aws:rds/instance:Instance'));
     assert.ok(!r.some((x) => x.type.startsWith('gcp:')));
-    for (const key of ['publicUrl', 'cdnBaseUrl', 'storageUrl', 'functionsUrl', 'secretArns', 'migrateTaskDefinition']) assert.ok(key in outputs, key);
+    for (const key of ['publicUrl', 'cdnBaseUrl', 'storageUrl', 'functionsUrl', 'secretArns', 'migrateTaskDefinition'])
+      assert.ok(key in outputs, key);
   });
 
   it('deploys GCP when epu:cloud is gcp', async () => {
     let outputs: Record<string, unknown> = {};
     const r = await deployUnderMocks('dev', () => {
-      outputs = loadProgram({ 'epu:cloud': 'gcp', 'epu:region': 'europe-west2', 'epu:image': 'img', 'epu:billingAccount': '0-0-0', 'gcp:project': 'epu-test' });
+      outputs = loadProgram({
+        'epu:cloud': 'gcp',
+        'epu:region': 'europe-west2',
+        'epu:image': 'img',
+        'epu:billingAccount': '0-0-0',
+        'gcp:project': 'epu-test',
+      });
     });
     assert.ok(r.some((x) => x.type === 'gcp:sql/databaseInstance:DatabaseInstance'));
     assert.ok(!r.some((x) => x.type.startsWith('aws:')));

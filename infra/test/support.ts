@@ -26,17 +26,30 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   }
   if (type === 'aws:lb/targetGroup:TargetGroup') out.arnSuffix = `targetgroup/${name}/abc`;
   if (type === 'aws:cloudfront/distribution:Distribution') out.domainName = 'd111111abcdef8.cloudfront.net';
-  if (type === 'aws:rds/instance:Instance') { out.address = `${name}.rds.amazonaws.com`; out.port = 5432; }
+  if (type === 'aws:rds/instance:Instance') {
+    out.address = `${name}.rds.amazonaws.com`;
+    out.port = 5432;
+  }
   if (type === 'aws:ecr/repository:Repository') out.repositoryUrl = `${FAKE_ACCOUNT}.dkr.ecr.eu-west-2.amazonaws.com/${inputs.name}`;
   if (type === 'gcp:serviceaccount/account:Account') {
     out.email = `${inputs.accountId}@epu-test.iam.gserviceaccount.com`;
     out.name = `projects/epu-test/serviceAccounts/${out.email}`;
   }
   if (type.startsWith('gcp:cloudrunv2/')) out.uri = `https://${inputs.name}-${FAKE_PROJECT_NUMBER}.europe-west2.run.app`;
-  if (type === 'gcp:sql/databaseInstance:DatabaseInstance') { out.privateIpAddress = '10.1.0.3'; out.connectionName = `epu-test:europe-west2:${inputs.name}`; }
-  if (type === 'gcp:storage/hmacKey:HmacKey') { out.accessId = `GOOG1E${name}`; out.secret = `secret-${name}`; }
+  if (type === 'gcp:sql/databaseInstance:DatabaseInstance') {
+    out.privateIpAddress = '10.1.0.3';
+    out.connectionName = `epu-test:europe-west2:${inputs.name}`;
+  }
+  if (type === 'gcp:storage/hmacKey:HmacKey') {
+    out.accessId = `GOOG1E${name}`;
+    out.secret = `secret-${name}`;
+  }
   if (type === 'gcp:compute/globalAddress:GlobalAddress') out.address = '203.0.113.10';
-  if (type === 'gcp:redis/instance:Instance') { out.host = '10.2.0.4'; out.port = 6378; out.authString = 'auth'; }
+  if (type === 'gcp:redis/instance:Instance') {
+    out.host = '10.2.0.4';
+    out.port = 6378;
+    out.authString = 'auth';
+  }
   if (type === 'gcp:secretmanager/secret:Secret') out.secretId = inputs.secretId;
   if (type === 'gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig') out.uptimeCheckId = `${name}-check`;
   if (type === 'random:index/randomPassword:RandomPassword') out.result = 'x'.repeat(inputs.length ?? 32);
@@ -49,7 +62,10 @@ async function settle(recorded: Recorded[]): Promise<void> {
   while (stable < 5) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     if (recorded.length === last) stable += 1;
-    else { stable = 0; last = recorded.length; }
+    else {
+      stable = 0;
+      last = recorded.length;
+    }
   }
 }
 
@@ -60,24 +76,34 @@ async function settle(recorded: Recorded[]): Promise<void> {
 export async function deployUnderMocks(stack: StackName, program: () => unknown): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
   const ignored = new Map<string, string[]>();
-  await pulumi.runtime.setMocks({
-    newResource(args) {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ignoreChanges: ignored.get(`${args.type}::${args.name}`) ?? [] });
-      return { id: `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        recorded.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          ignoreChanges: ignored.get(`${args.type}::${args.name}`) ?? [],
+        });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+      },
+      call(args) {
+        switch (args.token) {
+          case 'aws:index/getCallerIdentity:getCallerIdentity':
+            return { accountId: FAKE_ACCOUNT, arn: `arn:aws:iam::${FAKE_ACCOUNT}:user/test`, userId: 'test' };
+          case 'gcp:organizations/getProject:getProject':
+            return { number: FAKE_PROJECT_NUMBER, projectId: 'epu-test' };
+          case 'gcp:storage/getProjectServiceAccount:getProjectServiceAccount':
+            return { emailAddress: `service-${FAKE_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com` };
+          default:
+            throw new Error(`unmocked call ${args.token}`);
+        }
+      },
     },
-    call(args) {
-      switch (args.token) {
-        case 'aws:index/getCallerIdentity:getCallerIdentity':
-          return { accountId: FAKE_ACCOUNT, arn: `arn:aws:iam::${FAKE_ACCOUNT}:user/test`, userId: 'test' };
-        case 'gcp:organizations/getProject:getProject':
-          return { number: FAKE_PROJECT_NUMBER, projectId: 'epu-test' };
-        case 'gcp:storage/getProjectServiceAccount:getProjectServiceAccount':
-          return { emailAddress: `service-${FAKE_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com` };
-        default:
-          throw new Error(`unmocked call ${args.token}`);
-      }
-    },
-  }, 'epu', stack, false);
+    'epu',
+    stack,
+    false,
+  );
   // The mock monitor hands newResource only type, name and inputs; keep each request's ignoreChanges on the side.
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
@@ -102,7 +128,12 @@ export function inputsFor(stack: StackName, cloud: 'gcp' | 'aws'): DeployInputs 
     budgetCurrency: cloud === 'gcp' ? 'GBP' : 'USD',
   };
   if (cloud === 'gcp') base.gcp = { project: 'epu-test', billingAccount: '000000-000000-000000' };
-  else base.aws = { availabilityZones: ['eu-west-2a', 'eu-west-2b'], vpcCidr: '10.20.0.0/16', certificateArn: 'arn:aws:acm:eu-west-2:123456789012:certificate/test' };
+  else
+    base.aws = {
+      availabilityZones: ['eu-west-2a', 'eu-west-2b'],
+      vpcCidr: '10.20.0.0/16',
+      certificateArn: 'arn:aws:acm:eu-west-2:123456789012:certificate/test',
+    };
   return base;
 }
 
@@ -118,6 +149,7 @@ export function one(resources: Recorded[], type: string, name?: string): Recorde
 
 /** Mocks hand secret inputs over still wrapped; this reads the value inside. */
 export function plain(value: unknown): unknown {
-  if (value && typeof value === 'object' && '4dabf18193072939515e22adb298388d' in value) return (value as unknown as { value: unknown }).value;
+  if (value && typeof value === 'object' && '4dabf18193072939515e22adb298388d' in value)
+    return (value as unknown as { value: unknown }).value;
   return value;
 }

@@ -24,7 +24,11 @@ const { createFileStorage } = await dist('platform/storage/file-storage.js');
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL_MAX ?? 20) });
-const storage = createFileStorage({ root: process.env.STORAGE_ROOT, publicUrl: new URL(process.env.PUBLIC_URL), keyring: createKeyring([process.env.SECRET_KEY]) });
+const storage = createFileStorage({
+  root: process.env.STORAGE_ROOT,
+  publicUrl: new URL(process.env.PUBLIC_URL),
+  keyring: createKeyring([process.env.SECRET_KEY]),
+});
 const MAX_UPLOAD_MIB = 25;
 const cacheable = 'public, max-age=30, stale-while-revalidate=300';
 
@@ -36,16 +40,33 @@ function page(rows, limit, key) {
 
 async function photoJson(row) {
   const lifetime = { expiresInSeconds: signedUrlLifetimeSeconds() };
-  const [thumbnailUrl, displayUrl, url] = await Promise.all([storage.signedUrl(row.thumbnail_key, lifetime), storage.signedUrl(row.display_key, lifetime), storage.signedUrl(row.original_key, lifetime)]);
+  const [thumbnailUrl, displayUrl, url] = await Promise.all([
+    storage.signedUrl(row.thumbnail_key, lifetime),
+    storage.signedUrl(row.display_key, lifetime),
+    storage.signedUrl(row.original_key, lifetime),
+  ]);
   return {
-    id: row.id, eventId: row.event_id, uploaderId: row.uploader_id, status: row.status, width: row.width, height: row.height, bytes: row.bytes,
-    contentType: row.content_type, takenAt: row.taken_at?.toISOString() ?? null, thumbnailUrl, url, displayUrl, failureReason: null,
+    id: row.id,
+    eventId: row.event_id,
+    uploaderId: row.uploader_id,
+    status: row.status,
+    width: row.width,
+    height: row.height,
+    bytes: row.bytes,
+    contentType: row.content_type,
+    takenAt: row.taken_at?.toISOString() ?? null,
+    thumbnailUrl,
+    url,
+    displayUrl,
+    failureReason: null,
     createdAt: row.created_at.toISOString(),
   };
 }
 
 async function gallery(eventId, limit) {
-  const { rows: [event] } = await pool.query(EVENT_QUERIES.byId, [eventId]);
+  const {
+    rows: [event],
+  } = await pool.query(EVENT_QUERIES.byId, [eventId]);
   if (!event || event.visibility !== 'public') return null;
   const { rows } = await pool.query(PHOTO_QUERIES.ready, [event.id, limit + 1]);
   const p = page(rows, limit, (r) => [r.created_at.toISOString(), r.id]);
@@ -53,7 +74,12 @@ async function gallery(eventId, limit) {
 }
 
 function send(response, status, type, body, cacheControl) {
-  response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': cacheControl, vary: 'Cookie' });
+  response.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': cacheControl,
+    vary: 'Cookie',
+  });
   response.end(body);
 }
 
@@ -64,18 +90,47 @@ const server = http.createServer(async (request, response) => {
     if (url === '/api/v1/events') {
       const { rows } = await pool.query(EVENT_QUERIES.upcomingPublic, [new Date(), 21]);
       const p = page(rows, 20, (r) => [r.starts_at.toISOString(), r.id]);
-      return send(response, 200, 'application/json; charset=utf-8', JSON.stringify({ items: p.items.map(toEventJson), nextCursor: p.nextCursor }), cacheable);
+      return send(
+        response,
+        200,
+        'application/json; charset=utf-8',
+        JSON.stringify({ items: p.items.map(toEventJson), nextCursor: p.nextCursor }),
+        cacheable,
+      );
     }
     if ((match = /^\/api\/v1\/events\/([0-9a-f-]{36})\/photos$/.exec(url))) {
       const g = await gallery(match[1], 20);
       if (!g) return send(response, 404, 'application/json; charset=utf-8', '{}', 'no-store');
-      return send(response, 200, 'application/json; charset=utf-8', JSON.stringify({ items: g.items, nextCursor: g.nextCursor }), cacheable);
+      return send(
+        response,
+        200,
+        'application/json; charset=utf-8',
+        JSON.stringify({ items: g.items, nextCursor: g.nextCursor }),
+        cacheable,
+      );
     }
     if ((match = /^\/events\/([0-9a-f-]{36})$/.exec(url))) {
       const g = await gallery(match[1], 24);
       if (!g) return send(response, 404, 'text/html; charset=utf-8', 'not found', 'no-store');
-      const extra = gallerySection({ eventId: g.event.id, photos: g.items, nextCursor: g.nextCursor, canUpload: false, uploadsEnabled: true, maxUploadMiB: MAX_UPLOAD_MIB, canDelete: () => false });
-      const body = eventPage({ viewer: null, event: toEventJson(g.event), canManage: false, myBooking: null, attendees: null, notice: undefined, problem: undefined, extra });
+      const extra = gallerySection({
+        eventId: g.event.id,
+        photos: g.items,
+        nextCursor: g.nextCursor,
+        canUpload: false,
+        uploadsEnabled: true,
+        maxUploadMiB: MAX_UPLOAD_MIB,
+        canDelete: () => false,
+      });
+      const body = eventPage({
+        viewer: null,
+        event: toEventJson(g.event),
+        canManage: false,
+        myBooking: null,
+        attendees: null,
+        notice: undefined,
+        problem: undefined,
+        extra,
+      });
       return send(response, 200, 'text/html; charset=utf-8', body, cacheable);
     }
     send(response, 404, 'text/plain', 'not found', 'no-store');

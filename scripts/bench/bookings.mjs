@@ -33,7 +33,15 @@ async function drive(total, connections, book) {
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { attempts: total, seconds, rate: total / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), outcomes };
+  return {
+    attempts: total,
+    seconds,
+    rate: total / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    outcomes,
+  };
 }
 
 /**
@@ -50,17 +58,26 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
   const users = total + extra;
   try {
     // Users and a host; the places event is made as the app makes one (event row + `capacity` places).
-    const { rows: [host] } = await pool.query(`INSERT INTO users (email, name, password_hash) VALUES ('bench-host-' || gen_random_uuid() || '@example.test', 'Bench host', 'x') RETURNING id`);
+    const {
+      rows: [host],
+    } = await pool.query(
+      `INSERT INTO users (email, name, password_hash) VALUES ('bench-host-' || gen_random_uuid() || '@example.test', 'Bench host', 'x') RETURNING id`,
+    );
     const { rows: people } = await pool.query(
       `INSERT INTO users (email, name, password_hash) SELECT 'bench-booker-' || gen_random_uuid() || '@example.test', 'Booker ' || n, 'x' FROM generate_series(1, $1) AS n RETURNING id`,
       [users],
     );
     const userIds = people.map((r) => r.id);
-    const { rows: [placesEvent] } = await pool.query(
+    const {
+      rows: [placesEvent],
+    } = await pool.query(
       `INSERT INTO events (slug, owner_id, title, starts_at, capacity, visibility) VALUES ('bench-hot-' || gen_random_uuid(), $1, 'Hot event (places)', now() + interval '30 days', $2, 'public') RETURNING id`,
       [host.id, total],
     );
-    await pool.query(`INSERT INTO event_places (event_id, place_no) SELECT $1::uuid, n FROM generate_series(1, $2::int) AS n`, [placesEvent.id, total]);
+    await pool.query(`INSERT INTO event_places (event_id, place_no) SELECT $1::uuid, n FROM generate_series(1, $2::int) AS n`, [
+      placesEvent.id,
+      total,
+    ]);
 
     await pool.query('DROP SCHEMA IF EXISTS bench_counter CASCADE');
     await pool.query(`CREATE SCHEMA bench_counter;
@@ -69,7 +86,9 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
       CREATE TABLE bench_counter.bookings (LIKE public.bookings INCLUDING ALL);
       ALTER TABLE bench_counter.bookings ADD FOREIGN KEY (event_id) REFERENCES bench_counter.events (id) ON DELETE CASCADE,
         ADD FOREIGN KEY (user_id) REFERENCES public.users (id) ON DELETE CASCADE;`);
-    const { rows: [counterEvent] } = await pool.query(
+    const {
+      rows: [counterEvent],
+    } = await pool.query(
       `INSERT INTO bench_counter.events (slug, owner_id, title, starts_at, capacity, visibility) VALUES ('bench-hot-counter', $1, 'Hot event (counter)', now() + interval '30 days', $2, 'public') RETURNING id`,
       [host.id, total],
     );
@@ -77,13 +96,25 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
 
     // The counter design, in the same shape as the app's book(): pre-check, then one transaction.
     const counterBook = async (eventId, userId) => {
-      const existing = await db.withSchema('bench_counter').selectFrom('bookings').select(['id']).where('event_id', '=', eventId).where('user_id', '=', userId).where('status', '=', 'confirmed').executeTakeFirst();
+      const existing = await db
+        .withSchema('bench_counter')
+        .selectFrom('bookings')
+        .select(['id'])
+        .where('event_id', '=', eventId)
+        .where('user_id', '=', userId)
+        .where('status', '=', 'confirmed')
+        .executeTakeFirst();
       if (existing) return { kind: 'existing' };
       return db.transaction().execute(async (tx) => {
         const claimed = await sql`UPDATE bench_counter.events SET booked_count = booked_count + 1
           WHERE id = ${eventId}::uuid AND booked_count < capacity RETURNING booked_count`.execute(tx);
         if (claimed.rows.length === 0) return { kind: 'full' };
-        await tx.withSchema('bench_counter').insertInto('bookings').values({ event_id: eventId, user_id: userId, status: 'confirmed' }).returning(['id', 'event_id', 'user_id', 'status', 'created_at']).executeTakeFirstOrThrow();
+        await tx
+          .withSchema('bench_counter')
+          .insertInto('bookings')
+          .values({ event_id: eventId, user_id: userId, status: 'confirmed' })
+          .returning(['id', 'event_id', 'user_id', 'status', 'created_at'])
+          .executeTakeFirstOrThrow();
         return { kind: 'created' };
       });
     };
@@ -105,7 +136,9 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
     // Over capacity: every extra attempt must be refused, by both designs.
     const counterOver = await drive(extra, connections, async (i) => (await counterBook(counterEvent.id, userIds[total + i])).kind);
     const placesOver = await drive(extra, connections, async (i) => (await places.book(placesEvent.id, userIds[total + i], true)).kind);
-    const { rows: [check] } = await pool.query(
+    const {
+      rows: [check],
+    } = await pool.query(
       `SELECT (SELECT count(*) FROM bench_counter.bookings WHERE status = 'confirmed')::int AS counter_confirmed,
               (SELECT booked_count FROM bench_counter.events WHERE id = $1) AS counter_column,
               (SELECT count(*) FROM bookings WHERE event_id = $2 AND status = 'confirmed')::int AS places_confirmed,
@@ -117,8 +150,18 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
     await pool.query('DELETE FROM users WHERE id = ANY($1::uuid[])', [[host.id, ...userIds]]);
     return {
       capacity: total,
-      counter: { ...counter, refused: counterOver.outcomes.full ?? 0, confirmed: check.counter_confirmed, withinCapacity: check.counter_confirmed === total && check.counter_column === total },
-      places: { ...placesRun, refused: placesOver.outcomes.full ?? 0, confirmed: check.places_confirmed, withinCapacity: check.places_confirmed === total && check.places_taken === total },
+      counter: {
+        ...counter,
+        refused: counterOver.outcomes.full ?? 0,
+        confirmed: check.counter_confirmed,
+        withinCapacity: check.counter_confirmed === total && check.counter_column === total,
+      },
+      places: {
+        ...placesRun,
+        refused: placesOver.outcomes.full ?? 0,
+        confirmed: check.places_confirmed,
+        withinCapacity: check.places_confirmed === total && check.places_taken === total,
+      },
     };
   } finally {
     await db.destroy();

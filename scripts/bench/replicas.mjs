@@ -30,7 +30,9 @@ export async function benchReplicas(options = {}) {
   // As root the embedded PostgreSQL runs as the "postgres" user, which must reach its data dir.
   fs.chmodSync(dataDir, 0o755);
   try {
-    log(`\nreplicas: nginx in front of 1 and 2 \`epu web\` processes on ${machine()}; ${connections} connections, ${duration}s per run; logs in ${logFile}`);
+    log(
+      `\nreplicas: nginx in front of 1 and 2 \`epu web\` processes on ${machine()}; ${connections} connections, ${duration}s per run; logs in ${logFile}`,
+    );
 
     // One PostgreSQL for every replica: the embedded server, owned by this script.
     const { ensureEmbeddedPostgres } = await dist('platform/db/embedded.js');
@@ -46,19 +48,24 @@ export async function benchReplicas(options = {}) {
     fs.mkdirSync(storage);
     const webs = [];
     for (const [i, port] of ports.web.entries()) {
-      const web = spawnProcess(process.execPath, [path.join(root, 'bin/epu.js'), 'web'], {
-        DATABASE_URL: database.url,
-        DATABASE_POOL_MAX: '20',
-        STORAGE_URL: `file://${storage}`,
-        EPU_DATA_DIR: path.join(dataDir, `web-${i + 1}`),
-        SECRET_KEY,
-        PUBLIC_URL: `http://127.0.0.1:${ports.nginx2}`,
-        PORT: String(port),
-        METRICS_PORT: String(await freePort()),
-        TRUST_PROXY_HOPS: '1',
-        LOG_LEVEL: 'info',
-        LOG_PRETTY: 'false',
-      }, logFile);
+      const web = spawnProcess(
+        process.execPath,
+        [path.join(root, 'bin/epu.js'), 'web'],
+        {
+          DATABASE_URL: database.url,
+          DATABASE_POOL_MAX: '20',
+          STORAGE_URL: `file://${storage}`,
+          EPU_DATA_DIR: path.join(dataDir, `web-${i + 1}`),
+          SECRET_KEY,
+          PUBLIC_URL: `http://127.0.0.1:${ports.nginx2}`,
+          PORT: String(port),
+          METRICS_PORT: String(await freePort()),
+          TRUST_PROXY_HOPS: '1',
+          LOG_LEVEL: 'info',
+          LOG_PRETTY: 'false',
+        },
+        logFile,
+      );
       cleanup.push(() => web.stop());
       webs.push(web);
     }
@@ -92,9 +99,26 @@ export async function benchReplicas(options = {}) {
 
     const widths = [26, 20, 10, 9, 9, 9, 9, 8];
     log(row(['endpoint', 'setup', 'requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors'], widths));
-    const codesOf = (r) => Object.entries(r.errorCodes).map(([code, n]) => `${code} ${n}`).join(', ');
+    const codesOf = (r) =>
+      Object.entries(r.errorCodes)
+        .map(([code, n]) => `${code} ${n}`)
+        .join(', ');
     for (const r of results) {
-      log(row([r.target, r.setup, r.requests, fmt(r.rps, 0), fmt(r.p50), fmt(r.p95), fmt(r.p99), r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : '') + (codesOf(r) ? ` (${codesOf(r)})` : '')], widths));
+      log(
+        row(
+          [
+            r.target,
+            r.setup,
+            r.requests,
+            fmt(r.rps, 0),
+            fmt(r.p50),
+            fmt(r.p95),
+            fmt(r.p99),
+            r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : '') + (codesOf(r) ? ` (${codesOf(r)})` : ''),
+          ],
+          widths,
+        ),
+      );
     }
     if (results.some((r) => r.setup.startsWith('nginx') && r.errorCodes.ECONNRESET)) {
       // Measured: with keepalive_requests raised, or with wrk (which honours the close), these are 0.
@@ -111,7 +135,12 @@ export async function benchReplicas(options = {}) {
       const ratio = of('nginx, 2 replicas').rps / of('nginx, 1 replica').rps;
       const proxy = of('nginx, 1 replica').rps / of('direct, 1 replica').rps;
       log(`${target.name}: 2 replicas / 1 replica = ${fmt(ratio, 2)}× throughput; nginx in front of 1 replica = ${fmt(proxy, 2)}× direct`);
-      figure?.(`${target.name}: throughput of 2 replicas / 1 behind nginx`, fmt(ratio, 2), '×', `${fmt(of('nginx, 2 replicas').rps, 0)} vs ${fmt(of('nginx, 1 replica').rps, 0)} req/s on ${os.cpus().length} cores`);
+      figure?.(
+        `${target.name}: throughput of 2 replicas / 1 behind nginx`,
+        fmt(ratio, 2),
+        '×',
+        `${fmt(of('nginx, 2 replicas').rps, 0)} vs ${fmt(of('nginx, 1 replica').rps, 0)} req/s on ${os.cpus().length} cores`,
+      );
     }
     log(
       `(${cores} core${cores === 1 ? '' : 's'}: the replicas, nginx, PostgreSQL and the load generator share them. A second replica adds` +
@@ -132,13 +161,23 @@ async function seed(base) {
     body: JSON.stringify({ email: 'bench-replicas@example.test', password: 'bench password', name: 'Bench Owner' }),
   });
   if (signup.status !== 201) throw new Error(`seed signup: ${signup.status} ${await signup.text()}`);
-  const cookie = signup.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = signup.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   let first;
   for (let i = 0; i < 30; i++) {
     const response = await fetch(`${base}/api/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', cookie },
-      body: JSON.stringify({ title: `Replica bench ${i}`, description: 'Seeded by npm run bench', venue: 'Hall', startsAt: new Date(Date.now() + (i + 1) * 3_600_000).toISOString(), capacity: 100, visibility: 'public' }),
+      body: JSON.stringify({
+        title: `Replica bench ${i}`,
+        description: 'Seeded by npm run bench',
+        venue: 'Hall',
+        startsAt: new Date(Date.now() + (i + 1) * 3_600_000).toISOString(),
+        capacity: 100,
+        visibility: 'public',
+      }),
     });
     if (response.status !== 201) throw new Error(`seed event: ${response.status} ${await response.text()}`);
     first ??= (await response.json()).id;

@@ -9,12 +9,25 @@ const secret = 'x'.repeat(40);
 describe('configuration', () => {
   it('runs on embedded defaults with nothing set', () => {
     const config = parseConfig({});
-    expect(config).toMatchObject({ appEnv: 'development', port: 3000, metricsPort: 9464, databaseUrl: undefined, storageUrl: undefined, redisUrl: undefined, maxUploadBytes: 25 * 1024 * 1024 });
+    expect(config).toMatchObject({
+      appEnv: 'development',
+      port: 3000,
+      metricsPort: 9464,
+      databaseUrl: undefined,
+      storageUrl: undefined,
+      redisUrl: undefined,
+      maxUploadBytes: 25 * 1024 * 1024,
+    });
     expect(config.publicUrl.href).toBe('http://localhost:3000/');
   });
 
   it.each(['SECRET_KEY', 'DATABASE_URL', 'PUBLIC_URL'])('refuses to start production without %s', (missing) => {
-    const env: Record<string, string> = { APP_ENV: 'production', SECRET_KEY: secret, DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
+    const env: Record<string, string> = {
+      APP_ENV: 'production',
+      SECRET_KEY: secret,
+      DATABASE_URL: 'postgres://db/epu',
+      PUBLIC_URL: 'https://epu.example',
+    };
     delete env[missing];
     expect(() => parseConfig(env)).toThrow(new ConfigError(missing, 'required when APP_ENV is production'));
   });

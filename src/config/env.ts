@@ -142,9 +142,15 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
   const secretRaw = optional(env, 'SECRET_KEY');
   let secretKeys: string[] | undefined;
   if (secretRaw !== undefined) {
-    secretKeys = secretRaw.split(',').map((key) => key.trim()).filter(Boolean);
+    secretKeys = secretRaw
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean);
     if (secretKeys.length === 0 || secretKeys.some((key) => key.length < 32)) {
-      throw new ConfigError('SECRET_KEY', 'expected a comma-separated list of keys, newest first, each at least 32 characters (openssl rand -base64 48)');
+      throw new ConfigError(
+        'SECRET_KEY',
+        'expected a comma-separated list of keys, newest first, each at least 32 characters (openssl rand -base64 48)',
+      );
     }
   }
 

@@ -48,7 +48,11 @@ describe('epu start', () => {
       LOG_LEVEL: 'warn',
     });
     const pid = supervisor.child.pid!;
-    await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined), 120_000, 'epu start to be healthy');
+    await eventually(
+      async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined),
+      120_000,
+      'epu start to be healthy',
+    );
 
     const children = childrenOf(pid);
     expect(children.map((child) => child.role).sort()).toEqual(['functions', 'web', 'worker']);

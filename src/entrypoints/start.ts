@@ -27,7 +27,10 @@ export const BACKGROUND_NICENESS = 10;
 function assertDistinctPorts(config: Config): void {
   const ports: [string, number][] = [
     ['PORT', config.port],
-    ...ROLES.map((role, index): [string, number] => [`METRICS_PORT${index ? `+${index}` : ''} (${role})`, config.metricsPort === 0 ? 0 : config.metricsPort + index]),
+    ...ROLES.map((role, index): [string, number] => [
+      `METRICS_PORT${index ? `+${index}` : ''} (${role})`,
+      config.metricsPort === 0 ? 0 : config.metricsPort + index,
+    ]),
     ['FUNCTIONS_PORT', config.functionsPort],
     ...(config.databaseUrl ? [] : [['EMBEDDED_PG_PORT', config.embeddedPostgresPort] as [string, number]]),
   ];
@@ -35,7 +38,10 @@ function assertDistinctPorts(config: Config): void {
   for (const [name, port] of ports) {
     if (port === 0) continue; // any free port
     const other = seen.get(port);
-    if (other) throw new Error(`${other} and ${name} are both port ${port}; epu start needs them distinct (the metrics ports are METRICS_PORT, +1 and +2)`);
+    if (other)
+      throw new Error(
+        `${other} and ${name} are both port ${port}; epu start needs them distinct (the metrics ports are METRICS_PORT, +1 and +2)`,
+      );
     seen.set(port, name);
   }
 }

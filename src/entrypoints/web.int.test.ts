@@ -45,7 +45,12 @@ describe('epu web as a real process', () => {
       const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const { client } = await signUp(base);
-      const body = JSON.stringify({ title: 'Created during shutdown', startsAt: new Date(Date.now() + 86_400_000).toISOString(), capacity: 5, visibility: 'public' });
+      const body = JSON.stringify({
+        title: 'Created during shutdown',
+        startsAt: new Date(Date.now() + 86_400_000).toISOString(),
+        capacity: 5,
+        visibility: 'public',
+      });
       const inFlight = Array.from({ length: 5 }, () => slowJsonPost(port, '/api/v1/events', body, client.cookieHeader()));
       await new Promise((resolve) => setTimeout(resolve, 200));
 
@@ -90,7 +95,14 @@ describe('epu web as a real process', () => {
   it('starts on a fresh embedded PostgreSQL (no DATABASE_URL): creates it, migrates, serves', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-fresh-'));
     const port = await freePort();
-    const web = spawnEpu(['web'], { APP_ENV: 'development', EPU_DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0', EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' });
+    const web = spawnEpu(['web'], {
+      APP_ENV: 'development',
+      EPU_DATA_DIR: dataDir,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      EMBEDDED_PG_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    });
     try {
       await web.waitForLog(/web ready/, 90_000);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);

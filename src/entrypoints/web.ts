@@ -17,7 +17,9 @@ export async function runWeb(config: Config): Promise<void> {
   let shuttingDown = false;
   let closingConnections = false;
   const services = createServices(platform);
-  collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, { logger });
+  collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, {
+    logger,
+  });
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
   app.addHook('onSend', async (_request, reply) => {
     if (closingConnections) reply.header('connection', 'close');
@@ -43,7 +45,10 @@ export async function runWeb(config: Config): Promise<void> {
     }
     const drained = await within(app.close(), config.shutdownTimeoutMs);
     if (!drained) {
-      logger.warn({ budgetMs: config.shutdownTimeoutMs }, 'requests still running at the end of the shutdown budget; closing their connections');
+      logger.warn(
+        { budgetMs: config.shutdownTimeoutMs },
+        'requests still running at the end of the shutdown budget; closing their connections',
+      );
       app.server.closeAllConnections();
     }
     await metricsServer.close();

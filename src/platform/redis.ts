@@ -30,7 +30,8 @@ export function createRedisConnection(options: { url: string; name: string; logg
   let down = false;
   connection.on('error', (error: Error) => {
     // One line per outage, not one per reconnection attempt.
-    if (!down) logger.warn({ err: error, connection: options.name }, 'Redis unreachable: cache bypassed, rate limits in PostgreSQL, retrying');
+    if (!down)
+      logger.warn({ err: error, connection: options.name }, 'Redis unreachable: cache bypassed, rate limits in PostgreSQL, retrying');
     down = true;
   });
   connection.on('ready', () => {

@@ -10,7 +10,11 @@ const versions = new Map<string, string>();
 export function assetUrl(file: string): string {
   let version = versions.get(file);
   if (!version) {
-    version = crypto.createHash('sha256').update(fs.readFileSync(path.join(publicDir, file))).digest('hex').slice(0, 10);
+    version = crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(publicDir, file)))
+      .digest('hex')
+      .slice(0, 10);
     versions.set(file, version);
   }
   return `/assets/${file}?v=${version}`;

@@ -55,7 +55,7 @@ describe('a person in a browser', () => {
     await page.waitForURL(`${t.url}/`);
     await page.goto(eventUrl);
     expect(await page.getByText("You're going").isVisible()).toBe(true);
-    expect(errors, errors.join("\n")).toEqual([]);
+    expect(errors, errors.join('\n')).toEqual([]);
     await host.close();
   });
 

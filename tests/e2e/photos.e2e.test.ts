@@ -25,7 +25,9 @@ afterAll(async () => {
 describe('photos in a browser', () => {
   it('uploads several photos at once with a progress bar each, then the thumbnails appear; the host exports the event', async () => {
     const host = await signUp(t.url, { email: 'photo-host@example.test', password: 'photo host pw', name: 'Photo Host' });
-    const event = (await host.client.post('/api/v1/events', { title: 'Gallery night', startsAt: futureIso(), capacity: 20, visibility: 'public' })).body;
+    const event = (
+      await host.client.post('/api/v1/events', { title: 'Gallery night', startsAt: futureIso(), capacity: 20, visibility: 'public' })
+    ).body;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-e2e-photos-'));
     const files: string[] = [];
     for (let i = 0; i < 6; i++) {
@@ -47,7 +49,9 @@ describe('photos in a browser', () => {
     await expect.poll(() => page.locator('[data-upload-list] li').count()).toBe(6);
     await expect.poll(() => page.locator('[data-gallery] img').count(), { timeout: 60_000 }).toBe(6);
     expect(await page.locator('[data-upload-list] li', { hasText: 'ready' }).count()).toBe(6);
-    const loaded = await page.locator('[data-gallery] img').evaluateAll((images) => images.every((img) => (img as HTMLImageElement).naturalWidth > 0));
+    const loaded = await page
+      .locator('[data-gallery] img')
+      .evaluateAll((images) => images.every((img) => (img as HTMLImageElement).naturalWidth > 0));
     expect(loaded).toBe(true);
 
     // Without JavaScript the gallery renders server-side, with sizes set.
@@ -57,10 +61,13 @@ describe('photos in a browser', () => {
     await page.getByRole('button', { name: 'Export' }).click();
     await page.waitForURL(/\/me\?notice=export-requested/);
     await expect
-      .poll(async () => {
-        await page.reload();
-        return page.locator('[data-exports] a', { hasText: 'Download zip' }).count();
-      }, { timeout: 60_000, interval: 500 })
+      .poll(
+        async () => {
+          await page.reload();
+          return page.locator('[data-exports] a', { hasText: 'Download zip' }).count();
+        },
+        { timeout: 60_000, interval: 500 },
+      )
       .toBe(1);
     await context.close();
   });

@@ -42,10 +42,22 @@ export interface RunningLoad {
   stop(): Promise<Sample[]>;
 }
 
-function send(agent: http.Agent, base: URL, request: LoadRequest, timeoutMs: number): Promise<{ status: number | null; error: string | null }> {
+function send(
+  agent: http.Agent,
+  base: URL,
+  request: LoadRequest,
+  timeoutMs: number,
+): Promise<{ status: number | null; error: string | null }> {
   return new Promise((resolve) => {
     const req = http.request(
-      { agent, host: base.hostname, port: base.port, method: request.method, path: request.path, headers: { accept: 'application/json', ...request.headers } },
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        method: request.method,
+        path: request.path,
+        headers: { accept: 'application/json', ...request.headers },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? null, error: null }));

@@ -34,9 +34,13 @@ interface RedisServer {
 async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -111,7 +115,14 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
       const port = await freePort();
       // testEnv gives each process its own data dir; SECRET_KEY and DATABASE_URL are the same for all.
       const env = testEnv(database, { ...shared, PORT: String(port), METRICS_PORT: String(await freePort()) });
-      const replica: Replica = { name, port, url: `http://127.0.0.1:${port}`, env, process: undefined as unknown as EpuProcess, history: [] };
+      const replica: Replica = {
+        name,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        env,
+        process: undefined as unknown as EpuProcess,
+        history: [],
+      };
       replicas.push(replica);
       launch(replica);
     }
@@ -151,8 +162,25 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
   it('a photo uploaded through replica A is processed by the worker and served through replica B', async () => {
     const [a, b] = replicas as [Replica, Replica];
     const owner = await signUp(nginx.url, { name: 'Host' });
-    const created = await owner.client.post('/api/v1/events', { title: 'Replica party', startsAt: futureIso(), capacity: 50, visibility: 'public' });
-    expect(created.status, `${created.text}\n${replicas.map((r) => r.process.output().split('\n').filter((l) => /unhandled error/.test(l)).slice(-3).join('\n')).join('\n')}`).toBe(201);
+    const created = await owner.client.post('/api/v1/events', {
+      title: 'Replica party',
+      startsAt: futureIso(),
+      capacity: 50,
+      visibility: 'public',
+    });
+    expect(
+      created.status,
+      `${created.text}\n${replicas
+        .map((r) =>
+          r.process
+            .output()
+            .split('\n')
+            .filter((l) => /unhandled error/.test(l))
+            .slice(-3)
+            .join('\n'),
+        )
+        .join('\n')}`,
+    ).toBe(201);
     const eventId = created.body.id as string;
 
     const onA = new Client(a.url);
@@ -167,12 +195,18 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
     expect(uploaded.status).toBe(202);
     const photoId = uploaded.body.photo.id as string;
 
-    const photo = await eventually(async () => {
-      const read = await onB.get(`/api/v1/photos/${photoId}`);
-      return read.body.status === 'ready' ? read.body : undefined;
-    }, 45_000, 'the photo to be ready (read through replica B)');
+    const photo = await eventually(
+      async () => {
+        const read = await onB.get(`/api/v1/photos/${photoId}`);
+        return read.body.status === 'ready' ? read.body : undefined;
+      },
+      45_000,
+      'the photo to be ready (read through replica B)',
+    );
     expect(photo).toMatchObject({ id: photoId, eventId, width: 1024, height: 768, bytes: original.length, contentType: 'image/jpeg' });
-    expect(a.process.output()).toMatch(new RegExp(`"route":"/api/v1/events/:id/photos","path":"/api/v1/events/${eventId}/photos","status":202`));
+    expect(a.process.output()).toMatch(
+      new RegExp(`"route":"/api/v1/events/:id/photos","path":"/api/v1/events/${eventId}/photos","status":202`),
+    );
 
     const gallery = await onB.get(`/api/v1/events/${eventId}/photos`);
     expect(gallery.status).toBe(200);
@@ -191,8 +225,25 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
 
   it('a rolling restart of both replicas under continuous load fails no request', async () => {
     const owner = await signUp(nginx.url, { name: 'Load host' });
-    const created = await owner.client.post('/api/v1/events', { title: 'Rolling restart', startsAt: futureIso(), capacity: null, visibility: 'public' });
-    expect(created.status, `${created.text}\n${replicas.map((r) => r.process.output().split('\n').filter((l) => /unhandled error/.test(l)).slice(-3).join('\n')).join('\n')}`).toBe(201);
+    const created = await owner.client.post('/api/v1/events', {
+      title: 'Rolling restart',
+      startsAt: futureIso(),
+      capacity: null,
+      visibility: 'public',
+    });
+    expect(
+      created.status,
+      `${created.text}\n${replicas
+        .map((r) =>
+          r.process
+            .output()
+            .split('\n')
+            .filter((l) => /unhandled error/.test(l))
+            .slice(-3)
+            .join('\n'),
+        )
+        .join('\n')}`,
+    ).toBe(201);
     const eventId = created.body.id as string;
     // A few attendees who book and cancel in turn: unsafe requests in the mix, each loop its own user.
     const LOOPS = 8;
@@ -202,14 +253,32 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
       const cookie = attendees[loop]!.client.cookieHeader();
       switch (n % 10) {
         case 3:
-          return { kind: 'POST booking', method: 'POST', path: `/api/v1/events/${eventId}/bookings`, headers: { cookie }, expect: [200, 201] };
+          return {
+            kind: 'POST booking',
+            method: 'POST',
+            path: `/api/v1/events/${eventId}/bookings`,
+            headers: { cookie },
+            expect: [200, 201],
+          };
         case 8:
-          return { kind: 'DELETE booking', method: 'DELETE', path: `/api/v1/events/${eventId}/bookings/me`, headers: { cookie }, expect: [204] };
+          return {
+            kind: 'DELETE booking',
+            method: 'DELETE',
+            path: `/api/v1/events/${eventId}/bookings/me`,
+            headers: { cookie },
+            expect: [204],
+          };
         case 0:
         case 2:
         case 5:
         case 7:
-          return { kind: 'GET /events/:id (page)', method: 'GET', path: `/events/${eventId}`, headers: { accept: 'text/html' }, expect: [200] };
+          return {
+            kind: 'GET /events/:id (page)',
+            method: 'GET',
+            path: `/events/${eventId}`,
+            headers: { accept: 'text/html' },
+            expect: [200],
+          };
         default:
           return { kind: 'GET /api/v1/events', method: 'GET', path: '/api/v1/events', expect: [200] };
       }
@@ -247,7 +316,10 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
     const during = samples.filter((s) => s.startedAt >= marks.restartStart! && s.startedAt <= marks.restartEnd!);
     const failed = samples.filter((s) => !s.ok);
     const latency = (list: Sample[]) => list.map((s) => s.endedAt - s.startedAt);
-    const retried = nginx.accessLog().split('\n').filter((line) => /upstream=\S+, /.test(line)).length;
+    const retried = nginx
+      .accessLog()
+      .split('\n')
+      .filter((line) => /upstream=\S+, /.test(line)).length;
     // What nginx saw go wrong upstream (each retried or failed): refused connects, closed or reset connections.
     const upstreamErrors = new Map<string, number>();
     for (const match of nginx.errorLog().matchAll(/\[error\] [^*]*\*\d+ (.*?) while/g)) {
@@ -264,10 +336,16 @@ describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker be
       `  during the restart (${((marks.restartEnd! - t0) / 1000).toFixed(1)} s): ${during.length} requests, p50 ${percentile(latency(during), 50).toFixed(1)} ms, p95 ${percentile(latency(during), 95).toFixed(1)} ms, p99 ${percentile(latency(during), 99).toFixed(1)} ms, max ${Math.max(...latency(during)).toFixed(1)} ms`,
       `  whole run: p95 ${percentile(latency(samples), 95).toFixed(1)} ms; requests nginx passed to a second replica after a refused connect or 503: ${retried}`,
       `  nginx upstream errors: ${[...upstreamErrors].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
-      `  timeline (s after the first SIGTERM): ${Object.entries(marks).filter(([k]) => k !== 'restartStart').map(([k, v]) => `${k} ${((v - t0) / 1000).toFixed(1)}`).join(', ')} (SIGTERM at ${new Date(performance.timeOrigin + t0).toISOString()})`,
+      `  timeline (s after the first SIGTERM): ${Object.entries(marks)
+        .filter(([k]) => k !== 'restartStart')
+        .map(([k, v]) => `${k} ${((v - t0) / 1000).toFixed(1)}`)
+        .join(', ')} (SIGTERM at ${new Date(performance.timeOrigin + t0).toISOString()})`,
     ];
     console.log(lines.join('\n'));
-    const resets = nginx.errorLog().split('\n').filter((line) => /reset|prematurely/.test(line));
+    const resets = nginx
+      .errorLog()
+      .split('\n')
+      .filter((line) => /reset|prematurely/.test(line));
     if (resets.length) console.log(`nginx retried or failed after a closed connection:\n${resets.join('\n')}`);
     if (failed.length) console.log('failures:', failed.slice(0, 20), '\nnginx error log:\n', nginx.errorLog().slice(-4000));
 

@@ -16,7 +16,11 @@ export class Client {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
 
-  async request<T = any>(method: string, path: string, options: { json?: unknown; body?: BodyInit | Buffer; headers?: Record<string, string>; form?: Record<string, string> } = {}): Promise<Response<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    options: { json?: unknown; body?: BodyInit | Buffer; headers?: Record<string, string>; form?: Record<string, string> } = {},
+  ): Promise<Response<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (this.cookies.size) headers.cookie = this.cookieHeader();
     let body = options.body;
@@ -29,7 +33,7 @@ export class Client {
       headers.accept = 'text/html';
       body = new URLSearchParams(options.form).toString();
     }
-    const response = await fetch(this.baseUrl + path, { method, headers, body: body as BodyInit | undefined, redirect: "manual" });
+    const response = await fetch(this.baseUrl + path, { method, headers, body: body as BodyInit | undefined, redirect: 'manual' });
     for (const cookie of response.headers.getSetCookie()) {
       const [pair, ...attributes] = cookie.split(';');
       const [name, ...rest] = pair!.split('=');

@@ -85,7 +85,10 @@ export interface CliLine {
 }
 
 /** Runs `epu <args>` to its end: the exit code, the JSON lines it printed and all its output. */
-export async function runEpu(args: string[], env: Record<string, string>): Promise<{ code: number | null; lines: CliLine[]; output: string }> {
+export async function runEpu(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; lines: CliLine[]; output: string }> {
   const child = spawnEpu(args, env);
   const { code } = await child.exited;
   const output = child.output();

@@ -21,7 +21,15 @@ export function useQueueHarness(name: string): QueueHarness {
   const workers: Worker[] = [];
   const harness = { logger } as { -readonly [K in keyof QueueHarness]: QueueHarness[K] };
   harness.startWorker = (options) => {
-    const worker = createWorker({ queue: harness.queue, pool: harness.pool, concurrency: 2, leaseSeconds: 2, pollIntervalMs: 100, logger, ...options });
+    const worker = createWorker({
+      queue: harness.queue,
+      pool: harness.pool,
+      concurrency: 2,
+      leaseSeconds: 2,
+      pollIntervalMs: 100,
+      logger,
+      ...options,
+    });
     worker.start();
     workers.push(worker);
     return worker;

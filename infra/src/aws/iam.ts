@@ -24,13 +24,17 @@ export interface AwsRoles {
  */
 export function createRoles(inputs: DeployInputs, storage: AwsStorage, secrets: AwsSecrets, opts: pulumi.CustomResourceOptions): AwsRoles {
   const { prefix, settings } = inputs;
-  const repository = new aws.ecr.Repository(`${prefix}-images`, {
-    name: `${prefix}`,
-    imageTagMutability: 'IMMUTABLE',
-    imageScanningConfiguration: { scanOnPush: true },
-    encryptionConfigurations: [{ encryptionType: 'AES256' }],
-    forceDelete: settings.name !== 'prod',
-  }, opts);
+  const repository = new aws.ecr.Repository(
+    `${prefix}-images`,
+    {
+      name: `${prefix}`,
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfigurations: [{ encryptionType: 'AES256' }],
+      forceDelete: settings.name !== 'prod',
+    },
+    opts,
+  );
 
   const objects = (b: aws.s3.Bucket) => pulumi.interpolate`${b.arn}/*`;
   const bucketAccess = (buckets: aws.s3.Bucket[]): Statement[] => [
@@ -56,39 +60,73 @@ export function createRoles(inputs: DeployInputs, storage: AwsStorage, secrets: 
   const execution = {} as Record<Component, aws.iam.Role>;
   const logGroups = {} as Record<Component, aws.cloudwatch.LogGroup>;
   for (const component of COMPONENTS) {
-    logGroups[component] = new aws.cloudwatch.LogGroup(`${prefix}-${component}`, {
-      name: `/epu/${settings.name}/${component}`,
-      retentionInDays: settings.logRetentionDays,
-    }, opts);
+    logGroups[component] = new aws.cloudwatch.LogGroup(
+      `${prefix}-${component}`,
+      {
+        name: `/epu/${settings.name}/${component}`,
+        retentionInDays: settings.logRetentionDays,
+      },
+      opts,
+    );
 
-    task[component] = new aws.iam.Role(`${prefix}-${component}-task`, {
-      name: `${prefix}-${component}-task`,
-      description: `EPU ${settings.name} ${component}: the process's own permissions`,
-      assumeRolePolicy: assumeRole('ecs-tasks.amazonaws.com'),
-    }, opts);
+    task[component] = new aws.iam.Role(
+      `${prefix}-${component}-task`,
+      {
+        name: `${prefix}-${component}-task`,
+        description: `EPU ${settings.name} ${component}: the process's own permissions`,
+        assumeRolePolicy: assumeRole('ecs-tasks.amazonaws.com'),
+      },
+      opts,
+    );
     if (taskStatements[component].length > 0) {
-      new aws.iam.RolePolicy(`${prefix}-${component}-task`, {
-        role: task[component].id,
-        policy: policyDocument(taskStatements[component]),
-      }, opts);
+      new aws.iam.RolePolicy(
+        `${prefix}-${component}-task`,
+        {
+          role: task[component].id,
+          policy: policyDocument(taskStatements[component]),
+        },
+        opts,
+      );
     }
 
-    execution[component] = new aws.iam.Role(`${prefix}-${component}-exec`, {
-      name: `${prefix}-${component}-exec`,
-      description: `EPU ${settings.name} ${component}: what ECS needs to start it`,
-      assumeRolePolicy: assumeRole('ecs-tasks.amazonaws.com'),
-    }, opts);
-    const readable = Object.values(secrets).filter((s) => s.readers.includes(component)).map((s) => s.secret.arn);
-    new aws.iam.RolePolicy(`${prefix}-${component}-exec`, {
-      role: execution[component].id,
-      policy: policyDocument([
-        { Sid: 'PullImage', Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: [repository.arn] },
-        // GetAuthorizationToken has no resource-level permissions in AWS: "*" is the only resource it accepts.
-        { Sid: 'RegistryLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: ['*'] },
-        { Sid: 'WriteLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [pulumi.interpolate`${logGroups[component].arn}:*`] },
-        ...(readable.length > 0 ? [{ Sid: 'ReadSecrets', Effect: 'Allow' as const, Action: ['secretsmanager:GetSecretValue'], Resource: readable }] : []),
-      ]),
-    }, opts);
+    execution[component] = new aws.iam.Role(
+      `${prefix}-${component}-exec`,
+      {
+        name: `${prefix}-${component}-exec`,
+        description: `EPU ${settings.name} ${component}: what ECS needs to start it`,
+        assumeRolePolicy: assumeRole('ecs-tasks.amazonaws.com'),
+      },
+      opts,
+    );
+    const readable = Object.values(secrets)
+      .filter((s) => s.readers.includes(component))
+      .map((s) => s.secret.arn);
+    new aws.iam.RolePolicy(
+      `${prefix}-${component}-exec`,
+      {
+        role: execution[component].id,
+        policy: policyDocument([
+          {
+            Sid: 'PullImage',
+            Effect: 'Allow',
+            Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+            Resource: [repository.arn],
+          },
+          // GetAuthorizationToken has no resource-level permissions in AWS: "*" is the only resource it accepts.
+          { Sid: 'RegistryLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: ['*'] },
+          {
+            Sid: 'WriteLogs',
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: [pulumi.interpolate`${logGroups[component].arn}:*`],
+          },
+          ...(readable.length > 0
+            ? [{ Sid: 'ReadSecrets', Effect: 'Allow' as const, Action: ['secretsmanager:GetSecretValue'], Resource: readable }]
+            : []),
+        ]),
+      },
+      opts,
+    );
   }
   return { task, execution, logGroups, repository };
 }

@@ -30,22 +30,31 @@ export function createSecrets(
     'functions-token': { env: 'FUNCTIONS_TOKEN', value: functionsToken.result, readers: ['web', 'worker', 'functions'] },
   };
   if (values.redisUrl) specs['redis-url'] = { env: 'REDIS_URL', value: values.redisUrl, readers: ['web', 'worker', 'functions'] };
-  if (inputs.sentryDsn) specs['sentry-dsn'] = { env: 'SENTRY_DSN', value: inputs.sentryDsn, readers: ['web', 'worker', 'functions', 'migrate'] };
+  if (inputs.sentryDsn)
+    specs['sentry-dsn'] = { env: 'SENTRY_DSN', value: inputs.sentryDsn, readers: ['web', 'worker', 'functions', 'migrate'] };
   if (inputs.smtpUrl) specs['smtp-url'] = { env: 'SMTP_URL', value: inputs.smtpUrl, readers: ['web', 'worker'] };
 
   const out: AwsSecrets = {};
   for (const [name, spec] of Object.entries(specs)) {
-    const secret = new aws.secretsmanager.Secret(`${prefix}-${name}`, {
-      name: `${prefix}/${name}`,
-      description: `EPU ${settings.name} ${spec.env}`,
-      recoveryWindowInDays: settings.name === 'prod' ? 30 : 7,
-      tags: { app: 'epu', env: settings.name },
-    }, opts);
+    const secret = new aws.secretsmanager.Secret(
+      `${prefix}-${name}`,
+      {
+        name: `${prefix}/${name}`,
+        description: `EPU ${settings.name} ${spec.env}`,
+        recoveryWindowInDays: settings.name === 'prod' ? 30 : 7,
+        tags: { app: 'epu', env: settings.name },
+      },
+      opts,
+    );
     // Rotation writes new versions outside Pulumi; the first value is all Pulumi owns.
-    const version = new aws.secretsmanager.SecretVersion(`${prefix}-${name}`, {
-      secretId: secret.id,
-      secretString: pulumi.secret(spec.value),
-    }, { ...opts, ignoreChanges: name === 'secret-key' ? ['secretString'] : [] });
+    const version = new aws.secretsmanager.SecretVersion(
+      `${prefix}-${name}`,
+      {
+        secretId: secret.id,
+        secretString: pulumi.secret(spec.value),
+      },
+      { ...opts, ignoreChanges: name === 'secret-key' ? ['secretString'] : [] },
+    );
     out[name] = { secret, version, env: spec.env, readers: spec.readers };
   }
   return out;

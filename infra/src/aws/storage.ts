@@ -26,32 +26,56 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
   const publicAccessBlocks: aws.s3.BucketPublicAccessBlock[] = [];
 
   const bucket = (kind: 'media' | 'backups', rules: aws.types.input.s3.BucketLifecycleConfigurationRule[]) => {
-    const b = new aws.s3.Bucket(`${prefix}-${kind}`, {
-      bucketPrefix: `${prefix}-${kind}-`,
-      forceDestroy: kind === 'media' && !protect,
-      tags: { app: 'epu', env: settings.name, data: kind },
-    }, { ...opts, protect: protect || kind === 'backups' });
-    publicAccessBlocks.push(new aws.s3.BucketPublicAccessBlock(`${prefix}-${kind}`, {
-      bucket: b.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    }, opts));
+    const b = new aws.s3.Bucket(
+      `${prefix}-${kind}`,
+      {
+        bucketPrefix: `${prefix}-${kind}-`,
+        forceDestroy: kind === 'media' && !protect,
+        tags: { app: 'epu', env: settings.name, data: kind },
+      },
+      { ...opts, protect: protect || kind === 'backups' },
+    );
+    publicAccessBlocks.push(
+      new aws.s3.BucketPublicAccessBlock(
+        `${prefix}-${kind}`,
+        {
+          bucket: b.id,
+          blockPublicAcls: true,
+          blockPublicPolicy: true,
+          ignorePublicAcls: true,
+          restrictPublicBuckets: true,
+        },
+        opts,
+      ),
+    );
     new aws.s3.BucketOwnershipControls(`${prefix}-${kind}`, { bucket: b.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, opts);
     new aws.s3.BucketVersioning(`${prefix}-${kind}`, { bucket: b.id, versioningConfiguration: { status: 'Enabled' } }, opts);
-    new aws.s3.BucketServerSideEncryptionConfiguration(`${prefix}-${kind}`, {
-      bucket: b.id,
-      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
-    }, opts);
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${prefix}-${kind}`,
+      {
+        bucket: b.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      },
+      opts,
+    );
     new aws.s3.BucketLifecycleConfiguration(`${prefix}-${kind}`, { bucket: b.id, rules }, opts);
     return b;
   };
 
   const media = bucket('media', [
-    { id: 'expire-old-versions', status: 'Enabled', filter: {}, noncurrentVersionExpiration: { noncurrentDays: settings.storage.mediaNoncurrentDays } },
+    {
+      id: 'expire-old-versions',
+      status: 'Enabled',
+      filter: {},
+      noncurrentVersionExpiration: { noncurrentDays: settings.storage.mediaNoncurrentDays },
+    },
     { id: 'abort-incomplete-uploads', status: 'Enabled', filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
-    { id: 'originals-infrequent-access', status: 'Enabled', filter: { prefix: 'originals/' }, transitions: [{ days: 90, storageClass: 'STANDARD_IA' }] },
+    {
+      id: 'originals-infrequent-access',
+      status: 'Enabled',
+      filter: { prefix: 'originals/' },
+      transitions: [{ days: 90, storageClass: 'STANDARD_IA' }],
+    },
   ]);
   const backups = bucket('backups', [
     {
@@ -65,36 +89,45 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
     { id: 'abort-incomplete-uploads', status: 'Enabled', filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
   ]);
 
-  const oac = new aws.cloudfront.OriginAccessControl(`${prefix}-media`, {
-    name: `${prefix}-media`,
-    description: 'CloudFront signs its reads of the media bucket',
-    originAccessControlOriginType: 's3',
-    signingBehavior: 'always',
-    signingProtocol: 'sigv4',
-  }, opts);
-
-  const cdn = new aws.cloudfront.Distribution(`${prefix}-media`, {
-    enabled: true,
-    isIpv6Enabled: true,
-    comment: `EPU ${settings.name} public media (derived images only)`,
-    priceClass: 'PriceClass_100',
-    aliases: inputs.cdnDomain ? [inputs.cdnDomain] : undefined,
-    origins: [{ originId: 'media', domainName: media.bucketRegionalDomainName, originAccessControlId: oac.id }],
-    defaultCacheBehavior: {
-      targetOriginId: 'media',
-      viewerProtocolPolicy: 'redirect-to-https',
-      allowedMethods: ['GET', 'HEAD'],
-      cachedMethods: ['GET', 'HEAD'],
-      compress: true,
-      // AWS managed "CachingOptimized" policy.
-      cachePolicyId: '658327ea-f89d-4fab-a63d-7e88639e58f6',
+  const oac = new aws.cloudfront.OriginAccessControl(
+    `${prefix}-media`,
+    {
+      name: `${prefix}-media`,
+      description: 'CloudFront signs its reads of the media bucket',
+      originAccessControlOriginType: 's3',
+      signingBehavior: 'always',
+      signingProtocol: 'sigv4',
     },
-    restrictions: { geoRestriction: { restrictionType: 'none' } },
-    viewerCertificate: inputs.cdnDomain && inputs.aws?.certificateArn
-      ? { acmCertificateArn: inputs.aws.certificateArn, sslSupportMethod: 'sni-only', minimumProtocolVersion: 'TLSv1.2_2021' }
-      : { cloudfrontDefaultCertificate: true },
-    tags: { app: 'epu', env: settings.name },
-  }, opts);
+    opts,
+  );
+
+  const cdn = new aws.cloudfront.Distribution(
+    `${prefix}-media`,
+    {
+      enabled: true,
+      isIpv6Enabled: true,
+      comment: `EPU ${settings.name} public media (derived images only)`,
+      priceClass: 'PriceClass_100',
+      aliases: inputs.cdnDomain ? [inputs.cdnDomain] : undefined,
+      origins: [{ originId: 'media', domainName: media.bucketRegionalDomainName, originAccessControlId: oac.id }],
+      defaultCacheBehavior: {
+        targetOriginId: 'media',
+        viewerProtocolPolicy: 'redirect-to-https',
+        allowedMethods: ['GET', 'HEAD'],
+        cachedMethods: ['GET', 'HEAD'],
+        compress: true,
+        // AWS managed "CachingOptimized" policy.
+        cachePolicyId: '658327ea-f89d-4fab-a63d-7e88639e58f6',
+      },
+      restrictions: { geoRestriction: { restrictionType: 'none' } },
+      viewerCertificate:
+        inputs.cdnDomain && inputs.aws?.certificateArn
+          ? { acmCertificateArn: inputs.aws.certificateArn, sslSupportMethod: 'sni-only', minimumProtocolVersion: 'TLSv1.2_2021' }
+          : { cloudfrontDefaultCertificate: true },
+      tags: { app: 'epu', env: settings.name },
+    },
+    opts,
+  );
 
   // Only this distribution, only GET, only derived images; and nobody over plain HTTP.
   const deny = (b: aws.s3.Bucket) => ({
@@ -105,21 +138,29 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
     Resource: [b.arn, pulumi.interpolate`${b.arn}/*`],
     Condition: { Bool: { 'aws:SecureTransport': 'false' } },
   });
-  new aws.s3.BucketPolicy(`${prefix}-media`, {
-    bucket: media.id,
-    policy: policyDocument([
-      {
-        Sid: 'CloudFrontReadsDerivedOnly',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudfront.amazonaws.com' },
-        Action: ['s3:GetObject'],
-        Resource: [pulumi.interpolate`${media.arn}/${PUBLIC_MEDIA_PREFIX}*`],
-        Condition: { StringEquals: { 'AWS:SourceArn': pulumi.interpolate`arn:aws:cloudfront::${accountId}:distribution/${cdn.id}` } },
-      },
-      deny(media),
-    ]),
-  }, { ...opts, dependsOn: publicAccessBlocks });
-  new aws.s3.BucketPolicy(`${prefix}-backups`, { bucket: backups.id, policy: policyDocument([deny(backups)]) }, { ...opts, dependsOn: publicAccessBlocks });
+  new aws.s3.BucketPolicy(
+    `${prefix}-media`,
+    {
+      bucket: media.id,
+      policy: policyDocument([
+        {
+          Sid: 'CloudFrontReadsDerivedOnly',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudfront.amazonaws.com' },
+          Action: ['s3:GetObject'],
+          Resource: [pulumi.interpolate`${media.arn}/${PUBLIC_MEDIA_PREFIX}*`],
+          Condition: { StringEquals: { 'AWS:SourceArn': pulumi.interpolate`arn:aws:cloudfront::${accountId}:distribution/${cdn.id}` } },
+        },
+        deny(media),
+      ]),
+    },
+    { ...opts, dependsOn: publicAccessBlocks },
+  );
+  new aws.s3.BucketPolicy(
+    `${prefix}-backups`,
+    { bucket: backups.id, policy: policyDocument([deny(backups)]) },
+    { ...opts, dependsOn: publicAccessBlocks },
+  );
 
   // Request metrics make 4xx/5xx counts available to the bucket-errors alarm.
   new aws.s3.BucketMetric(`${prefix}-media`, { bucket: media.id, name: 'EntireBucket' }, opts);

@@ -17,10 +17,14 @@ export type GcpIdentities = Record<Component | 'deployer' | 'events', gcp.servic
 export function createIdentities(inputs: DeployInputs, opts: pulumi.CustomResourceOptions): GcpIdentities {
   const { prefix, settings } = inputs;
   const account = (id: Component | 'deployer' | 'events', what: string) =>
-    new gcp.serviceaccount.Account(`${prefix}-sa-${id}`, {
-      accountId: `${prefix}-${id}`,
-      displayName: `EPU ${settings.name} ${what}`,
-    }, opts);
+    new gcp.serviceaccount.Account(
+      `${prefix}-sa-${id}`,
+      {
+        accountId: `${prefix}-${id}`,
+        displayName: `EPU ${settings.name} ${what}`,
+      },
+      opts,
+    );
   return {
     web: account('web', 'web (HTTP)'),
     worker: account('worker', 'worker (jobs and schedules)'),

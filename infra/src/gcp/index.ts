@@ -11,20 +11,32 @@ import { createServices } from './services';
 import { createStorage } from './storage';
 
 const APIS = [
-  'run.googleapis.com', 'sqladmin.googleapis.com', 'vpcaccess.googleapis.com', 'servicenetworking.googleapis.com',
-  'secretmanager.googleapis.com', 'compute.googleapis.com', 'redis.googleapis.com', 'monitoring.googleapis.com',
-  'eventarc.googleapis.com', 'pubsub.googleapis.com', 'billingbudgets.googleapis.com', 'iam.googleapis.com',
+  'run.googleapis.com',
+  'sqladmin.googleapis.com',
+  'vpcaccess.googleapis.com',
+  'servicenetworking.googleapis.com',
+  'secretmanager.googleapis.com',
+  'compute.googleapis.com',
+  'redis.googleapis.com',
+  'monitoring.googleapis.com',
+  'eventarc.googleapis.com',
+  'pubsub.googleapis.com',
+  'billingbudgets.googleapis.com',
+  'iam.googleapis.com',
 ];
 
 /** Everything EPU needs on Google Cloud for one environment. */
 export function deployGcp(inputs: DeployInputs) {
   if (!inputs.gcp) throw new Error('gcp:project and epu:billingAccount are required when epu:cloud is gcp');
   const { prefix } = inputs;
-  const apis = APIS.map((service) => new gcp.projects.Service(`${prefix}-api-${service.split('.')[0]}`, {
-    project: inputs.gcp!.project,
-    service,
-    disableOnDestroy: false,
-  }));
+  const apis = APIS.map(
+    (service) =>
+      new gcp.projects.Service(`${prefix}-api-${service.split('.')[0]}`, {
+        project: inputs.gcp!.project,
+        service,
+        disableOnDestroy: false,
+      }),
+  );
   const opts: pulumi.CustomResourceOptions = { dependsOn: apis };
   const project = gcp.organizations.getProjectOutput({ projectId: inputs.gcp.project });
   const projectNumber = project.number;

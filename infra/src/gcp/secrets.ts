@@ -47,7 +47,8 @@ export function createSecrets(
     'functions-token': { env: 'FUNCTIONS_TOKEN', value: functionsToken.result, readers: ['web', 'worker', 'functions'] },
   };
   if (values.redisUrl) specs['redis-url'] = { env: 'REDIS_URL', value: values.redisUrl, readers: ['web', 'worker', 'functions'] };
-  if (inputs.sentryDsn) specs['sentry-dsn'] = { env: 'SENTRY_DSN', value: inputs.sentryDsn, readers: ['web', 'worker', 'functions', 'migrate'] };
+  if (inputs.sentryDsn)
+    specs['sentry-dsn'] = { env: 'SENTRY_DSN', value: inputs.sentryDsn, readers: ['web', 'worker', 'functions', 'migrate'] };
   if (inputs.smtpUrl) specs['smtp-url'] = { env: 'SMTP_URL', value: inputs.smtpUrl, readers: ['web', 'worker'] };
   for (const [component, key] of Object.entries(values.s3Keys) as [Component, gcp.storage.HmacKey][]) {
     specs[`s3-access-key-id-${component}`] = { env: 'AWS_ACCESS_KEY_ID', value: key.accessId, readers: [component] };
@@ -56,21 +57,33 @@ export function createSecrets(
 
   const out: GcpSecrets = {};
   for (const [name, spec] of Object.entries(specs)) {
-    const secret = new gcp.secretmanager.Secret(`${prefix}-${name}`, {
-      secretId: `${prefix}-${name}`,
-      replication: { auto: {} },
-      labels: { app: 'epu', env: settings.name },
-    }, opts);
-    const version = new gcp.secretmanager.SecretVersion(`${prefix}-${name}`, {
-      secret: secret.id,
-      secretData: pulumi.secret(spec.value),
-    }, opts);
+    const secret = new gcp.secretmanager.Secret(
+      `${prefix}-${name}`,
+      {
+        secretId: `${prefix}-${name}`,
+        replication: { auto: {} },
+        labels: { app: 'epu', env: settings.name },
+      },
+      opts,
+    );
+    const version = new gcp.secretmanager.SecretVersion(
+      `${prefix}-${name}`,
+      {
+        secret: secret.id,
+        secretData: pulumi.secret(spec.value),
+      },
+      opts,
+    );
     for (const reader of spec.readers) {
-      new gcp.secretmanager.SecretIamMember(`${prefix}-${name}-${reader}`, {
-        secretId: secret.id,
-        role: 'roles/secretmanager.secretAccessor',
-        member: member(ids[reader]),
-      }, opts);
+      new gcp.secretmanager.SecretIamMember(
+        `${prefix}-${name}-${reader}`,
+        {
+          secretId: secret.id,
+          role: 'roles/secretmanager.secretAccessor',
+          member: member(ids[reader]),
+        },
+        opts,
+      );
     }
     out[name] = { secret, version, env: spec.env, readers: spec.readers };
   }

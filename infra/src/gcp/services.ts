@@ -59,10 +59,7 @@ export function createServices(
       ...(inputs.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: inputs.otlpEndpoint } : {}),
       ...more,
     };
-    return [
-      ...Object.entries(env).map(([name, value]) => ({ name, value })),
-      ...secretEnv(secrets, component),
-    ];
+    return [...Object.entries(env).map(([name, value]) => ({ name, value })), ...secretEnv(secrets, component)];
   };
   const resources = (size: { cpu: number; memoryMiB: number }, cpuIdle: boolean) => ({
     limits: { cpu: String(size.cpu), memory: `${size.memoryMiB}Mi` },
@@ -76,139 +73,175 @@ export function createServices(
   // image from its state, so run `pulumi up --refresh` to pick up what CI deployed (infra/README.md).
   const ciOwns = (...paths: string[]): pulumi.CustomResourceOptions => ({ ...opts, ignoreChanges: paths });
 
-  const functions = new gcp.cloudrunv2.Service(`${prefix}-functions`, {
-    name: `${prefix}-functions`,
-    location: region,
-    ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY',
-    invokerIamDisabled: true,
-    deletionProtection: prod,
-    labels,
-    template: {
-      serviceAccount: ids.functions.email,
-      scaling: { minInstanceCount: settings.functions.minInstances, maxInstanceCount: settings.functions.maxInstances },
-      maxInstanceRequestConcurrency: settings.functions.concurrency,
-      timeout: '300s',
-      vpcAccess,
-      containers: [{
-        image,
-        commands: ['epu'],
-        args: ['functions'],
-        ports: { containerPort: FUNCTIONS_PORT },
-        envs: plainEnv('functions', { FUNCTIONS_PORT: String(FUNCTIONS_PORT) }),
-        resources: resources(settings.functions, true),
-        startupProbe: { tcpSocket: { port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
-      }],
+  const functions = new gcp.cloudrunv2.Service(
+    `${prefix}-functions`,
+    {
+      name: `${prefix}-functions`,
+      location: region,
+      ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY',
+      invokerIamDisabled: true,
+      deletionProtection: prod,
+      labels,
+      template: {
+        serviceAccount: ids.functions.email,
+        scaling: { minInstanceCount: settings.functions.minInstances, maxInstanceCount: settings.functions.maxInstances },
+        maxInstanceRequestConcurrency: settings.functions.concurrency,
+        timeout: '300s',
+        vpcAccess,
+        containers: [
+          {
+            image,
+            commands: ['epu'],
+            args: ['functions'],
+            ports: { containerPort: FUNCTIONS_PORT },
+            envs: plainEnv('functions', { FUNCTIONS_PORT: String(FUNCTIONS_PORT) }),
+            resources: resources(settings.functions, true),
+            startupProbe: { tcpSocket: { port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
+          },
+        ],
+      },
     },
-  }, ciOwns('template.containers[0].image'));
+    ciOwns('template.containers[0].image'),
+  );
 
   const functionsUrl = functions.uri;
 
-  const web = new gcp.cloudrunv2.Service(`${prefix}-web`, {
-    name: `${prefix}-web`,
-    location: region,
-    ingress: 'INGRESS_TRAFFIC_ALL',
-    // A public website: no IAM check on invocation, and no allUsers binding either.
-    invokerIamDisabled: true,
-    deletionProtection: prod,
-    labels,
-    template: {
-      serviceAccount: ids.web.email,
-      scaling: { minInstanceCount: settings.web.minInstances, maxInstanceCount: settings.web.maxInstances },
-      maxInstanceRequestConcurrency: settings.web.concurrency,
-      timeout: '120s',
-      vpcAccess,
-      containers: [{
-        image,
-        commands: ['epu'],
-        args: ['web'],
-        ports: { containerPort: WEB_PORT },
-        envs: plainEnv('web', { FUNCTIONS_URL: functionsUrl, TRUST_PROXY_HOPS: '1', MAX_UPLOAD_BYTES: String(25 * 1024 * 1024) }),
-        resources: resources(settings.web, true),
-        startupProbe: { httpGet: { path: '/healthz', port: WEB_PORT }, periodSeconds: 5, failureThreshold: 24 },
-        livenessProbe: { httpGet: { path: '/livez', port: WEB_PORT }, periodSeconds: 15, failureThreshold: 3 },
-      }],
-    },
-  // In prod CI also owns the traffic split (canary tag, 10% → 50% → 100%, rollback).
-  }, ciOwns('template.containers[0].image', 'traffics'));
-
-  const worker = new gcp.cloudrunv2.WorkerPool(`${prefix}-worker`, {
-    name: `${prefix}-worker`,
-    location: region,
-    launchStage: 'BETA',
-    deletionProtection: prod,
-    labels,
-    scaling: { scalingMode: 'MANUAL', manualInstanceCount: settings.worker.minInstances },
-    template: {
-      serviceAccount: ids.worker.email,
-      vpcAccess,
-      containers: [{
-        image,
-        commands: ['epu'],
-        args: ['worker'],
-        // The worker runs the daily backup.create job: backups go to the backups bucket, not under media.
-        envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv }),
-        resources: { limits: { cpu: String(settings.worker.cpu), memory: `${settings.worker.memoryMiB}Mi` } },
-      }],
-    },
-  }, ciOwns('template.containers[0].image'));
-
-  const migrate = new gcp.cloudrunv2.Job(`${prefix}-migrate`, {
-    name: `${prefix}-migrate`,
-    location: region,
-    deletionProtection: prod,
-    labels,
-    template: {
-      taskCount: 1,
-      parallelism: 1,
+  const web = new gcp.cloudrunv2.Service(
+    `${prefix}-web`,
+    {
+      name: `${prefix}-web`,
+      location: region,
+      ingress: 'INGRESS_TRAFFIC_ALL',
+      // A public website: no IAM check on invocation, and no allUsers binding either.
+      invokerIamDisabled: true,
+      deletionProtection: prod,
+      labels,
       template: {
-        serviceAccount: ids.migrate.email,
-        maxRetries: 0,
-        timeout: '900s',
+        serviceAccount: ids.web.email,
+        scaling: { minInstanceCount: settings.web.minInstances, maxInstanceCount: settings.web.maxInstances },
+        maxInstanceRequestConcurrency: settings.web.concurrency,
+        timeout: '120s',
         vpcAccess,
-        containers: [{
-          image,
-          commands: ['epu'],
-          args: ['migrate'],
-          // `epu migrate` needs only the database. The same job also runs the production pre-deploy
-          // snapshot (`gcloud run jobs execute ... --args backup`), and `epu backup` needs SECRET_KEY and
-          // somewhere durable to write: the backups bucket, with migrate's own HMAC key. No STORAGE_URL,
-          // so the job has no access to media (file storage on the container's disk is never written).
-          envs: [
-            { name: 'APP_ENV', value: settings.appEnv },
-            { name: 'LOG_LEVEL', value: settings.logLevel },
-            { name: 'PUBLIC_URL', value: publicUrl },
-            ...Object.entries({ ...s3Env, ...backupEnv }).map(([name, value]) => ({ name, value })),
-            ...secretEnv(secrets, 'migrate'),
-          ],
-          resources: { limits: { cpu: '1', memory: '512Mi' } },
-        }],
+        containers: [
+          {
+            image,
+            commands: ['epu'],
+            args: ['web'],
+            ports: { containerPort: WEB_PORT },
+            envs: plainEnv('web', { FUNCTIONS_URL: functionsUrl, TRUST_PROXY_HOPS: '1', MAX_UPLOAD_BYTES: String(25 * 1024 * 1024) }),
+            resources: resources(settings.web, true),
+            startupProbe: { httpGet: { path: '/healthz', port: WEB_PORT }, periodSeconds: 5, failureThreshold: 24 },
+            livenessProbe: { httpGet: { path: '/livez', port: WEB_PORT }, periodSeconds: 15, failureThreshold: 3 },
+          },
+        ],
+      },
+      // In prod CI also owns the traffic split (canary tag, 10% → 50% → 100%, rollback).
+    },
+    ciOwns('template.containers[0].image', 'traffics'),
+  );
+
+  const worker = new gcp.cloudrunv2.WorkerPool(
+    `${prefix}-worker`,
+    {
+      name: `${prefix}-worker`,
+      location: region,
+      launchStage: 'BETA',
+      deletionProtection: prod,
+      labels,
+      scaling: { scalingMode: 'MANUAL', manualInstanceCount: settings.worker.minInstances },
+      template: {
+        serviceAccount: ids.worker.email,
+        vpcAccess,
+        containers: [
+          {
+            image,
+            commands: ['epu'],
+            args: ['worker'],
+            // The worker runs the daily backup.create job: backups go to the backups bucket, not under media.
+            envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv }),
+            resources: { limits: { cpu: String(settings.worker.cpu), memory: `${settings.worker.memoryMiB}Mi` } },
+          },
+        ],
       },
     },
-  }, ciOwns('template.template.containers[0].image'));
+    ciOwns('template.containers[0].image'),
+  );
+
+  const migrate = new gcp.cloudrunv2.Job(
+    `${prefix}-migrate`,
+    {
+      name: `${prefix}-migrate`,
+      location: region,
+      deletionProtection: prod,
+      labels,
+      template: {
+        taskCount: 1,
+        parallelism: 1,
+        template: {
+          serviceAccount: ids.migrate.email,
+          maxRetries: 0,
+          timeout: '900s',
+          vpcAccess,
+          containers: [
+            {
+              image,
+              commands: ['epu'],
+              args: ['migrate'],
+              // `epu migrate` needs only the database. The same job also runs the production pre-deploy
+              // snapshot (`gcloud run jobs execute ... --args backup`), and `epu backup` needs SECRET_KEY and
+              // somewhere durable to write: the backups bucket, with migrate's own HMAC key. No STORAGE_URL,
+              // so the job has no access to media (file storage on the container's disk is never written).
+              envs: [
+                { name: 'APP_ENV', value: settings.appEnv },
+                { name: 'LOG_LEVEL', value: settings.logLevel },
+                { name: 'PUBLIC_URL', value: publicUrl },
+                ...Object.entries({ ...s3Env, ...backupEnv }).map(([name, value]) => ({ name, value })),
+                ...secretEnv(secrets, 'migrate'),
+              ],
+              resources: { limits: { cpu: '1', memory: '512Mi' } },
+            },
+          ],
+        },
+      },
+    },
+    ciOwns('template.template.containers[0].image'),
+  );
 
   // Storage events reach the photoUploaded handler through Eventarc, as the events identity.
   const gcsAgent = gcp.storage.getProjectServiceAccountOutput({ project: inputs.gcp!.project }, opts);
-  const publisher = new gcp.projects.IAMMember(`${prefix}-gcs-publishes-events`, {
-    project: inputs.gcp!.project,
-    role: 'roles/pubsub.publisher',
-    member: pulumi.interpolate`serviceAccount:${gcsAgent.emailAddress}`,
-  }, opts);
-  const receiver = new gcp.projects.IAMMember(`${prefix}-events-receiver`, {
-    project: inputs.gcp!.project,
-    role: 'roles/eventarc.eventReceiver',
-    member: member(ids.events),
-  }, opts);
-  const photoUploaded = new gcp.eventarc.Trigger(`${prefix}-photo-uploaded`, {
-    name: `${prefix}-photo-uploaded`,
-    location: region,
-    matchingCriterias: [
-      { attribute: 'type', value: 'google.cloud.storage.object.v1.finalized' },
-      { attribute: 'bucket', value: storage.media.name },
-    ],
-    destination: { cloudRunService: { service: functions.name, region, path: '/photoUploaded' } },
-    serviceAccount: ids.events.email,
-    labels,
-  }, { ...opts, dependsOn: [publisher, receiver] });
+  const publisher = new gcp.projects.IAMMember(
+    `${prefix}-gcs-publishes-events`,
+    {
+      project: inputs.gcp!.project,
+      role: 'roles/pubsub.publisher',
+      member: pulumi.interpolate`serviceAccount:${gcsAgent.emailAddress}`,
+    },
+    opts,
+  );
+  const receiver = new gcp.projects.IAMMember(
+    `${prefix}-events-receiver`,
+    {
+      project: inputs.gcp!.project,
+      role: 'roles/eventarc.eventReceiver',
+      member: member(ids.events),
+    },
+    opts,
+  );
+  const photoUploaded = new gcp.eventarc.Trigger(
+    `${prefix}-photo-uploaded`,
+    {
+      name: `${prefix}-photo-uploaded`,
+      location: region,
+      matchingCriterias: [
+        { attribute: 'type', value: 'google.cloud.storage.object.v1.finalized' },
+        { attribute: 'bucket', value: storage.media.name },
+      ],
+      destination: { cloudRunService: { service: functions.name, region, path: '/photoUploaded' } },
+      serviceAccount: ids.events.email,
+      labels,
+    },
+    { ...opts, dependsOn: [publisher, receiver] },
+  );
 
   // What each process may do with the buckets. Object-level roles only: no one may change bucket IAM.
   const bucketRole = (name: string, bucket: gcp.storage.Bucket, role: string, who: Component) =>
@@ -224,7 +257,13 @@ export function createServices(
 
   // CI deploys new revisions as the deployer: it may update these services and act as their identities, nothing else.
   const runDev = (name: string, resource: gcp.cloudrunv2.Service | gcp.cloudrunv2.Job | gcp.cloudrunv2.WorkerPool) => {
-    const args = { project: inputs.gcp!.project, location: region, name: resource.name, role: 'roles/run.developer', member: member(ids.deployer) };
+    const args = {
+      project: inputs.gcp!.project,
+      location: region,
+      name: resource.name,
+      role: 'roles/run.developer',
+      member: member(ids.deployer),
+    };
     if (resource instanceof gcp.cloudrunv2.Service) return new gcp.cloudrunv2.ServiceIamMember(`${prefix}-deployer-${name}`, args, opts);
     if (resource instanceof gcp.cloudrunv2.Job) return new gcp.cloudrunv2.JobIamMember(`${prefix}-deployer-${name}`, args, opts);
     return new gcp.cloudrunv2.WorkerPoolIamMember(`${prefix}-deployer-${name}`, args, opts);
@@ -234,16 +273,28 @@ export function createServices(
   runDev('worker', worker);
   runDev('migrate', migrate);
   for (const component of ['web', 'worker', 'functions', 'migrate'] as const) {
-    new gcp.serviceaccount.IAMMember(`${prefix}-deployer-actas-${component}`, {
-      serviceAccountId: ids[component].name,
-      role: 'roles/iam.serviceAccountUser',
-      member: member(ids.deployer),
-    }, opts);
+    new gcp.serviceaccount.IAMMember(
+      `${prefix}-deployer-actas-${component}`,
+      {
+        serviceAccountId: ids[component].name,
+        role: 'roles/iam.serviceAccountUser',
+        member: member(ids.deployer),
+      },
+      opts,
+    );
   }
   // The deployer also runs the migrate job before each rollout.
-  new gcp.cloudrunv2.JobIamMember(`${prefix}-deployer-runs-migrate`, {
-    project: inputs.gcp!.project, location: region, name: migrate.name, role: 'roles/run.invoker', member: member(ids.deployer),
-  }, opts);
+  new gcp.cloudrunv2.JobIamMember(
+    `${prefix}-deployer-runs-migrate`,
+    {
+      project: inputs.gcp!.project,
+      location: region,
+      name: migrate.name,
+      role: 'roles/run.invoker',
+      member: member(ids.deployer),
+    },
+    opts,
+  );
 
   return { web, worker, functions, migrate, photoUploaded, publicUrl };
 }

@@ -20,42 +20,56 @@ export function createStorage(inputs: DeployInputs, opts: pulumi.CustomResourceO
   const { prefix, region, settings } = inputs;
   const protect = settings.database.deletionProtection;
 
-  const media = new gcp.storage.Bucket(`${prefix}-media`, {
-    name: `${inputs.gcp!.project}-${prefix}-media`,
-    location: region,
-    storageClass: 'STANDARD',
-    uniformBucketLevelAccess: true,
-    publicAccessPrevention: 'enforced',
-    versioning: { enabled: true },
-    softDeletePolicy: { retentionDurationSeconds: 7 * 24 * 3600 },
-    forceDestroy: !protect,
-    lifecycleRules: [
-      // Old versions of overwritten or deleted objects go after a while.
-      { action: { type: 'Delete' }, condition: { daysSinceNoncurrentTime: settings.storage.mediaNoncurrentDays, withState: 'ARCHIVED' } },
-      { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
-      // Originals are read rarely after the first weeks.
-      { action: { type: 'SetStorageClass', storageClass: 'NEARLINE' }, condition: { age: 90, matchesPrefixes: ['originals/'], withState: 'LIVE' } },
-    ],
-    labels: { app: 'epu', env: settings.name, data: 'media' },
-  }, { ...opts, protect });
+  const media = new gcp.storage.Bucket(
+    `${prefix}-media`,
+    {
+      name: `${inputs.gcp!.project}-${prefix}-media`,
+      location: region,
+      storageClass: 'STANDARD',
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      versioning: { enabled: true },
+      softDeletePolicy: { retentionDurationSeconds: 7 * 24 * 3600 },
+      forceDestroy: !protect,
+      lifecycleRules: [
+        // Old versions of overwritten or deleted objects go after a while.
+        { action: { type: 'Delete' }, condition: { daysSinceNoncurrentTime: settings.storage.mediaNoncurrentDays, withState: 'ARCHIVED' } },
+        { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
+        // Originals are read rarely after the first weeks.
+        {
+          action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
+          condition: { age: 90, matchesPrefixes: ['originals/'], withState: 'LIVE' },
+        },
+      ],
+      labels: { app: 'epu', env: settings.name, data: 'media' },
+    },
+    { ...opts, protect },
+  );
 
-  const backups = new gcp.storage.Bucket(`${prefix}-backups`, {
-    name: `${inputs.gcp!.project}-${prefix}-backups`,
-    location: region,
-    storageClass: 'STANDARD',
-    uniformBucketLevelAccess: true,
-    publicAccessPrevention: 'enforced',
-    versioning: { enabled: true },
-    softDeletePolicy: { retentionDurationSeconds: 7 * 24 * 3600 },
-    forceDestroy: false,
-    lifecycleRules: [
-      { action: { type: 'SetStorageClass', storageClass: 'COLDLINE' }, condition: { age: settings.storage.backupColdAfterDays, withState: 'LIVE' } },
-      { action: { type: 'Delete' }, condition: { age: settings.storage.backupExpireDays } },
-      { action: { type: 'Delete' }, condition: { daysSinceNoncurrentTime: 30, withState: 'ARCHIVED' } },
-      { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
-    ],
-    labels: { app: 'epu', env: settings.name, data: 'backups' },
-  }, { ...opts, protect });
+  const backups = new gcp.storage.Bucket(
+    `${prefix}-backups`,
+    {
+      name: `${inputs.gcp!.project}-${prefix}-backups`,
+      location: region,
+      storageClass: 'STANDARD',
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      versioning: { enabled: true },
+      softDeletePolicy: { retentionDurationSeconds: 7 * 24 * 3600 },
+      forceDestroy: false,
+      lifecycleRules: [
+        {
+          action: { type: 'SetStorageClass', storageClass: 'COLDLINE' },
+          condition: { age: settings.storage.backupColdAfterDays, withState: 'LIVE' },
+        },
+        { action: { type: 'Delete' }, condition: { age: settings.storage.backupExpireDays } },
+        { action: { type: 'Delete' }, condition: { daysSinceNoncurrentTime: 30, withState: 'ARCHIVED' } },
+        { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
+      ],
+      labels: { app: 'epu', env: settings.name, data: 'backups' },
+    },
+    { ...opts, protect },
+  );
 
   return { media, backups };
 }

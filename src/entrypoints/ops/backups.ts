@@ -54,15 +54,18 @@ export async function runBackup(config: Config): Promise<void> {
   try {
     // No schema check: the pre-deploy snapshot runs the new release against the old schema, before `epu migrate`.
     const { manifest, pruned } = await createServices(platform).backups.create((message, data) => report.step(message, data));
-    report.result(`backup ${manifest.id}: ${manifest.tables.length} tables, ${manifest.totalRows} rows, ${formatBytes(manifest.totalBytes)} in ${(manifest.durationMs / 1000).toFixed(1)} s`, {
-      backupId: manifest.id,
-      schemaVersion: manifest.schemaVersion,
-      tables: manifest.tables.length,
-      rows: manifest.totalRows,
-      bytes: manifest.totalBytes,
-      durationMs: manifest.durationMs,
-      pruned,
-    });
+    report.result(
+      `backup ${manifest.id}: ${manifest.tables.length} tables, ${manifest.totalRows} rows, ${formatBytes(manifest.totalBytes)} in ${(manifest.durationMs / 1000).toFixed(1)} s`,
+      {
+        backupId: manifest.id,
+        schemaVersion: manifest.schemaVersion,
+        tables: manifest.tables.length,
+        rows: manifest.totalRows,
+        bytes: manifest.totalBytes,
+        durationMs: manifest.durationMs,
+        pruned,
+      },
+    );
   } finally {
     await platform.close();
   }
@@ -74,7 +77,10 @@ export async function runBackups(config: Config): Promise<void> {
   await withStorage(config, async (storage) => {
     const backups = await listBackups(storage);
     for (const backup of backups) {
-      report.step(`${backup.id}  ${backup.createdAt}  schema ${backup.schemaVersion}  ${backup.totalRows} rows  ${formatBytes(backup.totalBytes)}`, { ...backup });
+      report.step(
+        `${backup.id}  ${backup.createdAt}  schema ${backup.schemaVersion}  ${backup.totalRows} rows  ${formatBytes(backup.totalBytes)}`,
+        { ...backup },
+      );
     }
     report.result(`${backups.length} backup(s)`, { count: backups.length });
   });
@@ -88,7 +94,10 @@ export async function runRestore(config: Config, args: Args): Promise<void> {
   if (!id || !targetUrl) report.fail('usage: epu restore BACKUP_ID --database-url URL [--force]');
   await withStorage(config, async (storage) => {
     const manifest = await readManifest(storage, id);
-    report.step(`restoring backup ${manifest.id} (schema ${manifest.schemaVersion}, ${manifest.totalRows} rows, ${formatBytes(manifest.totalBytes)})`, { backupId: manifest.id });
+    report.step(
+      `restoring backup ${manifest.id} (schema ${manifest.schemaVersion}, ${manifest.totalRows} rows, ${formatBytes(manifest.totalBytes)})`,
+      { backupId: manifest.id },
+    );
     const result = await restoreBackup({
       storage,
       manifest,
@@ -123,5 +132,8 @@ export async function runDrill(config: Config, args: Args): Promise<void> {
   reportTables(report, result);
   const data = { backupId: result.backupId, drillId: result.drillId, durationMs: result.durationMs };
   if (!result.ok) report.fail(`drill of backup ${result.backupId} FAILED: ${result.reason}`, data);
-  report.result(`drill of backup ${result.backupId} passed: ${result.tables.length} tables match the manifest (${(result.durationMs / 1000).toFixed(1)} s)`, data);
+  report.result(
+    `drill of backup ${result.backupId} passed: ${result.tables.length} tables match the manifest (${(result.durationMs / 1000).toFixed(1)} s)`,
+    data,
+  );
 }

@@ -16,7 +16,11 @@ export async function runCheck(config: Config): Promise<void> {
   try {
     await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });
     report.step('running integrity checks');
-    const run = await createIntegrityService({ repo: createIntegrityRepository(platform.db), storage: platform.storage, logger: platform.logger }).run();
+    const run = await createIntegrityService({
+      repo: createIntegrityRepository(platform.db),
+      storage: platform.storage,
+      logger: platform.logger,
+    }).run();
     for (const check of INTEGRITY_CHECKS) {
       const result = run.checks[check];
       report.step(`${result.problems ? '✘' : '✔'} ${CHECK_TITLES[check]}: ${result.problems} problem(s)`, {
@@ -28,7 +32,8 @@ export async function runCheck(config: Config): Promise<void> {
     }
     const total = INTEGRITY_CHECKS.reduce((sum, check) => sum + run.checks[check].problems, 0);
     if (run.ok) report.result('all integrity checks passed', { runId: run.id });
-    else failure = `${total} integrity problem(s) found in ${INTEGRITY_CHECKS.filter((check) => run.checks[check].problems).join(', ')} (run ${run.id})`;
+    else
+      failure = `${total} integrity problem(s) found in ${INTEGRITY_CHECKS.filter((check) => run.checks[check].problems).join(', ')} (run ${run.id})`;
   } finally {
     await platform.close();
   }

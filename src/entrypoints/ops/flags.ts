@@ -62,7 +62,10 @@ export async function runFlags(config: Config, args: { positional: string[]; fla
     } else if (action === 'stale') {
       const stale = await flags.staleReport(days);
       for (const flag of stale) report.step(flag.name, { ...summary(flag), days: flag.days });
-      report.result(`${stale.length} flag${stale.length === 1 ? '' : 's'} fully on or fully off for more than ${days} days`, { count: stale.length, days });
+      report.result(`${stale.length} flag${stale.length === 1 ? '' : 's'} fully on or fully off for more than ${days} days`, {
+        count: stale.length,
+        days,
+      });
     } else {
       const { flag, created, changed } = await flags.update(name!, change!, { actorId: null, requestId: null, via: 'cli' });
       report.result(created ? 'flag created' : changed ? 'flag updated' : 'flag unchanged', { ...summary(flag), changed });

@@ -26,7 +26,14 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
       let summary: JobSummary | void = undefined;
       const handler = handlers[argument]!;
       const capture: JobHandler = async (job, signal) => (summary = await handler(job, signal));
-      const worker = createWorker({ queue, pool: platform.pool, handlers: { [argument]: capture }, concurrency: 1, pollIntervalMs: 200, logger: platform.logger });
+      const worker = createWorker({
+        queue,
+        pool: platform.pool,
+        handlers: { [argument]: capture },
+        concurrency: 1,
+        pollIntervalMs: 200,
+        logger: platform.logger,
+      });
       worker.start();
       try {
         const job = await queue.waitFor(id, { timeoutMs: 30 * 60_000 });
@@ -38,8 +45,9 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
     } else if (verb === 'list') {
       const status = typeof args.flags.status === 'string' ? (args.flags.status as JobStatus) : undefined;
       const page = await queue.list({ status, limit: 50 });
-      for (const job of page.items) report.step(`${job.name} ${job.status}`, { id: job.id, attempts: job.attempts, lastError: job.lastError ?? undefined });
-      report.result(`${page.items.length} job(s)`, await queue.counts() as unknown as Record<string, unknown>);
+      for (const job of page.items)
+        report.step(`${job.name} ${job.status}`, { id: job.id, attempts: job.attempts, lastError: job.lastError ?? undefined });
+      report.result(`${page.items.length} job(s)`, (await queue.counts()) as unknown as Record<string, unknown>);
     } else if (verb === 'retry' && argument) {
       if (!(await queue.retryDead(argument))) report.fail(`job ${argument} is not dead (or does not exist)`);
       report.result('queued again', { id: argument });

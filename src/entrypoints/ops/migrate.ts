@@ -8,7 +8,9 @@ import { createReporter } from '../../platform/cli/reporter.js';
 export async function runMigrate(config: Config): Promise<void> {
   const report = createReporter('migrate');
   const logger = createRootLogger(config, 'cli');
-  const embedded = config.databaseUrl ? undefined : await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
+  const embedded = config.databaseUrl
+    ? undefined
+    : await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
   try {
     report.step('applying migrations');
     const result = await migrate(config.databaseUrl ?? embedded!.url, logger);

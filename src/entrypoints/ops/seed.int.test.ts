@@ -24,7 +24,10 @@ async function written(url: string): Promise<Record<string, number>> {
 }
 
 const seedUsers = (url: string) =>
-  sql<{ id: string; email: string; name: string; password_hash: string }>(url, `SELECT id, email, name, password_hash FROM users WHERE email LIKE '%@seed.epu.invalid' ORDER BY created_at, email`);
+  sql<{ id: string; email: string; name: string; password_hash: string }>(
+    url,
+    `SELECT id, email, name, password_hash FROM users WHERE email LIKE '%@seed.epu.invalid' ORDER BY created_at, email`,
+  );
 
 /** A database and settings of the describe block's own, dropped after it. */
 function ownDatabase(ready: (database: TestDatabase, env: Record<string, string>) => void): void {
@@ -57,11 +60,22 @@ describe('epu seed', () => {
     expect(users[0]!.password_hash).toMatch(/^\$argon2id\$/);
     expect(await verifyPassword(users[0]!.password_hash, PASSWORD)).toBe(true);
     expect(new Set(users.map((u) => u.name)).size).toBe(12);
-    const [{ open }] = (await sql<{ open: number }>(database.url, 'SELECT count(*)::int AS open FROM sessions WHERE revoked_at IS NULL')) as [{ open: number }];
+    const [{ open }] = (await sql<{ open: number }>(
+      database.url,
+      'SELECT count(*)::int AS open FROM sessions WHERE revoked_at IS NULL',
+    )) as [{ open: number }];
     expect(open).toBe(0);
 
     // Events: five, owned by demo users, public, unlisted and private, all upcoming.
-    const events = await sql<{ id: string; visibility: string; capacity: number | null; owner_email: string; upcoming: boolean; confirmed: number; places_taken: number }>(
+    const events = await sql<{
+      id: string;
+      visibility: string;
+      capacity: number | null;
+      owner_email: string;
+      upcoming: boolean;
+      confirmed: number;
+      places_taken: number;
+    }>(
       database.url,
       `SELECT e.id, e.visibility, e.capacity, u.email AS owner_email, e.starts_at > now() AS upcoming,
               (SELECT count(*)::int FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS confirmed,
@@ -85,12 +99,18 @@ describe('epu seed', () => {
     expect(totalBookings).toBeGreaterThan(5);
 
     // Photos: --photos on each of the first three events, through the upload path: stored, queued for the worker.
-    const photos = await sql<{ id: string; status: string; content_type: string; original_key: string; bytes: number }>(database.url, 'SELECT id, status, content_type, original_key, bytes FROM photos');
+    const photos = await sql<{ id: string; status: string; content_type: string; original_key: string; bytes: number }>(
+      database.url,
+      'SELECT id, status, content_type, original_key, bytes FROM photos',
+    );
     expect(photos).toHaveLength(6);
     expect(photos.every((p) => p.status === 'processing')).toBe(true);
     expect(new Set(photos.map((p) => p.content_type))).toEqual(new Set(['image/jpeg', 'image/png']));
     for (const photo of photos) expect(fs.statSync(path.join(env.EPU_DATA_DIR!, 'storage', photo.original_key)).size).toBe(photo.bytes);
-    const deliveries = await sql<{ photo_id: string }>(database.url, `SELECT payload->'event'->'data'->>'photoId' AS photo_id FROM jobs WHERE name = 'functions.deliver' AND payload->>'function' = 'photoUploaded'`);
+    const deliveries = await sql<{ photo_id: string }>(
+      database.url,
+      `SELECT payload->'event'->'data'->>'photoId' AS photo_id FROM jobs WHERE name = 'functions.deliver' AND payload->>'function' = 'photoUploaded'`,
+    );
     expect(deliveries.map((d) => d.photo_id).sort()).toEqual(photos.map((p) => p.id).sort());
 
     // The output says what was made, how to sign in, and that photos wait for a worker.
@@ -115,25 +135,38 @@ describe('epu seed', () => {
     expect(run.code, run.output).toBe(0);
     const after = await written(database.url);
     expect(after).toMatchObject({ users: before.users, events: before.events, bookings: before.bookings, photos: before.photos });
-    expect(run.lines.at(-1)).toMatchObject({ kind: 'result', message: 'demo data already there; nothing added', users: 12, usersCreated: 0, events: 5, eventsCreated: 0, bookings: 0, photos: 0 });
+    expect(run.lines.at(-1)).toMatchObject({
+      kind: 'result',
+      message: 'demo data already there; nothing added',
+      users: 12,
+      usersCreated: 0,
+      events: 5,
+      eventsCreated: 0,
+      bookings: 0,
+      photos: 0,
+    });
     expect(run.lines.some((l) => /12 demo user\(s\) already there/.test(l.message))).toBe(true);
   });
 
-  it('tops up to larger counts; without a password in test it generates one, shows it once, and it signs in', { timeout: 120_000 }, async () => {
-    const { EPU_SEED_PASSWORD: _, ...withoutPassword } = env;
-    const run = await epu(['--users', '13', '--events', '6', '--photos', '0'], withoutPassword);
-    expect(run.code, run.output).toBe(0);
-    expect(run.lines.at(-1)).toMatchObject({ kind: 'result', users: 13, usersCreated: 1, events: 6, eventsCreated: 1, photos: 0 });
-    const shown = run.lines.filter((l) => /generated, shown only this once/.test(l.message));
-    expect(shown).toHaveLength(1);
-    const generated = shown[0]!.message.split(': ').at(-1)!;
-    const users = await seedUsers(database.url);
-    expect(users).toHaveLength(13);
-    const newest = users.find((u) => u.email === 'demo-13@seed.epu.invalid')!;
-    expect(await verifyPassword(newest.password_hash, generated)).toBe(true);
-    // The users made before keep theirs.
-    expect(await verifyPassword(users.find((u) => u.email === 'demo-1@seed.epu.invalid')!.password_hash, PASSWORD)).toBe(true);
-  });
+  it(
+    'tops up to larger counts; without a password in test it generates one, shows it once, and it signs in',
+    { timeout: 120_000 },
+    async () => {
+      const { EPU_SEED_PASSWORD: _, ...withoutPassword } = env;
+      const run = await epu(['--users', '13', '--events', '6', '--photos', '0'], withoutPassword);
+      expect(run.code, run.output).toBe(0);
+      expect(run.lines.at(-1)).toMatchObject({ kind: 'result', users: 13, usersCreated: 1, events: 6, eventsCreated: 1, photos: 0 });
+      const shown = run.lines.filter((l) => /generated, shown only this once/.test(l.message));
+      expect(shown).toHaveLength(1);
+      const generated = shown[0]!.message.split(': ').at(-1)!;
+      const users = await seedUsers(database.url);
+      expect(users).toHaveLength(13);
+      const newest = users.find((u) => u.email === 'demo-13@seed.epu.invalid')!;
+      expect(await verifyPassword(newest.password_hash, generated)).toBe(true);
+      // The users made before keep theirs.
+      expect(await verifyPassword(users.find((u) => u.email === 'demo-1@seed.epu.invalid')!.password_hash, PASSWORD)).toBe(true);
+    },
+  );
 
   it('a worker turns the seeded photos into thumbnails', { timeout: 120_000 }, async () => {
     const worker = spawnEpu(['worker'], { ...env, LOG_LEVEL: 'info' });
@@ -147,7 +180,9 @@ describe('epu seed', () => {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       expect(statuses).toEqual(Array(6).fill('ready'));
-      const [{ thumbs }] = (await sql<{ thumbs: number }>(database.url, 'SELECT count(thumbnail_key)::int AS thumbs FROM photos')) as [{ thumbs: number }];
+      const [{ thumbs }] = (await sql<{ thumbs: number }>(database.url, 'SELECT count(thumbnail_key)::int AS thumbs FROM photos')) as [
+        { thumbs: number },
+      ];
       expect(thumbs).toBe(6);
     } finally {
       await worker.stop();
@@ -161,7 +196,10 @@ describe('epu seed refuses', () => {
   ownDatabase((created, settings) => ([database, env] = [created, settings]));
 
   const nothing = { users: 0, sessions: 0, events: 0, bookings: 0, photos: 0, jobs: 0 };
-  const storageFiles = () => (fs.existsSync(path.join(env.EPU_DATA_DIR!, 'storage')) ? fs.readdirSync(path.join(env.EPU_DATA_DIR!, 'storage'), { recursive: true }) : []);
+  const storageFiles = () =>
+    fs.existsSync(path.join(env.EPU_DATA_DIR!, 'storage'))
+      ? fs.readdirSync(path.join(env.EPU_DATA_DIR!, 'storage'), { recursive: true })
+      : [];
 
   it('production without --force: exit 2 with a one-line reason, nothing written', async () => {
     const run = await epu([], { ...env, APP_ENV: 'production', PUBLIC_URL: 'https://epu.example.com' });

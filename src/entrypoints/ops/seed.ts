@@ -54,14 +54,19 @@ function count(flags: Record<string, string | true>, name: keyof typeof LIMITS):
   const raw = flags[name];
   if (raw === undefined) return DEFAULTS[name];
   const [min, max] = LIMITS[name];
-  if (raw === true || !/^\d+$/.test(raw.trim())) throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got ${raw === true ? 'nothing' : JSON.stringify(raw)}`);
+  if (raw === true || !/^\d+$/.test(raw.trim()))
+    throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got ${raw === true ? 'nothing' : JSON.stringify(raw)}`);
   const value = Number(raw.trim());
   if (value < min || value > max) throw new UsageError(`--${name} must be from ${min} to ${max}, got ${value}`);
   return value;
 }
 
 /** Everything that can be checked before anything is written: flags, environment, password. */
-export function parseSeedArgs(args: { positional: string[]; flags: Record<string, string | true> }, appEnv: string, env: NodeJS.ProcessEnv = process.env): SeedOptions {
+export function parseSeedArgs(
+  args: { positional: string[]; flags: Record<string, string | true> },
+  appEnv: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SeedOptions {
   if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"; ${SEED_USAGE}`);
   const known = new Set(['users', 'events', 'photos', 'password-file', 'force']);
   const unknown = Object.keys(args.flags).find((name) => !known.has(name));
@@ -70,7 +75,8 @@ export function parseSeedArgs(args: { positional: string[]; flags: Record<string
   const force = args.flags.force === true;
   const options = { users: count(args.flags, 'users'), events: count(args.flags, 'events'), photos: count(args.flags, 'photos'), force };
 
-  if (appEnv === 'production' && !force) throw new UsageError('refusing to seed demo data into a production database (APP_ENV=production); add --force if that is really meant');
+  if (appEnv === 'production' && !force)
+    throw new UsageError('refusing to seed demo data into a production database (APP_ENV=production); add --force if that is really meant');
 
   let password: SeedOptions['password'];
   const file = args.flags['password-file'];
@@ -88,19 +94,73 @@ export function parseSeedArgs(args: { positional: string[]; flags: Record<string
   } else if (SHOW_GENERATED_PASSWORD_IN.has(appEnv)) {
     password = { source: 'generate' };
   } else {
-    throw new UsageError(`set EPU_SEED_PASSWORD or pass --password-file PATH: a password is generated and shown only when APP_ENV is development or test (it is ${appEnv})`);
+    throw new UsageError(
+      `set EPU_SEED_PASSWORD or pass --password-file PATH: a password is generated and shown only when APP_ENV is development or test (it is ${appEnv})`,
+    );
   }
   // The same rule as signup (accounts.schema Password); the password itself is never echoed.
   if (password.value !== undefined && (password.value.length < 8 || password.value.length > 200)) {
-    throw new UsageError(`the demo password (${password.source === 'file' ? `--password-file ${file}` : 'EPU_SEED_PASSWORD'}) must be 8 to 200 characters`);
+    throw new UsageError(
+      `the demo password (${password.source === 'file' ? `--password-file ${file}` : 'EPU_SEED_PASSWORD'}) must be 8 to 200 characters`,
+    );
   }
   return { ...options, password };
 }
 
 // ---------------------------------------------------------------- demo content
 
-const FIRST_NAMES = ['Ada', 'Ben', 'Chloé', 'Dmitri', 'Elif', 'Farah', 'Gabriel', 'Hana', 'Ivo', 'Jun', 'Kofi', 'Lena', 'Mateo', 'Nia', 'Oskar', 'Priya', 'Quentin', 'Rosa', 'Sami', 'Tomás', 'Uma', 'Viktor', 'Wen', 'Yara', 'Zoë'];
-const LAST_NAMES = ['Okafor', 'Lindqvist', 'Moreau', 'Novak', 'Tanaka', 'Silva', 'Byrne', 'Haddad', 'Kowalski', 'Jensen', 'Rossi', 'Mensah', 'Petrov', 'García', 'Nakamura', 'Müller', "O'Brien", 'Costa', 'Ahmed', 'Fischer', 'Dubois', 'Ivanova', 'Kim'];
+const FIRST_NAMES = [
+  'Ada',
+  'Ben',
+  'Chloé',
+  'Dmitri',
+  'Elif',
+  'Farah',
+  'Gabriel',
+  'Hana',
+  'Ivo',
+  'Jun',
+  'Kofi',
+  'Lena',
+  'Mateo',
+  'Nia',
+  'Oskar',
+  'Priya',
+  'Quentin',
+  'Rosa',
+  'Sami',
+  'Tomás',
+  'Uma',
+  'Viktor',
+  'Wen',
+  'Yara',
+  'Zoë',
+];
+const LAST_NAMES = [
+  'Okafor',
+  'Lindqvist',
+  'Moreau',
+  'Novak',
+  'Tanaka',
+  'Silva',
+  'Byrne',
+  'Haddad',
+  'Kowalski',
+  'Jensen',
+  'Rossi',
+  'Mensah',
+  'Petrov',
+  'García',
+  'Nakamura',
+  'Müller',
+  "O'Brien",
+  'Costa',
+  'Ahmed',
+  'Fischer',
+  'Dubois',
+  'Ivanova',
+  'Kim',
+];
 
 export function seedName(n: number): string {
   const i = n - 1;
@@ -121,19 +181,136 @@ interface EventTemplate {
 
 // In this order: any five in a row include a public, an unlisted, a private and a full event.
 const EVENT_TEMPLATES: EventTemplate[] = [
-  { title: 'Sunrise yoga in the park', venue: 'Riverside Park, east lawn', visibility: 'public', hour: 7, hours: 1.5, capacity: 25, demand: 0.6, description: 'An easy flow for every level as the sun comes up. Bring a mat and water; tea afterwards.' },
-  { title: 'Street photography walk: Old Town', venue: 'Old Town Square, by the fountain', visibility: 'public', hour: 10, hours: 3, capacity: 12, demand: 0.8, description: 'Three hours through the lanes of the old town with a short talk on light and framing. Any camera or phone will do.' },
-  { title: 'Board game night', venue: 'The Dice Tower café', visibility: 'unlisted', hour: 19, hours: 4, capacity: 16, demand: 0.7, description: 'Hundreds of games on the shelves and people who know the rules. Newcomers welcome; share the link with friends.' },
-  { title: 'Intro to film photography', venue: 'Darkroom Collective, studio 2', visibility: 'public', hour: 18, hours: 2, capacity: 5, demand: 2, description: 'Load a roll, shoot it around the block and develop it together. Five places: the darkroom is small.' },
-  { title: 'Team retrospective', venue: 'Meeting room 3', visibility: 'private', hour: 14, hours: 2, capacity: 10, demand: 0.9, description: 'What went well, what did not, and what we try next quarter.' },
-  { title: 'Community garden workday', venue: 'Elm Street community garden', visibility: 'public', hour: 9, hours: 5, capacity: null, demand: 0.5, description: 'Weeding, planting out and building a new compost bay. Gloves and lunch provided.' },
-  { title: 'Jazz in the courtyard', venue: 'Central Library courtyard', visibility: 'public', hour: 20, hours: 3, capacity: 80, demand: 0.4, description: 'A quartet under the lights of the library courtyard. Bring a blanket; the bar is open.' },
-  { title: 'Portrait lighting for beginners', venue: 'Studio Lumen', visibility: 'public', hour: 17, hours: 2.5, capacity: 8, demand: 1.2, description: 'One light, one reflector and a patient model: how far that gets you.' },
-  { title: 'Trail run and breakfast', venue: 'North Gate trailhead', visibility: 'unlisted', hour: 8, hours: 3, capacity: 30, demand: 0.5, description: '10 km on forest trails at a chatty pace, then pancakes at the lodge.' },
-  { title: 'Birthday picnic by the lake', venue: 'Lakeside meadow, near the boathouse', visibility: 'private', hour: 13, hours: 4, capacity: 20, demand: 0.8, description: 'Cake, games and a swim if the weather holds. Family and friends only.' },
-  { title: 'Open mic and poetry', venue: 'The Lantern', visibility: 'public', hour: 20, hours: 3, capacity: 40, demand: 0.6, description: 'Five minutes each, any language, any form. Sign up at the door.' },
-  { title: 'Astronomy night: the Perseids', venue: 'Hill Observatory car park', visibility: 'public', hour: 22, hours: 4, capacity: 50, demand: 0.7, description: 'Telescopes pointed at the planets until the meteors start. Dress warmly.' },
-  { title: 'Neighbourhood clean-up', venue: 'Meet at the Central Station clock', visibility: 'public', hour: 10, hours: 3, capacity: null, demand: 0.4, description: 'Litter pickers and bags provided; coffee at the end on the house.' },
+  {
+    title: 'Sunrise yoga in the park',
+    venue: 'Riverside Park, east lawn',
+    visibility: 'public',
+    hour: 7,
+    hours: 1.5,
+    capacity: 25,
+    demand: 0.6,
+    description: 'An easy flow for every level as the sun comes up. Bring a mat and water; tea afterwards.',
+  },
+  {
+    title: 'Street photography walk: Old Town',
+    venue: 'Old Town Square, by the fountain',
+    visibility: 'public',
+    hour: 10,
+    hours: 3,
+    capacity: 12,
+    demand: 0.8,
+    description: 'Three hours through the lanes of the old town with a short talk on light and framing. Any camera or phone will do.',
+  },
+  {
+    title: 'Board game night',
+    venue: 'The Dice Tower café',
+    visibility: 'unlisted',
+    hour: 19,
+    hours: 4,
+    capacity: 16,
+    demand: 0.7,
+    description: 'Hundreds of games on the shelves and people who know the rules. Newcomers welcome; share the link with friends.',
+  },
+  {
+    title: 'Intro to film photography',
+    venue: 'Darkroom Collective, studio 2',
+    visibility: 'public',
+    hour: 18,
+    hours: 2,
+    capacity: 5,
+    demand: 2,
+    description: 'Load a roll, shoot it around the block and develop it together. Five places: the darkroom is small.',
+  },
+  {
+    title: 'Team retrospective',
+    venue: 'Meeting room 3',
+    visibility: 'private',
+    hour: 14,
+    hours: 2,
+    capacity: 10,
+    demand: 0.9,
+    description: 'What went well, what did not, and what we try next quarter.',
+  },
+  {
+    title: 'Community garden workday',
+    venue: 'Elm Street community garden',
+    visibility: 'public',
+    hour: 9,
+    hours: 5,
+    capacity: null,
+    demand: 0.5,
+    description: 'Weeding, planting out and building a new compost bay. Gloves and lunch provided.',
+  },
+  {
+    title: 'Jazz in the courtyard',
+    venue: 'Central Library courtyard',
+    visibility: 'public',
+    hour: 20,
+    hours: 3,
+    capacity: 80,
+    demand: 0.4,
+    description: 'A quartet under the lights of the library courtyard. Bring a blanket; the bar is open.',
+  },
+  {
+    title: 'Portrait lighting for beginners',
+    venue: 'Studio Lumen',
+    visibility: 'public',
+    hour: 17,
+    hours: 2.5,
+    capacity: 8,
+    demand: 1.2,
+    description: 'One light, one reflector and a patient model: how far that gets you.',
+  },
+  {
+    title: 'Trail run and breakfast',
+    venue: 'North Gate trailhead',
+    visibility: 'unlisted',
+    hour: 8,
+    hours: 3,
+    capacity: 30,
+    demand: 0.5,
+    description: '10 km on forest trails at a chatty pace, then pancakes at the lodge.',
+  },
+  {
+    title: 'Birthday picnic by the lake',
+    venue: 'Lakeside meadow, near the boathouse',
+    visibility: 'private',
+    hour: 13,
+    hours: 4,
+    capacity: 20,
+    demand: 0.8,
+    description: 'Cake, games and a swim if the weather holds. Family and friends only.',
+  },
+  {
+    title: 'Open mic and poetry',
+    venue: 'The Lantern',
+    visibility: 'public',
+    hour: 20,
+    hours: 3,
+    capacity: 40,
+    demand: 0.6,
+    description: 'Five minutes each, any language, any form. Sign up at the door.',
+  },
+  {
+    title: 'Astronomy night: the Perseids',
+    venue: 'Hill Observatory car park',
+    visibility: 'public',
+    hour: 22,
+    hours: 4,
+    capacity: 50,
+    demand: 0.7,
+    description: 'Telescopes pointed at the planets until the meteors start. Dress warmly.',
+  },
+  {
+    title: 'Neighbourhood clean-up',
+    venue: 'Meet at the Central Station clock',
+    visibility: 'public',
+    hour: 10,
+    hours: 3,
+    capacity: null,
+    demand: 0.4,
+    description: 'Litter pickers and bags provided; coffee at the end on the house.',
+  },
 ];
 
 function eventInput(k: number, now: Date) {
@@ -182,7 +359,10 @@ export async function demoImage(k: number, j: number, takenAt: Date): Promise<Bu
   const image = sharp(Buffer.from(svg));
   if (j % 2 === 1) return image.png({ compressionLevel: 9 }).toBuffer();
   const exifTime = takenAt.toISOString().slice(0, 19).replace(/-/g, ':').replace('T', ' ');
-  return image.jpeg({ quality: 82 }).withExif({ IFD0: { Make: 'EPU seed' }, IFD2: { DateTimeOriginal: exifTime } }).toBuffer();
+  return image
+    .jpeg({ quality: 82 })
+    .withExif({ IFD0: { Make: 'EPU seed' }, IFD2: { DateTimeOriginal: exifTime } })
+    .toBuffer();
 }
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32): the same flags give the same data. */
@@ -223,7 +403,11 @@ async function seed(platform: Platform, services: Services, options: SeedOptions
   const users = await seedUsers(platform, services, options, report);
   const existingEvents = await countSeedEvents(platform);
   const toCreate = Math.max(0, options.events - existingEvents);
-  if (existingEvents) report.step(`${existingEvents} demo event(s) already there; ${toCreate ? `adding ${toCreate} to reach --events ${options.events}` : `nothing to add for --events ${options.events}`}`, { existing: existingEvents });
+  if (existingEvents)
+    report.step(
+      `${existingEvents} demo event(s) already there; ${toCreate ? `adding ${toCreate} to reach --events ${options.events}` : `nothing to add for --events ${options.events}`}`,
+      { existing: existingEvents },
+    );
 
   const now = new Date();
   const created: { event: EventRow; k: number; attendees: Viewer[] }[] = [];
@@ -238,7 +422,8 @@ async function seed(platform: Platform, services: Services, options: SeedOptions
     // are invisible to anyone not invited (there are no invitations yet), so only public and unlisted ones get bookings.
     const others = users.filter((user) => user.id !== owner.id);
     const rotated = others.map((_, index) => others[(index + k) % others.length]!);
-    const wanted = event.visibility === 'private' ? 0 : Math.min(rotated.length, Math.ceil((event.capacity ?? rotated.length) * template.demand));
+    const wanted =
+      event.visibility === 'private' ? 0 : Math.min(rotated.length, Math.ceil((event.capacity ?? rotated.length) * template.demand));
     const attendees: Viewer[] = [];
     let full = false;
     let turnedAway = 0;
@@ -270,11 +455,16 @@ async function seed(platform: Platform, services: Services, options: SeedOptions
 
   const photos = await seedPhotos(services, created.slice(0, EVENTS_WITH_PHOTOS), users, options.photos, report);
   if (photos.uploaded) {
-    report.step(`${photos.uploaded} photo(s) stored and queued for thumbnails; they show in galleries once a worker has processed them (npm start runs one, or epu worker); without a worker they stay "processing"`);
+    report.step(
+      `${photos.uploaded} photo(s) stored and queued for thumbnails; they show in galleries once a worker has processed them (npm start runs one, or epu worker); without a worker they stay "processing"`,
+    );
   }
   const createdUsers = users.filter((user) => user.created).length;
   const added = createdUsers + created.length + photos.uploaded > 0;
-  if (added) report.step('admin stats count the demo data at the next stats.aggregate (every 5 minutes in the worker, or now: epu jobs run stats.aggregate)');
+  if (added)
+    report.step(
+      'admin stats count the demo data at the next stats.aggregate (every 5 minutes in the worker, or now: epu jobs run stats.aggregate)',
+    );
   report.result(added ? 'demo data seeded' : 'demo data already there; nothing added', {
     users: users.length,
     usersCreated: createdUsers,
@@ -310,7 +500,9 @@ async function seedUsers(platform: Platform, services: Services, options: SeedOp
       // Shown once, here, on stdout; never logged or stored (only its argon2 hash is).
       report.step(`demo password for the ${missing.length} user(s) made now (generated, shown only this once): ${password}`);
     } else {
-      report.step(`demo password: from ${options.password.source === 'env' ? 'EPU_SEED_PASSWORD' : `--password-file ${options.password.file}`}`);
+      report.step(
+        `demo password: from ${options.password.source === 'env' ? 'EPU_SEED_PASSWORD' : `--password-file ${options.password.file}`}`,
+      );
     }
   }
   // Hashing (argon2id) is the slow part: a few at a time, with progress.
@@ -323,11 +515,15 @@ async function seedUsers(platform: Platform, services: Services, options: SeedOp
       await services.accounts.logout(signedIn.sessionId);
       users[n - 1] = { ...signedIn.user, created: true };
       done++;
-      if (done % 10 === 0 || done === missing.length) report.step(`users: ${done}/${missing.length} created`, { created: done, of: missing.length });
+      if (done % 10 === 0 || done === missing.length)
+        report.step(`users: ${done}/${missing.length} created`, { created: done, of: missing.length });
     }
   };
   await Promise.all(Array.from({ length: Math.min(4, missing.length) }, signUp));
-  report.step(`users ready: ${seedEmail(1)}${options.users > 1 ? ` … ${seedEmail(options.users)}` : ''}`, { users: options.users, created: missing.length });
+  report.step(`users ready: ${seedEmail(1)}${options.users > 1 ? ` … ${seedEmail(options.users)}` : ''}`, {
+    users: options.users,
+    created: missing.length,
+  });
   return users as SeedUser[];
 }
 
@@ -366,7 +562,12 @@ async function seedPhotos(
       const stored = await services.photos.storeUpload(target, uploader, { stream: Readable.from([bytes]) });
       const photo = await stored.commit();
       uploaded++;
-      report.step(`photos: ${uploaded + skipped}/${total}`, { eventId: event.id, photoId: photo.id, bytes: photo.bytes, contentType: photo.contentType });
+      report.step(`photos: ${uploaded + skipped}/${total}`, {
+        eventId: event.id,
+        photoId: photo.id,
+        bytes: photo.bytes,
+        contentType: photo.contentType,
+      });
     }
   }
   if (skipped) report.step(`${skipped} photo(s) skipped: the photos.uploads flag is off (epu flags set photos.uploads --enabled true)`);

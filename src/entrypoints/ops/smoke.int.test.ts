@@ -38,7 +38,20 @@ describe('epu smoke', () => {
       expect(code, output).toBe(0);
       const printed = lines(output);
       const steps = printed.filter((l) => l.kind === 'step' && typeof l.ms === 'number').map((l) => l.message);
-      expect(steps).toEqual(['livez', 'healthz', 'meta', 'signup', 'create event', 'book', 'upload photo', 'photo ready', 'fetch thumbnail', 'delete photo', 'delete event', 'delete account']);
+      expect(steps).toEqual([
+        'livez',
+        'healthz',
+        'meta',
+        'signup',
+        'create event',
+        'book',
+        'upload photo',
+        'photo ready',
+        'fetch thumbnail',
+        'delete photo',
+        'delete event',
+        'delete account',
+      ]);
       expect(printed.at(-1)).toMatchObject({ kind: 'result', message: 'smoke test passed' });
 
       // Nothing it made stays visible: no event left, and the account is gone or signed out.

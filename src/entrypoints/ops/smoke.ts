@@ -26,11 +26,19 @@ class SmokeClient {
 
   constructor(private readonly base: URL) {}
 
-  async request(method: string, path: string, options: { json?: unknown; body?: Buffer; contentType?: string; accept?: string } = {}): Promise<Answer> {
+  async request(
+    method: string,
+    path: string,
+    options: { json?: unknown; body?: Buffer; contentType?: string; accept?: string } = {},
+  ): Promise<Answer> {
     const target = new URL(path, this.base);
-    const headers: Record<string, string> = { accept: options.accept ?? 'application/json', 'user-agent': `epu-smoke/${packageJson.version}` };
+    const headers: Record<string, string> = {
+      accept: options.accept ?? 'application/json',
+      'user-agent': `epu-smoke/${packageJson.version}`,
+    };
     // Cookies go only to the EPU under test, never to another host (a CDN or a bucket behind a signed URL).
-    if (this.cookies.size && target.origin === this.base.origin) headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    if (this.cookies.size && target.origin === this.base.origin)
+      headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     let body: string | Uint8Array<ArrayBuffer> | undefined;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -44,7 +52,10 @@ class SmokeClient {
       response = await fetch(target, { method, headers, body, redirect: 'follow', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : cause?.code ?? cause?.message ?? (error as Error).message;
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
       throw new StepError(`${method} ${target.href}: ${reason}`);
     }
     if (target.origin === this.base.origin) {
@@ -69,7 +80,12 @@ class SmokeClient {
         throw new StepError(`${method} ${target.pathname}: ${response.status} with a body that is not JSON`);
       }
     }
-    return { status: response.status, headers: response.headers, text: isJson ? text : `${bytes.length} bytes of ${response.headers.get('content-type') ?? 'unknown type'}`, json };
+    return {
+      status: response.status,
+      headers: response.headers,
+      text: isJson ? text : `${bytes.length} bytes of ${response.headers.get('content-type') ?? 'unknown type'}`,
+      json,
+    };
   }
 
   hasSession(): boolean {
@@ -81,18 +97,24 @@ function expectStatus(answer: Answer, expected: number[], what: string): void {
   if (!expected.includes(answer.status)) {
     const code = answer.json?.error?.code ? ` ${answer.json.error.code}` : '';
     const requestId = answer.headers.get('x-request-id');
-    throw new StepError(`${what}: expected ${expected.join(' or ')}, got ${answer.status}${code}${requestId ? ` (request id ${requestId})` : ''}`);
+    throw new StepError(
+      `${what}: expected ${expected.join(' or ')}, got ${answer.status}${code}${requestId ? ` (request id ${requestId})` : ''}`,
+    );
   }
 }
 
 function smallPng(): Promise<Buffer> {
-  return sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 20, g: 140, b: 90 } } }).png().toBuffer();
+  return sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 20, g: 140, b: 90 } } })
+    .png()
+    .toBuffer();
 }
 
 function multipartFile(field: string, filename: string, contentType: string, bytes: Buffer): { body: Buffer; contentType: string } {
   const boundary = `----epu-smoke-${crypto.randomBytes(12).toString('hex')}`;
   const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`,
+    ),
     bytes,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
@@ -108,7 +130,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * and deletes what it made. Any EPU is fair game, production included: the
  * account and its event are private and removed at the end.
  */
-export async function runSmoke(args: { positional: string[]; flags: Record<string, string | true> }, report: Reporter = createReporter('smoke')): Promise<void> {
+export async function runSmoke(
+  args: { positional: string[]; flags: Record<string, string | true> },
+  report: Reporter = createReporter('smoke'),
+): Promise<void> {
   const raw = typeof args.flags.url === 'string' ? args.flags.url : args.positional[0];
   if (!raw) report.fail(USAGE);
   let base: URL;
@@ -214,7 +239,8 @@ export async function runSmoke(args: { positional: string[]; flags: Record<strin
   await step('book', async () => {
     const answer = await client.request('POST', `api/v1/events/${encodeURIComponent(made.eventId!)}/bookings`);
     expectStatus(answer, [200, 201], 'POST /api/v1/events/:id/bookings');
-    if (answer.json?.booking?.status !== 'confirmed') throw new StepError(`booking status is ${answer.json?.booking?.status ?? 'missing'}, expected confirmed`);
+    if (answer.json?.booking?.status !== 'confirmed')
+      throw new StepError(`booking status is ${answer.json?.booking?.status ?? 'missing'}, expected confirmed`);
     return { bookingId: answer.json.booking.id };
   });
 
@@ -243,7 +269,8 @@ export async function runSmoke(args: { positional: string[]; flags: Record<strin
         return { polls };
       }
       if (photo?.status === 'failed') throw new StepError('the photo failed processing (see the worker logs)');
-      if (performance.now() + wait > deadline) throw new StepError(`the photo was still "${photo?.status}" after ${readyTimeoutS} s: is a worker running?`);
+      if (performance.now() + wait > deadline)
+        throw new StepError(`the photo was still "${photo?.status}" after ${readyTimeoutS} s: is a worker running?`);
       await sleep(wait);
     }
   });

@@ -26,7 +26,11 @@ describe('signup, login, logout, /me', () => {
 
   it('refuses a second account with the same email, whatever its case (409 email_taken)', async () => {
     const first = await signUp(t.url);
-    const again = await new Client(t.url).post('/api/v1/auth/signup', { email: first.email.toUpperCase(), password: 'another password', name: 'X' });
+    const again = await new Client(t.url).post('/api/v1/auth/signup', {
+      email: first.email.toUpperCase(),
+      password: 'another password',
+      name: 'X',
+    });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('email_taken');
   });
@@ -87,9 +91,16 @@ describe('signup, login, logout, /me', () => {
     const short = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'short' });
     expect(short.status).toBe(400);
     expect(short.body.error.code).toBe('validation_failed');
-    const extra = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password', role: 'admin' });
+    const extra = await a.client.post('/api/v1/me/password', {
+      currentPassword: a.password,
+      newPassword: 'a brand new password',
+      role: 'admin',
+    });
     expect(extra.status).toBe(400);
-    const anonymous = await new Client(t.url).post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password' });
+    const anonymous = await new Client(t.url).post('/api/v1/me/password', {
+      currentPassword: a.password,
+      newPassword: 'a brand new password',
+    });
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.code).toBe('not_signed_in');
     // Nothing changed: the old password still signs in and the session still works.
@@ -100,7 +111,10 @@ describe('signup, login, logout, /me', () => {
   it('throttles guesses of the current password like logins, so a stolen session cannot find it', async () => {
     const a = await signUp(t.url);
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await a.client.post('/api/v1/me/password', { currentPassword: `guess-${i}`, newPassword: 'a brand new password' })).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push(
+        (await a.client.post('/api/v1/me/password', { currentPassword: `guess-${i}`, newPassword: 'a brand new password' })).status,
+      );
     expect(statuses).toEqual([403, 403, 403, 403, 403, 429]);
     const blocked = await a.client.post('/api/v1/me/password', { currentPassword: a.password, newPassword: 'a brand new password' });
     expect(blocked.status).toBe(429);
@@ -111,19 +125,25 @@ describe('signup, login, logout, /me', () => {
     const a = await signUp(t.url);
     const page = await a.client.request('GET', '/me', { headers: { accept: 'text/html' } });
     expect(page.text).toContain('action="/me/password"');
-    const wrong = await a.client.request('POST', '/me/password', { form: { currentPassword: 'nope', newPassword: 'a brand new password' } });
+    const wrong = await a.client.request('POST', '/me/password', {
+      form: { currentPassword: 'nope', newPassword: 'a brand new password' },
+    });
     expect(wrong.status).toBe(303);
     expect(wrong.headers.get('location')).toBe('/me?notice=password-wrong#account');
     const shown = await a.client.request('GET', '/me?notice=password-wrong', { headers: { accept: 'text/html' } });
     expect(shown.text).toContain('the current password is not right');
     const short = await a.client.request('POST', '/me/password', { form: { currentPassword: a.password, newPassword: 'short' } });
     expect(short.headers.get('location')).toBe('/me?notice=password-invalid#account');
-    const done = await a.client.request('POST', '/me/password', { form: { currentPassword: a.password, newPassword: 'a brand new password' } });
+    const done = await a.client.request('POST', '/me/password', {
+      form: { currentPassword: a.password, newPassword: 'a brand new password' },
+    });
     expect(done.status).toBe(303);
     expect(done.headers.get('location')).toBe('/me?notice=password-changed#account');
     expect((await a.client.get('/api/v1/me')).status).toBe(200);
     expect((await new Client(t.url).post('/api/v1/auth/login', { email: a.email, password: 'a brand new password' })).status).toBe(200);
-    const anonymous = await new Client(t.url).request('POST', '/me/password', { form: { currentPassword: 'x', newPassword: 'a brand new password' } });
+    const anonymous = await new Client(t.url).request('POST', '/me/password', {
+      form: { currentPassword: 'x', newPassword: 'a brand new password' },
+    });
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.get('location')).toBe('/login?next=/me');
   });
@@ -144,7 +164,13 @@ describe('signup, login, logout, /me', () => {
     const client = new Client(t.url);
     let last = 0;
     for (let i = 0; i < 51; i++) {
-      last = (await client.post('/api/v1/auth/login', { email: `spray-${i}@example.test`, password: 'guess' }, { 'x-forwarded-for': '203.0.113.9' })).status;
+      last = (
+        await client.post(
+          '/api/v1/auth/login',
+          { email: `spray-${i}@example.test`, password: 'guess' },
+          { 'x-forwarded-for': '203.0.113.9' },
+        )
+      ).status;
     }
     // TRUST_PROXY_HOPS is 0: X-Forwarded-For is ignored, so the loopback address is the one counted.
     expect(last).toBe(429);
@@ -167,19 +193,31 @@ describe('bad input to accounts', () => {
   });
 
   it('refuses malformed JSON with 400 invalid_json', async () => {
-    const response = await new Client(t.url).request('POST', '/api/v1/auth/signup', { body: '{"email": ', headers: { 'content-type': 'application/json' } });
+    const response = await new Client(t.url).request('POST', '/api/v1/auth/signup', {
+      body: '{"email": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe('invalid_json');
   });
 
   it('refuses a 1 MB body with 413 too_large', async () => {
-    const response = await new Client(t.url).post('/api/v1/auth/signup', { email: 'e@example.test', password: 'long enough pw', name: 'x'.repeat(1024 * 1024) });
+    const response = await new Client(t.url).post('/api/v1/auth/signup', {
+      email: 'e@example.test',
+      password: 'long enough pw',
+      name: 'x'.repeat(1024 * 1024),
+    });
     expect(response.status).toBe(413);
     expect(response.body.error.code).toBe('too_large');
   });
 
   it('never lets a signup body choose its role', async () => {
-    const response = await new Client(t.url).post('/api/v1/auth/signup', { email: 'f@example.test', password: 'long enough pw', name: 'F', role: 'admin' });
+    const response = await new Client(t.url).post('/api/v1/auth/signup', {
+      email: 'f@example.test',
+      password: 'long enough pw',
+      name: 'F',
+      role: 'admin',
+    });
     expect(response.status).toBe(400);
   });
 });

@@ -23,7 +23,10 @@ export function createAccountsRepository(db: Db) {
       return db.transaction().execute(work);
     },
 
-    async insertUser(user: { email: string; name: string; passwordHash: string; role?: 'user' | 'admin' }, executor: Executor = db): Promise<UserRow> {
+    async insertUser(
+      user: { email: string; name: string; passwordHash: string; role?: 'user' | 'admin' },
+      executor: Executor = db,
+    ): Promise<UserRow> {
       return executor
         .insertInto('users')
         .values({ email: user.email, name: user.name, password_hash: user.passwordHash, role: user.role ?? 'user' })
@@ -32,13 +35,15 @@ export function createAccountsRepository(db: Db) {
     },
 
     async findByEmail(email: string): Promise<UserWithPassword | undefined> {
-      return db
-        .selectFrom('users')
-        .select([...USER_COLUMNS, 'users.password_hash'])
-        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
-        // A deleted account can never sign in again.
-        .where('users.deleted_at', 'is', null)
-        .executeTakeFirst();
+      return (
+        db
+          .selectFrom('users')
+          .select([...USER_COLUMNS, 'users.password_hash'])
+          .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+          // A deleted account can never sign in again.
+          .where('users.deleted_at', 'is', null)
+          .executeTakeFirst()
+      );
     },
 
     async findById(id: string): Promise<UserRow | undefined> {
@@ -54,7 +59,11 @@ export function createAccountsRepository(db: Db) {
     },
 
     async createSession(userId: string, expiresAt: Date, executor: Executor = db): Promise<string> {
-      const row = await executor.insertInto('sessions').values({ user_id: userId, expires_at: expiresAt }).returning('id').executeTakeFirstOrThrow();
+      const row = await executor
+        .insertInto('sessions')
+        .values({ user_id: userId, expires_at: expiresAt })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       return row.id;
     },
 
@@ -73,11 +82,21 @@ export function createAccountsRepository(db: Db) {
     },
 
     async revokeSession(sessionId: string): Promise<void> {
-      await db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
+      await db
+        .updateTable('sessions')
+        .set({ revoked_at: new Date() })
+        .where('id', '=', sessionId)
+        .where('revoked_at', 'is', null)
+        .execute();
     },
 
     async revokeAllSessions(userId: string, executor: Executor = db): Promise<void> {
-      await executor.updateTable('sessions').set({ revoked_at: new Date() }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+      await executor
+        .updateTable('sessions')
+        .set({ revoked_at: new Date() })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
     },
   };
 }

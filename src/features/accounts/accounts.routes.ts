@@ -67,7 +67,10 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       const problems = error.code === 'validation_failed' ? (error.details as { field: string; problem: string }[]) : error.message;
-      return reply.code(error.status).type('text/html; charset=utf-8').send(signupPage({ email: input.email, name: input.name, problems }));
+      return reply
+        .code(error.status)
+        .type('text/html; charset=utf-8')
+        .send(signupPage({ email: input.email, name: input.name, problems }));
     }
   });
 
@@ -88,7 +91,10 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-      return reply.code(error.status).type('text/html; charset=utf-8').send(loginPage({ email: form.email, next, problems: error.message }));
+      return reply
+        .code(error.status)
+        .type('text/html; charset=utf-8')
+        .send(loginPage({ email: form.email, next, problems: error.message }));
     }
   });
 

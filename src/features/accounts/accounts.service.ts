@@ -22,7 +22,12 @@ export interface SignedIn {
 
 const UNIQUE_VIOLATION = '23505';
 
-export function createAccountsService(deps: { repo: AccountsRepository; throttle: LoginThrottle; sessionTtlDays: number; audit: AuditRecorder }) {
+export function createAccountsService(deps: {
+  repo: AccountsRepository;
+  throttle: LoginThrottle;
+  sessionTtlDays: number;
+  audit: AuditRecorder;
+}) {
   const { repo, throttle, audit } = deps;
   const sessionExpiry = () => new Date(Date.now() + deps.sessionTtlDays * 86_400_000);
 
@@ -124,13 +129,34 @@ export function createAccountsService(deps: { repo: AccountsRepository; throttle
           await repo.updatePassword(existing.id, passwordHash, tx);
           await repo.updateRole(existing.id, 'admin', tx);
           await repo.revokeAllSessions(existing.id, tx);
-          await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: existing.id, metadata: { role: 'admin', via: 'cli' } }, tx);
+          await audit.record(
+            {
+              action: 'user.role_change',
+              actorId: null,
+              subjectType: 'user',
+              subjectId: existing.id,
+              metadata: { role: 'admin', via: 'cli' },
+            },
+            tx,
+          );
         });
         return { user: { ...toPublicUser(existing), role: 'admin' }, created: false };
       }
       const user = await repo.transaction(async (tx) => {
-        const inserted = await repo.insertUser({ email: input.email.trim(), name: input.name ?? input.email.split('@')[0]!, passwordHash, role: 'admin' }, tx);
-        await audit.record({ action: 'user.role_change', actorId: null, subjectType: 'user', subjectId: inserted.id, metadata: { role: 'admin', via: 'cli' } }, tx);
+        const inserted = await repo.insertUser(
+          { email: input.email.trim(), name: input.name ?? input.email.split('@')[0]!, passwordHash, role: 'admin' },
+          tx,
+        );
+        await audit.record(
+          {
+            action: 'user.role_change',
+            actorId: null,
+            subjectType: 'user',
+            subjectId: inserted.id,
+            metadata: { role: 'admin', via: 'cli' },
+          },
+          tx,
+        );
         return inserted;
       });
       return { user: toPublicUser(user), created: true };

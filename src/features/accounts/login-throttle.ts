@@ -18,7 +18,10 @@ export function createLoginThrottle(limiters: LimiterFactory) {
     /** Throws 429 when either counter is exhausted, before the password is even checked. */
     async check(email: string, address: string): Promise<void> {
       const [account, client] = await Promise.all([byAccount.get(email.toLowerCase()), byAddress.get(address)]);
-      for (const [state, spec] of [[account, PER_ACCOUNT], [client, PER_ADDRESS]] as const) {
+      for (const [state, spec] of [
+        [account, PER_ACCOUNT],
+        [client, PER_ADDRESS],
+      ] as const) {
         if (state && state.consumedPoints >= spec.points) throw tooMany(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
       }
     },

@@ -59,7 +59,10 @@ describe('/admin', () => {
 
   it('refuses cross-site form posts', async () => {
     const id = await deadJob();
-    const forged = await admin.client.request('POST', `/admin/jobs/${id}/retry`, { form: {}, headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    const forged = await admin.client.request('POST', `/admin/jobs/${id}/retry`, {
+      form: {},
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
     expect(forged.status).toBe(403);
     expect((await t.platform.queue.get(id))!.status).toBe('dead');
   });

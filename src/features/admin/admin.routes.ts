@@ -32,7 +32,10 @@ const toJobJson = (job: Awaited<ReturnType<Queue['get']>> & object) => ({
  * /admin: every section on one page, role-protected (403 for non-admins,
  * sign-in for anonymous visitors); its forms are covered by the cross-site guard.
  */
-export function adminRoutes(app: App, deps: { auth: Auth; queue: Queue; audit: AuditRepository; sections: { before: AdminSection[]; after: AdminSection[] } }): void {
+export function adminRoutes(
+  app: App,
+  deps: { auth: Auth; queue: Queue; audit: AuditRepository; sections: { before: AdminSection[]; after: AdminSection[] } },
+): void {
   const { auth, queue } = deps;
 
   app.get('/admin', async (request, reply) => {
@@ -53,7 +56,12 @@ export function adminRoutes(app: App, deps: { auth: Auth; queue: Queue; audit: A
       adminPage({
         viewer,
         notice: NOTICES[query.notice ?? ''],
-        sections: [...before, auditSection({ items: audit.items, nextCursor: audit.nextCursor, filter }), jobsSection({ counts, failing: dead.items }), ...after],
+        sections: [
+          ...before,
+          auditSection({ items: audit.items, nextCursor: audit.nextCursor, filter }),
+          jobsSection({ counts, failing: dead.items }),
+          ...after,
+        ],
       }),
     );
   });
@@ -61,7 +69,8 @@ export function adminRoutes(app: App, deps: { auth: Auth; queue: Queue; audit: A
   app.get('/api/v1/admin/jobs', async (request) => {
     await auth.requireAdmin(request);
     const query = request.query as Record<string, string | undefined>;
-    if (query.status && !JOB_STATES.includes(query.status)) throw new AppError('validation_failed', `status must be one of ${JOB_STATES.join(', ')}.`);
+    if (query.status && !JOB_STATES.includes(query.status))
+      throw new AppError('validation_failed', `status must be one of ${JOB_STATES.join(', ')}.`);
     const page = parsePageQuery(query);
     const jobs = await queue.list({ status: query.status as JobStatus | undefined, limit: page.limit, before: page.cursor });
     return { items: jobs.items.map(toJobJson), nextCursor: jobs.nextCursor, counts: await queue.counts() };
@@ -69,13 +78,15 @@ export function adminRoutes(app: App, deps: { auth: Auth; queue: Queue; audit: A
 
   app.post('/api/v1/admin/jobs/:id/retry', { schema: { params: JobParams } }, async (request) => {
     await auth.requireAdmin(request);
-    if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id))) throw new AppError('not_found', 'No dead job with that id.');
+    if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id)))
+      throw new AppError('not_found', 'No dead job with that id.');
     return { job: toJobJson((await queue.get(request.params.id))!) };
   });
 
   app.post('/admin/jobs/:id/retry', { schema: { params: JobParams } }, async (request, reply) => {
     await auth.requireAdmin(request);
-    if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id))) throw new AppError('not_found', 'No dead job with that id.');
+    if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id)))
+      throw new AppError('not_found', 'No dead job with that id.');
     return reply.redirect('/admin?notice=retried#jobs', 303);
   });
 }

@@ -61,13 +61,16 @@ async function createEvent(client: Client, capacity: number | null, title = 'Ato
   return response.body as { id: string; title: string; capacity: number | null; updatedAt: string };
 }
 
-const sessionsOf = async (userId: string) => (await one<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1`, [userId])).n;
+const sessionsOf = async (userId: string) =>
+  (await one<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1`, [userId])).n;
 const uniqueEmail = () => `atomic-${crypto.randomUUID()}@example.test`;
 
 describe('accounts: the write and its audit entry commit together', () => {
   it('signup: a refused audit entry leaves no account; the same email then signs up, audited exactly once', async () => {
     const email = uniqueEmail();
-    const refused = await refusingAudit('user.signup', () => new Client(t.url).post('/api/v1/auth/signup', { email, password: 'long enough pw', name: 'Atomic' }));
+    const refused = await refusingAudit('user.signup', () =>
+      new Client(t.url).post('/api/v1/auth/signup', { email, password: 'long enough pw', name: 'Atomic' }),
+    );
     expectInternalError(refused);
     expect((await one(`SELECT count(*)::int AS n FROM users WHERE lower(email) = lower($1)`, [email])).n).toBe(0);
 
@@ -81,7 +84,9 @@ describe('accounts: the write and its audit entry commit together', () => {
   it('signup: a refused session leaves neither the account nor its audit entry', async () => {
     const email = uniqueEmail();
     const before = await auditJobs('user.signup');
-    const refused = await refusing('sessions', 'false', () => new Client(t.url).post('/api/v1/auth/signup', { email, password: 'long enough pw', name: 'Atomic' }));
+    const refused = await refusing('sessions', 'false', () =>
+      new Client(t.url).post('/api/v1/auth/signup', { email, password: 'long enough pw', name: 'Atomic' }),
+    );
     expectInternalError(refused);
     expect((await one(`SELECT count(*)::int AS n FROM users WHERE lower(email) = lower($1)`, [email])).n).toBe(0);
     expect(await auditJobs('user.signup')).toBe(before);
@@ -138,7 +143,9 @@ describe('accounts: the write and its audit entry commit together', () => {
 
   it('epu admin create: a refused audit entry creates no admin and promotes no one; each outcome is audited once', async () => {
     const email = uniqueEmail();
-    await expect(refusingAudit('user.role_change', () => t.services.accounts.createOrPromoteAdmin({ email, password: 'admin password 1' }))).rejects.toThrow();
+    await expect(
+      refusingAudit('user.role_change', () => t.services.accounts.createOrPromoteAdmin({ email, password: 'admin password 1' })),
+    ).rejects.toThrow();
     expect((await one(`SELECT count(*)::int AS n FROM users WHERE lower(email) = lower($1)`, [email])).n).toBe(0);
     const created = await t.services.accounts.createOrPromoteAdmin({ email, password: 'admin password 1' });
     expect(created.created).toBe(true);
@@ -146,7 +153,11 @@ describe('accounts: the write and its audit entry commit together', () => {
 
     const existing = await signUp(t.url);
     const hashBefore = (await one(`SELECT password_hash FROM users WHERE id = $1`, [existing.user.id])).password_hash;
-    await expect(refusingAudit('user.role_change', () => t.services.accounts.createOrPromoteAdmin({ email: existing.email, password: 'admin password 2' }))).rejects.toThrow();
+    await expect(
+      refusingAudit('user.role_change', () =>
+        t.services.accounts.createOrPromoteAdmin({ email: existing.email, password: 'admin password 2' }),
+      ),
+    ).rejects.toThrow();
     const after = await one(`SELECT role, password_hash FROM users WHERE id = $1`, [existing.user.id]);
     expect(after).toEqual({ role: 'user', password_hash: hashBefore });
     expect((await existing.client.get('/api/v1/me')).status).toBe(200);
@@ -160,10 +171,14 @@ describe('events: the write and its audit entry commit together', () => {
   it('create: a refused audit entry leaves no event and no places; a creation is audited once', async () => {
     const owner = await signUp(t.url);
     const title = `Never created ${crypto.randomUUID()}`;
-    const refused = await refusingAudit('event.create', () => owner.client.post('/api/v1/events', { title, startsAt: futureIso(3), capacity: 4, visibility: 'public' }));
+    const refused = await refusingAudit('event.create', () =>
+      owner.client.post('/api/v1/events', { title, startsAt: futureIso(3), capacity: 4, visibility: 'public' }),
+    );
     expectInternalError(refused);
     expect((await one(`SELECT count(*)::int AS n FROM events WHERE title = $1`, [title])).n).toBe(0);
-    expect((await one(`SELECT count(*)::int AS n FROM event_places p WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = p.event_id)`)).n).toBe(0);
+    expect(
+      (await one(`SELECT count(*)::int AS n FROM event_places p WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = p.event_id)`)).n,
+    ).toBe(0);
 
     const event = await createEvent(owner.client, 4, title);
     expect(await auditJobs('event.create', event.id)).toBe(1);
@@ -172,10 +187,16 @@ describe('events: the write and its audit entry commit together', () => {
   it('update: a refused audit entry leaves the event and its places unchanged; an update is audited once', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 3);
-    const refused = await refusingAudit('event.update', () => owner.client.patch(`/api/v1/events/${event.id}`, { title: 'Renamed', capacity: 6 }));
+    const refused = await refusingAudit('event.update', () =>
+      owner.client.patch(`/api/v1/events/${event.id}`, { title: 'Renamed', capacity: 6 }),
+    );
     expectInternalError(refused);
     const row = await one(`SELECT title, capacity, updated_at FROM events WHERE id = $1`, [event.id]);
-    expect({ title: row.title, capacity: row.capacity, updatedAt: row.updated_at.toISOString() }).toEqual({ title: event.title, capacity: 3, updatedAt: event.updatedAt });
+    expect({ title: row.title, capacity: row.capacity, updatedAt: row.updated_at.toISOString() }).toEqual({
+      title: event.title,
+      capacity: 3,
+      updatedAt: event.updatedAt,
+    });
     expect((await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1`, [event.id])).n).toBe(3);
     expect(await auditJobs('event.update', event.id)).toBe(0);
 
@@ -213,7 +234,10 @@ describe('bookings: the write and its audit entry commit together', () => {
     expect(booked.status).toBe(201);
     expect((await guest.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(200);
     expect(await auditJobs('booking.create', booked.body.booking.id)).toBe(1);
-    expect((await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id = $2`, [event.id, booked.body.booking.id])).n).toBe(1);
+    expect(
+      (await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id = $2`, [event.id, booked.body.booking.id]))
+        .n,
+    ).toBe(1);
   });
 
   it('cancel: a refused audit entry leaves the booking confirmed and its place held; a cancellation is audited once', async () => {

@@ -30,14 +30,29 @@ describe('audit trail (functions in-process)', () => {
     const signup = await client.post('/api/v1/auth/signup', { email, password: 'audited password', name: 'Audited' }, rid('signup'));
     const userId = signup.body.user.id;
     await client.post('/api/v1/auth/login', { email, password: 'audited password' }, rid('login'));
-    await client.post('/api/v1/me/password', { currentPassword: 'audited password', newPassword: 'audited password 2' }, rid('password-change'));
-    const event = (await client.post('/api/v1/events', { title: 'Audited event', startsAt: futureIso(), capacity: 5, visibility: 'public' }, rid('event-create'))).body;
+    await client.post(
+      '/api/v1/me/password',
+      { currentPassword: 'audited password', newPassword: 'audited password 2' },
+      rid('password-change'),
+    );
+    const event = (
+      await client.post(
+        '/api/v1/events',
+        { title: 'Audited event', startsAt: futureIso(), capacity: 5, visibility: 'public' },
+        rid('event-create'),
+      )
+    ).body;
     await client.request('PATCH', `/api/v1/events/${event.id}`, { json: { title: 'Renamed' }, headers: rid('event-update') });
     const guest = await signUp(t.url);
     const booking = (await guest.client.post(`/api/v1/events/${event.id}/bookings`, undefined, rid('booking-create'))).body.booking;
     await guest.client.request('DELETE', `/api/v1/events/${event.id}/bookings/me`, { headers: rid('booking-cancel') });
     const { body, contentType } = multipart([['file', 'a.png', 'image/png', await png(30, 30)]]);
-    const photo = (await client.request('POST', `/api/v1/events/${event.id}/photos`, { body, headers: { 'content-type': contentType, ...rid('photo-upload') } })).body.photo;
+    const photo = (
+      await client.request('POST', `/api/v1/events/${event.id}/photos`, {
+        body,
+        headers: { 'content-type': contentType, ...rid('photo-upload') },
+      })
+    ).body.photo;
     await client.request('DELETE', `/api/v1/photos/${photo.id}`, { headers: rid('photo-delete') });
     const exported = (await client.post(`/api/v1/events/${event.id}/exports`, undefined, rid('export-request'))).body.export;
     await client.request('DELETE', `/api/v1/events/${event.id}`, { headers: rid('event-delete') });
@@ -57,10 +72,14 @@ describe('audit trail (functions in-process)', () => {
       ['event.delete', userId, event.id, 'audit-event-delete'],
       ['user.role_change', userId, guest.user.id, null],
     ];
-    const rows = await eventually(async () => {
-      const found = await auditRows(t, `actor_id = ANY($1)`, [[userId, guest.user.id]]);
-      return found.length >= expected.length + 1 ? found : undefined; // + the guest's own signup
-    }, 30_000, 'every audit row');
+    const rows = await eventually(
+      async () => {
+        const found = await auditRows(t, `actor_id = ANY($1)`, [[userId, guest.user.id]]);
+        return found.length >= expected.length + 1 ? found : undefined; // + the guest's own signup
+      },
+      30_000,
+      'every audit row',
+    );
     // One outbox job per action too (the audit row is idempotent on the event id, so a second job for one action would be a second row).
     const { rows: jobs } = await t.platform.pool.query(
       `SELECT payload #>> '{event,data,action}' AS action, payload #>> '{event,data,subjectId}' AS subject_id
@@ -71,7 +90,10 @@ describe('audit trail (functions in-process)', () => {
       expect(matching, action).toHaveLength(1);
       expect(matching[0].actor_id, action).toBe(actorId);
       if (requestId) expect(matching[0].request_id, action).toBe(requestId);
-      expect(jobs.filter((job) => job.action === action && job.subject_id === subjectId), action).toHaveLength(1);
+      expect(
+        jobs.filter((job) => job.action === action && job.subject_id === subjectId),
+        action,
+      ).toHaveLength(1);
     }
     const everything = JSON.stringify(await auditRows(t));
     expect(everything).not.toContain(email);
@@ -101,7 +123,14 @@ describe('audit trail (functions in-process)', () => {
 
   it('writes one row when the same event is delivered twice', async () => {
     const handlers = createFunctionHandlers(t.platform);
-    const event = newCloudEvent('com.epu.audit.v1', 'test', { action: 'user.login', actorId: null, subjectType: 'user', subjectId: 'twice', requestId: null, at: new Date().toISOString() });
+    const event = newCloudEvent('com.epu.audit.v1', 'test', {
+      action: 'user.login',
+      actorId: null,
+      subjectType: 'user',
+      subjectId: 'twice',
+      requestId: null,
+      at: new Date().toISOString(),
+    });
     await handlers.auditLog(event as never);
     await handlers.auditLog(event as never);
     expect(await auditRows(t, `subject_id = 'twice'`)).toHaveLength(1);
@@ -137,10 +166,16 @@ describe('functions over HTTP (FUNCTIONS_URL)', () => {
     try {
       const { user } = await signUp(t.url);
       // Nothing listens yet: the delivery fails and is retried.
-      await eventually(async () => {
-        const { rows } = await t.platform.pool.query(`SELECT attempts FROM jobs WHERE name = 'functions.deliver' AND attempts >= 2 LIMIT 1`);
-        return rows.length ? true : undefined;
-      }, 20_000, 'a failed delivery');
+      await eventually(
+        async () => {
+          const { rows } = await t.platform.pool.query(
+            `SELECT attempts FROM jobs WHERE name = 'functions.deliver' AND attempts >= 2 LIMIT 1`,
+          );
+          return rows.length ? true : undefined;
+        },
+        20_000,
+        'a failed delivery',
+      );
       expect(await auditRows(t, 'actor_id = $1', [user.id])).toHaveLength(0);
 
       server = createFunctionsServer({
@@ -151,15 +186,27 @@ describe('functions over HTTP (FUNCTIONS_URL)', () => {
         databaseCheck: async () => 'ok',
       });
       await server.listen({ host: '127.0.0.1', port });
-      const rows = await eventually(async () => {
-        const found = await auditRows(t, 'actor_id = $1', [user.id]);
-        return found.length ? found : undefined;
-      }, 30_000, 'the audit row after the function came back');
+      const rows = await eventually(
+        async () => {
+          const found = await auditRows(t, 'actor_id = $1', [user.id]);
+          return found.length ? found : undefined;
+        },
+        30_000,
+        'the audit row after the function came back',
+      );
       expect(rows.map((r) => r.action)).toEqual(['user.signup']);
 
-      const refused = await fetch(`http://127.0.0.1:${port}/auditLog`, { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: '{}' });
+      const refused = await fetch(`http://127.0.0.1:${port}/auditLog`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(refused.status).toBe(401);
-      const malformed = await fetch(`http://127.0.0.1:${port}/auditLog`, { method: 'POST', headers: { authorization: `Bearer ${t.platform.functionsToken}`, 'content-type': 'text/plain' }, body: 'nope' });
+      const malformed = await fetch(`http://127.0.0.1:${port}/auditLog`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.platform.functionsToken}`, 'content-type': 'text/plain' },
+        body: 'nope',
+      });
       expect(malformed.status).toBe(400);
     } finally {
       await worker.stop({ graceMs: 1000 });

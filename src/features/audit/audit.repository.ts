@@ -47,7 +47,11 @@ export function createAuditRepository(db: Db) {
       if (filter.subjectType) query = query.where('subject_type', '=', filter.subjectType);
       if (filter.subjectId) query = query.where('subject_id', '=', filter.subjectId);
       if (before) query = query.where(sql<boolean>`(at, id) < (${before[0]}::timestamptz, ${before[1]}::uuid)`);
-      return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+      return query
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
     },
 
     /** Retention: only the sweep may delete, and the table's trigger enforces the 30-day floor. */

@@ -19,7 +19,8 @@ export const toAuditJson = (row: AuditRow) => ({
 export function parseAuditFilter(query: Record<string, string | undefined>): AuditFilter {
   const filter: AuditFilter = {};
   if (query.action) {
-    if (!(AUDIT_ACTIONS as readonly string[]).includes(query.action)) throw new AppError('validation_failed', `action must be one of ${AUDIT_ACTIONS.join(', ')}.`);
+    if (!(AUDIT_ACTIONS as readonly string[]).includes(query.action))
+      throw new AppError('validation_failed', `action must be one of ${AUDIT_ACTIONS.join(', ')}.`);
     filter.action = query.action;
   }
   if (query.actorId) {

@@ -1,9 +1,17 @@
 // The actions CONTRACT.md lists; each is recorded exactly once, through the auditLog function.
 export const AUDIT_ACTIONS = [
-  'user.signup', 'user.login', 'user.delete', 'user.role_change', 'user.password_change',
-  'event.create', 'event.update', 'event.delete',
-  'booking.create', 'booking.cancel',
-  'photo.upload', 'photo.delete',
+  'user.signup',
+  'user.login',
+  'user.delete',
+  'user.role_change',
+  'user.password_change',
+  'event.create',
+  'event.update',
+  'event.delete',
+  'booking.create',
+  'booking.cancel',
+  'photo.upload',
+  'photo.delete',
   'export.request',
   'flag.update',
 ] as const;

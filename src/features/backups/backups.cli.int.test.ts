@@ -56,9 +56,14 @@ describe('backup, restore and drill commands', () => {
     expect(run.code, run.output).toBe(0);
     const checks = run.lines.filter((line) => line.kind === 'step' && typeof line.ok === 'boolean');
     expect(checks.length).toBeGreaterThan(10);
-    expect(checks.every((line) => line.ok === true && line.rows === line.expectedRows && line.checksum === line.expectedChecksum)).toBe(true);
+    expect(checks.every((line) => line.ok === true && line.rows === line.expectedRows && line.checksum === line.expectedChecksum)).toBe(
+      true,
+    );
     expect(run.lines.at(-1)).toMatchObject({ kind: 'result', backupId });
-    const [drill] = await sql<{ backup_id: string; ok: boolean }>(database.url, 'SELECT backup_id, ok FROM backup_drills ORDER BY ran_at DESC LIMIT 1');
+    const [drill] = await sql<{ backup_id: string; ok: boolean }>(
+      database.url,
+      'SELECT backup_id, ok FROM backup_drills ORDER BY ran_at DESC LIMIT 1',
+    );
     expect(drill).toEqual({ backup_id: backupId, ok: true });
   });
 
@@ -87,7 +92,10 @@ describe('backup, restore and drill commands', () => {
     expect(failure.kind).toBe('error');
     expect(failure.message).toMatch(/FAILED: object backups\/.*\/events\.copy\.gz changed in storage/);
     expect(run.lines.some((line) => line.kind === 'step' && line.table === 'events' && line.ok === false)).toBe(true);
-    const [drill] = await sql<{ ok: boolean; reason: string }>(database.url, `SELECT ok, report->>'reason' AS reason FROM backup_drills ORDER BY ran_at DESC LIMIT 1`);
+    const [drill] = await sql<{ ok: boolean; reason: string }>(
+      database.url,
+      `SELECT ok, report->>'reason' AS reason FROM backup_drills ORDER BY ran_at DESC LIMIT 1`,
+    );
     expect(drill).toEqual({ ok: false, reason: expect.stringMatching(/events\.copy\.gz changed in storage/) });
   });
 });

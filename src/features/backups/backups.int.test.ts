@@ -119,7 +119,21 @@ for (const driver of ['file', 's3'] as const) {
       expect(manifest.schemaVersion).toBe(readMigrations().at(-1)!.version);
       expect(manifest.postgresVersion).toMatch(/^\d+/);
       const names = manifest.tables.map((table) => table.name);
-      for (const table of ['users', 'sessions', 'events', 'bookings', 'event_places', 'jobs', 'job_schedules', 'audit_log', 'photos', 'exports', 'feature_flags', 'rate_limits', 'backup_drills']) {
+      for (const table of [
+        'users',
+        'sessions',
+        'events',
+        'bookings',
+        'event_places',
+        'jobs',
+        'job_schedules',
+        'audit_log',
+        'photos',
+        'exports',
+        'feature_flags',
+        'rate_limits',
+        'backup_drills',
+      ]) {
         expect(names).toContain(table);
       }
       expect(names).not.toContain('schema_migrations');
@@ -142,7 +156,9 @@ for (const driver of ['file', 's3'] as const) {
       expect(manifest.totalBytes).toBe(manifest.tables.reduce((sum, table) => sum + table.bytes, 0));
       expect(manifest.totalRows).toBe(Object.values(counts).reduce((sum, n) => sum + n, 0));
 
-      const stored = JSON.parse((await readAll((await t.platform.backupStorage.get(manifestKey(manifest.id)))!.body)).toString()) as BackupManifest;
+      const stored = JSON.parse(
+        (await readAll((await t.platform.backupStorage.get(manifestKey(manifest.id)))!.body)).toString(),
+      ) as BackupManifest;
       expect(stored).toEqual(manifest);
       // Progress: a line per table, numbered.
       expect(progress.filter((line) => /^\[\d+\/\d+\] /.test(line))).toHaveLength(manifest.tables.length);
@@ -150,7 +166,8 @@ for (const driver of ['file', 's3'] as const) {
       expect(await t.services.backups.lastBackupAt()).toBeInstanceOf(Date);
       if (driver === 's3') {
         expect(t.platform.backupStorage.driver).toBe('s3');
-        for await (const object of t.platform.storage.list('backups/')) expect.unreachable(`backup object ${object.key} in the media store`);
+        for await (const object of t.platform.storage.list('backups/'))
+          expect.unreachable(`backup object ${object.key} in the media store`);
       }
     });
 
@@ -239,7 +256,9 @@ for (const driver of ['file', 's3'] as const) {
       const forged: BackupManifest = {
         ...fresh,
         tables: fresh.tables.map((table) =>
-          table.name === 'users' ? { ...table, bytes: tampered.length, sha256: crypto.createHash('sha256').update(tampered).digest('hex') } : table,
+          table.name === 'users'
+            ? { ...table, bytes: tampered.length, sha256: crypto.createHash('sha256').update(tampered).digest('hex') }
+            : table,
         ),
       };
       await t.platform.backupStorage.put(manifestKey(fresh.id), Buffer.from(JSON.stringify(forged)), { contentType: 'application/json' });

@@ -13,7 +13,8 @@ describe('backup ids', () => {
   });
 
   it('refuses anything else', () => {
-    for (const id of ['', '../x', '20250102T030405Z-abcdef', '20250102T030405678Z-ABCDEF', '20250102T030405678Z-abcdef/..']) expect(isBackupId(id)).toBe(false);
+    for (const id of ['', '../x', '20250102T030405Z-abcdef', '20250102T030405678Z-ABCDEF', '20250102T030405678Z-abcdef/..'])
+      expect(isBackupId(id)).toBe(false);
   });
 });
 

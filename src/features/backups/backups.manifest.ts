@@ -68,7 +68,9 @@ export function backupIdTime(id: string): Date | null {
   const match = ID_PATTERN.exec(id);
   if (!match) return null;
   const [, day, time] = match as unknown as [string, string, string];
-  return new Date(`${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}.${time.slice(6)}Z`);
+  return new Date(
+    `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}.${time.slice(6)}Z`,
+  );
 }
 
 export function manifestKey(id: string): string {

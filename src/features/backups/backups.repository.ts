@@ -167,11 +167,22 @@ export function createDrillsRepository(db: Db) {
 
     async latest(limit: number): Promise<DrillRecord[]> {
       const rows = await db.selectFrom('backup_drills').selectAll().orderBy('ran_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
-      return rows.map((row) => ({ id: row.id, backupId: row.backup_id, ranAt: row.ran_at, ok: row.ok, durationMs: row.duration_ms, report: row.report }));
+      return rows.map((row) => ({
+        id: row.id,
+        backupId: row.backup_id,
+        ranAt: row.ran_at,
+        ok: row.ok,
+        durationMs: row.duration_ms,
+        report: row.report,
+      }));
     },
 
     async lastSuccessAt(): Promise<Date | null> {
-      const row = await db.selectFrom('backup_drills').select((eb) => eb.fn.max('ran_at').as('at')).where('ok', '=', true).executeTakeFirst();
+      const row = await db
+        .selectFrom('backup_drills')
+        .select((eb) => eb.fn.max('ran_at').as('at'))
+        .where('ok', '=', true)
+        .executeTakeFirst();
       return (row?.at as Date | null | undefined) ?? null;
     },
   };

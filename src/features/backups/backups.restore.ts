@@ -10,7 +10,16 @@ import { migrate } from '../../platform/db/migrate.js';
 import { migrationsDir } from '../../platform/paths.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
-import { BACKUP_PREFIX, isBackupId, manifestKey, parseManifest, summarize, type BackupManifest, type BackupSummary, type TableEntry } from './backups.manifest.js';
+import {
+  BACKUP_PREFIX,
+  isBackupId,
+  manifestKey,
+  parseManifest,
+  summarize,
+  type BackupManifest,
+  type BackupSummary,
+  type TableEntry,
+} from './backups.manifest.js';
 import {
   analyze,
   connect,
@@ -176,13 +185,22 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
 
     await client.query('BEGIN');
     // Migrations may seed rows (feature_flags); the backup's rows replace them.
-    await truncate(client, await nonEmptyTables(client, manifest.tables.map((entry) => entry.name)));
+    await truncate(
+      client,
+      await nonEmptyTables(
+        client,
+        manifest.tables.map((entry) => entry.name),
+      ),
+    );
     for (const [index, entry] of manifest.tables.entries()) {
       const object = await storage.get(entry.key);
       if (!object) throw new Error(`object ${entry.key} disappeared during the restore`);
       const meter = byteMeter((bytes) => progress(`${entry.name}: ${formatBytes(bytes)} loaded`, { table: entry.name, rawBytes: bytes }));
       await pipeline(object.body, zlib.createGunzip(), meter, client.query(pgCopyStreams.from(copyInSql(entry.name, entry.columns))));
-      progress(`[${index + 1}/${manifest.tables.length}] ${entry.name}: ${entry.rows} rows loaded`, { table: entry.name, rows: entry.rows });
+      progress(`[${index + 1}/${manifest.tables.length}] ${entry.name}: ${entry.rows} rows loaded`, {
+        table: entry.name,
+        rows: entry.rows,
+      });
     }
     for (const sequence of manifest.sequences) await setSequence(client, sequence.name, sequence.lastValue);
 
@@ -196,7 +214,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
         : actual.rows !== entry.rows
           ? `${entry.name}: ${actual.rows} rows restored, the manifest says ${entry.rows}`
           : `${entry.name}: the checksum of the restored rows does not match the manifest`;
-      checks.push({ table: entry.name, ok, expectedRows: entry.rows, rows: actual.rows, expectedChecksum: entry.checksum, checksum: actual.checksum, ...(problem ? { problem } : {}) });
+      checks.push({
+        table: entry.name,
+        ok,
+        expectedRows: entry.rows,
+        rows: actual.rows,
+        expectedChecksum: entry.checksum,
+        checksum: actual.checksum,
+        ...(problem ? { problem } : {}),
+      });
     }
     const mismatch = checks.find((check) => !check.ok);
     if (mismatch) {

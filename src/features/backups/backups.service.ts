@@ -42,7 +42,10 @@ function databaseName(url: string): string {
 }
 
 /** A scratch database on the source's server, created through its maintenance database and dropped afterwards. */
-async function createScratchDatabase(sourceUrl: string, backupId: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+async function createScratchDatabase(
+  sourceUrl: string,
+  backupId: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `epu_drill_${backupId.toLowerCase().replace(/[^a-z0-9]/g, '')}_${crypto.randomBytes(2).toString('hex')}`;
   const maintenanceUrl = withDatabaseName(sourceUrl, 'postgres');
   const run = async (sql: string) => {
@@ -57,9 +60,15 @@ async function createScratchDatabase(sourceUrl: string, backupId: string): Promi
   try {
     await run(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } catch (error) {
-    throw new Error(`could not create the scratch database ${name} (${(error as Error).message}); give the drill one with --database-url`, { cause: error });
+    throw new Error(`could not create the scratch database ${name} (${(error as Error).message}); give the drill one with --database-url`, {
+      cause: error,
+    });
   }
-  return { url: withDatabaseName(sourceUrl, name), name, drop: () => run(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`) };
+  return {
+    url: withDatabaseName(sourceUrl, name),
+    name,
+    drop: () => run(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
+  };
 }
 
 /** A database the operator named for drills: checked empty first, so that only the drill's own copy is ever removed from it. */
@@ -75,7 +84,9 @@ async function givenScratchDatabase(url: string): Promise<{ url: string; name: s
   };
   const existing = await withClient(countTables);
   if (existing.count > 0) {
-    throw new RestoreRefusedError(`the drill database ${name} is not empty (${existing.count} tables, e.g. ${existing.examples.join(', ')}); give the drill an empty database`);
+    throw new RestoreRefusedError(
+      `the drill database ${name} is not empty (${existing.count} tables, e.g. ${existing.examples.join(', ')}); give the drill an empty database`,
+    );
   }
   return { url, name, drop: () => withClient(resetSchema) };
 }
@@ -94,7 +105,11 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
       if (file === 'manifest.json') entry.complete = true;
       objects.set(id, entry);
     }
-    const complete = [...objects].filter(([, entry]) => entry.complete).map(([id]) => id).sort().reverse();
+    const complete = [...objects]
+      .filter(([, entry]) => entry.complete)
+      .map(([id]) => id)
+      .sort()
+      .reverse();
     const expired = new Set(complete.slice(deps.keep));
     for (const [id, entry] of objects) {
       if (!entry.complete && Date.now() - (backupIdTime(id)?.getTime() ?? 0) > ABANDONED_AFTER_MS) expired.add(id);
@@ -102,7 +117,8 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
     for (const id of expired) {
       const entry = objects.get(id)!;
       // The manifest first: a backup is never listed while its table objects are being removed.
-      for (const key of entry.keys.sort((a, b) => Number(b.endsWith('/manifest.json')) - Number(a.endsWith('/manifest.json')))) await storage.delete(key);
+      for (const key of entry.keys.sort((a, b) => Number(b.endsWith('/manifest.json')) - Number(a.endsWith('/manifest.json'))))
+        await storage.delete(key);
       logger.info({ backupId: id }, 'backup removed by retention');
     }
     return [...expired].sort();
@@ -125,7 +141,10 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
     async create(onProgress?: Progress): Promise<{ manifest: BackupManifest; pruned: string[] }> {
       const manifest = await writeBackup({ id: newBackupId(), databaseUrl: deps.databaseUrl, storage, onProgress });
       deps.onBackupSuccess?.(new Date());
-      logger.info({ backupId: manifest.id, bytes: manifest.totalBytes, rows: manifest.totalRows, durationMs: manifest.durationMs }, 'backup written');
+      logger.info(
+        { backupId: manifest.id, bytes: manifest.totalBytes, rows: manifest.totalRows, durationMs: manifest.durationMs },
+        'backup written',
+      );
       const pruned = await prune();
       return { manifest, pruned };
     },
@@ -146,23 +165,39 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
       const started = Date.now();
       const [newest] = await listBackups(storage, logger);
       if (!newest) throw new Error('there is no backup to drill; run `epu backup` first');
-      const scratch = options.databaseUrl ? await givenScratchDatabase(options.databaseUrl) : await createScratchDatabase(deps.databaseUrl, newest.id);
+      const scratch = options.databaseUrl
+        ? await givenScratchDatabase(options.databaseUrl)
+        : await createScratchDatabase(deps.databaseUrl, newest.id);
       progress(`drilling backup ${newest.id} in database ${scratch.name}`, { backupId: newest.id, database: scratch.name });
       let report: RestoreReport;
       try {
         const manifest = await readManifest(storage, newest.id);
         report = await restoreBackup({ storage, manifest, targetUrl: scratch.url, force: false, logger, onProgress: progress });
       } catch (error) {
-        report = { ok: false, backupId: newest.id, schemaVersion: newest.schemaVersion, tables: [], reason: (error as Error).message, durationMs: Date.now() - started };
+        report = {
+          ok: false,
+          backupId: newest.id,
+          schemaVersion: newest.schemaVersion,
+          tables: [],
+          reason: (error as Error).message,
+          durationMs: Date.now() - started,
+        };
       } finally {
-        await scratch.drop().catch((error: unknown) => logger.warn({ err: error, database: scratch.name }, 'could not remove the drill scratch database'));
+        await scratch
+          .drop()
+          .catch((error: unknown) => logger.warn({ err: error, database: scratch.name }, 'could not remove the drill scratch database'));
       }
       const durationMs = Date.now() - started;
       const drillId = await deps.drills.insert({
         backupId: report.backupId,
         ok: report.ok,
         durationMs,
-        report: { schemaVersion: report.schemaVersion, reason: report.reason ?? null, tables: report.tables, scratchDatabase: scratch.name },
+        report: {
+          schemaVersion: report.schemaVersion,
+          reason: report.reason ?? null,
+          tables: report.tables,
+          scratchDatabase: scratch.name,
+        },
       });
       if (report.ok) deps.onDrillSuccess?.(new Date());
       logger.info({ drillId, backupId: report.backupId, ok: report.ok, reason: report.reason, durationMs }, 'restore drill finished');

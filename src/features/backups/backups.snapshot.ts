@@ -71,7 +71,12 @@ export const formatBytes = (bytes: number) => (bytes >= MiB ? `${(bytes / MiB).t
  * the schema version come from the same snapshot while the app keeps writing.
  * The manifest goes last, so a backup that failed half-way is never listed.
  */
-export async function writeBackup(options: { id: string; databaseUrl: string; storage: ObjectStorage; onProgress?: Progress }): Promise<BackupManifest> {
+export async function writeBackup(options: {
+  id: string;
+  databaseUrl: string;
+  storage: ObjectStorage;
+  onProgress?: Progress;
+}): Promise<BackupManifest> {
   const { id, storage } = options;
   const progress = options.onProgress ?? (() => undefined);
   const started = Date.now();

@@ -30,7 +30,11 @@ async function manyUsers(count: number): Promise<Client[]> {
   );
   return sessions.rows.map((session) => {
     let sealed = '';
-    cookies.write({ setCookie: (_name: string, value: string) => (sealed = value) } as never, { sid: session.id, uid: session.user_id }, 3600);
+    cookies.write(
+      { setCookie: (_name: string, value: string) => (sealed = value) } as never,
+      { sid: session.id, uid: session.user_id },
+      3600,
+    );
     const client = new Client(t.url);
     client.cookies.set(SESSION_COOKIE, sealed);
     return client;
@@ -49,9 +53,14 @@ describe('bookings', () => {
     expect(responses.filter((r) => r.status === 409).every((r) => r.body.error.code === 'event_full')).toBe(true);
     const read = await owner.client.get(`/api/v1/events/${event.id}`);
     expect(read.body.bookedCount).toBe(50);
-    const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [event.id]);
+    const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [
+      event.id,
+    ]);
     expect(rows[0].n).toBe(50);
-    const places = await t.platform.pool.query(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id IS NOT NULL`, [event.id]);
+    const places = await t.platform.pool.query(
+      `SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id IS NOT NULL`,
+      [event.id],
+    );
     expect(places.rows[0].n).toBe(50);
   });
 
@@ -94,8 +103,15 @@ describe('bookings', () => {
         'SELECT place_no FROM event_places WHERE event_id = $1 AND booking_id IS NULL ORDER BY place_no LIMIT 1 FOR UPDATE',
         [eventId],
       );
-      const booking = await client.query<{ id: string }>(`INSERT INTO bookings (event_id, user_id, status) VALUES ($1, $2, 'confirmed') RETURNING id`, [eventId, other.user.id]);
-      await client.query('UPDATE event_places SET booking_id = $1 WHERE event_id = $2 AND place_no = $3', [booking.rows[0]!.id, eventId, rows[0]!.place_no]);
+      const booking = await client.query<{ id: string }>(
+        `INSERT INTO bookings (event_id, user_id, status) VALUES ($1, $2, 'confirmed') RETURNING id`,
+        [eventId, other.user.id],
+      );
+      await client.query('UPDATE event_places SET booking_id = $1 WHERE event_id = $2 AND place_no = $3', [
+        booking.rows[0]!.id,
+        eventId,
+        rows[0]!.place_no,
+      ]);
       return {
         async finish(outcome: 'COMMIT' | 'ROLLBACK') {
           await client.query(outcome);
@@ -107,7 +123,9 @@ describe('bookings', () => {
     /** Resolves once some backend waits on a row lock of event_places: the booking under test is queued behind the one in flight. */
     async function waitingOnPlaceLock() {
       for (let attempt = 0; attempt < 200; attempt++) {
-        const { rows } = await t.platform.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%event_places%'`);
+        const { rows } = await t.platform.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%event_places%'`,
+        );
         if (rows.length > 0) return;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -140,7 +158,9 @@ describe('bookings', () => {
       const { event, response } = await bookBehindInFlight('COMMIT');
       expect(response.status).toBe(409);
       expect(response.body.error.code).toBe('event_full');
-      const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [event.id]);
+      const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1 AND status = 'confirmed'`, [
+        event.id,
+      ]);
       expect(rows[0].n).toBe(1);
     });
   });

@@ -55,7 +55,12 @@ export function createBookingsRepository(db: Db) {
             .returning(['id', 'event_id', 'user_id', 'status', 'created_at'])
             .executeTakeFirstOrThrow();
           if (placeNo !== undefined) {
-            await tx.updateTable('event_places').set({ booking_id: booking.id }).where('event_id', '=', eventId).where('place_no', '=', placeNo).execute();
+            await tx
+              .updateTable('event_places')
+              .set({ booking_id: booking.id })
+              .where('event_id', '=', eventId)
+              .where('place_no', '=', placeNo)
+              .execute();
           }
           await within?.(tx, booking);
           return { kind: 'created', booking };
@@ -97,18 +102,34 @@ export function createBookingsRepository(db: Db) {
         .where('b.event_id', '=', eventId)
         .where('b.status', '=', 'confirmed');
       if (after) query = query.where(sql<boolean>`(b.created_at, b.id) > (${after[0]}::timestamptz, ${after[1]}::uuid)`);
-      return query.orderBy('b.created_at').orderBy('b.id').limit(limit + 1).execute();
+      return query
+        .orderBy('b.created_at')
+        .orderBy('b.id')
+        .limit(limit + 1)
+        .execute();
     },
 
     listForUser(userId: string, limit: number, after?: [string, string]) {
       let query = db
         .selectFrom('bookings as b')
         .innerJoin('events as e', 'e.id', 'b.event_id')
-        .select(['b.id', 'b.status', 'b.created_at', 'e.id as event_id', 'e.title as event_title', 'e.starts_at as event_starts_at', 'e.venue as event_venue'])
+        .select([
+          'b.id',
+          'b.status',
+          'b.created_at',
+          'e.id as event_id',
+          'e.title as event_title',
+          'e.starts_at as event_starts_at',
+          'e.venue as event_venue',
+        ])
         .where('b.user_id', '=', userId)
         .where('b.status', '=', 'confirmed');
       if (after) query = query.where(sql<boolean>`(b.created_at, b.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`);
-      return query.orderBy('b.created_at', 'desc').orderBy('b.id', 'desc').limit(limit + 1).execute();
+      return query
+        .orderBy('b.created_at', 'desc')
+        .orderBy('b.id', 'desc')
+        .limit(limit + 1)
+        .execute();
     },
   };
 }

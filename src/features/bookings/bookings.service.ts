@@ -27,7 +27,10 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       const event = await events.getVisible(eventId, viewer);
       // A new booking and its audit entry commit together.
       const result = await repo.book(event.id, viewer.id, event.capacity !== null, (tx, booking) =>
-        audit.record({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
+        audit.record(
+          { action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
+          tx,
+        ),
       );
       if (result.kind === 'full') throw new AppError('event_full');
       if (result.kind === 'created') await events.bookingsChanged(event.id);
@@ -37,7 +40,10 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
       const event = await events.getVisible(eventId, viewer);
       const cancelled = await repo.cancel(event.id, viewer.id, (tx, booking) =>
-        audit.record({ action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } }, tx),
+        audit.record(
+          { action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
+          tx,
+        ),
       );
       if (!cancelled) return null;
       await events.bookingsChanged(event.id);
@@ -52,23 +58,36 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     async listForEvent(eventId: string, viewer: Viewer, page: PageRequest) {
       const event = await events.getManageable(eventId, viewer);
       const rows = await repo.listForEvent(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
-      return toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => ({
-        id: row.id,
-        status: row.status,
-        createdAt: row.created_at.toISOString(),
-        user: { id: row.user_id, name: row.user_name },
-      }));
+      return toPage(
+        rows,
+        page.limit,
+        (row) => [row.created_at.toISOString(), row.id],
+        (row) => ({
+          id: row.id,
+          status: row.status,
+          createdAt: row.created_at.toISOString(),
+          user: { id: row.user_id, name: row.user_name },
+        }),
+      );
     },
 
-    async listForUser(userId: string, page: PageRequest): Promise<Page<BookingJson & { event: { id: string; title: string; startsAt: string; venue: string } }>> {
+    async listForUser(
+      userId: string,
+      page: PageRequest,
+    ): Promise<Page<BookingJson & { event: { id: string; title: string; startsAt: string; venue: string } }>> {
       const rows = await repo.listForUser(userId, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
-      return toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => ({
-        id: row.id,
-        status: row.status,
-        eventId: row.event_id,
-        createdAt: row.created_at.toISOString(),
-        event: { id: row.event_id, title: row.event_title, startsAt: row.event_starts_at.toISOString(), venue: row.event_venue },
-      }));
+      return toPage(
+        rows,
+        page.limit,
+        (row) => [row.created_at.toISOString(), row.id],
+        (row) => ({
+          id: row.id,
+          status: row.status,
+          eventId: row.event_id,
+          createdAt: row.created_at.toISOString(),
+          event: { id: row.event_id, title: row.event_title, startsAt: row.event_starts_at.toISOString(), venue: row.event_venue },
+        }),
+      );
     },
   };
 }

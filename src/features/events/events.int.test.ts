@@ -25,9 +25,29 @@ describe('events API', () => {
     expect(created.status).toBe(201);
     const event = created.body;
     expect(Object.keys(event).sort()).toEqual(
-      ['bookedCount', 'capacity', 'createdAt', 'description', 'endsAt', 'id', 'owner', 'slug', 'startsAt', 'title', 'updatedAt', 'venue', 'visibility'].sort(),
+      [
+        'bookedCount',
+        'capacity',
+        'createdAt',
+        'description',
+        'endsAt',
+        'id',
+        'owner',
+        'slug',
+        'startsAt',
+        'title',
+        'updatedAt',
+        'venue',
+        'visibility',
+      ].sort(),
     );
-    expect(event).toMatchObject({ title: 'Summer meetup', capacity: 10, bookedCount: 0, visibility: 'public', owner: { id: user.id, name: 'Olive' } });
+    expect(event).toMatchObject({
+      title: 'Summer meetup',
+      capacity: 10,
+      bookedCount: 0,
+      visibility: 'public',
+      owner: { id: user.id, name: 'Olive' },
+    });
     expect(event.slug).toMatch(/^summer-meetup-[0-9a-f]{8}$/);
     const read = await new Client(t.url).get(`/api/v1/events/${event.id}`);
     expect(read.status).toBe(200);
@@ -44,10 +64,16 @@ describe('events API', () => {
     const { client, user } = await signUp(t.url);
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
-      const response = await client.post('/api/v1/events', newEvent({ title: `Paged ${i}`, startsAt: futureIso(100 + i), visibility: i === 3 ? 'private' : 'public' }));
+      const response = await client.post(
+        '/api/v1/events',
+        newEvent({ title: `Paged ${i}`, startsAt: futureIso(100 + i), visibility: i === 3 ? 'private' : 'public' }),
+      );
       ids.push(response.body.id);
     }
-    const past = await client.post('/api/v1/events', newEvent({ title: 'Past', startsAt: new Date(Date.now() - 86_400_000).toISOString() }));
+    const past = await client.post(
+      '/api/v1/events',
+      newEvent({ title: 'Past', startsAt: new Date(Date.now() - 86_400_000).toISOString() }),
+    );
     expect(past.status).toBe(201);
 
     const collect = async (c: Client) => {

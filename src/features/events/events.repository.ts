@@ -55,8 +55,19 @@ function selectEvents(db: Executor) {
     .selectFrom('events as e')
     .innerJoin('users as u', 'u.id', 'e.owner_id')
     .select([
-      'e.id', 'e.slug', 'e.title', 'e.description', 'e.venue', 'e.starts_at', 'e.ends_at', 'e.capacity',
-      'e.visibility', 'e.owner_id', 'u.name as owner_name', 'e.created_at', 'e.updated_at',
+      'e.id',
+      'e.slug',
+      'e.title',
+      'e.description',
+      'e.venue',
+      'e.starts_at',
+      'e.ends_at',
+      'e.capacity',
+      'e.visibility',
+      'e.owner_id',
+      'u.name as owner_name',
+      'e.created_at',
+      'e.updated_at',
       sql<number>`(SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed')`.as('booked_count'),
     ]);
 }
@@ -69,7 +80,10 @@ export function createEventsRepository(db: Db) {
     },
 
     /** Upcoming events the viewer may list: public ones, and the viewer's own. Keyset-paginated on (starts_at, id). */
-    async listUpcoming(options: { viewerId: string | null; limit: number; after?: [string, string]; now: Date }, executor: Db = db): Promise<EventRow[]> {
+    async listUpcoming(
+      options: { viewerId: string | null; limit: number; after?: [string, string]; now: Date },
+      executor: Db = db,
+    ): Promise<EventRow[]> {
       if (!options.viewerId) {
         const query = options.after
           ? CompiledQuery.raw(EVENT_QUERIES.upcomingPublicAfter, [options.now, options.after[0], options.after[1], options.limit + 1])
@@ -78,8 +92,13 @@ export function createEventsRepository(db: Db) {
       }
       let query = selectEvents(executor).where('e.starts_at', '>=', options.now);
       query = query.where((eb) => eb.or([eb('e.visibility', '=', 'public'), eb('e.owner_id', '=', options.viewerId!)]));
-      if (options.after) query = query.where(sql<boolean>`(e.starts_at, e.id) > (${options.after[0]}::timestamptz, ${options.after[1]}::uuid)`);
-      return query.orderBy('e.starts_at').orderBy('e.id').limit(options.limit + 1).execute();
+      if (options.after)
+        query = query.where(sql<boolean>`(e.starts_at, e.id) > (${options.after[0]}::timestamptz, ${options.after[1]}::uuid)`);
+      return query
+        .orderBy('e.starts_at')
+        .orderBy('e.id')
+        .limit(options.limit + 1)
+        .execute();
     },
 
     listOwnedBy(ownerId: string, limit: number): Promise<EventRow[]> {
@@ -103,8 +122,15 @@ export function createEventsRepository(db: Db) {
         const { id } = await tx
           .insertInto('events')
           .values({
-            slug, owner_id: ownerId, title: fields.title, description: fields.description, venue: fields.venue,
-            starts_at: fields.startsAt, ends_at: fields.endsAt, capacity: fields.capacity, visibility: fields.visibility,
+            slug,
+            owner_id: ownerId,
+            title: fields.title,
+            description: fields.description,
+            venue: fields.venue,
+            starts_at: fields.startsAt,
+            ends_at: fields.endsAt,
+            capacity: fields.capacity,
+            visibility: fields.visibility,
           })
           .returning('id')
           .executeTakeFirstOrThrow();

@@ -61,11 +61,23 @@ const listPageTags = () => [PAGE_TAGS.lists];
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
 /** Sections other features add to an event page (the gallery), given the page's query string and where the request reads. */
-export type EventPageSections = (event: EventRow, viewer: PublicUser | null, query: Record<string, string | undefined>, reads: Reads) => Promise<SafeHtml>;
+export type EventPageSections = (
+  event: EventRow,
+  viewer: PublicUser | null,
+  query: Record<string, string | undefined>,
+  reads: Reads,
+) => Promise<SafeHtml>;
 
 export function eventsRoutes(
   app: App,
-  deps: { events: EventsService; bookings: BookingsService; auth: Auth; flags: Pick<FlagsService, 'isEnabled'>; reads: ReadsFor; pageSections?: EventPageSections },
+  deps: {
+    events: EventsService;
+    bookings: BookingsService;
+    auth: Auth;
+    flags: Pick<FlagsService, 'isEnabled'>;
+    reads: ReadsFor;
+    pageSections?: EventPageSections;
+  },
 ): void {
   const { events, bookings, auth, flags, reads } = deps;
 
@@ -143,7 +155,8 @@ export function eventsRoutes(
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');
-    const uploadProblem = query.upload && query.upload !== 'uploaded' ? UPLOAD_PROBLEMS[query.upload] ?? 'The upload did not work.' : undefined;
+    const uploadProblem =
+      query.upload && query.upload !== 'uploaded' ? (UPLOAD_PROBLEMS[query.upload] ?? 'The upload did not work.') : undefined;
     return sendHtml(
       reply,
       eventPage({

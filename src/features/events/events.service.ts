@@ -101,11 +101,14 @@ export function slugFor(title: string): string {
 
 function checkTimes(startsAt: Date, endsAt: Date | null): void {
   if (endsAt && endsAt < startsAt) {
-    throw new AppError('validation_failed', 'The end must not be before the start.', { details: [{ field: 'endsAt', problem: 'must not be before startsAt' }] });
+    throw new AppError('validation_failed', 'The end must not be before the start.', {
+      details: [{ field: 'endsAt', problem: 'must not be before startsAt' }],
+    });
   }
 }
 
-export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) => viewer !== null && (viewer.role === 'admin' || event.owner_id === viewer.id);
+export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) =>
+  viewer !== null && (viewer.role === 'admin' || event.owner_id === viewer.id);
 
 /**
  * `reads` (read-heavy requests only): where to read and whether the shared
@@ -223,7 +226,16 @@ export function createEventsService(deps: {
       if (input.visibility !== undefined) changes.visibility = input.visibility;
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
       const updated = await repo.update(event.id, changes, (tx) =>
-        audit.record({ action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: Object.keys(changes).join(',') } }, tx),
+        audit.record(
+          {
+            action: 'event.update',
+            actorId: viewer.id,
+            subjectType: 'event',
+            subjectId: event.id,
+            metadata: { fields: Object.keys(changes).join(',') },
+          },
+          tx,
+        ),
       );
       if (!updated) throw new AppError('capacity_below_bookings');
       await invalidate(event.id);
@@ -234,7 +246,9 @@ export function createEventsService(deps: {
       const event = await getManageable(id, viewer);
       // Keys first: the rows go with the event (ON DELETE CASCADE), the files must go after them.
       const keys = (await deps.objects?.keysOf(event.id)) ?? [];
-      await repo.delete(event.id, (tx) => audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id }, tx));
+      await repo.delete(event.id, (tx) =>
+        audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id }, tx),
+      );
       await deps.objects?.remove(keys);
       await invalidate(event.id);
       return event;

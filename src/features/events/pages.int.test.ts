@@ -14,7 +14,12 @@ const html = { accept: 'text/html' };
 describe('pages without JavaScript', () => {
   it('serves the home page with counters, a heading and linked stylesheet and script (no inline script)', async () => {
     const owner = await signUp(t.url);
-    await owner.client.post('/api/v1/events', { title: 'Visible on the home page', startsAt: futureIso(1), capacity: 3, visibility: 'public' });
+    await owner.client.post('/api/v1/events', {
+      title: 'Visible on the home page',
+      startsAt: futureIso(1),
+      capacity: 3,
+      visibility: 'public',
+    });
     const page = await new Client(t.url).get('/', html);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
@@ -36,7 +41,16 @@ describe('pages without JavaScript', () => {
     expect(signup.status).toBe(303);
     expect(signup.headers.get('location')).toBe('/');
     const created = await browser.request('POST', '/events', {
-      form: { title: 'Form event', description: 'Made by a form', venue: 'Hall', startsAt: '2030-05-01T18:30', endsAt: '', capacity: '2', visibility: 'public', tzOffsetMinutes: '-60' },
+      form: {
+        title: 'Form event',
+        description: 'Made by a form',
+        venue: 'Hall',
+        startsAt: '2030-05-01T18:30',
+        endsAt: '',
+        capacity: '2',
+        visibility: 'public',
+        tzOffsetMinutes: '-60',
+      },
     });
     expect(created.status).toBe(303);
     const location = created.headers.get('location')!;
@@ -46,7 +60,9 @@ describe('pages without JavaScript', () => {
     expect(api.body).toMatchObject({ title: 'Form event', capacity: 2, startsAt: '2030-05-01T17:30:00.000Z' });
 
     const guest = new Client(t.url);
-    await guest.request('POST', '/signup', { form: { name: 'Guest', email: `guest-${Date.now()}@example.test`, password: 'guest password 1' } });
+    await guest.request('POST', '/signup', {
+      form: { name: 'Guest', email: `guest-${Date.now()}@example.test`, password: 'guest password 1' },
+    });
     const booked = await guest.request('POST', `/events/${eventId}/book`, { form: {} });
     expect(booked.status).toBe(303);
     const eventPage = await guest.get(`/events/${eventId}?notice=booked`, html);
@@ -68,7 +84,9 @@ describe('pages without JavaScript', () => {
 
   it('re-renders a form with the problems and the typed values, with a 400', async () => {
     const { client } = await signUp(t.url);
-    const response = await client.request('POST', '/events', { form: { title: '', startsAt: '', capacity: 'lots', visibility: 'public', venue: 'Keep me' } });
+    const response = await client.request('POST', '/events', {
+      form: { title: '', startsAt: '', capacity: 'lots', visibility: 'public', venue: 'Keep me' },
+    });
     expect(response.status).toBe(400);
     expect(response.text).toContain('Please fix this');
     expect(response.text).toContain('value="Keep me"');
@@ -145,7 +163,11 @@ describe('HTTPS deployments', () => {
   it('sends HSTS and marks the session cookie Secure when PUBLIC_URL is https', async () => {
     const secure = await startTestApp({ PUBLIC_URL: 'https://epu.example' });
     try {
-      const response = await new Client(secure.url).post('/api/v1/auth/signup', { email: 'tls@example.test', password: 'long enough pw', name: 'T' });
+      const response = await new Client(secure.url).post('/api/v1/auth/signup', {
+        email: 'tls@example.test',
+        password: 'long enough pw',
+        name: 'T',
+      });
       expect(response.headers.get('strict-transport-security')).toContain('max-age=31536000');
       expect(response.headers.getSetCookie().join(';')).toMatch(/Secure/);
     } finally {
@@ -180,11 +202,13 @@ describe('failures', () => {
   const raw = (path: string, accept = 'application/json') =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
       const { hostname, port } = new URL(t.url);
-      http.get({ hostname, port, path, headers: { accept } }, (response) => {
-        let body = '';
-        response.on('data', (chunk) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-      }).on('error', reject);
+      http
+        .get({ hostname, port, path, headers: { accept } }, (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+        })
+        .on('error', reject);
     });
 
   it('refuses asset paths that climb out of the assets folder with a 403 or 404, never a 500', async () => {

@@ -42,7 +42,12 @@ beforeAll(async () => {
   t = await startTestApp();
   owner = await signUp(t.url);
   for (let i = 0; i < 25; i++) {
-    const created = await owner.client.post('/api/v1/events', { title: `Read path ${i}`, startsAt: futureIso(i + 1), capacity: 10, visibility: 'public' });
+    const created = await owner.client.post('/api/v1/events', {
+      title: `Read path ${i}`,
+      startsAt: futureIso(i + 1),
+      capacity: 10,
+      visibility: 'public',
+    });
     events.push(created.body.id);
   }
   // Ready photos straight in SQL: a gallery page of 20 with more behind it, no image processing needed.
@@ -86,7 +91,10 @@ describe('hot read paths: queries per request, for an anonymous viewer', () => {
   });
 
   it('GET /api/v1/events/:id/photos: the event and one page of photos, however many photos', async () => {
-    for (const [eventId, limit] of [[events[1], 5], [events[2], 20]] as const) {
+    for (const [eventId, limit] of [
+      [events[1], 5],
+      [events[2], 20],
+    ] as const) {
       const queries = await queriesDuring(() => anonymous(`/api/v1/events/${eventId}/photos?limit=${limit}`));
       expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
       expect(queries.filter((q) => /FROM photos/.test(q))).toHaveLength(1);
@@ -95,7 +103,10 @@ describe('hot read paths: queries per request, for an anonymous viewer', () => {
 
   it('GET /events/:id: the event and one page of photos, however many photos', async () => {
     const queries = await queriesDuring(() => anonymous(`/events/${events[0]}`, 'text/html'));
-    expect(queries.filter((q) => /FROM photos/.test(q)), queries.join('\n')).toHaveLength(1);
+    expect(
+      queries.filter((q) => /FROM photos/.test(q)),
+      queries.join('\n'),
+    ).toHaveLength(1);
     // The event is read once (or comes from the cache), not again for the gallery section.
     expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
   });
@@ -119,7 +130,12 @@ describe('cache headers', () => {
   });
 
   it('keeps unlisted and private event pages private even for anonymous viewers', async () => {
-    const unlisted = await owner.client.post('/api/v1/events', { title: 'Unlisted', startsAt: futureIso(3), capacity: null, visibility: 'unlisted' });
+    const unlisted = await owner.client.post('/api/v1/events', {
+      title: 'Unlisted',
+      startsAt: futureIso(3),
+      capacity: null,
+      visibility: 'unlisted',
+    });
     const page = await anonymous(`/events/${unlisted.body.id}`, 'text/html');
     expect(page.headers.get('cache-control')).toBe('private, no-store');
     const gallery = await anonymous(`/api/v1/events/${unlisted.body.id}/photos`);
@@ -136,7 +152,8 @@ describe('public page cache', () => {
       const queries = await queriesDuring(async () => {
         const second = await anonymous(path, accept);
         expect(second.text, path).toBe(first.text);
-        for (const header of ['content-type', 'cache-control', 'vary']) expect(second.headers.get(header), `${path} ${header}`).toBe(first.headers.get(header));
+        for (const header of ['content-type', 'cache-control', 'vary'])
+          expect(second.headers.get(header), `${path} ${header}`).toBe(first.headers.get(header));
         expect(second.headers.get('content-security-policy'), path).toBe(first.headers.get('content-security-policy'));
         expect(second.headers.get('x-request-id'), path).not.toBe(first.headers.get('x-request-id'));
       });
@@ -146,7 +163,9 @@ describe('public page cache', () => {
 
   it("shows a booking on the event's cached anonymous page at once, and on the cached list within the page cache's TTL", async () => {
     const eventId = events[5]!;
-    const bookedOn = async () => ((await anonymous('/api/v1/events?limit=50')).body.items as { id: string; bookedCount: number }[]).find((e) => e.id === eventId)!.bookedCount;
+    const bookedOn = async () =>
+      ((await anonymous('/api/v1/events?limit=50')).body.items as { id: string; bookedCount: number }[]).find((e) => e.id === eventId)!
+        .bookedCount;
     const before = await bookedOn();
     await anonymous(`/events/${eventId}`, 'text/html');
     expect(await queriesDuring(() => anonymous(`/events/${eventId}`, 'text/html'))).toHaveLength(0); // cached
@@ -154,20 +173,29 @@ describe('public page cache', () => {
     expect((await member.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
     const page = await anonymous(`/events/${eventId}`, 'text/html');
     expect(page.text).toContain(`${10 - before - 1} of 10 places left`);
-    await eventually(async () => ((await bookedOn()) === before + 1 ? true : undefined), (t.config.publicPageCacheSeconds + 5) * 1000, 'the booking on the list');
+    await eventually(
+      async () => ((await bookedOn()) === before + 1 ? true : undefined),
+      (t.config.publicPageCacheSeconds + 5) * 1000,
+      'the booking on the list',
+    );
   });
 
   it('shows a new or changed event on the cached anonymous lists at once', async () => {
     const titles = async () => ((await anonymous('/api/v1/events?limit=50')).body.items as { title: string }[]).map((e) => e.title);
     await titles();
-    const created = await owner.client.post('/api/v1/events', { title: 'Announced at once', startsAt: futureIso(1), capacity: 10, visibility: 'public' });
+    const created = await owner.client.post('/api/v1/events', {
+      title: 'Announced at once',
+      startsAt: futureIso(1),
+      capacity: 10,
+      visibility: 'public',
+    });
     expect(await titles()).toContain('Announced at once');
     expect((await anonymous('/', 'text/html')).text).toContain('Announced at once');
     expect((await owner.client.patch(`/api/v1/events/${created.body.id}`, { title: 'Renamed at once' })).status).toBe(200);
     expect(await titles()).toContain('Renamed at once');
   });
 
-  it('drops an event\'s cached gallery when another process announces a change to it', async () => {
+  it("drops an event's cached gallery when another process announces a change to it", async () => {
     const eventId = events[6]!;
     const gallery = async () => (await anonymous(`/api/v1/events/${eventId}/photos?limit=20`)).body.items as unknown[];
     expect(await gallery()).toHaveLength(0);
@@ -204,14 +232,21 @@ describe('public page cache', () => {
   });
 
   it('does not store unlisted pages or errors', async () => {
-    const unlisted = await owner.client.post('/api/v1/events', { title: 'Unlisted again', startsAt: futureIso(4), capacity: null, visibility: 'unlisted' });
+    const unlisted = await owner.client.post('/api/v1/events', {
+      title: 'Unlisted again',
+      startsAt: futureIso(4),
+      capacity: null,
+      visibility: 'unlisted',
+    });
     for (const path of [`/events/${unlisted.body.id}`, `/api/v1/events/${unlisted.body.id}/photos`]) {
       await anonymous(path, 'text/html');
       expect((await queriesDuring(() => anonymous(path, 'text/html'))).length, path).toBeGreaterThan(0);
     }
     const missing = `/events/${crypto.randomUUID()}`;
     for (let i = 0; i < 2; i++) {
-      const queries = await queriesDuring(async () => expect((await new Client(t.url).get(missing, { accept: 'text/html' })).status).toBe(404));
+      const queries = await queriesDuring(async () =>
+        expect((await new Client(t.url).get(missing, { accept: 'text/html' })).status).toBe(404),
+      );
       expect(queries.length).toBeGreaterThan(0);
     }
   });

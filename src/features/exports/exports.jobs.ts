@@ -61,14 +61,33 @@ export function buildExportJob(deps: {
         if (!event) throw new Error('the event no longer exists');
         zip.addBuffer(json(toEventJson(event)), 'event.json');
         const bookings = await deps.repo.eventBookings(event.id);
-        zip.addBuffer(Buffer.from(toCsv(['booking_id', 'user_id', 'user_name', 'status', 'booked_at', 'cancelled_at'], bookings.map((b) => [b.id, b.user_id, b.user_name, b.status, b.created_at, b.cancelled_at]))), 'bookings.csv');
+        zip.addBuffer(
+          Buffer.from(
+            toCsv(
+              ['booking_id', 'user_id', 'user_name', 'status', 'booked_at', 'cancelled_at'],
+              bookings.map((b) => [b.id, b.user_id, b.user_name, b.status, b.created_at, b.cancelled_at]),
+            ),
+          ),
+          'bookings.csv',
+        );
         addOriginals(zip, deps.storage, await deps.photos.listByEvent(event.id));
       } else {
         const user = await deps.repo.user(row.requester_id!);
         if (!user) throw new Error('the account no longer exists');
-        zip.addBuffer(json({ user: { id: user.id, email: user.email, name: user.name, role: user.role, createdAt: user.created_at } }), 'account.json');
+        zip.addBuffer(
+          json({ user: { id: user.id, email: user.email, name: user.name, role: user.role, createdAt: user.created_at } }),
+          'account.json',
+        );
         const bookings = await deps.repo.userBookings(user.id);
-        zip.addBuffer(Buffer.from(toCsv(['booking_id', 'event_id', 'event_title', 'event_starts_at', 'status', 'booked_at', 'cancelled_at'], bookings.map((b) => [b.id, b.event_id, b.event_title, b.event_starts_at, b.status, b.created_at, b.cancelled_at]))), 'bookings.csv');
+        zip.addBuffer(
+          Buffer.from(
+            toCsv(
+              ['booking_id', 'event_id', 'event_title', 'event_starts_at', 'status', 'booked_at', 'cancelled_at'],
+              bookings.map((b) => [b.id, b.event_id, b.event_title, b.event_starts_at, b.status, b.created_at, b.cancelled_at]),
+            ),
+          ),
+          'bookings.csv',
+        );
         zip.addBuffer(json((await deps.events.listOwnedBy(user.id, 10_000)).map(toEventJson)), 'events.json');
         addOriginals(zip, deps.storage, await deps.photos.listByUploader(user.id));
       }

@@ -15,21 +15,47 @@ export interface ExportRow {
   expires_at: Date | null;
 }
 
-const COLUMNS = ['id', 'requester_id', 'event_id', 'status', 'object_key', 'bytes', 'error', 'created_at', 'ready_at', 'expires_at'] as const;
+const COLUMNS = [
+  'id',
+  'requester_id',
+  'event_id',
+  'status',
+  'object_key',
+  'bytes',
+  'error',
+  'created_at',
+  'ready_at',
+  'expires_at',
+] as const;
 
 export function createExportsRepository(db: Db) {
   return {
     insert(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<ExportRow> {
-      return executor.insertInto('exports').values({ requester_id: requesterId, event_id: eventId }).returning(COLUMNS).executeTakeFirstOrThrow();
+      return executor
+        .insertInto('exports')
+        .values({ requester_id: requesterId, event_id: eventId })
+        .returning(COLUMNS)
+        .executeTakeFirstOrThrow();
     },
     findById(id: string): Promise<ExportRow | undefined> {
       return db.selectFrom('exports').select(COLUMNS).where('id', '=', id).executeTakeFirst();
     },
     listForRequester(requesterId: string, limit: number): Promise<ExportRow[]> {
-      return db.selectFrom('exports').select(COLUMNS).where('requester_id', '=', requesterId).orderBy('created_at', 'desc').limit(limit).execute();
+      return db
+        .selectFrom('exports')
+        .select(COLUMNS)
+        .where('requester_id', '=', requesterId)
+        .orderBy('created_at', 'desc')
+        .limit(limit)
+        .execute();
     },
     async markRunning(id: string): Promise<void> {
-      await db.updateTable('exports').set({ status: 'running', error: null }).where('id', '=', id).where('status', 'in', ['queued', 'running']).execute();
+      await db
+        .updateTable('exports')
+        .set({ status: 'running', error: null })
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'running'])
+        .execute();
     },
     async markReady(id: string, objectKey: string, bytes: number, expiresAt: Date): Promise<boolean> {
       const result = await db
@@ -41,11 +67,22 @@ export function createExportsRepository(db: Db) {
       return Number(result.numUpdatedRows) > 0;
     },
     async markFailed(id: string, error: string): Promise<void> {
-      await db.updateTable('exports').set({ status: 'failed', error: error.slice(0, 500) }).where('id', '=', id).where('status', '!=', 'ready').execute();
+      await db
+        .updateTable('exports')
+        .set({ status: 'failed', error: error.slice(0, 500) })
+        .where('id', '=', id)
+        .where('status', '!=', 'ready')
+        .execute();
     },
     /** Ready exports past their expiry: the retention sweep deletes their objects, then forgets the key. */
     listExpired(now: Date, limit: number): Promise<ExportRow[]> {
-      return db.selectFrom('exports').select(COLUMNS).where('object_key', 'is not', null).where('expires_at', '<', now).limit(limit).execute();
+      return db
+        .selectFrom('exports')
+        .select(COLUMNS)
+        .where('object_key', 'is not', null)
+        .where('expires_at', '<', now)
+        .limit(limit)
+        .execute();
     },
     // What goes into the archives.
     eventBookings(eventId: string) {
@@ -61,7 +98,15 @@ export function createExportsRepository(db: Db) {
       return db
         .selectFrom('bookings as b')
         .innerJoin('events as e', 'e.id', 'b.event_id')
-        .select(['b.id', 'b.status', 'b.created_at', 'b.cancelled_at', 'e.id as event_id', 'e.title as event_title', 'e.starts_at as event_starts_at'])
+        .select([
+          'b.id',
+          'b.status',
+          'b.created_at',
+          'b.cancelled_at',
+          'e.id as event_id',
+          'e.title as event_title',
+          'e.starts_at as event_starts_at',
+        ])
         .where('b.user_id', '=', userId)
         .orderBy('b.created_at')
         .execute();

@@ -21,7 +21,14 @@ export interface ExportJson {
   createdAt: string;
 }
 
-export function createExportsService(deps: { db: Db; repo: ExportsRepository; queue: Queue; storage: ObjectStorage; events: EventsService; audit: AuditRecorder }) {
+export function createExportsService(deps: {
+  db: Db;
+  repo: ExportsRepository;
+  queue: Queue;
+  storage: ObjectStorage;
+  events: EventsService;
+  audit: AuditRecorder;
+}) {
   const { repo } = deps;
 
   async function toJson(row: ExportRow): Promise<ExportJson> {
@@ -46,8 +53,15 @@ export function createExportsService(deps: { db: Db; repo: ExportsRepository; qu
   async function request(viewer: Viewer, eventId: string | null): Promise<ExportJson> {
     const row = await deps.db.transaction().execute(async (tx) => {
       const created = await repo.insert(tx, viewer.id, eventId);
-      await deps.queue.enqueue(BUILD_EXPORT_JOB, { exportId: created.id }, { key: `export:${created.id}`, maxAttempts: BUILD_EXPORT_ATTEMPTS, executor: tx });
-      await deps.audit.record({ action: 'export.request', actorId: viewer.id, subjectType: 'export', subjectId: created.id, metadata: { eventId } }, tx);
+      await deps.queue.enqueue(
+        BUILD_EXPORT_JOB,
+        { exportId: created.id },
+        { key: `export:${created.id}`, maxAttempts: BUILD_EXPORT_ATTEMPTS, executor: tx },
+      );
+      await deps.audit.record(
+        { action: 'export.request', actorId: viewer.id, subjectType: 'export', subjectId: created.id, metadata: { eventId } },
+        tx,
+      );
       return created;
     });
     return toJson(row);

@@ -58,7 +58,14 @@ describe('flags API', () => {
       json: { enabled: true, rolloutPercentage: 25, description: 'New search', metadata: { owner: 'search-team', ticket: 42 } },
     });
     expect(created.status).toBe(200);
-    expect(created.body).toMatchObject({ name: 'beta.search', enabled: true, rolloutPercentage: 25, state: 'partial', description: 'New search', metadata: { owner: 'search-team', ticket: 42 } });
+    expect(created.body).toMatchObject({
+      name: 'beta.search',
+      enabled: true,
+      rolloutPercentage: 25,
+      state: 'partial',
+      description: 'New search',
+      metadata: { owner: 'search-team', ticket: 42 },
+    });
     const changed = await admin.request('PUT', '/api/v1/admin/flags/beta.search', { json: { enabled: false } });
     expect(changed.status).toBe(200);
     expect(changed.body).toMatchObject({ enabled: false, rolloutPercentage: 25, state: 'off', description: 'New search' });
@@ -86,7 +93,10 @@ describe('flags API', () => {
     await bad('ok.name', { rolloutPercentage: 50 });
     await bad('ok.name', { enabled: true, surprise: 1 });
     await bad('ok.name', { enabled: true, metadata: { big: 'x'.repeat(9000) } });
-    const invalidJson = await admin.request('PUT', '/api/v1/admin/flags/ok.name', { body: '{"enabled":', headers: { 'content-type': 'application/json' } });
+    const invalidJson = await admin.request('PUT', '/api/v1/admin/flags/ok.name', {
+      body: '{"enabled":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(invalidJson.status).toBe(400);
     expect(invalidJson.body.error.code).toBe('invalid_json');
     expect((await admin.get('/api/v1/admin/flags/ok.name')).status).toBe(404);
@@ -164,9 +174,15 @@ describe('flags admin page', () => {
     expect(bad.text).toContain('rolloutPercentage');
     expect(bad.text).toContain('<h1>Feature flags</h1>');
 
-    const created = await admin.request('POST', '/admin/flags', { form: { name: 'page.made', enabled: 'true', rolloutPercentage: '10', description: 'From the page' } });
+    const created = await admin.request('POST', '/admin/flags', {
+      form: { name: 'page.made', enabled: 'true', rolloutPercentage: '10', description: 'From the page' },
+    });
     expect(created.status).toBe(303);
-    expect((await admin.get('/api/v1/admin/flags/page.made')).body).toMatchObject({ enabled: true, rolloutPercentage: 10, description: 'From the page' });
+    expect((await admin.get('/api/v1/admin/flags/page.made')).body).toMatchObject({
+      enabled: true,
+      rolloutPercentage: 10,
+      description: 'From the page',
+    });
     const badName = await admin.request('POST', '/admin/flags', { form: { name: 'Nope!', rolloutPercentage: '10' } });
     expect(badName.status).toBe(400);
     expect(badName.text).toContain('value="Nope!"');
@@ -234,7 +250,15 @@ describe('flags service', () => {
       subjectType: 'flag',
       subjectId: 'audit.me',
       requestId: 'req-1',
-      metadata: { via: 'cli', created: true, enabled: true, rolloutPercentage: 10, previousEnabled: null, previousRolloutPercentage: null, state: 'partial' },
+      metadata: {
+        via: 'cli',
+        created: true,
+        enabled: true,
+        rolloutPercentage: 10,
+        previousEnabled: null,
+        previousRolloutPercentage: null,
+        state: 'partial',
+      },
     });
     expect(entries[1]!.entry.metadata).toMatchObject({ created: false, rolloutPercentage: 20, previousRolloutPercentage: 10 });
   });
@@ -248,7 +272,9 @@ describe('flags service', () => {
         throw new Error('audit store down');
       },
     });
-    await expect(flags.update('never.stored', { enabled: true }, { actorId: null, requestId: null, via: 'cli' })).rejects.toThrow('audit store down');
+    await expect(flags.update('never.stored', { enabled: true }, { actorId: null, requestId: null, via: 'cli' })).rejects.toThrow(
+      'audit store down',
+    );
     expect((await admin.get('/api/v1/admin/flags/never.stored')).status).toBe(404);
   });
 
@@ -267,7 +293,13 @@ describe('flags service', () => {
   });
 
   it('reloads its copy when it is older than the refresh interval, even without an announcement', async () => {
-    const deaf = createFlagsService({ repo: createFlagsRepository(t.platform.db), bus: quietBus(), logger: t.platform.logger, recordAudit: async () => undefined, refreshIntervalMs: 300 });
+    const deaf = createFlagsService({
+      repo: createFlagsRepository(t.platform.db),
+      bus: quietBus(),
+      logger: t.platform.logger,
+      recordAudit: async () => undefined,
+      refreshIntervalMs: 300,
+    });
     await admin.request('PUT', '/api/v1/admin/flags/safety.net', { json: { enabled: true } });
     expect(await deaf.isEnabled('safety.net', null)).toBe(true);
     await admin.request('PUT', '/api/v1/admin/flags/safety.net', { json: { enabled: false } });
@@ -280,7 +312,13 @@ describe('flags service', () => {
     let failing = false;
     const repo = createFlagsRepository(t.platform.db);
     const flaky = { ...repo, listAll: () => (failing ? Promise.reject(new Error('connection refused')) : repo.listAll()) };
-    const flags = createFlagsService({ repo: flaky, bus: quietBus(), logger: t.platform.logger, recordAudit: async () => undefined, refreshIntervalMs: 1 });
+    const flags = createFlagsService({
+      repo: flaky,
+      bus: quietBus(),
+      logger: t.platform.logger,
+      recordAudit: async () => undefined,
+      refreshIntervalMs: 1,
+    });
     expect(await flags.isEnabled('home.counters', null)).toBe(true);
     failing = true;
     await new Promise((resolve) => setTimeout(resolve, 5));

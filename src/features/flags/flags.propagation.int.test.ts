@@ -81,7 +81,9 @@ describe('flag changes reach every replica', () => {
     const admin = new (await import('pg')).default.Client({ connectionString: database.url });
     await admin.connect();
     try {
-      const { rowCount } = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'epu-bus' AND datname = current_database()`);
+      const { rowCount } = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'epu-bus' AND datname = current_database()`,
+      );
       expect(rowCount).toBeGreaterThanOrEqual(2);
     } finally {
       await admin.end();
@@ -117,14 +119,33 @@ describe('epu flags', () => {
     const cli = spawnEpu(['flags', ...args], testEnv(database));
     const { code } = await cli.exited;
     const lines = cli.output().trim().split('\n').filter(Boolean);
-    return { code, lines, json: lines.flatMap((line) => { try { return [JSON.parse(line)]; } catch { return []; } }), output: cli.output() };
+    return {
+      code,
+      lines,
+      json: lines.flatMap((line) => {
+        try {
+          return [JSON.parse(line)];
+        } catch {
+          return [];
+        }
+      }),
+      output: cli.output(),
+    };
   };
 
   it('sets, lists and reports stale flags in JSON lines, and running processes see its changes', async () => {
     const web = await startWeb();
     const set = await run(['set', 'cli.made', '--enabled', 'true', '--rollout', '40']);
     expect(set.code).toBe(0);
-    expect(set.json.at(-1)).toMatchObject({ command: 'flags', kind: 'result', message: 'flag created', name: 'cli.made', enabled: true, rolloutPercentage: 40, state: 'partial' });
+    expect(set.json.at(-1)).toMatchObject({
+      command: 'flags',
+      kind: 'result',
+      message: 'flag created',
+      name: 'cli.made',
+      enabled: true,
+      rolloutPercentage: 40,
+      state: 'partial',
+    });
 
     const list = await run(['list']);
     expect(list.code).toBe(0);

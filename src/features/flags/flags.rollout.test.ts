@@ -2,7 +2,13 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { evaluateFlag, flagState, rolloutBucket } from './flags.rollout.js';
 
-const ids = Array.from({ length: 10_000 }, (_, i) => crypto.createHash('md5').update(`user-${i}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'));
+const ids = Array.from({ length: 10_000 }, (_, i) =>
+  crypto
+    .createHash('md5')
+    .update(`user-${i}`)
+    .digest('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
+);
 const flag = (rolloutPercentage: number, enabled = true) => ({ name: 'home.counters', enabled, rolloutPercentage });
 
 describe('rollout', () => {

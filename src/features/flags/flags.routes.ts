@@ -59,12 +59,22 @@ export function flagsRoutes(app: App, deps: { flags: FlagsService; auth: Auth })
     return auth.requireAdmin(request);
   }
 
-  async function renderPage(viewer: PublicUser, extra: { notice?: string; problems?: { field: string; problem: string }[] | string; newFlag?: FormBody } = {}) {
+  async function renderPage(
+    viewer: PublicUser,
+    extra: { notice?: string; problems?: { field: string; problem: string }[] | string; newFlag?: FormBody } = {},
+  ) {
     const [list, stale] = await Promise.all([flags.list(), flags.staleReport(STALE_DAYS)]);
     return flagsPage({ viewer, flags: list, stale, staleDays: STALE_DAYS, ...extra });
   }
 
-  async function saveFromForm(request: FastifyRequest, reply: FastifyReply, viewer: PublicUser, name: string, form: FormBody, isNew: boolean) {
+  async function saveFromForm(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    viewer: PublicUser,
+    name: string,
+    form: FormBody,
+    isNew: boolean,
+  ) {
     try {
       const input = validate(PutFlagBody, updateFromForm(form)) as FlagUpdate;
       const { changed, created } = await flags.update(name, input, { actorId: viewer.id, requestId: request.id, via: 'page' });

@@ -87,9 +87,13 @@ const toRule = (row: FlagRow): FlagRule => ({ name: row.name, enabled: row.enabl
 
 export function checkFlagName(name: string): void {
   if (!FLAG_NAME_PATTERN.test(name)) {
-    throw new AppError('validation_failed', 'A flag name is 2 to 64 characters: a lowercase letter, then lowercase letters, digits, ".", "_" or "-".', {
-      details: [{ field: 'name', problem: `must match ${FLAG_NAME_PATTERN.source}` }],
-    });
+    throw new AppError(
+      'validation_failed',
+      'A flag name is 2 to 64 characters: a lowercase letter, then lowercase letters, digits, ".", "_" or "-".',
+      {
+        details: [{ field: 'name', problem: `must match ${FLAG_NAME_PATTERN.source}` }],
+      },
+    );
   }
 }
 
@@ -97,7 +101,8 @@ function checkUpdate(input: FlagUpdate): void {
   const problems: { field: string; problem: string }[] = [];
   if (typeof input.enabled !== 'boolean') problems.push({ field: 'enabled', problem: 'must be true or false' });
   const pct = input.rolloutPercentage;
-  if (pct !== undefined && (!Number.isInteger(pct) || pct < 0 || pct > 100)) problems.push({ field: 'rolloutPercentage', problem: 'must be a whole number from 0 to 100' });
+  if (pct !== undefined && (!Number.isInteger(pct) || pct < 0 || pct > 100))
+    problems.push({ field: 'rolloutPercentage', problem: 'must be a whole number from 0 to 100' });
   if (input.metadata !== undefined && Buffer.byteLength(JSON.stringify(input.metadata)) > MAX_METADATA_BYTES) {
     problems.push({ field: 'metadata', problem: `must be at most ${MAX_METADATA_BYTES} bytes of JSON` });
   }
@@ -287,7 +292,10 @@ export function createFlagsService(deps: {
         cache.set(name, toRule(outcome.row));
         deps.onChange?.();
         await announce(name);
-        logger.info({ flag: name, enabled: outcome.row.enabled, rolloutPercentage: outcome.row.rollout_percentage, via: context.via }, 'feature flag changed');
+        logger.info(
+          { flag: name, enabled: outcome.row.enabled, rolloutPercentage: outcome.row.rollout_percentage, via: context.via },
+          'feature flag changed',
+        );
       }
       return { flag: toFlagJson(outcome.row), created: outcome.created, changed: outcome.changed };
     },
@@ -295,7 +303,9 @@ export function createFlagsService(deps: {
     /** Flags fully on or fully off for more than `days` days: candidates for removal from the code. */
     async staleReport(days = 30, now = new Date()): Promise<StaleFlagJson[]> {
       if (!Number.isInteger(days) || days < 1 || days > 3650) {
-        throw new AppError('validation_failed', undefined, { details: [{ field: 'days', problem: 'must be a whole number from 1 to 3650' }] });
+        throw new AppError('validation_failed', undefined, {
+          details: [{ field: 'days', problem: 'must be a whole number from 1 to 3650' }],
+        });
       }
       const rows = await repo.listSettledSince(new Date(now.getTime() - days * 86_400_000));
       return rows.map((row) => ({ ...toFlagJson(row), days: Math.floor((now.getTime() - row.state_since.getTime()) / 86_400_000) }));

@@ -24,12 +24,21 @@ describe('integrity checks', () => {
     t = await startTestApp();
     host = await signUp(t.url, { name: 'Host' });
     const guest = await signUp(t.url, { name: 'Guest' });
-    eventId = (await host.client.post('/api/v1/events', { title: 'Small room', startsAt: futureIso(), capacity: 1, visibility: 'public' })).body.id;
+    eventId = (await host.client.post('/api/v1/events', { title: 'Small room', startsAt: futureIso(), capacity: 1, visibility: 'public' }))
+      .body.id;
     expect((await guest.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
     // A ready photo with its three objects, as the upload and the thumbnail job leave it.
-    photo = { id: '', original: newObjectKey('originals', 'jpg'), thumbnail: newObjectKey('derived', 'webp'), display: newObjectKey('derived', 'webp') };
-    for (const key of [photo.original, photo.thumbnail, photo.display]) await t.platform.storage.put(key, Buffer.from('image bytes'), { contentType: 'image/jpeg' });
-    const { rows } = await sql<{ id: string }>`INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height, created_at, ready_at)
+    photo = {
+      id: '',
+      original: newObjectKey('originals', 'jpg'),
+      thumbnail: newObjectKey('derived', 'webp'),
+      display: newObjectKey('derived', 'webp'),
+    };
+    for (const key of [photo.original, photo.thumbnail, photo.display])
+      await t.platform.storage.put(key, Buffer.from('image bytes'), { contentType: 'image/jpeg' });
+    const { rows } = await sql<{
+      id: string;
+    }>`INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height, created_at, ready_at)
       VALUES (${eventId}, ${host.user.id}, 'ready', ${photo.original}, ${photo.thumbnail}, ${photo.display}, 'image/jpeg', 11, 10, 10, now() - interval '1 minute', now() - interval '1 minute')
       RETURNING id`.execute(t.platform.db);
     photo.id = rows[0]!.id;
@@ -51,7 +60,9 @@ describe('integrity checks', () => {
   it('catches an object deleted and a booking over capacity inserted behind the application, and `epu check` exits 1', async () => {
     await t.platform.storage.delete(photo.thumbnail);
     const intruder = await signUp(t.url, { name: 'Intruder' });
-    await sql`INSERT INTO bookings (event_id, user_id, status) VALUES (${eventId}, ${intruder.user.id}, 'confirmed')`.execute(t.platform.db);
+    await sql`INSERT INTO bookings (event_id, user_id, status) VALUES (${eventId}, ${intruder.user.id}, 'confirmed')`.execute(
+      t.platform.db,
+    );
 
     const report = await t.services.integrity.run();
     expect(report.ok).toBe(false);
@@ -83,10 +94,13 @@ describe('integrity checks', () => {
     await sql`UPDATE stats_totals SET users = users - 2`.execute(t.platform.db);
     const report = await t.services.integrity.run();
     expect(report.checks.stats_drift.problems).toBe(1);
-    expect(report.checks.stats_drift.samples[0]).toBe("users: 3 live, but stats say 1 and only 0 were created since");
+    expect(report.checks.stats_drift.samples[0]).toBe('users: 3 live, but stats say 1 and only 0 were created since');
 
     const { createJobHandlers } = await import('../../app.js');
-    const summary = await createJobHandlers(t.platform)['integrity.check']!({ id: 'test', name: 'integrity.check', payload: {}, attempt: 1, trace: null }, new AbortController().signal);
+    const summary = await createJobHandlers(t.platform)['integrity.check']!(
+      { id: 'test', name: 'integrity.check', payload: {}, attempt: 1, trace: null },
+      new AbortController().signal,
+    );
     expect(summary).toMatchObject({ ok: false, stats_drift: 1, over_capacity: 1, missing_objects: 1 });
     const metrics = await t.platform.metrics.registry.metrics();
     expect(metrics).toMatch(/epu_integrity_problems\{[^}]*check="over_capacity"[^}]*\} 1/);

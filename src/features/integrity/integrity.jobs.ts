@@ -7,7 +7,11 @@ import { INTEGRITY_CHECKS, type IntegrityService } from './integrity.service.js'
  * `integrity.check`, nightly. Problems are findings, not a failure of the job:
  * the run is stored, counted in the metrics (alerts fire on those) and logged.
  */
-export function integrityCheckJob(deps: { integrity: IntegrityService; metrics: Pick<Metrics, 'setIntegrityProblems'>; logger: Logger }): JobHandler {
+export function integrityCheckJob(deps: {
+  integrity: IntegrityService;
+  metrics: Pick<Metrics, 'setIntegrityProblems'>;
+  logger: Logger;
+}): JobHandler {
   return async () => {
     const report = await deps.integrity.run();
     for (const check of INTEGRITY_CHECKS) deps.metrics.setIntegrityProblems(check, report.checks[check].problems);

@@ -30,7 +30,10 @@ export const SAMPLE_LIMIT = 10;
 
 /** Runs a query capped at SAMPLE_LIMIT rows alongside its full count. */
 async function countAndSample(db: Db, query: RawBuilder<{ sample: string }>): Promise<CheckResult> {
-  const { rows } = await sql<{ sample: string; total: number }>`SELECT sample, count(*) OVER () AS total FROM (${query}) AS found LIMIT ${SAMPLE_LIMIT}`.execute(db);
+  const { rows } = await sql<{
+    sample: string;
+    total: number;
+  }>`SELECT sample, count(*) OVER () AS total FROM (${query}) AS found LIMIT ${SAMPLE_LIMIT}`.execute(db);
   return { problems: rows[0]?.total ?? 0, samples: rows.map((row) => row.sample) };
 }
 
@@ -38,7 +41,9 @@ export function createIntegrityRepository(db: Db) {
   return {
     /** Every photo's object keys, in id order, a page at a time. */
     photoKeys(afterId: string | null, limit: number): Promise<PhotoKeysRow[]> {
-      let query = db.selectFrom('photos').select(['id', 'status', 'original_key', 'thumbnail_key', 'display_key', 'created_at', 'ready_at']);
+      let query = db
+        .selectFrom('photos')
+        .select(['id', 'status', 'original_key', 'thumbnail_key', 'display_key', 'created_at', 'ready_at']);
       if (afterId) query = query.where('id', '>', afterId);
       return query.orderBy('id').limit(limit).execute();
     },
@@ -63,7 +68,9 @@ export function createIntegrityRepository(db: Db) {
     eventPlaces(): Promise<CheckResult> {
       return countAndSample(
         db,
-        sql<{ sample: string }>`SELECT 'event ' || e.id || ': ' || coalesce(p.n, 0) || ' places for capacity ' || coalesce(e.capacity::text, 'none') AS sample
+        sql<{
+          sample: string;
+        }>`SELECT 'event ' || e.id || ': ' || coalesce(p.n, 0) || ' places for capacity ' || coalesce(e.capacity::text, 'none') AS sample
             FROM events e LEFT JOIN (SELECT event_id, count(*) AS n FROM event_places GROUP BY event_id) p ON p.event_id = e.id
             WHERE coalesce(p.n, 0) <> coalesce(e.capacity, 0)
           UNION ALL
@@ -107,15 +114,24 @@ export function createIntegrityRepository(db: Db) {
      * were computed (index range scans): a live count above stats + created
      * since means the stats missed rows; below stats, rows were deleted since.
      */
-    async statsComparison(): Promise<
-      { computedAt: Date; figures: { name: string; stats: number; live: number; createdSince: number }[] } | null
-    > {
+    async statsComparison(): Promise<{
+      computedAt: Date;
+      figures: { name: string; stats: number; live: number; createdSince: number }[];
+    } | null> {
       const { rows } = await sql<{
         computed_at: Date;
-        users: number; live_users: number; new_users: number;
-        events: number; live_events: number; new_events: number;
-        bookings: number; live_bookings: number; new_bookings: number;
-        photos: number; live_photos: number; new_photos: number;
+        users: number;
+        live_users: number;
+        new_users: number;
+        events: number;
+        live_events: number;
+        new_events: number;
+        bookings: number;
+        live_bookings: number;
+        new_bookings: number;
+        photos: number;
+        live_photos: number;
+        new_photos: number;
       }>`SELECT s.computed_at,
           s.users, (SELECT count(*) FROM users WHERE deleted_at IS NULL) AS live_users,
             (SELECT count(*) FROM users WHERE deleted_at IS NULL AND created_at > s.computed_at) AS new_users,
@@ -140,12 +156,21 @@ export function createIntegrityRepository(db: Db) {
     },
 
     async insertRun(ok: boolean, problems: Record<string, CheckResult>): Promise<IntegrityRunRow> {
-      const row = await db.insertInto('integrity_runs').values({ ok, problems: JSON.stringify(problems) }).returning(['id', 'ran_at', 'ok', 'problems']).executeTakeFirstOrThrow();
+      const row = await db
+        .insertInto('integrity_runs')
+        .values({ ok, problems: JSON.stringify(problems) })
+        .returning(['id', 'ran_at', 'ok', 'problems'])
+        .executeTakeFirstOrThrow();
       return row as IntegrityRunRow;
     },
 
     async latestRun(): Promise<IntegrityRunRow | undefined> {
-      const row = await db.selectFrom('integrity_runs').select(['id', 'ran_at', 'ok', 'problems']).orderBy('ran_at', 'desc').limit(1).executeTakeFirst();
+      const row = await db
+        .selectFrom('integrity_runs')
+        .select(['id', 'ran_at', 'ok', 'problems'])
+        .orderBy('ran_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return row as IntegrityRunRow | undefined;
     },
   };

@@ -5,7 +5,14 @@ import { type CheckResult, type IntegrityRepository, type IntegrityRunRow, SAMPL
 export const INTEGRITY_CHECK_JOB = 'integrity.check';
 
 /** The checks, in the order they run and are shown; the names are also the metrics' `check` label. */
-export const INTEGRITY_CHECKS = ['missing_objects', 'orphan_objects', 'over_capacity', 'event_places', 'null_anomalies', 'stats_drift'] as const;
+export const INTEGRITY_CHECKS = [
+  'missing_objects',
+  'orphan_objects',
+  'over_capacity',
+  'event_places',
+  'null_anomalies',
+  'stats_drift',
+] as const;
 export type IntegrityCheck = (typeof INTEGRITY_CHECKS)[number];
 
 export const CHECK_TITLES: Record<IntegrityCheck, string> = {
@@ -35,7 +42,9 @@ export const toIntegrityReport = (run: IntegrityRunRow): IntegrityReport => ({
   id: run.id,
   ranAt: run.ran_at.toISOString(),
   ok: run.ok,
-  checks: Object.fromEntries(INTEGRITY_CHECKS.map((check) => [check, run.problems[check] ?? { problems: 0, samples: [] }])) as IntegrityReport['checks'],
+  checks: Object.fromEntries(
+    INTEGRITY_CHECKS.map((check) => [check, run.problems[check] ?? { problems: 0, samples: [] }]),
+  ) as IntegrityReport['checks'],
 });
 
 function collector() {

@@ -57,7 +57,8 @@ export class ImageCompletenessCheck extends Transform {
     }
     this.total += chunk.length;
     const keep = this.type === 'image/jpeg' ? JPEG_EOI_WINDOW : 16;
-    this.tail = this.tail.length + chunk.length <= keep ? Buffer.concat([this.tail, chunk]) : Buffer.concat([this.tail, chunk]).subarray(-keep);
+    this.tail =
+      this.tail.length + chunk.length <= keep ? Buffer.concat([this.tail, chunk]) : Buffer.concat([this.tail, chunk]).subarray(-keep);
     callback(null, chunk);
   }
 

@@ -36,7 +36,12 @@ export function orientedSize(width: number, height: number, orientation: number 
  * orientation, EXIF time taken, type, size, sha256), writes it to the photo
  * row and enqueues the processing job. Safe to run twice.
  */
-export function createPhotoUploadedFunction(deps: { repo: PhotosRepository; storage: ObjectStorage; queue: Queue; logger: Logger }): EpuFunction<PhotoUploadedData | StorageObjectData> {
+export function createPhotoUploadedFunction(deps: {
+  repo: PhotosRepository;
+  storage: ObjectStorage;
+  queue: Queue;
+  logger: Logger;
+}): EpuFunction<PhotoUploadedData | StorageObjectData> {
   return async (event) => {
     const data = event.data;
     if (!data || typeof data !== 'object') {
@@ -75,6 +80,10 @@ export function createPhotoUploadedFunction(deps: { repo: PhotosRepository; stor
       bytes: bytes.length,
       contentType: photo.content_type,
     });
-    await deps.queue.enqueue(PROCESS_PHOTO_JOB, { photoId: photo.id }, { key: `photo:${photo.id}:process`, maxAttempts: PROCESS_PHOTO_ATTEMPTS });
+    await deps.queue.enqueue(
+      PROCESS_PHOTO_JOB,
+      { photoId: photo.id },
+      { key: `photo:${photo.id}:process`, maxAttempts: PROCESS_PHOTO_ATTEMPTS },
+    );
   };
 }

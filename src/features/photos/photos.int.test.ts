@@ -26,8 +26,14 @@ async function upload(client: Client, eventId: string, files: [string, string, s
 function readZip(bytes: Buffer): Map<string, Buffer> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'epu-zip-')), 'export.zip');
   fs.writeFileSync(file, bytes);
-  const listing = execFileSync('python3', ['-c', 'import sys,zipfile,json,base64\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps({n: base64.b64encode(z.read(n)).decode() for n in z.namelist()}))', file]);
-  return new Map(Object.entries(JSON.parse(listing.toString()) as Record<string, string>).map(([name, b64]) => [name, Buffer.from(b64, 'base64')]));
+  const listing = execFileSync('python3', [
+    '-c',
+    'import sys,zipfile,json,base64\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps({n: base64.b64encode(z.read(n)).decode() for n in z.namelist()}))',
+    file,
+  ]);
+  return new Map(
+    Object.entries(JSON.parse(listing.toString()) as Record<string, string>).map(([name, b64]) => [name, Buffer.from(b64, 'base64')]),
+  );
 }
 
 for (const driver of ['file', 's3'] as Driver[]) {
@@ -51,7 +57,9 @@ for (const driver of ['file', 's3'] as Driver[]) {
       worker = startTestWorker(t);
       owner = await signUp(t.url, { name: 'Host' });
       attendee = await signUp(t.url, { name: 'Guest' });
-      eventId = (await owner.client.post('/api/v1/events', { title: 'Photo party', startsAt: futureIso(), capacity: 10, visibility: 'public' })).body.id;
+      eventId = (
+        await owner.client.post('/api/v1/events', { title: 'Photo party', startsAt: futureIso(), capacity: 10, visibility: 'public' })
+      ).body.id;
       expect((await attendee.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
     });
     afterAll(async () => {
@@ -68,15 +76,27 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect(response.body.photo).toMatchObject({ status: 'processing', eventId, thumbnailUrl: null, url: null });
       const id = response.body.photo.id;
 
-      const photo = await eventually(async () => {
-        const read = await attendee.client.get(`/api/v1/photos/${id}`);
-        return read.body.status === 'ready' ? read.body : undefined;
-      }, 30_000, 'the photo to be ready');
-      expect(photo).toMatchObject({ id, eventId, width: 1200, height: 800, bytes: original.length, contentType: 'image/jpeg', takenAt: '2024-05-06T07:08:09.000Z' });
+      const photo = await eventually(
+        async () => {
+          const read = await attendee.client.get(`/api/v1/photos/${id}`);
+          return read.body.status === 'ready' ? read.body : undefined;
+        },
+        30_000,
+        'the photo to be ready',
+      );
+      expect(photo).toMatchObject({
+        id,
+        eventId,
+        width: 1200,
+        height: 800,
+        bytes: original.length,
+        contentType: 'image/jpeg',
+        takenAt: '2024-05-06T07:08:09.000Z',
+      });
       expect(photo.thumbnailUrl).toMatch(/^https?:\/\//);
       expect(photo.url).toMatch(/^https?:\/\//);
 
-            const thumbnail = await fetch(photo.thumbnailUrl);
+      const thumbnail = await fetch(photo.thumbnailUrl);
       expect(thumbnail.status).toBe(200);
       const thumbBytes = Buffer.from(await thumbnail.arrayBuffer());
       const meta = await sharp(thumbBytes).metadata();
@@ -94,11 +114,18 @@ for (const driver of ['file', 's3'] as Driver[]) {
 
     it('lists the gallery newest first with keyset pagination, and the host can delete a photo with its files', async () => {
       const ids: string[] = [];
-      for (let i = 0; i < 3; i++) ids.push((await upload(owner.client, eventId, [['file', `p${i}.png`, 'image/png', await png(100 + i, 80)]])).body.photo.id);
-      await eventually(async () => {
-        const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM photos WHERE id = ANY($1) AND status = 'ready'`, [ids]);
-        return rows[0].n === 3 ? true : undefined;
-      }, 30_000, 'three ready photos');
+      for (let i = 0; i < 3; i++)
+        ids.push((await upload(owner.client, eventId, [['file', `p${i}.png`, 'image/png', await png(100 + i, 80)]])).body.photo.id);
+      await eventually(
+        async () => {
+          const { rows } = await t.platform.pool.query(`SELECT count(*)::int AS n FROM photos WHERE id = ANY($1) AND status = 'ready'`, [
+            ids,
+          ]);
+          return rows[0].n === 3 ? true : undefined;
+        },
+        30_000,
+        'three ready photos',
+      );
       const first = await new Client(t.url).get(`/api/v1/events/${eventId}/photos?limit=2`);
       expect(first.status).toBe(200);
       expect(first.body.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
@@ -119,13 +146,36 @@ for (const driver of ['file', 's3'] as Driver[]) {
       const photosBefore = (await t.platform.pool.query('SELECT count(*)::int AS n FROM photos')).rows[0].n;
       const objectsBefore = (await storedKeys(t, 'originals/')).length;
       const cases: [string, [string, string, string, Buffer][], number, string][] = [
-        ['an SVG', [['file', 'x.svg', 'image/svg+xml', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')]], 415, 'unsupported_type'],
-        ['a text file named .jpg', [['file', 'photo.jpg', 'image/jpeg', Buffer.from('this is not a picture at all, just words in a file\n'.repeat(200))]], 415, 'unsupported_type'],
+        [
+          'an SVG',
+          [['file', 'x.svg', 'image/svg+xml', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')]],
+          415,
+          'unsupported_type',
+        ],
+        [
+          'a text file named .jpg',
+          [['file', 'photo.jpg', 'image/jpeg', Buffer.from('this is not a picture at all, just words in a file\n'.repeat(200))]],
+          415,
+          'unsupported_type',
+        ],
         ['a truncated JPEG', [['file', 'cut.jpg', 'image/jpeg', jpeg.subarray(0, Math.floor(jpeg.length / 2))]], 415, 'unsupported_type'],
         ['a zero-byte file', [['file', 'empty.jpg', 'image/jpeg', Buffer.alloc(0)]], 400, 'validation_failed'],
-        ['two files in one field', [['file', 'a.jpg', 'image/jpeg', jpeg], ['file', 'b.jpg', 'image/jpeg', jpeg]], 400, 'validation_failed'],
+        [
+          'two files in one field',
+          [
+            ['file', 'a.jpg', 'image/jpeg', jpeg],
+            ['file', 'b.jpg', 'image/jpeg', jpeg],
+          ],
+          400,
+          'validation_failed',
+        ],
         ['a file in another field', [['picture', 'a.jpg', 'image/jpeg', jpeg]], 400, 'validation_failed'],
-        ['a file over MAX_UPLOAD_BYTES', [['file', 'huge.png', 'image/png', Buffer.concat([await png(10, 10), Buffer.alloc(3 * 1024 * 1024)])]], 413, 'too_large'],
+        [
+          'a file over MAX_UPLOAD_BYTES',
+          [['file', 'huge.png', 'image/png', Buffer.concat([await png(10, 10), Buffer.alloc(3 * 1024 * 1024)])]],
+          413,
+          'too_large',
+        ],
       ];
       for (const [label, files, status, code] of cases) {
         const response = await upload(attendee.client, eventId, files);
@@ -138,8 +188,13 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect(noFile.status).toBe(415);
       expect(noFile.headers.get('connection')).toBe('close');
       // The page's form: the refusal comes back as a notice on the event page, and the connection closes the same way.
-      const { body, contentType } = multipart([['file', 'huge.png', 'image/png', Buffer.concat([await png(10, 10), Buffer.alloc(3 * 1024 * 1024)])]]);
-      const fromForm = await attendee.client.request('POST', `/events/${eventId}/photos`, { body, headers: { 'content-type': contentType, accept: 'text/html' } });
+      const { body, contentType } = multipart([
+        ['file', 'huge.png', 'image/png', Buffer.concat([await png(10, 10), Buffer.alloc(3 * 1024 * 1024)])],
+      ]);
+      const fromForm = await attendee.client.request('POST', `/events/${eventId}/photos`, {
+        body,
+        headers: { 'content-type': contentType, accept: 'text/html' },
+      });
       expect(fromForm.status).toBe(303);
       expect(fromForm.headers.get('location')).toBe(`/events/${eventId}?upload=too_large#gallery`);
       expect(fromForm.headers.get('connection')).toBe('close');
@@ -148,9 +203,15 @@ for (const driver of ['file', 's3'] as Driver[]) {
     });
 
     it('removes the files of an event’s photos when the event is deleted', async () => {
-      const party = (await owner.client.post('/api/v1/events', { title: 'Short-lived', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+      const party = (
+        await owner.client.post('/api/v1/events', { title: 'Short-lived', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
       const photoId = (await upload(owner.client, party, [['file', 'x.png', 'image/png', await png(40, 40)]])).body.photo.id;
-      await eventually(async () => ((await owner.client.get(`/api/v1/photos/${photoId}`)).body.status === 'ready' ? true : undefined), 30_000, 'the photo');
+      await eventually(
+        async () => ((await owner.client.get(`/api/v1/photos/${photoId}`)).body.status === 'ready' ? true : undefined),
+        30_000,
+        'the photo',
+      );
       const { rows } = await t.platform.pool.query('SELECT original_key, thumbnail_key, display_key FROM photos WHERE id = $1', [photoId]);
       expect((await owner.client.delete(`/api/v1/events/${party}`)).status).toBe(204);
       for (const key of Object.values(rows[0]) as string[]) expect(await t.platform.storage.head(key)).toBeNull();
@@ -160,7 +221,9 @@ for (const driver of ['file', 's3'] as Driver[]) {
       const limited = await startTestApp({ UPLOAD_RATE_LIMIT: '3', ...(s3 ? s3.env : {}) });
       try {
         const host = await signUp(limited.url);
-        const party = (await host.client.post('/api/v1/events', { title: 'Limited', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+        const party = (
+          await host.client.post('/api/v1/events', { title: 'Limited', startsAt: futureIso(), capacity: null, visibility: 'public' })
+        ).body.id;
         const image = await png(20, 20);
         for (let i = 0; i < 3; i++) expect((await upload(host.client, party, [['file', 'x.png', 'image/png', image]])).status).toBe(202);
         const refused = await upload(host.client, party, [['file', 'x.png', 'image/png', image]]);
@@ -189,7 +252,9 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect(refused.status).toBe(403);
       expect(refused.body.error.code).toBe('forbidden');
       expect((await upload(new Client(t.url), eventId, [['file', 'x.png', 'image/png', image]])).status).toBe(401);
-      const hidden = (await owner.client.post('/api/v1/events', { title: 'Private', startsAt: futureIso(), capacity: null, visibility: 'private' })).body.id;
+      const hidden = (
+        await owner.client.post('/api/v1/events', { title: 'Private', startsAt: futureIso(), capacity: null, visibility: 'private' })
+      ).body.id;
       expect((await upload(stranger.client, hidden, [['file', 'x.png', 'image/png', image]])).status).toBe(404);
     });
 
@@ -201,10 +266,14 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect(requested.status).toBe(202);
       expect(requested.body.export).toMatchObject({ status: 'queued', downloadUrl: null });
       const id = requested.body.export.id;
-      const ready = await eventually(async () => {
-        const read = await owner.client.get(`/api/v1/exports/${id}`);
-        return read.body.export.status === 'ready' ? read.body.export : undefined;
-      }, 30_000, 'the export');
+      const ready = await eventually(
+        async () => {
+          const read = await owner.client.get(`/api/v1/exports/${id}`);
+          return read.body.export.status === 'ready' ? read.body.export : undefined;
+        },
+        30_000,
+        'the export',
+      );
       expect(ready.bytes).toBeGreaterThan(0);
       expect(Date.parse(ready.expiresAt) - Date.now()).toBeGreaterThan(23 * 3_600_000);
       expect((await attendee.client.get(`/api/v1/exports/${id}`)).status).toBe(404);
@@ -220,10 +289,14 @@ for (const driver of ['file', 's3'] as Driver[]) {
 
       const mine = await attendee.client.post('/api/v1/me/exports');
       expect(mine.status).toBe(202);
-      const own = await eventually(async () => {
-        const read = await attendee.client.get(`/api/v1/exports/${mine.body.export.id}`);
-        return read.body.export.status === 'ready' ? read.body.export : undefined;
-      }, 30_000, 'the personal export');
+      const own = await eventually(
+        async () => {
+          const read = await attendee.client.get(`/api/v1/exports/${mine.body.export.id}`);
+          return read.body.export.status === 'ready' ? read.body.export : undefined;
+        },
+        30_000,
+        'the personal export',
+      );
       const personal = readZip(Buffer.from(await (await fetch(own.downloadUrl)).arrayBuffer()));
       expect(JSON.parse(personal.get('account.json')!.toString()).user.email).toBe(attendee.email);
       expect([...personal.keys()]).toEqual(expect.arrayContaining(['account.json', 'bookings.csv', 'events.json']));

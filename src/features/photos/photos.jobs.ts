@@ -32,7 +32,12 @@ async function render(original: Buffer, size: number): Promise<Buffer> {
  * Idempotent: a photo that is no longer processing is left alone. After the
  * last attempt, or at once for an undecodable image, the photo fails with a reason.
  */
-export function processPhotoJob(deps: { repo: PhotosRepository; storage: ObjectStorage; logger: Logger; pages: ContentChanges }): JobHandler {
+export function processPhotoJob(deps: {
+  repo: PhotosRepository;
+  storage: ObjectStorage;
+  logger: Logger;
+  pages: ContentChanges;
+}): JobHandler {
   return async (job) => {
     const { photoId } = job.payload as { photoId: string };
     const photo = await deps.repo.findById(photoId);

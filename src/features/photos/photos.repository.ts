@@ -6,8 +6,22 @@ import type { Db, Executor } from '../../platform/db/pool.js';
 export type PhotoRow = Omit<Selectable<PhotosTable>, 'ready_at'>;
 
 const COLUMNS = [
-  'id', 'event_id', 'uploader_id', 'status', 'original_key', 'thumbnail_key', 'display_key', 'content_type', 'bytes', 'sha256',
-  'width', 'height', 'orientation', 'taken_at', 'failure_reason', 'created_at',
+  'id',
+  'event_id',
+  'uploader_id',
+  'status',
+  'original_key',
+  'thumbnail_key',
+  'display_key',
+  'content_type',
+  'bytes',
+  'sha256',
+  'width',
+  'height',
+  'orientation',
+  'taken_at',
+  'failure_reason',
+  'created_at',
 ] as const;
 
 const SELECT_PHOTOS = `SELECT ${COLUMNS.join(', ')} FROM photos`;
@@ -48,7 +62,11 @@ export function createPhotosRepository(db: Db) {
 
     /** Every stored object of an event's photos (originals and renditions). */
     async objectKeysOfEvent(eventId: string): Promise<string[]> {
-      const rows = await db.selectFrom('photos').select(['original_key', 'thumbnail_key', 'display_key']).where('event_id', '=', eventId).execute();
+      const rows = await db
+        .selectFrom('photos')
+        .select(['original_key', 'thumbnail_key', 'display_key'])
+        .where('event_id', '=', eventId)
+        .execute();
       return rows.flatMap((row) => [row.original_key, row.thumbnail_key, row.display_key]).filter((key): key is string => Boolean(key));
     },
 
@@ -72,10 +90,29 @@ export function createPhotosRepository(db: Db) {
       return db.selectFrom('photos').select(COLUMNS).where('event_id', '=', eventId).orderBy('created_at').execute();
     },
 
-    async setMetadata(id: string, meta: { width: number; height: number; orientation: number | null; takenAt: Date | null; sha256: string; bytes: number; contentType: string }) {
+    async setMetadata(
+      id: string,
+      meta: {
+        width: number;
+        height: number;
+        orientation: number | null;
+        takenAt: Date | null;
+        sha256: string;
+        bytes: number;
+        contentType: string;
+      },
+    ) {
       await db
         .updateTable('photos')
-        .set({ width: meta.width, height: meta.height, orientation: meta.orientation, taken_at: meta.takenAt, sha256: meta.sha256, bytes: meta.bytes, content_type: meta.contentType })
+        .set({
+          width: meta.width,
+          height: meta.height,
+          orientation: meta.orientation,
+          taken_at: meta.takenAt,
+          sha256: meta.sha256,
+          bytes: meta.bytes,
+          content_type: meta.contentType,
+        })
         .where('id', '=', id)
         .execute();
     },
@@ -92,7 +129,12 @@ export function createPhotosRepository(db: Db) {
     },
 
     async markFailed(id: string, reason: string): Promise<void> {
-      await db.updateTable('photos').set({ status: 'failed', failure_reason: reason.slice(0, 500) }).where('id', '=', id).where('status', '=', 'processing').execute();
+      await db
+        .updateTable('photos')
+        .set({ status: 'failed', failure_reason: reason.slice(0, 500) })
+        .where('id', '=', id)
+        .where('status', '=', 'processing')
+        .execute();
     },
 
     deleteById(id: string, executor: Executor = db): Promise<PhotoRow | undefined> {

@@ -23,7 +23,13 @@ type Stored = Awaited<ReturnType<PhotosService['storeUpload']>>;
  * Reads the multipart body part by part: each file named "file" is streamed
  * into storage as it arrives. `multiple: false` (the API) refuses a second file.
  */
-async function receiveFiles(request: FastifyRequest, photos: PhotosService, event: EventRow, viewer: Viewer, options: { multiple: boolean; maxBytes: number }): Promise<Stored[]> {
+async function receiveFiles(
+  request: FastifyRequest,
+  photos: PhotosService,
+  event: EventRow,
+  viewer: Viewer,
+  options: { multiple: boolean; maxBytes: number },
+): Promise<Stored[]> {
   const stored: Stored[] = [];
   try {
     // One byte past the limit reaches storage.put, whose own limit then stops the transfer at once;
@@ -33,11 +39,15 @@ async function receiveFiles(request: FastifyRequest, photos: PhotosService, even
       if (part.type !== 'file') continue;
       if (part.fieldname !== 'file') {
         part.file.resume();
-        throw new AppError('validation_failed', 'Send the image in a field named "file".', { details: [{ field: part.fieldname, problem: 'unexpected file field' }] });
+        throw new AppError('validation_failed', 'Send the image in a field named "file".', {
+          details: [{ field: part.fieldname, problem: 'unexpected file field' }],
+        });
       }
       if (!options.multiple && stored.length === 1) {
         part.file.resume();
-        throw new AppError('validation_failed', 'Send one file per request.', { details: [{ field: 'file', problem: 'more than one file' }] });
+        throw new AppError('validation_failed', 'Send one file per request.', {
+          details: [{ field: 'file', problem: 'more than one file' }],
+        });
       }
       stored.push(await photos.storeUpload(event, viewer, { stream: part.file, truncated: () => part.file.truncated }));
     }
@@ -46,13 +56,22 @@ async function receiveFiles(request: FastifyRequest, photos: PhotosService, even
     if ((error as { code?: string }).code === 'FST_FILES_LIMIT') throw new AppError('validation_failed', 'Too many files in one request.');
     throw error;
   }
-  if (stored.length === 0) throw new AppError('validation_failed', 'Attach an image in a field named "file".', { details: [{ field: 'file', problem: 'is required' }] });
+  if (stored.length === 0)
+    throw new AppError('validation_failed', 'Attach an image in a field named "file".', {
+      details: [{ field: 'file', problem: 'is required' }],
+    });
   return stored;
 }
 
 export function photosRoutes(
   app: App,
-  deps: { photos: PhotosService; auth: Auth; maxUploadBytes: number; uploadsEnabled: (viewer: Viewer) => Promise<boolean>; reads: ReadsFor },
+  deps: {
+    photos: PhotosService;
+    auth: Auth;
+    maxUploadBytes: number;
+    uploadsEnabled: (viewer: Viewer) => Promise<boolean>;
+    reads: ReadsFor;
+  },
 ): void {
   const { photos, auth } = deps;
 
@@ -86,13 +105,17 @@ export function photosRoutes(
     }
   });
 
-  app.get('/api/v1/events/:id/photos', { schema: { params: EventParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
-    const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
-    // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
-    cacheFor(reply, page.event.visibility === 'public' && !viewer);
-    return { items: page.items, nextCursor: page.nextCursor };
-  });
+  app.get(
+    '/api/v1/events/:id/photos',
+    { schema: { params: EventParams }, config: { publicPage: eventPageTags } },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
+      // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
+      cacheFor(reply, page.event.visibility === 'public' && !viewer);
+      return { items: page.items, nextCursor: page.nextCursor };
+    },
+  );
 
   app.get('/api/v1/photos/:id', { schema: { params: PhotoParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);

@@ -78,7 +78,7 @@ export function createPhotosService(deps: {
     const lifetime = { expiresInSeconds: signedUrlLifetimeSeconds() };
     // Thumbnails of public events may come from the CDN; everything else is signed.
     const derivedUrl = async (key: string | null) =>
-      !ready || !key ? null : (event.visibility === 'public' ? storage.publicUrl(key) : null) ?? (await storage.signedUrl(key, lifetime));
+      !ready || !key ? null : ((event.visibility === 'public' ? storage.publicUrl(key) : null) ?? (await storage.signedUrl(key, lifetime)));
     const [thumbnailUrl, displayUrl, url] = await Promise.all([
       derivedUrl(row.thumbnail_key),
       derivedUrl(row.display_key),
@@ -122,9 +122,12 @@ export function createPhotosService(deps: {
     /** Checks everything that can be checked before a byte of the body is read. */
     async authorizeUpload(eventId: string, viewer: Viewer): Promise<EventRow> {
       const event = await events.getVisible(eventId, viewer);
-      if (!(await canContribute(event, viewer))) throw new AppError('forbidden', 'Only the host, an admin or someone with a booking can add photos.');
+      if (!(await canContribute(event, viewer)))
+        throw new AppError('forbidden', 'Only the host, an admin or someone with a booking can add photos.');
       await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
-        throw new AppError('rate_limited', 'Too many uploads; wait and try again.', { headers: { 'retry-after': String(retryAfterSeconds(rejection)) } });
+        throw new AppError('rate_limited', 'Too many uploads; wait and try again.', {
+          headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+        });
       });
       return event;
     },
@@ -134,7 +137,11 @@ export function createPhotosService(deps: {
      * and checking it is whole; only then records the photo and emits the
      * photoUploaded event, in one transaction. Any failure leaves no object and no row.
      */
-    async storeUpload(event: EventRow, viewer: Viewer, file: IncomingFile): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(): Promise<PhotoJson> }> {
+    async storeUpload(
+      event: EventRow,
+      viewer: Viewer,
+      file: IncomingFile,
+    ): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(): Promise<PhotoJson> }> {
       const { head, rest } = await readHead(file.stream, SNIFF_BYTES);
       if (head.length === 0) {
         rest.destroy();
@@ -159,9 +166,22 @@ export function createPhotosService(deps: {
       }
       deps.onStored?.(stored.bytes);
       const row: PhotoRow = {
-        id: '', event_id: event.id, uploader_id: viewer.id, status: 'processing', original_key: key, thumbnail_key: null, display_key: null,
-        content_type: type, bytes: stored.bytes, sha256: stored.sha256, width: null, height: null, orientation: null, taken_at: null,
-        failure_reason: null, created_at: new Date(),
+        id: '',
+        event_id: event.id,
+        uploader_id: viewer.id,
+        status: 'processing',
+        original_key: key,
+        thumbnail_key: null,
+        display_key: null,
+        content_type: type,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        width: null,
+        height: null,
+        orientation: null,
+        taken_at: null,
+        failure_reason: null,
+        created_at: new Date(),
       };
       return {
         row,
@@ -169,10 +189,26 @@ export function createPhotosService(deps: {
         commit: async () => {
           try {
             const inserted = await deps.db.transaction().execute(async (tx) => {
-              const photo = await repo.insert(tx, { eventId: event.id, uploaderId: viewer.id, originalKey: key, contentType: type, bytes: stored.bytes, sha256: stored.sha256 });
+              const photo = await repo.insert(tx, {
+                eventId: event.id,
+                uploaderId: viewer.id,
+                originalKey: key,
+                contentType: type,
+                bytes: stored.bytes,
+                sha256: stored.sha256,
+              });
               const data: PhotoUploadedData = { photoId: photo.id, key, contentType: type, bytes: stored.bytes };
               await deps.dispatcher.emit('photoUploaded', newCloudEvent(PHOTO_UPLOADED_EVENT_TYPE, deps.source, data), tx);
-              await deps.audit.record({ action: 'photo.upload', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id, bytes: stored.bytes } }, tx);
+              await deps.audit.record(
+                {
+                  action: 'photo.upload',
+                  actorId: viewer.id,
+                  subjectType: 'photo',
+                  subjectId: photo.id,
+                  metadata: { eventId: event.id, bytes: stored.bytes },
+                },
+                tx,
+              );
               return photo;
             });
             return toJson(inserted, event);
@@ -194,10 +230,20 @@ export function createPhotosService(deps: {
     },
 
     /** `reads`: where a read-heavy request reads (platform/http/read-routing.ts); the primary without it. */
-    async gallery(eventId: string, viewer: Viewer | null, page: PageRequest, reads?: Reads): Promise<Page<PhotoJson> & { event: EventRow }> {
+    async gallery(
+      eventId: string,
+      viewer: Viewer | null,
+      page: PageRequest,
+      reads?: Reads,
+    ): Promise<Page<PhotoJson> & { event: EventRow }> {
       const event = await events.getVisible(eventId, viewer, reads);
       const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined, reads?.db);
-      const pageOfRows = toPage(rows, page.limit, (row) => [row.created_at.toISOString(), row.id], (row) => row);
+      const pageOfRows = toPage(
+        rows,
+        page.limit,
+        (row) => [row.created_at.toISOString(), row.id],
+        (row) => row,
+      );
       return { items: await Promise.all(pageOfRows.items.map((row) => toJson(row, event))), nextCursor: pageOfRows.nextCursor, event };
     },
 
@@ -206,11 +252,16 @@ export function createPhotosService(deps: {
     /** Uploader, event owner or admin; the row goes first, then its objects. */
     async delete(photoId: string, viewer: Viewer): Promise<void> {
       const { photo, event } = await getVisible(photoId, viewer);
-      if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer)) throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
+      if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer))
+        throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
       // The row and its audit entry commit together; the objects go after.
       const deleted = await deps.db.transaction().execute(async (tx) => {
         const row = await repo.deleteById(photo.id, tx);
-        if (row) await deps.audit.record({ action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } }, tx);
+        if (row)
+          await deps.audit.record(
+            { action: 'photo.delete', actorId: viewer.id, subjectType: 'photo', subjectId: photo.id, metadata: { eventId: event.id } },
+            tx,
+          );
         return row;
       });
       if (!deleted) return;

@@ -16,7 +16,9 @@ const MiB = 1024 * 1024;
  * The test's own memory therefore stays small too.
  */
 async function bigJpeg(size: number): Promise<{ stream: () => Readable; length: number }> {
-  const small = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#468' } }).jpeg().toBuffer();
+  const small = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#468' } })
+    .jpeg()
+    .toBuffer();
   const payload = Buffer.alloc(65_533, 0x20);
   const segment = Buffer.concat([Buffer.from([0xff, 0xfe, 0xff, 0xff]), payload]);
   const count = Math.floor((size - small.length) / segment.length);
@@ -81,15 +83,27 @@ describe('streamed uploads', () => {
     // The server runs as its own process, so its memory is measured apart from this test's.
     const database = await createTestDatabase();
     const port = await freePort();
-    const web = spawnEpu(['web'], testEnv(database, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, MAX_UPLOAD_BYTES: String(150 * MiB), LOG_LEVEL: 'info' }));
+    const web = spawnEpu(
+      ['web'],
+      testEnv(database, {
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        MAX_UPLOAD_BYTES: String(150 * MiB),
+        LOG_LEVEL: 'info',
+      }),
+    );
     try {
       await web.waitForLog(/web ready/);
       const base = `http://127.0.0.1:${port}`;
       const owner = await signUp(base);
-      const eventId = (await owner.client.post('/api/v1/events', { title: 'Big files', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+      const eventId = (
+        await owner.client.post('/api/v1/events', { title: 'Big files', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
       const image = await bigJpeg(100 * MiB);
       const boundary = 'epu-memory-test';
-      const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+      );
       const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
 
       const baseline = rssOf(web.child.pid!);
@@ -110,19 +124,25 @@ describe('streamed uploads', () => {
           response.on('end', () => resolve({ status: response.statusCode!, body: text }));
         });
         request.on('error', reject);
-        Readable.from((async function* () {
-          yield head;
-          yield* image.stream();
-          yield tail;
-        })()).pipe(request);
+        Readable.from(
+          (async function* () {
+            yield head;
+            yield* image.stream();
+            yield tail;
+          })(),
+        ).pipe(request);
       });
       clearInterval(sampler);
       expect(status, body).toBe(202);
       const growthMiB = (peak - baseline) / MiB;
-      console.log(`100 MB upload: web RSS ${Math.round(baseline / MiB)} MiB → peak ${Math.round(peak / MiB)} MiB (growth ${growthMiB.toFixed(1)} MiB)`);
+      console.log(
+        `100 MB upload: web RSS ${Math.round(baseline / MiB)} MiB → peak ${Math.round(peak / MiB)} MiB (growth ${growthMiB.toFixed(1)} MiB)`,
+      );
       // Holding the file would add its 100 MB at least; streaming adds chunks in flight and garbage not yet collected.
       expect(growthMiB).toBeLessThan(50);
-      const stored = await fetch(`${base}/api/v1/photos/${JSON.parse(body).photo.id}`, { headers: { cookie: owner.client.cookieHeader() } });
+      const stored = await fetch(`${base}/api/v1/photos/${JSON.parse(body).photo.id}`, {
+        headers: { cookie: owner.client.cookieHeader() },
+      });
       expect((await stored.json()).bytes).toBe(image.length);
     } finally {
       await web.stop();
@@ -134,7 +154,9 @@ describe('streamed uploads', () => {
     const small = await startTestApp({ MAX_UPLOAD_BYTES: String(1 * MiB) });
     try {
       const owner = await signUp(small.url);
-      const eventId = (await owner.client.post('/api/v1/events', { title: 'Small files', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+      const eventId = (
+        await owner.client.post('/api/v1/events', { title: 'Small files', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
       const image = await bigJpeg(20 * MiB);
       const boundary = 'epu-limit-test';
       let sent = 0;
@@ -152,16 +174,20 @@ describe('streamed uploads', () => {
         });
         // The server closes the connection after its 413, lingering so the answer is read, never a reset.
         request.on('error', reject);
-        const body = Readable.from((async function* () {
-          yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
-          // Paced like a real network, so "early" is observable: the answer must come long before the end.
-          for await (const chunk of image.stream()) {
-            if (answered) return;
-            sent += (chunk as Buffer).length;
-            yield chunk;
-            await new Promise((resolve) => setTimeout(resolve, 2));
-          }
-        })());
+        const body = Readable.from(
+          (async function* () {
+            yield Buffer.from(
+              `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+            );
+            // Paced like a real network, so "early" is observable: the answer must come long before the end.
+            for await (const chunk of image.stream()) {
+              if (answered) return;
+              sent += (chunk as Buffer).length;
+              yield chunk;
+              await new Promise((resolve) => setTimeout(resolve, 2));
+            }
+          })(),
+        );
         body.pipe(request);
       });
       expect(result.status).toBe(413);
@@ -179,10 +205,13 @@ describe('streamed uploads', () => {
     const small = await startTestApp({ MAX_UPLOAD_BYTES: String(1 * MiB) });
     try {
       const owner = await signUp(small.url);
-      const eventId = (await owner.client.post('/api/v1/events', { title: 'Fast senders', startsAt: futureIso(), capacity: null, visibility: 'public' })).body.id;
+      const eventId = (
+        await owner.client.post('/api/v1/events', { title: 'Fast senders', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
       // Without the lingering close about 7 in 100 of these ended in EPIPE on this machine.
       const outcomes: (number | string)[] = [];
-      for (let i = 0; i < 50; i++) outcomes.push(await floodUpload(`${small.url}/api/v1/events/${eventId}/photos`, owner.client.cookieHeader(), 40 * MiB));
+      for (let i = 0; i < 50; i++)
+        outcomes.push(await floodUpload(`${small.url}/api/v1/events/${eventId}/photos`, owner.client.cookieHeader(), 40 * MiB));
       expect(outcomes).toEqual(Array(50).fill(413));
       const { rows } = await small.platform.pool.query('SELECT count(*)::int AS n FROM photos');
       expect(rows[0].n).toBe(0);

@@ -51,7 +51,15 @@ export function createRetentionRepository(db: Db) {
         .returning('id')
         .execute();
       if (cancelled.length) {
-        await tx.updateTable('event_places').set({ booking_id: null }).where('booking_id', 'in', cancelled.map((b) => b.id)).execute();
+        await tx
+          .updateTable('event_places')
+          .set({ booking_id: null })
+          .where(
+            'booking_id',
+            'in',
+            cancelled.map((b) => b.id),
+          )
+          .execute();
       }
 
       const hostedEvents = () => tx.selectFrom('events').select('id').where('owner_id', '=', userId);
@@ -72,7 +80,13 @@ export function createRetentionRepository(db: Db) {
         ...photos.flatMap((p) => [p.original_key, p.thumbnail_key, p.display_key]),
         ...exports.map((e) => e.object_key),
       ].filter((key): key is string => key !== null);
-      return { bookingsCancelled: cancelled.length, events: Number(events.numDeletedRows), photos: photos.length, exports: exports.length, objectKeys };
+      return {
+        bookingsCancelled: cancelled.length,
+        events: Number(events.numDeletedRows),
+        photos: photos.length,
+        exports: exports.length,
+        objectKeys,
+      };
     },
 
     /** Accounts anonymised before the cutoff; their remaining rows (bookings of past events, sessions) go with them. */

@@ -18,37 +18,52 @@ describe('stats', () => {
 
   async function insertPhoto(eventId: string, uploaderId: string, bytes: number, createdAt: Date) {
     await sql`INSERT INTO photos (event_id, uploader_id, original_key, content_type, bytes, created_at)
-      VALUES (${eventId}, ${uploaderId}, ${`originals/2024/01/${crypto.randomUUID()}.jpg`}, 'image/jpeg', ${bytes}, ${createdAt})`.execute(t.platform.db);
+      VALUES (${eventId}, ${uploaderId}, ${`originals/2024/01/${crypto.randomUUID()}.jpg`}, 'image/jpeg', ${bytes}, ${createdAt})`.execute(
+      t.platform.db,
+    );
   }
 
   beforeAll(async () => {
     t = await startTestApp();
     await t.services.accounts.createOrPromoteAdmin({ email: 'stats-admin@example.test', password: 'correct horse battery', name: 'Admin' });
     admin = new Client(t.url);
-    expect((await admin.post('/api/v1/auth/login', { email: 'stats-admin@example.test', password: 'correct horse battery' })).status).toBe(200);
+    expect((await admin.post('/api/v1/auth/login', { email: 'stats-admin@example.test', password: 'correct horse battery' })).status).toBe(
+      200,
+    );
 
     // Today: member and guest sign up, one event, two bookings (one later cancelled), one upload.
     member = await signUp(t.url, { name: 'Member' });
     const guest = await signUp(t.url, { name: 'Guest' });
-    const eventId = (await member.client.post('/api/v1/events', { title: 'Stats night', startsAt: futureIso(), capacity: 10, visibility: 'public' })).body.id;
+    const eventId = (
+      await member.client.post('/api/v1/events', { title: 'Stats night', startsAt: futureIso(), capacity: 10, visibility: 'public' })
+    ).body.id;
     expect((await member.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
     expect((await guest.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
     expect((await guest.client.delete(`/api/v1/events/${eventId}/bookings/me`)).status).toBe(204);
     await insertPhoto(eventId, member.user.id, 1000, now);
     // Yesterday: the admin signed up and uploaded two photos. A week ago: one upload.
-    await sql`UPDATE users SET created_at = ${new Date(now.getTime() - DAY)} WHERE email = 'stats-admin@example.test'`.execute(t.platform.db);
+    await sql`UPDATE users SET created_at = ${new Date(now.getTime() - DAY)} WHERE email = 'stats-admin@example.test'`.execute(
+      t.platform.db,
+    );
     await insertPhoto(eventId, member.user.id, 2000, new Date(now.getTime() - DAY));
     await insertPhoto(eventId, member.user.id, 3000, new Date(now.getTime() - DAY));
     await insertPhoto(eventId, member.user.id, 4000, new Date(now.getTime() - 7 * DAY));
     // A deleted account counts nowhere.
-    await sql`INSERT INTO users (email, name, password_hash, deleted_at) VALUES ('deleted-x@invalid', 'Deleted user', '!', now())`.execute(t.platform.db);
+    await sql`INSERT INTO users (email, name, password_hash, deleted_at) VALUES ('deleted-x@invalid', 'Deleted user', '!', now())`.execute(
+      t.platform.db,
+    );
   });
   afterAll(async () => {
     await t?.close();
   });
 
   const dailyRows = () =>
-    sql<{ day: string; signups: number; bookings: number; uploads: number }>`SELECT to_char(day, 'YYYY-MM-DD') AS day, signups, bookings, uploads FROM stats_daily ORDER BY day`
+    sql<{
+      day: string;
+      signups: number;
+      bookings: number;
+      uploads: number;
+    }>`SELECT to_char(day, 'YYYY-MM-DD') AS day, signups, bookings, uploads FROM stats_daily ORDER BY day`
       .execute(t.platform.db)
       .then((r) => r.rows);
 

@@ -55,7 +55,9 @@ export function createStatsRepository(db: Db) {
               ${now}
             FROM generate_series(${from}::timestamp, ${to}::timestamp, interval '1 day') AS g(day)
             ON CONFLICT (day) DO UPDATE SET
-              signups = EXCLUDED.signups, bookings = EXCLUDED.bookings, uploads = EXCLUDED.uploads, computed_at = EXCLUDED.computed_at`.execute(tx);
+              signups = EXCLUDED.signups, bookings = EXCLUDED.bookings, uploads = EXCLUDED.uploads, computed_at = EXCLUDED.computed_at`.execute(
+            tx,
+          );
           const totals = await sql<TotalsRow>`INSERT INTO stats_totals (id, users, events, bookings, photos, storage_bytes, computed_at)
             SELECT true,
               (SELECT count(*) FROM users WHERE deleted_at IS NULL),
@@ -73,7 +75,10 @@ export function createStatsRepository(db: Db) {
     },
 
     totals(): Promise<TotalsRow | undefined> {
-      return db.selectFrom('stats_totals').select(['users', 'events', 'bookings', 'photos', 'storage_bytes', 'computed_at']).executeTakeFirst();
+      return db
+        .selectFrom('stats_totals')
+        .select(['users', 'events', 'bookings', 'photos', 'storage_bytes', 'computed_at'])
+        .executeTakeFirst();
     },
 
     /** The newest `limit` days, oldest first. */

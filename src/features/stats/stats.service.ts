@@ -40,7 +40,13 @@ export async function aggregateStats(repo: StatsRepository, now: Date, logger?: 
     from,
     to: today,
     days,
-    totals: { users: totals.users, events: totals.events, bookings: totals.bookings, photos: totals.photos, storageBytes: totals.storage_bytes },
+    totals: {
+      users: totals.users,
+      events: totals.events,
+      bookings: totals.bookings,
+      photos: totals.photos,
+      storageBytes: totals.storage_bytes,
+    },
   };
   logger?.info(report, 'stats aggregated');
   return report;

@@ -13,5 +13,10 @@ export type { Cache, OnLookup, WrapOptions } from './cache.js';
  */
 export function createCache(options: { redis: Redis | null; namespace: string; logger: Logger; onLookup: OnLookup }): Cache {
   if (!options.redis) return createMemoryCache({ onLookup: options.onLookup });
-  return createRedisCache({ redis: options.redis, namespace: options.namespace, logger: options.logger.child({ component: 'cache' }), onLookup: options.onLookup });
+  return createRedisCache({
+    redis: options.redis,
+    namespace: options.namespace,
+    logger: options.logger.child({ component: 'cache' }),
+    onLookup: options.onLookup,
+  });
 }

@@ -66,7 +66,9 @@ describe('memory cache', () => {
   it('does not keep failures or values the caller marks uncacheable, and hands out copies', async () => {
     const cache = createMemoryCache();
     await expect(cache.wrap('event:1', 30, async () => Promise.reject(new Error('database down')))).rejects.toThrow('database down');
-    expect(await cache.wrap('event:1', 30, async () => ({ visibility: 'private' }), { cacheable: (event) => event.visibility === 'public' })).toEqual({
+    expect(
+      await cache.wrap('event:1', 30, async () => ({ visibility: 'private' }), { cacheable: (event) => event.visibility === 'public' }),
+    ).toEqual({
       visibility: 'private',
     });
     expect(await cache.get('event:1')).toBeUndefined();

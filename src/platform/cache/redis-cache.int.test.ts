@@ -80,13 +80,19 @@ describe('Redis cache against a real redis-server', () => {
       redis.resume();
     }
     await until(async () => (await cache.check()) === 'ok', 'Redis answering again');
-    await until(async () => (await cache.wrap('event:2', 30, async () => 'stored')) === 'stored' && (await cache.get('event:2')) === 'stored', 'the cache in use again');
+    await until(
+      async () => (await cache.wrap('event:2', 30, async () => 'stored')) === 'stored' && (await cache.get('event:2')) === 'stored',
+      'the cache in use again',
+    );
 
     await redis.stop();
     expect(await cache.check()).toBe('degraded');
     expect(await cache.wrap('event:2', 30, async () => 'loaded while down')).toBe('loaded while down');
     await redis.start();
     await until(async () => (await cache.check()) === 'ok', 'reconnection');
-    await until(async () => (await cache.wrap('event:3', 30, async () => 'stored')) === 'stored' && (await cache.get('event:3')) === 'stored', 'the cache in use again');
+    await until(
+      async () => (await cache.wrap('event:3', 30, async () => 'stored')) === 'stored' && (await cache.get('event:3')) === 'stored',
+      'the cache in use again',
+    );
   });
 });

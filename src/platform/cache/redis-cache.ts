@@ -94,7 +94,8 @@ export function createRedisCache(options: RedisCacheOptions): Cache {
     }
   };
   const read = async <T>(key: string) => decode<T>(await attempt(() => redis.get(prefix + key)));
-  const write = (key: string, value: unknown, ttlSeconds: number) => attempt(() => redis.set(prefix + key, JSON.stringify(value), 'EX', ttlSeconds));
+  const write = (key: string, value: unknown, ttlSeconds: number) =>
+    attempt(() => redis.set(prefix + key, JSON.stringify(value), 'EX', ttlSeconds));
 
   /** Polls for the value another process is loading; undefined when it gave up or stored nothing. */
   async function waitForOther<T>(key: string): Promise<T | undefined> {
@@ -110,7 +111,13 @@ export function createRedisCache(options: RedisCacheOptions): Cache {
     return undefined;
   }
 
-  async function load<T>(key: string, ttlSeconds: number, loader: () => Promise<T>, wrapOptions: WrapOptions<T> | undefined, flight: { readonly invalidated: boolean }) {
+  async function load<T>(
+    key: string,
+    ttlSeconds: number,
+    loader: () => Promise<T>,
+    wrapOptions: WrapOptions<T> | undefined,
+    flight: { readonly invalidated: boolean },
+  ) {
     const cached = await read<T>(key);
     if (cached !== undefined) return { value: cached, hit: true };
     const token = crypto.randomBytes(9).toString('base64url');

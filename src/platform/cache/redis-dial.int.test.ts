@@ -50,13 +50,21 @@ describe('REDIS_URL: shared cache and rate limits, and what happens when Redis h
   };
   /** The shared cache answers again: a read through one app is then served from Redis by the other. */
   const expectCacheInUse = async () => {
-    await eventually(async () => ((await health(a)).redis === 'ok' && (await health(b)).redis === 'ok' ? true : undefined), 20_000, 'Redis reported ok');
-    await eventually(async () => {
-      const hitsBefore = await cacheHits(b, 'event');
-      await titleVia(a);
-      await titleVia(b);
-      return (await cacheHits(b, 'event')) > hitsBefore ? true : undefined;
-    }, 20_000, 'reads served from the shared cache again');
+    await eventually(
+      async () => ((await health(a)).redis === 'ok' && (await health(b)).redis === 'ok' ? true : undefined),
+      20_000,
+      'Redis reported ok',
+    );
+    await eventually(
+      async () => {
+        const hitsBefore = await cacheHits(b, 'event');
+        await titleVia(a);
+        await titleVia(b);
+        return (await cacheHits(b, 'event')) > hitsBefore ? true : undefined;
+      },
+      20_000,
+      'reads served from the shared cache again',
+    );
   };
 
   beforeAll(async () => {
@@ -69,7 +77,12 @@ describe('REDIS_URL: shared cache and rate limits, and what happens when Redis h
     sql = new pg.Client({ connectionString: database.url });
     await sql.connect();
     owner = await signUp(a.url);
-    const created = await owner.client.post('/api/v1/events', { title: 'Harbour lights', startsAt: futureIso(), capacity: 10, visibility: 'public' });
+    const created = await owner.client.post('/api/v1/events', {
+      title: 'Harbour lights',
+      startsAt: futureIso(),
+      capacity: 10,
+      visibility: 'public',
+    });
     expect(created.status).toBe(201);
     eventId = created.body.id;
   });
@@ -84,7 +97,8 @@ describe('REDIS_URL: shared cache and rate limits, and what happens when Redis h
 
   it('shares cached reads between instances, and a write through one invalidates them for both', async () => {
     // Both apps connect to Redis in the background as they start.
-    for (const app of [a, b]) await eventually(async () => ((await health(app)).redis === 'ok' ? true : undefined), 20_000, 'Redis connected');
+    for (const app of [a, b])
+      await eventually(async () => ((await health(app)).redis === 'ok' ? true : undefined), 20_000, 'Redis connected');
     expect(await titleVia(a)).toBe('Harbour lights');
     await retitleInDatabase('Changed behind the cache');
     const hitsBefore = await cacheHits(b, 'event');
@@ -101,9 +115,17 @@ describe('REDIS_URL: shared cache and rate limits, and what happens when Redis h
     expect((await new Client(a.url).get(`/api/v1/events/${eventId}`)).body.bookedCount).toBe(1);
 
     // The anonymous first page of the list is shared too, and invalidated by writes.
-    expect((await new Client(a.url).get('/api/v1/events')).body.items.map((event: { title: string }) => event.title)).toEqual(['Harbour lights, moved']);
-    expect((await owner.client.post('/api/v1/events', { title: 'Second night', startsAt: futureIso(8), capacity: null, visibility: 'public' })).status).toBe(201);
-    expect((await new Client(b.url).get('/api/v1/events')).body.items.map((event: { title: string }) => event.title)).toEqual(['Harbour lights, moved', 'Second night']);
+    expect((await new Client(a.url).get('/api/v1/events')).body.items.map((event: { title: string }) => event.title)).toEqual([
+      'Harbour lights, moved',
+    ]);
+    expect(
+      (await owner.client.post('/api/v1/events', { title: 'Second night', startsAt: futureIso(8), capacity: null, visibility: 'public' }))
+        .status,
+    ).toBe(201);
+    expect((await new Client(b.url).get('/api/v1/events')).body.items.map((event: { title: string }) => event.title)).toEqual([
+      'Harbour lights, moved',
+      'Second night',
+    ]);
   });
 
   it('counts failed logins in Redis while it is up', async () => {

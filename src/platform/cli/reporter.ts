@@ -13,10 +13,20 @@ export function createReporter(command: string, stream: NodeJS.WriteStream = pro
   const human = Boolean(stream.isTTY);
   const write = (kind: string, message: string, data?: Record<string, unknown>) => {
     if (human) {
-      const details = data && Object.keys(data).length ? '  ' + Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ') : '';
-      (kind === 'error' ? process.stderr : stream).write(`${kind === 'error' ? 'error: ' : kind === 'result' ? '✔ ' : '· '}${message}${details}\n`);
+      const details =
+        data && Object.keys(data).length
+          ? '  ' +
+            Object.entries(data)
+              .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+              .join(' ')
+          : '';
+      (kind === 'error' ? process.stderr : stream).write(
+        `${kind === 'error' ? 'error: ' : kind === 'result' ? '✔ ' : '· '}${message}${details}\n`,
+      );
     } else {
-      (kind === 'error' ? process.stderr : stream).write(JSON.stringify({ at: new Date().toISOString(), command, kind, message, ...data }) + '\n');
+      (kind === 'error' ? process.stderr : stream).write(
+        JSON.stringify({ at: new Date().toISOString(), command, kind, message, ...data }) + '\n',
+      );
     }
   };
   return {

@@ -103,7 +103,9 @@ export async function ensureEmbeddedPostgres(options: { dataDir: string; port: n
       await ensureDatabase(adminUrl);
       return { url, owned: false, stop: async () => undefined };
     }
-    throw new Error(`the embedded PostgreSQL in ${databaseDir} did not start; see ${databaseDir}/log or remove a stale postmaster.pid`, { cause: error });
+    throw new Error(`the embedded PostgreSQL in ${databaseDir} did not start; see ${databaseDir}/log or remove a stale postmaster.pid`, {
+      cause: error,
+    });
   }
   await ensureDatabase(adminUrl);
   logger.info({ port }, 'embedded PostgreSQL is running');

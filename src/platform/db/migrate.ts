@@ -53,10 +53,18 @@ export interface MigrationResult {
  * applied migration whose file changed is an error: fix forward with a new file.
  * `targetVersion` stops there (a restore rebuilds the schema its backup was taken at).
  */
-export async function migrate(connectionString: string, logger: Logger, dir = migrationsDir, options: { targetVersion?: string } = {}): Promise<MigrationResult> {
+export async function migrate(
+  connectionString: string,
+  logger: Logger,
+  dir = migrationsDir,
+  options: { targetVersion?: string } = {},
+): Promise<MigrationResult> {
   const all = readMigrations(dir);
   const targetIndex = options.targetVersion === undefined ? all.length - 1 : all.findIndex((m) => m.version === options.targetVersion);
-  if (options.targetVersion !== undefined && targetIndex < 0) throw new Error(`there is no migration ${options.targetVersion}; this release knows ${all[0]?.version ?? 'none'} to ${all.at(-1)?.version ?? 'none'}`);
+  if (options.targetVersion !== undefined && targetIndex < 0)
+    throw new Error(
+      `there is no migration ${options.targetVersion}; this release knows ${all[0]?.version ?? 'none'} to ${all.at(-1)?.version ?? 'none'}`,
+    );
   const migrations = all.slice(0, targetIndex + 1);
   const client = new pg.Client({ connectionString, application_name: 'epu-migrate' });
   await client.connect();
@@ -68,7 +76,9 @@ export async function migrate(connectionString: string, logger: Logger, dir = mi
       checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const { rows } = await client.query<{ version: string; name: string; checksum: string }>('SELECT version, name, checksum FROM schema_migrations');
+    const { rows } = await client.query<{ version: string; name: string; checksum: string }>(
+      'SELECT version, name, checksum FROM schema_migrations',
+    );
     const applied = new Map(rows.map((row) => [row.version, row]));
     const done: string[] = [];
     for (const migration of migrations) {

@@ -40,14 +40,24 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
   const takeReplicaDown = async (down: boolean) => {
     const admin = inject('adminDatabaseUrl');
     await query(admin, `ALTER DATABASE ${replica.name} ALLOW_CONNECTIONS ${down ? 'false' : 'true'}`);
-    if (down) await query(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [replica.name]);
+    if (down)
+      await query(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+        replica.name,
+      ]);
   };
 
   beforeAll(async () => {
     replica = await createTestDatabase();
     // Where reads go is what is tested here, so no public page cache answers in front of them (decision 0016).
-    app = await startTestApp({ DATABASE_REPLICA_URL: replica.url, REPLICA_STICKY_SECONDS: String(STICKY_SECONDS), PUBLIC_PAGE_CACHE_SECONDS: '0' });
-    const { rows } = await query(replica.url, `INSERT INTO users (email, name, password_hash) VALUES ('replica@example.test', 'Replica host', 'x') RETURNING id`);
+    app = await startTestApp({
+      DATABASE_REPLICA_URL: replica.url,
+      REPLICA_STICKY_SECONDS: String(STICKY_SECONDS),
+      PUBLIC_PAGE_CACHE_SECONDS: '0',
+    });
+    const { rows } = await query(
+      replica.url,
+      `INSERT INTO users (email, name, password_hash) VALUES ('replica@example.test', 'Replica host', 'x') RETURNING id`,
+    );
     const inserted = await query(
       replica.url,
       `INSERT INTO events (slug, owner_id, title, starts_at, visibility) VALUES ('only-on-the-replica', $1, 'Only on the replica', $2, 'public') RETURNING id`,
@@ -75,7 +85,12 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
 
   it('reads a writer’s own writes from the primary within REPLICA_STICKY_SECONDS, and from the replica after', async () => {
     const host = await signUp(app.url);
-    const created = await host.client.post('/api/v1/events', { title: 'Written to the primary', startsAt: futureIso(), capacity: 5, visibility: 'public' });
+    const created = await host.client.post('/api/v1/events', {
+      title: 'Written to the primary',
+      startsAt: futureIso(),
+      capacity: 5,
+      visibility: 'public',
+    });
     expect(created.status).toBe(201);
     expect(host.client.cookies.has(RECENT_WRITE_COOKIE)).toBe(true);
     const eventId = created.body.id as string;
@@ -87,7 +102,11 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
     expect(await titlesOfList(anonymous)).toEqual(['Only on the replica']);
 
     // Once the window has passed, the writer reads the replica like everyone else.
-    await eventually(async () => ((await host.client.get(`/api/v1/events/${eventId}`)).status === 404 ? true : undefined), 20_000, 'the sticky window to end');
+    await eventually(
+      async () => ((await host.client.get(`/api/v1/events/${eventId}`)).status === 404 ? true : undefined),
+      20_000,
+      'the sticky window to end',
+    );
     expect(await titlesOfList(host.client)).toEqual(['Only on the replica']);
 
     // An update opens the window again.
@@ -112,6 +131,10 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
       await takeReplicaDown(false);
     }
     await eventually(async () => ((await health()).replica === 'ok' ? true : undefined), 20_000, 'the replica check to recover');
-    await eventually(async () => ((await titlesOfList(new Client(app.url))).includes('Only on the replica') ? true : undefined), 20_000, 'reads to return to the replica');
+    await eventually(
+      async () => ((await titlesOfList(new Client(app.url))).includes('Only on the replica') ? true : undefined),
+      20_000,
+      'reads to return to the replica',
+    );
   });
 });

@@ -20,7 +20,12 @@ export interface EpuCloudEvent<T = unknown> {
 export type EpuFunction<T = unknown> = CloudEventFunction<T>;
 
 /** A new event carrying the active trace (the CloudEvents distributed-tracing extension). */
-export function newCloudEvent<T>(type: string, source: string, data: T, trace: Record<string, string> = injectTraceContext()): EpuCloudEvent<T> {
+export function newCloudEvent<T>(
+  type: string,
+  source: string,
+  data: T,
+  trace: Record<string, string> = injectTraceContext(),
+): EpuCloudEvent<T> {
   return {
     specversion: '1.0',
     id: crypto.randomUUID(),

@@ -19,8 +19,15 @@ export interface DeliverPayload {
 export function createFunctionsDispatcher(queue: Queue) {
   return {
     emit(name: FunctionName, event: EpuCloudEvent, executor?: Kysely<any> | Transaction<any>): Promise<string> {
-      const trace = event.traceparent ? { traceparent: event.traceparent, ...(event.tracestate ? { tracestate: event.tracestate } : {}) } : undefined;
-      return queue.enqueue(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, { key: `event:${event.id}`, maxAttempts: 12, executor, trace });
+      const trace = event.traceparent
+        ? { traceparent: event.traceparent, ...(event.tracestate ? { tracestate: event.tracestate } : {}) }
+        : undefined;
+      return queue.enqueue(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, {
+        key: `event:${event.id}`,
+        maxAttempts: 12,
+        executor,
+        trace,
+      });
     },
   };
 }

@@ -14,7 +14,11 @@ export interface FunctionsInvoker {
 }
 
 export class FunctionCallError extends Error {
-  constructor(name: string, readonly status: number, body: string) {
+  constructor(
+    name: string,
+    readonly status: number,
+    body: string,
+  ) {
     super(`function ${name} answered ${status}: ${body.slice(0, 200)}`);
     this.name = 'FunctionCallError';
   }
@@ -36,7 +40,12 @@ export function createFunctionsInvoker(options: {
     return {
       mode: 'in-process',
       async invoke(name, event) {
-        await runWithExtractedContext(event as unknown as Record<string, unknown>, `function ${name}`, () => options.handlers()[name](new CloudEvent(event as never, false) as never), { kind: SpanKind.SERVER });
+        await runWithExtractedContext(
+          event as unknown as Record<string, unknown>,
+          `function ${name}`,
+          () => options.handlers()[name](new CloudEvent(event as never, false) as never),
+          { kind: SpanKind.SERVER },
+        );
       },
     };
   }

@@ -21,7 +21,11 @@ export function createFunctionsServer(options: {
   isShuttingDown: () => boolean;
   databaseCheck: () => Promise<string>;
 }) {
-  const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }), bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    bodyLimit: 1024 * 1024,
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
@@ -36,7 +40,8 @@ export function createFunctionsServer(options: {
   });
 
   app.post<{ Params: { name: string } }>('/:name', async (request, reply) => {
-    if (!tokenMatches(options.token, request.headers.authorization)) return reply.code(401).send(errorBody('not_signed_in', 'A valid function token is required.'));
+    if (!tokenMatches(options.token, request.headers.authorization))
+      return reply.code(401).send(errorBody('not_signed_in', 'A valid function token is required.'));
     const name = request.params.name as FunctionName;
     if (!FUNCTION_NAMES.includes(name)) return reply.code(404).send(errorBody('not_found', 'No such function.'));
     let event: CloudEvent<unknown>;
@@ -46,7 +51,12 @@ export function createFunctionsServer(options: {
       return reply.code(400).send(errorBody('validation_failed', `Not a CloudEvent: ${(error as Error).message}`));
     }
     const started = Date.now();
-    await runWithExtractedContext(event as unknown as Record<string, unknown>, `function ${name}`, () => options.handlers[name](event as never), { kind: SpanKind.SERVER });
+    await runWithExtractedContext(
+      event as unknown as Record<string, unknown>,
+      `function ${name}`,
+      () => options.handlers[name](event as never),
+      { kind: SpanKind.SERVER },
+    );
     request.log.info({ function: name, eventId: event.id, ms: Date.now() - started }, 'function ran');
     return reply.code(204).send();
   });

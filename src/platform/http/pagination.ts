@@ -16,7 +16,9 @@ export function parsePageQuery(query: unknown, defaultLimit = 20): PageRequest {
   let parsedLimit = defaultLimit;
   if (limit !== undefined) {
     if (typeof limit !== 'string' || !/^\d{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 100) {
-      throw new AppError('validation_failed', 'limit must be a whole number from 1 to 100.', { details: [{ field: 'limit', problem: 'must be 1-100' }] });
+      throw new AppError('validation_failed', 'limit must be a whole number from 1 to 100.', {
+        details: [{ field: 'limit', problem: 'must be 1-100' }],
+      });
     }
     parsedLimit = Number(limit);
   }

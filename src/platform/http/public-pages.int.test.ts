@@ -50,7 +50,11 @@ async function pageApp(options: { ttlSeconds?: number; gate?: Promise<void> } = 
     app.get(`/${tag}`, { config: { publicPage: () => [tag] } }, async (_request, reply) => {
       render(tag);
       await options.gate;
-      return reply.header('cache-control', 'public, max-age=30').header('vary', 'Cookie').type('text/html').send(`<p>${tag} ${renders[tag]}</p>`);
+      return reply
+        .header('cache-control', 'public, max-age=30')
+        .header('vary', 'Cookie')
+        .type('text/html')
+        .send(`<p>${tag} ${renders[tag]}</p>`);
     });
   }
   app.get('/private', { config: { publicPage: () => ['a'] } }, async (_request, reply) => {
@@ -167,7 +171,11 @@ describe('public page cache', () => {
     other.pages.drop(PAGE_TAGS.all);
     // Messages on the bus arrive in order: once this one has, an announced drop would have too.
     await other.pages.announce('a');
-    await eventually(async () => ((await first.get('/a')).text === '<p>a 3</p>' ? true : undefined), 10_000, 'the second announcement to arrive');
+    await eventually(
+      async () => ((await first.get('/a')).text === '<p>a 3</p>' ? true : undefined),
+      10_000,
+      'the second announcement to arrive',
+    );
     expect((await first.get('/b')).text).toBe('<p>b 1</p>');
     first.pages.drop(PAGE_TAGS.all);
     expect((await first.get('/b')).text).toBe('<p>b 2</p>');

@@ -122,7 +122,8 @@ export function createPublicPageCache(deps: {
     };
   }
 
-  const unchangedSince = (state: RenderState) => [...state.tags, PAGE_TAGS.all].every((tag, i) => generationOf(tag) === state.generations[i]);
+  const unchangedSince = (state: RenderState) =>
+    [...state.tags, PAGE_TAGS.all].every((tag, i) => generationOf(tag) === state.generations[i]);
 
   function dropFromMessage(message: string): void {
     try {
@@ -153,13 +154,17 @@ export function createPublicPageCache(deps: {
       try {
         await bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify(tags));
       } catch (error) {
-        logger.warn({ err: error, tags }, `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`);
+        logger.warn(
+          { err: error, tags },
+          `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`,
+        );
       }
     },
 
     register(app, isAnonymous) {
       if (ttlSeconds === 0) return;
-      const eligible = (request: FastifyRequest) => request.method === 'GET' && request.routeOptions.config.publicPage !== undefined && isAnonymous(request);
+      const eligible = (request: FastifyRequest) =>
+        request.method === 'GET' && request.routeOptions.config.publicPage !== undefined && isAnonymous(request);
 
       app.addHook('preHandler', async (request: Marked, reply) => {
         if (!eligible(request)) return;

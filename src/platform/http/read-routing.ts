@@ -34,7 +34,14 @@ export type ReadsFor = (request: FastifyRequest) => Reads;
  */
 export function createReadRouting(
   app: App,
-  options: { primary: Db; replica: Db | null; keyring: Keyring; stickySeconds: number; secure: boolean; isSignedIn: (request: FastifyRequest) => boolean },
+  options: {
+    primary: Db;
+    replica: Db | null;
+    keyring: Keyring;
+    stickySeconds: number;
+    secure: boolean;
+    isSignedIn: (request: FastifyRequest) => boolean;
+  },
 ): ReadsFor {
   const { primary, replica, keyring } = options;
   if (!replica) {

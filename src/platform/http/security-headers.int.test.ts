@@ -108,7 +108,12 @@ describe('security headers of other deployments', () => {
     const secure = await startTestApp({ PUBLIC_URL: 'https://epu.example' });
     try {
       const client = new Client(secure.url);
-      const responses = [await client.get('/', html), await client.get('/api/v1/events'), await client.get('/nothing'), await client.post('/api/v1/auth/signup', {})];
+      const responses = [
+        await client.get('/', html),
+        await client.get('/api/v1/events'),
+        await client.get('/nothing'),
+        await client.post('/api/v1/auth/signup', {}),
+      ];
       expect(responses.map((r) => r.status)).toEqual([200, 200, 404, 400]);
       for (const response of responses) expect(securityHeadersOf(response, HTTPS_EXPECTED)).toEqual(HTTPS_EXPECTED);
     } finally {
@@ -125,7 +130,10 @@ describe('security headers of other deployments', () => {
       app = await startTestApp({ ...s3.env, CDN_BASE_URL: 'https://cdn.example.test/epu/' });
       const page = await new Client(app.url).get('/', html);
       expect(page.status).toBe(200);
-      const expected = { ...EXPECTED, 'content-security-policy': CSP.replace("img-src 'self' data:", `img-src 'self' data: https://cdn.example.test ${s3.endpoint}`) };
+      const expected = {
+        ...EXPECTED,
+        'content-security-policy': CSP.replace("img-src 'self' data:", `img-src 'self' data: https://cdn.example.test ${s3.endpoint}`),
+      };
       expect(securityHeadersOf(page, expected)).toEqual(expected);
     } finally {
       await app?.close();

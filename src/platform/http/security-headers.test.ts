@@ -75,7 +75,12 @@ describe('securityHeadersHook on an HTTP server', () => {
       app.inject({ method: 'GET', url: '/forbidden' }),
       app.inject({ method: 'GET', url: '/crash' }),
       app.inject({ method: 'POST', url: '/json', headers: { 'content-type': 'application/json' }, payload: '{not json' }),
-      app.inject({ method: 'POST', url: '/json', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ big: 'x'.repeat(2048) }) }),
+      app.inject({
+        method: 'POST',
+        url: '/json',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ big: 'x'.repeat(2048) }),
+      }),
       app.inject({ method: 'POST', url: '/json', headers: { 'content-type': 'application/xml' }, payload: '<a/>' }),
     ]);
     expect(responses.map((r) => r.statusCode)).toEqual([200, 404, 403, 500, 400, 413, 415]);

@@ -20,7 +20,8 @@ export const HSTS = 'max-age=31536000; includeSubDomains';
 export function contentSecurityPolicy(options: SecurityHeaderOptions): string {
   for (const origin of options.mediaOrigins) {
     // A separator or blank would end the directive and smuggle in another; refuse at startup.
-    if (origin === '' || /[;,\s]/.test(origin)) throw new Error(`security headers: invalid media origin ${JSON.stringify(origin)} for img-src`);
+    if (origin === '' || /[;,\s]/.test(origin))
+      throw new Error(`security headers: invalid media origin ${JSON.stringify(origin)} for img-src`);
   }
   const directives: [string, readonly string[]][] = [
     ['default-src', ["'self'"]],

@@ -52,7 +52,8 @@ function clientError(error: FastifyError): AppError | null {
       return new AppError('unsupported_type', 'Send the body as application/json.');
     case 'FST_ERR_VALIDATION': {
       const details = (error.validation ?? []).map((issue) => ({
-        field: (issue.instancePath || '/').slice(1).replace(/\//g, '.') || (issue.params as { missingProperty?: string })?.missingProperty || '',
+        field:
+          (issue.instancePath || '/').slice(1).replace(/\//g, '.') || (issue.params as { missingProperty?: string })?.missingProperty || '',
         problem: issue.message ?? 'is not valid',
       }));
       return new AppError('validation_failed', undefined, { details });
@@ -77,7 +78,8 @@ export function createHttpServer(options: HttpServerOptions): App {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
-    trustProxy: typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
+    trustProxy:
+      typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -105,7 +107,13 @@ export function createHttpServer(options: HttpServerOptions): App {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : 'info';
     request.log[level](
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', path: request.url.split('?')[0], status, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        path: request.url.split('?')[0],
+        status,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -118,7 +126,13 @@ export function createHttpServer(options: HttpServerOptions): App {
     }
     request.log.error({ err: error }, 'unhandled error');
     captureError(error, { requestId: request.id, route: request.routeOptions.url ?? 'unmatched' });
-    return sendError(request, reply, 500, 'internal_error', `${ERRORS.internal_error.message} Quote request id ${request.id} if you report it.`);
+    return sendError(
+      request,
+      reply,
+      500,
+      'internal_error',
+      `${ERRORS.internal_error.message} Quote request id ${request.id} if you report it.`,
+    );
   });
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -14,7 +14,9 @@ export interface FieldProblem {
 export function validate<T extends TSchema>(schema: T, value: unknown): Static<T> {
   if (Value.Check(schema, value)) return value as Static<T>;
   const details: FieldProblem[] = [...Value.Errors(schema, value)].slice(0, 10).map((issue) => ({
-    field: issue.instancePath.slice(1).replace(/\//g, '.') || ((issue.params as { requiredProperties?: string[] })?.requiredProperties?.join(', ') ?? ''),
+    field:
+      issue.instancePath.slice(1).replace(/\//g, '.') ||
+      ((issue.params as { requiredProperties?: string[] })?.requiredProperties?.join(', ') ?? ''),
     problem: issue.message,
   }));
   throw new AppError('validation_failed', undefined, { details });

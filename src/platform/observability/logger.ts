@@ -7,14 +7,30 @@ export type { Logger };
 // Personal data and credentials never reach the logs: these paths are censored
 // wherever they appear in a logged object (one or two levels deep).
 export const REDACTED_PATHS = [
-  'password', '*.password', '*.*.password',
-  'newPassword', '*.newPassword',
-  'email', '*.email', '*.*.email',
-  'ip', '*.ip', 'remoteAddress', '*.remoteAddress',
-  'token', '*.token',
-  'headers.cookie', '*.headers.cookie', 'headers.authorization', '*.headers.authorization',
-  'headers["set-cookie"]', '*.headers["set-cookie"]', 'headers["x-forwarded-for"]', '*.headers["x-forwarded-for"]',
-  'DATABASE_URL', 'SECRET_KEY',
+  'password',
+  '*.password',
+  '*.*.password',
+  'newPassword',
+  '*.newPassword',
+  'email',
+  '*.email',
+  '*.*.email',
+  'ip',
+  '*.ip',
+  'remoteAddress',
+  '*.remoteAddress',
+  'token',
+  '*.token',
+  'headers.cookie',
+  '*.headers.cookie',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers["set-cookie"]',
+  '*.headers["set-cookie"]',
+  'headers["x-forwarded-for"]',
+  '*.headers["x-forwarded-for"]',
+  'DATABASE_URL',
+  'SECRET_KEY',
 ];
 
 export interface LoggerSettings {

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type App } from '../http/server.js';
 import { AppError } from '../http/errors.js';
 import { createLogger } from './logger.js';
-import { collectQueueDepth, createMetrics, instrumentHttp, startMetricsServer, type Metrics, type MetricsServer, type QueueCounts } from './metrics.js';
+import {
+  collectQueueDepth,
+  createMetrics,
+  instrumentHttp,
+  startMetricsServer,
+  type Metrics,
+  type MetricsServer,
+  type QueueCounts,
+} from './metrics.js';
 
 const logger = createLogger({ level: 'silent', pretty: false, name: 'metrics-test' });
 

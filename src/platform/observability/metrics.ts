@@ -182,7 +182,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['cache', 'result'],
     registers: [registry],
   });
-  const uploadBytes = new Counter({ name: 'epu_upload_bytes_total', help: 'Bytes of photos accepted from uploads.', registers: [registry] });
+  const uploadBytes = new Counter({
+    name: 'epu_upload_bytes_total',
+    help: 'Bytes of photos accepted from uploads.',
+    registers: [registry],
+  });
   const storageErrors = new Counter({
     name: 'epu_storage_errors_total',
     help: 'Object storage operations that failed, by operation.',
@@ -373,7 +377,12 @@ export interface MetricsServer {
 }
 
 /** `GET /metrics` in Prometheus text format on its own port; everything else is 404. */
-export async function startMetricsServer(options: { host: string; port: number; metrics: Metrics; logger: Logger }): Promise<MetricsServer> {
+export async function startMetricsServer(options: {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  logger: Logger;
+}): Promise<MetricsServer> {
   const { registry } = options.metrics;
   const server = http.createServer((request, response) => {
     const path = request.url?.split('?')[0];

@@ -18,7 +18,13 @@ describe('scrubEvent', () => {
         env: { REMOTE_ADDR: '203.0.113.9' },
       },
       exception: { values: [{ type: 'Error', value: 'Key (email)=(ada@example.com) already exists.' }] },
-      breadcrumbs: [{ category: 'http', message: 'PUT to ada@example.com', data: { method: 'PUT', url: 'https://bucket.s3/x?X-Amz-Signature=s', status_code: 200, body: 'x' } }],
+      breadcrumbs: [
+        {
+          category: 'http',
+          message: 'PUT to ada@example.com',
+          data: { method: 'PUT', url: 'https://bucket.s3/x?X-Amz-Signature=s', status_code: 200, body: 'x' },
+        },
+      ],
       tags: { route: '/api/v1/auth/signup' },
     };
 
@@ -28,13 +34,20 @@ describe('scrubEvent', () => {
     expect(scrubbed.request).toEqual({ method: 'POST', url: 'https://epu.example/api/v1/auth/signup' });
     expect(scrubbed.message).toBe('could not sign up [email]');
     expect(scrubbed.exception!.values![0]!.value).toBe('Key (email)=([email]) already exists.');
-    expect(scrubbed.breadcrumbs).toEqual([{ category: 'http', message: 'PUT to [email]', data: { method: 'PUT', url: 'https://bucket.s3/x', status_code: 200 } }]);
+    expect(scrubbed.breadcrumbs).toEqual([
+      { category: 'http', message: 'PUT to [email]', data: { method: 'PUT', url: 'https://bucket.s3/x', status_code: 200 } },
+    ]);
     const text = JSON.stringify(scrubbed);
-    for (const secret of ['ada@example.com', '203.0.113.9', 'hunter2', 'epu_session', 'Bearer', 'token=abc', 'X-Amz-Signature']) expect(text).not.toContain(secret);
+    for (const secret of ['ada@example.com', '203.0.113.9', 'hunter2', 'epu_session', 'Bearer', 'token=abc', 'X-Amz-Signature'])
+      expect(text).not.toContain(secret);
   });
 
   it('keeps a request id given as a tag over the header', () => {
-    const scrubbed = scrubEvent({ type: undefined, tags: { request_id: 'from-tag' }, request: { headers: { 'x-request-id': 'from-header' } } });
+    const scrubbed = scrubEvent({
+      type: undefined,
+      tags: { request_id: 'from-tag' },
+      request: { headers: { 'x-request-id': 'from-header' } },
+    });
     expect(scrubbed.tags!.request_id).toBe('from-tag');
   });
 });
@@ -68,7 +81,9 @@ describe('Sentry with a recording transport', () => {
     captureError(new Error(`insert failed for ${email}`), { requestId: 'req-7', route: '/api/v1/events/:id' });
     await closeSentry();
 
-    const events = envelopes.flatMap((envelope) => (envelope as [unknown, [{ type: string }, ErrorEvent][]])[1]).filter(([header]) => header.type === 'event');
+    const events = envelopes
+      .flatMap((envelope) => (envelope as [unknown, [{ type: string }, ErrorEvent][]])[1])
+      .filter(([header]) => header.type === 'event');
     expect(events).toHaveLength(1);
     const event = events[0]![1];
     expect(event.tags).toMatchObject({ request_id: 'req-7', route: '/api/v1/events/:id' });

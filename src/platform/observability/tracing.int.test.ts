@@ -9,7 +9,15 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggerOptions, traceContextMixin } from './logger.js';
-import { currentTraceId, initTracing, injectTraceContext, runWithExtractedContext, shutdownTracing, withSpan, type SpanProcessor } from './tracing.js';
+import {
+  currentTraceId,
+  initTracing,
+  injectTraceContext,
+  runWithExtractedContext,
+  shutdownTracing,
+  withSpan,
+  type SpanProcessor,
+} from './tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const lines: Record<string, unknown>[] = [];
@@ -35,7 +43,10 @@ describe('a trace from an HTTP request through a job into a function', () => {
   const jobRows: { name: string; trace: string }[] = [];
 
   beforeAll(async () => {
-    const tracing = await initTracing({ serviceName: 'epu-test', spanProcessor: new SimpleSpanProcessor(exporter) as unknown as SpanProcessor });
+    const tracing = await initTracing({
+      serviceName: 'epu-test',
+      spanProcessor: new SimpleSpanProcessor(exporter) as unknown as SpanProcessor,
+    });
     expect(tracing.enabled).toBe(true);
 
     const { createHttpServer } = await import('../http/server.js');
@@ -99,7 +110,8 @@ describe('a trace from an HTTP request through a job into a function', () => {
     );
 
     const spans = exporter.getFinishedSpans();
-    const byName = (name: string) => spans.find((span) => span.name === name) ?? expect.fail(`no span named ${name} in ${spans.map((s) => s.name).join(', ')}`);
+    const byName = (name: string) =>
+      spans.find((span) => span.name === name) ?? expect.fail(`no span named ${name} in ${spans.map((s) => s.name).join(', ')}`);
     const request = spans.find((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name.includes('http'));
     expect(request, 'the incoming request span').toBeDefined();
     expect(request!.name).toBe('POST /api/v1/events/:id/exports');
@@ -121,8 +133,14 @@ describe('a trace from an HTTP request through a job into a function', () => {
     expect(fn.kind).toBe(SpanKind.SERVER);
 
     // SQL spans sit inside the request and inside the job.
-    const sqlSpans = spans.filter((span) => span.instrumentationScope.name.includes('pg') && String(span.attributes['db.statement'] ?? span.attributes['db.query.text'] ?? '').includes('SELECT'));
-    const inRequest = sqlSpans.find((span) => String(span.attributes['db.statement'] ?? span.attributes['db.query.text']).includes('in_request'));
+    const sqlSpans = spans.filter(
+      (span) =>
+        span.instrumentationScope.name.includes('pg') &&
+        String(span.attributes['db.statement'] ?? span.attributes['db.query.text'] ?? '').includes('SELECT'),
+    );
+    const inRequest = sqlSpans.find((span) =>
+      String(span.attributes['db.statement'] ?? span.attributes['db.query.text']).includes('in_request'),
+    );
     const inJob = sqlSpans.find((span) => String(span.attributes['db.statement'] ?? span.attributes['db.query.text']).includes('in_job'));
     expect(inRequest, 'an SQL span in the request').toBeDefined();
     expect(inJob && parentOf(inJob)).toBe(job.spanContext().spanId);

@@ -2,7 +2,17 @@
 // is set. The helpers below only use @opentelemetry/api, which does nothing until
 // initTracing() registers the SDK: with tracing off they cost next to nothing and
 // callers never need to ask whether it is on.
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+} from '@opentelemetry/api';
 import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 
@@ -27,7 +37,17 @@ const TRACER = 'epu';
 // Incoming requests nobody needs a trace of: probes and scrapes, several a second per replica.
 const UNTRACED_PATHS = new Set(['/livez', '/healthz', '/metrics', '/favicon.ico']);
 // Added to the instrumentation's own list (sig, X-Amz-Signature, ...): our signed links and one-time tokens.
-const SECRET_QUERY_PARAMS = ['sig', 'token', 'code', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'];
+const SECRET_QUERY_PARAMS = [
+  'sig',
+  'token',
+  'code',
+  'Signature',
+  'AWSAccessKeyId',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+];
 
 let active: Tracing | null = null;
 
@@ -68,7 +88,9 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
 
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
-    ...(options.serviceVersion ? { resource: (await import('@opentelemetry/resources')).resourceFromAttributes({ 'service.version': options.serviceVersion }) } : {}),
+    ...(options.serviceVersion
+      ? { resource: (await import('@opentelemetry/resources')).resourceFromAttributes({ 'service.version': options.serviceVersion }) }
+      : {}),
     spanProcessors: processors,
     // Metrics go to Prometheus (metrics.ts) and logs to stdout: the SDK exports traces only.
     metricReaders: [],
@@ -129,7 +151,12 @@ export function runWithExtractedContext<T>(
 }
 
 /** Runs `fn` in a child span of the active one: storage calls, exports, anything worth seeing in a trace. */
-export function withSpan<T>(name: string, fn: (span: Span) => Promise<T> | T, attributes?: Attributes, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+export function withSpan<T>(
+  name: string,
+  fn: (span: Span) => Promise<T> | T,
+  attributes?: Attributes,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   return inSpan(name, { kind, attributes }, context.active(), fn);
 }
 

@@ -106,7 +106,10 @@ describe('PostgreSQL bus', () => {
       const box = inbox();
       let resyncs = 0;
       await bus.subscribe('test_reconnect', box.handler, { onResync: () => resyncs++ });
-      const { rowCount } = await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [BUS_APPLICATION_NAME]);
+      const { rowCount } = await pool.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+        [BUS_APPLICATION_NAME],
+      );
       expect(rowCount).toBe(1);
       await until(() => resyncs === 1);
       const arrival = box.next();
@@ -120,7 +123,10 @@ describe('PostgreSQL bus', () => {
   it('opens no listening connection until something subscribes', async () => {
     const bus = createPostgresBus({ pool, connectionString: database.url, logger });
     await bus.publish('test_lazy', 'nobody listens');
-    const { rows } = await pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [BUS_APPLICATION_NAME]);
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [BUS_APPLICATION_NAME],
+    );
     expect(rows[0].n).toBe(0);
     await bus.close();
   });

@@ -45,7 +45,8 @@ export function createPostgresBus(options: { pool: pg.Pool; connectionString: st
       next.end().catch(() => undefined);
       if (closed) return;
       const delayMs = reconnectDelayMs(failures++);
-      if (failures === 1 || failures % 10 === 0) logger.warn({ err: error, retryInMs: delayMs, failures }, 'change notifications lost: reconnecting');
+      if (failures === 1 || failures % 10 === 0)
+        logger.warn({ err: error, retryInMs: delayMs, failures }, 'change notifications lost: reconnecting');
       retryTimer = setTimeout(() => void connect(), delayMs);
       retryTimer.unref();
     };
@@ -96,7 +97,8 @@ export function createPostgresBus(options: { pool: pg.Pool; connectionString: st
       else if (!client) await connect();
       // A channel added while the connection was being set up, or to a live connection.
       const current = client;
-      if (listening && current) await listen(current, channel).catch((error: Error) => logger.warn({ err: error, channel }, 'LISTEN failed'));
+      if (listening && current)
+        await listen(current, channel).catch((error: Error) => logger.warn({ err: error, channel }, 'LISTEN failed'));
       return () => {
         remove();
         if (!registry.has(channel) && listening && client) {

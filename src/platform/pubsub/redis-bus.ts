@@ -116,7 +116,9 @@ export function createRedisBus(options: { url: string; namespace: string; logger
       if (closed) throw new Error('the change bus is closed');
       const remove = registry.add(channel, handler, subscribeOptions);
       if (subscriber.status === 'ready') {
-        await subscriber.subscribe(prefix + channel).catch((error: Error) => logger.warn({ err: error, channel }, 'Redis SUBSCRIBE failed'));
+        await subscriber
+          .subscribe(prefix + channel)
+          .catch((error: Error) => logger.warn({ err: error, channel }, 'Redis SUBSCRIBE failed'));
       } else if (await waitReady(subscriber, WAIT_MS)) {
         // The ready handler subscribes to every registered channel.
         await subscribing;

@@ -1,6 +1,14 @@
 // The job queue: PostgreSQL-backed jobs with leases, retries and cron schedules.
 // See docs/decisions/0005-job-queue.md.
 export { createQueue, type EnqueueOptions, type Queue, type QueueDependencies } from './queue.js';
-export { createWorker, type JobContext, type JobFinishedInfo, type JobHandler, type JobSummary, type Worker, type WorkerOptions } from './worker.js';
+export {
+  createWorker,
+  type JobContext,
+  type JobFinishedInfo,
+  type JobHandler,
+  type JobSummary,
+  type Worker,
+  type WorkerOptions,
+} from './worker.js';
 export type { Job, JobCounts } from './jobs.repository.js';
 export type { JobStatus } from '../db/schema.js';

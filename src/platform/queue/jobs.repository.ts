@@ -136,13 +136,21 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
         const [createdAt, id] = decodeCursor(options.cursor);
         query = query.where(sql<boolean>`(created_at, id) < (${new Date(createdAt)}, ${id}::uuid)`);
       }
-      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1).execute();
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit + 1)
+        .execute();
       return toPage(rows, options.limit, (row) => [row.created_at.toISOString(), row.id], toJob);
     },
 
     async counts(): Promise<JobCounts> {
       // ::int because pg hands back bigint as a string unless a parser for it is installed.
-      const byStatus = await db.selectFrom('jobs').select(['status', sql<number>`count(*)::int`.as('count')]).groupBy('status').execute();
+      const byStatus = await db
+        .selectFrom('jobs')
+        .select(['status', sql<number>`count(*)::int`.as('count')])
+        .groupBy('status')
+        .execute();
       const oldest = await db
         .selectFrom('jobs')
         .select(sql<number | null>`extract(epoch FROM now() - min(run_at))::float8`.as('age'))
@@ -178,7 +186,12 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
         const result = await db
           .deleteFrom('jobs')
           .where('id', 'in', (eb) =>
-            eb.selectFrom('jobs').select('id').where('finished_at', '<', date).where('status', 'in', ['completed', 'dead']).limit(batchSize),
+            eb
+              .selectFrom('jobs')
+              .select('id')
+              .where('finished_at', '<', date)
+              .where('status', 'in', ['completed', 'dead'])
+              .limit(batchSize),
           )
           .executeTakeFirst();
         const count = Number(result.numDeletedRows);
@@ -329,7 +342,11 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
     },
 
     async dueSchedules(): Promise<Selectable<JobSchedulesTable>[]> {
-      return db.selectFrom('job_schedules').selectAll().where('next_run_at', '<=', sql<Date>`now()`).execute();
+      return db
+        .selectFrom('job_schedules')
+        .selectAll()
+        .where('next_run_at', '<=', sql<Date>`now()`)
+        .execute();
     },
 
     /**

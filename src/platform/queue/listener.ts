@@ -15,7 +15,12 @@ export interface JobListener {
  * reconnects with backoff; meanwhile the worker's polling keeps jobs moving.
  * Behind a transaction-mode pooler LISTEN gets nothing, and polling is all there is.
  */
-export function createJobListener(options: { pool: pg.Pool; logger: Logger; onJob: (name: string) => void; onListening: () => void }): JobListener {
+export function createJobListener(options: {
+  pool: pg.Pool;
+  logger: Logger;
+  onJob: (name: string) => void;
+  onListening: () => void;
+}): JobListener {
   const { pool, logger } = options;
   let current: pg.Client | null = null;
   let stopped = true;

@@ -165,7 +165,9 @@ describe('reading jobs', () => {
     const running = await queue.enqueue('counted', {});
     const done = await queue.enqueue('counted', {});
     await sql`UPDATE jobs SET run_at = now() - interval '90 seconds' WHERE id = ${old}`.execute(db);
-    await sql`UPDATE jobs SET status = 'running', locked_by = 'w', locked_until = now() + interval '1 minute' WHERE id = ${running}`.execute(db);
+    await sql`UPDATE jobs SET status = 'running', locked_by = 'w', locked_until = now() + interval '1 minute' WHERE id = ${running}`.execute(
+      db,
+    );
     await sql`UPDATE jobs SET status = 'completed', finished_at = now() WHERE id = ${done}`.execute(db);
 
     const counts = await queue.counts();
@@ -211,7 +213,8 @@ describe('maintenance', () => {
 
   it('setSchedule registers a cron schedule, keeps its next slot when re-registered unchanged, and refuses bad cron', async () => {
     await queue.setSchedule('stats.aggregate', '*/5 * * * *');
-    const read = () => sql<{ cron: string; next_run_at: Date }>`SELECT cron, next_run_at FROM job_schedules WHERE name = 'stats.aggregate'`.execute(db);
+    const read = () =>
+      sql<{ cron: string; next_run_at: Date }>`SELECT cron, next_run_at FROM job_schedules WHERE name = 'stats.aggregate'`.execute(db);
     const first = (await read()).rows[0]!;
     expect(first.cron).toBe('*/5 * * * *');
     expect(first.next_run_at.getTime()).toBeGreaterThan(Date.now() - 1_000);

@@ -12,7 +12,10 @@ function startWorkers(count: number, handlers: Record<string, (job: JobContext) 
 }
 
 async function schedule(name: string) {
-  const { rows } = await sql<{ next_run_at: Date; last_run_at: Date | null }>`SELECT next_run_at, last_run_at FROM job_schedules WHERE name = ${name}`.execute(h.db);
+  const { rows } = await sql<{
+    next_run_at: Date;
+    last_run_at: Date | null;
+  }>`SELECT next_run_at, last_run_at FROM job_schedules WHERE name = ${name}`.execute(h.db);
   return rows[0]!;
 }
 
@@ -31,7 +34,9 @@ describe('schedules', () => {
     // Three due slots in turn; every worker's scheduler races for each.
     for (let round = 1; round <= 3; round++) {
       await sql`UPDATE job_schedules SET next_run_at = now() - make_interval(mins => ${round}) WHERE name = 'report.daily'`.execute(h.db);
-      await expect.poll(async () => (await jobsNamed('report.daily')).filter((job) => job.status === 'completed').length, { timeout: 10_000 }).toBe(round);
+      await expect
+        .poll(async () => (await jobsNamed('report.daily')).filter((job) => job.status === 'completed').length, { timeout: 10_000 })
+        .toBe(round);
       await sleep(300);
       expect(await jobsNamed('report.daily')).toHaveLength(round);
     }
@@ -66,7 +71,9 @@ describe('schedules', () => {
   });
 
   it('skips a schedule whose stored cron is broken and keeps firing the others', async () => {
-    await sql`INSERT INTO job_schedules (name, cron, next_run_at) VALUES ('broken.cron', 'not a cron', now() - interval '1 minute')`.execute(h.db);
+    await sql`INSERT INTO job_schedules (name, cron, next_run_at) VALUES ('broken.cron', 'not a cron', now() - interval '1 minute')`.execute(
+      h.db,
+    );
     await h.queue.setSchedule('healthy.cron', '0 5 * * *');
     await sql`UPDATE job_schedules SET next_run_at = now() - interval '1 minute' WHERE name = 'healthy.cron'`.execute(h.db);
     startWorkers(1, { 'healthy.cron': async () => undefined, 'broken.cron': async () => undefined });

@@ -22,7 +22,12 @@ const children: ChildProcess[] = [];
 // The child runs the built module: a stale build would test old code.
 function assertBuildIsCurrent(): void {
   const newest = (dir: string, suffix: RegExp) =>
-    Math.max(...fs.readdirSync(dir).filter((file) => suffix.test(file)).map((file) => fs.statSync(path.join(dir, file)).mtimeMs));
+    Math.max(
+      ...fs
+        .readdirSync(dir)
+        .filter((file) => suffix.test(file))
+        .map((file) => fs.statSync(path.join(dir, file)).mtimeMs),
+    );
   // The build info counts too: a build may leave an output untouched when its JavaScript did not change.
   const buildInfo = path.join(packageRoot, 'dist/.tsbuildinfo.build');
   const built = fs.existsSync(path.join(BUILT_DIR, 'index.js'))
@@ -41,7 +46,9 @@ beforeAll(async () => {
   pool.on('error', () => undefined);
   db = new Kysely({ dialect: new PostgresDialect({ pool }) });
   queue = createQueue({ db, pool, logger: createLogger({ level: 'silent', pretty: false, name: 'crash-test' }) });
-  await sql`CREATE TABLE queue_crash_markers (job_id uuid NOT NULL, attempt integer NOT NULL, pid integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(db);
+  await sql`CREATE TABLE queue_crash_markers (job_id uuid NOT NULL, attempt integer NOT NULL, pid integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(
+    db,
+  );
 });
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -69,7 +76,10 @@ async function startChild(mode: 'hang' | 'complete'): Promise<Child> {
 }
 
 async function markers(id: string) {
-  const { rows } = await sql<{ attempt: number; pid: number }>`SELECT attempt, pid FROM queue_crash_markers WHERE job_id = ${id} ORDER BY at`.execute(db);
+  const { rows } = await sql<{
+    attempt: number;
+    pid: number;
+  }>`SELECT attempt, pid FROM queue_crash_markers WHERE job_id = ${id} ORDER BY at`.execute(db);
   return rows;
 }
 

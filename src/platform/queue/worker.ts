@@ -115,7 +115,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const names = Object.keys(handlers);
   const repository = repositoryOf(queue);
   const log = logger.child({ worker: workerId });
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a whole number of at least 1, not ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`concurrency must be a whole number of at least 1, not ${concurrency}`);
   if (!(leaseSeconds > 0)) throw new Error(`leaseSeconds must be positive, not ${leaseSeconds}`);
 
   // Keyed by id and attempt: after a lost lease the same job may be claimed again while the old run winds down.
@@ -139,7 +140,10 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function reclaimExpiredLeases(): Promise<void> {
     for (const job of await repository.reclaimExpired()) {
-      log.warn({ job: job.id, jobName: job.name, previousWorker: job.previousWorker, status: job.status }, 'reclaimed a job whose lease expired');
+      log.warn(
+        { job: job.id, jobName: job.name, previousWorker: job.previousWorker, status: job.status },
+        'reclaimed a job whose lease expired',
+      );
     }
   }
 
@@ -206,8 +210,7 @@ export function createWorker(options: WorkerOptions): Worker {
         if (outcome === 'dead') {
           jobLog.error({ err: failure.error }, 'job failed for the last time: dead');
           captureError(failure.error, { job: job.name });
-        }
-        else if (outcome === 'retry') jobLog.warn({ err: failure.error, retryInMs: delayMs }, 'job failed; it will be retried');
+        } else if (outcome === 'retry') jobLog.warn({ err: failure.error, retryInMs: delayMs }, 'job failed; it will be retried');
       }
     } catch (error) {
       // The database is unreachable: the lease runs out and another attempt follows.
@@ -262,7 +265,10 @@ export function createWorker(options: WorkerOptions): Worker {
         const slot = await repository.claimScheduleSlot(trx, schedule.name, next);
         if (!slot) return null;
         const scheduledFor = slot.toISOString();
-        const id = await repository.insert({ name: schedule.name, payload: { scheduledFor }, key: `schedule:${schedule.name}:${scheduledFor}` }, trx);
+        const id = await repository.insert(
+          { name: schedule.name, payload: { scheduledFor }, key: `schedule:${schedule.name}:${scheduledFor}` },
+          trx,
+        );
         return { id, scheduledFor };
       });
       if (fired) log.info({ schedule: schedule.name, job: fired.id, scheduledFor: fired.scheduledFor, nextRunAt: next }, 'schedule fired');

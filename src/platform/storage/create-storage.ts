@@ -7,7 +7,10 @@ import { createFileStorage } from './file-storage.js';
 import { createS3Storage } from './s3-storage.js';
 import { isValidKey, type ObjectStorage, type StorageHooks } from './storage.js';
 
-export type StorageConfig = Pick<Config, 'storageUrl' | 'dataDir' | 'publicUrl' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 'cdnBaseUrl'>;
+export type StorageConfig = Pick<
+  Config,
+  'storageUrl' | 'dataDir' | 'publicUrl' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 'cdnBaseUrl'
+>;
 
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -17,7 +20,10 @@ export function parseS3Url(storageUrl: string): { bucket: string; prefix: string
   const bucket = url.host;
   const prefix = url.pathname.replace(/^\/+|\/+$/g, '');
   if (!S3_BUCKET.test(bucket) || url.search || url.hash || (prefix && !isValidKey(prefix))) {
-    throw new ConfigError('STORAGE_URL', 'expected s3://bucket or s3://bucket/prefix: a bucket name (lowercase letters, digits, dots, hyphens) and a plain path of letters, digits, . _ -');
+    throw new ConfigError(
+      'STORAGE_URL',
+      'expected s3://bucket or s3://bucket/prefix: a bucket name (lowercase letters, digits, dots, hyphens) and a plain path of letters, digits, . _ -',
+    );
   }
   return { bucket, prefix: prefix ? `${prefix}/` : '' };
 }
@@ -54,6 +60,7 @@ export function createStorage(config: StorageConfig, keyring: Keyring, logger: L
   }
   const root = fileStorageRoot(config);
   logger.info({ root }, 'storage: local disk');
-  if (config.cdnBaseUrl) logger.warn('CDN_BASE_URL is ignored with file storage: a CDN needs an object store as its origin (STORAGE_URL=s3://...)');
+  if (config.cdnBaseUrl)
+    logger.warn('CDN_BASE_URL is ignored with file storage: a CDN needs an object store as its origin (STORAGE_URL=s3://...)');
   return createFileStorage({ root, publicUrl: config.publicUrl, keyring, ...hooks });
 }

@@ -24,7 +24,8 @@ function tempDir(): string {
 
 /** Every file under `dir`, hidden ones included, relative to it. */
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
     .sort();
@@ -38,7 +39,10 @@ describe('file storage: the driver contract', () => {
   let context: ContractContext;
   beforeAll(() => {
     const errors: StorageOperation[] = [];
-    context = { storage: createFileStorage({ root: tempDir(), publicUrl, keyring, onError: (operation) => errors.push(operation) }), errors };
+    context = {
+      storage: createFileStorage({ root: tempDir(), publicUrl, keyring, onError: (operation) => errors.push(operation) }),
+      errors,
+    };
   });
   objectStorageContract(() => context);
 });
@@ -50,7 +54,10 @@ describe('file storage on disk', () => {
     await storage.put('derived/2025/01/a.jpg', Buffer.from('jpeg bytes'), { contentType: 'image/jpeg' });
     expect(filesUnder(root)).toEqual(['derived/2025/01/.a.jpg.meta.json', 'derived/2025/01/a.jpg']);
     expect(fs.readFileSync(path.join(root, 'derived/2025/01/a.jpg'), 'utf8')).toBe('jpeg bytes');
-    expect(JSON.parse(fs.readFileSync(path.join(root, 'derived/2025/01/.a.jpg.meta.json'), 'utf8'))).toMatchObject({ contentType: 'image/jpeg', bytes: 10 });
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'derived/2025/01/.a.jpg.meta.json'), 'utf8'))).toMatchObject({
+      contentType: 'image/jpeg',
+      bytes: 10,
+    });
     expect(await storage.get('derived/2025')).toBeNull();
     expect(await storage.head('derived/2025')).toBeNull();
   });
@@ -58,10 +65,12 @@ describe('file storage on disk', () => {
   it('leaves no trace when the body fails mid-way or runs past maxBytes', async () => {
     const root = tempDir();
     const storage = createFileStorage({ root, publicUrl, keyring });
-    await expect(storage.put('originals/2025/01/x.jpg', failingStream(200_000), { contentType: 'image/jpeg' })).rejects.toThrow('client went away');
-    await expect(storage.put('originals/2025/01/y.jpg', chunkedStream(500_000), { contentType: 'image/jpeg', maxBytes: 200_000 })).rejects.toBeInstanceOf(
-      ObjectTooLargeError,
+    await expect(storage.put('originals/2025/01/x.jpg', failingStream(200_000), { contentType: 'image/jpeg' })).rejects.toThrow(
+      'client went away',
     );
+    await expect(
+      storage.put('originals/2025/01/y.jpg', chunkedStream(500_000), { contentType: 'image/jpeg', maxBytes: 200_000 }),
+    ).rejects.toBeInstanceOf(ObjectTooLargeError);
     expect(filesUnder(root)).toEqual([]);
   });
 
@@ -80,7 +89,11 @@ describe('file storage on disk', () => {
     fs.mkdirSync(path.join(root, 'backups'), { recursive: true });
     fs.writeFileSync(path.join(root, 'backups/manual.dump'), 'dump');
     const storage = createFileStorage({ root, publicUrl, keyring });
-    expect(await storage.head('backups/manual.dump')).toMatchObject({ contentType: 'application/octet-stream', bytes: 4, etag: expect.stringMatching(/^".+"$/) });
+    expect(await storage.head('backups/manual.dump')).toMatchObject({
+      contentType: 'application/octet-stream',
+      bytes: 4,
+      etag: expect.stringMatching(/^".+"$/),
+    });
   });
 
   it('signs /media/ links under PUBLIC_URL that the route accepts until they expire', async () => {
@@ -91,7 +104,10 @@ describe('file storage on disk', () => {
     expect(`${url.origin}${url.pathname}`).toBe(`https://photos.example.test/media/${key}`);
     const query = Object.fromEntries(url.searchParams);
     expect(query).toMatchObject({ exp: String(now / 1000 + 600), dl: 'Summer party.jpg', sig: expect.any(String) });
-    expect(checkMediaRequest(keyring, key, query, now / 1000)).toMatchObject({ ok: true, grant: { key, downloadName: 'Summer party.jpg' } });
+    expect(checkMediaRequest(keyring, key, query, now / 1000)).toMatchObject({
+      ok: true,
+      grant: { key, downloadName: 'Summer party.jpg' },
+    });
     expect(checkMediaRequest(keyring, key, { ...query, dl: 'other.jpg' }, now / 1000)).toEqual({ ok: false, reason: 'invalid' });
     expect(checkMediaRequest(keyring, key, query, now / 1000 + 601)).toEqual({ ok: false, reason: 'expired' });
   });
@@ -104,11 +120,18 @@ describe('file storage on disk', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
     const errors: StorageOperation[] = [];
-    const storage = createFileStorage({ root: path.join(dir, 'not-a-dir', 'storage'), publicUrl, keyring, onError: (operation) => errors.push(operation) });
+    const storage = createFileStorage({
+      root: path.join(dir, 'not-a-dir', 'storage'),
+      publicUrl,
+      keyring,
+      onError: (operation) => errors.push(operation),
+    });
     const failure = await storage.check().catch((error) => error);
     expect(failure).toBeInstanceOf(StorageError);
     expect(failure.operation).toBe('check');
-    await expect(storage.put('originals/2025/01/z.jpg', Buffer.from('z'), { contentType: 'image/jpeg' })).rejects.toBeInstanceOf(StorageError);
+    await expect(storage.put('originals/2025/01/z.jpg', Buffer.from('z'), { contentType: 'image/jpeg' })).rejects.toBeInstanceOf(
+      StorageError,
+    );
     expect(errors).toEqual(['check', 'put']);
   });
 });
@@ -228,7 +251,14 @@ describe('file storage: open(), the single read behind /media/', () => {
 
 describe('the STORAGE_URL dial, file side', () => {
   const logger = createLogger({ level: 'silent', pretty: false, name: 'test' });
-  const base = { dataDir: '/var/lib/epu', publicUrl, s3Endpoint: undefined, s3Region: 'us-east-1', s3ForcePathStyle: false, cdnBaseUrl: undefined };
+  const base = {
+    dataDir: '/var/lib/epu',
+    publicUrl,
+    s3Endpoint: undefined,
+    s3Region: 'us-east-1',
+    s3ForcePathStyle: false,
+    cdnBaseUrl: undefined,
+  };
 
   it('uses <EPU_DATA_DIR>/storage when STORAGE_URL is unset or file://, and the given path for file:///abs', () => {
     expect(fileStorageRoot({ dataDir: '/var/lib/epu', storageUrl: undefined })).toBe('/var/lib/epu/storage');

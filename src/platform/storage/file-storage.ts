@@ -402,7 +402,11 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
       let url = signed.get(memo);
       if (url === undefined) {
         assertValidKey(key);
-        url = mediaUrl(options.publicUrl, options.keyring, { key, expiresAt, ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}) });
+        url = mediaUrl(options.publicUrl, options.keyring, {
+          key,
+          expiresAt,
+          ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}),
+        });
         signed.set(memo, url);
       }
       return url;

@@ -58,7 +58,8 @@ const removeFromDisk = (key: string) => {
   fs.rmSync(path.join(path.dirname(file), `.${path.basename(file)}.meta.json`));
 };
 
-const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: pathOf(url), headers: { accept: 'application/json', ...headers } });
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'GET', url: pathOf(url), headers: { accept: 'application/json', ...headers } });
 
 describe('GET /media/* with a valid signature', () => {
   it('streams the object with its type, length, ETag, a private cache lifetime and nosniff', async () => {
@@ -167,10 +168,26 @@ describe('GET /media/* refuses', () => {
     const url = new URL(await storage.signedUrl(original, { expiresInSeconds: 600 }));
     const variants = [
       url.href.replace(original, thumbnail),
-      (() => { const u = new URL(url); u.searchParams.set('exp', String(Number(u.searchParams.get('exp')) + 3600)); return u.href; })(),
-      (() => { const u = new URL(url); u.searchParams.set('dl', 'x.html'); return u.href; })(),
-      (() => { const u = new URL(url); u.searchParams.set('sig', 'A'.repeat(43)); return u.href; })(),
-      (() => { const u = new URL(url); u.searchParams.delete('sig'); return u.href; })(),
+      (() => {
+        const u = new URL(url);
+        u.searchParams.set('exp', String(Number(u.searchParams.get('exp')) + 3600));
+        return u.href;
+      })(),
+      (() => {
+        const u = new URL(url);
+        u.searchParams.set('dl', 'x.html');
+        return u.href;
+      })(),
+      (() => {
+        const u = new URL(url);
+        u.searchParams.set('sig', 'A'.repeat(43));
+        return u.href;
+      })(),
+      (() => {
+        const u = new URL(url);
+        u.searchParams.delete('sig');
+        return u.href;
+      })(),
       `${url.origin}${url.pathname}`,
     ];
     for (const variant of variants) {
@@ -186,7 +203,11 @@ describe('GET /media/* refuses', () => {
   });
 
   it('paths that try to leave the storage root', async () => {
-    for (const attempt of ['/media/../secret-key?exp=9999999999&sig=x', '/media/%2e%2e/%2e%2e/etc/passwd?exp=9999999999&sig=x', '/media/originals%2f..%2f..%2fx?exp=1&sig=x']) {
+    for (const attempt of [
+      '/media/../secret-key?exp=9999999999&sig=x',
+      '/media/%2e%2e/%2e%2e/etc/passwd?exp=9999999999&sig=x',
+      '/media/originals%2f..%2f..%2fx?exp=1&sig=x',
+    ]) {
       const response = await app.inject({ method: 'GET', url: attempt, headers: { accept: 'application/json' } });
       expect([403, 404], attempt).toContain(response.statusCode);
     }
@@ -213,7 +234,11 @@ describe('GET /media/* of larger objects, streamed from disk', () => {
     expect([small.statusCode, small.headers['content-range']]).toEqual([206, `bytes 1000-1009/${large.length}`]);
     expect(small.rawPayload.equals(large.subarray(1000, 1010))).toBe(true);
     const big = await get(url, { range: 'bytes=10-' });
-    expect([big.statusCode, big.headers['content-range'], big.headers['content-length']]).toEqual([206, `bytes 10-${large.length - 1}/${large.length}`, String(large.length - 10)]);
+    expect([big.statusCode, big.headers['content-range'], big.headers['content-length']]).toEqual([
+      206,
+      `bytes 10-${large.length - 1}/${large.length}`,
+      String(large.length - 10),
+    ]);
     expect(big.rawPayload.equals(large.subarray(10))).toBe(true);
   });
 
@@ -244,12 +269,26 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     const second = await get(url);
     expect(second.statusCode).toBe(200);
     expect(second.rawPayload.equals(bytes)).toBe(true);
-    for (const header of ['etag', 'last-modified', 'content-type', 'content-length', 'cache-control', 'x-content-type-options', 'content-security-policy', 'accept-ranges']) {
+    for (const header of [
+      'etag',
+      'last-modified',
+      'content-type',
+      'content-length',
+      'cache-control',
+      'x-content-type-options',
+      'content-security-policy',
+      'accept-ranges',
+    ]) {
       expect(second.headers[header], header).toBe(first.headers[header]);
     }
     expect(second.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     const head = await app.inject({ method: 'HEAD', url: pathOf(url) });
-    expect([head.statusCode, head.headers['content-length'], head.headers.etag, head.rawPayload.length]).toEqual([200, '20', first.headers.etag, 0]);
+    expect([head.statusCode, head.headers['content-length'], head.headers.etag, head.rawPayload.length]).toEqual([
+      200,
+      '20',
+      first.headers.etag,
+      0,
+    ]);
   });
 
   it('stops serving it as soon as it is deleted through the storage', async () => {
@@ -298,7 +337,11 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     const notHeldUrl = await storage.signedUrl(notHeld, { expiresInSeconds: 600 });
     expect((await get(heldUrl)).rawPayload.equals(atLimit)).toBe(true);
     const big = await get(notHeldUrl);
-    expect([big.statusCode, big.headers['content-length'], big.headers['cache-control']]).toEqual([200, String(overLimit.length), 'public, max-age=31536000, immutable']);
+    expect([big.statusCode, big.headers['content-length'], big.headers['cache-control']]).toEqual([
+      200,
+      String(overLimit.length),
+      'public, max-age=31536000, immutable',
+    ]);
     expect(big.rawPayload.equals(overLimit)).toBe(true);
     removeFromDisk(held);
     removeFromDisk(notHeld);
@@ -313,7 +356,12 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     const { etag } = (await get(url)).headers;
     removeFromDisk(key);
     const first = await get(url, { range: 'bytes=0-3' });
-    expect([first.statusCode, first.headers['content-range'], first.headers['content-length'], first.payload]).toEqual([206, 'bytes 0-3/20', '4', '0123']);
+    expect([first.statusCode, first.headers['content-range'], first.headers['content-length'], first.payload]).toEqual([
+      206,
+      'bytes 0-3/20',
+      '4',
+      '0123',
+    ]);
     const open = await get(url, { range: 'bytes=15-' });
     expect([open.statusCode, open.headers['content-range'], open.payload]).toEqual([206, 'bytes 15-19/20', 'fghij']);
     const suffix = await get(url, { range: 'bytes=-3' });
@@ -327,7 +375,12 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     const notModified = await get(url, { 'if-none-match': String(etag) });
     expect([notModified.statusCode, notModified.rawPayload.length, notModified.headers.etag]).toEqual([304, 0, etag]);
     const ranged = await app.inject({ method: 'HEAD', url: pathOf(url), headers: { range: 'bytes=2-5' } });
-    expect([ranged.statusCode, ranged.headers['content-range'], ranged.headers['content-length'], ranged.rawPayload.length]).toEqual([206, 'bytes 2-5/20', '4', 0]);
+    expect([ranged.statusCode, ranged.headers['content-range'], ranged.headers['content-length'], ranged.rawPayload.length]).toEqual([
+      206,
+      'bytes 2-5/20',
+      '4',
+      0,
+    ]);
   });
 
   it('serves a held object as a named download only through a link signed with that name', async () => {
@@ -335,7 +388,10 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     await storage.put(key, bytes, { contentType: 'image/webp' });
     expect((await get(await storage.signedUrl(key, { expiresInSeconds: 600 }))).headers['content-disposition']).toBeUndefined();
     const named = await get(await storage.signedUrl(key, { expiresInSeconds: 600, downloadName: 'thumb.webp' }));
-    expect([named.statusCode, named.headers['content-disposition']]).toEqual([200, `attachment; filename="thumb.webp"; filename*=UTF-8''thumb.webp`]);
+    expect([named.statusCode, named.headers['content-disposition']]).toEqual([
+      200,
+      `attachment; filename="thumb.webp"; filename*=UTF-8''thumb.webp`,
+    ]);
   });
 
   it('still refuses bad, expired and traversal-looking links to a held object', async () => {
@@ -357,7 +413,12 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     expect(expired.statusCode).toBe(403);
     expect(expired.json().error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/expired/) });
     const exp = url.searchParams.get('exp');
-    for (const attempt of [`/media/derived/../${key}?exp=${exp}&sig=x`, `/media/derived/%2e%2e/${key}?exp=${exp}&sig=x`, `/media/${key.replace('derived/', 'derived//')}${url.search}`, `/media/.${key}${url.search}`]) {
+    for (const attempt of [
+      `/media/derived/../${key}?exp=${exp}&sig=x`,
+      `/media/derived/%2e%2e/${key}?exp=${exp}&sig=x`,
+      `/media/${key.replace('derived/', 'derived//')}${url.search}`,
+      `/media/.${key}${url.search}`,
+    ]) {
       const response = await app.inject({ method: 'GET', url: attempt, headers: { accept: 'application/json' } });
       expect([403, 404], attempt).toContain(response.statusCode);
     }
@@ -366,7 +427,14 @@ describe('GET /media/* of small derived objects, held in memory', () => {
 
 describe('the /media/ route and its driver', () => {
   it('is mounted only over a driver that can open objects', async () => {
-    const s3 = createS3Storage({ bucket: 'epu-media-test', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, cdnBaseUrl: undefined });
+    const s3 = createS3Storage({
+      bucket: 'epu-media-test',
+      prefix: '',
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      cdnBaseUrl: undefined,
+    });
     const other = createHttpServer({
       logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
       bodyLimit: 1024,

@@ -52,7 +52,10 @@ function requestedRange(request: FastifyRequest, meta: ObjectMeta): Required<Byt
 function describe(reply: FastifyReply, meta: ObjectMeta, range: Required<ByteRange> | undefined): FastifyReply {
   reply.type(meta.contentType);
   if (!range) return reply.header('content-length', meta.bytes);
-  return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${meta.bytes}`).header('content-length', range.end - range.start + 1);
+  return reply
+    .code(206)
+    .header('content-range', `bytes ${range.start}-${range.end}/${meta.bytes}`)
+    .header('content-length', range.end - range.start + 1);
 }
 
 export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
@@ -74,7 +77,9 @@ export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
       if (!access.ok) {
         throw new AppError(
           'forbidden',
-          access.reason === 'expired' ? 'This link has expired; reload the page to get a fresh one.' : 'This link is not valid; reload the page to get a fresh one.',
+          access.reason === 'expired'
+            ? 'This link has expired; reload the page to get a fresh one.'
+            : 'This link is not valid; reload the page to get a fresh one.',
         );
       }
       // HEAD answers from the metadata alone, without opening the object.

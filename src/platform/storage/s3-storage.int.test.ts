@@ -53,7 +53,10 @@ describe('S3 storage against s3rver', () => {
     const storage = s3Storage();
     const key = newObjectKey('originals', 'jpg');
     const size = 12 * 1024 * 1024;
-    const result = await storage.put(key, chunkedStream(size, 256 * 1024), { contentType: 'image/jpeg', cacheControl: 'private, max-age=60' });
+    const result = await storage.put(key, chunkedStream(size, 256 * 1024), {
+      contentType: 'image/jpeg',
+      cacheControl: 'private, max-age=60',
+    });
     expect(result).toEqual({ bytes: size, sha256: sha256(await buffer(chunkedStream(size, 256 * 1024))) });
     expect(await storage.head(key)).toMatchObject({ contentType: 'image/jpeg', bytes: size });
     expect(sha256(await buffer((await storage.get(key))!.body))).toBe(result.sha256);
@@ -65,9 +68,9 @@ describe('S3 storage against s3rver', () => {
   it('leaves no object when maxBytes stops a body after the multipart upload began', async () => {
     const storage = s3Storage();
     const key = newObjectKey('originals', 'jpg');
-    await expect(storage.put(key, chunkedStream(12 * 1024 * 1024), { contentType: 'image/jpeg', maxBytes: 7 * 1024 * 1024 })).rejects.toBeInstanceOf(
-      ObjectTooLargeError,
-    );
+    await expect(
+      storage.put(key, chunkedStream(12 * 1024 * 1024), { contentType: 'image/jpeg', maxBytes: 7 * 1024 * 1024 }),
+    ).rejects.toBeInstanceOf(ObjectTooLargeError);
     expect(await storage.head(key)).toBeNull();
   });
 
@@ -80,7 +83,9 @@ describe('S3 storage against s3rver', () => {
     expect(plain.status).toBe(200);
     expect(Buffer.from(await plain.arrayBuffer()).equals(bytes)).toBe(true);
     const named = await fetch(await storage.signedUrl(key, { expiresInSeconds: 60, downloadName: 'Sommerfest 2025.zip' }));
-    expect(named.headers.get('content-disposition')).toBe(`attachment; filename="Sommerfest 2025.zip"; filename*=UTF-8''Sommerfest%202025.zip`);
+    expect(named.headers.get('content-disposition')).toBe(
+      `attachment; filename="Sommerfest 2025.zip"; filename*=UTF-8''Sommerfest%202025.zip`,
+    );
     expect(Buffer.from(await named.arrayBuffer()).equals(bytes)).toBe(true);
     // s3rver does not verify V4 signatures, so refusal of a tampered URL is S3's to prove, not this test's.
   });
@@ -112,7 +117,12 @@ describe('S3 storage against s3rver', () => {
     for (const [operation, attempt] of [
       ['put', () => missing.put(key, Buffer.from('x'), { contentType: 'image/jpeg' })],
       ['get', () => missing.get(key)],
-      ['list', async () => { for await (const _ of missing.list('originals/')) break; }],
+      [
+        'list',
+        async () => {
+          for await (const _ of missing.list('originals/')) break;
+        },
+      ],
       ['check', () => missing.check()],
     ] as const) {
       const failure = await attempt().catch((error: unknown) => error);
@@ -146,6 +156,7 @@ describe('the STORAGE_URL dial, S3 side', () => {
   it('reads the bucket and an optional prefix from s3:// URLs and refuses malformed ones', () => {
     expect(parseS3Url('s3://epu-media')).toEqual({ bucket: 'epu-media', prefix: '' });
     expect(parseS3Url('s3://epu-media/staging/eu/')).toEqual({ bucket: 'epu-media', prefix: 'staging/eu/' });
-    for (const bad of ['s3://', 's3://Upper', 's3://b', 's3://bucket/a b', 's3://bucket/a?x=1']) expect(() => parseS3Url(bad), bad).toThrow(/STORAGE_URL/);
+    for (const bad of ['s3://', 's3://Upper', 's3://b', 's3://bucket/a b', 's3://bucket/a?x=1'])
+      expect(() => parseS3Url(bad), bad).toThrow(/STORAGE_URL/);
   });
 });

@@ -105,12 +105,21 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
     async get(key: string, getOptions: { range?: ByteRange } = {}): Promise<StoredObject | null> {
       assertValidKey(key);
       const { range } = getOptions;
-      if (range && (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))) {
+      if (
+        range &&
+        (!Number.isInteger(range.start) ||
+          range.start < 0 ||
+          (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))
+      ) {
         throw new RangeNotSatisfiableError(range);
       }
       try {
         const response = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }),
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: objectKey(key),
+            ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}),
+          }),
         );
         const served = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.ContentRange ?? '');
         return {

@@ -4,7 +4,14 @@ import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { expect, it } from 'vitest';
-import { InvalidKeyError, newObjectKey, ObjectTooLargeError, RangeNotSatisfiableError, type ObjectStorage, type StorageOperation } from './storage.js';
+import {
+  InvalidKeyError,
+  newObjectKey,
+  ObjectTooLargeError,
+  RangeNotSatisfiableError,
+  type ObjectStorage,
+  type StorageOperation,
+} from './storage.js';
 
 export interface ContractContext {
   storage: ObjectStorage;
@@ -107,7 +114,11 @@ export function objectStorageContract(context: () => ContractContext): void {
     await storage.put(`backups/${run}/ab/3.json`, Buffer.from('333'), { contentType: 'application/json' });
     await storage.put(`backups/${run}/b/4.json`, Buffer.from('4444'), { contentType: 'application/json' });
     expect(await keysUnder(storage, `backups/${run}/a/`)).toEqual([`backups/${run}/a/1.json`, `backups/${run}/a/22.json`]);
-    expect(await keysUnder(storage, `backups/${run}/a`)).toEqual([`backups/${run}/a/1.json`, `backups/${run}/a/22.json`, `backups/${run}/ab/3.json`]);
+    expect(await keysUnder(storage, `backups/${run}/a`)).toEqual([
+      `backups/${run}/a/1.json`,
+      `backups/${run}/a/22.json`,
+      `backups/${run}/ab/3.json`,
+    ]);
     expect(await keysUnder(storage, `backups/${run}/`)).toHaveLength(4);
     expect(await keysUnder(storage, `backups/${run}/c`)).toEqual([]);
     const listed = [];
@@ -118,10 +129,14 @@ export function objectStorageContract(context: () => ContractContext): void {
   it('aborts past maxBytes with ObjectTooLargeError and stores nothing', async () => {
     const { storage, errors } = context();
     const key = newObjectKey('originals', 'jpg');
-    const failure = await storage.put(key, chunkedStream(200_000), { contentType: 'image/jpeg', maxBytes: 100_000 }).catch((error) => error);
+    const failure = await storage
+      .put(key, chunkedStream(200_000), { contentType: 'image/jpeg', maxBytes: 100_000 })
+      .catch((error) => error);
     expect(failure).toBeInstanceOf(ObjectTooLargeError);
     expect(failure.maxBytes).toBe(100_000);
-    await expect(storage.put(key, Buffer.alloc(11), { contentType: 'image/jpeg', maxBytes: 10 })).rejects.toBeInstanceOf(ObjectTooLargeError);
+    await expect(storage.put(key, Buffer.alloc(11), { contentType: 'image/jpeg', maxBytes: 10 })).rejects.toBeInstanceOf(
+      ObjectTooLargeError,
+    );
     expect(await storage.head(key)).toBeNull();
     expect(await keysUnder(storage, key)).toEqual([]);
     expect(await storage.put(key, Buffer.alloc(10), { contentType: 'image/jpeg', maxBytes: 10 })).toMatchObject({ bytes: 10 });
@@ -140,7 +155,18 @@ export function objectStorageContract(context: () => ContractContext): void {
 
   it('refuses keys that could escape or alias, before touching the store', async () => {
     const { storage } = context();
-    const bad = ['../etc/passwd', 'originals/../../x.jpg', '/abs/x.jpg', 'a\\b.jpg', 'a//b.jpg', 'a/.hidden', 'a/', '', 'a b.jpg', 'a/\u0000.jpg'];
+    const bad = [
+      '../etc/passwd',
+      'originals/../../x.jpg',
+      '/abs/x.jpg',
+      'a\\b.jpg',
+      'a//b.jpg',
+      'a/.hidden',
+      'a/',
+      '',
+      'a b.jpg',
+      'a/\u0000.jpg',
+    ];
     for (const key of bad) {
       await expect(storage.put(key, Buffer.from('x'), { contentType: 'text/plain' }), key).rejects.toBeInstanceOf(InvalidKeyError);
       await expect(storage.get(key), key).rejects.toBeInstanceOf(InvalidKeyError);
