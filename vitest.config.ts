@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     globalSetup: ['tests/support/global-setup.ts'],
     include: ['src/**/*.test.ts', 'tests/**/*.test.ts', 'deploy/**/*.test.ts'],
-    exclude: ['tests/e2e/**', '**/node_modules/**', 'infra/**'],
+    exclude: ['tests/e2e/**', 'tests/fuzz/**', '**/node_modules/**', 'infra/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

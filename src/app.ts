@@ -21,6 +21,8 @@ import { createCrossSiteGuard } from './platform/http/cross-site.js';
 import { securityHeaders, securityHeadersHook } from './platform/http/security-headers.js';
 import { createSessionCookies, SESSION_COOKIE } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
+import { registerApiDocument } from './platform/http/openapi.js';
+import { checkAnswersAgainstSchemas } from './platform/http/answer-check.js';
 import { packageJson, publicDir } from './platform/paths.js';
 import { createMetrics, instrumentHttp, instrumentPool, type Metrics } from './platform/observability/metrics.js';
 import { runWithExtractedContext } from './platform/observability/tracing.js';
@@ -86,6 +88,7 @@ import {
 } from './features/retention/retention.service.js';
 import { retentionSweepJob } from './features/retention/retention.jobs.js';
 import { retentionRoutes } from './features/retention/retention.routes.js';
+import { apiReferenceRoutes } from './features/api-reference/api-reference.routes.js';
 
 export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
 
@@ -429,6 +432,15 @@ export async function buildWebApp(platform: Platform, services: Services, option
     },
   });
   instrumentHttp(app, platform.metrics);
+  // Before any route: the document is generated from the routes' schemas as they are added.
+  await registerApiDocument(app, {
+    title: 'EPU API',
+    version: packageJson.version,
+    description: 'Events, bookings, photo galleries and exports; admin stats, audit and flags.',
+    serverUrl: config.publicUrl.origin,
+  });
+  // In tests every API answer must be one its route's schema (and so the document) lists.
+  if (config.appEnv === 'test') checkAnswersAgainstSchemas(app);
 
   // The same security headers on every response, computed once here (decision 0015); a route may
   // override one in its handler (the /media/ route's sandboxing CSP).
@@ -509,5 +521,6 @@ export async function buildWebApp(platform: Platform, services: Services, option
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
   retentionRoutes(app, { retention: services.retention, auth });
+  apiReferenceRoutes(app, { auth });
   return app;
 }

@@ -1,9 +1,10 @@
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
+import { ACCESS, errorResponses, NoContent } from '../../platform/http/api-schema.js';
 import type { AccountsService } from './accounts.service.js';
 import type { Auth } from './auth.js';
-import { LoginBody, PasswordChangeBody, SignupBody, UserEnvelope } from './accounts.schema.js';
+import { LoginBody, PasswordChangeBody, SignedInEnvelope, SignupBody, UserEnvelope } from './accounts.schema.js';
 import { loginPage, signupPage } from './views/auth-pages.js';
 
 /** Only same-site paths: a `next` of "//evil.example" or "https://..." would be an open redirect. */
@@ -23,33 +24,84 @@ const PASSWORD_NOTICES: Partial<Record<string, string>> = {
 export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth: Auth }): void {
   const { accounts, auth } = deps;
 
-  app.post('/api/v1/auth/signup', { schema: { body: SignupBody, response: { 201: UserEnvelope } } }, async (request, reply) => {
-    const signedIn = await accounts.signup(request.body);
-    auth.signIn(reply, signedIn);
-    return reply.code(201).send({ user: signedIn.user });
-  });
+  app.post(
+    '/api/v1/auth/signup',
+    {
+      schema: {
+        summary: 'Create an account and sign in',
+        tags: ['auth'],
+        security: ACCESS.anyone,
+        body: SignupBody,
+        response: { 201: SignedInEnvelope, ...errorResponses('email_taken') },
+      },
+    },
+    async (request, reply) => {
+      const signedIn = await accounts.signup(request.body);
+      auth.signIn(reply, signedIn);
+      return reply.code(201).send({ user: signedIn.user });
+    },
+  );
 
-  app.post('/api/v1/auth/login', { schema: { body: LoginBody, response: { 200: UserEnvelope } } }, async (request, reply) => {
-    const signedIn = await accounts.login({ ...request.body, address: request.ip });
-    auth.signIn(reply, signedIn);
-    return { user: signedIn.user };
-  });
+  app.post(
+    '/api/v1/auth/login',
+    {
+      schema: {
+        summary: 'Sign in',
+        description: 'Repeated failures, per account and per address, answer 429 for a while.',
+        tags: ['auth'],
+        security: ACCESS.anyone,
+        body: LoginBody,
+        response: { 200: SignedInEnvelope, ...errorResponses('invalid_credentials', 'rate_limited') },
+      },
+    },
+    async (request, reply) => {
+      const signedIn = await accounts.login({ ...request.body, address: request.ip });
+      auth.signIn(reply, signedIn);
+      return { user: signedIn.user };
+    },
+  );
 
-  app.post('/api/v1/auth/logout', async (request, reply) => {
-    await auth.signOut(request, reply);
-    return reply.code(204).send();
-  });
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      schema: {
+        summary: 'Sign out: the session ends',
+        tags: ['auth'],
+        security: ACCESS.anyoneOrSignedIn,
+        response: { 204: NoContent },
+      },
+    },
+    async (request, reply) => {
+      await auth.signOut(request, reply);
+      return reply.code(204).send();
+    },
+  );
 
-  app.get('/api/v1/me', { schema: { response: { 200: UserEnvelope } } }, async (request, reply) => ({
-    user: await auth.requireUser(request, reply),
-  }));
+  app.get(
+    '/api/v1/me',
+    { schema: { summary: 'Who is signed in', tags: ['auth'], security: ACCESS.signedIn, response: { 200: UserEnvelope } } },
+    async (request, reply) => ({ user: await auth.requireUser(request, reply) }),
+  );
 
-  app.post('/api/v1/me/password', { schema: { body: PasswordChangeBody, response: { 200: UserEnvelope } } }, async (request, reply) => {
-    const user = await auth.requireUser(request, reply);
-    const signedIn = await accounts.changePassword({ user, ...request.body, address: request.ip });
-    auth.signIn(reply, signedIn);
-    return { user: signedIn.user };
-  });
+  app.post(
+    '/api/v1/me/password',
+    {
+      schema: {
+        summary: 'Change your password',
+        description: 'Every other session ends; this one gets a fresh cookie. A wrong current password counts towards the login throttle.',
+        tags: ['auth'],
+        security: ACCESS.signedIn,
+        body: PasswordChangeBody,
+        response: { 200: SignedInEnvelope, ...errorResponses('wrong_password', 'rate_limited') },
+      },
+    },
+    async (request, reply) => {
+      const user = await auth.requireUser(request, reply);
+      const signedIn = await accounts.changePassword({ user, ...request.body, address: request.ip });
+      auth.signIn(reply, signedIn);
+      return { user: signedIn.user };
+    },
+  );
 
   // HTML: the same rules through forms, re-rendering the form with what went wrong.
   app.get('/signup', async (request, reply) => {

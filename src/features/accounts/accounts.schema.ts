@@ -1,4 +1,6 @@
 import { Type } from 'typebox';
+import { Id } from '../../platform/http/api-schema.js';
+import { SESSION_COOKIE } from '../../platform/http/cookies.js';
 
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
 export const Password = Type.String({ minLength: 8, maxLength: 200 });
@@ -18,9 +20,14 @@ export const PasswordChangeBody = Type.Object(
 );
 
 export const UserSchema = Type.Object({
-  id: Type.String(),
+  id: Id,
   email: Type.String(),
   name: Type.String(),
   role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
 });
 export const UserEnvelope = Type.Object({ user: UserSchema });
+/** The user, with the session cookie set. */
+export const SignedInEnvelope = Type.Object(
+  { user: UserSchema },
+  { headers: { 'set-cookie': { type: 'string', description: `The session cookie, ${SESSION_COOKIE}.` } } },
+);

@@ -4,6 +4,7 @@ import type { App } from '../../platform/http/server.js';
 import type { SafeHtml } from '../../platform/http/html.js';
 import { AppError } from '../../platform/http/errors.js';
 import { isUuid, parsePageQuery } from '../../platform/http/pagination.js';
+import { ACCESS, errorResponses, Id, PAGE_QUERY, Timestamp } from '../../platform/http/api-schema.js';
 import type { Queue, JobStatus } from '../../platform/queue/index.js';
 import type { Auth } from '../accounts/auth.js';
 import type { AuditRepository } from '../audit/audit.repository.js';
@@ -15,6 +16,33 @@ export type AdminSection = (request: FastifyRequest) => Promise<SafeHtml>;
 
 const JobParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const JOB_STATES = ['queued', 'running', 'completed', 'dead'];
+const JobsQuery = Type.Object({
+  ...PAGE_QUERY,
+  status: Type.Optional(
+    Type.Unsafe<string>({ type: 'string', enum: ['', ...JOB_STATES], description: 'Only jobs in this state; empty: any.' }),
+  ),
+});
+const JobSchema = Type.Object({
+  id: Id,
+  name: Type.String(),
+  status: Type.Unsafe<string>({ type: 'string', enum: JOB_STATES }),
+  attempts: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  runAt: Timestamp,
+  createdAt: Timestamp,
+});
+const JobsPage = Type.Object({
+  items: Type.Array(JobSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  counts: Type.Object({
+    queued: Type.Integer(),
+    running: Type.Integer(),
+    completed: Type.Integer(),
+    dead: Type.Integer(),
+    oldestQueuedAgeSeconds: Type.Number({ description: 'How long the oldest due job has waited; 0 when none waits.' }),
+  }),
+});
 const NOTICES: Record<string, string> = { retried: 'The job is queued again.' };
 
 const toJobJson = (job: Awaited<ReturnType<Queue['get']>> & object) => ({
@@ -24,8 +52,8 @@ const toJobJson = (job: Awaited<ReturnType<Queue['get']>> & object) => ({
   attempts: job.attempts,
   maxAttempts: job.maxAttempts,
   lastError: job.lastError,
-  runAt: job.runAt,
-  createdAt: job.createdAt,
+  runAt: job.runAt.toISOString(),
+  createdAt: job.createdAt.toISOString(),
 });
 
 /**
@@ -66,22 +94,44 @@ export function adminRoutes(
     );
   });
 
-  app.get('/api/v1/admin/jobs', async (request) => {
-    await auth.requireAdmin(request);
-    const query = request.query as Record<string, string | undefined>;
-    if (query.status && !JOB_STATES.includes(query.status))
-      throw new AppError('validation_failed', `status must be one of ${JOB_STATES.join(', ')}.`);
-    const page = parsePageQuery(query);
-    const jobs = await queue.list({ status: query.status as JobStatus | undefined, limit: page.limit, before: page.cursor });
-    return { items: jobs.items.map(toJobJson), nextCursor: jobs.nextCursor, counts: await queue.counts() };
-  });
+  app.get(
+    '/api/v1/admin/jobs',
+    {
+      schema: {
+        summary: 'Background jobs, newest first, with counts per state',
+        tags: ['admin'],
+        security: ACCESS.signedIn,
+        querystring: JobsQuery,
+        response: { 200: JobsPage, ...errorResponses('forbidden', 'invalid_cursor') },
+      },
+    },
+    async (request) => {
+      await auth.requireAdmin(request);
+      const page = parsePageQuery(request.query);
+      const status = (request.query.status || undefined) as JobStatus | undefined;
+      const jobs = await queue.list({ status, limit: page.limit, before: page.cursor });
+      return { items: jobs.items.map(toJobJson), nextCursor: jobs.nextCursor, counts: await queue.counts() };
+    },
+  );
 
-  app.post('/api/v1/admin/jobs/:id/retry', { schema: { params: JobParams } }, async (request) => {
-    await auth.requireAdmin(request);
-    if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id)))
-      throw new AppError('not_found', 'No dead job with that id.');
-    return { job: toJobJson((await queue.get(request.params.id))!) };
-  });
+  app.post(
+    '/api/v1/admin/jobs/:id/retry',
+    {
+      schema: {
+        summary: 'Queue a dead job again',
+        tags: ['admin'],
+        security: ACCESS.signedIn,
+        params: JobParams,
+        response: { 200: Type.Object({ job: JobSchema }), ...errorResponses('forbidden', 'not_found') },
+      },
+    },
+    async (request) => {
+      await auth.requireAdmin(request);
+      if (!isUuid(request.params.id) || !(await queue.retryDead(request.params.id)))
+        throw new AppError('not_found', 'No dead job with that id.');
+      return { job: toJobJson((await queue.get(request.params.id))!) };
+    },
+  );
 
   app.post('/admin/jobs/:id/retry', { schema: { params: JobParams } }, async (request, reply) => {
     await auth.requireAdmin(request);

@@ -1,4 +1,6 @@
+import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
+import { ACCESS, errorResponses, Id, PAGE_QUERY, PageOf, Timestamp } from '../../platform/http/api-schema.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.js';
@@ -32,6 +34,26 @@ export function parseAuditFilter(query: Record<string, string | undefined>): Aud
   return filter;
 }
 
+const AuditQuery = Type.Object({
+  ...PAGE_QUERY,
+  action: Type.Optional(
+    Type.Unsafe<string>({ type: 'string', enum: ['', ...AUDIT_ACTIONS], description: 'Only this action; empty: any.' }),
+  ),
+  actorId: Type.Optional(Type.String({ description: 'Only entries by this user id; empty: anyone.' })),
+  subjectType: Type.Optional(Type.String({ description: 'Only subjects of this type (its first 40 characters count).' })),
+  subjectId: Type.Optional(Type.String({ description: 'Only this subject (its first 100 characters count).' })),
+});
+
+const AuditEntry = Type.Object({
+  id: Id,
+  at: Timestamp,
+  action: Type.String(),
+  actorId: Type.Union([Id, Type.Null()], { description: 'Null for the system or an operator command.' }),
+  subjectType: Type.String(),
+  subjectId: Type.String(),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+});
+
 export async function listAudit(repo: AuditRepository, query: Record<string, string | undefined>) {
   const page = parsePageQuery(query);
   const rows = await repo.list(parseAuditFilter(query), page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
@@ -39,9 +61,21 @@ export async function listAudit(repo: AuditRepository, query: Record<string, str
 }
 
 export function auditRoutes(app: App, deps: { repo: AuditRepository; auth: Auth }): void {
-  app.get('/api/v1/admin/audit', async (request, reply) => {
-    await deps.auth.requireAdmin(request);
-    reply.header('cache-control', 'private, no-store');
-    return listAudit(deps.repo, request.query as Record<string, string | undefined>);
-  });
+  app.get(
+    '/api/v1/admin/audit',
+    {
+      schema: {
+        summary: 'The audit trail, newest first',
+        tags: ['admin'],
+        security: ACCESS.signedIn,
+        querystring: AuditQuery,
+        response: { 200: PageOf(AuditEntry), ...errorResponses('forbidden', 'invalid_cursor') },
+      },
+    },
+    async (request, reply) => {
+      await deps.auth.requireAdmin(request);
+      reply.header('cache-control', 'private, no-store');
+      return listAudit(deps.repo, request.query);
+    },
+  );
 }

@@ -1,34 +1,86 @@
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
+import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.js';
 import { EventParams } from '../events/events.schema.js';
 import type { BookingsService } from './bookings.service.js';
+import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';
 
 export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth: Auth }): void {
   const { bookings, auth } = deps;
 
-  app.post('/api/v1/events/:id/bookings', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    const { booking, created } = await bookings.book(request.params.id, viewer);
-    return reply.code(created ? 201 : 200).send({ booking });
-  });
+  app.post(
+    '/api/v1/events/:id/bookings',
+    {
+      schema: {
+        summary: 'Book a place',
+        description: 'Confirmed bookings never exceed the capacity. 200 with the existing booking when you already have one.',
+        tags: ['bookings'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        response: { 201: BookingEnvelope, 200: BookingEnvelope, ...errorResponses('not_found', 'event_full') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      const { booking, created } = await bookings.book(request.params.id, viewer);
+      return reply.code(created ? 201 : 200).send({ booking });
+    },
+  );
 
-  app.delete('/api/v1/events/:id/bookings/me', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    await bookings.cancel(request.params.id, viewer);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/api/v1/events/:id/bookings/me',
+    {
+      schema: {
+        summary: 'Cancel your booking',
+        tags: ['bookings'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        response: { 204: NoContent, ...errorResponses('not_found') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      await bookings.cancel(request.params.id, viewer);
+      return reply.code(204).send();
+    },
+  );
 
-  app.get('/api/v1/events/:id/bookings', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    return bookings.listForEvent(request.params.id, viewer, parsePageQuery(request.query));
-  });
+  app.get(
+    '/api/v1/events/:id/bookings',
+    {
+      schema: {
+        summary: "An event's bookings (owner or admin)",
+        tags: ['bookings'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(EventBooking), ...errorResponses('not_found', 'forbidden', 'invalid_cursor') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return bookings.listForEvent(request.params.id, viewer, parsePageQuery(request.query));
+    },
+  );
 
-  app.get('/api/v1/me/bookings', async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    return bookings.listForUser(viewer.id, parsePageQuery(request.query));
-  });
+  app.get(
+    '/api/v1/me/bookings',
+    {
+      schema: {
+        summary: 'Your bookings',
+        tags: ['bookings'],
+        security: ACCESS.signedIn,
+        querystring: PageQuery,
+        response: { 200: PageOf(MyBooking), ...errorResponses('invalid_cursor') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return bookings.listForUser(viewer.id, parsePageQuery(request.query));
+    },
+  );
 
   // Forms on the event page.
   app.post('/events/:id/book', { schema: { params: EventParams } }, async (request, reply) => {

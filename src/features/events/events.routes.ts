@@ -12,7 +12,8 @@ import { validate } from '../../platform/http/validation.js';
 import type { Auth } from '../accounts/auth.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import { FLAGS, type FlagsService } from '../flags/flags.service.js';
-import { CreateEventBody, EventParams, UpdateEventBody } from './events.schema.js';
+import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
+import { CreateEventBody, EventParams, EventSchema, UpdateEventBody } from './events.schema.js';
 import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
 import { eventFormPage, eventPage, homePage } from './views/event-pages.js';
 
@@ -81,34 +82,97 @@ export function eventsRoutes(
 ): void {
   const { events, bookings, auth, flags, reads } = deps;
 
-  app.post('/api/v1/events', { schema: { body: CreateEventBody } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    const event = await events.create(viewer, request.body);
-    return reply.code(201).send(toEventJson(event));
-  });
+  app.post(
+    '/api/v1/events',
+    {
+      schema: {
+        summary: 'Create an event',
+        tags: ['events'],
+        security: ACCESS.signedIn,
+        body: CreateEventBody,
+        response: { 201: EventSchema },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      const event = await events.create(viewer, request.body);
+      return reply.code(201).send(toEventJson(event));
+    },
+  );
 
-  app.get('/api/v1/events', { config: { publicPage: listPageTags } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
-    const list = await events.list(viewer, parsePageQuery(request.query), reads(request));
-    cacheFor(reply, !viewer);
-    return list;
-  });
+  app.get(
+    '/api/v1/events',
+    {
+      schema: {
+        summary: 'Upcoming public events, and your own',
+        tags: ['events'],
+        security: ACCESS.anyoneOrSignedIn,
+        querystring: PageQuery,
+        response: { 200: PageOf(EventSchema), ...errorResponses('invalid_cursor') },
+      },
+      config: { publicPage: listPageTags },
+    },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      const list = await events.list(viewer, parsePageQuery(request.query), reads(request));
+      cacheFor(reply, !viewer);
+      return list;
+    },
+  );
 
-  app.get('/api/v1/events/:id', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
-    return toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
-  });
+  app.get(
+    '/api/v1/events/:id',
+    {
+      schema: {
+        summary: 'An event',
+        description: 'A private event is 404 to anyone who neither owns it nor has booked it.',
+        tags: ['events'],
+        security: ACCESS.anyoneOrSignedIn,
+        params: EventParams,
+        response: { 200: EventSchema, ...errorResponses('not_found') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      return toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
+    },
+  );
 
-  app.patch('/api/v1/events/:id', { schema: { params: EventParams, body: UpdateEventBody } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    return toEventJson(await events.update(request.params.id, viewer, request.body));
-  });
+  app.patch(
+    '/api/v1/events/:id',
+    {
+      schema: {
+        summary: 'Change an event (owner or admin)',
+        tags: ['events'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        body: UpdateEventBody,
+        response: { 200: EventSchema, ...errorResponses('not_found', 'forbidden', 'capacity_below_bookings') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return toEventJson(await events.update(request.params.id, viewer, request.body));
+    },
+  );
 
-  app.delete('/api/v1/events/:id', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    await events.delete(request.params.id, viewer);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/api/v1/events/:id',
+    {
+      schema: {
+        summary: 'Delete an event with its bookings and photos (owner or admin)',
+        tags: ['events'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        response: { 204: NoContent, ...errorResponses('not_found', 'forbidden') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      await events.delete(request.params.id, viewer);
+      return reply.code(204).send();
+    },
+  );
 
   // Pages
   app.get('/', { config: { publicPage: listPageTags } }, async (request, reply) => {

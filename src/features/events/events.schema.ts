@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Id, Timestamp } from '../../platform/http/api-schema.js';
 
 const Title = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const Description = Type.String({ maxLength: 10_000 });
@@ -35,3 +36,19 @@ export const UpdateEventBody = Type.Object(
 );
 
 export const EventParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+export const EventSchema = Type.Object({
+  id: Id,
+  slug: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  venue: Type.String(),
+  startsAt: Timestamp,
+  endsAt: Type.Union([Timestamp, Type.Null()]),
+  capacity: Type.Union([Type.Integer(), Type.Null()], { description: 'Null: no limit.' }),
+  bookedCount: Type.Integer(),
+  visibility: VisibilitySchema,
+  owner: Type.Object({ id: Id, name: Type.String() }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});

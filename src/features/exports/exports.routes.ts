@@ -1,29 +1,63 @@
-import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import type { Auth } from '../accounts/auth.js';
 import { EventParams } from '../events/events.schema.js';
 import type { ExportsService } from './exports.service.js';
-
-const ExportParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+import { ExportEnvelope, ExportParams } from './exports.schema.js';
+import { ACCESS, errorResponses } from '../../platform/http/api-schema.js';
 
 export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: Auth }): void {
   const { exports, auth } = deps;
 
-  app.post('/api/v1/events/:id/exports', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    return reply.code(202).send({ export: await exports.requestEventExport(request.params.id, viewer) });
-  });
+  app.post(
+    '/api/v1/events/:id/exports',
+    {
+      schema: {
+        summary: "Export an event: its details, bookings and photos' originals (owner or admin)",
+        tags: ['exports'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        response: { 202: ExportEnvelope, ...errorResponses('not_found', 'forbidden') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return reply.code(202).send({ export: await exports.requestEventExport(request.params.id, viewer) });
+    },
+  );
 
-  app.post('/api/v1/me/exports', async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    return reply.code(202).send({ export: await exports.requestOwnExport(viewer) });
-  });
+  app.post(
+    '/api/v1/me/exports',
+    {
+      schema: {
+        summary: 'Export all of your own data',
+        tags: ['exports'],
+        security: ACCESS.signedIn,
+        response: { 202: ExportEnvelope },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return reply.code(202).send({ export: await exports.requestOwnExport(viewer) });
+    },
+  );
 
-  app.get('/api/v1/exports/:id', { schema: { params: ExportParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    reply.header('cache-control', 'private, no-store');
-    return { export: await exports.get(request.params.id, viewer) };
-  });
+  app.get(
+    '/api/v1/exports/:id',
+    {
+      schema: {
+        summary: 'An export and, once ready, its download link (requester or admin)',
+        tags: ['exports'],
+        security: ACCESS.signedIn,
+        params: ExportParams,
+        response: { 200: ExportEnvelope, ...errorResponses('not_found') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      reply.header('cache-control', 'private, no-store');
+      return { export: await exports.get(request.params.id, viewer) };
+    },
+  );
 
   // Forms on /me and on an event page.
   app.post('/me/exports', async (request, reply) => {

@@ -4,7 +4,8 @@ import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
 import type { Auth } from '../accounts/auth.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
-import { FlagParams, PutFlagBody, StaleQuery } from './flags.schema.js';
+import { ACCESS, errorResponses } from '../../platform/http/api-schema.js';
+import { FlagList, FlagParams, FlagSchema, PutFlagBody, StaleFlagList, StaleQuery } from './flags.schema.js';
 import type { FlagsService, FlagUpdate } from './flags.service.js';
 import { flagsPage } from './views/flags-page.js';
 
@@ -27,27 +28,68 @@ function updateFromForm(form: FormBody): Record<string, unknown> {
 export function flagsRoutes(app: App, deps: { flags: FlagsService; auth: Auth }): void {
   const { flags, auth } = deps;
 
-  app.get('/api/v1/admin/flags', async (request) => {
-    await auth.requireAdmin(request);
-    return { items: await flags.list() };
-  });
+  const admin = { tags: ['admin'], security: ACCESS.signedIn };
 
-  app.get('/api/v1/admin/flags/stale', { schema: { querystring: StaleQuery } }, async (request) => {
-    await auth.requireAdmin(request);
-    const days = request.query.days === undefined ? STALE_DAYS : Number(request.query.days);
-    return { days, items: await flags.staleReport(days) };
-  });
+  app.get(
+    '/api/v1/admin/flags',
+    { schema: { summary: 'Feature flags', ...admin, response: { 200: FlagList, ...errorResponses('forbidden') } } },
+    async (request) => {
+      await auth.requireAdmin(request);
+      return { items: await flags.list() };
+    },
+  );
 
-  app.get('/api/v1/admin/flags/:name', { schema: { params: FlagParams } }, async (request) => {
-    await auth.requireAdmin(request);
-    return flags.get(request.params.name);
-  });
+  app.get(
+    '/api/v1/admin/flags/stale',
+    {
+      schema: {
+        summary: 'Flags fully on or off for at least `days` days (default 30): candidates for removal',
+        ...admin,
+        querystring: StaleQuery,
+        response: { 200: StaleFlagList, ...errorResponses('forbidden') },
+      },
+    },
+    async (request) => {
+      await auth.requireAdmin(request);
+      const days = request.query.days === undefined ? STALE_DAYS : Number(request.query.days);
+      return { days, items: await flags.staleReport(days) };
+    },
+  );
 
-  app.put('/api/v1/admin/flags/:name', { schema: { params: FlagParams, body: PutFlagBody } }, async (request) => {
-    const admin = await auth.requireAdmin(request);
-    const { flag } = await flags.update(request.params.name, request.body, { actorId: admin.id, requestId: request.id, via: 'api' });
-    return flag;
-  });
+  app.get(
+    '/api/v1/admin/flags/:name',
+    {
+      schema: {
+        summary: 'A feature flag',
+        ...admin,
+        params: FlagParams,
+        response: { 200: FlagSchema, ...errorResponses('forbidden', 'not_found') },
+      },
+    },
+    async (request) => {
+      await auth.requireAdmin(request);
+      return flags.get(request.params.name);
+    },
+  );
+
+  app.put(
+    '/api/v1/admin/flags/:name',
+    {
+      schema: {
+        summary: 'Create or change a feature flag',
+        description: 'Audited; every replica sees the change within 5 s.',
+        ...admin,
+        params: FlagParams,
+        body: PutFlagBody,
+        response: { 200: FlagSchema, ...errorResponses('forbidden') },
+      },
+    },
+    async (request) => {
+      const admin = await auth.requireAdmin(request);
+      const { flag } = await flags.update(request.params.name, request.body, { actorId: admin.id, requestId: request.id, via: 'api' });
+      return flag;
+    },
+  );
 
   // The admin page: self-contained, so the /admin page can link to it.
   async function pageAdmin(request: FastifyRequest, reply: FastifyReply): Promise<PublicUser | null> {

@@ -1,5 +1,5 @@
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
@@ -12,12 +12,32 @@ import type { EventRow } from '../events/events.repository.js';
 import { eventPageTags } from '../events/events.routes.js';
 import type { Viewer } from '../events/events.service.js';
 import type { PhotoJson, PhotosService } from './photos.service.js';
+import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
+import { ACCESS, errorResponses, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
 
-const PhotoParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 // Multipart framing (boundaries, part headers) on top of the file's own bytes.
 const MULTIPART_OVERHEAD = 64 * 1024;
 
 type Stored = Awaited<ReturnType<PhotosService['storeUpload']>>;
+
+/**
+ * What to answer when reading the parts failed. The parser fails on the body's
+ * framing (no boundary, the body ending before the closing one, a part named
+ * `__proto__`): outside storing a file, or by destroying the file being stored
+ * with its error. Those are the client's mistake; a storage failure is not.
+ */
+function uploadRefusal(error: unknown, storing: Readable | null): unknown {
+  if (error instanceof AppError) return error;
+  if ((error as { code?: string }).code === 'FST_FILES_LIMIT') return new AppError('validation_failed', 'Too many files in one request.');
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === 413) return error; // the multipart plugin's other limits: too_large
+  if ((status !== undefined && status >= 400 && status < 500) || storing === null || storing.errored) {
+    return new AppError('validation_failed', 'The form data is malformed or ended early; send the upload again.', {
+      details: [{ field: 'file', problem: 'malformed multipart body' }],
+    });
+  }
+  return error;
+}
 
 /**
  * Reads the multipart body part by part: each file named "file" is streamed
@@ -31,6 +51,8 @@ async function receiveFiles(
   options: { multiple: boolean; maxBytes: number },
 ): Promise<Stored[]> {
   const stored: Stored[] = [];
+  // The file being stored, while it is: an error then may be storage's or the body's.
+  let storing: Readable | null = null;
   try {
     // One byte past the limit reaches storage.put, whose own limit then stops the transfer at once;
     // at exactly the limit the parser would silently discard the rest until the body ends.
@@ -49,12 +71,13 @@ async function receiveFiles(
           details: [{ field: 'file', problem: 'more than one file' }],
         });
       }
+      storing = part.file;
       stored.push(await photos.storeUpload(event, viewer, { stream: part.file, truncated: () => part.file.truncated }));
+      storing = null;
     }
   } catch (error) {
     await Promise.all(stored.map((s) => s.discard()));
-    if ((error as { code?: string }).code === 'FST_FILES_LIMIT') throw new AppError('validation_failed', 'Too many files in one request.');
-    throw error;
+    throw uploadRefusal(error, storing);
   }
   if (stored.length === 0)
     throw new AppError('validation_failed', 'Attach an image in a field named "file".', {
@@ -93,21 +116,48 @@ export function photosRoutes(
     reply.header('connection', 'close');
   }
 
-  app.post('/api/v1/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    try {
-      const event = await startUpload(request, viewer);
-      const [upload] = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
-      return reply.code(202).send({ photo: await upload!.commit() });
-    } catch (error) {
-      closeAfterRefusal(request, reply, error);
-      throw error;
-    }
-  });
+  app.post(
+    '/api/v1/events/:id/photos',
+    {
+      schema: {
+        summary: 'Upload a photo (owner, admin, or a booking holder)',
+        description: 'One image in a multipart field named `file`; it is processed in the background.',
+        tags: ['photos'],
+        security: ACCESS.signedIn,
+        params: EventParams,
+        [REQUEST_BODY_KEY]: UploadBody,
+        response: {
+          202: PhotoEnvelope,
+          ...errorResponses('not_found', 'forbidden', 'too_large', 'unsupported_type', 'validation_failed', 'rate_limited'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      try {
+        const event = await startUpload(request, viewer);
+        const [upload] = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
+        return reply.code(202).send({ photo: await upload!.commit() });
+      } catch (error) {
+        closeAfterRefusal(request, reply, error);
+        throw error;
+      }
+    },
+  );
 
   app.get(
     '/api/v1/events/:id/photos',
-    { schema: { params: EventParams }, config: { publicPage: eventPageTags } },
+    {
+      schema: {
+        summary: "An event's ready photos, newest first",
+        tags: ['photos'],
+        security: ACCESS.anyoneOrSignedIn,
+        params: EventParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(PhotoSchema), ...errorResponses('not_found', 'invalid_cursor') },
+      },
+      config: { publicPage: eventPageTags },
+    },
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
       const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
@@ -117,17 +167,41 @@ export function photosRoutes(
     },
   );
 
-  app.get('/api/v1/photos/:id', { schema: { params: PhotoParams } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
-    reply.header('cache-control', 'private, no-store');
-    return photos.get(request.params.id, viewer);
-  });
+  app.get(
+    '/api/v1/photos/:id',
+    {
+      schema: {
+        summary: 'A photo',
+        tags: ['photos'],
+        security: ACCESS.anyoneOrSignedIn,
+        params: PhotoParams,
+        response: { 200: PhotoSchema, ...errorResponses('not_found') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      reply.header('cache-control', 'private, no-store');
+      return photos.get(request.params.id, viewer);
+    },
+  );
 
-  app.delete('/api/v1/photos/:id', { schema: { params: PhotoParams } }, async (request, reply) => {
-    const viewer = await auth.requireUser(request, reply);
-    await photos.delete(request.params.id, viewer);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/api/v1/photos/:id',
+    {
+      schema: {
+        summary: 'Delete a photo (uploader, event owner or admin)',
+        tags: ['photos'],
+        security: ACCESS.signedIn,
+        params: PhotoParams,
+        response: { 204: NoContent, ...errorResponses('not_found', 'forbidden') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      await photos.delete(request.params.id, viewer);
+      return reply.code(204).send();
+    },
+  );
 
   // Forms: several files at once without JavaScript; the script adds progress bars.
   app.post('/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {

@@ -1,11 +1,31 @@
+import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
+import { ACCESS, errorResponses, Timestamp } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.js';
 import { STATS_CACHE_SECONDS, type StatsService } from './stats.service.js';
 
+const Count = Type.Integer({ minimum: 0 });
+const StatsSchema = Type.Object({
+  computedAt: Type.Union([Timestamp, Type.Null()], { description: 'Null until the job has run once.' }),
+  totals: Type.Object({ users: Count, events: Count, bookings: Count, photos: Count, storageBytes: Count }),
+  daily: Type.Array(Type.Object({ day: Type.String({ format: 'date' }), signups: Count, bookings: Count, uploads: Count })),
+});
+
 export function statsRoutes(app: App, deps: { stats: StatsService; auth: Auth }): void {
-  app.get('/api/v1/admin/stats', async (request, reply) => {
-    await deps.auth.requireAdmin(request);
-    reply.header('cache-control', `private, max-age=${STATS_CACHE_SECONDS}`);
-    return deps.stats.read();
-  });
+  app.get(
+    '/api/v1/admin/stats',
+    {
+      schema: {
+        summary: 'Totals and the daily series, as the stats.aggregate job last computed them',
+        tags: ['admin'],
+        security: ACCESS.signedIn,
+        response: { 200: StatsSchema, ...errorResponses('forbidden') },
+      },
+    },
+    async (request, reply) => {
+      await deps.auth.requireAdmin(request);
+      reply.header('cache-control', `private, max-age=${STATS_CACHE_SECONDS}`);
+      return deps.stats.read();
+    },
+  );
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Type } from 'typebox';
 import type { App } from './server.js';
+import { ACCESS, Timestamp } from './api-schema.js';
 import { packageJson, packageRoot } from '../paths.js';
 
 export type HealthCheck = () => Promise<'ok' | 'degraded'>;
@@ -52,6 +54,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+const operation = { tags: ['operations'], security: ACCESS.anyone };
+const Health = Type.Object({
+  status: Type.String({ description: '`ok`, `failing` or `shutting_down`.' }),
+  checks: Type.Record(Type.String(), Type.String(), { description: 'Each dependency by name, and its state.' }),
+});
+
 export function healthRoutes(app: App, options: HealthOptions): void {
   const startedAt = new Date().toISOString();
   const meta = {
@@ -63,9 +71,24 @@ export function healthRoutes(app: App, options: HealthOptions): void {
   };
   const timeout = options.checkTimeoutMs ?? 2000;
 
-  app.get('/livez', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get(
+    '/livez',
+    {
+      schema: {
+        summary: 'Liveness: 200 while the process runs',
+        ...operation,
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }),
+  );
 
-  app.get('/healthz', async (_request, reply) => {
+  const healthz = {
+    summary: 'Readiness: 200 when the process can serve; 503 naming the failing check, and from the start of shutdown',
+    ...operation,
+    response: { 200: Health, 503: Health },
+  };
+  app.get('/healthz', { schema: healthz }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: { shutdown: 'in progress' } });
     const names = Object.keys(options.checks);
@@ -82,5 +105,12 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'failing', checks });
   });
 
-  app.get('/meta', async () => meta);
+  const Meta = Type.Object({
+    name: Type.String(),
+    version: Type.String(),
+    gitSha: Type.Union([Type.String(), Type.Null()]),
+    environment: Type.String(),
+    startedAt: Timestamp,
+  });
+  app.get('/meta', { schema: { summary: 'Which build this is', ...operation, response: { 200: Meta } } }, async () => meta);
 }

@@ -1,0 +1,43 @@
+import { Type } from 'typebox';
+import { Id, Timestamp } from '../../platform/http/api-schema.js';
+
+export const PhotoParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+const Url = Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute; null until the photo is ready.' });
+
+export const PhotoSchema = Type.Object({
+  id: Id,
+  eventId: Id,
+  uploaderId: Type.Union([Id, Type.Null()]),
+  status: Type.Union([Type.Literal('processing'), Type.Literal('ready'), Type.Literal('failed')]),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  bytes: Type.Integer(),
+  contentType: Type.String(),
+  takenAt: Type.Union([Timestamp, Type.Null()]),
+  thumbnailUrl: Url,
+  url: Type.Union([Type.String({ format: 'uri' }), Type.Null()], {
+    description: 'The original, as uploaded: always signed and expiring. Null until ready.',
+  }),
+  displayUrl: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'A 1600 px rendition for viewing in a page.' }),
+  failureReason: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp,
+});
+
+export const PhotoEnvelope = Type.Object({ photo: PhotoSchema });
+
+/** The upload's body, for the document only: the route streams the parts itself. */
+export const UploadBody = {
+  required: true,
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['file'],
+        properties: {
+          file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'JPEG, PNG, WebP, AVIF or GIF.' },
+        },
+      },
+    },
+  },
+};
