@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['tests/support/global-setup.ts'],
-    include: ['tests/fuzz/**/*.test.ts'],
+    include: ['tests/fuzz/**/*.fuzz.test.ts'],
     testTimeout: 3_600_000,
     hookTimeout: 300_000,
     pool: 'forks',

@@ -5,6 +5,7 @@ import type { SafeHtml } from '../../platform/http/html.js';
 import { AppError } from '../../platform/http/errors.js';
 import { isUuid, parsePageQuery } from '../../platform/http/pagination.js';
 import { ACCESS, errorResponses, Id, PAGE_QUERY, Timestamp } from '../../platform/http/api-schema.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import type { Queue, JobStatus } from '../../platform/queue/index.js';
 import type { Auth } from '../accounts/auth.js';
 import type { AuditRepository } from '../audit/audit.repository.js';
@@ -83,7 +84,7 @@ export function adminRoutes(
     return reply.type('text/html; charset=utf-8').send(
       adminPage({
         viewer,
-        notice: NOTICES[query.notice ?? ''],
+        notice: ownEntry(NOTICES, query.notice),
         sections: [
           ...before,
           auditSection({ items: audit.items, nextCursor: audit.nextCursor, filter }),
