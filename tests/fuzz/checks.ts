@@ -9,7 +9,7 @@ import { ERRORS } from '../../src/platform/http/errors.js';
 import { ORPHAN_GRACE_MS } from '../../src/features/integrity/integrity.service.js';
 import { FIXED_HEADERS, HTTP_CSP } from '../support/security-headers.js';
 import type { TestApp } from '../support/app.js';
-import type { RawOutcome, RawRequest } from './raw-http.js';
+import type { RawOutcome, RawRequest } from '../support/raw-http.js';
 import type { DocumentOperation } from './targets.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { registeredRoutes } from '../../src/platform/http/openapi.js';
 import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
 import { AnswerChecker, answerOf, invariantProblems } from './checks.js';
-import { sendRaw, type RawOutcome, type RawRequest } from './raw-http.js';
+import { sendRaw, type RawOutcome, type RawRequest } from '../support/raw-http.js';
 import {
   formPlans,
   operationPlans,

@@ -12,7 +12,7 @@ import {
   hostileValue,
   type Hints,
 } from './arbitraries.js';
-import type { RawRequest } from './raw-http.js';
+import type { RawRequest } from '../support/raw-http.js';
 import { ROLES, type RoleName, type World } from './world.js';
 
 type Schema = Record<string, any>;

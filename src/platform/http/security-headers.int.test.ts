@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, type Response } from '../../../tests/support/client.js';
+import { sendRaw, type RawRequest } from '../../../tests/support/raw-http.js';
 import { startS3rver } from '../../../tests/support/s3rver.js';
 import { FIXED_HEADERS, HSTS, HTTP_CSP } from '../../../tests/support/security-headers.js';
 import { newObjectKey } from '../storage/storage.js';
@@ -61,6 +62,36 @@ describe('security headers over http', () => {
     ];
     expect(responses.map((r) => r.status)).toEqual([400, 413, 415, 400, 400, 403, 401]);
     for (const response of responses) expect(securityHeadersOf(response, EXPECTED)).toEqual(EXPECTED);
+  });
+
+  it('are complete, with a catalogue error, on requests the HTTP parser refuses (found by the fuzz tier)', async () => {
+    const cases: [RawRequest, number, string][] = [
+      [{ method: 'GET', target: '/api/v1/events', headers: [['x-bad', 'a\u0001b']] }, 400, 'validation_failed'],
+      [{ method: 'GET', target: '/api/v1/events', headers: [['x-folded', 'a\r\n b']] }, 400, 'validation_failed'],
+      [
+        {
+          method: 'POST',
+          target: '/api/v1/auth/login',
+          headers: [
+            ['content-length', '2'],
+            ['transfer-encoding', 'chunked'],
+          ],
+          body: Buffer.from('0\r\n\r\n'),
+        },
+        400,
+        'validation_failed',
+      ],
+      [{ method: 'GET', target: `/api/v1/events?q=${'y'.repeat(70_000)}`, headers: [] }, 431, 'headers_too_large'],
+    ];
+    for (const [request, status, code] of cases) {
+      const outcome = await sendRaw(t.config.port, request);
+      if (!('response' in outcome)) throw new Error(`${request.target.slice(0, 40)}: ${outcome.noAnswer}`);
+      const { response } = outcome;
+      expect(response.status).toBe(status);
+      expect(JSON.parse(response.body.toString())).toEqual({ error: { code, message: expect.any(String) } });
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      for (const [name, value] of Object.entries(EXPECTED)) expect(response.headers[name], name).toBe(value);
+    }
   });
 
   it('are complete on static assets', async () => {

@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../observability/logger.js';
-import { AppError, ERRORS, errorBody } from './errors.js';
+import { AppError, ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { captureError } from '../observability/sentry.js';
 
 export type App = FastifyInstance<
@@ -70,6 +72,33 @@ function clientError(error: FastifyError): AppError | null {
 }
 
 /**
+ * An answer to a request the HTTP parser refused (a header with a control
+ * character, an address or headers over the size limit, conflicting lengths, a
+ * body too slow to arrive): no route and no hook sees it, so it is written to
+ * the socket here, in the same format and with the same headers as any error.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket, headers: Readonly<Record<string, string>>): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'headers_too_large'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request_timeout'
+        : 'validation_failed';
+  const { status } = ERRORS[code];
+  const body = JSON.stringify(errorBody(code, code === 'validation_failed' ? 'The request is not valid HTTP.' : ERRORS[code].message));
+  const head = {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-request-id': crypto.randomUUID(),
+    connection: 'close',
+  };
+  const lines = Object.entries(head).map(([name, value]) => `${name}: ${value}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/**
  * Fastify with the cross-cutting behaviour every EPU HTTP server shares:
  * request ids, logs without personal data, and errors that are always a stable
  * code and never a stack trace.
@@ -95,6 +124,7 @@ export function createHttpServer(options: HttpServerOptions): App {
       return sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
     },
     forceCloseConnections: 'idle',
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, options.frameworkErrorHeaders ?? {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
