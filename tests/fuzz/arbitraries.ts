@@ -337,7 +337,7 @@ function objectFromSchema(schema: Schema, options: FromSchemaOptions): fc.Arbitr
   return fc
     .tuple(
       record,
-      fc.subarray(names, { maxLength: 2 }),
+      fc.subarray(names, { maxLength: Math.min(2, names.length) }),
       fc.dictionary(fc.constantFrom('extra', 'role', 'id', 'ownerId', '__proto__', 'constructor', 'isAdmin'), hostileValue(), {
         maxKeys: 2,
       }),

@@ -63,13 +63,26 @@ function clientError(error: FastifyError): AppError | null {
   }
   // Parser errors such as a malformed body raise plain 4xx errors (SyntaxError from JSON.parse).
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) return new AppError('invalid_json');
-  if (error.statusCode === 413) return new AppError('too_large');
-  if (error.statusCode === 415) return new AppError('unsupported_type');
-  // Plugins' own refusals, such as @fastify/static's for a path that climbs out of its root.
-  if (error.statusCode === 403) return new AppError('forbidden');
-  if (error.statusCode === 404) return new AppError('not_found');
+  // Anything else Fastify, Node or a plugin raises with a 4xx status is the client's too (@fastify/static's
+  // refusal of a path out of its root, Node's "aborted" for a body cut short): the catalogue's code for it.
+  const status = error.statusCode ?? 0;
+  if (status >= 400 && status < 500) return new AppError(CLIENT_ERROR_CODES[status] ?? 'validation_failed');
   return null;
 }
+
+/** The catalogue's code for a client error raised with only a status. */
+const CLIENT_ERROR_CODES: Partial<Record<number, ErrorCode>> = {
+  401: 'not_signed_in',
+  403: 'forbidden',
+  404: 'not_found',
+  406: 'unsupported_type',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'too_large',
+  415: 'unsupported_type',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
 
 /**
  * An answer to a request the HTTP parser refused (a header with a control
