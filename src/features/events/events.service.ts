@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { AppError } from '../../platform/http/errors.js';
+import { parseInstant } from '../../platform/http/validation.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Visibility } from '../../platform/db/schema.js';
 import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
@@ -190,8 +191,8 @@ export function createEventsService(deps: {
         title: input.title.trim(),
         description: input.description ?? '',
         venue: input.venue?.trim() ?? '',
-        startsAt: new Date(input.startsAt),
-        endsAt: input.endsAt ? new Date(input.endsAt) : null,
+        startsAt: parseInstant(input.startsAt, 'startsAt'),
+        endsAt: input.endsAt ? parseInstant(input.endsAt, 'endsAt') : null,
         capacity: input.capacity,
         visibility: input.visibility,
       };
@@ -220,8 +221,8 @@ export function createEventsService(deps: {
       if (input.title !== undefined) changes.title = input.title.trim();
       if (input.description !== undefined) changes.description = input.description;
       if (input.venue !== undefined) changes.venue = input.venue.trim();
-      if (input.startsAt !== undefined) changes.startsAt = new Date(input.startsAt);
-      if (input.endsAt !== undefined) changes.endsAt = input.endsAt ? new Date(input.endsAt) : null;
+      if (input.startsAt !== undefined) changes.startsAt = parseInstant(input.startsAt, 'startsAt');
+      if (input.endsAt !== undefined) changes.endsAt = input.endsAt ? parseInstant(input.endsAt, 'endsAt') : null;
       if (input.capacity !== undefined) changes.capacity = input.capacity;
       if (input.visibility !== undefined) changes.visibility = input.visibility;
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
