@@ -31,11 +31,20 @@ export function encodeCursor(key: [string, string]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
+/** How encodeCursor writes a time (Date#toISOString of a four-digit year), and so all a cursor may hold. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * The key of a cursor this API handed out. Anything else is invalid_cursor,
+ * including times JavaScript parses and PostgreSQL does not ("1", "2/30/2030",
+ * a year past 9999): the time must be one toISOString wrote, unchanged.
+ */
 export function decodeCursor(cursor: string): [string, string] {
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string' && isUuid(key[1])) {
-      if (!Number.isNaN(Date.parse(key[0]))) return [key[0], key[1]];
+      const [time, id] = key as [string, string];
+      if (CURSOR_TIME.test(time) && new Date(time).toISOString() === time) return [time, id];
     }
   } catch {
     // falls through to the error below
