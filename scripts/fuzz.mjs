@@ -37,12 +37,15 @@ if (fs.existsSync(reportFile)) {
   const statuses = [...new Set(Object.values(report.counts).flatMap((byStatus) => Object.keys(byStatus)))].sort();
   const width = Math.max(...Object.keys(report.counts).map((target) => target.length), 6);
   const line = (cells) => cells.map((cell, i) => (i === 0 ? String(cell).padEnd(width) : String(cell).padStart(6))).join(' ');
-  const out = [`\nfuzz: ${report.runs} runs per target, seed ${report.seed}, ${report.seconds} s`, line(['target', ...statuses, 'total'])];
+  const out = [
+    `\nfuzz: ${report.runs} runs per target, seed ${report.seed}, ${report.seconds} s`,
+    line(['target', ...statuses, 'total', 's']),
+  ];
   let total = 0;
   for (const [target, byStatus] of Object.entries(report.counts)) {
     const sum = Object.values(byStatus).reduce((a, b) => a + b, 0);
     total += sum;
-    out.push(line([target, ...statuses.map((status) => byStatus[status] ?? ''), sum]));
+    out.push(line([target, ...statuses.map((status) => byStatus[status] ?? ''), sum, Math.round(report.targetSeconds[target] ?? 0)]));
   }
   out.push(`${total} requests, ${report.failures.length} failures`);
   if (report.undiscoveredForms.length)

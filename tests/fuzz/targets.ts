@@ -64,13 +64,23 @@ export interface SendContext {
 
 const pick = <T>(list: readonly T[], index: number): T | undefined => (list.length ? list[index % list.length] : undefined);
 
-function resolveLate(value: unknown, context: SendContext): unknown {
+/** Late values sit near the top (a field, a parameter): deeper than this is hostile nesting, sent as it is. */
+const LATE_DEPTH = 8;
+
+function resolveLate(value: unknown, context: SendContext, depth = 0): unknown {
   if (value instanceof Late) return value.resolve(context);
-  if (Array.isArray(value)) return value.map((item) => resolveLate(item, context));
+  if (depth > LATE_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item) => resolveLate(item, context, depth + 1));
   if (typeof value === 'object' && value !== null) {
     const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value))
-      Object.defineProperty(copy, key, { value: resolveLate(item, context), enumerable: true, writable: true, configurable: true });
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(copy, key, {
+        value: resolveLate(item, context, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return copy;
   }
   return value;

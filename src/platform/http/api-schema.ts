@@ -85,14 +85,13 @@ interface RouteSchema {
 }
 
 /**
- * The codes every route of a kind may answer besides its own: a route with
- * inputs can refuse them, a route taking a body can refuse the body (and
- * cross-site requests), a route that needs a session can find none, and any
- * route can fail.
+ * The codes every route may answer besides its own: any request can be
+ * malformed HTTP, too long, too slow to arrive, or fail; a route taking a body
+ * can refuse the body (and cross-site requests); a route that needs a session
+ * can find none.
  */
 function impliedErrorCodes(method: string, schema: RouteSchema): ErrorCode[] {
-  const codes: ErrorCode[] = ['internal_error'];
-  if (schema.params || schema.querystring || schema.body) codes.push('validation_failed');
+  const codes: ErrorCode[] = ['validation_failed', 'request_timeout', 'headers_too_large', 'internal_error'];
   if (!SAFE_METHODS.has(method)) codes.push('cross_site_request', 'invalid_json', 'unsupported_type', 'too_large');
   const needsSession = schema.security?.length && schema.security.every((requirement) => Object.keys(requirement).length > 0);
   if (needsSession) codes.push('not_signed_in');
