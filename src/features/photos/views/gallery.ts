@@ -74,10 +74,6 @@ export function galleryTile(photo: PhotoJson, position: number): SafeHtml {
   </li>`;
 }
 
-export const UPLOAD_NOTICES: Record<string, string> = {
-  uploaded: 'Uploaded. The photos appear here as soon as they are processed.',
-};
-
 export function gallerySection(options: {
   eventId: string;
   photos: PhotoJson[];
