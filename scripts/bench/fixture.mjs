@@ -22,8 +22,6 @@ export const DATA_DIR = path.join(root, 'scripts', 'bench', '.data');
 const TEMPLATE = 'epu_bench_template';
 export const WORKING = 'epu_bench';
 const MAX_AGE_DAYS = 30;
-// Bump when the SQL below changes meaning (the hash of this file covers edits anyway).
-const GENERATOR = fs.readFileSync(new URL(import.meta.url), 'utf8');
 
 /** Volume by default: what the issue asks for as a floor. */
 export const DEFAULT_VOLUME = {
@@ -139,12 +137,12 @@ INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, reque
     .filter(Boolean);
 }
 
-/** What makes a generated template reusable: the migrations, this file, the volume. */
+/** What makes a generated template reusable: the migrations, the generating SQL, the volume. */
 async function fixtureKey(volume) {
   const { readMigrations } = await dist('platform/db/migrate.js');
   const hash = crypto.createHash('sha256');
   for (const m of readMigrations()) hash.update(`${m.version}:${m.checksum}\n`);
-  hash.update(GENERATOR);
+  hash.update(generationSql(volume).join(';\n'));
   hash.update(JSON.stringify(volume));
   return hash.digest('hex').slice(0, 16);
 }
@@ -171,6 +169,7 @@ export async function prepareDatabase({ port, volume = DEFAULT_VOLUME, statement
   const { ensureEmbeddedPostgres } = await dist('platform/db/embedded.js');
   const { migrate } = await dist('platform/db/migrate.js');
   fs.mkdirSync(DATA_DIR, { recursive: true, mode: 0o755 });
+  const release = lock();
   let database = await ensureEmbeddedPostgres({ dataDir: DATA_DIR, port, logger: quiet });
   if (!database.owned) log(`  (an embedded PostgreSQL was already running on port ${port} for ${DATA_DIR}; using it as it is)`);
   const adminUrl = database.url.replace(/\/epu$/, '/postgres');
@@ -258,11 +257,28 @@ export async function prepareDatabase({ port, volume = DEFAULT_VOLUME, statement
     adminUrl,
     dataDir: DATA_DIR,
     pgDataDir: path.join(DATA_DIR, 'pg'),
-    stop: () => database.stop(),
+    async stop() {
+      await database.stop();
+      release();
+    },
     generatedAt,
     regenerated,
     statements,
   };
+}
+
+/** One bench at a time owns the data directory: a second one would drop the first one's working database. */
+function lock() {
+  const file = path.join(DATA_DIR, 'bench.pid');
+  try {
+    const holder = Number(fs.readFileSync(file, 'utf8'));
+    process.kill(holder, 0);
+    throw new Error(`another bench (pid ${holder}) is using ${DATA_DIR}; wait for it to finish`);
+  } catch (error) {
+    if (error.code !== 'ENOENT' && error.code !== 'ESRCH') throw error;
+  }
+  fs.writeFileSync(file, String(process.pid));
+  return () => fs.rmSync(file, { force: true });
 }
 
 /** The postmaster's pid (first line of postmaster.pid). */

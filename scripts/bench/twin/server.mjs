@@ -101,9 +101,9 @@ function bookStatement(lockMode) {
       SELECT e.id, e.capacity, e.starts_at > now() AS open FROM events e, viewer v
       WHERE e.id = $3 AND (e.visibility <> 'private' OR e.owner_id = v.id OR v.role = 'admin' OR EXISTS (SELECT 1 FROM existing))),
     place AS (
-      SELECT p.place_no FROM event_places p JOIN ev ON ev.id = p.event_id
-      WHERE p.booking_id IS NULL AND ev.open AND NOT EXISTS (SELECT 1 FROM existing)
-      ORDER BY p.place_no LIMIT 1 FOR UPDATE OF p ${lockMode}),
+      SELECT p.place_no FROM event_places p
+      WHERE p.event_id = $3 AND p.booking_id IS NULL AND EXISTS (SELECT 1 FROM ev WHERE ev.open) AND NOT EXISTS (SELECT 1 FROM existing)
+      ORDER BY p.place_no LIMIT 1 FOR UPDATE ${lockMode}),
     booking AS (
       INSERT INTO bookings (event_id, user_id, status)
       SELECT ev.id, v.id, 'confirmed' FROM ev, viewer v
