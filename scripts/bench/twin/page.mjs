@@ -27,7 +27,6 @@ export function assetLinks(publicDir) {
   return { favicon: link('favicon.svg'), css: link('app.css'), js: link('app.js') };
 }
 
-const THUMBNAIL = 400;
 const UPLOAD_FORM = (eventId, maxUploadMiB) => `<form
             class="card form upload-form"
             method="post"
@@ -52,37 +51,47 @@ const UPLOAD_FORM = (eventId, maxUploadMiB) => `<form
             <ul class="uploads" data-upload-list aria-live="polite"></ul>
           </form>`;
 
-function photoItem(photo, canDelete) {
-  const w = photo.width ?? THUMBNAIL;
-  const h = photo.height ?? THUMBNAIL;
-  const scale = Math.min(1, THUMBNAIL / Math.max(w, h));
-  const alt = photo.takenAt ? `taken ${photo.takenAt.toISOString().slice(0, 10)}` : `added ${photo.createdAt.toISOString().slice(0, 10)}`;
-  const remove = canDelete
-    ? `<form method="post" action="/photos/${photo.id}/delete" class="inline">
-                    <button class="link" type="submit" aria-label="Delete this photo">Delete</button>
-                  </form>`
-    : '';
-  return `<li id="photo-${photo.id}">
-          <a href="${esc(photo.displayUrl)}"
-            ><img
-              src="${esc(photo.thumbnailUrl)}"
-              width="${Math.max(1, Math.round(w * scale))}"
-              height="${Math.max(1, Math.round(h * scale))}"
-              loading="lazy"
-              decoding="async"
-              alt="Photo ${alt}"
-          /></a>
-          <div class="tools">
-            <a href="${esc(photo.url)}">Original</a> ${remove}
-          </div>
-        </li>`;
+// Gallery tiles keep the photo's shape as a step of 1.05 in aspect ratio (at most 28 either way),
+// with a srcset of the thumbnail (fit inside 2080x520) and the display image (fit inside 1600x1600).
+const STEP = Math.log(1.05);
+const fitInside = (w, h, boxW, boxH) => {
+  const scale = Math.min(1, boxW / w, boxH / h);
+  return scale === 1 ? [w, h] : [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale))];
+};
+const TAKEN = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const ADDED = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
+
+function tile(eventId, photo, position) {
+  const w = photo.width ?? 1;
+  const h = photo.height ?? 1;
+  const exact = Math.round(Math.log(w / h) / STEP);
+  const bucket = Math.max(-28, Math.min(28, exact));
+  const ratio = 1.05 ** bucket;
+  const [tw, th] = fitInside(w, h, 2080, 520);
+  const [dw] = fitInside(w, h, 1600, 1600);
+  const srcset = dw > tw ? `${photo.thumbnailUrl} ${tw}w, ${photo.displayUrl} ${dw}w` : `${photo.thumbnailUrl} ${tw}w`;
+  const when = photo.takenAt ? `taken ${TAKEN.format(photo.takenAt)}` : `added ${ADDED.format(photo.createdAt)}`;
+  const alt = `Photo ${position}${photo.uploaderName ? `: by ${photo.uploaderName},` : ','} ${when}`;
+  return `<li id="photo-${photo.id}" data-ar="${bucket}" ${bucket !== exact ? ' data-fit="whole"' : ''}>
+    <a href="/events/${eventId}/photos/${photo.id}"
+      ><img
+        src="${esc(photo.thumbnailUrl)}"
+        srcset="${esc(srcset)}"
+        sizes="(max-width: 560px) ${Math.round(ratio * 120 * 1.3)}px, ${Math.round(ratio * 200 * 1.3)}px"
+        width="${tw}"
+        height="${th}"
+        loading="lazy"
+        decoding="async"
+        alt="${esc(alt)}"
+    /></a>
+  </li>`;
 }
 
 /**
  * For an anonymous viewer or a signed-in one who neither hosts the event nor
  * is an admin (the server refuses those views: they add the attendee list).
  * event: { id, title, description, venue, startsAt, endsAt, capacity, booked, visibility, ownerName, ownerId }
- * viewer: null or { id, name, role, booked }; photos with their URLs; nextCursor or null.
+ * viewer: null or { id, name, role, booked }; photos (first page) with their links; nextCursor or null.
  */
 export function renderEventPage({ assets, event, viewer, photos, nextCursor, uploadsEnabled, maxUploadMiB }) {
   const title = esc(event.title);
@@ -114,7 +123,7 @@ export function renderEventPage({ assets, event, viewer, photos, nextCursor, upl
         : `<span class="badge full">Full</span>`;
   const canUpload = viewer !== null && uploadsEnabled && viewer.booked;
   let items = '';
-  for (const photo of photos) items += photoItem(photo, viewer !== null && photo.uploaderId === viewer.id);
+  photos.forEach((photo, i) => (items += tile(event.id, photo, i + 1)));
   return `<!doctype html>
     <html lang="en">
       <head>
@@ -163,7 +172,18 @@ export function renderEventPage({ assets, event, viewer, photos, nextCursor, upl
     <ul class="gallery" data-gallery>
       ${items}
     </ul>
-    ${nextCursor ? `<nav class="pager" aria-label="More photos"><a class="button secondary" href="/events/${event.id}?photos=${nextCursor}#gallery">Older photos →</a></nav>` : ''}
+    ${
+      nextCursor
+        ? `<nav class="pager" aria-label="More photos">
+            <a
+              class="button secondary"
+              data-gallery-more
+              href="/events/${event.id}?photos=${nextCursor}&amp;from=${photos.length + 1}#gallery"
+              >More photos</a
+            >
+          </nav>`
+        : ''
+    }
   </section></main>
         <footer class="foot"><p>EPU · events and photos, shared</p></footer>
       </body>

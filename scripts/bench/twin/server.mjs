@@ -60,8 +60,8 @@ function parseCursor(cursor) {
   }
 }
 
-const PHOTO_COLUMNS = `p.id AS photo_id, p.uploader_id, p.width, p.height, p.bytes, p.content_type, p.taken_at, p.thumbnail_key, p.display_key, p.original_key, p.created_at AS photo_created_at`;
-const READY_PHOTOS = (after, event = 'e') => `SELECT ${PHOTO_COLUMNS} FROM photos p
+const PHOTO_COLUMNS = `p.id AS photo_id, p.uploader_id, up.name AS uploader_name, p.width, p.height, p.bytes, p.content_type, p.taken_at, p.thumbnail_key, p.display_key, p.original_key, p.created_at AS photo_created_at`;
+const READY_PHOTOS = (after, event = 'e') => `SELECT ${PHOTO_COLUMNS} FROM photos p LEFT JOIN users up ON up.id = p.uploader_id
   WHERE p.event_id = ${event}.id AND p.status = 'ready'${after ? ' AND (p.created_at, p.id) < ($3::timestamptz, $4::uuid)' : ''}
   ORDER BY p.created_at DESC, p.id DESC LIMIT $2`;
 const STATEMENTS = {
@@ -126,6 +126,7 @@ function photoJson(row, eventId, expiresAt) {
     id: row.photo_id,
     eventId,
     uploaderId: row.uploader_id,
+    uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
     status: 'ready',
     width: row.width,
     height: row.height,
@@ -208,14 +209,13 @@ async function eventPage(request, response, eventId) {
   const expiresAt = linkExpiry();
   const shown = photos.slice(0, 24).map((r) => ({
     id: r.photo_id,
-    uploaderId: r.uploader_id,
+    uploaderName: r.uploader_name,
     width: r.width,
     height: r.height,
     takenAt: r.taken_at,
     createdAt: r.photo_created_at,
     thumbnailUrl: signedUrl(r.thumbnail_key, expiresAt),
     displayUrl: signedUrl(r.display_key, expiresAt),
-    url: signedUrl(r.original_key, expiresAt),
   }));
   const last = photos.length > 24 ? photos[23] : null;
   const body = renderEventPage({
