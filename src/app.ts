@@ -253,6 +253,7 @@ export function createServices(platform: Platform): Services {
   const accounts = createAccountsService({
     repo: createAccountsRepository(db),
     throttle: createLoginThrottle(platform.limiters),
+    signupLimiter: platform.limiters({ keyPrefix: 'signup-address', points: config.signupRateLimit, durationSeconds: 3600 }),
     sessionTtlDays: config.sessionTtlDays,
     audit,
   });
@@ -463,7 +464,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
     environment: config.appEnv,
     gitSha: config.gitSha,
   });
-  accountsRoutes(app, { accounts: services.accounts, auth });
+  accountsRoutes(app, { accounts: services.accounts, auth, publicUrl: config.publicUrl });
   // The photos.uploads flag can switch uploads off (say, during a storage incident) without a deploy.
   const uploadsEnabled = (viewer: { id: string } | null) => services.flags.isEnabled(FLAGS.photosUploads, viewer?.id ?? null);
   eventsRoutes(app, {
@@ -508,6 +509,6 @@ export async function buildWebApp(platform: Platform, services: Services, option
   bookingsRoutes(app, { bookings: services.bookings, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
-  retentionRoutes(app, { retention: services.retention, auth });
+  retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });
   return app;
 }

@@ -10,10 +10,6 @@ function thumbnailSize(photo: PhotoJson): { width: number; height: number } {
   return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
 }
 
-export const UPLOAD_NOTICES: Record<string, string> = {
-  uploaded: 'Uploaded. The photos appear here as soon as they are processed.',
-};
-
 export function gallerySection(options: {
   eventId: string;
   photos: PhotoJson[];
