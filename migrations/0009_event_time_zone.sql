@@ -1,4 +1,4 @@
--- Every event happens in an IANA time zone (decision 0019): pages show its
+-- Every event happens in an IANA time zone (decision 0020): pages show its
 -- times on that clock and forms read typed times in it. Events from before
 -- had none; their times were shown in UTC, so UTC is what they get.
 -- A constant default: PostgreSQL 11+ adds the column without rewriting the table.
