@@ -26,6 +26,18 @@ async function render(original: Buffer, size: number): Promise<Buffer> {
   }
 }
 
+/** The thumbnail and the display image of an original, as the gallery shows them (the scrub renders its placeholders' too). */
+export async function renderRenditions(
+  original: Buffer,
+): Promise<{ thumbnail: Buffer; display: Buffer; contentType: 'image/webp'; cacheControl: string }> {
+  return {
+    thumbnail: await render(original, RENDITIONS.thumbnail),
+    display: await render(original, RENDITIONS.display),
+    contentType: 'image/webp',
+    cacheControl: IMMUTABLE,
+  };
+}
+
 /**
  * `photos.process`: renders the 400 px thumbnail and the 1600 px display image
  * as WebP, auto-oriented and without metadata, then marks the photo ready.
@@ -45,8 +57,7 @@ export function processPhotoJob(deps: {
     try {
       const original = await readObject(deps.storage, photo.original_key);
       if (!original) throw new UnreadableImageError('the uploaded file is missing from storage');
-      const thumbnail = await render(original, RENDITIONS.thumbnail);
-      const display = await render(original, RENDITIONS.display);
+      const { thumbnail, display } = await renderRenditions(original);
       const thumbnailKey = newObjectKey('derived', 'webp');
       const displayKey = newObjectKey('derived', 'webp');
       await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: IMMUTABLE });
