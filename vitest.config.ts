@@ -1,16 +1,43 @@
 import { defineConfig } from 'vitest/config';
 
-// One PostgreSQL per run (embedded, or TEST_DATABASE_URL with EPU_TEST_DB=external);
-// every test file gets its own database cloned from a migrated template.
+// Three projects, three tiers (run one with `--project NAME`):
+//   unit    `*.test.ts` in src/ and tests/: no database, no processes; seconds (`npm run test:unit`)
+//   int     `*.int.test.ts` in src/ and tests/: real PostgreSQL, Redis, S3, processes
+//   deploy  deploy/**: manifests, rules, workflows and the image, checked with their tools
+// One PostgreSQL per run of a project that needs it (embedded, or TEST_DATABASE_URL
+// with EPU_TEST_DB=external); every test file gets its own database cloned from a
+// migrated template. Browser tests have their own config (vitest.e2e.config.ts).
+const withDatabase = ['tests/support/global-setup.ts'];
+
 export default defineConfig({
   test: {
-    globalSetup: ['tests/support/global-setup.ts'],
-    include: ['src/**/*.test.ts', 'tests/**/*.test.ts', 'deploy/**/*.test.ts'],
-    exclude: ['tests/e2e/**', '**/node_modules/**', 'infra/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'tests/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', 'tests/e2e/**', '**/node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'int',
+          globalSetup: withDatabase,
+          include: ['src/**/*.int.test.ts', 'tests/**/*.int.test.ts'],
+          exclude: ['tests/e2e/**', '**/node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'deploy', globalSetup: withDatabase, include: ['deploy/**/*.test.ts'], exclude: ['**/node_modules/**'] },
+      },
+    ],
   },
 });

@@ -1,33 +1,61 @@
 #!/usr/bin/env node
 // `npm test`: every kind of test, in the order a failure is cheapest to find.
 // The same script runs on a laptop and in CI (.ci/run only installs what it needs).
-//   EPU_TEST_ONLY=unit,int,e2e,...   run a subset (names below)
-//   TEST_DATABASE_URL=postgres://... also run the database tests against that server
+//   EPU_TEST_ONLY=unit,tests,deploy,...   run a subset (step names below)
+//   TEST_DATABASE_URL=postgres://...      also run the database tests against that server
+//   EPU_TEST_REQUIRE_ALL=1                a missing system tool fails the run instead of
+//                                         skipping its tier (CI sets it; tests/support/tools.mjs)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { TIERS, requireAll, skipLine } from '../tests/support/tools.mjs';
 
+const STEPS = ['build', 'format', 'typecheck', 'migrations', 'unit', 'tests', 'tests-external-pg', 'deploy', 'e2e', 'infra'];
 const only = process.env.EPU_TEST_ONLY?.split(',').map((s) => s.trim());
+const unknown = only?.filter((name) => !STEPS.includes(name)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`EPU_TEST_ONLY: no step ${unknown.join(', ')}; the steps are ${STEPS.join(', ')}\n`);
+  process.exit(2);
+}
+const selected = (name) => !only || only.includes(name);
 const results = [];
 
+// Tiers that need a system tool this machine lacks: one line each, up front.
+const skips = Object.entries(TIERS)
+  .filter(([, tier]) => selected(tier.step) || (tier.step === 'tests' && selected('tests-external-pg')))
+  .map(([name]) => [name, skipLine(name)])
+  .filter(([, line]) => line);
+for (const [, line] of skips) process.stdout.write(`${requireAll() ? 'missing (EPU_TEST_REQUIRE_ALL=1): ' : ''}${line}\n`);
+if (requireAll() && skips.length > 0) {
+  process.stdout.write(`\n${skips.length} tier(s) cannot run and EPU_TEST_REQUIRE_ALL=1: install the tools above\n`);
+  process.exit(1);
+}
+const missingTier = (name) => skips.some(([tier]) => tier === name);
+
 function step(name, command, args, options = {}) {
-  if (only && !only.includes(name)) return;
+  if (!selected(name)) return;
   const started = Date.now();
   process.stdout.write(`\n=== ${name}: ${command} ${args.join(' ')}\n`);
-  const run = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...options.env }, cwd: options.cwd });
+  const run = spawnSync(command, args, {
+    stdio: 'inherit',
+    // The skip lines are printed above, once: the test files need not repeat them.
+    env: { ...process.env, EPU_TEST_SKIPS_REPORTED: '1', ...options.env },
+    cwd: options.cwd,
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   results.push({ name, ok: run.status === 0, seconds });
   if (run.status !== 0) {
     summary();
-    process.stdout.write(`\n${name} failed (exit ${run.status ?? run.signal})\n`);
+    process.stdout.write(`\n${name} failed (exit ${run.status ?? run.signal ?? run.error?.message})\n`);
     process.exit(1);
   }
 }
 
 function summary() {
   process.stdout.write('\n=== summary\n');
-  for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(14)} ${r.seconds}s\n`);
+  for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(17)} ${r.seconds}s\n`);
+  for (const [, line] of skips) process.stdout.write(`${line}\n`);
   const passed = results.filter((r) => r.ok).length;
-  process.stdout.write(`${passed} passed, ${results.length - passed} failed\n`);
+  process.stdout.write(`${passed} passed, ${results.length - passed} failed${skips.length ? `, ${skips.length} skipped` : ''}\n`);
 }
 
 const npx = 'npx';
@@ -43,11 +71,16 @@ step('migrations', npx, [
     .filter((f) => f.endsWith('.sql'))
     .map((f) => `migrations/${f}`),
 ]);
-step('tests', npx, ['vitest', 'run']);
+step('unit', npx, ['vitest', 'run', '--project', 'unit']);
+step('tests', npx, ['vitest', 'run', '--project', 'int']);
 if (process.env.TEST_DATABASE_URL) {
-  step('tests-external-pg', npx, ['vitest', 'run', '.int.test.ts'], { env: { EPU_TEST_DB: 'external' } });
+  step('tests-external-pg', npx, ['vitest', 'run', '--project', 'int', '--project', 'deploy', '.int.test.ts'], {
+    env: { EPU_TEST_DB: 'external' },
+  });
 }
-step('e2e', npx, ['vitest', 'run', '-c', 'vitest.e2e.config.ts']);
+step('deploy', npx, ['vitest', 'run', '--project', 'deploy']);
+// Every browser test needs chromium: without it the step would only start a database for nothing.
+if (!missingTier('browser')) step('e2e', npx, ['vitest', 'run', '-c', 'vitest.e2e.config.ts']);
 if (fs.existsSync('infra/package.json')) {
   step('infra', 'sh', ['-c', 'npm ci --silent --no-audit --no-fund && npm test'], { cwd: 'infra' });
 }

@@ -40,7 +40,7 @@ import { createAuth } from './features/accounts/auth.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { meRoutes } from './features/accounts/me.routes.js';
 import { createEventsRepository } from './features/events/events.repository.js';
-import { createEventsService, isOwnerOrAdmin } from './features/events/events.service.js';
+import { createEventsService } from './features/events/events.service.js';
 import { eventsRoutes } from './features/events/events.routes.js';
 import { createBookingsRepository } from './features/bookings/bookings.repository.js';
 import { createBookingsService } from './features/bookings/bookings.service.js';
@@ -55,7 +55,7 @@ import { createPhotosService, deleteObjects, type PhotosService } from './featur
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
 import { processPhotoJob, renderRenditions } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
-import { gallerySection } from './features/photos/views/gallery.js';
+import { galleryPosition, gallerySection } from './features/photos/views/gallery.js';
 import { createExportsRepository } from './features/exports/exports.repository.js';
 import { BUILD_EXPORT_JOB, createExportsService, type ExportsService } from './features/exports/exports.service.js';
 import { buildExportJob } from './features/exports/exports.jobs.js';
@@ -272,6 +272,7 @@ export function createServices(platform: Platform): Services {
   const accounts = createAccountsService({
     repo: createAccountsRepository(db),
     throttle: createLoginThrottle(platform.limiters),
+    signupLimiter: platform.limiters({ keyPrefix: 'signup-address', points: config.signupRateLimit, durationSeconds: 3600 }),
     sessionTtlDays: config.sessionTtlDays,
     audit,
   });
@@ -483,7 +484,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
     environment: config.appEnv,
     gitSha: config.gitSha,
   });
-  accountsRoutes(app, { accounts: services.accounts, auth });
+  accountsRoutes(app, { accounts: services.accounts, auth, publicUrl: config.publicUrl });
   // The photos.uploads flag can switch uploads off (say, during a storage incident) without a deploy.
   const uploadsEnabled = (viewer: { id: string } | null) => services.flags.isEnabled(FLAGS.photosUploads, viewer?.id ?? null);
   eventsRoutes(app, {
@@ -502,10 +503,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
         eventId: event.id,
         photos: gallery.items,
         nextCursor: gallery.nextCursor,
+        from: query.photos ? galleryPosition(query.from) : 1,
         canUpload,
         uploadsEnabled: uploadsOn,
         maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
-        canDelete: (photo) => Boolean(viewer && (isOwnerOrAdmin(event, viewer) || photo.uploaderId === viewer.id)),
       });
     },
   });
@@ -528,6 +529,6 @@ export async function buildWebApp(platform: Platform, services: Services, option
   bookingsRoutes(app, { bookings: services.bookings, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
-  retentionRoutes(app, { retention: services.retention, auth });
+  retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });
   return app;
 }

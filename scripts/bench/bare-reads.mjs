@@ -49,6 +49,7 @@ async function photoJson(row) {
     id: row.id,
     eventId: row.event_id,
     uploaderId: row.uploader_id,
+    uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
     status: row.status,
     width: row.width,
     height: row.height,
@@ -119,7 +120,6 @@ const server = http.createServer(async (request, response) => {
         canUpload: false,
         uploadsEnabled: true,
         maxUploadMiB: MAX_UPLOAD_MIB,
-        canDelete: () => false,
       });
       const body = eventPage({
         viewer: null,

@@ -50,6 +50,8 @@ export interface Config {
   maxUploadBytes: number;
   /** Photo uploads one user may make per 10 minutes, across all replicas. */
   uploadRateLimit: number;
+  /** Sign-ups from one client address per hour, across all replicas; raise it where many people sign up behind one address (a venue's Wi-Fi). */
+  signupRateLimit: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
   /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
@@ -216,6 +218,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
+    signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),

@@ -13,6 +13,8 @@ export interface PageOptions {
   /** Marks the current section in the navigation. */
   section?: 'home' | 'new' | 'me' | 'admin' | 'login' | 'signup';
   description?: string;
+  /** A class on <body> for pages with their own frame (the full-screen photo viewer). */
+  bodyClass?: string;
 }
 
 function navLink(href: string, label: string, current: boolean): SafeHtml {
@@ -32,7 +34,7 @@ export function page(options: PageOptions): string {
         <link rel="stylesheet" href="${assetUrl('app.css')}" />
         <script type="module" src="${assetUrl('app.js')}"></script>
       </head>
-      <body>
+      <body${options.bodyClass ? html` class="${options.bodyClass}"` : ''}>
         <a class="skip" href="#main">Skip to content</a>
         <header class="top">
           <nav class="nav" aria-label="Main">

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser } from '../support/browser.js';
+import { tierCanRun } from '../support/tools.mjs';
 
 let t: TestApp;
 let browser: Browser;
@@ -14,7 +15,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-describe('a person in a browser', () => {
+describe.skipIf(!tierCanRun('browser'))('a person in a browser', () => {
   it('signs up, creates an event, books it, logs out and logs in again', async () => {
     const host = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await host.newPage();

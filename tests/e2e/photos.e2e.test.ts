@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
 import { launchBrowser } from '../support/browser.js';
+import { tierCanRun } from '../support/tools.mjs';
 import { futureIso, signUp } from '../support/client.js';
 import { jpegWithExif, png } from '../support/images.js';
 
@@ -22,7 +23,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-describe('photos in a browser', () => {
+describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
   it('uploads several photos at once with a progress bar each, then the thumbnails appear; the host exports the event', async () => {
     const host = await signUp(t.url, { email: 'photo-host@example.test', password: 'photo host pw', name: 'Photo Host' });
     const event = (

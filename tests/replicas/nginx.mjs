@@ -7,10 +7,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findTool } from '../support/tools.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 export const templatePath = path.resolve(here, '..', '..', 'deploy', 'nginx', 'epu.conf.template');
-export const nginxBinary = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((candidate) => fs.existsSync(candidate));
+export const nginxBinary = findTool('nginx');
 
 /** Replaces every ${NAME} of the template; nginx's own $variables have no braces there. */
 export function renderNginxConfig(values) {
@@ -38,7 +39,7 @@ function canConnect(port) {
  * options: { port, upstreams: number[], workerProcesses = 1, failTimeout = '2s', accessLog = true }
  */
 export async function startNginx(options) {
-  if (!nginxBinary) throw new Error('nginx is not installed (apt-get install nginx-light or nginx)');
+  if (!nginxBinary) throw new Error('nginx is not on PATH (apt-get install nginx; Debian puts it in /usr/sbin) and NGINX is not set');
   const { port, upstreams, workerProcesses = 1, failTimeout = '2s', accessLog = true } = options;
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-nginx-'));
   // As root, nginx's workers run as an unprivileged user: they must reach the prefix.

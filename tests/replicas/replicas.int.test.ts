@@ -4,7 +4,7 @@
 // (s3rver). A session and a photo cross replicas; a rolling restart of both
 // replicas under continuous load fails no request. Figures are printed, never
 // asserted: only counts are.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,9 +18,9 @@ import { jpegWithExif, multipart } from '../support/images.js';
 import { freePort, spawnEpu, type EpuProcess } from '../support/process.js';
 import { startS3rver, type TestS3 } from '../support/s3rver.js';
 import { percentile, startLoad, type LoadRequest, type Sample } from './load.js';
-import { nginxBinary, startNginx, type RunningNginx } from './nginx.mjs';
+import { findTool, tierCanRun } from '../support/tools.mjs';
+import { startNginx, type RunningNginx } from './nginx.mjs';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 // Long enough to outlast nginx's upstream keepalive_timeout (1 s) in deploy/nginx/epu.conf.template.
 const SHUTDOWN_DRAIN_MS = 1500;
 const FAIL_TIMEOUT = '2s';
@@ -35,7 +35,7 @@ async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-redis-'));
   const child: ChildProcess = spawn(
-    'redis-server',
+    findTool('redis-server')!,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,7 +79,7 @@ interface Replica {
   history: EpuProcess[];
 }
 
-describe.skipIf(!nginxBinary || !hasRedis)('two epu web replicas and a worker behind nginx', () => {
+describe.skipIf(!tierCanRun('replicas'))('two epu web replicas and a worker behind nginx', () => {
   let database: TestDatabase;
   let redis: RedisServer;
   let s3: TestS3;

@@ -33,6 +33,8 @@ export function testEnv(database: TestDatabase, overrides: Record<string, string
     PORT: '0',
     METRICS_PORT: '0',
     FUNCTIONS_PORT: '0',
+    // Every test signs its users up from 127.0.0.1; the signup limit has its own test (accounts.abuse.int.test.ts).
+    SIGNUP_RATE_LIMIT: '1000000',
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { freePort } from './process.js';
+import { findTool } from './tools.mjs';
 
 /** Whether something answers PING on the port (a Redis that is up and not paused). */
 export function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
@@ -43,9 +44,13 @@ export async function startTestRedis(): Promise<TestRedis> {
   let child: ChildProcess | null = null;
 
   const start = async () => {
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const server = spawn(
+      findTool('redis-server') ?? 'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     child = server;
     const killOnExit = () => server.kill('SIGKILL');
     process.once('exit', killOnExit);

@@ -2,6 +2,7 @@ import type { Config } from '../../config/env.js';
 import { createJobHandlers, createPlatform, createRootLogger } from '../../app.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import { createWorker, type JobHandler, type JobStatus, type JobSummary } from '../../platform/queue/index.js';
 
 const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running|completed|dead] | epu jobs retry JOB_ID';
@@ -19,13 +20,13 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
     const { queue } = platform;
     if (verb === 'run' && argument) {
       const handlers = createJobHandlers(platform);
-      if (!handlers[argument]) report.fail(`no job named "${argument}"; known jobs: ${Object.keys(handlers).sort().join(', ')}`);
+      const handler = ownEntry(handlers, argument);
+      if (!handler) report.fail(`no job named "${argument}"; known jobs: ${Object.keys(handlers).sort().join(', ')}`);
       const id = await queue.enqueue(argument, { requestedBy: 'cli' }, { maxAttempts: 1 });
       report.step(`running ${argument}`, { jobId: id });
       // The summary is there when this process ran the job (not when a worker elsewhere took it first).
       let summary: JobSummary | void = undefined;
-      const handler = handlers[argument]!;
-      const capture: JobHandler = async (job, signal) => (summary = await handler(job, signal));
+      const capture: JobHandler = async (job, signal) => (summary = await handler!(job, signal));
       const worker = createWorker({
         queue,
         pool: platform.pool,

@@ -169,13 +169,13 @@ export async function runSmoke(
 
   /** After a failure: remove what was made, quietly and as far as it goes. */
   async function cleanUp(): Promise<void> {
-    const attempts: [string, string][] = [];
+    const attempts: [string, string, unknown?][] = [];
     if (made.photoId) attempts.push(['DELETE', `api/v1/photos/${encodeURIComponent(made.photoId)}`]);
     if (made.eventId) attempts.push(['DELETE', `api/v1/events/${encodeURIComponent(made.eventId)}`]);
-    if (made.account) attempts.push(['DELETE', 'api/v1/me']);
-    for (const [method, path] of attempts) {
+    if (made.account) attempts.push(['DELETE', 'api/v1/me', { password }]);
+    for (const [method, path, json] of attempts) {
       try {
-        await client.request(method, path);
+        await client.request(method, path, json === undefined ? {} : { json });
       } catch {
         // The failure being reported matters more than the leftovers.
       }
@@ -207,9 +207,10 @@ export async function runSmoke(
   });
 
   const email = `smoke-${Date.now()}-${crypto.randomBytes(4).toString('hex')}@example.com`;
+  const password = crypto.randomBytes(24).toString('base64url');
   await step('signup', async () => {
     const answer = await client.request('POST', 'api/v1/auth/signup', {
-      json: { email, password: crypto.randomBytes(24).toString('base64url'), name: 'EPU smoke test' },
+      json: { email, password, name: 'EPU smoke test' },
     });
     expectStatus(answer, [201], 'POST /api/v1/auth/signup');
     made.account = true;
@@ -296,7 +297,8 @@ export async function runSmoke(
   });
 
   await step('delete account', async () => {
-    const answer = await client.request('DELETE', 'api/v1/me');
+    // Since issue 13 the current password confirms it; an older EPU ignores the body.
+    const answer = await client.request('DELETE', 'api/v1/me', { json: { password } });
     if (answer.status === 404 && answer.json?.error?.code === 'not_found') {
       // Before DELETE /me shipped: sign out and say so; the account stays (private, with nothing in it).
       const logout = await client.request('POST', 'api/v1/auth/logout');

@@ -1,30 +1,57 @@
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import type { AccountsService } from './accounts.service.js';
 import type { Auth } from './auth.js';
 import { LoginBody, PasswordChangeBody, SignupBody, UserEnvelope } from './accounts.schema.js';
 import { loginPage, signupPage } from './views/auth-pages.js';
 
-/** Only same-site paths: a `next` of "//evil.example" or "https://..." would be an open redirect. */
-export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/';
+// C0 controls and DEL: a browser drops tabs and newlines from a URL, so "/\t/evil.example" becomes "//evil.example".
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Where a `next` parameter may send someone after signing in: a path of this
+ * site, resolved against PUBLIC_URL, never another origin ("//evil.example",
+ * "/\\evil.example", "https://...") and never with control characters, raw or
+ * percent-encoded. Anything else goes to "/".
+ */
+export function createSafeNext(publicUrl: URL): (next: unknown) => string {
+  return (next) => {
+    if (typeof next !== 'string' || !next.startsWith('/') || next.length > 2048) return '/';
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(next);
+    } catch {
+      return '/';
+    }
+    if (CONTROL_CHARACTER.test(decoded) || CONTROL_CHARACTER.test(next) || /^\/[/\\]/.test(decoded)) return '/';
+    let target: URL;
+    try {
+      target = new URL(next, publicUrl);
+    } catch {
+      return '/';
+    }
+    if (target.origin !== publicUrl.origin) return '/';
+    return target.pathname + target.search + target.hash;
+  };
 }
 
 type FormBody = Record<string, string | undefined>;
 
 /** Why the account page's password form did not change the password, as a notice key of `/me`. */
-const PASSWORD_NOTICES: Partial<Record<string, string>> = {
+const PASSWORD_NOTICES: Record<string, string> = {
   wrong_password: 'password-wrong',
   validation_failed: 'password-invalid',
   rate_limited: 'password-throttled',
 };
 
-export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth: Auth }): void {
+export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth: Auth; publicUrl: URL }): void {
   const { accounts, auth } = deps;
+  const safeNext = createSafeNext(deps.publicUrl);
 
   app.post('/api/v1/auth/signup', { schema: { body: SignupBody, response: { 201: UserEnvelope } } }, async (request, reply) => {
-    const signedIn = await accounts.signup(request.body);
+    const signedIn = await accounts.signup(request.body, request.ip);
     auth.signIn(reply, signedIn);
     return reply.code(201).send({ user: signedIn.user });
   });
@@ -61,11 +88,12 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
     const form = (request.body ?? {}) as FormBody;
     const input = { email: form.email ?? '', name: form.name ?? '', password: form.password ?? '' };
     try {
-      const signedIn = await accounts.signup(validate(SignupBody, input));
+      const signedIn = await accounts.signup(validate(SignupBody, input), request.ip);
       auth.signIn(reply, signedIn);
       return reply.redirect('/', 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
+      reply.headers(error.headers);
       const problems = error.code === 'validation_failed' ? (error.details as { field: string; problem: string }[]) : error.message;
       return reply
         .code(error.status)
@@ -90,7 +118,7 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
       return reply.redirect(next, 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+      reply.headers(error.headers);
       return reply
         .code(error.status)
         .type('text/html; charset=utf-8')
@@ -107,7 +135,7 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
       auth.signIn(reply, await accounts.changePassword({ user, ...input, address: request.ip }));
       return reply.redirect('/me?notice=password-changed#account', 303);
     } catch (error) {
-      const notice = error instanceof AppError ? PASSWORD_NOTICES[error.code] : undefined;
+      const notice = error instanceof AppError ? ownEntry(PASSWORD_NOTICES, error.code) : undefined;
       if (!notice) throw error;
       return reply.redirect(`/me?notice=${notice}#account`, 303);
     }

@@ -1,4 +1,6 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
+import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import type { AccountsRepository, UserRow, UserWithPassword } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
@@ -22,9 +24,20 @@ export interface SignedIn {
 
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * The one spelling of an email that identifies an account: every use (the
+ * throttle's key, the lookup) goes through this, so " Ada@x " and "ada@x" can
+ * neither reach different counters nor different accounts.
+ */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 export function createAccountsService(deps: {
   repo: AccountsRepository;
   throttle: LoginThrottle;
+  /** Sign-ups per client address (SIGNUP_RATE_LIMIT an hour). */
+  signupLimiter: RateLimiterAbstract;
   sessionTtlDays: number;
   audit: AuditRecorder;
 }) {
@@ -38,25 +51,43 @@ export function createAccountsService(deps: {
   }
 
   /**
-   * Checks a password under the login throttle (the caller has run `throttle.check`):
-   * a miss counts against the account and the address, a match clears the account's
-   * count. Without a user a decoy hash is checked, so a missing account takes as long.
+   * Verifies a password under the login throttle: the attempt is counted
+   * before the hash is checked (throttle.begin), and a right password clears
+   * the account's count. Without a user a decoy hash is checked, so a missing
+   * account takes as long. `email` is normalised.
    */
   async function passwordMatches(user: UserWithPassword | undefined, password: string, email: string, address: string): Promise<boolean> {
+    await throttle.begin(email, address);
     const valid = await verifyPassword(user?.password_hash ?? (await decoyPasswordHash()), password);
-    if (!user || !valid) {
-      await throttle.recordFailure(email, address);
-      return false;
-    }
-    await throttle.recordSuccess(email);
+    if (!user || !valid) return false;
+    await throttle.succeeded(email, address);
     return true;
+  }
+
+  /** The signed-in user's account with its hash, after their current password was checked like a login (403 wrong_password). */
+  async function confirmCurrentPassword(input: { user: PublicUser; password: string; address: string }): Promise<UserWithPassword> {
+    const email = normalizeEmail(input.user.email);
+    const user = await repo.findByEmail(email);
+    if (!user || user.id !== input.user.id) throw new AppError('not_signed_in');
+    if (!(await passwordMatches(user, input.password, email, input.address))) throw new AppError('wrong_password');
+    return user;
   }
 
   return {
     sessionMaxAgeSeconds: deps.sessionTtlDays * 86_400,
 
-    /** The user, its session and its `user.signup` audit entry commit together or not at all. */
-    async signup(input: { email: string; name: string; password: string }): Promise<SignedIn> {
+    /**
+     * The user, its session and its `user.signup` audit entry commit together or not at all.
+     * With `address` (a request's client) the sign-up counts against that address's hourly limit first.
+     */
+    async signup(input: { email: string; name: string; password: string }, address?: string): Promise<SignedIn> {
+      if (address !== undefined) {
+        await deps.signupLimiter.consume(address).catch((rejection) => {
+          throw new AppError('rate_limited', 'Too many sign-ups from your network; wait and try again.', {
+            headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+          });
+        });
+      }
       const passwordHash = await hashPassword(input.password);
       try {
         return await repo.transaction(async (tx) => {
@@ -71,9 +102,9 @@ export function createAccountsService(deps: {
     },
 
     async login(input: { email: string; password: string; address: string }): Promise<SignedIn> {
-      await throttle.check(input.email, input.address);
-      const user = await repo.findByEmail(input.email.trim());
-      const matches = await passwordMatches(user, input.password, input.email, input.address);
+      const email = normalizeEmail(input.email);
+      const user = await repo.findByEmail(email);
+      const matches = await passwordMatches(user, input.password, email, input.address);
       if (!user || !matches) throw new AppError('invalid_credentials');
       // The session and its `user.login` audit entry commit together.
       return repo.transaction(async (tx) => {
@@ -97,11 +128,7 @@ export function createAccountsService(deps: {
      * session; the caller gets a fresh one, committed with its audit entry.
      */
     async changePassword(input: { user: PublicUser; currentPassword: string; newPassword: string; address: string }): Promise<SignedIn> {
-      const { email } = input.user;
-      await throttle.check(email, input.address);
-      const user = await repo.findByEmail(email);
-      if (!user || user.id !== input.user.id) throw new AppError('not_signed_in');
-      if (!(await passwordMatches(user, input.currentPassword, email, input.address))) throw new AppError('wrong_password');
+      const user = await confirmCurrentPassword({ user: input.user, password: input.currentPassword, address: input.address });
       const passwordHash = await hashPassword(input.newPassword);
       return repo.transaction(async (tx) => {
         await repo.updatePassword(user.id, passwordHash, tx);
@@ -109,6 +136,14 @@ export function createAccountsService(deps: {
         await audit.record({ action: 'user.password_change', actorId: user.id, subjectType: 'user', subjectId: user.id }, tx);
         return startSession(user, tx);
       });
+    },
+
+    /**
+     * For actions a stolen session alone must not do (deleting the account):
+     * the current password, checked like a login (same throttle); 403 wrong_password.
+     */
+    async confirmPassword(input: { user: PublicUser; password: string; address: string }): Promise<void> {
+      await confirmCurrentPassword(input);
     },
 
     /** A role change ends every session of that user, so no cookie outlives its privileges. */
@@ -122,7 +157,7 @@ export function createAccountsService(deps: {
 
     /** `epu admin create`: creates an admin, or promotes (and re-passwords) an existing user. */
     async createOrPromoteAdmin(input: { email: string; password: string; name?: string }): Promise<{ user: PublicUser; created: boolean }> {
-      const existing = await repo.findByEmail(input.email.trim());
+      const existing = await repo.findByEmail(normalizeEmail(input.email));
       const passwordHash = await hashPassword(input.password);
       if (existing) {
         await repo.transaction(async (tx) => {

@@ -3,12 +3,15 @@ import type { BookingsService } from '../bookings/bookings.service.js';
 import type { EventsService } from '../events/events.service.js';
 import type { ExportsService } from '../exports/exports.service.js';
 import type { Auth } from './auth.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import { mePage } from './views/me-page.js';
 
 const NOTICES: Record<string, string> = {
   'event-deleted': 'The event was deleted.',
   'export-requested': 'Export requested. It is being prepared; this page shows when it is ready.',
-  'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box to confirm.',
+  'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box and give your password to confirm.',
+  'delete-wrong-password': 'Your account was not deleted: the password is not right.',
+  'delete-throttled': 'Your account was not deleted: too many wrong attempts. Wait a few minutes and try again.',
   'password-changed': 'Your password was changed, and every other device was signed out.',
   'password-wrong': 'Your password was not changed: the current password is not right.',
   'password-invalid': 'Your password was not changed: give your current password, and a new one of 8 to 200 characters.',
@@ -24,7 +27,7 @@ export function meRoutes(app: App, deps: { auth: Auth; bookings: BookingsService
       deps.events.listOwnedBy(viewer.id),
       deps.exports.listMine(viewer),
     ]);
-    const notice = NOTICES[(request.query as { notice?: string }).notice ?? ''];
+    const notice = ownEntry(NOTICES, (request.query as { notice?: unknown }).notice);
     return reply.type('text/html; charset=utf-8').send(mePage({ viewer, bookings: bookings.items, events, exports, notice }));
   });
 }

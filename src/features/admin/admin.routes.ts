@@ -4,6 +4,7 @@ import type { App } from '../../platform/http/server.js';
 import type { SafeHtml } from '../../platform/http/html.js';
 import { AppError } from '../../platform/http/errors.js';
 import { isUuid, parsePageQuery } from '../../platform/http/pagination.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import type { Queue, JobStatus } from '../../platform/queue/index.js';
 import type { Auth } from '../accounts/auth.js';
 import type { AuditRepository } from '../audit/audit.repository.js';
@@ -55,7 +56,7 @@ export function adminRoutes(
     return reply.type('text/html; charset=utf-8').send(
       adminPage({
         viewer,
-        notice: NOTICES[query.notice ?? ''],
+        notice: ownEntry(NOTICES, query.notice),
         sections: [
           ...before,
           auditSection({ items: audit.items, nextCursor: audit.nextCursor, filter }),

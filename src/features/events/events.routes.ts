@@ -9,6 +9,7 @@ import { PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import type { Auth } from '../accounts/auth.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import { FLAGS, type FlagsService } from '../flags/flags.service.js';
@@ -156,7 +157,7 @@ export function eventsRoutes(
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');
     const uploadProblem =
-      query.upload && query.upload !== 'uploaded' ? (UPLOAD_PROBLEMS[query.upload] ?? 'The upload did not work.') : undefined;
+      query.upload && query.upload !== 'uploaded' ? (ownEntry(UPLOAD_PROBLEMS, query.upload) ?? 'The upload did not work.') : undefined;
     return sendHtml(
       reply,
       eventPage({
@@ -165,7 +166,7 @@ export function eventsRoutes(
         canManage,
         myBooking,
         attendees: attendees?.items.map((b) => b.user) ?? null,
-        notice: NOTICES[notice ?? ''],
+        notice: ownEntry(NOTICES, notice),
         problem: notice === 'full' ? 'Sorry, the event is full.' : uploadProblem,
         extra,
       }),

@@ -2,11 +2,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
+import { ownEntry } from '../../platform/own-entry.js';
 import type { Auth } from '../accounts/auth.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import { FlagParams, PutFlagBody, StaleQuery } from './flags.schema.js';
 import type { FlagsService, FlagUpdate } from './flags.service.js';
 import { flagsPage } from './views/flags-page.js';
+
+const SAVED_NOTICES: Record<string, string> = { created: 'Created', saved: 'Saved', unchanged: 'Nothing changed for' };
 
 const STALE_DAYS = 30;
 type FormBody = Record<string, string | undefined>;
@@ -91,7 +94,7 @@ export function flagsRoutes(app: App, deps: { flags: FlagsService; auth: Auth })
     const viewer = await pageAdmin(request, reply);
     if (!viewer) return reply;
     const query = request.query as { notice?: string; flag?: string };
-    const what = { created: 'Created', saved: 'Saved', unchanged: 'Nothing changed for' }[query.notice ?? ''];
+    const what = ownEntry(SAVED_NOTICES, query.notice);
     const notice = what && query.flag ? `${what} ${query.flag}.` : undefined;
     return sendHtml(reply, await renderPage(viewer, { notice }));
   });

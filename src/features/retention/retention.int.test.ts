@@ -82,7 +82,7 @@ describe('DELETE /me', () => {
     );
     for (const key of [...photoKeys, exportKey]) expect(await exists(t, key)).toBe(true);
 
-    const deleted = await leaving.client.delete('/api/v1/me');
+    const deleted = await leaving.client.request('DELETE', '/api/v1/me', { json: { password: leaving.password } });
     expect(deleted.status).toBe(204);
 
     // The session ended (cookie cleared; the old cookie no longer works either) and the password no longer signs in.
@@ -146,7 +146,10 @@ describe('DELETE /me', () => {
     expect(unconfirmed.status).toBe(303);
     expect(unconfirmed.headers.get('location')).toBe('/me?notice=delete-unconfirmed#account');
     expect((await person.client.get('/api/v1/me')).status).toBe(200);
-    const confirmed = await person.client.request('POST', '/me/delete', { form: { confirm: 'DELETE' }, headers: { origin: t.url } });
+    const confirmed = await person.client.request('POST', '/me/delete', {
+      form: { confirm: 'DELETE', password: person.password },
+      headers: { origin: t.url },
+    });
     expect(confirmed.status).toBe(303);
     expect((await person.client.get('/api/v1/me')).status).toBe(401);
     const row = await t.platform.db.selectFrom('users').select(['deleted_at']).where('id', '=', person.user.id).executeTakeFirstOrThrow();

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../../../tests/support/redis.js';
+import { tierCanRun } from '../../../tests/support/tools.mjs';
 import { createLogger } from '../observability/logger.js';
 import { createRedisConnection } from '../redis.js';
 import { createRedisCache } from './redis-cache.js';
@@ -16,7 +17,7 @@ const until = async (check: () => Promise<boolean>, what: string) => {
   }
 };
 
-describe('Redis cache against a real redis-server', () => {
+describe.skipIf(!tierCanRun('redis'))('Redis cache against a real redis-server', () => {
   let redis: TestRedis;
   const connections: Redis[] = [];
   const namespace = `cache_test_${crypto.randomBytes(4).toString('hex')}`;

@@ -8,6 +8,7 @@ import { eventually, startTestApp, type TestApp } from '../../../tests/support/a
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
 import { startTestRedis, type TestRedis } from '../../../tests/support/redis.js';
+import { tierCanRun } from '../../../tests/support/tools.mjs';
 
 /** How often this app answered from the cache named `cache` (epu_cache_requests_total). */
 async function cacheHits(app: TestApp, cache: string): Promise<number> {
@@ -15,7 +16,7 @@ async function cacheHits(app: TestApp, cache: string): Promise<number> {
   return metric.values.find((value) => value.labels.cache === cache && value.labels.result === 'hit')?.value ?? 0;
 }
 
-describe('REDIS_URL: shared cache and rate limits, and what happens when Redis hangs or goes away', () => {
+describe.skipIf(!tierCanRun('redis'))('REDIS_URL: shared cache and rate limits, and what happens when Redis hangs or goes away', () => {
   let redis: TestRedis;
   let database: TestDatabase;
   let a: TestApp;

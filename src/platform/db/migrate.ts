@@ -18,7 +18,7 @@ export interface Migration {
 const MIGRATION_LOCK_KEY = 7_317_001;
 
 export function readMigrations(dir = migrationsDir): Migration[] {
-  return fs
+  const migrations = fs
     .readdirSync(dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
@@ -32,6 +32,14 @@ export function readMigrations(dir = migrationsDir): Migration[] {
         transactional: !/^--\s*epu:no-transaction/m.test(sql),
       };
     });
+  // Branches developed side by side can each take the next number; the version is the key of schema_migrations.
+  const seen = new Map<string, string>();
+  for (const migration of migrations) {
+    const other = seen.get(migration.version);
+    if (other) throw new Error(`migrations ${other} and ${migration.name} share version ${migration.version}: renumber the newer one`);
+    seen.set(migration.version, migration.name);
+  }
+  return migrations;
 }
 
 /** Splits a file of simple statements (no function bodies) at semicolons that end a line. */

@@ -133,6 +133,10 @@ export function mePage(options: MePageOptions): string {
               <label for="delete-confirm">Type DELETE to confirm</label>
               <input id="delete-confirm" name="confirm" required pattern="DELETE" autocomplete="off" />
             </div>
+            <div class="field">
+              <label for="delete-password">Your password</label>
+              <input id="delete-password" name="password" type="password" autocomplete="current-password" required maxlength="200" />
+            </div>
             <div class="actions"><button class="danger" type="submit">Delete my account</button></div>
           </form>
         </div>
