@@ -144,6 +144,7 @@ describe('Prometheus rules', () => {
     expect(output).toContain('SUCCESS');
   });
 
+  // About 10 CPU-seconds for every file together; on a busy machine that is minutes of wall time.
   it.skipIf(!hasPromtool)(
     'pass their promtool unit tests',
     () => {
@@ -152,7 +153,6 @@ describe('Prometheus rules', () => {
       expect(code, output).toBe(0);
       expect(output).not.toContain('FAILED');
       expect(output.match(/SUCCESS/g)?.length, output).toBe(testFiles.length);
-      // About 10 CPU-seconds for every file together; on a busy machine that is minutes of wall time.
     },
     240_000,
   );
