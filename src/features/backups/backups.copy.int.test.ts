@@ -17,7 +17,7 @@ import { createDrillsRepository } from './backups.repository.js';
 import { hashObject } from './backups.restore.js';
 import { createBackupsService } from './backups.service.js';
 
-const COMMAND_TIMEOUT_MS = 300_000;
+const COMMAND_TIMEOUT_MS = 600_000;
 
 async function readJson<T>(storage: ObjectStorage, key: string): Promise<T> {
   const object = await storage.get(key);

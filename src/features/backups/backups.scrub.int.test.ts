@@ -89,7 +89,7 @@ async function readAll(storage: ObjectStorage, key: string): Promise<Buffer> {
 }
 
 // Each command is a process of its own with its own connections: on a busy machine a scrub takes minutes.
-const COMMAND_TIMEOUT_MS = 300_000;
+const COMMAND_TIMEOUT_MS = 600_000;
 
 /** The relations, dates and capacities a scrub must keep, as rows to compare between production and staging. */
 const KEPT = {
