@@ -76,7 +76,7 @@ export function fromEventJson(json: EventJson): EventRow {
     capacity: json.capacity,
     booked_count: json.bookedCount,
     visibility: json.visibility,
-    // A copy cached by a release from before time zones (decision 0020) has none: those events were shown in UTC.
+    // A copy cached by a release from before time zones (decision 0022) has none: those events were shown in UTC.
     time_zone: json.timeZone ?? 'UTC',
     owner_id: json.owner.id,
     owner_name: json.owner.name,

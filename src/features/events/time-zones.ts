@@ -1,7 +1,7 @@
 // Event times: an instant (what the database and the API hold) plus the IANA
 // zone the event happens in (what people read and type). The conversions here
 // run on the server with Intl, so the forms work without JavaScript and never
-// depend on the browser's own zone (decision 0020).
+// depend on the browser's own zone (decision 0022).
 
 const LOCAL_INPUT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/;
