@@ -1,15 +1,79 @@
 // Progressive enhancement only: every page works without this file.
-// Times: show event times in the reader's own time zone.
+// --- Time zones (events) -----------------------------------------------------
+// Moments (an export, a backup) come in UTC: show them on the reader's clock, named.
 for (const time of document.querySelectorAll('time[datetime][data-local]')) {
   const date = new Date(time.getAttribute('datetime'));
   if (!Number.isNaN(date.getTime())) {
-    time.textContent = date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    time.textContent = date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }) + ' ' + zoneName(date);
   }
 }
-// Forms with datetime-local inputs: tell the server the reader's UTC offset.
-for (const input of document.querySelectorAll('input[name="tzOffsetMinutes"]')) {
-  input.value = String(new Date().getTimezoneOffset());
+function zoneName(date) {
+  return (
+    new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' }).formatToParts(date).find((part) => part.type === 'timeZoneName')?.value ??
+    ''
+  );
 }
+// Event times are on the event's own clock (the server writes them so); add the
+// reader's own time where it reads differently.
+const readerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+for (const slot of document.querySelectorAll('[data-viewer-time]')) {
+  const start = new Date(slot.dataset.start);
+  const end = slot.dataset.end ? new Date(slot.dataset.end) : null;
+  const long = slot.hasAttribute('data-long');
+  const clock = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  const day = long
+    ? { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }
+    : { weekday: 'short', day: 'numeric', month: 'short' };
+  const read = (date, zone, parts) => new Intl.DateTimeFormat('en-GB', { ...parts, timeZone: zone }).format(date).replace(',', '');
+  const whole = (date, zone) => `${read(date, zone, day)}, ${read(date, zone, clock)}`;
+  if (Number.isNaN(start.getTime()) || whole(start, slot.dataset.zone) === whole(start, readerZone)) continue;
+  let text = whole(start, readerZone);
+  if (end)
+    text += ` – ${read(end, readerZone, day) === read(start, readerZone, day) ? '' : `${read(end, readerZone, day)}, `}${read(end, readerZone, clock)}`;
+  const place = readerZone.slice(readerZone.lastIndexOf('/') + 1).replace(/_/g, ' ');
+  slot.textContent = long ? `Your time (${place}): ${text}` : `(${text} your time)`;
+  slot.hidden = false;
+}
+// The new-event form: the reader's zone by default (without this script, the instance's default).
+for (const select of document.querySelectorAll('select[data-browser-zone]')) {
+  if (![...select.options].some((option) => option.value === readerZone))
+    select.add(new Option(readerZone.replace(/_/g, ' '), readerZone), 0);
+  select.value = readerZone;
+}
+// A start in the past: warn as it is typed, and ask to confirm (the server asks too).
+for (const form of document.querySelectorAll('form[data-event-form]')) {
+  const warning = form.querySelector('[data-past-warning]');
+  const startsAt = form.querySelector('[data-starts-at]');
+  const zone = form.elements.timeZone;
+  if (!warning || !startsAt || !zone) continue;
+  const update = () => {
+    const past = startsAt.value !== '' && startsAt.value < nowOnClock(zone.value);
+    warning.hidden = !past;
+    if (!past) form.elements.confirmPast.checked = false;
+  };
+  startsAt.addEventListener('change', update);
+  zone.addEventListener('change', update);
+}
+/** Now as a datetime-local value on a zone's clock: comparing such strings compares times. */
+function nowOnClock(zone) {
+  const parts = {};
+  try {
+    const format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    for (const part of format.formatToParts(new Date())) parts[part.type] = part.value;
+  } catch {
+    return '';
+  }
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+// --- end of time zones ---------------------------------------------------------
 // Move focus to form errors so screen readers announce them.
 document.getElementById('form-errors')?.focus();
 
@@ -81,7 +145,8 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
         label.textContent = `${name}: ready`;
         item.querySelector('progress')?.remove();
         section.querySelector('[data-gallery-empty]')?.remove();
-        gallery.prepend(thumbnail(photo));
+        const tile = await serverTile(photo.id).catch(() => null);
+        if (tile && !document.getElementById(tile.id)) gallery.prepend(document.adoptNode(tile));
         return;
       }
       if (photo.status === 'failed') {
@@ -93,20 +158,134 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
     label.textContent = `${name}: still processing; reload the page later`;
   }
 
-  function thumbnail(photo) {
-    const li = document.createElement('li');
-    li.id = `photo-${photo.id}`;
-    const link = document.createElement('a');
-    link.href = photo.displayUrl ?? photo.url;
-    const img = document.createElement('img');
-    img.src = photo.thumbnailUrl;
-    img.alt = 'Photo just added';
-    img.loading = 'lazy';
-    const scale = Math.min(1, 400 / Math.max(photo.width ?? 400, photo.height ?? 400));
-    img.width = Math.round((photo.width ?? 400) * scale);
-    img.height = Math.round((photo.height ?? 400) * scale);
-    link.append(img);
-    li.append(link);
-    return li;
+  /** The new photo's tile as the server renders it on the event's page (its shape, srcset, name and link to the viewer). */
+  async function serverTile(photoId) {
+    const page = await fetchPage(`/events/${eventId}`);
+    return page.getElementById(`photo-${photoId}`);
   }
 }
+
+// === Gallery and photo viewer (issue 16, part B) ===
+// Both work without this script: "More photos" is a link to the next page, and
+// the viewer is a page per photo with plain previous/next/back links. Here:
+// the next page's tiles are added in place, and the viewer takes arrow keys,
+// swipes and Esc, swapping photos without a page load.
+
+/** The server's own markup of another page, to take parts from (no second copy of the templates here). */
+async function fetchPage(href) {
+  const response = await fetch(href, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`${response.status}`);
+  return new DOMParser().parseFromString(await response.text(), 'text/html');
+}
+
+document.addEventListener('click', async (event) => {
+  const more = event.target instanceof Element ? event.target.closest('a[data-gallery-more]') : null;
+  if (!more || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  const gallery = more.closest('[data-event-id]')?.querySelector('[data-gallery]');
+  if (!gallery) return;
+  event.preventDefault();
+  more.setAttribute('aria-busy', 'true');
+  try {
+    const next = await fetchPage(more.href);
+    const tiles = [...next.querySelectorAll('[data-gallery] > li')].filter((tile) => !document.getElementById(tile.id));
+    gallery.append(...tiles.map((tile) => document.adoptNode(tile)));
+    const nextMore = next.querySelector('a[data-gallery-more]');
+    if (nextMore) more.href = nextMore.getAttribute('href');
+    else more.closest('nav')?.remove();
+    // Keyboard users carry on from the first new photo.
+    tiles[0]?.querySelector('a')?.focus();
+  } catch {
+    window.location.assign(more.href);
+  } finally {
+    more.removeAttribute('aria-busy');
+  }
+});
+
+const viewerRoot = document.querySelector('[data-viewer]');
+if (viewerRoot) {
+  const link = (name) => document.querySelector(`[data-viewer] [data-viewer-${name}]`);
+  let swapping = false;
+
+  async function show(href) {
+    if (swapping) return;
+    swapping = true;
+    try {
+      const next = await fetchPage(href);
+      const incoming = next.querySelector('[data-viewer]');
+      if (!incoming) throw new Error('no viewer');
+      document.querySelector('[data-viewer]').replaceWith(document.adoptNode(incoming));
+      document.title = next.title;
+      // Replace, not push: Back leaves the viewer for the gallery, as in photo apps; the address is always this photo's.
+      history.replaceState(null, '', href);
+      document.getElementById('viewer-title')?.focus();
+      preload();
+    } catch {
+      window.location.assign(href);
+    } finally {
+      swapping = false;
+    }
+  }
+
+  function close() {
+    const back = link('close');
+    if (!back) return;
+    const gallery = new URL(back.href);
+    // Came from the gallery: going back restores its scroll position; otherwise open it.
+    if (document.referrer && new URL(document.referrer).pathname === gallery.pathname && history.length > 1) history.back();
+    else window.location.assign(back.href);
+  }
+
+  function step(name) {
+    const target = link(name);
+    if (target) show(target.href);
+  }
+
+  function preload() {
+    for (const name of ['prev', 'next']) {
+      const target = link(name);
+      if (target) fetch(target.href, { headers: { accept: 'text/html' }, credentials: 'same-origin' }).catch(() => undefined);
+    }
+  }
+
+  document.addEventListener('click', (event) => {
+    const target =
+      event.target instanceof Element ? event.target.closest('[data-viewer-prev], [data-viewer-next], [data-viewer-close]') : null;
+    if (!target || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    if (target.hasAttribute('data-viewer-close')) close();
+    else show(target.href);
+  });
+
+  document.addEventListener('keydown', (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.target.closest?.('input, textarea, select')) return;
+    if (event.key === 'ArrowLeft') step('prev');
+    else if (event.key === 'ArrowRight') step('next');
+    else if (event.key === 'Escape') close();
+    else return;
+    event.preventDefault();
+  });
+
+  // A horizontal swipe on the photo: right for the previous, left for the next.
+  let touch = null;
+  document.addEventListener(
+    'touchstart',
+    (event) => {
+      touch = event.touches.length === 1 ? { x: event.touches[0].clientX, y: event.touches[0].clientY } : null;
+    },
+    { passive: true },
+  );
+  document.addEventListener(
+    'touchend',
+    (event) => {
+      if (!touch || event.changedTouches.length !== 1) return;
+      const dx = event.changedTouches[0].clientX - touch.x;
+      const dy = event.changedTouches[0].clientY - touch.y;
+      touch = null;
+      if (Math.abs(dx) < 50 || Math.abs(dx) < Math.abs(dy) * 1.5) return;
+      step(dx > 0 ? 'prev' : 'next');
+    },
+    { passive: true },
+  );
+  preload();
+}
+// === end gallery and photo viewer ===

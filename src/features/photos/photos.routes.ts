@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -14,7 +15,9 @@ import type { Viewer } from '../events/events.service.js';
 import type { PhotoJson, PhotosService } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
 import { ACCESS, errorResponses, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
+import { viewerPage } from './views/viewer.js';
 
+const ViewerParams = Type.Object({ id: Type.String({ maxLength: 64 }), photoId: Type.String({ maxLength: 64 }) });
 // Multipart framing (boundaries, part headers) on top of the file's own bytes.
 const MULTIPART_OVERHEAD = 64 * 1024;
 
@@ -164,6 +167,18 @@ export function photosRoutes(
       // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
       cacheFor(reply, page.event.visibility === 'public' && !viewer);
       return { items: page.items, nextCursor: page.nextCursor };
+    },
+  );
+
+  // The photo viewer: one page per photo, in its event's anonymous page cache (the event's tag covers its photos).
+  app.get(
+    '/events/:id/photos/:photoId',
+    { schema: { params: ViewerParams }, config: { publicPage: eventPageTags } },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      const shown = await photos.inViewer(request.params.id, request.params.photoId, viewer, deps.reads(request));
+      cacheFor(reply, shown.event.visibility === 'public' && !viewer);
+      return reply.type('text/html; charset=utf-8').send(viewerPage({ viewer, shown }));
     },
   );
 

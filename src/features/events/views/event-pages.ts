@@ -1,8 +1,9 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { formErrors, page, type Viewer } from '../../../ui/layout.js';
-import type { FieldProblem } from '../../../platform/http/validation.js';
+import { page, type Viewer } from '../../../ui/layout.js';
+import { errorSummary, field, type FormState } from '../../../ui/forms.js';
 import type { EventJson } from '../events.service.js';
-import { timeTag, toLocalInput } from './format.js';
+import { timeZoneGroups, toZonedInput } from '../time-zones.js';
+import { eventSchedule, eventTimeTag } from './format.js';
 
 export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>): SafeHtml {
   if (event.capacity === null) return html`<span>${event.bookedCount} going · no limit</span>`;
@@ -13,7 +14,7 @@ export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>):
 export function eventCard(event: EventJson): SafeHtml {
   return html`<li class="card event-card">
     <h2><a href="/events/${event.id}">${event.title}</a></h2>
-    <p class="meta">${timeTag(event.startsAt)}${event.venue ? html`<span>${event.venue}</span>` : ''}</p>
+    <p class="meta">${eventTimeTag(event.startsAt, event.timeZone)}${event.venue ? html`<span>${event.venue}</span>` : ''}</p>
     <p class="meta">${placesLabel(event)}${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}</p>
   </li>`;
 }
@@ -57,80 +58,130 @@ export function homePage(options: {
   });
 }
 
-export interface EventFormState {
-  values?: Record<string, string | undefined>;
-  problems?: FieldProblem[] | string;
+export interface EventFormState extends FormState {
+  /** The start is in the past: say so and ask to confirm. */
+  pastWarning?: boolean;
 }
 
+/** The form's fields for an event as stored: times on the event's own clock. */
 export function eventFormValues(event: EventJson): Record<string, string> {
   return {
     title: event.title,
     description: event.description,
     venue: event.venue,
-    startsAt: toLocalInput(event.startsAt),
-    endsAt: toLocalInput(event.endsAt),
+    startsAt: toZonedInput(event.startsAt, event.timeZone),
+    endsAt: event.endsAt ? toZonedInput(event.endsAt, event.timeZone) : '',
+    timeZone: event.timeZone,
     capacity: event.capacity === null ? '' : String(event.capacity),
     visibility: event.visibility,
   };
 }
 
-export function eventFormPage(options: { viewer: Viewer; event?: EventJson; state?: EventFormState }): string {
+function timeZoneSelect(attributes: SafeHtml, selected: string, pickBrowserZone: boolean): SafeHtml {
+  const groups = timeZoneGroups();
+  const listed = groups.some((group) => group.zones.includes(selected));
+  const option = (zone: string) =>
+    html`<option value="${zone}" ${zone === selected ? html` selected` : ''}>${zone.replace(/_/g, ' ')}</option>`;
+  return html`<select ${attributes} name="timeZone" ${pickBrowserZone ? html` data-browser-zone` : ''}>
+    ${listed ? '' : option(selected)}
+    ${groups.map((group) => html`<optgroup label="${group.region}">${group.zones.map(option)}</optgroup>`)}
+  </select>`;
+}
+
+export function eventFormPage(options: { viewer: Viewer; event?: EventJson; state?: EventFormState; defaultTimeZone: string }): string {
   const editing = options.event !== undefined;
-  const values = options.state?.values ?? (options.event ? eventFormValues(options.event) : { visibility: 'public' });
+  const values: Record<string, string | undefined> = options.state?.values ?? (options.event ? eventFormValues(options.event) : {});
+  const problems = options.state?.problems;
+  const problem = (name: string) => problems?.fields[name];
   const visibility = values.visibility ?? 'public';
+  const zone = values.timeZone || options.defaultTimeZone;
   const option = (value: string, label: string) =>
     html`<option value="${value}" ${visibility === value ? html` selected` : ''}>${label}</option>`;
+  const past = options.state?.pastWarning ?? false;
   return page({
     title: editing ? 'Edit event' : 'New event',
     viewer: options.viewer,
     section: editing ? undefined : 'new',
     body: html`<section class="card">
       <h1>${editing ? 'Edit event' : 'Create an event'}</h1>
-      ${formErrors(options.state?.problems)}
-      <form class="form" method="post" action="${editing ? `/events/${options.event!.id}/edit` : '/events'}">
-        <input type="hidden" name="tzOffsetMinutes" value="" />
-        <div class="field">
-          <label for="title">Title</label> <input id="title" name="title" required maxlength="200" value="${values.title ?? ''}" />
-        </div>
-        <div class="field">
-          <label for="description">Description</label>
-          <textarea id="description" name="description" maxlength="10000">${values.description ?? ''}</textarea>
-        </div>
-        <div class="field">
-          <label for="venue">Venue</label> <input id="venue" name="venue" maxlength="200" value="${values.venue ?? ''}" />
-        </div>
+      ${errorSummary(problems)}
+      <form class="form" method="post" action="${editing ? `/events/${options.event!.id}/edit` : '/events'}" data-event-form novalidate>
+        ${field({
+          id: 'title',
+          label: 'Title',
+          problem: problem('title'),
+          control: (a) => html`<input ${a} name="title" required maxlength="200" value="${values.title ?? ''}" />`,
+        })}
+        ${field({
+          id: 'description',
+          label: 'Description',
+          hint: 'Web addresses (https://…) become links.',
+          problem: problem('description'),
+          control: (a) => html`<textarea ${a} name="description" maxlength="10000">${values.description ?? ''}</textarea>`,
+        })}
+        ${field({
+          id: 'venue',
+          label: 'Venue',
+          hint: 'An address or a place name; the event page links it to a map.',
+          problem: problem('venue'),
+          control: (a) => html`<input ${a} name="venue" maxlength="200" value="${values.venue ?? ''}" />`,
+        })}
+        <fieldset class="when-fields">
+          <legend>When</legend>
+          <div class="row">
+            ${field({
+              id: 'startsAt',
+              label: 'Starts',
+              problem: problem('startsAt'),
+              control: (a) =>
+                html`<input ${a} name="startsAt" type="datetime-local" required value="${values.startsAt ?? ''}" data-starts-at />`,
+            })}
+            ${field({
+              id: 'endsAt',
+              label: html`Ends <span class="muted">(optional)</span>`,
+              problem: problem('endsAt'),
+              control: (a) => html`<input ${a} name="endsAt" type="datetime-local" value="${values.endsAt ?? ''}" />`,
+            })}
+          </div>
+          ${field({
+            id: 'timeZone',
+            label: 'Time zone',
+            hint: 'Starts and Ends are read on this clock, and the event page shows them on it.',
+            problem: problem('timeZone'),
+            control: (a) => timeZoneSelect(a, zone, !editing && !options.state),
+          })}
+          <div class="past-warning" data-past-warning ${past ? '' : html` hidden`}>
+            <p class="warning" id="past-warning-text">
+              <strong>This start is in the past.</strong> People cannot book an event that has started. Check the date, or confirm below.
+            </p>
+            ${field({
+              id: 'confirmPast',
+              inline: true,
+              label: 'Yes, the event is in the past',
+              control: (a) =>
+                html`<input ${a} name="confirmPast" type="checkbox" value="yes" ${values.confirmPast === 'yes' ? html` checked` : ''} />`,
+            })}
+          </div>
+        </fieldset>
         <div class="row">
-          <div class="field">
-            <label for="startsAt">Starts</label>
-            <input id="startsAt" name="startsAt" type="datetime-local" required value="${values.startsAt ?? ''}" />
-          </div>
-          <div class="field">
-            <label for="endsAt">Ends <span class="muted">(optional)</span></label>
-            <input id="endsAt" name="endsAt" type="datetime-local" value="${values.endsAt ?? ''}" />
-          </div>
-        </div>
-        <div class="row">
-          <div class="field">
-            <label for="capacity">Places</label>
-            <input
-              id="capacity"
-              name="capacity"
-              type="number"
-              min="0"
-              max="100000"
-              inputmode="numeric"
-              value="${values.capacity ?? ''}"
-              aria-describedby="capacity-hint"
-            />
-            <span class="hint" id="capacity-hint">Leave empty for no limit.</span>
-          </div>
-          <div class="field">
-            <label for="visibility">Who can see it</label>
-            <select id="visibility" name="visibility">
-              ${option('public', 'Public: listed for everyone')} ${option('unlisted', 'Unlisted: anyone with the link')}
-              ${option('private', 'Private: you and people who booked')}
-            </select>
-          </div>
+          ${field({
+            id: 'capacity',
+            label: 'Places',
+            hint: 'Leave empty for no limit.',
+            problem: problem('capacity'),
+            control: (a) =>
+              html`<input ${a} name="capacity" type="number" min="0" max="100000" inputmode="numeric" value="${values.capacity ?? ''}" />`,
+          })}
+          ${field({
+            id: 'visibility',
+            label: 'Who can see it',
+            problem: problem('visibility'),
+            control: (a) =>
+              html`<select ${a} name="visibility">
+                ${option('public', 'Public: listed for everyone')} ${option('unlisted', 'Unlisted: anyone with the link')}
+                ${option('private', 'Private: you, people you invite, and people who booked')}
+              </select>`,
+          })}
         </div>
         <div class="actions">
           <button type="submit">${editing ? 'Save changes' : 'Create event'}</button>
@@ -178,7 +229,7 @@ export function eventPage(options: EventPageOptions): string {
       <article class="card">
         <header class="event-head">
           <h1>${event.title}</h1>
-          <p class="meta">${timeTag(event.startsAt)}${event.endsAt ? html`<span>until ${timeTag(event.endsAt)}</span>` : ''}</p>
+          ${eventSchedule(event)}
           <p class="meta">
             ${event.venue ? html`<span>${event.venue}</span>` : ''}<span>Hosted by ${event.owner.name}</span
             >${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}
