@@ -49,6 +49,7 @@ export const EventSchema = Type.Object({
   venue: Type.String(),
   startsAt: Timestamp,
   endsAt: Type.Union([Timestamp, Type.Null()]),
+  timeZone: Type.String({ description: 'IANA time zone name; pages show the local time in it.' }),
   capacity: Type.Union([Type.Integer(), Type.Null()], { description: 'Null: no limit.' }),
   bookedCount: Type.Integer(),
   visibility: VisibilitySchema,
