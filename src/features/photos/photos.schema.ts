@@ -9,6 +9,7 @@ export const PhotoSchema = Type.Object({
   id: Id,
   eventId: Id,
   uploaderId: Type.Union([Id, Type.Null()]),
+  uploader: Type.Union([Type.Object({ id: Id, name: Type.String() }), Type.Null()], { description: 'Null once their account is gone.' }),
   status: Type.Union([Type.Literal('processing'), Type.Literal('ready'), Type.Literal('failed')]),
   width: Type.Union([Type.Integer(), Type.Null()]),
   height: Type.Union([Type.Integer(), Type.Null()]),
