@@ -21,5 +21,5 @@ export const MyBooking = Type.Object({
   status: BookingStatus,
   eventId: Id,
   createdAt: Timestamp,
-  event: Type.Object({ id: Id, title: Type.String(), startsAt: Timestamp, venue: Type.String() }),
+  event: Type.Object({ id: Id, title: Type.String(), startsAt: Timestamp, venue: Type.String(), timeZone: Type.String() }),
 });
