@@ -54,6 +54,8 @@ export interface Config {
   signupRateLimit: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this, or 408 and the connection closes; raise it for big uploads over slow links. */
+  requestBodyTimeoutMs: number;
   /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
   shutdownDrainMs: number;
   sessionTtlDays: number;
@@ -203,6 +205,8 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    // 120 s: a 25 MiB upload (MAX_UPLOAD_BYTES' default) at 2 Mbit/s takes about 105 s.
+    requestBodyTimeoutMs: integer(env, 'REQUEST_BODY_TIMEOUT_SECONDS', 120, 1, 3_600) * 1000,
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     gitSha: optional(env, 'GIT_SHA'),

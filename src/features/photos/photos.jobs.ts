@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { JobHandler } from '../../platform/queue/index.js';
+import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
 import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
@@ -8,7 +9,6 @@ import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
 import { deleteObjects } from './photos.service.js';
 
 export const RENDITIONS = { thumbnail: 400, display: 1600 } as const;
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** A decode failure will not get better with retries. */
 class UnreadableImageError extends Error {}
@@ -49,8 +49,8 @@ export function processPhotoJob(deps: {
       const display = await render(original, RENDITIONS.display);
       const thumbnailKey = newObjectKey('derived', 'webp');
       const displayKey = newObjectKey('derived', 'webp');
-      await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: IMMUTABLE });
-      await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: IMMUTABLE });
+      await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
+      await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
       const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
       if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
       else await deps.pages.announce(PAGE_TAGS.event(photo.event_id)); // it joins the event's gallery

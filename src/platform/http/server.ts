@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../observability/logger.js';
-import { AppError, ERRORS, errorBody } from './errors.js';
+import { AppError, ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { captureError } from '../observability/sentry.js';
 
 export type App = FastifyInstance<
@@ -21,6 +23,12 @@ export interface ErrorPageRenderer {
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimit: number;
+  /**
+   * The whole request, headers and body, must arrive within this, or it is
+   * answered 408 request_timeout and the connection closes: a body trickled
+   * in one byte at a time cannot hold a connection open for ever.
+   */
+  requestTimeoutMs: number;
   /** Behind a load balancer the client address comes from X-Forwarded-For. */
   trustProxy: boolean | number;
   errorPages: ErrorPageRenderer;
@@ -33,6 +41,39 @@ export interface HttpServerOptions {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Answers what Node refuses before any route runs (a request too slow to
+ * arrive, headers too large, bytes that are not HTTP) in EPU's error format
+ * with the security headers, then closes. Like Node's own handler, it writes
+ * nothing once a response has started on the connection.
+ */
+export function clientErrorResponder(headers: Readonly<Record<string, string>> = {}) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const code: ErrorCode =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'request_timeout'
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? 'headers_too_large'
+            : 'validation_failed';
+      const { status } = ERRORS[code];
+      const message = code === 'validation_failed' ? 'The request is not valid HTTP.' : ERRORS[code].message;
+      const body = JSON.stringify(errorBody(code, message));
+      const lines = [
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+        'content-type: application/json; charset=utf-8',
+        `content-length: ${Buffer.byteLength(body)}`,
+        'connection: close',
+      ];
+      socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    }
+    socket.destroy();
+  };
+}
 
 /** An API client asks for JSON; a browser navigating gets pages. */
 export function wantsJson(request: FastifyRequest): boolean {
@@ -78,6 +119,14 @@ export function createHttpServer(options: HttpServerOptions): App {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
+    requestTimeout: options.requestTimeoutMs,
+    http: {
+      // Node looks for overdue requests this often (30 s by default): a fraction of the timeout, so it is kept to closely.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(options.requestTimeoutMs / 4))),
+      // Node enforces neither timeout while the headers' one (60 s by default) is the longer.
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+    },
+    clientErrorHandler: clientErrorResponder(options.frameworkErrorHeaders),
     trustProxy:
       typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
     genReqId: (request) => {
