@@ -81,7 +81,8 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
         label.textContent = `${name}: ready`;
         item.querySelector('progress')?.remove();
         section.querySelector('[data-gallery-empty]')?.remove();
-        gallery.prepend(thumbnail(photo));
+        const tile = await serverTile(photo.id).catch(() => null);
+        if (tile && !document.getElementById(tile.id)) gallery.prepend(document.adoptNode(tile));
         return;
       }
       if (photo.status === 'failed') {
@@ -93,20 +94,134 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
     label.textContent = `${name}: still processing; reload the page later`;
   }
 
-  function thumbnail(photo) {
-    const li = document.createElement('li');
-    li.id = `photo-${photo.id}`;
-    const link = document.createElement('a');
-    link.href = photo.displayUrl ?? photo.url;
-    const img = document.createElement('img');
-    img.src = photo.thumbnailUrl;
-    img.alt = 'Photo just added';
-    img.loading = 'lazy';
-    const scale = Math.min(1, 400 / Math.max(photo.width ?? 400, photo.height ?? 400));
-    img.width = Math.round((photo.width ?? 400) * scale);
-    img.height = Math.round((photo.height ?? 400) * scale);
-    link.append(img);
-    li.append(link);
-    return li;
+  /** The new photo's tile as the server renders it on the event's page (its shape, srcset, name and link to the viewer). */
+  async function serverTile(photoId) {
+    const page = await fetchPage(`/events/${eventId}`);
+    return page.getElementById(`photo-${photoId}`);
   }
 }
+
+// === Gallery and photo viewer (issue 16, part B) ===
+// Both work without this script: "More photos" is a link to the next page, and
+// the viewer is a page per photo with plain previous/next/back links. Here:
+// the next page's tiles are added in place, and the viewer takes arrow keys,
+// swipes and Esc, swapping photos without a page load.
+
+/** The server's own markup of another page, to take parts from (no second copy of the templates here). */
+async function fetchPage(href) {
+  const response = await fetch(href, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`${response.status}`);
+  return new DOMParser().parseFromString(await response.text(), 'text/html');
+}
+
+document.addEventListener('click', async (event) => {
+  const more = event.target instanceof Element ? event.target.closest('a[data-gallery-more]') : null;
+  if (!more || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  const gallery = more.closest('[data-event-id]')?.querySelector('[data-gallery]');
+  if (!gallery) return;
+  event.preventDefault();
+  more.setAttribute('aria-busy', 'true');
+  try {
+    const next = await fetchPage(more.href);
+    const tiles = [...next.querySelectorAll('[data-gallery] > li')].filter((tile) => !document.getElementById(tile.id));
+    gallery.append(...tiles.map((tile) => document.adoptNode(tile)));
+    const nextMore = next.querySelector('a[data-gallery-more]');
+    if (nextMore) more.href = nextMore.getAttribute('href');
+    else more.closest('nav')?.remove();
+    // Keyboard users carry on from the first new photo.
+    tiles[0]?.querySelector('a')?.focus();
+  } catch {
+    window.location.assign(more.href);
+  } finally {
+    more.removeAttribute('aria-busy');
+  }
+});
+
+const viewerRoot = document.querySelector('[data-viewer]');
+if (viewerRoot) {
+  const link = (name) => document.querySelector(`[data-viewer] [data-viewer-${name}]`);
+  let swapping = false;
+
+  async function show(href) {
+    if (swapping) return;
+    swapping = true;
+    try {
+      const next = await fetchPage(href);
+      const incoming = next.querySelector('[data-viewer]');
+      if (!incoming) throw new Error('no viewer');
+      document.querySelector('[data-viewer]').replaceWith(document.adoptNode(incoming));
+      document.title = next.title;
+      // Replace, not push: Back leaves the viewer for the gallery, as in photo apps; the address is always this photo's.
+      history.replaceState(null, '', href);
+      document.getElementById('viewer-title')?.focus();
+      preload();
+    } catch {
+      window.location.assign(href);
+    } finally {
+      swapping = false;
+    }
+  }
+
+  function close() {
+    const back = link('close');
+    if (!back) return;
+    const gallery = new URL(back.href);
+    // Came from the gallery: going back restores its scroll position; otherwise open it.
+    if (document.referrer && new URL(document.referrer).pathname === gallery.pathname && history.length > 1) history.back();
+    else window.location.assign(back.href);
+  }
+
+  function step(name) {
+    const target = link(name);
+    if (target) show(target.href);
+  }
+
+  function preload() {
+    for (const name of ['prev', 'next']) {
+      const target = link(name);
+      if (target) fetch(target.href, { headers: { accept: 'text/html' }, credentials: 'same-origin' }).catch(() => undefined);
+    }
+  }
+
+  document.addEventListener('click', (event) => {
+    const target =
+      event.target instanceof Element ? event.target.closest('[data-viewer-prev], [data-viewer-next], [data-viewer-close]') : null;
+    if (!target || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    if (target.hasAttribute('data-viewer-close')) close();
+    else show(target.href);
+  });
+
+  document.addEventListener('keydown', (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.target.closest?.('input, textarea, select')) return;
+    if (event.key === 'ArrowLeft') step('prev');
+    else if (event.key === 'ArrowRight') step('next');
+    else if (event.key === 'Escape') close();
+    else return;
+    event.preventDefault();
+  });
+
+  // A horizontal swipe on the photo: right for the previous, left for the next.
+  let touch = null;
+  document.addEventListener(
+    'touchstart',
+    (event) => {
+      touch = event.touches.length === 1 ? { x: event.touches[0].clientX, y: event.touches[0].clientY } : null;
+    },
+    { passive: true },
+  );
+  document.addEventListener(
+    'touchend',
+    (event) => {
+      if (!touch || event.changedTouches.length !== 1) return;
+      const dx = event.changedTouches[0].clientX - touch.x;
+      const dy = event.changedTouches[0].clientY - touch.y;
+      touch = null;
+      if (Math.abs(dx) < 50 || Math.abs(dx) < Math.abs(dy) * 1.5) return;
+      step(dx > 0 ? 'prev' : 'next');
+    },
+    { passive: true },
+  );
+  preload();
+}
+// === end gallery and photo viewer ===

@@ -40,7 +40,7 @@ import { createAuth } from './features/accounts/auth.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { meRoutes } from './features/accounts/me.routes.js';
 import { createEventsRepository } from './features/events/events.repository.js';
-import { createEventsService, isOwnerOrAdmin } from './features/events/events.service.js';
+import { createEventsService } from './features/events/events.service.js';
 import { eventsRoutes } from './features/events/events.routes.js';
 import { createBookingsRepository } from './features/bookings/bookings.repository.js';
 import { createBookingsService } from './features/bookings/bookings.service.js';
@@ -55,7 +55,7 @@ import { createPhotosService, deleteObjects, type PhotosService } from './featur
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
 import { processPhotoJob } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
-import { gallerySection } from './features/photos/views/gallery.js';
+import { galleryPosition, gallerySection } from './features/photos/views/gallery.js';
 import { createExportsRepository } from './features/exports/exports.repository.js';
 import { BUILD_EXPORT_JOB, createExportsService, type ExportsService } from './features/exports/exports.service.js';
 import { buildExportJob } from './features/exports/exports.jobs.js';
@@ -484,10 +484,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
         eventId: event.id,
         photos: gallery.items,
         nextCursor: gallery.nextCursor,
+        from: query.photos ? galleryPosition(query.from) : 1,
         canUpload,
         uploadsEnabled: uploadsOn,
         maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
-        canDelete: (photo) => Boolean(viewer && (isOwnerOrAdmin(event, viewer) || photo.uploaderId === viewer.id)),
       });
     },
   });

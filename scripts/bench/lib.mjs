@@ -21,6 +21,15 @@ export function freePort() {
   });
 }
 
+/**
+ * Ports for what the bench starts: from `base` upwards when given (--port-base),
+ * else any free ones.
+ */
+export function portAllocator(base) {
+  let next = base;
+  return async () => (base === undefined ? freePort() : next++);
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -118,4 +127,53 @@ export const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 
 
 export function machine() {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** The processes whose parent is `pid`. */
+export function childrenOf(pid) {
+  const out = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ
+
+/**
+ * CPU seconds used so far by each of `pids` with every process below it:
+ * each live process's utime + stime, plus the children it has already reaped
+ * (cutime + cstime), so processes that came and went during a run
+ * (PostgreSQL backends) still count.
+ */
+export function treeCpuSeconds(...pids) {
+  const stats = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+      });
+    } catch {
+      // gone
+    }
+  }
+  const children = new Map();
+  for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  let ticks = 0;
+  const visit = (pid) => {
+    ticks += stats.get(pid)?.ticks ?? 0;
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  for (const pid of pids) visit(pid);
+  return ticks / CLOCK_TICKS;
 }

@@ -14,12 +14,13 @@ const SECRET_KEY = 'bench-secret-key-bench-secret-key-bench-secret-key';
 const dist = (p) => import(path.join(root, 'dist/src', p));
 
 /**
- * options: { duration = 10, connections = 64, log = console.log, figure? } where
- * figure(name, value, unit, note) records a headline figure (bench.mjs's summary).
+ * options: { duration = 10, connections = 64, log = console.log, figure?, nextPort? } where
+ * figure(name, value, unit, note) records a headline figure (bench.mjs's summary) and
+ * nextPort() hands out the ports to use (default: any free one).
  * Returns the rows it printed (for a summary) or null when nginx is missing.
  */
 export async function benchReplicas(options = {}) {
-  const { duration = 10, connections = 64, log = console.log, figure } = options;
+  const { duration = 10, connections = 64, log = console.log, figure, nextPort = freePort } = options;
   if (!nginxBinary) {
     log('replicas: skipped, nginx is not installed (apt-get install nginx)');
     return null;
@@ -39,11 +40,11 @@ export async function benchReplicas(options = {}) {
     const { migrate } = await dist('platform/db/migrate.js');
     const { createLogger } = await dist('platform/observability/logger.js');
     const logger = createLogger({ level: 'warn', pretty: false, name: 'bench-replicas' });
-    const database = await ensureEmbeddedPostgres({ dataDir: path.join(dataDir, 'db'), port: await freePort(), logger });
+    const database = await ensureEmbeddedPostgres({ dataDir: path.join(dataDir, 'db'), port: await nextPort(), logger });
     cleanup.push(() => database.stop());
     await migrate(database.url, logger);
 
-    const ports = { nginx1: await freePort(), nginx2: await freePort(), web: [await freePort(), await freePort()] };
+    const ports = { nginx1: await nextPort(), nginx2: await nextPort(), web: [await nextPort(), await nextPort()] };
     const storage = path.join(dataDir, 'storage');
     fs.mkdirSync(storage);
     const webs = [];
@@ -59,7 +60,7 @@ export async function benchReplicas(options = {}) {
           SECRET_KEY,
           PUBLIC_URL: `http://127.0.0.1:${ports.nginx2}`,
           PORT: String(port),
-          METRICS_PORT: String(await freePort()),
+          METRICS_PORT: String(await nextPort()),
           TRUST_PROXY_HOPS: '1',
           LOG_LEVEL: 'info',
           LOG_PRETTY: 'false',

@@ -6,10 +6,11 @@ import { createRootLogger } from '../app.js';
 import { ensureEmbeddedPostgres } from '../platform/db/embedded.js';
 import { migrate } from '../platform/db/migrate.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
+import type { Logger } from '../platform/observability/logger.js';
 import { packageRoot } from '../platform/paths.js';
 
-const ROLES = ['web', 'worker', 'functions'] as const;
-type Role = (typeof ROLES)[number];
+export const ROLES = ['web', 'worker', 'functions'] as const;
+export type Role = (typeof ROLES)[number];
 
 /**
  * On one machine, people waiting for a page come first: background work
@@ -24,7 +25,7 @@ export const BACKGROUND_NICENESS = 10;
  * without either looking wrong; a clash would show only as one child crashing
  * over and over. Refused before anything starts.
  */
-function assertDistinctPorts(config: Config): void {
+export function assertDistinctPorts(config: Config): void {
   const ports: [string, number][] = [
     ['PORT', config.port],
     ...ROLES.map((role, index): [string, number] => [
@@ -43,6 +44,25 @@ function assertDistinctPorts(config: Config): void {
         `${other} and ${name} are both port ${port}; epu start needs them distinct (the metrics ports are METRICS_PORT, +1 and +2)`,
       );
     seen.set(port, name);
+  }
+}
+
+/** A child's environment: the database this tree runs on, and a metrics port of its own. */
+export function childEnvironment(config: Config, role: Role, databaseUrl: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    // Each process has its own metrics endpoint; in one tree they need distinct ports.
+    METRICS_PORT: String(config.metricsPort === 0 ? 0 : config.metricsPort + ROLES.indexOf(role)),
+  };
+}
+
+export function lowerPriorityOfBackground(role: Role, child: ChildProcess, logger: Logger): void {
+  if (role === 'web' || child.pid === undefined) return;
+  try {
+    os.setPriority(child.pid, BACKGROUND_NICENESS);
+  } catch (error) {
+    logger.warn({ role, err: error }, 'could not lower the priority of a background process');
   }
 }
 
@@ -69,23 +89,9 @@ export async function runStart(config: Config): Promise<void> {
   const bin = path.join(packageRoot, 'bin', 'epu.js');
 
   const launch = (role: Role, restarts = 0) => {
-    const child = spawn(process.execPath, [bin, role], {
-      stdio: 'inherit',
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        // Each process has its own metrics endpoint; in one tree they need distinct ports.
-        METRICS_PORT: String(config.metricsPort === 0 ? 0 : config.metricsPort + ROLES.indexOf(role)),
-      },
-    });
+    const child = spawn(process.execPath, [bin, role], { stdio: 'inherit', env: childEnvironment(config, role, databaseUrl) });
     children.set(role, child);
-    if (role !== 'web' && child.pid !== undefined) {
-      try {
-        os.setPriority(child.pid, BACKGROUND_NICENESS);
-      } catch (error) {
-        logger.warn({ role, err: error }, 'could not lower the priority of a background process');
-      }
-    }
+    lowerPriorityOfBackground(role, child, logger);
     child.on('exit', (code, signal) => {
       children.delete(role);
       if (stopping) return;

@@ -39,3 +39,24 @@ export function multipart(
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/**
+ * A picture-like JPEG of any shape (a sky gradient, a sun, hills), with an EXIF
+ * time taken: for galleries and screenshots where every photo should look distinct.
+ */
+export async function scenicJpeg(width: number, height: number, options: { hue?: number; takenAt?: string } = {}): Promise<Buffer> {
+  const hue = options.hue ?? 210;
+  const r = Math.min(width, height) / 6;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+    <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">
+      <stop offset="0" stop-color="hsl(${hue},70%,45%)"/><stop offset="1" stop-color="hsl(${(hue + 40) % 360},80%,80%)"/>
+    </linearGradient></defs>
+    <rect width="100%" height="100%" fill="url(#sky)"/>
+    <circle cx="${width * 0.7}" cy="${height * 0.35}" r="${r}" fill="hsl(${(hue + 180) % 360},90%,65%)"/>
+    <path d="M0 ${height * 0.75} Q ${width * 0.3} ${height * 0.55} ${width * 0.6} ${height * 0.78} T ${width} ${height * 0.7} V ${height} H 0 Z" fill="hsl(${(hue + 90) % 360},45%,30%)"/>
+  </svg>`;
+  return sharp(Buffer.from(svg))
+    .jpeg({ quality: 82 })
+    .withExif({ IFD0: { Make: 'EPU Test Camera' }, IFD2: { DateTimeOriginal: options.takenAt ?? '2024:05:06 07:08:09' } })
+    .toBuffer();
+}

@@ -26,7 +26,7 @@ describe('pages without JavaScript', () => {
     expect(page.text).toContain('<h1>Upcoming events</h1>');
     expect(page.text).toContain('Visible on the home page');
     expect(page.text).toMatch(/<strong>\d+<\/strong> upcoming events/);
-    expect(page.text).toMatch(/<link rel="stylesheet" href="\/assets\/app\.css\?v=[0-9a-f]{10}">/);
+    expect(page.text).toMatch(/<link rel="stylesheet" href="\/assets\/app\.css\?v=[0-9a-f]{10}" ?\/?>/);
     expect(page.text).not.toMatch(/<script>(?!<\/script>)/);
     expect(page.text).toContain('lang="en"');
     const css = await new Client(t.url).get(page.text.match(/href="(\/assets\/app\.css\?v=[0-9a-f]+)"/)![1]!);

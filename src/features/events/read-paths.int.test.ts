@@ -251,3 +251,72 @@ describe('public page cache', () => {
     }
   });
 });
+
+// The photo viewer (features/photos/views/viewer.ts): one page per photo, in its event's page cache.
+describe('photo viewer', () => {
+  const photosOf = async (eventId: string) =>
+    (
+      await t.platform.pool.query<{ id: string }>(
+        `SELECT id FROM photos WHERE event_id = $1 AND status = 'ready' ORDER BY created_at DESC, id DESC`,
+        [eventId],
+      )
+    ).rows.map((row) => row.id);
+
+  it('GET /events/:id/photos/:photoId: the event and one query for the photo, its uploader, neighbours and place', async () => {
+    const [, second] = await photosOf(events[1]!);
+    const queries = await queriesDuring(() => anonymous(`/events/${events[1]}/photos/${second}`, 'text/html'));
+    expect(queries.filter((q) => /FROM photos/.test(q))).toHaveLength(1);
+    expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
+  });
+
+  it('is kept for anonymous viewers of a public event, private for the signed-in, and a deleted neighbour drops the copy at once', async () => {
+    const [first, second, third] = await photosOf(events[2]!);
+    const path = `/events/${events[2]}/photos/${second}`;
+    const page = await anonymous(path, 'text/html');
+    expect(page.headers.get('cache-control')).toMatch(/^public/);
+    expect(page.text).toContain(`href="/events/${events[2]}/photos/${first}"`);
+    expect(page.text).toContain(`href="/events/${events[2]}/photos/${third}"`);
+    expect(page.text).toContain('Photo 2 of 30');
+    expect(await queriesDuring(() => anonymous(path, 'text/html'))).toHaveLength(0);
+    expect((await owner.client.get(path, { accept: 'text/html' })).headers.get('cache-control')).toBe('private, no-store');
+
+    expect((await owner.client.delete(`/api/v1/photos/${third}`)).status).toBe(204);
+    const after = await anonymous(path, 'text/html');
+    expect(after.text).not.toContain(third);
+    expect(after.text).toContain('Photo 2 of 29');
+  });
+
+  it('answers 404 for a photo of another event, a photo not ready, and any photo of an event the viewer may not see', async () => {
+    const [ofFirst] = await photosOf(events[0]!);
+    const notFound = async (path: string, client = new Client(t.url)) =>
+      expect((await client.get(path, { accept: 'text/html' })).status, path).toBe(404);
+    await notFound(`/events/${events[1]}/photos/${ofFirst}`);
+    await notFound(`/events/${events[1]}/photos/${crypto.randomUUID()}`);
+    await notFound(`/events/${events[1]}/photos/not-an-id`);
+    const {
+      rows: [processing],
+    } = await t.platform.pool.query(
+      `INSERT INTO photos (event_id, uploader_id, original_key, content_type, bytes) VALUES ($1, $2, 'originals/2030/01/p.jpg', 'image/jpeg', 10) RETURNING id`,
+      [events[1], owner.user.id],
+    );
+    await notFound(`/events/${events[1]}/photos/${processing.id}`, owner.client);
+    const hidden = await owner.client.post('/api/v1/events', {
+      title: 'Hidden',
+      startsAt: futureIso(2),
+      capacity: null,
+      visibility: 'private',
+    });
+    const {
+      rows: [secret],
+    } = await t.platform.pool.query(
+      `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height)
+       VALUES ($1, $2, 'ready', 'originals/2030/01/s.jpg', 'derived/2030/01/ts.webp', 'derived/2030/01/ds.webp', 'image/jpeg', 10, 800, 600) RETURNING id`,
+      [hidden.body.id, owner.user.id],
+    );
+    await notFound(`/events/${hidden.body.id}/photos/${secret.id}`);
+    await notFound(`/events/${hidden.body.id}/photos/${secret.id}`, (await signUp(t.url)).client);
+    const mine = await owner.client.get(`/events/${hidden.body.id}/photos/${secret.id}`, { accept: 'text/html' });
+    expect(mine.status).toBe(200);
+    expect(mine.headers.get('cache-control')).toBe('private, no-store');
+  });
+});

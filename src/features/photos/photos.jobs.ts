@@ -7,18 +7,19 @@ import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage
 import type { PhotosRepository } from './photos.repository.js';
 import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
 import { deleteObjects } from './photos.service.js';
-
-export const RENDITIONS = { thumbnail: 400, display: 1600 } as const;
+import { RENDITIONS, type RenditionName } from './renditions.js';
 
 /** A decode failure will not get better with retries. */
 class UnreadableImageError extends Error {}
 
-async function render(original: Buffer, size: number): Promise<Buffer> {
+async function render(original: Buffer, rendition: RenditionName): Promise<Buffer> {
+  const box = RENDITIONS[rendition];
   try {
     // rotate() applies the EXIF orientation; sharp writes no metadata (EXIF, GPS, ICC comments) unless asked.
+    // 'inside': the whole picture at its own shape, never cropped (renditions.ts says why these boxes).
     return await sharp(original, { failOn: 'error' })
       .rotate()
-      .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+      .resize(box.width, box.height, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 80 })
       .toBuffer();
   } catch (error) {
@@ -27,7 +28,7 @@ async function render(original: Buffer, size: number): Promise<Buffer> {
 }
 
 /**
- * `photos.process`: renders the 400 px thumbnail and the 1600 px display image
+ * `photos.process`: renders the thumbnail and the display image (renditions.ts)
  * as WebP, auto-oriented and without metadata, then marks the photo ready.
  * Idempotent: a photo that is no longer processing is left alone. After the
  * last attempt, or at once for an undecodable image, the photo fails with a reason.
@@ -45,8 +46,8 @@ export function processPhotoJob(deps: {
     try {
       const original = await readObject(deps.storage, photo.original_key);
       if (!original) throw new UnreadableImageError('the uploaded file is missing from storage');
-      const thumbnail = await render(original, RENDITIONS.thumbnail);
-      const display = await render(original, RENDITIONS.display);
+      const thumbnail = await render(original, 'thumbnail');
+      const display = await render(original, 'display');
       const thumbnailKey = newObjectKey('derived', 'webp');
       const displayKey = newObjectKey('derived', 'webp');
       await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });

@@ -2,8 +2,17 @@ import { CompiledQuery, type Selectable } from 'kysely';
 import type { PhotosTable } from '../../platform/db/schema.js';
 import type { Db, Executor } from '../../platform/db/pool.js';
 
-/** A photo as the repository returns it: every column but ready_at. */
-export type PhotoRow = Omit<Selectable<PhotosTable>, 'ready_at'>;
+/** A photo as the repository returns it: every column but ready_at; reads that join the uploader add their name. */
+export type PhotoRow = Omit<Selectable<PhotosTable>, 'ready_at'> & { uploader_name?: string | null };
+
+/** A photo shown in the viewer, with its neighbours in gallery order (newest first) and its place in it. */
+export type ViewerPhotoRow = PhotoRow & {
+  newer_id: string | null;
+  older_id: string | null;
+  /** Ready photos of the event newer than this one: its position is this + 1. */
+  newer_count: number;
+  ready_count: number;
+};
 
 const COLUMNS = [
   'id',
@@ -24,7 +33,17 @@ const COLUMNS = [
   'created_at',
 ] as const;
 
-const SELECT_PHOTOS = `SELECT ${COLUMNS.join(', ')} FROM photos`;
+// The uploader's name by join (users' primary key), for the gallery's alt texts and the viewer.
+const SELECT_PHOTOS = `SELECT ${COLUMNS.map((column) => `p.${column}`).join(', ')}, u.name AS uploader_name
+FROM photos p LEFT JOIN users u ON u.id = p.uploader_id`;
+// Gallery order: (created_at, id) descending, on photos_gallery_idx.
+const NEIGHBOURS = (p: string) => `(SELECT n.id FROM photos n WHERE n.event_id = ${p}.event_id AND n.status = 'ready'
+    AND (n.created_at, n.id) > (${p}.created_at, ${p}.id) ORDER BY n.created_at, n.id LIMIT 1) AS newer_id,
+  (SELECT o.id FROM photos o WHERE o.event_id = ${p}.event_id AND o.status = 'ready'
+    AND (o.created_at, o.id) < (${p}.created_at, ${p}.id) ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS older_id,
+  (SELECT count(*) FROM photos c WHERE c.event_id = ${p}.event_id AND c.status = 'ready'
+    AND (c.created_at, c.id) > (${p}.created_at, ${p}.id)) AS newer_count,
+  (SELECT count(*) FROM photos c WHERE c.event_id = ${p}.event_id AND c.status = 'ready') AS ready_count`;
 
 /**
  * The gallery page as fixed SQL text (no query building per request; the
@@ -32,8 +51,11 @@ const SELECT_PHOTOS = `SELECT ${COLUMNS.join(', ')} FROM photos`;
  * photos_gallery_idx (event_id, created_at DESC, id DESC) WHERE status = 'ready'.
  */
 export const PHOTO_QUERIES = {
-  ready: `${SELECT_PHOTOS} WHERE event_id = $1 AND status = 'ready' ORDER BY created_at DESC, id DESC LIMIT $2`,
-  readyBefore: `${SELECT_PHOTOS} WHERE event_id = $1 AND status = 'ready' AND (created_at, id) < ($2::timestamptz, $3::uuid) ORDER BY created_at DESC, id DESC LIMIT $4`,
+  ready: `${SELECT_PHOTOS} WHERE p.event_id = $1 AND p.status = 'ready' ORDER BY p.created_at DESC, p.id DESC LIMIT $2`,
+  readyBefore: `${SELECT_PHOTOS} WHERE p.event_id = $1 AND p.status = 'ready' AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid) ORDER BY p.created_at DESC, p.id DESC LIMIT $4`,
+  byId: `${SELECT_PHOTOS} WHERE p.id = $1`,
+  /** One round trip for the viewer page: the photo, its uploader, its neighbours and its position. */
+  inViewer: `SELECT p.*, ${NEIGHBOURS('p')} FROM (${SELECT_PHOTOS} WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p`,
 } as const;
 
 export function createPhotosRepository(db: Db) {
@@ -56,8 +78,13 @@ export function createPhotosRepository(db: Db) {
         .executeTakeFirstOrThrow();
     },
 
-    findById(id: string): Promise<PhotoRow | undefined> {
-      return db.selectFrom('photos').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+    async findById(id: string): Promise<PhotoRow | undefined> {
+      return (await db.executeQuery<PhotoRow>(CompiledQuery.raw(PHOTO_QUERIES.byId, [id]))).rows[0];
+    },
+
+    /** A ready photo of the event, for the viewer; undefined when it is not (or not yet) in the event's gallery. */
+    async findInViewer(eventId: string, photoId: string, executor: Db = db): Promise<ViewerPhotoRow | undefined> {
+      return (await executor.executeQuery<ViewerPhotoRow>(CompiledQuery.raw(PHOTO_QUERIES.inViewer, [photoId, eventId]))).rows[0];
     },
 
     /** Every stored object of an event's photos (originals and renditions). */

@@ -12,8 +12,10 @@ import type { EventRow } from '../events/events.repository.js';
 import { eventPageTags } from '../events/events.routes.js';
 import type { Viewer } from '../events/events.service.js';
 import type { PhotoJson, PhotosService } from './photos.service.js';
+import { viewerPage } from './views/viewer.js';
 
 const PhotoParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const ViewerParams = Type.Object({ id: Type.String({ maxLength: 64 }), photoId: Type.String({ maxLength: 64 }) });
 // Multipart framing (boundaries, part headers) on top of the file's own bytes.
 const MULTIPART_OVERHEAD = 64 * 1024;
 
@@ -114,6 +116,18 @@ export function photosRoutes(
       // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
       cacheFor(reply, page.event.visibility === 'public' && !viewer);
       return { items: page.items, nextCursor: page.nextCursor };
+    },
+  );
+
+  // The photo viewer: one page per photo, in its event's anonymous page cache (the event's tag covers its photos).
+  app.get(
+    '/events/:id/photos/:photoId',
+    { schema: { params: ViewerParams }, config: { publicPage: eventPageTags } },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      const shown = await photos.inViewer(request.params.id, request.params.photoId, viewer, deps.reads(request));
+      cacheFor(reply, shown.event.visibility === 'public' && !viewer);
+      return reply.type('text/html; charset=utf-8').send(viewerPage({ viewer, shown }));
     },
   );
 

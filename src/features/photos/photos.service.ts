@@ -13,13 +13,15 @@ import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../pla
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import type { EventRow } from '../events/events.repository.js';
 import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
-import { IMAGE_TYPES, ImageCompletenessCheck, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
+import { IMAGE_TYPES, ImageCompletenessCheck, type ImageType, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
 
 export interface PhotoJson {
   id: string;
   eventId: string;
   uploaderId: string | null;
+  /** Who uploaded it (null once their account is gone). */
+  uploader: { id: string; name: string } | null;
   status: 'processing' | 'ready' | 'failed';
   width: number | null;
   height: number | null;
@@ -89,6 +91,7 @@ export function createPhotosService(deps: {
       id: row.id,
       eventId: row.event_id,
       uploaderId: row.uploader_id,
+      uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
       status: row.status,
       width: row.width,
       height: row.height,
@@ -140,7 +143,7 @@ export function createPhotosService(deps: {
      */
     async storeUpload(
       event: EventRow,
-      viewer: Viewer,
+      viewer: Viewer & { name?: string },
       file: IncomingFile,
     ): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(): Promise<PhotoJson> }> {
       const { head, rest } = await readHead(file.stream, SNIFF_BYTES);
@@ -216,7 +219,7 @@ export function createPhotosService(deps: {
               );
               return photo;
             });
-            return toJson(inserted, event);
+            return toJson({ ...inserted, uploader_name: viewer.name ?? null }, event);
           } catch (error) {
             await deps.storage.delete(key).catch(() => undefined);
             throw error;
@@ -254,6 +257,37 @@ export function createPhotosService(deps: {
 
     canContribute,
 
+    /**
+     * What the photo viewer shows: a ready photo of the event, its neighbours in
+     * gallery order, and a download under a readable file name: the original for
+     * those who may have it (mayHaveOriginal), else the display rendition, which
+     * carries no metadata.
+     */
+    async inViewer(eventId: string, photoId: string, viewer: Viewer | null, reads?: Reads): Promise<ViewerPhoto> {
+      const event = await events.getVisible(eventId, viewer, reads);
+      const row = isUuid(photoId) ? await repo.findInViewer(event.id, photoId, reads?.db) : undefined;
+      if (!row) throw new AppError('not_found', 'No such photo.');
+      const original = mayHaveOriginal(row, event, viewer);
+      const name = downloadName(event, row, original);
+      const [photo, downloadUrl] = await Promise.all([
+        toJson(row, event),
+        storage.signedUrl(original ? row.original_key : row.display_key!, {
+          expiresInSeconds: signedUrlLifetimeSeconds(),
+          downloadName: name,
+        }),
+      ]);
+      return {
+        event,
+        photo,
+        newerId: row.newer_id,
+        olderId: row.older_id,
+        position: row.newer_count + 1,
+        total: row.ready_count,
+        download: { url: downloadUrl, name, original },
+        canDelete: Boolean(viewer && (row.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer))),
+      };
+    },
+
     /** Uploader, event owner or admin; the row goes first, then its objects. */
     async delete(photoId: string, viewer: Viewer): Promise<void> {
       const { photo, event } = await getVisible(photoId, viewer);
@@ -277,6 +311,40 @@ export function createPhotosService(deps: {
 }
 
 export type PhotosService = ReturnType<typeof createPhotosService>;
+
+export interface ViewerPhoto {
+  event: EventRow;
+  photo: PhotoJson;
+  /** Gallery order is newest first: "newer" is the previous photo, "older" the next. */
+  newerId: string | null;
+  olderId: string | null;
+  /** 1-based, newest first, as the gallery numbers its photos. */
+  position: number;
+  total: number;
+  download: { url: string; name: string; original: boolean };
+  canDelete: boolean;
+}
+
+/**
+ * The original may hold the camera's location (EXIF GPS), so it goes only to
+ * the uploader and those who run the event; everyone else downloads the
+ * display rendition, which the worker writes without metadata.
+ */
+export function mayHaveOriginal(photo: Pick<PhotoRow, 'uploader_id'>, event: EventRow, viewer: Viewer | null): boolean {
+  return viewer !== null && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer));
+}
+
+/** `garden-party-20240506-070809.jpg`: the event's slug without its random suffix, and when the photo was taken (or added). */
+export function downloadName(
+  event: Pick<EventRow, 'slug'>,
+  photo: Pick<PhotoRow, 'taken_at' | 'created_at' | 'content_type'>,
+  original: boolean,
+): string {
+  const base = event.slug.replace(/-[0-9a-f]{8}$/, '') || 'photo';
+  const when = (photo.taken_at ?? photo.created_at).toISOString().replace(/[-:]/g, '').slice(0, 15).replace('T', '-');
+  const extension = original ? (IMAGE_TYPES[photo.content_type as ImageType] ?? 'img') : 'webp';
+  return `${base}-${when}.${extension}`;
+}
 
 /** Missing objects are fine; other failures leave orphans for the integrity check and retention sweep. */
 export async function deleteObjects(storage: ObjectStorage, keys: (string | null)[]): Promise<void> {

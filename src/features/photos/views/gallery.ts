@@ -1,25 +1,91 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
 import type { PhotoJson } from '../photos.service.js';
-import { RENDITIONS } from '../photos.jobs.js';
+import { renditionSize } from '../renditions.js';
 
-/** Width and height attributes for a thumbnail, so the page does not jump as images load. */
-function thumbnailSize(photo: PhotoJson): { width: number; height: number } {
-  const w = photo.width ?? RENDITIONS.thumbnail;
-  const h = photo.height ?? RENDITIONS.thumbnail;
-  const scale = Math.min(1, RENDITIONS.thumbnail / Math.max(w, h));
-  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
+// The gallery keeps each photo's shape: justified rows (public/app.css, "Gallery
+// and photo viewer") where a tile's width follows its aspect ratio. The CSP
+// allows no inline styles, so a tile carries its shape as a step: bucket k
+// stands for an aspect ratio of 1.05^k, within 5 % of the photo's own (the
+// picture covers the tile, so at most 2.5 % is trimmed). Shapes beyond 4:1 either
+// way are kept at the last step and shown whole inside the tile.
+export const ASPECT_STEP = 1.05;
+export const ASPECT_BUCKETS = 28;
+/** Row heights in CSS px (desktop, phone), and how far a row may grow to fill its width, as in public/app.css. */
+export const ROW_HEIGHT = { wide: 200, narrow: 120 } as const;
+export const ROW_GROWTH = 1.3;
+/** Up to this viewport width the narrow rows apply (the CSS breakpoint). */
+const NARROW_MAX_WIDTH = 560;
+
+export function aspectBucket(width: number, height: number): { bucket: number; clamped: boolean } {
+  const exact = Math.round(Math.log(width / height) / Math.log(ASPECT_STEP));
+  const bucket = Math.max(-ASPECT_BUCKETS, Math.min(ASPECT_BUCKETS, exact));
+  return { bucket, clamped: bucket !== exact };
+}
+
+export const bucketRatio = (bucket: number) => ASPECT_STEP ** bucket;
+
+const TAKEN_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const ADDED_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
+
+/** A camera's EXIF time has no zone: it is stored as if UTC, so showing it in UTC shows the camera's own clock. */
+export function takenLabel(photo: Pick<PhotoJson, 'takenAt' | 'createdAt'>): string {
+  return photo.takenAt
+    ? `taken ${TAKEN_FORMAT.format(new Date(photo.takenAt))}`
+    : `added ${ADDED_FORMAT.format(new Date(photo.createdAt))}`;
+}
+
+/** Distinct for every photo of a gallery: its number, who added it and when it was taken. */
+export function photoAlt(photo: Pick<PhotoJson, 'uploader' | 'takenAt' | 'createdAt'>, position: number): string {
+  return `Photo ${position}${photo.uploader ? `: by ${photo.uploader.name},` : ','} ${takenLabel(photo)}`;
+}
+
+/** The `from` of a "more photos" link: a number from 1, anything else starts at 1. */
+export function galleryPosition(value: string | undefined): number {
+  return value && /^[1-9]\d{0,6}$/.test(value) ? Number(value) : 1;
+}
+
+export const viewerPath = (eventId: string, photoId: string) => `/events/${eventId}/photos/${photoId}`;
+
+/** One tile: one link (one tab stop) to the photo's viewer, with a sharp picture at 1x, 2x and 3x. */
+export function galleryTile(photo: PhotoJson, position: number): SafeHtml {
+  const width = photo.width ?? 1;
+  const height = photo.height ?? 1;
+  const { bucket, clamped } = aspectBucket(width, height);
+  const ratio = bucketRatio(bucket);
+  const thumbnail = renditionSize(width, height, 'thumbnail');
+  const display = renditionSize(width, height, 'display');
+  const srcset = [`${photo.thumbnailUrl} ${thumbnail.width}w`];
+  if (photo.displayUrl && display.width > thumbnail.width) srcset.push(`${photo.displayUrl} ${display.width}w`);
+  // The widest the tile can get: the browser picks the smallest picture with enough pixels for it.
+  const widest = (row: number) => Math.round(ratio * row * ROW_GROWTH);
+  const sizes = `(max-width: ${NARROW_MAX_WIDTH}px) ${widest(ROW_HEIGHT.narrow)}px, ${widest(ROW_HEIGHT.wide)}px`;
+  return html`<li id="photo-${photo.id}" data-ar="${bucket}" ${clamped ? html` data-fit="whole"` : ''}>
+    <a href="${viewerPath(photo.eventId, photo.id)}"
+      ><img
+        src="${photo.thumbnailUrl ?? ''}"
+        srcset="${srcset.join(', ')}"
+        sizes="${sizes}"
+        width="${thumbnail.width}"
+        height="${thumbnail.height}"
+        loading="lazy"
+        decoding="async"
+        alt="${photoAlt(photo, position)}"
+    /></a>
+  </li>`;
 }
 
 export function gallerySection(options: {
   eventId: string;
   photos: PhotoJson[];
   nextCursor: string | null;
+  /** The number of the first photo shown (1 on the first page; the "more" link carries the next). */
+  from?: number;
   canUpload: boolean;
-  canDelete: (photo: PhotoJson) => boolean;
   maxUploadMiB: number;
   uploadsEnabled: boolean;
 }): SafeHtml {
   const { eventId } = options;
+  const from = options.from ?? 1;
   return html`<section aria-labelledby="gallery" class="gallery-section" data-event-id="${eventId}">
     <h2 id="gallery">Photos</h2>
     ${
@@ -51,30 +117,19 @@ export function gallerySection(options: {
     }
     ${options.photos.length === 0 ? html`<p class="muted" data-gallery-empty>No photos yet.</p>` : ''}
     <ul class="gallery" data-gallery>
-      ${options.photos.map((photo) => {
-        const size = thumbnailSize(photo);
-        return html`<li id="photo-${photo.id}">
-          <a href="${photo.displayUrl ?? photo.url ?? '#'}"
-            ><img
-              src="${photo.thumbnailUrl ?? ''}"
-              width="${size.width}"
-              height="${size.height}"
-              loading="lazy"
-              decoding="async"
-              alt="Photo ${photo.takenAt ? `taken ${photo.takenAt.slice(0, 10)}` : `added ${photo.createdAt.slice(0, 10)}`}"
-          /></a>
-          <div class="tools">
-            <a href="${photo.url ?? '#'}">Original</a> ${
-              options.canDelete(photo)
-                ? html`<form method="post" action="/photos/${photo.id}/delete" class="inline">
-                    <button class="link" type="submit" aria-label="Delete this photo">Delete</button>
-                  </form>`
-                : ''
-            }
-          </div>
-        </li>`;
-      })}
+      ${options.photos.map((photo, i) => galleryTile(photo, from + i))}
     </ul>
-    ${options.nextCursor ? html`<nav class="pager" aria-label="More photos"><a class="button secondary" href="/events/${eventId}?photos=${options.nextCursor}#gallery">Older photos →</a></nav>` : ''}
+    ${
+      options.nextCursor
+        ? html`<nav class="pager" aria-label="More photos">
+            <a
+              class="button secondary"
+              data-gallery-more
+              href="/events/${eventId}?photos=${options.nextCursor}&amp;from=${from + options.photos.length}#gallery"
+              >More photos</a
+            >
+          </nav>`
+        : ''
+    }
   </section>`;
 }

@@ -1,0 +1,129 @@
+// The comparisons of `npm run bench`: EPU against its twins (scripts/bench/twin/)
+// on the same database, same run. Per path and side: req/s, p95, server CPU
+// per request (the server's process tree, from /proc) and PostgreSQL CPU per
+// request (every postgres process: the postmaster's tree, reaped backends
+// included), then the ratios against the issue's targets, met or NOT met;
+// where one is not met, what dominated (pg_stat_statements, --cpu-prof).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fmt, load, row, treeCpuSeconds } from './lib.mjs';
+
+const WARM_REQUESTS = 1500;
+
+/**
+ * One measured run: an unrecorded warm-up (the JIT needs requests, not
+ * seconds), then `duration` seconds of load while the server's and
+ * PostgreSQL's CPU time are read before and after.
+ */
+export async function measure(ctx, side, request, { warm = WARM_REQUESTS, maxRequests } = {}) {
+  // autocannon takes the path in the URL (or per request, in `requests`).
+  const { path: first = '/', ...rest } = request;
+  const options = { url: `${side.url}${first}`, connections: ctx.connections, ...rest };
+  const warmResult = warm ? await load({ ...options, amount: warm }) : null;
+  if (ctx.statements) await ctx.db.query('SELECT pg_stat_statements_reset()');
+  const pids = side.pids();
+  const server0 = treeCpuSeconds(...pids);
+  const pg0 = treeCpuSeconds(ctx.postmasterPid);
+  const background0 = side.background ? treeCpuSeconds(...side.background()) : 0;
+  const result = await load({ ...options, duration: ctx.duration, ...(maxRequests ? { maxOverallRequests: maxRequests } : {}) });
+  const perRequest = (seconds) => (seconds * 1000) / Math.max(1, result.requests);
+  result.serverMs = perRequest(treeCpuSeconds(...pids) - server0);
+  result.pgMs = perRequest(treeCpuSeconds(ctx.postmasterPid) - pg0);
+  if (side.background) result.backgroundMs = perRequest(treeCpuSeconds(...side.background()) - background0);
+  if (ctx.statements) result.statements = await topStatements(ctx, result.requests);
+  result.warm = warmResult;
+  return result;
+}
+
+async function topStatements(ctx, requests) {
+  const { rows } = await ctx.db.query(
+    `SELECT calls, total_exec_time AS ms, query FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
+     ORDER BY total_exec_time DESC LIMIT 6`,
+  );
+  return rows.map((r) => ({
+    perRequest: Number(r.calls) / Math.max(1, requests),
+    msPerRequest: Number(r.ms) / Math.max(1, requests),
+    query: r.query.replace(/\s+/g, ' ').slice(0, 150),
+  }));
+}
+
+const WIDTHS = [34, 22, 8, 8, 9, 11, 10, 12];
+export function printHeader(log) {
+  log(row(['path', 'side', 'req/s', 'p95 ms', 'errors', 'server ms/r', 'PG ms/r', 'EPU/twin CPU'], WIDTHS));
+}
+
+export function printResult(log, name, sideName, r, twin) {
+  const ratio = twin ? `${fmt(r.serverMs / twin.serverMs, 2)}x, ${fmt(r.pgMs / twin.pgMs, 2)}x` : '';
+  const errors = r.errors + (r.non2xx ? ` (${r.non2xx} non-2xx)` : '');
+  log(row([name, sideName, fmt(r.rps, 0), fmt(r.p95), errors, fmt(r.serverMs, 3), fmt(r.pgMs, 3), ratio], WIDTHS));
+}
+
+/** A target: `value` (a ratio) against `limit`; `atMost` false means at least. Recorded for the summary. */
+export function target(ctx, name, value, limit, { atMost = true, explain } = {}) {
+  const met = Number.isFinite(value) && (atMost ? value <= limit : value >= limit);
+  ctx.targets.push({ name, value, limit, atMost, met });
+  ctx.log(`  target ${name}: ${fmt(value, 2)}x (${atMost ? '<=' : '>='} ${limit}x): ${met ? 'met' : 'NOT met'}`);
+  if (!met) explain?.();
+}
+
+/** What dominated a side's run: its top statements per request (pg_stat_statements). */
+export function printStatements(log, label, r) {
+  if (!r.statements) return;
+  log(`    top statements, ${label} (calls per request, exec ms per request):`);
+  for (const s of r.statements) log(`      ${fmt(s.perRequest, 2).padStart(6)} ${fmt(s.msPerRequest, 3).padStart(8)}  ${s.query}`);
+}
+
+/** Top self-time functions of a .cpuprofile (V8's sampled profile). */
+export function topFunctions(file, count = 15) {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = nodes.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') return;
+    const dt = profile.timeDeltas[i] ?? 0;
+    const where = frame.url ? `${frame.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '')}:${frame.lineNumber + 1}` : '';
+    const key = `${frame.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, us]) => ({ name, share: us / total, ms: us / 1000 }));
+}
+
+/** Response bodies of two sides, byte for byte; prints sizes (headers too) and where they first differ. */
+export async function compareResponses(log, name, sides, request) {
+  const answers = [];
+  for (const side of sides) {
+    const response = await fetch(`${side.url}${request.path}`, { method: request.method ?? 'GET', headers: request.headers });
+    const body = Buffer.from(await response.arrayBuffer());
+    let headerBytes = 0;
+    response.headers.forEach((value, key) => (headerBytes += key.length + value.length + 4));
+    answers.push({ side: side.name, status: response.status, body, headerBytes });
+  }
+  const [a, b] = answers;
+  let note;
+  if (a.body.equals(b.body)) note = 'identical bodies';
+  else {
+    let i = 0;
+    while (i < a.body.length && a.body[i] === b.body[i]) i++;
+    const at = (x) => JSON.stringify(x.body.subarray(Math.max(0, i - 20), i + 40).toString('utf8'));
+    note = `bodies DIFFER from byte ${i}: ${a.side} ${at(a)} / ${b.side} ${at(b)}`;
+  }
+  log(
+    `  ${name}: ${answers.map((x) => `${x.side} ${x.status}, ${x.body.length} B body + ${x.headerBytes} B headers`).join('; ')}; ${note}`,
+  );
+  return answers;
+}
+
+export function newestProfile(dir) {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
+  return files.sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs)[0];
+}

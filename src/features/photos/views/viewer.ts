@@ -1,0 +1,66 @@
+import { html } from '../../../platform/http/html.js';
+import { page, type Viewer } from '../../../ui/layout.js';
+import type { ViewerPhoto } from '../photos.service.js';
+import { renditionSize } from '../renditions.js';
+import { photoAlt, takenLabel, viewerPath } from './gallery.js';
+
+/**
+ * The full-screen photo viewer: a page of its own per photo (shareable, works
+ * without JavaScript: the previous/next links and the way back are plain
+ * links). public/app.js adds arrow keys, swipes and Esc, and swaps photos in
+ * place.
+ */
+export function viewerPage(options: { viewer: Viewer | null; shown: ViewerPhoto }): string {
+  const { event, photo, download } = options.shown;
+  const size = renditionSize(photo.width ?? 1, photo.height ?? 1, 'display');
+  const title = `Photo ${options.shown.position} of ${options.shown.total}`;
+  const galleryHref = `/events/${event.id}#photo-${photo.id}`;
+  const step = (id: string | null, rel: 'prev' | 'next', label: string, glyph: string) =>
+    id
+      ? html`<a class="viewer-step viewer-${rel}" rel="${rel}" href="${viewerPath(event.id, id)}" data-viewer-${rel}
+          ><span aria-hidden="true">${glyph}</span><span class="visually-hidden">${label}</span></a
+        >`
+      : '';
+  return page({
+    title: `${title} · ${event.title}`,
+    viewer: options.viewer,
+    bodyClass: 'viewer-page',
+    description: `${title} from ${event.title}`,
+    body: html`<div class="viewer" data-viewer>
+      <header class="viewer-bar">
+        <a class="viewer-close" href="${galleryHref}" data-viewer-close
+          ><span aria-hidden="true">←</span> <span>Back to ${event.title}</span></a
+        >
+        <h1 id="viewer-title" tabindex="-1">${title}</h1>
+        <div class="viewer-actions">
+          <a class="button small secondary" href="${download.url}" download="${download.name}"
+            >${download.original ? 'Download original' : 'Download'}</a
+          >
+          ${
+            options.shown.canDelete
+              ? html`<form method="post" action="/photos/${photo.id}/delete" class="inline">
+                  <button class="small danger" type="submit">Delete</button>
+                </form>`
+              : ''
+          }
+        </div>
+      </header>
+      <figure class="viewer-stage">
+        <img
+          src="${photo.displayUrl ?? ''}"
+          width="${size.width}"
+          height="${size.height}"
+          alt="${photoAlt(photo, options.shown.position)}"
+        />
+        <figcaption>
+          ${photo.uploader ? html`<span>By ${photo.uploader.name}</span>` : ''}<span>${capitalise(takenLabel(photo))}</span>
+        </figcaption>
+      </figure>
+      <nav class="viewer-steps" aria-label="Photos">
+        ${step(options.shown.newerId, 'prev', 'Previous photo', '‹')} ${step(options.shown.olderId, 'next', 'Next photo', '›')}
+      </nav>
+    </div>`,
+  });
+}
+
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
