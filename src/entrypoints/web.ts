@@ -17,9 +17,15 @@ export async function runWeb(config: Config): Promise<void> {
   let shuttingDown = false;
   let closingConnections = false;
   const services = createServices(platform);
-  collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, {
-    logger,
-  });
+  collectDataSafety(
+    {
+      lastBackupAt: services.backups.lastBackupAt,
+      lastDrillAt: services.backups.lastDrillAt,
+      lastCopiedBackupAt: services.backups.lastCopiedBackupAt,
+    },
+    platform.metrics,
+    { logger },
+  );
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
   app.addHook('onSend', async (_request, reply) => {
     if (closingConnections) reply.header('connection', 'close');
