@@ -35,7 +35,7 @@ export async function renderRenditions(
     thumbnail: await render(original, 'thumbnail'),
     display: await render(original, 'display'),
     contentType: 'image/webp',
-    cacheControl: IMMUTABLE,
+    cacheControl: PRIVATE_IMMUTABLE,
   };
 }
 
