@@ -27,7 +27,7 @@ import { runWithExtractedContext } from './platform/observability/tracing.js';
 import { runWithRequestContext } from './platform/http/request-context.js';
 import { createStorage } from './platform/storage/create-storage.js';
 import { mediaRoutes } from './platform/storage/media.routes.js';
-import type { ObjectStorage } from './platform/storage/storage.js';
+import type { ObjectStorage, StorageHooks } from './platform/storage/storage.js';
 import { createQueue, type JobHandler, type Queue } from './platform/queue/index.js';
 import { createFunctionsDispatcher, deliverJobHandler, DELIVER_JOB, type FunctionsDispatcher } from './platform/functions/dispatcher.js';
 import { createFunctionsInvoker, type FunctionName } from './platform/functions/invoker.js';
@@ -53,7 +53,7 @@ import { adminRoutes } from './features/admin/admin.routes.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService, deleteObjects, type PhotosService } from './features/photos/photos.service.js';
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
-import { processPhotoJob } from './features/photos/photos.jobs.js';
+import { processPhotoJob, renderRenditions } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { galleryPosition, gallerySection } from './features/photos/views/gallery.js';
 import { createExportsRepository } from './features/exports/exports.repository.js';
@@ -65,8 +65,8 @@ import { createFlagsRepository } from './features/flags/flags.repository.js';
 import { createFlagsService, FLAGS, type FlagsService } from './features/flags/flags.service.js';
 import { flagsRoutes } from './features/flags/flags.routes.js';
 import { createDrillsRepository } from './features/backups/backups.repository.js';
-import { BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
-import { createBackupJob } from './features/backups/backups.jobs.js';
+import { BACKUP_COPY_JOB, BACKUP_CREATE_JOB, createBackupsService, type BackupsService } from './features/backups/backups.service.js';
+import { createBackupCopyJob, createBackupJob } from './features/backups/backups.jobs.js';
 import { backupsAdminSection } from './features/backups/views/backups-section.js';
 import { createStatsRepository } from './features/stats/stats.repository.js';
 import { createStatsService, STATS_AGGREGATE_JOB, type StatsService } from './features/stats/stats.service.js';
@@ -110,6 +110,8 @@ export interface Platform {
   storage: ObjectStorage;
   /** Where backups go: `storage` itself, or BACKUP_STORAGE_URL's store when set. */
   backupStorage: ObjectStorage;
+  /** BACKUP_COPY_URL's store in a second region, or null. */
+  backupCopyStorage: ObjectStorage | null;
   queue: Queue;
   /** Function calls go out through the queue (an outbox); see platform/functions. */
   dispatcher: FunctionsDispatcher;
@@ -126,6 +128,12 @@ export function createRootLogger(config: Config, role: ProcessRole): Logger {
 /** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */
 export function createBackupStorage(config: Config, keyring: Keyring, logger: Logger): ObjectStorage {
   return createStorage({ ...config, storageUrl: config.backupStorageUrl ?? config.storageUrl, cdnBaseUrl: undefined }, keyring, logger);
+}
+
+/** BACKUP_COPY_URL's store in a second region, with its own S3 settings; null when backups are not copied. */
+export function createBackupCopyStorage(config: Config, keyring: Keyring, logger: Logger, hooks: StorageHooks = {}): ObjectStorage | null {
+  if (!config.backupCopy) return null;
+  return createStorage({ ...config, ...config.backupCopy, cdnBaseUrl: undefined }, keyring, logger, hooks);
 }
 
 export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
@@ -145,7 +153,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     });
     closers.push(() => pool.end());
     // Right after the pool: query timing covers the connections opened from here on.
-    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
+    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha, backupCopies: Boolean(config.backupCopy) });
     instrumentPool(pool, metrics);
     let replica: Replica | null = null;
     if (config.databaseReplicaUrl) {
@@ -182,6 +190,8 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     closers.push(() => storage.close());
     const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
     if (backupStorage !== storage) closers.push(() => backupStorage.close());
+    const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
+    if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
     const queue = createQueue({ db, pool, logger });
     const pages = createPublicPageCache({
       bus,
@@ -207,6 +217,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       metrics,
       storage,
       backupStorage,
+      backupCopyStorage,
       queue,
       dispatcher: createFunctionsDispatcher(queue),
       functionsToken: config.functionsToken ?? keyring.sign('functions', 'epu-functions-invoke'),
@@ -243,6 +254,14 @@ function createBackups(platform: Platform): BackupsService {
     logger: platform.logger,
     onBackupSuccess: (at) => platform.metrics.setBackupSuccess(at),
     onDrillSuccess: (at) => platform.metrics.setDrillSuccess(at),
+    copyStorage: platform.backupCopyStorage,
+    // A job of its own: a slow or failing copy to the other region is retried without taking the backup again.
+    onBackupWritten: platform.backupCopyStorage
+      ? async (manifest) =>
+          void (await platform.queue.enqueue(BACKUP_COPY_JOB, { backupId: manifest.id }, { key: `${BACKUP_COPY_JOB}:${manifest.id}` }))
+      : undefined,
+    onCopyVerified: (at) => platform.metrics.setBackupCopySuccess(at),
+    renderDerived: renderRenditions,
   });
 }
 
@@ -378,6 +397,7 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
       logger,
     }),
     [BACKUP_CREATE_JOB]: createBackupJob({ backups: createBackups(platform), logger }),
+    [BACKUP_COPY_JOB]: createBackupCopyJob({ backups: createBackups(platform), logger }),
     [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: createStatsRepository(db), logger }),
     [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: createIntegrity(platform), metrics: platform.metrics, logger }),
     [RETENTION_SWEEP_JOB]: retentionSweepJob(createRetention(platform, createAuditRecorder(platform.dispatcher, config.publicUrl.origin))),

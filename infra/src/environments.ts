@@ -65,6 +65,11 @@ export interface EnvironmentSettings {
   logRetentionDays: number;
   /** EPU's BACKUP_KEEP. */
   backupKeep: number;
+  /**
+   * Copy every backup to a bucket in a second region (EPU's BACKUP_COPY_URL, on
+   * the worker only), the stack's `epu:backupCopyRegion` (seed 003: cross_region).
+   */
+  backupCopy: boolean;
 }
 
 const dev: EnvironmentSettings = {
@@ -93,6 +98,7 @@ const dev: EnvironmentSettings = {
   secretRotationDays: 30,
   logRetentionDays: 14,
   backupKeep: 7,
+  backupCopy: false,
 };
 
 const staging: EnvironmentSettings = {
@@ -120,6 +126,8 @@ const staging: EnvironmentSettings = {
   secretRotationDays: 30,
   logRetentionDays: 30,
   backupKeep: 14,
+  // Staging rehearses what prod does, the region failure included.
+  backupCopy: true,
 };
 
 const prod: EnvironmentSettings = {
@@ -147,6 +155,7 @@ const prod: EnvironmentSettings = {
   secretRotationDays: 30,
   logRetentionDays: 90,
   backupKeep: 30,
+  backupCopy: true,
 };
 
 export const ENVIRONMENTS: Readonly<Record<StackName, EnvironmentSettings>> = { dev, staging, prod };
@@ -169,6 +178,8 @@ export interface DeployInputs {
   /** Prefix of every resource name, e.g. "epu-prod". */
   prefix: string;
   region: string;
+  /** Where backups are copied (`epu:backupCopyRegion`), when the settings ask for a copy; never `region`. */
+  backupCopyRegion?: string;
   /** The one EPU image; every process runs it with a different command. */
   image: string;
   alertEmails: string[];
@@ -183,4 +194,14 @@ export interface DeployInputs {
   budgetCurrency: string;
   gcp?: { project: string; billingAccount: string; zone?: string };
   aws?: { availabilityZones: string[]; certificateArn?: string; vpcCidr: string };
+}
+
+/** The second region backups are copied to, or null when the stack keeps them in one region. */
+export function backupCopyRegion(inputs: DeployInputs): string | null {
+  if (!inputs.settings.backupCopy) return null;
+  const region = inputs.backupCopyRegion;
+  if (!region)
+    throw new Error(`epu:backupCopyRegion is required on the ${inputs.settings.name} stack: its backups are copied to a second region`);
+  if (region === inputs.region) throw new Error(`epu:backupCopyRegion must be another region than epu:region (both are ${region})`);
+  return region;
 }

@@ -15,6 +15,7 @@ const inputs: DeployInputs = {
   settings,
   prefix: `epu-${stack}`,
   region: config.require('region'),
+  backupCopyRegion: config.get('backupCopyRegion'),
   image: config.require('image'),
   alertEmails: config.getObject<string[]>('alertEmails') ?? [],
   webDomain: config.get('webDomain'),

@@ -86,8 +86,9 @@ for (const stack of STACKS) {
 
     it('blocks every kind of public access on every bucket, encrypts and versions them', () => {
       const buckets = ofType(r, 'aws:s3/bucket:Bucket');
-      assert.equal(buckets.length, 2);
-      for (const kind of ['media', 'backups']) {
+      const kinds = settings.backupCopy ? ['media', 'backups', 'backup-copy'] : ['media', 'backups'];
+      assert.equal(buckets.length, kinds.length);
+      for (const kind of kinds) {
         const pab = one(r, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', `epu-${stack}-${kind}`);
         for (const flag of ['blockPublicAcls', 'blockPublicPolicy', 'ignorePublicAcls', 'restrictPublicBuckets']) {
           assert.equal(pab.inputs[flag], true, `${kind} ${flag}`);
@@ -214,6 +215,49 @@ for (const stack of STACKS) {
       // Nothing else grants the backups bucket: its bucket policy only denies plain HTTP.
       const bucketPolicy = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-backups`).inputs.policy);
       assert.ok(bucketPolicy.Statement.every((s: any) => s.Effect === 'Deny'));
+    });
+
+    it(`${settings.backupCopy ? 'copies backups to a bucket in a second region that only the worker may use' : 'keeps backups in one region'}`, () => {
+      const copy = r.filter((x) => x.name.startsWith(`epu-${stack}-backup-copy`));
+      const task = (c: string) => JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-${c}-task`).inputs.policy);
+      const container = (c: string) =>
+        JSON.parse(one(r, 'aws:ecs/taskDefinition:TaskDefinition', `epu-${stack}-${c}`).inputs.containerDefinitions)[0];
+      const env = (c: string) => Object.fromEntries(container(c).environment.map((e: any) => [e.name, e.value]));
+      if (!settings.backupCopy) {
+        assert.deepEqual(copy, []);
+        for (const c of ['web', 'worker', 'functions', 'migrate']) assert.equal(env(c).BACKUP_COPY_URL, undefined, c);
+        return;
+      }
+      // Every resource of the copy is managed through the provider of the second region.
+      const provider = one(r, 'pulumi:providers:aws', `epu-${stack}-backup-copy-region`);
+      assert.equal(provider.inputs.region, 'eu-west-1');
+      const buckets = copy.filter((x) => x.type.startsWith('aws:s3/'));
+      assert.ok(buckets.length >= 7, 'bucket, public access block, ownership, versioning, encryption, lifecycle, policy');
+      for (const x of buckets) assert.match(x.provider ?? '', new RegExp(`::epu-${stack}-backup-copy-region::`), `${x.type} in eu-west-1`);
+      const bucket = one(r, 'aws:s3/bucket:Bucket', `epu-${stack}-backup-copy`);
+      const policy = JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', `epu-${stack}-backup-copy`).inputs.policy);
+      assert.ok(
+        policy.Statement.every((st: any) => st.Effect === 'Deny'),
+        'its bucket policy grants nothing',
+      );
+      const rules = one(r, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `epu-${stack}-backup-copy`).inputs.rules;
+      assert.ok(rules.some((rule: any) => rule.expiration?.days === settings.storage.backupExpireDays));
+
+      const mentions = (doc: any) => JSON.stringify(doc).includes(bucket.name);
+      assert.deepEqual(
+        ['web', 'worker', 'functions', 'migrate'].filter((c) => mentions(task(c))),
+        ['worker'],
+      );
+      for (const x of policies(r).filter((p) => p.name.endsWith('-exec'))) assert.ok(!mentions(x.doc), `${x.name} cannot reach the copy`);
+      const objects = task('worker').Statement.find((st: any) => st.Sid === 'ReadWriteObjects');
+      assert.ok(
+        objects.Resource.some((res: string) => res.endsWith(`:${bucket.name}/*`)),
+        'worker: objects of the copy bucket',
+      );
+
+      assert.equal(env('worker').BACKUP_COPY_URL, `s3://epu-${stack}-backup-copy-mock`);
+      assert.equal(env('worker').BACKUP_COPY_S3_REGION, 'eu-west-1');
+      for (const c of ['web', 'functions', 'migrate']) assert.equal(env(c).BACKUP_COPY_URL, undefined, `${c} has no BACKUP_COPY_URL`);
     });
 
     it('gives the migrate task and the worker BACKUP_STORAGE_URL and SECRET_KEY, and web and functions no BACKUP_STORAGE_URL', () => {

@@ -54,9 +54,9 @@ for (const stack of STACKS) {
       assert.equal(db.inputs.settings.availabilityType, prod ? 'REGIONAL' : 'ZONAL');
     });
 
-    it('keeps both buckets private, uniform, versioned and with lifecycle rules', () => {
+    it('keeps every bucket private, uniform, versioned and with lifecycle rules', () => {
       const buckets = ofType(r, 'gcp:storage/bucket:Bucket');
-      assert.equal(buckets.length, 2);
+      assert.equal(buckets.length, settings.backupCopy ? 3 : 2);
       for (const b of buckets) {
         assert.equal(b.inputs.publicAccessPrevention, 'enforced', `${b.name} public access prevention`);
         assert.equal(b.inputs.uniformBucketLevelAccess, true, `${b.name} uniform access`);
@@ -110,10 +110,44 @@ for (const stack of STACKS) {
       assert.deepEqual(byMember(sa('web')), [`epu-test-epu-${stack}-media`], 'web: media only');
       assert.deepEqual(byMember(sa('functions')), [`epu-test-epu-${stack}-media`], 'functions: media only');
       assert.deepEqual(byMember(sa('migrate')), [`epu-test-epu-${stack}-backups`], 'migrate: backups only, no media');
+      const copy = settings.backupCopy ? [`epu-test-epu-${stack}-backup-copy`] : [];
+      assert.deepEqual(byMember(sa('worker')).sort(), [...copy, `epu-test-epu-${stack}-backups`, `epu-test-epu-${stack}-media`].sort());
       // No project-level or other storage grant reaches the buckets some other way.
       assert.ok(
         !r.some((x) => /storage\/bucketIAM(Binding|Policy)|projects\/iAMMember/.test(x.type) && /storage/.test(x.inputs.role ?? '')),
       );
+    });
+
+    it(`${settings.backupCopy ? 'copies backups to a bucket in a second region that only the worker may use' : 'keeps backups in one region'}`, () => {
+      const name = `epu-test-epu-${stack}-backup-copy`;
+      const envOf = (c: any) => Object.fromEntries(c.envs.map((e: any) => [e.name, e.value]));
+      const worker = envOf(one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').inputs.template.containers[0]);
+      const others = [
+        ...ofType(r, 'gcp:cloudrunv2/service:Service').map((x) => envOf(x.inputs.template.containers[0])),
+        envOf(one(r, 'gcp:cloudrunv2/job:Job').inputs.template.template.containers[0]),
+      ];
+      for (const env of others) assert.equal(env.BACKUP_COPY_URL, undefined, 'only the worker copies backups');
+      const grants = ofType(r, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((b) => b.inputs.bucket === name);
+      if (!settings.backupCopy) {
+        assert.equal(r.filter((x) => x.type === 'gcp:storage/bucket:Bucket' && x.inputs.name === name).length, 0);
+        assert.equal(worker.BACKUP_COPY_URL, undefined);
+        assert.deepEqual(grants, []);
+        return;
+      }
+      const copy = one(r, 'gcp:storage/bucket:Bucket', `epu-${stack}-backup-copy`);
+      assert.equal(copy.inputs.location, 'europe-west1');
+      assert.notEqual(copy.inputs.location, one(r, 'gcp:storage/bucket:Bucket', `epu-${stack}-backups`).inputs.location);
+      assert.equal(copy.inputs.publicAccessPrevention, 'enforced');
+      assert.ok(
+        copy.inputs.lifecycleRules.some(
+          (rule: any) => rule.action.type === 'Delete' && rule.condition.age === settings.storage.backupExpireDays,
+        ),
+      );
+      assert.deepEqual(
+        grants.map((b) => [b.inputs.member, b.inputs.role]),
+        [[`serviceAccount:epu-${stack}-worker@epu-test.iam.gserviceaccount.com`, 'roles/storage.objectUser']],
+      );
+      assert.equal(worker.BACKUP_COPY_URL, `s3://${name}`);
     });
 
     it('gives the migrate job and the worker what `epu backup` needs: SECRET_KEY, the backups bucket and their own HMAC key', () => {

@@ -48,6 +48,13 @@ describe('environments', () => {
     }
   });
 
+  it('copies backups to a second region in staging and prod (seed 003: cross_region)', () => {
+    assert.deepEqual(
+      STACKS.map((s) => ENVIRONMENTS[s].backupCopy),
+      [false, true, true],
+    );
+  });
+
   it('refuses a stack it does not define', () => {
     assert.throws(() => settingsFor('qa'), /unknown stack "qa"/);
   });
@@ -60,13 +67,14 @@ describe('program (src/index.ts)', () => {
       outputs = loadProgram({
         'epu:cloud': 'aws',
         'epu:region': 'eu-west-2',
+        'epu:backupCopyRegion': 'eu-west-1',
         'epu:image': 'img',
         'epu:certificateArn': 'arn:aws:acm:eu-west-2:1:certificate/x',
       });
     });
     assert.ok(r.some((x) => x.type === 'aws:rds/instance:Instance'));
     assert.ok(!r.some((x) => x.type.startsWith('gcp:')));
-    for (const key of ['publicUrl', 'cdnBaseUrl', 'storageUrl', 'functionsUrl', 'secretArns', 'migrateTaskDefinition'])
+    for (const key of ['publicUrl', 'cdnBaseUrl', 'storageUrl', 'functionsUrl', 'secretArns', 'migrateTaskDefinition', 'backupCopyBucket'])
       assert.ok(key in outputs, key);
   });
 
@@ -88,7 +96,21 @@ describe('program (src/index.ts)', () => {
 
   it('refuses staging and prod on AWS without a certificate', async () => {
     await deployUnderMocks('prod', () => {
-      assert.throws(() => loadProgram({ 'epu:cloud': 'aws', 'epu:region': 'eu-west-2', 'epu:image': 'img' }), /certificateArn is required/);
+      assert.throws(
+        () => loadProgram({ 'epu:cloud': 'aws', 'epu:region': 'eu-west-2', 'epu:backupCopyRegion': 'eu-west-1', 'epu:image': 'img' }),
+        /certificateArn is required/,
+      );
+    });
+  });
+
+  it('refuses stacks that copy backups without a second region, or with the same one', async () => {
+    const gcp = { 'epu:cloud': 'gcp', 'epu:region': 'europe-west2', 'epu:image': 'img', 'epu:billingAccount': '0-0-0', 'gcp:project': 'p' };
+    await deployUnderMocks('prod', () => {
+      assert.throws(() => loadProgram(gcp), /epu:backupCopyRegion is required on the prod stack/);
+      assert.throws(
+        () => loadProgram({ ...gcp, 'epu:backupCopyRegion': 'europe-west2' }),
+        /epu:backupCopyRegion must be another region than epu:region \(both are europe-west2\)/,
+      );
     });
   });
 });

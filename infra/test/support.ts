@@ -7,6 +7,8 @@ export interface Recorded {
   inputs: Record<string, any>;
   /** The resource's ignoreChanges option (mocks do not pass options on; read off the registration request). */
   ignoreChanges: string[];
+  /** `urn::id` of the provider instance that manages it, when not the default one. */
+  provider?: string;
 }
 
 const FAKE_ACCOUNT = '123456789012';
@@ -84,6 +86,7 @@ export async function deployUnderMocks(stack: StackName, program: () => unknown)
           name: args.name,
           inputs: args.inputs,
           ignoreChanges: ignored.get(`${args.type}::${args.name}`) ?? [],
+          provider: args.provider,
         });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
@@ -121,6 +124,7 @@ export function inputsFor(stack: StackName, cloud: 'gcp' | 'aws'): DeployInputs 
     settings: settingsFor(stack),
     prefix: `epu-${stack}`,
     region: cloud === 'gcp' ? 'europe-west2' : 'eu-west-2',
+    backupCopyRegion: cloud === 'gcp' ? 'europe-west1' : 'eu-west-1',
     image: 'registry.example/epu:test',
     alertEmails: ['ops@example.com'],
     sentryDsn: 'https://key@sentry.example/1',

@@ -68,6 +68,29 @@ describe('configuration', () => {
     expect(webProcesses(parseConfig({ ...production, WEB_CONCURRENCY: '2' }), 'start')).toBe(2);
   });
 
+  it('gives the backup copy its own S3 settings, each defaulting to the S3_* one', () => {
+    expect(parseConfig({}).backupCopy).toBeUndefined();
+    const shared = { S3_ENDPOINT: 'https://s3.example', S3_REGION: 'eu-west-2', S3_FORCE_PATH_STYLE: 'true' };
+    expect(parseConfig({ ...shared, BACKUP_COPY_URL: 's3://copies' }).backupCopy).toEqual({
+      storageUrl: 's3://copies',
+      s3Endpoint: 'https://s3.example',
+      s3Region: 'eu-west-2',
+      s3ForcePathStyle: true,
+    });
+    const own = {
+      BACKUP_COPY_S3_ENDPOINT: 'https://other.example',
+      BACKUP_COPY_S3_REGION: 'eu-west-1',
+      BACKUP_COPY_S3_FORCE_PATH_STYLE: 'no',
+    };
+    expect(parseConfig({ ...shared, ...own, BACKUP_COPY_URL: 's3://copies' }).backupCopy).toEqual({
+      storageUrl: 's3://copies',
+      s3Endpoint: 'https://other.example',
+      s3Region: 'eu-west-1',
+      s3ForcePathStyle: false,
+    });
+    expect(() => parseConfig({ BACKUP_COPY_URL: 'https://copies' })).toThrow(/BACKUP_COPY_URL: expected a URL starting with file: or s3:/);
+  });
+
   it('documents every variable it reads in .env.example', () => {
     const source = fs.readFileSync(path.join(packageRoot, 'src/config/env.ts'), 'utf8');
     const read = new Set([...source.matchAll(/\(env, '([A-Z_]+)'/g)].map((m) => m[1]!));

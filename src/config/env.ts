@@ -65,6 +65,13 @@ export interface Config {
   backupKeep: number;
   /** Unset: backups go under backups/ in STORAGE_URL. Set it once a bucket of their own exists (own lifecycle and access; the infra provisions one). */
   backupStorageUrl: string | undefined;
+  /**
+   * Unset: backups live in one region. Set BACKUP_COPY_URL to a bucket in
+   * another region (the infra provisions one) and after each backup the
+   * worker copies it there and verifies the copy. Its S3 settings default to
+   * those of STORAGE_URL; set BACKUP_COPY_S3_REGION at least.
+   */
+  backupCopy: { storageUrl: string; s3Endpoint: string | undefined; s3Region: string; s3ForcePathStyle: boolean } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +125,17 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `expected a URL starting with ${protocols.join(' or ')}, got ${parsed.protocol}//`);
   }
   return raw;
+}
+
+function backupCopySettings(env: Env): Config['backupCopy'] {
+  const storageUrl = url(env, 'BACKUP_COPY_URL', ['file:', 's3:']);
+  if (!storageUrl) return undefined;
+  return {
+    storageUrl,
+    s3Endpoint: url(env, 'BACKUP_COPY_S3_ENDPOINT', ['http:', 'https:']) ?? url(env, 'S3_ENDPOINT', ['http:', 'https:']),
+    s3Region: optional(env, 'BACKUP_COPY_S3_REGION') ?? optional(env, 'S3_REGION') ?? 'us-east-1',
+    s3ForcePathStyle: bool(env, 'BACKUP_COPY_S3_FORCE_PATH_STYLE', bool(env, 'S3_FORCE_PATH_STYLE', false)),
+  };
 }
 
 /** Loads `.env` from the working directory in development only; real environments set variables themselves. */
@@ -217,6 +235,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     },
     backupKeep: integer(env, 'BACKUP_KEEP', 7, 1, 1000),
     backupStorageUrl: url(env, 'BACKUP_STORAGE_URL', ['file:', 's3:']),
+    backupCopy: backupCopySettings(env),
   });
 }
 

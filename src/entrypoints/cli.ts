@@ -15,9 +15,10 @@ operations
   check                     run the integrity checks now; exits 1 when any finds a problem
   flags list | set NAME --enabled true|false [--rollout N] | stale [--days N]   feature flags (changes are audited)
   backup                    write a backup of the database to object storage (backups/), keep the newest BACKUP_KEEP
-  backups                   list the complete backups, newest first
-  restore BACKUP_ID --database-url URL [--force]   restore into an empty database (--force: replace its contents)
-  drill [--database-url URL]   restore the newest backup into a scratch database, verify it, record the result
+  backups [--copy]          list the complete backups (--copy: the verified copies in BACKUP_COPY_URL), newest first
+  restore BACKUP_ID --database-url URL [--force] [--from-copy]   restore into an empty database (--force: replace its contents; --from-copy: from the second region)
+  drill [--database-url URL] [--from-copy]   restore the newest backup (or copy) into a scratch database, verify it, record the result
+  scrub BACKUP_ID [--to STORAGE_URL] [--database-url URL]   a copy of a backup with every personal field replaced, for staging (restore it with \`epu restore\`)
   smoke --url URL [--timeout SECONDS]   check a running EPU: health, then signup → event → booking → upload → cleanup
   seed [--users N] [--events N] [--photos N] [--password-file PATH] [--force]   demo users, events, bookings and photos (demo-N@seed.epu.invalid; refuses APP_ENV=production without --force)
 `;
@@ -33,9 +34,10 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
   check: async (config) => (await import('./ops/check.js')).runCheck(config),
   backup: async (config) => (await import('./ops/backups.js')).runBackup(config),
-  backups: async (config) => (await import('./ops/backups.js')).runBackups(config),
-  restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, parseFlags(args)),
-  drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, parseFlags(args)),
+  backups: async (config, args) => (await import('./ops/backups.js')).runBackups(config, args),
+  restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, args),
+  drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, args),
+  scrub: async (config, args) => (await import('./ops/backups.js')).runScrub(config, args),
   smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
   seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, parseFlags(args)),
 };

@@ -17,7 +17,7 @@ import { stopTelemetry } from '../platform/observability/telemetry.js';
 /**
  * `epu web`: the stateless HTTP server. Any replica serves any request and can
  * be stopped at any time. With WEB_CONCURRENCY above 1 this process is the
- * primary of that many web processes sharing its port (docs/decisions/0020).
+ * primary of that many web processes sharing its port (docs/decisions/0022).
  */
 export async function runWeb(config: Config): Promise<void> {
   const processes = webProcesses(config, 'web');
@@ -60,9 +60,15 @@ async function runWebProcess(config: Config): Promise<void> {
   let shuttingDown = false;
   let closingConnections = false;
   const services = createServices(platform);
-  collectDataSafety({ lastBackupAt: services.backups.lastBackupAt, lastDrillAt: services.backups.lastDrillAt }, platform.metrics, {
-    logger,
-  });
+  collectDataSafety(
+    {
+      lastBackupAt: services.backups.lastBackupAt,
+      lastDrillAt: services.backups.lastDrillAt,
+      lastCopiedBackupAt: services.backups.lastCopiedBackupAt,
+    },
+    platform.metrics,
+    { logger },
+  );
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
   app.addHook('onSend', async (_request, reply) => {
     if (closingConnections) reply.header('connection', 'close');

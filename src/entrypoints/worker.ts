@@ -15,7 +15,12 @@ export async function runWorker(config: Config): Promise<void> {
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   const { backups, integrity } = createServices(platform);
   collectDataSafety(
-    { lastBackupAt: backups.lastBackupAt, lastDrillAt: backups.lastDrillAt, integrityProblems: integrity.latestProblemCounts },
+    {
+      lastBackupAt: backups.lastBackupAt,
+      lastDrillAt: backups.lastDrillAt,
+      lastCopiedBackupAt: backups.lastCopiedBackupAt,
+      integrityProblems: integrity.latestProblemCounts,
+    },
     platform.metrics,
     { logger },
   );

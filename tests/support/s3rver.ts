@@ -22,6 +22,8 @@ const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
 export interface TestS3 {
   endpoint: string;
   bucket: string;
+  /** Every bucket of this server, `bucket` first (startS3rver({ buckets: N })). */
+  buckets: string[];
   /**
    * Settings that point EPU at this server: STORAGE_URL and S3_* for parseConfig,
    * and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which the SDK's default
@@ -31,16 +33,24 @@ export interface TestS3 {
   close(): Promise<void>;
 }
 
-/** A real S3-compatible server on a free loopback port, with one empty bucket, in a temporary directory. */
-export async function startS3rver(): Promise<TestS3> {
+/** A real S3-compatible server on a free loopback port, with empty buckets (one unless asked), in a temporary directory. */
+export async function startS3rver(options: { buckets?: number } = {}): Promise<TestS3> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-s3rver-'));
-  const bucket = `epu-test-${crypto.randomBytes(4).toString('hex')}`;
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const buckets = Array.from({ length: options.buckets ?? 1 }, () => `epu-test-${crypto.randomBytes(4).toString('hex')}`);
+  const bucket = buckets[0]!;
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
     bucket,
+    buckets,
     env: {
       STORAGE_URL: `s3://${bucket}`,
       S3_ENDPOINT: endpoint,

@@ -48,8 +48,9 @@ export function createRoles(inputs: DeployInputs, storage: AwsStorage, secrets: 
   ];
   const taskStatements: Record<Component, Statement[]> = {
     web: bucketAccess([storage.media]),
-    // The worker runs the daily backup.create job (and BACKUP_KEEP pruning deletes old ones).
-    worker: bucketAccess([storage.media, storage.backups]),
+    // The worker runs the daily backup.create job (and BACKUP_KEEP pruning deletes old ones), and
+    // backup.copy, which alone writes (and prunes) the copy in the second region.
+    worker: bucketAccess([storage.media, storage.backups, ...(storage.backupCopy ? [storage.backupCopy.bucket] : [])]),
     functions: bucketAccess([storage.media]),
     // The pre-deploy snapshot (`epu backup`) runs as the migrate task before `epu migrate`:
     // backups bucket only, never media.

@@ -36,6 +36,8 @@ export function awsOutputs(d: AwsDeployment) {
     cdnBaseUrl: d.storage.cdnBaseUrl,
     mediaBucket: d.storage.media.bucket,
     backupsBucket: d.storage.backups.bucket,
+    backupCopyBucket: d.storage.backupCopy?.bucket.bucket,
+    backupCopyRegion: d.storage.backupCopy?.region,
     storageUrl: pulumi.interpolate`s3://${d.storage.media.bucket}`,
     databaseEndpoint: d.database.instance.address,
     ecsCluster: d.services.cluster.name,

@@ -163,9 +163,13 @@ export function createServices(
   };
   // Where `epu backup` and the worker's daily backup.create job write (the task role's credentials).
   const backupEnv = { BACKUP_STORAGE_URL: pulumi.interpolate`s3://${storage.backups.bucket}`, BACKUP_KEEP: String(settings.backupKeep) };
+  // Only the worker copies backups to the second region (its task role alone may reach that bucket).
+  const copyEnv: Record<string, pulumi.Input<string>> = storage.backupCopy
+    ? { BACKUP_COPY_URL: pulumi.interpolate`s3://${storage.backupCopy.bucket.bucket}`, BACKUP_COPY_S3_REGION: storage.backupCopy.region }
+    : {};
   const extraEnv: Record<Component, Record<string, pulumi.Input<string>>> = {
     web: { PORT: String(WEB_PORT), FUNCTIONS_URL: functionsUrl, TRUST_PROXY_HOPS: '1' },
-    worker: { FUNCTIONS_URL: functionsUrl, ...backupEnv },
+    worker: { FUNCTIONS_URL: functionsUrl, ...backupEnv, ...copyEnv },
     functions: { FUNCTIONS_PORT: String(FUNCTIONS_PORT) },
     migrate: {},
   };

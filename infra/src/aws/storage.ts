@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import type { DeployInputs } from '../environments';
+import { backupCopyRegion, type DeployInputs } from '../environments';
 import { policyDocument } from './policy';
 
 /** Where EPU writes derived images (thumbnails, previews): the only part of the media CloudFront serves. */
@@ -9,6 +9,8 @@ export const PUBLIC_MEDIA_PREFIX = 'derived/';
 export interface AwsStorage {
   media: aws.s3.Bucket;
   backups: aws.s3.Bucket;
+  /** The copy of the backups in a second region (BACKUP_COPY_URL), where the stack asks for one. */
+  backupCopy: { bucket: aws.s3.Bucket; region: string } | null;
   publicAccessBlocks: aws.s3.BucketPublicAccessBlock[];
   oac: aws.cloudfront.OriginAccessControl;
   cdn: aws.cloudfront.Distribution;
@@ -16,7 +18,9 @@ export interface AwsStorage {
 }
 
 /**
- * Two private, versioned, encrypted buckets with every public-access switch on.
+ * Private, versioned, encrypted buckets with every public-access switch on:
+ * media, backups, and (where the stack asks) a copy of the backups in a second
+ * region, through a provider of that region.
  * CloudFront reads media through origin access control, and its bucket policy lets
  * it read only `derived/`; originals stay reachable only through signed URLs.
  */
@@ -25,7 +29,11 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
   const protect = settings.database.deletionProtection;
   const publicAccessBlocks: aws.s3.BucketPublicAccessBlock[] = [];
 
-  const bucket = (kind: 'media' | 'backups', rules: aws.types.input.s3.BucketLifecycleConfigurationRule[]) => {
+  const bucket = (
+    kind: 'media' | 'backups' | 'backup-copy',
+    rules: aws.types.input.s3.BucketLifecycleConfigurationRule[],
+    where: pulumi.CustomResourceOptions,
+  ) => {
     const b = new aws.s3.Bucket(
       `${prefix}-${kind}`,
       {
@@ -33,7 +41,7 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
         forceDestroy: kind === 'media' && !protect,
         tags: { app: 'epu', env: settings.name, data: kind },
       },
-      { ...opts, protect: protect || kind === 'backups' },
+      { ...where, protect: protect || kind !== 'media' },
     );
     publicAccessBlocks.push(
       new aws.s3.BucketPublicAccessBlock(
@@ -45,39 +53,43 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
           ignorePublicAcls: true,
           restrictPublicBuckets: true,
         },
-        opts,
+        where,
       ),
     );
-    new aws.s3.BucketOwnershipControls(`${prefix}-${kind}`, { bucket: b.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, opts);
-    new aws.s3.BucketVersioning(`${prefix}-${kind}`, { bucket: b.id, versioningConfiguration: { status: 'Enabled' } }, opts);
+    new aws.s3.BucketOwnershipControls(`${prefix}-${kind}`, { bucket: b.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, where);
+    new aws.s3.BucketVersioning(`${prefix}-${kind}`, { bucket: b.id, versioningConfiguration: { status: 'Enabled' } }, where);
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${prefix}-${kind}`,
       {
         bucket: b.id,
         rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
       },
-      opts,
+      where,
     );
-    new aws.s3.BucketLifecycleConfiguration(`${prefix}-${kind}`, { bucket: b.id, rules }, opts);
+    new aws.s3.BucketLifecycleConfiguration(`${prefix}-${kind}`, { bucket: b.id, rules }, where);
     return b;
   };
 
-  const media = bucket('media', [
-    {
-      id: 'expire-old-versions',
-      status: 'Enabled',
-      filter: {},
-      noncurrentVersionExpiration: { noncurrentDays: settings.storage.mediaNoncurrentDays },
-    },
-    { id: 'abort-incomplete-uploads', status: 'Enabled', filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
-    {
-      id: 'originals-infrequent-access',
-      status: 'Enabled',
-      filter: { prefix: 'originals/' },
-      transitions: [{ days: 90, storageClass: 'STANDARD_IA' }],
-    },
-  ]);
-  const backups = bucket('backups', [
+  const media = bucket(
+    'media',
+    [
+      {
+        id: 'expire-old-versions',
+        status: 'Enabled',
+        filter: {},
+        noncurrentVersionExpiration: { noncurrentDays: settings.storage.mediaNoncurrentDays },
+      },
+      { id: 'abort-incomplete-uploads', status: 'Enabled', filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
+      {
+        id: 'originals-infrequent-access',
+        status: 'Enabled',
+        filter: { prefix: 'originals/' },
+        transitions: [{ days: 90, storageClass: 'STANDARD_IA' }],
+      },
+    ],
+    opts,
+  );
+  const backupRules: aws.types.input.s3.BucketLifecycleConfigurationRule[] = [
     {
       id: 'backups-cold-then-expire',
       status: 'Enabled',
@@ -87,7 +99,14 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
       noncurrentVersionExpiration: { noncurrentDays: 30 },
     },
     { id: 'abort-incomplete-uploads', status: 'Enabled', filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
-  ]);
+  ];
+  const backups = bucket('backups', backupRules, opts);
+  // The worker copies each backup here (backup.copy) and checks it against its manifest.
+  const copyRegion = backupCopyRegion(inputs);
+  const copyOpts = copyRegion
+    ? { ...opts, provider: new aws.Provider(`${prefix}-backup-copy-region`, { region: copyRegion as aws.Region }, opts) }
+    : null;
+  const backupCopy = copyRegion && copyOpts ? { bucket: bucket('backup-copy', backupRules, copyOpts), region: copyRegion } : null;
 
   const oac = new aws.cloudfront.OriginAccessControl(
     `${prefix}-media`,
@@ -161,10 +180,17 @@ export function createStorage(inputs: DeployInputs, accountId: pulumi.Input<stri
     { bucket: backups.id, policy: policyDocument([deny(backups)]) },
     { ...opts, dependsOn: publicAccessBlocks },
   );
+  if (backupCopy && copyOpts) {
+    new aws.s3.BucketPolicy(
+      `${prefix}-backup-copy`,
+      { bucket: backupCopy.bucket.id, policy: policyDocument([deny(backupCopy.bucket)]) },
+      { ...copyOpts, dependsOn: publicAccessBlocks },
+    );
+  }
 
   // Request metrics make 4xx/5xx counts available to the bucket-errors alarm.
   new aws.s3.BucketMetric(`${prefix}-media`, { bucket: media.id, name: 'EntireBucket' }, opts);
 
   const cdnBaseUrl = inputs.cdnDomain ? pulumi.output(`https://${inputs.cdnDomain}`) : pulumi.interpolate`https://${cdn.domainName}`;
-  return { media, backups, publicAccessBlocks, oac, cdn, cdnBaseUrl };
+  return { media, backups, backupCopy, publicAccessBlocks, oac, cdn, cdnBaseUrl };
 }

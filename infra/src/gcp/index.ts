@@ -73,6 +73,7 @@ export function gcpOutputs(d: GcpDeployment) {
     cdnAddress: d.cdn.address.address,
     mediaBucket: d.storage.media.name,
     backupsBucket: d.storage.backups.name,
+    backupCopyBucket: d.storage.backupCopy?.name,
     storageUrl: pulumi.interpolate`s3://${d.storage.media.name}`,
     databaseInstance: d.database.instance.connectionName,
     databasePrivateIp: d.database.instance.privateIpAddress,

@@ -46,6 +46,10 @@ export function createServices(
   const s3Env = { S3_ENDPOINT: 'https://storage.googleapis.com', S3_REGION: 'auto', S3_FORCE_PATH_STYLE: 'true' };
   // Where `epu backup` and the worker's daily backup.create job write (same S3_* settings as STORAGE_URL).
   const backupEnv = { BACKUP_STORAGE_URL: pulumi.interpolate`s3://${storage.backups.name}`, BACKUP_KEEP: String(settings.backupKeep) };
+  // Only the worker copies backups to the second region (same S3_* interop settings; its identity alone may reach it).
+  const copyEnv: Record<string, pulumi.Input<string>> = storage.backupCopy
+    ? { BACKUP_COPY_URL: pulumi.interpolate`s3://${storage.backupCopy.name}` }
+    : {};
   const plainEnv = (component: Component, more: Record<string, pulumi.Input<string>> = {}) => {
     const env: Record<string, pulumi.Input<string>> = {
       APP_ENV: settings.appEnv,
@@ -158,7 +162,7 @@ export function createServices(
             commands: ['epu'],
             args: ['worker'],
             // The worker runs the daily backup.create job: backups go to the backups bucket, not under media.
-            envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv }),
+            envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv, ...copyEnv }),
             resources: { limits: { cpu: String(settings.worker.cpu), memory: `${settings.worker.memoryMiB}Mi` } },
           },
         ],
@@ -254,6 +258,8 @@ export function createServices(
   // Web and functions get nothing here.
   bucketRole('worker-backups', storage.backups, 'roles/storage.objectUser', 'worker');
   bucketRole('migrate-backups', storage.backups, 'roles/storage.objectUser', 'migrate');
+  // The copy in the second region: the worker's backup.copy job writes and prunes it; no one else.
+  if (storage.backupCopy) bucketRole('worker-backup-copy', storage.backupCopy, 'roles/storage.objectUser', 'worker');
 
   // CI deploys new revisions as the deployer: it may update these services and act as their identities, nothing else.
   const runDev = (name: string, resource: gcp.cloudrunv2.Service | gcp.cloudrunv2.Job | gcp.cloudrunv2.WorkerPool) => {

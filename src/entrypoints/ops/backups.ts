@@ -1,32 +1,49 @@
 import type { Config } from '../../config/env.js';
-import { createBackupStorage, createPlatform, createRootLogger, createServices } from '../../app.js';
+import { createBackupCopyStorage, createBackupStorage, createPlatform, createRootLogger, createServices } from '../../app.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { createKeyring, resolveSecretKeys } from '../../platform/security/keyring.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { createStorage } from '../../platform/storage/create-storage.js';
+import { parseCommandArgs, UsageError } from '../../platform/cli/args.js';
 import { listBackups, readManifest, restoreBackup, type RestoreReport } from '../../features/backups/backups.restore.js';
 import { formatBytes } from '../../features/backups/backups.snapshot.js';
 import type { DrillResult } from '../../features/backups/backups.service.js';
 
-type Args = { positional: string[]; flags: Record<string, string | true> };
-
 const quietLogger = (config: Config) => createRootLogger({ ...config, logLevel: 'warn' }, 'cli');
 
-/** Restore and list read object storage only: they must work while the database is the thing that is gone. */
-async function withStorage<T>(config: Config, work: (storage: ObjectStorage) => Promise<T>): Promise<T> {
+/**
+ * Restore and list read object storage only: they must work while the
+ * database is the thing that is gone. `media` opens STORAGE_URL's store, for
+ * a backup that brings media objects (a scrubbed copy's placeholders).
+ */
+async function withStorage<T>(
+  config: Config,
+  options: { fromCopy: boolean },
+  work: (storage: ObjectStorage, media: () => ObjectStorage) => Promise<T>,
+): Promise<T> {
   const logger = quietLogger(config);
-  const storage = createBackupStorage(config, createKeyring(resolveSecretKeys(config)), logger);
+  const keyring = createKeyring(resolveSecretKeys(config));
+  const storage = options.fromCopy ? createBackupCopyStorage(config, keyring, logger) : createBackupStorage(config, keyring, logger);
+  if (!storage) throw new UsageError('BACKUP_COPY_URL is not set: there are no copies in a second region');
+  let media: ObjectStorage | undefined;
   try {
-    return await work(storage);
+    return await work(storage, () => (media ??= createStorage(config, keyring, logger)));
   } finally {
+    await media?.close();
     await storage.close();
   }
 }
 
-function databaseUrlFlag(args: Args): string | undefined {
-  const value = args.flags['database-url'];
+/** `--to URL`: another store (file:// or s3://, with the S3 settings of STORAGE_URL). */
+function storageUrlOption(flag: string, value: string): string {
+  if (!/^(file|s3):\/\//.test(value)) throw new UsageError(`${flag} needs a file:// or s3:// URL`);
+  return value;
+}
+
+function databaseUrlOption(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new Error('--database-url needs a postgres:// URL');
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new UsageError('--database-url needs a postgres:// URL');
   return value;
 }
 
@@ -71,28 +88,40 @@ export async function runBackup(config: Config): Promise<void> {
   }
 }
 
-/** `epu backups`: complete backups in storage, newest first. */
-export async function runBackups(config: Config): Promise<void> {
+const BACKUPS_USAGE = 'usage: epu backups [--copy]';
+
+/** `epu backups [--copy]`: complete backups in storage (or verified copies in the second region), newest first. */
+export async function runBackups(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('backups');
-  await withStorage(config, async (storage) => {
+  const { values, positionals } = parseCommandArgs(args, { copy: { type: 'boolean' } }, BACKUPS_USAGE);
+  if (positionals.length) throw new UsageError(BACKUPS_USAGE);
+  const fromCopy = values.copy === true;
+  await withStorage(config, { fromCopy }, async (storage) => {
     const backups = await listBackups(storage);
     for (const backup of backups) {
       report.step(
-        `${backup.id}  ${backup.createdAt}  schema ${backup.schemaVersion}  ${backup.totalRows} rows  ${formatBytes(backup.totalBytes)}`,
-        { ...backup },
+        `${backup.id}  ${backup.createdAt}  schema ${backup.schemaVersion}  ${backup.totalRows} rows  ${formatBytes(backup.totalBytes)}${backup.scrubbedFrom ? `  scrubbed copy of ${backup.scrubbedFrom}` : ''}`,
+        { ...backup, ...(fromCopy ? { verifiedCopy: true } : {}) },
       );
     }
-    report.result(`${backups.length} backup(s)`, { count: backups.length });
+    report.result(`${backups.length} ${fromCopy ? 'verified cop(ies) in the second region' : 'backup(s)'}`, { count: backups.length });
   });
 }
 
-/** `epu restore BACKUP_ID --database-url URL [--force]`. */
-export async function runRestore(config: Config, args: Args): Promise<void> {
+const RESTORE_USAGE = 'usage: epu restore BACKUP_ID --database-url URL [--force] [--from-copy]';
+
+/** `epu restore BACKUP_ID --database-url URL [--force] [--from-copy]`. */
+export async function runRestore(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('restore');
-  const [id] = args.positional;
-  const targetUrl = databaseUrlFlag(args);
-  if (!id || !targetUrl) report.fail('usage: epu restore BACKUP_ID --database-url URL [--force]');
-  await withStorage(config, async (storage) => {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { 'database-url': { type: 'string' }, force: { type: 'boolean' }, 'from-copy': { type: 'boolean' } },
+    RESTORE_USAGE,
+  );
+  const [id, ...extra] = positionals;
+  const targetUrl = databaseUrlOption(values['database-url']);
+  if (!id || !targetUrl || extra.length) throw new UsageError(RESTORE_USAGE);
+  await withStorage(config, { fromCopy: values['from-copy'] === true }, async (storage, media) => {
     const manifest = await readManifest(storage, id);
     report.step(
       `restoring backup ${manifest.id} (schema ${manifest.schemaVersion}, ${manifest.totalRows} rows, ${formatBytes(manifest.totalBytes)})`,
@@ -102,10 +131,11 @@ export async function runRestore(config: Config, args: Args): Promise<void> {
       storage,
       manifest,
       targetUrl,
-      force: args.flags.force === true || args.flags.force === 'true',
+      force: values.force === true,
       logger: quietLogger(config),
       onProgress: (message, data) => report.step(message, data),
       analyze: true,
+      mediaStorage: manifest.media ? media() : undefined,
     });
     reportTables(report, result);
     if (!result.ok) report.fail(`restore of ${manifest.id} failed, nothing was committed: ${result.reason}`, { backupId: manifest.id });
@@ -116,24 +146,83 @@ export async function runRestore(config: Config, args: Args): Promise<void> {
   });
 }
 
-/** `epu drill [--database-url URL]`: restore the newest backup into a scratch database, verify, record; non-zero on any mismatch. */
-export async function runDrill(config: Config, args: Args): Promise<void> {
+const DRILL_USAGE = 'usage: epu drill [--database-url URL] [--from-copy]';
+
+/**
+ * `epu drill [--database-url URL] [--from-copy]`: restore the newest backup (or
+ * verified copy in the second region) into a scratch database, verify, record;
+ * non-zero on any mismatch.
+ */
+export async function runDrill(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('drill');
-  const databaseUrl = databaseUrlFlag(args);
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { 'database-url': { type: 'string' }, 'from-copy': { type: 'boolean' } },
+    DRILL_USAGE,
+  );
+  if (positionals.length) throw new UsageError(DRILL_USAGE);
+  const databaseUrl = databaseUrlOption(values['database-url']);
+  const fromCopy = values['from-copy'] === true;
+  if (fromCopy && !config.backupCopy) throw new UsageError('BACKUP_COPY_URL is not set: there are no copies in a second region to drill');
   const platform = await createPlatform(config, 'cli', quietLogger(config));
   let result: DrillResult;
   try {
     await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });
-    result = await createServices(platform).backups.drill({ databaseUrl, onProgress: (message, data) => report.step(message, data) });
+    result = await createServices(platform).backups.drill({
+      databaseUrl,
+      fromCopy,
+      onProgress: (message, data) => report.step(message, data),
+    });
   } finally {
     // Before exiting, failed or not: an embedded PostgreSQL this process started is stopped here.
     await platform.close();
   }
   reportTables(report, result);
-  const data = { backupId: result.backupId, drillId: result.drillId, durationMs: result.durationMs };
-  if (!result.ok) report.fail(`drill of backup ${result.backupId} FAILED: ${result.reason}`, data);
+  const data = { backupId: result.backupId, drillId: result.drillId, durationMs: result.durationMs, source: fromCopy ? 'copy' : 'backups' };
+  const what = fromCopy ? 'the copy of backup' : 'backup';
+  if (!result.ok) report.fail(`drill of ${what} ${result.backupId} FAILED: ${result.reason}`, data);
   report.result(
-    `drill of backup ${result.backupId} passed: ${result.tables.length} tables match the manifest (${(result.durationMs / 1000).toFixed(1)} s)`,
+    `drill of ${what} ${result.backupId} passed: ${result.tables.length} tables match the manifest (${(result.durationMs / 1000).toFixed(1)} s)`,
     data,
   );
+}
+
+const SCRUB_USAGE = 'usage: epu scrub BACKUP_ID [--to STORAGE_URL] [--database-url URL]';
+
+/** `epu scrub BACKUP_ID [--to STORAGE_URL] [--database-url URL]`: a copy without personal data, for staging. */
+export async function runScrub(config: Config, args: string[]): Promise<void> {
+  const report: Reporter = createReporter('scrub');
+  const { values, positionals } = parseCommandArgs(args, { to: { type: 'string' }, 'database-url': { type: 'string' } }, SCRUB_USAGE);
+  const [id, ...extra] = positionals;
+  if (!id || extra.length) throw new UsageError(SCRUB_USAGE);
+  const to = values.to === undefined ? undefined : storageUrlOption('--to', values.to);
+  const databaseUrl = databaseUrlOption(values['database-url']);
+  const platform = await createPlatform(config, 'cli', quietLogger(config));
+  const target = to ? createBackupStorage({ ...config, backupStorageUrl: to }, platform.keyring, platform.logger) : undefined;
+  try {
+    const result = await createServices(platform).backups.scrub(id, {
+      target,
+      databaseUrl,
+      onProgress: (message, data) => report.step(message, data),
+    });
+    report.result(
+      `scrubbed copy ${result.backupId} of backup ${id}: ${result.manifest.totalRows} rows, ${result.photosReplaced} photos replaced by placeholders, ${formatBytes(result.manifest.totalBytes + (result.manifest.media?.bytes ?? 0))} in ${(result.durationMs / 1000).toFixed(1)} s; restore it with \`epu restore ${result.backupId} --database-url URL\``,
+      {
+        backupId: result.backupId,
+        sourceBackupId: id,
+        destination: to ?? 'backups',
+        rows: result.manifest.totalRows,
+        changed: result.changed,
+        photosReplaced: result.photosReplaced,
+        photosWithoutDimensions: result.photosWithoutDimensions,
+        renditions: result.renditions,
+        mediaObjects: result.manifest.media?.objects ?? 0,
+        durationMs: result.durationMs,
+        pruned: result.pruned,
+      },
+    );
+  } finally {
+    await target?.close();
+    await platform.close();
+  }
 }

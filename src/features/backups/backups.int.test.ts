@@ -3,6 +3,7 @@ import zlib from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { SCHEDULES } from '../../app.js';
+import { renderRenditions } from '../photos/photos.jobs.js';
 import { readMigrations } from '../../platform/db/migrate.js';
 import { eventually, startTestApp, startTestWorker, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
@@ -277,6 +278,8 @@ for (const driver of ['file', 's3'] as const) {
         drills: createDrillsRepository(t.platform.db),
         keep: 2,
         logger: t.platform.logger,
+        renderDerived: renderRenditions,
+        copyStorage: null,
       });
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push((await keepTwo.create()).manifest.id);

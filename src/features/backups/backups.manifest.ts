@@ -39,6 +39,28 @@ export interface BackupManifest {
   sequences: SequenceEntry[];
   totalRows: number;
   totalBytes: number;
+  /** Set on a copy written by `epu scrub`: personal data replaced as personal-data.ts says. */
+  scrubbed?: { sourceBackupId: string; droppedTables: string[] };
+  /** Objects a restore puts into the media store (a scrubbed copy's placeholder photos), listed in an index object. */
+  media?: MediaSection;
+}
+
+export interface MediaSection {
+  /** `backups/<id>/media.jsonl`: one MediaEntry per line. */
+  index: string;
+  indexBytes: number;
+  indexSha256: string;
+  objects: number;
+  bytes: number;
+}
+
+/** One object of a backup's media: stored at mediaKey(id, key), restored at `key`. */
+export interface MediaEntry {
+  key: string;
+  bytes: number;
+  sha256: string;
+  contentType: string;
+  cacheControl?: string;
 }
 
 /** The summary the admin page and `epu backups` show. */
@@ -49,9 +71,13 @@ export interface BackupSummary {
   tables: number;
   totalRows: number;
   totalBytes: number;
+  /** The backup a scrubbed copy was made from; null for a backup of the database. */
+  scrubbedFrom: string | null;
 }
 
-const ID_PATTERN = /^(\d{8})T(\d{9})Z-([0-9a-f]{6})$/;
+// A scrubbed copy's id ends in SCRUBBED_SUFFIX, so listings tell the two kinds apart without reading manifests.
+const ID_PATTERN = /^(\d{8})T(\d{9})Z-([0-9a-f]{6})(-scrubbed)?$/;
+export const SCRUBBED_SUFFIX = '-scrubbed';
 
 /** Sortable by start time to the millisecond (then random): `20250102T030000123Z-1a2b3c`. */
 export function newBackupId(now = new Date()): string {
@@ -61,6 +87,11 @@ export function newBackupId(now = new Date()): string {
 
 export function isBackupId(id: string): boolean {
   return ID_PATTERN.test(id);
+}
+
+/** A copy made by `epu scrub`: not a backup of this database (never drilled, never counted as its latest backup). */
+export function isScrubbedId(id: string): boolean {
+  return isBackupId(id) && id.endsWith(SCRUBBED_SUFFIX);
 }
 
 /** When the backup started, read from its id (no object needs fetching). */
@@ -83,6 +114,17 @@ export function tableKey(id: string, table: string): string {
   return key;
 }
 
+export function mediaIndexKey(id: string): string {
+  return `${BACKUP_PREFIX}${id}/media.jsonl`;
+}
+
+/** Where a backup keeps a media object that a restore puts at `key`. */
+export function mediaKey(id: string, key: string): string {
+  const stored = `${BACKUP_PREFIX}${id}/media/${key}`;
+  assertValidKey(stored);
+  return stored;
+}
+
 export function summarize(manifest: BackupManifest): BackupSummary {
   return {
     id: manifest.id,
@@ -91,6 +133,7 @@ export function summarize(manifest: BackupManifest): BackupSummary {
     tables: manifest.tables.length,
     totalRows: manifest.totalRows,
     totalBytes: manifest.totalBytes,
+    scrubbedFrom: manifest.scrubbed?.sourceBackupId ?? null,
   };
 }
 
@@ -106,6 +149,8 @@ export function parseManifest(text: string, expectedId: string): BackupManifest 
     if (table.key !== tableKey(expectedId, table.name)) problems.push(`table ${table.name} has key ${table.key}`);
     if (!Array.isArray(table.columns) || table.columns.length === 0) problems.push(`table ${table.name} has no columns`);
   }
+  if (value?.media !== undefined && value.media?.index !== mediaIndexKey(expectedId))
+    problems.push(`media index is not ${mediaIndexKey(expectedId)}`);
   if (problems.length) throw new Error(`backup ${expectedId}: the manifest is not valid (${problems.join('; ')})`);
   return value;
 }

@@ -3,21 +3,25 @@
 // commits only when each table's row count and checksum match the manifest:
 // the target ends up with the whole backup or with nothing of it.
 import crypto from 'node:crypto';
+import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import pgCopyStreams from 'pg-copy-streams';
 import { migrate } from '../../platform/db/migrate.js';
 import { migrationsDir } from '../../platform/paths.js';
 import type { Logger } from '../../platform/observability/logger.js';
-import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { isValidKey, type ObjectStorage } from '../../platform/storage/storage.js';
 import {
   BACKUP_PREFIX,
   isBackupId,
+  isScrubbedId,
   manifestKey,
+  mediaKey,
   parseManifest,
   summarize,
   type BackupManifest,
   type BackupSummary,
+  type MediaEntry,
   type TableEntry,
 } from './backups.manifest.js';
 import {
@@ -68,13 +72,18 @@ export interface RestoreReport {
   durationMs: number;
 }
 
+/** The manifests in a store, one per complete backup (or verified copy), in no order. */
+export async function* manifestObjects(storage: ObjectStorage): AsyncGenerator<{ id: string; lastModified: Date }> {
+  for await (const object of storage.list(BACKUP_PREFIX)) {
+    const [, id, file] = object.key.split('/');
+    if (id && file === 'manifest.json' && isBackupId(id)) yield { id, lastModified: object.lastModified };
+  }
+}
+
 /** Every complete backup (one with a manifest), newest first. Reads storage only: the database may be what was lost. */
 export async function listBackups(storage: ObjectStorage, logger?: Logger): Promise<BackupSummary[]> {
   const ids: string[] = [];
-  for await (const object of storage.list(BACKUP_PREFIX)) {
-    const [, id, file] = object.key.split('/');
-    if (id && file === 'manifest.json' && isBackupId(id)) ids.push(id);
-  }
+  for await (const { id } of manifestObjects(storage)) ids.push(id);
   ids.sort().reverse();
   const summaries: BackupSummary[] = [];
   for (const id of ids) {
@@ -87,14 +96,12 @@ export async function listBackups(storage: ObjectStorage, logger?: Logger): Prom
   return summaries;
 }
 
-/** Completion time of the newest complete backup (its manifest's time in storage), without reading any manifest. */
+/** Completion time of the newest complete backup of the database (its manifest's time in storage), without reading any manifest. */
 export async function lastBackupAt(storage: ObjectStorage): Promise<Date | null> {
-  let newest: { id: string; at: Date } | null = null;
-  for await (const object of storage.list(BACKUP_PREFIX)) {
-    const [, id, file] = object.key.split('/');
-    if (id && file === 'manifest.json' && isBackupId(id) && (!newest || id > newest.id)) newest = { id, at: object.lastModified };
-  }
-  return newest?.at ?? null;
+  let newest: { id: string; lastModified: Date } | null = null;
+  for await (const manifest of manifestObjects(storage))
+    if (!isScrubbedId(manifest.id) && (!newest || manifest.id > newest.id)) newest = manifest;
+  return newest?.lastModified ?? null;
 }
 
 export async function readManifest(storage: ObjectStorage, id: string): Promise<BackupManifest> {
@@ -106,22 +113,81 @@ export async function readManifest(storage: ObjectStorage, id: string): Promise<
   return parseManifest(Buffer.concat(chunks).toString('utf8'), id);
 }
 
-/** Reads the object once and compares its size and SHA-256 with the manifest; null when they match. */
-async function objectProblem(storage: ObjectStorage, entry: TableEntry): Promise<string | null> {
-  const object = await storage.get(entry.key);
-  if (!object) return `object ${entry.key} is missing`;
+/** Size and SHA-256 of a stored object, read once; null when it is missing. */
+export async function hashObject(storage: ObjectStorage, key: string): Promise<{ bytes: number; sha256: string } | null> {
+  const object = await storage.get(key);
+  if (!object) return null;
   const hash = crypto.createHash('sha256');
   let bytes = 0;
   for await (const chunk of object.body) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }
-  const sha256 = hash.digest('hex');
-  if (bytes !== entry.bytes || sha256 !== entry.sha256) {
-    return `object ${entry.key} changed in storage: ${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; the manifest says ${entry.bytes} bytes, sha256 ${entry.sha256.slice(0, 12)}…`;
-  }
-  return null;
+  return { bytes, sha256: hash.digest('hex') };
 }
+
+/** Why a stored object is not the one its manifest describes, or null when its size and SHA-256 match. */
+export function mismatch(
+  key: string,
+  actual: { bytes: number; sha256: string } | null,
+  expected: { bytes: number; sha256: string },
+): string | null {
+  if (!actual) return `object ${key} is missing`;
+  if (actual.bytes === expected.bytes && actual.sha256 === expected.sha256) return null;
+  return `object ${key} changed in storage: ${actual.bytes} bytes, sha256 ${actual.sha256.slice(0, 12)}…; the manifest says ${expected.bytes} bytes, sha256 ${expected.sha256.slice(0, 12)}…`;
+}
+
+async function objectProblem(storage: ObjectStorage, entry: TableEntry): Promise<string | null> {
+  return mismatch(entry.key, await hashObject(storage, entry.key), entry);
+}
+
+/** A backup's media objects (scrub placeholders), from its index, once the index itself matches the manifest. */
+async function* mediaEntries(storage: ObjectStorage, manifest: BackupManifest): AsyncGenerator<MediaEntry> {
+  const media = manifest.media!;
+  const problem = mismatch(media.index, await hashObject(storage, media.index), { bytes: media.indexBytes, sha256: media.indexSha256 });
+  if (problem) throw new Error(problem);
+  const index = await storage.get(media.index);
+  if (!index) throw new Error(`object ${media.index} disappeared during the restore`);
+  for await (const line of readline.createInterface({ input: index.body, crlfDelay: Infinity })) {
+    if (!line) continue;
+    const entry = JSON.parse(line) as MediaEntry;
+    // The index says where each object goes: only into the photo prefixes, under a valid key.
+    if (!/^(originals|derived)\//.test(entry.key) || !isValidKey(entry.key))
+      throw new Error(`the media index of ${manifest.id} names an invalid key`);
+    yield entry;
+  }
+}
+
+/**
+ * Puts a backup's media objects into the media store at their keys, checking
+ * each against the index as it streams; the first difference stops the restore.
+ */
+async function restoreMedia(
+  storage: ObjectStorage,
+  target: ObjectStorage,
+  manifest: BackupManifest,
+  progress: Progress,
+): Promise<string | null> {
+  const media = manifest.media!;
+  progress(`putting ${media.objects} media objects (${formatBytes(media.bytes)}) into the media store`, { objects: media.objects });
+  let done = 0;
+  for await (const entry of mediaEntries(storage, manifest)) {
+    const source = mediaKey(manifest.id, entry.key);
+    const object = await storage.get(source);
+    if (!object) return `object ${source} is missing`;
+    const stored = await target.put(entry.key, object.body, {
+      contentType: entry.contentType,
+      ...(entry.cacheControl ? { cacheControl: entry.cacheControl } : {}),
+    });
+    const problem = mismatch(source, stored, entry);
+    if (problem) return problem;
+    if (++done % MEDIA_PROGRESS_EVERY === 0 || done === media.objects)
+      progress(`media: ${done}/${media.objects} objects`, { objects: done });
+  }
+  return done === media.objects ? null : `the media index of ${manifest.id} lists ${done} objects, the manifest says ${media.objects}`;
+}
+
+const MEDIA_PROGRESS_EVERY = 100;
 
 function failedReport(manifest: BackupManifest, started: number, tables: TableCheck[], reason: string): RestoreReport {
   return { ok: false, backupId: manifest.id, schemaVersion: manifest.schemaVersion, tables, reason, durationMs: Date.now() - started };
@@ -137,6 +203,8 @@ export interface RestoreOptions {
   onProgress?: Progress;
   /** Refresh planner statistics after loading; a drill's scratch database is dropped anyway. */
   analyze?: boolean;
+  /** Where a backup's media objects go (a restore); unset, they are left where they are (a drill, a scrub). */
+  mediaStorage?: ObjectStorage;
 }
 
 /**
@@ -167,6 +235,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
   }
   const changed = objectChecks.filter((check) => check.problem);
   if (changed.length) return failedReport(manifest, started, objectChecks, changed[0]!.problem!);
+  // Media before the data: should it fail, the database is untouched, and objects no row points to harm nothing.
+  if (manifest.media && options.mediaStorage) {
+    const problem = await restoreMedia(storage, options.mediaStorage, manifest, progress);
+    if (problem) return failedReport(manifest, started, objectChecks, problem);
+  }
 
   const client = await connect(options.targetUrl, 'epu-restore');
   try {

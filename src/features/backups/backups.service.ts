@@ -1,15 +1,25 @@
 // Backups as the worker, the CLI and the admin page use them: create (then
 // prune to the newest BACKUP_KEEP), list, restore, and drill.
-import crypto from 'node:crypto';
-import pg from 'pg';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
-import { BACKUP_PREFIX, backupIdTime, isBackupId, newBackupId, type BackupManifest, type BackupSummary } from './backups.manifest.js';
-import { connect, countTables, resetSchema, type DrillRecord, type DrillsRepository } from './backups.repository.js';
-import { lastBackupAt, listBackups, readManifest, restoreBackup, RestoreRefusedError, type RestoreReport } from './backups.restore.js';
+import {
+  BACKUP_PREFIX,
+  backupIdTime,
+  isBackupId,
+  isScrubbedId,
+  newBackupId,
+  type BackupManifest,
+  type BackupSummary,
+} from './backups.manifest.js';
+import type { DrillRecord, DrillsRepository } from './backups.repository.js';
+import { lastBackupAt, listBackups, readManifest, restoreBackup, type RestoreReport } from './backups.restore.js';
+import { scratchDatabase } from './backups.scratch.js';
 import { writeBackup, type Progress } from './backups.snapshot.js';
+import { copyMissingBackups, lastCopiedBackupAt, type CopyOutcome } from './backups.copy.js';
+import { scrubBackup, type ScrubDependencies, type ScrubReport } from './backups.scrub.js';
 
 export const BACKUP_CREATE_JOB = 'backup.create';
+export const BACKUP_COPY_JOB = 'backup.copy';
 
 // A backup without a manifest this old crashed half-way (a running one is younger): its objects are removed.
 const ABANDONED_AFTER_MS = 24 * 3600_000;
@@ -29,75 +39,22 @@ export interface BackupsServiceDependencies {
   logger: Logger;
   onBackupSuccess?: (at: Date) => void;
   onDrillSuccess?: (at: Date) => void;
-}
-
-function withDatabaseName(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1)) || '(default)';
-}
-
-/** A scratch database on the source's server, created through its maintenance database and dropped afterwards. */
-async function createScratchDatabase(
-  sourceUrl: string,
-  backupId: string,
-): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = `epu_drill_${backupId.toLowerCase().replace(/[^a-z0-9]/g, '')}_${crypto.randomBytes(2).toString('hex')}`;
-  const maintenanceUrl = withDatabaseName(sourceUrl, 'postgres');
-  const run = async (sql: string) => {
-    const admin = new pg.Client({ connectionString: maintenanceUrl, application_name: 'epu-drill' });
-    await admin.connect();
-    try {
-      await admin.query(sql);
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-  };
-  try {
-    await run(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } catch (error) {
-    throw new Error(`could not create the scratch database ${name} (${(error as Error).message}); give the drill one with --database-url`, {
-      cause: error,
-    });
-  }
-  return {
-    url: withDatabaseName(sourceUrl, name),
-    name,
-    drop: () => run(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
-  };
-}
-
-/** A database the operator named for drills: checked empty first, so that only the drill's own copy is ever removed from it. */
-async function givenScratchDatabase(url: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = databaseName(url);
-  const withClient = async <T>(work: (client: pg.Client) => Promise<T>) => {
-    const client = await connect(url, 'epu-drill');
-    try {
-      return await work(client);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
-  const existing = await withClient(countTables);
-  if (existing.count > 0) {
-    throw new RestoreRefusedError(
-      `the drill database ${name} is not empty (${existing.count} tables, e.g. ${existing.examples.join(', ')}); give the drill an empty database`,
-    );
-  }
-  return { url, name, drop: () => withClient(resetSchema) };
+  /** BACKUP_COPY_URL's store in another region, or null when backups are not copied. */
+  copyStorage: ObjectStorage | null;
+  /** Called after each new backup: the composition root queues its copy to the second region. */
+  onBackupWritten?: (manifest: BackupManifest) => Promise<void>;
+  onCopyVerified?: (backupTakenAt: Date) => void;
+  /** How the photos feature renders a thumbnail and a display image; the scrub renders its placeholders' with it. */
+  renderDerived: ScrubDependencies['renderDerived'];
 }
 
 export function createBackupsService(deps: BackupsServiceDependencies) {
   const { storage, logger } = deps;
 
-  /** Deletes complete backups beyond the newest `keep`, and abandoned partial ones. Returns the ids removed. */
-  async function prune(): Promise<string[]> {
+  /** Deletes complete backups beyond the newest `keep`, and abandoned partial ones, in `store`. Returns the ids removed. */
+  async function prune(store: ObjectStorage = storage): Promise<string[]> {
     const objects = new Map<string, { keys: string[]; complete: boolean }>();
-    for await (const object of storage.list(BACKUP_PREFIX)) {
+    for await (const object of store.list(BACKUP_PREFIX)) {
       const [, id, file] = object.key.split('/');
       if (!id || !isBackupId(id)) continue;
       const entry = objects.get(id) ?? { keys: [], complete: false };
@@ -110,7 +67,11 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
       .map(([id]) => id)
       .sort()
       .reverse();
-    const expired = new Set(complete.slice(deps.keep));
+    // Backups and scrubbed copies are kept apart: scrubbing never pushes a real backup out.
+    const expired = new Set([
+      ...complete.filter((id) => !isScrubbedId(id)).slice(deps.keep),
+      ...complete.filter((id) => isScrubbedId(id)).slice(deps.keep),
+    ]);
     for (const [id, entry] of objects) {
       if (!entry.complete && Date.now() - (backupIdTime(id)?.getTime() ?? 0) > ABANDONED_AFTER_MS) expired.add(id);
     }
@@ -118,8 +79,8 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
       const entry = objects.get(id)!;
       // The manifest first: a backup is never listed while its table objects are being removed.
       for (const key of entry.keys.sort((a, b) => Number(b.endsWith('/manifest.json')) - Number(a.endsWith('/manifest.json'))))
-        await storage.delete(key);
-      logger.info({ backupId: id }, 'backup removed by retention');
+        await store.delete(key);
+      logger.info({ backupId: id, copy: store !== storage }, 'backup removed by retention');
     }
     return [...expired].sort();
   }
@@ -135,7 +96,32 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
 
     latestDrills: (limit: number): Promise<DrillRecord[]> => deps.drills.latest(limit),
 
-    prune,
+    prune: () => prune(),
+
+    /** Verified copies in the second region, newest first; null when BACKUP_COPY_URL is not set. */
+    listCopies: () => (deps.copyStorage ? listBackups(deps.copyStorage, logger) : null),
+
+    /** When the newest verified copy's backup was taken; null when there is none (or no copy store). */
+    lastCopiedBackupAt: () => (deps.copyStorage ? lastCopiedBackupAt(deps.copyStorage) : Promise.resolve(null)),
+
+    /**
+     * Copies every backup the second region lacks, verifies each copy against
+     * its manifest, then applies BACKUP_KEEP there too. Throws when a copy
+     * failed, after trying the others, so the job is retried.
+     */
+    async copyToSecondRegion(onProgress?: Progress): Promise<CopyOutcome & { pruned: string[] }> {
+      if (!deps.copyStorage) throw new Error('BACKUP_COPY_URL is not set: there is no second region to copy backups to');
+      const outcome = await copyMissingBackups({ source: storage, target: deps.copyStorage, logger, onProgress });
+      const pruned = await prune(deps.copyStorage);
+      const newest = await lastCopiedBackupAt(deps.copyStorage);
+      if (newest) deps.onCopyVerified?.(newest);
+      if (outcome.failed.length) {
+        throw new Error(
+          `${outcome.failed.length} backup(s) not copied to the second region: ${outcome.failed.map((f) => `${f.backupId}: ${f.reason}`).join('; ')}`,
+        );
+      }
+      return { ...outcome, pruned };
+    },
 
     /** Writes a new backup, then keeps the newest BACKUP_KEEP. */
     async create(onProgress?: Progress): Promise<{ manifest: BackupManifest; pruned: string[] }> {
@@ -146,7 +132,45 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
         'backup written',
       );
       const pruned = await prune();
+      await deps.onBackupWritten?.(manifest);
       return { manifest, pruned };
+    },
+
+    /**
+     * Writes a scrubbed copy of backup `sourceId` (personal-data.ts) into
+     * `target` (default: the backups' own store), working in a scratch
+     * database: a new one on the database's server, or the empty `databaseUrl`.
+     */
+    async scrub(
+      sourceId: string,
+      options: { target?: ObjectStorage; databaseUrl?: string; onProgress?: Progress } = {},
+    ): Promise<ScrubReport & { pruned: string[] }> {
+      await readManifest(storage, sourceId); // an unknown id fails before a scratch database is made
+      const scratch = await scratchDatabase({
+        given: options.databaseUrl,
+        sourceUrl: deps.databaseUrl,
+        purpose: 'scrub',
+        backupId: sourceId,
+      });
+      let report: ScrubReport;
+      try {
+        report = await scrubBackup(sourceId, {
+          source: storage,
+          target: options.target ?? storage,
+          scratch,
+          renderDerived: deps.renderDerived,
+          logger,
+          onProgress: options.onProgress,
+        });
+      } finally {
+        await scratch
+          .drop()
+          .catch((error: unknown) => logger.warn({ err: error, database: scratch.name }, 'could not remove the scrub scratch database'));
+      }
+      logger.info({ backupId: report.backupId, sourceBackupId: sourceId, durationMs: report.durationMs }, 'scrubbed copy written');
+      // Retention applies where this deployment keeps its backups; another store (staging's) keeps its own.
+      const pruned = options.target && options.target !== storage ? [] : await prune();
+      return { ...report, pruned };
     },
 
     async restore(id: string, targetUrl: string, options: { force: boolean; onProgress?: Progress }): Promise<RestoreReport> {
@@ -160,19 +184,29 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
      * empty (as for a restore, so a mistyped URL cannot wipe a live database)
      * and is emptied again afterwards.
      */
-    async drill(options: { databaseUrl?: string; onProgress?: Progress } = {}): Promise<DrillResult> {
+    async drill(options: { databaseUrl?: string; fromCopy?: boolean; onProgress?: Progress } = {}): Promise<DrillResult> {
       const progress = options.onProgress ?? (() => undefined);
       const started = Date.now();
-      const [newest] = await listBackups(storage, logger);
-      if (!newest) throw new Error('there is no backup to drill; run `epu backup` first');
-      const scratch = options.databaseUrl
-        ? await givenScratchDatabase(options.databaseUrl)
-        : await createScratchDatabase(deps.databaseUrl, newest.id);
+      const source = options.fromCopy ? deps.copyStorage : storage;
+      if (!source) throw new Error('BACKUP_COPY_URL is not set: there are no copies to drill');
+      const newest = (await listBackups(source, logger)).find((backup) => backup.scrubbedFrom === null);
+      if (!newest)
+        throw new Error(
+          options.fromCopy
+            ? 'there is no verified copy to drill; run `epu jobs run backup.copy` first'
+            : 'there is no backup to drill; run `epu backup` first',
+        );
+      const scratch = await scratchDatabase({
+        given: options.databaseUrl,
+        sourceUrl: deps.databaseUrl,
+        purpose: 'drill',
+        backupId: newest.id,
+      });
       progress(`drilling backup ${newest.id} in database ${scratch.name}`, { backupId: newest.id, database: scratch.name });
       let report: RestoreReport;
       try {
-        const manifest = await readManifest(storage, newest.id);
-        report = await restoreBackup({ storage, manifest, targetUrl: scratch.url, force: false, logger, onProgress: progress });
+        const manifest = await readManifest(source, newest.id);
+        report = await restoreBackup({ storage: source, manifest, targetUrl: scratch.url, force: false, logger, onProgress: progress });
       } catch (error) {
         report = {
           ok: false,
@@ -197,6 +231,7 @@ export function createBackupsService(deps: BackupsServiceDependencies) {
           reason: report.reason ?? null,
           tables: report.tables,
           scratchDatabase: scratch.name,
+          source: options.fromCopy ? 'copy' : 'backups',
         },
       });
       if (report.ok) deps.onDrillSuccess?.(new Date());

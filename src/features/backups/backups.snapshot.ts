@@ -76,6 +76,8 @@ export async function writeBackup(options: {
   databaseUrl: string;
   storage: ObjectStorage;
   onProgress?: Progress;
+  /** What the manifest says besides the tables (a scrubbed copy's origin and media). */
+  annotate?: Pick<BackupManifest, 'scrubbed' | 'media'>;
 }): Promise<BackupManifest> {
   const { id, storage } = options;
   const progress = options.onProgress ?? (() => undefined);
@@ -120,6 +122,7 @@ export async function writeBackup(options: {
       sequences: await listSequences(client),
       totalRows: entries.reduce((sum, entry) => sum + entry.rows, 0),
       totalBytes: entries.reduce((sum, entry) => sum + entry.bytes, 0),
+      ...options.annotate,
     };
     await client.query('COMMIT');
     await storage.put(manifestKey(id), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'), { contentType: 'application/json' });

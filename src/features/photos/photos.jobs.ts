@@ -27,6 +27,18 @@ async function render(original: Buffer, rendition: RenditionName): Promise<Buffe
   }
 }
 
+/** The thumbnail and the display image of an original, as the gallery shows them (the scrub renders its placeholders' too). */
+export async function renderRenditions(
+  original: Buffer,
+): Promise<{ thumbnail: Buffer; display: Buffer; contentType: 'image/webp'; cacheControl: string }> {
+  return {
+    thumbnail: await render(original, 'thumbnail'),
+    display: await render(original, 'display'),
+    contentType: 'image/webp',
+    cacheControl: IMMUTABLE,
+  };
+}
+
 /**
  * `photos.process`: renders the thumbnail and the display image (renditions.ts)
  * as WebP, auto-oriented and without metadata, then marks the photo ready.
@@ -46,8 +58,7 @@ export function processPhotoJob(deps: {
     try {
       const original = await readObject(deps.storage, photo.original_key);
       if (!original) throw new UnreadableImageError('the uploaded file is missing from storage');
-      const thumbnail = await render(original, 'thumbnail');
-      const display = await render(original, 'display');
+      const { thumbnail, display } = await renderRenditions(original);
       const thumbnailKey = newObjectKey('derived', 'webp');
       const displayKey = newObjectKey('derived', 'webp');
       await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: IMMUTABLE });

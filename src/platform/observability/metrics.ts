@@ -16,6 +16,8 @@ export interface MetricsOptions {
   role: MetricsRole;
   version: string;
   gitSha: string | undefined;
+  /** Backups are copied to a second region (BACKUP_COPY_URL): report the newest verified copy's age. */
+  backupCopies?: boolean;
 }
 
 /** What the queue's worker reports when a job run ends (structurally the queue's JobFinishedInfo). */
@@ -58,6 +60,8 @@ export interface Metrics {
   setQueueCounts(counts: QueueCounts): void;
   setBackupSuccess(at: Date | number): void;
   setDrillSuccess(at: Date | number): void;
+  /** When the newest verified copy in the second region was taken (only with MetricsOptions.backupCopies). */
+  setBackupCopySuccess(at: Date | number): void;
   setIntegrityProblems(check: string, problems: number): void;
   /** Adds a pool whose connections the pool gauges report (summed over pools, e.g. primary and replica). */
   addPool(pool: pg.Pool): void;
@@ -215,6 +219,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
     // Facts about the database, the same in every process of a cluster: not summed over them.
     aggregator: 'max',
   });
+  // Only where copies are made: without a second region there is no copy to be old.
+  const copySuccess = options.backupCopies
+    ? new Gauge({
+        name: 'epu_backup_copy_last_success_timestamp_seconds',
+        help: 'Unix time the newest backup with a verified copy in the second region (BACKUP_COPY_URL) was taken; 0 when not known.',
+        registers: [registry],
+        collect: runScrapeHooks,
+      })
+    : null;
   const integrityProblems = new Gauge({
     name: 'epu_integrity_problems',
     help: 'Problems found by the last integrity check, by check.',
@@ -253,6 +266,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     setBackupSuccess: (at) => backupSuccess.set(seconds(at)),
     setDrillSuccess: (at) => drillSuccess.set(seconds(at)),
+    setBackupCopySuccess: (at) => copySuccess?.set(seconds(at)),
     setIntegrityProblems: (check, problems) => integrityProblems.set({ check }, problems),
     addPool: (pool) => void pools.add(pool),
     onScrape: (hook) => void scrapeHooks.push(hook),
@@ -354,6 +368,7 @@ export function collectQueueDepth(queue: CountsJobs, metrics: Metrics, options: 
 export interface DataSafetySources {
   lastBackupAt?: () => Promise<Date | null>;
   lastDrillAt?: () => Promise<Date | null>;
+  lastCopiedBackupAt?: () => Promise<Date | null>;
   /** Problems per check, as the last integrity run found them. */
   integrityProblems?: () => Promise<Record<string, number>>;
 }
@@ -367,14 +382,20 @@ export function collectDataSafety(sources: DataSafetySources, metrics: Metrics, 
   const ttlMs = options.ttlMs ?? 30_000;
   const read = cached(
     async () =>
-      Promise.all([sources.lastBackupAt?.() ?? null, sources.lastDrillAt?.() ?? null, sources.integrityProblems?.() ?? null] as const),
+      Promise.all([
+        sources.lastBackupAt?.() ?? null,
+        sources.lastDrillAt?.() ?? null,
+        sources.integrityProblems?.() ?? null,
+        sources.lastCopiedBackupAt?.() ?? null,
+      ] as const),
     ttlMs,
   );
   metrics.onScrape(async () => {
     try {
-      const [backup, drill, problems] = await read();
+      const [backup, drill, problems, copy] = await read();
       if (backup) metrics.setBackupSuccess(backup);
       if (drill) metrics.setDrillSuccess(drill);
+      if (copy) metrics.setBackupCopySuccess(copy);
       for (const [check, count] of Object.entries(problems ?? {})) metrics.setIntegrityProblems(check, count);
     } catch (error) {
       options.logger?.warn({ err: error }, 'could not read backup, drill and integrity figures for metrics');

@@ -15,35 +15,20 @@ export function signupPage(state: AuthFormState = {}): string {
     viewer: null,
     section: 'signup',
     body: html`<section class="card narrow">
-      <h1>Create your account</h1>
-      ${formErrors(state.problems)}
-      <form class="form" method="post" action="/signup">
-        <div class="field">
-          <label for="name">Name</label>
-          <input id="name" name="name" autocomplete="name" required maxlength="100" value="${state.name ?? ''}" />
-        </div>
-        <div class="field">
-          <label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value="${state.email ?? ''}" />
-        </div>
-        <div class="field">
-          <label for="password">Password</label>
-          <input
-            id="password"
-            name="password"
-            type="password"
-            autocomplete="new-password"
-            required
-            minlength="8"
-            maxlength="200"
-            aria-describedby="password-hint"
-          />
-          <span class="hint" id="password-hint">At least 8 characters.</span>
-        </div>
-        <button type="submit">Sign up</button>
-      </form>
-      <p class="muted">Have an account? <a href="/login">Sign in</a></p>
-    </section>`,
+  <h1>Create your account</h1>
+  ${formErrors(state.problems)}
+  <form class="form" method="post" action="/signup">
+    <div class="field"><label for="name">Name</label>
+      <input id="name" name="name" autocomplete="name" required maxlength="100" value="${state.name ?? ''}"></div>
+    <div class="field"><label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value="${state.email ?? ''}"></div>
+    <div class="field"><label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="200" aria-describedby="password-hint">
+      <span class="hint" id="password-hint">At least 8 characters.</span></div>
+    <button type="submit">Sign up</button>
+  </form>
+  <p class="muted">Have an account? <a href="/login">Sign in</a></p>
+</section>`,
   });
 }
 
@@ -53,21 +38,17 @@ export function loginPage(state: AuthFormState = {}): string {
     viewer: null,
     section: 'login',
     body: html`<section class="card narrow">
-      <h1>Sign in</h1>
-      ${formErrors(state.problems)}
-      <form class="form" method="post" action="/login">
-        <input type="hidden" name="next" value="${state.next ?? ''}" />
-        <div class="field">
-          <label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value="${state.email ?? ''}" />
-        </div>
-        <div class="field">
-          <label for="password">Password</label>
-          <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200" />
-        </div>
-        <button type="submit">Sign in</button>
-      </form>
-      <p class="muted">New here? <a href="/signup">Create an account</a></p>
-    </section>`,
+  <h1>Sign in</h1>
+  ${formErrors(state.problems)}
+  <form class="form" method="post" action="/login">
+    <input type="hidden" name="next" value="${state.next ?? ''}">
+    <div class="field"><label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value="${state.email ?? ''}"></div>
+    <div class="field"><label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"></div>
+    <button type="submit">Sign in</button>
+  </form>
+  <p class="muted">New here? <a href="/signup">Create an account</a></p>
+</section>`,
   });
 }

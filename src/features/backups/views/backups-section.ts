@@ -8,80 +8,34 @@ import type { BackupsService } from '../backups.service.js';
 /** The /admin section: the backups in storage and the latest restore drills. */
 export function backupsSection(options: { backups: BackupSummary[]; drills: DrillRecord[]; keep: number }): SafeHtml {
   const [lastDrill] = options.drills;
-  return html`<section aria-labelledby="backups">
-    <h2 id="backups">Backups</h2>
-    <p class="muted">
-      A backup runs daily (<code>epu backup</code> any time); the newest ${options.keep} are kept. <code>epu drill</code> restores the
-      newest into a scratch database and checks every table.
-    </p>
-    ${
-      lastDrill
-        ? html`<p class="${lastDrill.ok ? 'notice' : 'alert'}" role="status">
-            Last drill ${timeTag(lastDrill.ranAt)}:
-            ${lastDrill.ok ? 'passed' : html`<strong>failed</strong>: ${String(lastDrill.report.reason ?? 'see the report')}`} (backup
-            <code>${lastDrill.backupId}</code>).
-          </p>`
-        : html`<p class="alert" role="status">No restore drill has run yet: run <code>epu drill</code>.</p>`
-    }
-    ${
-      options.backups.length
-        ? html`<table class="table">
-            <caption class="muted">
-              Complete backups in storage, newest first
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Backup</th>
-                <th scope="col">Taken</th>
-                <th scope="col">Schema</th>
-                <th scope="col">Rows</th>
-                <th scope="col">Size</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${options.backups.map(
-                (backup) =>
-                  html`<tr>
-                    <td><code>${backup.id}</code></td>
-                    <td>${timeTag(backup.createdAt)}</td>
-                    <td>${backup.schemaVersion}</td>
-                    <td>${backup.totalRows}</td>
-                    <td>${formatBytes(backup.totalBytes)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
-        : html`<p class="muted">No backups yet.</p>`
-    }
-    ${
-      options.drills.length
-        ? html`<table class="table">
-            <caption class="muted">
-              Restore drills, newest first
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Backup</th>
-                <th scope="col">Result</th>
-                <th scope="col">Took</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${options.drills.map(
-                (drill) =>
-                  html`<tr>
-                    <td>${timeTag(drill.ranAt)}</td>
-                    <td><code>${drill.backupId}</code></td>
-                    <td>${drill.ok ? 'passed' : html`failed: ${String(drill.report.reason ?? '')}`}</td>
-                    <td>${(drill.durationMs / 1000).toFixed(1)} s</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
-        : ''
-    }
-  </section>`;
+  return html`<section aria-labelledby="backups"><h2 id="backups">Backups</h2>
+  <p class="muted">A backup runs daily (<code>epu backup</code> any time); the newest ${options.keep} are kept. <code>epu drill</code> restores the newest into a scratch database and checks every table.</p>
+  ${
+    lastDrill
+      ? html`<p class="${lastDrill.ok ? 'notice' : 'alert'}" role="status">Last drill ${timeTag(lastDrill.ranAt)}: ${lastDrill.ok ? 'passed' : html`<strong>failed</strong>: ${String(lastDrill.report.reason ?? 'see the report')}`} (backup <code>${lastDrill.backupId}</code>).</p>`
+      : html`<p class="alert" role="status">No restore drill has run yet: run <code>epu drill</code>.</p>`
+  }
+  ${
+    options.backups.length
+      ? html`<table class="table"><caption class="muted">Complete backups in storage, newest first</caption>
+      <thead><tr><th scope="col">Backup</th><th scope="col">Taken</th><th scope="col">Schema</th><th scope="col">Rows</th><th scope="col">Size</th></tr></thead>
+      <tbody>${options.backups.map(
+        (backup) =>
+          html`<tr><td><code>${backup.id}</code></td><td>${timeTag(backup.createdAt)}</td><td>${backup.schemaVersion}</td><td>${backup.totalRows}</td><td>${formatBytes(backup.totalBytes)}</td></tr>`,
+      )}</tbody></table>`
+      : html`<p class="muted">No backups yet.</p>`
+  }
+  ${
+    options.drills.length
+      ? html`<table class="table"><caption class="muted">Restore drills, newest first</caption>
+      <thead><tr><th scope="col">When</th><th scope="col">Backup</th><th scope="col">Result</th><th scope="col">Took</th></tr></thead>
+      <tbody>${options.drills.map(
+        (drill) => html`<tr><td>${timeTag(drill.ranAt)}</td><td><code>${drill.backupId}</code></td>
+          <td>${drill.ok ? 'passed' : html`failed: ${String(drill.report.reason ?? '')}`}</td><td>${(drill.durationMs / 1000).toFixed(1)} s</td></tr>`,
+      )}</tbody></table>`
+      : ''
+  }
+</section>`;
 }
 
 /** The section as /admin renders it (an AdminSection). */

@@ -35,61 +35,41 @@ function chart(daily: StatsJson['daily'], series: { key: Series; label: string }
   const id = `chart-${series.key}`;
   // The bars are a picture of the table below it: screen readers get the summary and the table.
   return html`<figure class="chart-block" aria-labelledby="${id}">
-    <h3 id="${id}">${series.label} per day</h3>
-    <div
-      class="chart"
-      role="img"
-      aria-label="${series.label} per day over ${daily.length} days: ${NUMBER.format(total)} in all, at most ${NUMBER.format(max)} in a day"
-    >
-      ${daily.map((d) => html`<span data-level="${barLevel(d[series.key], max)}" title="${d.day}: ${NUMBER.format(d[series.key])}"></span>`)}
-    </div>
-  </figure>`;
+  <h3 id="${id}">${series.label} per day</h3>
+  <div class="chart" role="img" aria-label="${series.label} per day over ${daily.length} days: ${NUMBER.format(total)} in all, at most ${NUMBER.format(max)} in a day">
+    ${daily.map((d) => html`<span data-level="${barLevel(d[series.key], max)}" title="${d.day}: ${NUMBER.format(d[series.key])}"></span>`)}
+  </div>
+</figure>`;
 }
 
 /** The stats part of /admin: totals, a bar chart per daily series with its numbers as a table, and when they were computed. */
 export function statsSection(stats: StatsJson): SafeHtml {
   const { totals } = stats;
   return html`<section class="card" aria-labelledby="stats-heading" data-stats>
-    <h2 id="stats-heading">Stats</h2>
-    <p class="muted">
-      ${
-        stats.computedAt
-          ? html`Computed at ${timeTag(stats.computedAt)} by the <code>stats.aggregate</code> job (every 5 minutes).`
-          : html`Not computed yet: the <code>stats.aggregate</code> job runs every 5 minutes (or now:
-              <code>epu jobs run stats.aggregate</code>).`
-      }
-    </p>
-    <ul class="counters" aria-label="Totals">
-      <li><strong>${NUMBER.format(totals.users)}</strong> users</li>
-      <li><strong>${NUMBER.format(totals.events)}</strong> events</li>
-      <li><strong>${NUMBER.format(totals.bookings)}</strong> confirmed bookings</li>
-      <li><strong>${NUMBER.format(totals.photos)}</strong> photos</li>
-      <li><strong>${formatBytes(totals.storageBytes)}</strong> stored</li>
-    </ul>
-    ${
-      stats.daily.length
-        ? html`${SERIES.map((series) => chart(stats.daily, series))}
-            <details>
-              <summary>Daily numbers</summary>
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th scope="col">Day (UTC)</th>
-                    ${SERIES.map((s) => html`<th scope="col">${s.label}</th>`)}
-                  </tr>
-                </thead>
-                <tbody>
-                  ${stats.daily.map(
-                    (d) =>
-                      html`<tr>
-                        <th scope="row">${d.day}</th>
-                        ${SERIES.map((s) => html`<td>${NUMBER.format(d[s.key])}</td>`)}
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </details>`
-        : html`<p class="muted">No daily figures yet.</p>`
-    }
-  </section>`;
+  <h2 id="stats-heading">Stats</h2>
+  <p class="muted">${
+    stats.computedAt
+      ? html`Computed at ${timeTag(stats.computedAt)} by the <code>stats.aggregate</code> job (every 5 minutes).`
+      : html`Not computed yet: the <code>stats.aggregate</code> job runs every 5 minutes (or now: <code>epu jobs run stats.aggregate</code>).`
+  }</p>
+  <ul class="counters" aria-label="Totals">
+    <li><strong>${NUMBER.format(totals.users)}</strong> users</li>
+    <li><strong>${NUMBER.format(totals.events)}</strong> events</li>
+    <li><strong>${NUMBER.format(totals.bookings)}</strong> confirmed bookings</li>
+    <li><strong>${NUMBER.format(totals.photos)}</strong> photos</li>
+    <li><strong>${formatBytes(totals.storageBytes)}</strong> stored</li>
+  </ul>
+  ${
+    stats.daily.length
+      ? html`${SERIES.map((series) => chart(stats.daily, series))}
+  <details>
+    <summary>Daily numbers</summary>
+    <table class="table">
+      <thead><tr><th scope="col">Day (UTC)</th>${SERIES.map((s) => html`<th scope="col">${s.label}</th>`)}</tr></thead>
+      <tbody>${stats.daily.map((d) => html`<tr><th scope="row">${d.day}</th>${SERIES.map((s) => html`<td>${NUMBER.format(d[s.key])}</td>`)}</tr>`)}</tbody>
+    </table>
+  </details>`
+      : html`<p class="muted">No daily figures yet.</p>`
+  }
+</section>`;
 }
