@@ -1,15 +1,79 @@
 // Progressive enhancement only: every page works without this file.
-// Times: show event times in the reader's own time zone.
+// --- Time zones (events) -----------------------------------------------------
+// Moments (an export, a backup) come in UTC: show them on the reader's clock, named.
 for (const time of document.querySelectorAll('time[datetime][data-local]')) {
   const date = new Date(time.getAttribute('datetime'));
   if (!Number.isNaN(date.getTime())) {
-    time.textContent = date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    time.textContent = date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }) + ' ' + zoneName(date);
   }
 }
-// Forms with datetime-local inputs: tell the server the reader's UTC offset.
-for (const input of document.querySelectorAll('input[name="tzOffsetMinutes"]')) {
-  input.value = String(new Date().getTimezoneOffset());
+function zoneName(date) {
+  return (
+    new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' }).formatToParts(date).find((part) => part.type === 'timeZoneName')?.value ??
+    ''
+  );
 }
+// Event times are on the event's own clock (the server writes them so); add the
+// reader's own time where it reads differently.
+const readerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+for (const slot of document.querySelectorAll('[data-viewer-time]')) {
+  const start = new Date(slot.dataset.start);
+  const end = slot.dataset.end ? new Date(slot.dataset.end) : null;
+  const long = slot.hasAttribute('data-long');
+  const clock = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  const day = long
+    ? { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }
+    : { weekday: 'short', day: 'numeric', month: 'short' };
+  const read = (date, zone, parts) => new Intl.DateTimeFormat('en-GB', { ...parts, timeZone: zone }).format(date).replace(',', '');
+  const whole = (date, zone) => `${read(date, zone, day)}, ${read(date, zone, clock)}`;
+  if (Number.isNaN(start.getTime()) || whole(start, slot.dataset.zone) === whole(start, readerZone)) continue;
+  let text = whole(start, readerZone);
+  if (end)
+    text += ` – ${read(end, readerZone, day) === read(start, readerZone, day) ? '' : `${read(end, readerZone, day)}, `}${read(end, readerZone, clock)}`;
+  const place = readerZone.slice(readerZone.lastIndexOf('/') + 1).replace(/_/g, ' ');
+  slot.textContent = long ? `Your time (${place}): ${text}` : `(${text} your time)`;
+  slot.hidden = false;
+}
+// The new-event form: the reader's zone by default (without this script, the instance's default).
+for (const select of document.querySelectorAll('select[data-browser-zone]')) {
+  if (![...select.options].some((option) => option.value === readerZone))
+    select.add(new Option(readerZone.replace(/_/g, ' '), readerZone), 0);
+  select.value = readerZone;
+}
+// A start in the past: warn as it is typed, and ask to confirm (the server asks too).
+for (const form of document.querySelectorAll('form[data-event-form]')) {
+  const warning = form.querySelector('[data-past-warning]');
+  const startsAt = form.querySelector('[data-starts-at]');
+  const zone = form.elements.timeZone;
+  if (!warning || !startsAt || !zone) continue;
+  const update = () => {
+    const past = startsAt.value !== '' && startsAt.value < nowOnClock(zone.value);
+    warning.hidden = !past;
+    if (!past) form.elements.confirmPast.checked = false;
+  };
+  startsAt.addEventListener('change', update);
+  zone.addEventListener('change', update);
+}
+/** Now as a datetime-local value on a zone's clock: comparing such strings compares times. */
+function nowOnClock(zone) {
+  const parts = {};
+  try {
+    const format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    for (const part of format.formatToParts(new Date())) parts[part.type] = part.value;
+  } catch {
+    return '';
+  }
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+// --- end of time zones ---------------------------------------------------------
 // Move focus to form errors so screen readers announce them.
 document.getElementById('form-errors')?.focus();
 

@@ -282,6 +282,7 @@ export function createServices(platform: Platform): Services {
     audit,
     cache: platform.cache,
     cacheTtlSeconds: config.cacheTtlSeconds,
+    defaultTimeZone: config.defaultTimeZone,
     pages: platform.pages,
     objects: { keysOf: (eventId) => photosRepo.objectKeysOfEvent(eventId), remove: (keys) => deleteObjects(platform.storage, keys) },
   });

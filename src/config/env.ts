@@ -17,6 +17,8 @@ export interface Config {
   trustProxyHops: number;
   metricsPort: number;
   publicUrl: URL;
+  /** IANA zone of events created without one (the API's timeZone left out, the form without JavaScript). */
+  defaultTimeZone: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logPretty: boolean;
   dataDir: string;
@@ -112,6 +114,17 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
+function timeZone(env: Env, name: string, fallback: string): string {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: raw });
+  } catch {
+    throw new ConfigError(name, `expected an IANA time zone name such as Europe/Berlin or UTC, got "${raw}"`);
+  }
+  return raw;
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = optional(env, name);
   if (raw === undefined) return undefined;
@@ -194,6 +207,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
     publicUrl,
+    defaultTimeZone: timeZone(env, 'DEFAULT_TIME_ZONE', 'UTC'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', appEnv === 'development' && Boolean(process.stdout.isTTY)),
     dataDir: path.resolve(optional(env, 'EPU_DATA_DIR') ?? '.epu'),

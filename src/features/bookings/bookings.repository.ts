@@ -121,6 +121,7 @@ export function createBookingsRepository(db: Db) {
           'e.title as event_title',
           'e.starts_at as event_starts_at',
           'e.venue as event_venue',
+          'e.time_zone as event_time_zone',
         ])
         .where('b.user_id', '=', userId)
         .where('b.status', '=', 'confirmed');

@@ -74,7 +74,7 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     async listForUser(
       userId: string,
       page: PageRequest,
-    ): Promise<Page<BookingJson & { event: { id: string; title: string; startsAt: string; venue: string } }>> {
+    ): Promise<Page<BookingJson & { event: { id: string; title: string; startsAt: string; venue: string; timeZone: string } }>> {
       const rows = await repo.listForUser(userId, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
       return toPage(
         rows,
@@ -85,7 +85,13 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
           status: row.status,
           eventId: row.event_id,
           createdAt: row.created_at.toISOString(),
-          event: { id: row.event_id, title: row.event_title, startsAt: row.event_starts_at.toISOString(), venue: row.event_venue },
+          event: {
+            id: row.event_id,
+            title: row.event_title,
+            startsAt: row.event_starts_at.toISOString(),
+            venue: row.event_venue,
+            timeZone: row.event_time_zone,
+          },
         }),
       );
     },

@@ -35,6 +35,7 @@ describe('events API', () => {
         'owner',
         'slug',
         'startsAt',
+        'timeZone',
         'title',
         'updatedAt',
         'venue',

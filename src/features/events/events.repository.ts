@@ -12,6 +12,7 @@ export interface EventRow {
   ends_at: Date | null;
   capacity: number | null;
   visibility: Visibility;
+  time_zone: string;
   owner_id: string;
   owner_name: string;
   booked_count: number;
@@ -27,12 +28,13 @@ export interface EventFields {
   endsAt: Date | null;
   capacity: number | null;
   visibility: Visibility;
+  timeZone: string;
 }
 
 // One query shape for a single event and for lists: the owner's name by join
 // and the booked count from the partial index on confirmed bookings, so a page
 // of events is one round trip (no N+1).
-const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.owner_id,
+const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
   u.name AS owner_name, e.created_at, e.updated_at,
   (SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id`;
@@ -64,6 +66,7 @@ function selectEvents(db: Executor) {
       'e.ends_at',
       'e.capacity',
       'e.visibility',
+      'e.time_zone',
       'e.owner_id',
       'u.name as owner_name',
       'e.created_at',
@@ -131,6 +134,7 @@ export function createEventsRepository(db: Db) {
             ends_at: fields.endsAt,
             capacity: fields.capacity,
             visibility: fields.visibility,
+            time_zone: fields.timeZone,
           })
           .returning('id')
           .executeTakeFirstOrThrow();
@@ -175,6 +179,7 @@ export function createEventsRepository(db: Db) {
             ...(changes.endsAt !== undefined && { ends_at: changes.endsAt }),
             ...(changes.capacity !== undefined && { capacity: changes.capacity }),
             ...(changes.visibility !== undefined && { visibility: changes.visibility }),
+            ...(changes.timeZone !== undefined && { time_zone: changes.timeZone }),
             updated_at: new Date(),
           })
           .where('id', '=', id)

@@ -13,32 +13,27 @@ import { ownEntry } from '../../platform/own-entry.js';
 import type { Auth } from '../accounts/auth.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import { FLAGS, type FlagsService } from '../flags/flags.service.js';
+import type { TSchema } from 'typebox';
+import { type FormProblems, problemsFrom } from '../../ui/forms.js';
 import { CreateEventBody, EventParams, UpdateEventBody } from './events.schema.js';
+import { EVENT_ERRORS_BY_CODE, EVENT_FIELD_MESSAGES, type EventFormBody, readEventForm, type ReadEventForm } from './event-form.js';
 import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
-import { eventFormPage, eventPage, homePage } from './views/event-pages.js';
+import { type EventFormState, eventFormPage, eventPage, homePage } from './views/event-pages.js';
 
-type FormBody = Record<string, string | undefined>;
-
-/** datetime-local has no zone: the page's script sends the reader's offset; without it, UTC. */
-function formInstant(value: string | undefined, offsetMinutes: string | undefined): string | undefined {
-  if (!value) return undefined;
-  const parsed = Date.parse(`${value}${value.length === 16 ? ':00' : ''}Z`);
-  if (Number.isNaN(parsed)) return value; // left for validation to reject
-  const offset = /^-?\d{1,4}$/.test(offsetMinutes ?? '') ? Number(offsetMinutes) : 0;
-  return new Date(parsed + offset * 60_000).toISOString();
-}
-
-export function eventInputFromForm(form: FormBody): Record<string, unknown> {
-  const capacity = form.capacity?.trim();
-  return {
-    title: form.title ?? '',
-    description: form.description ?? '',
-    venue: form.venue ?? '',
-    startsAt: formInstant(form.startsAt, form.tzOffsetMinutes) ?? '',
-    endsAt: formInstant(form.endsAt, form.tzOffsetMinutes) ?? null,
-    capacity: capacity ? (/^\d+$/.test(capacity) ? Number(capacity) : capacity) : null,
-    visibility: form.visibility ?? 'public',
-  };
+/**
+ * The form's problems: what reading it found (a time that is no time) and
+ * what the API's schema refuses, in plain language; null when it is valid.
+ */
+function formProblems(read: ReadEventForm, schema: TSchema): FormProblems | null {
+  let problems: FormProblems = { fields: {} };
+  try {
+    validate(schema, read.input);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    problems = problemsFrom(error, EVENT_FIELD_MESSAGES);
+  }
+  problems.fields = { ...problems.fields, ...read.problems };
+  return Object.keys(problems.fields).length > 0 || problems.general ? problems : null;
 }
 
 const NOTICES: Record<string, string> = {
@@ -127,20 +122,27 @@ export function eventsRoutes(
   app.get('/events/new', async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect('/login?next=/events/new');
-    return sendHtml(reply, eventFormPage({ viewer }));
+    return sendHtml(reply, eventFormPage({ viewer, defaultTimeZone: events.defaultTimeZone }));
   });
 
   app.post('/events', async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect('/login?next=/events/new', 303);
-    const form = (request.body ?? {}) as FormBody;
+    const form = (request.body ?? {}) as EventFormBody;
+    const again = (state: EventFormState, status: number) =>
+      sendHtml(reply, eventFormPage({ viewer, state, defaultTimeZone: events.defaultTimeZone }), status);
+    const read = readEventForm(form, { defaultTimeZone: events.defaultTimeZone, now: new Date() });
+    const problems = formProblems(read, CreateEventBody);
+    if (problems) return again({ values: form, problems, pastWarning: read.startsInPast }, 400);
+    // The API takes past times (imports, records); the form asks first.
+    if (read.startsInPast && form.confirmPast !== 'yes') return again({ values: form, problems: { fields: {} }, pastWarning: true }, 200);
     try {
-      const event = await events.create(viewer, validate(CreateEventBody, eventInputFromForm(form)) as EventInput);
+      const event = await events.create(viewer, read.input as unknown as EventInput);
       return reply.redirect(`/events/${event.id}`, 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      const problems = (error.details as { field: string; problem: string }[] | undefined) ?? error.message;
-      return sendHtml(reply, eventFormPage({ viewer, state: { values: form, problems } }), error.status);
+      const refused = problemsFrom(error, EVENT_FIELD_MESSAGES, EVENT_ERRORS_BY_CODE);
+      return again({ values: form, problems: refused, pastWarning: read.startsInPast }, error.status);
     }
   });
 
@@ -177,20 +179,29 @@ export function eventsRoutes(
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}/edit`);
     const event = await events.getManageable(request.params.id, viewer);
-    return sendHtml(reply, eventFormPage({ viewer, event: toEventJson(event) }));
+    return sendHtml(reply, eventFormPage({ viewer, event: toEventJson(event), defaultTimeZone: events.defaultTimeZone }));
   });
 
   app.post('/events/:id/edit', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
-    const form = (request.body ?? {}) as FormBody;
-    const current = await events.getManageable(request.params.id, viewer);
+    const form = (request.body ?? {}) as EventFormBody;
+    const current = toEventJson(await events.getManageable(request.params.id, viewer));
+    const again = (state: EventFormState, status: number) =>
+      sendHtml(reply, eventFormPage({ viewer, event: current, state, defaultTimeZone: events.defaultTimeZone }), status);
+    const read = readEventForm(form, { defaultTimeZone: events.defaultTimeZone, current, now: new Date() });
+    // Nothing changed: nothing to save.
+    if (Object.keys(read.input).length === 0 && Object.keys(read.problems).length === 0)
+      return reply.redirect(`/events/${current.id}`, 303);
+    const problems = formProblems(read, UpdateEventBody);
+    if (problems) return again({ values: form, problems, pastWarning: read.startsInPast }, 400);
+    if (read.startsInPast && form.confirmPast !== 'yes') return again({ values: form, problems: { fields: {} }, pastWarning: true }, 200);
     try {
-      await events.update(current.id, viewer, validate(UpdateEventBody, eventInputFromForm(form)) as Partial<EventInput>);
+      await events.update(current.id, viewer, read.input as Partial<EventInput>);
       return reply.redirect(`/events/${current.id}`, 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      const problems = (error.details as { field: string; problem: string }[] | undefined) ?? error.message;
-      return sendHtml(reply, eventFormPage({ viewer, event: toEventJson(current), state: { values: form, problems } }), error.status);
+      const refused = problemsFrom(error, EVENT_FIELD_MESSAGES, EVENT_ERRORS_BY_CODE);
+      return again({ values: form, problems: refused, pastWarning: read.startsInPast }, error.status);
     }
   });
 

@@ -6,6 +6,8 @@ const Venue = Type.String({ maxLength: 200 });
 const Instant = Type.String({ format: 'date-time', maxLength: 40 });
 // Places are rows (see event_places), so capacity has a sane ceiling.
 const Capacity = Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()]);
+// Checked against Intl's zones by the service (the one rule for the API and the forms).
+const TimeZone = Type.String({ minLength: 1, maxLength: 64 });
 export const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('unlisted'), Type.Literal('private')]);
 
 export const CreateEventBody = Type.Object(
@@ -17,6 +19,7 @@ export const CreateEventBody = Type.Object(
     endsAt: Type.Optional(Type.Union([Instant, Type.Null()])),
     capacity: Capacity,
     visibility: VisibilitySchema,
+    timeZone: Type.Optional(TimeZone),
   },
   { additionalProperties: false },
 );
@@ -30,6 +33,7 @@ export const UpdateEventBody = Type.Object(
     endsAt: Type.Optional(Type.Union([Instant, Type.Null()])),
     capacity: Type.Optional(Capacity),
     visibility: Type.Optional(VisibilitySchema),
+    timeZone: Type.Optional(TimeZone),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -7,6 +7,7 @@ import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
+import { normalizeTimeZone } from './time-zones.js';
 
 export interface Viewer {
   id: string;
@@ -24,6 +25,8 @@ export interface EventJson {
   capacity: number | null;
   bookedCount: number;
   visibility: Visibility;
+  /** IANA name: the clock the event's times are shown and typed on. */
+  timeZone: string;
   owner: { id: string; name: string };
   createdAt: string;
   updatedAt: string;
@@ -37,6 +40,8 @@ export interface EventInput {
   endsAt?: string | null;
   capacity: number | null;
   visibility: Visibility;
+  /** Unset on create: the instance's DEFAULT_TIME_ZONE. */
+  timeZone?: string;
 }
 
 export function toEventJson(row: EventRow): EventJson {
@@ -51,6 +56,7 @@ export function toEventJson(row: EventRow): EventJson {
     capacity: row.capacity,
     bookedCount: row.booked_count,
     visibility: row.visibility,
+    timeZone: row.time_zone,
     owner: { id: row.owner_id, name: row.owner_name },
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -70,6 +76,8 @@ export function fromEventJson(json: EventJson): EventRow {
     capacity: json.capacity,
     booked_count: json.bookedCount,
     visibility: json.visibility,
+    // A copy cached by a release from before time zones (decision 0022) has none: those events were shown in UTC.
+    time_zone: json.timeZone ?? 'UTC',
     owner_id: json.owner.id,
     owner_name: json.owner.name,
     created_at: new Date(json.createdAt),
@@ -107,6 +115,16 @@ function checkTimes(startsAt: Date, endsAt: Date | null): void {
   }
 }
 
+function checkTimeZone(value: string): string {
+  const zone = normalizeTimeZone(value);
+  if (!zone) {
+    throw new AppError('validation_failed', 'Choose a time zone by its IANA name, such as Europe/Berlin.', {
+      details: [{ field: 'timeZone', problem: 'must be an IANA time zone name such as Europe/Berlin' }],
+    });
+  }
+  return zone;
+}
+
 export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) =>
   viewer !== null && (viewer.role === 'admin' || event.owner_id === viewer.id);
 
@@ -126,6 +144,8 @@ export function createEventsService(deps: {
   audit: AuditRecorder;
   cache: Cache;
   cacheTtlSeconds: number;
+  /** DEFAULT_TIME_ZONE: the zone of an event created without one. */
+  defaultTimeZone: string;
   /** Anonymous pages that show events (their pages and the lists). */
   pages: ContentChanges;
   objects?: EventObjects;
@@ -180,6 +200,7 @@ export function createEventsService(deps: {
   }
 
   return {
+    defaultTimeZone: deps.defaultTimeZone,
     getVisible,
     getManageable,
     invalidate,
@@ -194,6 +215,7 @@ export function createEventsService(deps: {
         endsAt: input.endsAt ? new Date(input.endsAt) : null,
         capacity: input.capacity,
         visibility: input.visibility,
+        timeZone: checkTimeZone(input.timeZone ?? deps.defaultTimeZone),
       };
       checkTimes(fields.startsAt, fields.endsAt);
       // The event, its places and its audit entry commit together; the caches are dropped after the commit.
@@ -224,6 +246,7 @@ export function createEventsService(deps: {
       if (input.endsAt !== undefined) changes.endsAt = input.endsAt ? new Date(input.endsAt) : null;
       if (input.capacity !== undefined) changes.capacity = input.capacity;
       if (input.visibility !== undefined) changes.visibility = input.visibility;
+      if (input.timeZone !== undefined) changes.timeZone = checkTimeZone(input.timeZone);
       checkTimes(changes.startsAt ?? event.starts_at, changes.endsAt !== undefined ? changes.endsAt : event.ends_at);
       const updated = await repo.update(event.id, changes, (tx) =>
         audit.record(

@@ -49,7 +49,7 @@ describe('pages without JavaScript', () => {
         endsAt: '',
         capacity: '2',
         visibility: 'public',
-        tzOffsetMinutes: '-60',
+        timeZone: 'Europe/Berlin',
       },
     });
     expect(created.status).toBe(303);
@@ -57,7 +57,8 @@ describe('pages without JavaScript', () => {
     expect(location).toMatch(/^\/events\/[0-9a-f-]{36}$/);
     const eventId = location.split('/').pop()!;
     const api = await browser.get(`/api/v1/events/${eventId}`);
-    expect(api.body).toMatchObject({ title: 'Form event', capacity: 2, startsAt: '2030-05-01T17:30:00.000Z' });
+    // 18:30 on Berlin's summer clock (UTC+2).
+    expect(api.body).toMatchObject({ title: 'Form event', capacity: 2, startsAt: '2030-05-01T16:30:00.000Z', timeZone: 'Europe/Berlin' });
 
     const guest = new Client(t.url);
     await guest.request('POST', '/signup', {

@@ -38,6 +38,8 @@ export interface EventsTable {
   ends_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   capacity: number | null;
   visibility: Visibility;
+  /** IANA name; the clock its times are shown and typed on. */
+  time_zone: Generated<string>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -1,12 +1,12 @@
 import { html } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
 import type { EventRow } from '../../events/events.repository.js';
-import { timeTag } from '../../events/views/format.js';
+import { eventTimeTag, timeTag } from '../../events/views/format.js';
 import type { ExportJson } from '../../exports/exports.service.js';
 
 export interface MePageOptions {
   viewer: Viewer & { email: string };
-  bookings: { eventId: string; event: { title: string; startsAt: string; venue: string } }[];
+  bookings: { eventId: string; event: { title: string; startsAt: string; venue: string; timeZone: string } }[];
   events: EventRow[];
   exports: ExportJson[];
   notice?: string;
@@ -25,7 +25,7 @@ ${
   options.bookings.length
     ? html`<ul class="events">${options.bookings.map(
         (b) => html`<li class="card event-card"><h3><a href="/events/${b.eventId}">${b.event.title}</a></h3>
-        <p class="meta">${timeTag(b.event.startsAt)}${b.event.venue ? html`<span>${b.event.venue}</span>` : ''}</p></li>`,
+        <p class="meta">${eventTimeTag(b.event.startsAt, b.event.timeZone)}${b.event.venue ? html`<span>${b.event.venue}</span>` : ''}</p></li>`,
       )}</ul>`
     : html`<p class="muted">No bookings yet. <a href="/">Find an event</a>.</p>`
 }
@@ -35,7 +35,7 @@ ${
   options.events.length
     ? html`<ul class="events">${options.events.map(
         (e) => html`<li class="card event-card"><h3><a href="/events/${e.id}">${e.title}</a></h3>
-        <p class="meta">${timeTag(e.starts_at)}<span>${e.booked_count} booked</span></p></li>`,
+        <p class="meta">${eventTimeTag(e.starts_at, e.time_zone)}<span>${e.booked_count} booked</span></p></li>`,
       )}</ul>`
     : html`<p class="muted">You host no events. <a href="/events/new">Create one</a>.</p>`
 }

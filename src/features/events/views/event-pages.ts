@@ -1,8 +1,9 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { formErrors, page, type Viewer } from '../../../ui/layout.js';
-import type { FieldProblem } from '../../../platform/http/validation.js';
+import { page, type Viewer } from '../../../ui/layout.js';
+import { errorSummary, field, type FormState } from '../../../ui/forms.js';
 import type { EventJson } from '../events.service.js';
-import { timeTag, toLocalInput } from './format.js';
+import { timeZoneGroups, toZonedInput } from '../time-zones.js';
+import { eventSchedule, eventTimeTag } from './format.js';
 
 export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>): SafeHtml {
   if (event.capacity === null) return html`<span>${event.bookedCount} going · no limit</span>`;
@@ -12,10 +13,10 @@ export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>):
 
 export function eventCard(event: EventJson): SafeHtml {
   return html`<li class="card event-card">
-  <h2><a href="/events/${event.id}">${event.title}</a></h2>
-  <p class="meta">${timeTag(event.startsAt)}${event.venue ? html`<span>${event.venue}</span>` : ''}</p>
-  <p class="meta">${placesLabel(event)}${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}</p>
-</li>`;
+    <h2><a href="/events/${event.id}">${event.title}</a></h2>
+    <p class="meta">${eventTimeTag(event.startsAt, event.timeZone)}${event.venue ? html`<span>${event.venue}</span>` : ''}</p>
+    <p class="meta">${placesLabel(event)}${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}</p>
+  </li>`;
 }
 
 export function homePage(options: {
@@ -31,86 +32,163 @@ export function homePage(options: {
     viewer: options.viewer,
     section: 'home',
     body: html`<div class="hero">
-  <div><h1>Upcoming events</h1><p class="muted">Find something to go to, book a place, share the photos.</p></div>
-  ${options.viewer ? html`<a class="button" href="/events/new">Create an event</a>` : html`<a class="button" href="/signup">Join EPU</a>`}
-</div>
-${
-  counters
-    ? html`<ul class="counters" aria-label="Counters">
-  <li><strong>${counters.upcomingEvents}</strong> upcoming events</li>
-  <li><strong>${counters.bookings}</strong> places booked</li>
-  <li><strong>${counters.members}</strong> members</li>
-</ul>`
-    : ''
-}
-${
-  options.events.length === 0
-    ? html`<p class="card">No upcoming events yet.${options.viewer ? html` <a href="/events/new">Create the first one</a>.` : ''}</p>`
-    : html`<ul class="events">${options.events.map(eventCard)}</ul>`
-}
-${options.nextCursor ? html`<nav class="pager" aria-label="Pages"><a class="button secondary" href="/?cursor=${options.nextCursor}">Later events →</a></nav>` : ''}`,
+        <div>
+          <h1>Upcoming events</h1>
+          <p class="muted">Find something to go to, book a place, share the photos.</p>
+        </div>
+        ${options.viewer ? html`<a class="button" href="/events/new">Create an event</a>` : html`<a class="button" href="/signup">Join EPU</a>`}
+      </div>
+      ${
+        counters
+          ? html`<ul class="counters" aria-label="Counters">
+              <li><strong>${counters.upcomingEvents}</strong> upcoming events</li>
+              <li><strong>${counters.bookings}</strong> places booked</li>
+              <li><strong>${counters.members}</strong> members</li>
+            </ul>`
+          : ''
+      }
+      ${
+        options.events.length === 0
+          ? html`<p class="card">No upcoming events yet.${options.viewer ? html` <a href="/events/new">Create the first one</a>.` : ''}</p>`
+          : html`<ul class="events">
+              ${options.events.map(eventCard)}
+            </ul>`
+      }
+      ${options.nextCursor ? html`<nav class="pager" aria-label="Pages"><a class="button secondary" href="/?cursor=${options.nextCursor}">Later events →</a></nav>` : ''}`,
   });
 }
 
-export interface EventFormState {
-  values?: Record<string, string | undefined>;
-  problems?: FieldProblem[] | string;
+export interface EventFormState extends FormState {
+  /** The start is in the past: say so and ask to confirm. */
+  pastWarning?: boolean;
 }
 
+/** The form's fields for an event as stored: times on the event's own clock. */
 export function eventFormValues(event: EventJson): Record<string, string> {
   return {
     title: event.title,
     description: event.description,
     venue: event.venue,
-    startsAt: toLocalInput(event.startsAt),
-    endsAt: toLocalInput(event.endsAt),
+    startsAt: toZonedInput(event.startsAt, event.timeZone),
+    endsAt: event.endsAt ? toZonedInput(event.endsAt, event.timeZone) : '',
+    timeZone: event.timeZone,
     capacity: event.capacity === null ? '' : String(event.capacity),
     visibility: event.visibility,
   };
 }
 
-export function eventFormPage(options: { viewer: Viewer; event?: EventJson; state?: EventFormState }): string {
+function timeZoneSelect(attributes: SafeHtml, selected: string, pickBrowserZone: boolean): SafeHtml {
+  const groups = timeZoneGroups();
+  const listed = groups.some((group) => group.zones.includes(selected));
+  const option = (zone: string) =>
+    html`<option value="${zone}" ${zone === selected ? html` selected` : ''}>${zone.replace(/_/g, ' ')}</option>`;
+  return html`<select ${attributes} name="timeZone" ${pickBrowserZone ? html` data-browser-zone` : ''}>
+    ${listed ? '' : option(selected)}
+    ${groups.map((group) => html`<optgroup label="${group.region}">${group.zones.map(option)}</optgroup>`)}
+  </select>`;
+}
+
+export function eventFormPage(options: { viewer: Viewer; event?: EventJson; state?: EventFormState; defaultTimeZone: string }): string {
   const editing = options.event !== undefined;
-  const values = options.state?.values ?? (options.event ? eventFormValues(options.event) : { visibility: 'public' });
+  const values: Record<string, string | undefined> = options.state?.values ?? (options.event ? eventFormValues(options.event) : {});
+  const problems = options.state?.problems;
+  const problem = (name: string) => problems?.fields[name];
   const visibility = values.visibility ?? 'public';
+  const zone = values.timeZone || options.defaultTimeZone;
   const option = (value: string, label: string) =>
-    html`<option value="${value}"${visibility === value ? html` selected` : ''}>${label}</option>`;
+    html`<option value="${value}" ${visibility === value ? html` selected` : ''}>${label}</option>`;
+  const past = options.state?.pastWarning ?? false;
   return page({
     title: editing ? 'Edit event' : 'New event',
     viewer: options.viewer,
     section: editing ? undefined : 'new',
     body: html`<section class="card">
-  <h1>${editing ? 'Edit event' : 'Create an event'}</h1>
-  ${formErrors(options.state?.problems)}
-  <form class="form" method="post" action="${editing ? `/events/${options.event!.id}/edit` : '/events'}">
-    <input type="hidden" name="tzOffsetMinutes" value="">
-    <div class="field"><label for="title">Title</label>
-      <input id="title" name="title" required maxlength="200" value="${values.title ?? ''}"></div>
-    <div class="field"><label for="description">Description</label>
-      <textarea id="description" name="description" maxlength="10000">${values.description ?? ''}</textarea></div>
-    <div class="field"><label for="venue">Venue</label>
-      <input id="venue" name="venue" maxlength="200" value="${values.venue ?? ''}"></div>
-    <div class="row">
-      <div class="field"><label for="startsAt">Starts</label>
-        <input id="startsAt" name="startsAt" type="datetime-local" required value="${values.startsAt ?? ''}"></div>
-      <div class="field"><label for="endsAt">Ends <span class="muted">(optional)</span></label>
-        <input id="endsAt" name="endsAt" type="datetime-local" value="${values.endsAt ?? ''}"></div>
-    </div>
-    <div class="row">
-      <div class="field"><label for="capacity">Places</label>
-        <input id="capacity" name="capacity" type="number" min="0" max="100000" inputmode="numeric" value="${values.capacity ?? ''}" aria-describedby="capacity-hint">
-        <span class="hint" id="capacity-hint">Leave empty for no limit.</span></div>
-      <div class="field"><label for="visibility">Who can see it</label>
-        <select id="visibility" name="visibility">
-          ${option('public', 'Public: listed for everyone')}
-          ${option('unlisted', 'Unlisted: anyone with the link')}
-          ${option('private', 'Private: you and people who booked')}
-        </select></div>
-    </div>
-    <div class="actions"><button type="submit">${editing ? 'Save changes' : 'Create event'}</button>
-      <a href="${editing ? `/events/${options.event!.id}` : '/'}">Cancel</a></div>
-  </form>
-</section>`,
+      <h1>${editing ? 'Edit event' : 'Create an event'}</h1>
+      ${errorSummary(problems)}
+      <form class="form" method="post" action="${editing ? `/events/${options.event!.id}/edit` : '/events'}" data-event-form novalidate>
+        ${field({
+          id: 'title',
+          label: 'Title',
+          problem: problem('title'),
+          control: (a) => html`<input ${a} name="title" required maxlength="200" value="${values.title ?? ''}" />`,
+        })}
+        ${field({
+          id: 'description',
+          label: 'Description',
+          hint: 'Web addresses (https://…) become links.',
+          problem: problem('description'),
+          control: (a) => html`<textarea ${a} name="description" maxlength="10000">${values.description ?? ''}</textarea>`,
+        })}
+        ${field({
+          id: 'venue',
+          label: 'Venue',
+          hint: 'An address or a place name; the event page links it to a map.',
+          problem: problem('venue'),
+          control: (a) => html`<input ${a} name="venue" maxlength="200" value="${values.venue ?? ''}" />`,
+        })}
+        <fieldset class="when-fields">
+          <legend>When</legend>
+          <div class="row">
+            ${field({
+              id: 'startsAt',
+              label: 'Starts',
+              problem: problem('startsAt'),
+              control: (a) =>
+                html`<input ${a} name="startsAt" type="datetime-local" required value="${values.startsAt ?? ''}" data-starts-at />`,
+            })}
+            ${field({
+              id: 'endsAt',
+              label: html`Ends <span class="muted">(optional)</span>`,
+              problem: problem('endsAt'),
+              control: (a) => html`<input ${a} name="endsAt" type="datetime-local" value="${values.endsAt ?? ''}" />`,
+            })}
+          </div>
+          ${field({
+            id: 'timeZone',
+            label: 'Time zone',
+            hint: 'Starts and Ends are read on this clock, and the event page shows them on it.',
+            problem: problem('timeZone'),
+            control: (a) => timeZoneSelect(a, zone, !editing && !options.state),
+          })}
+          <div class="past-warning" data-past-warning ${past ? '' : html` hidden`}>
+            <p class="warning" id="past-warning-text">
+              <strong>This start is in the past.</strong> People cannot book an event that has started. Check the date, or confirm below.
+            </p>
+            ${field({
+              id: 'confirmPast',
+              inline: true,
+              label: 'Yes, the event is in the past',
+              control: (a) =>
+                html`<input ${a} name="confirmPast" type="checkbox" value="yes" ${values.confirmPast === 'yes' ? html` checked` : ''} />`,
+            })}
+          </div>
+        </fieldset>
+        <div class="row">
+          ${field({
+            id: 'capacity',
+            label: 'Places',
+            hint: 'Leave empty for no limit.',
+            problem: problem('capacity'),
+            control: (a) =>
+              html`<input ${a} name="capacity" type="number" min="0" max="100000" inputmode="numeric" value="${values.capacity ?? ''}" />`,
+          })}
+          ${field({
+            id: 'visibility',
+            label: 'Who can see it',
+            problem: problem('visibility'),
+            control: (a) =>
+              html`<select ${a} name="visibility">
+                ${option('public', 'Public: listed for everyone')} ${option('unlisted', 'Unlisted: anyone with the link')}
+                ${option('private', 'Private: you, people you invite, and people who booked')}
+              </select>`,
+          })}
+        </div>
+        <div class="actions">
+          <button type="submit">${editing ? 'Save changes' : 'Create event'}</button>
+          <a href="${editing ? `/events/${options.event!.id}` : '/'}">Cancel</a>
+        </div>
+      </form>
+    </section>`,
   });
 }
 
@@ -133,41 +211,61 @@ export function eventPage(options: EventPageOptions): string {
   if (!viewer) bookingControl = html`<a class="button" href="/login?next=/events/${event.id}">Sign in to book</a>`;
   else if (options.myBooking)
     bookingControl = html`<span class="badge ok">You're going</span>
-      <form method="post" action="/events/${event.id}/cancel" class="inline"><button class="secondary" type="submit">Cancel my booking</button></form>`;
+      <form method="post" action="/events/${event.id}/cancel" class="inline">
+        <button class="secondary" type="submit">Cancel my booking</button>
+      </form>`;
   else if (full) bookingControl = html`<span class="badge full">Full</span>`;
   else
-    bookingControl = html`<form method="post" action="/events/${event.id}/book" class="inline"><button type="submit">Book a place</button></form>`;
+    bookingControl = html`<form method="post" action="/events/${event.id}/book" class="inline">
+      <button type="submit">Book a place</button>
+    </form>`;
 
   return page({
     title: event.title,
     viewer,
     description: event.description.slice(0, 150) || undefined,
     body: html`${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}
-${options.problem ? html`<div class="alert" role="alert"><p>${options.problem}</p></div>` : ''}
-<article class="card">
-  <header class="event-head">
-    <h1>${event.title}</h1>
-    <p class="meta">${timeTag(event.startsAt)}${event.endsAt ? html`<span>until ${timeTag(event.endsAt)}</span>` : ''}</p>
-    <p class="meta">${event.venue ? html`<span>${event.venue}</span>` : ''}<span>Hosted by ${event.owner.name}</span>${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}</p>
-    <p class="meta">${placesLabel(event)}</p>
-  </header>
-  ${event.description ? html`<p class="description">${event.description}</p>` : ''}
-  <div class="actions">${bookingControl}
-    ${
-      options.canManage
-        ? html`<a class="button secondary" href="/events/${event.id}/edit">Edit</a>
-        <form method="post" action="/events/${event.id}/exports" class="inline"><button class="secondary" type="submit">Export</button></form>
-        <form method="post" action="/events/${event.id}/delete" class="inline"><button class="danger" type="submit">Delete event</button></form>`
-        : ''
-    }
-  </div>
-</article>
-${
-  options.attendees
-    ? html`<section aria-labelledby="attendees"><h2 id="attendees">Who's going (${event.bookedCount})</h2>
-    ${options.attendees.length ? html`<ul>${options.attendees.map((a) => html`<li>${a.name}</li>`)}</ul>` : html`<p class="muted">No bookings yet.</p>`}</section>`
-    : ''
-}
-${options.extra ?? ''}`,
+      ${options.problem ? html`<div class="alert" role="alert"><p>${options.problem}</p></div>` : ''}
+      <article class="card">
+        <header class="event-head">
+          <h1>${event.title}</h1>
+          ${eventSchedule(event)}
+          <p class="meta">
+            ${event.venue ? html`<span>${event.venue}</span>` : ''}<span>Hosted by ${event.owner.name}</span
+            >${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}
+          </p>
+          <p class="meta">${placesLabel(event)}</p>
+        </header>
+        ${event.description ? html`<p class="description">${event.description}</p>` : ''}
+        <div class="actions">
+          ${bookingControl}
+          ${
+            options.canManage
+              ? html`<a class="button secondary" href="/events/${event.id}/edit">Edit</a>
+                  <form method="post" action="/events/${event.id}/exports" class="inline">
+                    <button class="secondary" type="submit">Export</button>
+                  </form>
+                  <form method="post" action="/events/${event.id}/delete" class="inline">
+                    <button class="danger" type="submit">Delete event</button>
+                  </form>`
+              : ''
+          }
+        </div>
+      </article>
+      ${
+        options.attendees
+          ? html`<section aria-labelledby="attendees">
+              <h2 id="attendees">Who's going (${event.bookedCount})</h2>
+              ${
+                options.attendees.length
+                  ? html`<ul>
+                      ${options.attendees.map((a) => html`<li>${a.name}</li>`)}
+                    </ul>`
+                  : html`<p class="muted">No bookings yet.</p>`
+              }
+            </section>`
+          : ''
+      }
+      ${options.extra ?? ''}`,
   });
 }
