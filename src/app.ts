@@ -440,6 +440,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
     logger: platform.logger,
     frameworkErrorHeaders: headers,
     bodyLimit: 100 * 1024,
+    requestTimeoutMs: config.requestBodyTimeoutMs,
     trustProxy: config.trustProxyHops > 0 ? config.trustProxyHops : false,
     errorPages: {
       notFound: () => errorPage({ status: 404, title: 'Page not found', message: 'There is nothing at this address.', viewer: null }),

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../platform/paths.js';
-import { ConfigError, parseConfig } from './env.js';
+import { ConfigError, parseConfig, webProcesses } from './env.js';
 
 const secret = 'x'.repeat(40);
 
@@ -43,6 +44,8 @@ describe('configuration', () => {
     ['PUBLIC_PAGE_CACHE_SECONDS', '31', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number between 0 and 30/],
     ['PUBLIC_PAGE_CACHE_SECONDS', '-1', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number/],
     ['PUBLIC_PAGE_CACHE_SECONDS', 'ten', /PUBLIC_PAGE_CACHE_SECONDS: expected a whole number/],
+    ['WEB_CONCURRENCY', '0', /WEB_CONCURRENCY: expected a whole number between 1 and 64, got 0/],
+    ['WEB_CONCURRENCY', 'auto', /WEB_CONCURRENCY: expected a whole number/],
   ])('names the variable and what is expected when %s=%s', (name, value, message) => {
     expect(() => parseConfig({ [name]: value })).toThrow(message);
   });
@@ -54,6 +57,15 @@ describe('configuration', () => {
 
   it('takes a SECRET_KEY list, newest first', () => {
     expect(parseConfig({ SECRET_KEY: `${'a'.repeat(32)}, ${'b'.repeat(32)}` }).secretKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+  });
+
+  it('runs one web process in a container and one per core under epu start, unless WEB_CONCURRENCY says', () => {
+    const production = { APP_ENV: 'production', SECRET_KEY: secret, DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
+    expect(webProcesses(parseConfig({}), 'web')).toBe(1);
+    expect(webProcesses(parseConfig({}), 'start')).toBe(os.availableParallelism());
+    expect(webProcesses(parseConfig(production), 'start')).toBe(1);
+    expect(webProcesses(parseConfig({ WEB_CONCURRENCY: '3' }), 'web')).toBe(3);
+    expect(webProcesses(parseConfig({ ...production, WEB_CONCURRENCY: '2' }), 'start')).toBe(2);
   });
 
   it('gives the backup copy its own S3 settings, each defaulting to the S3_* one', () => {

@@ -2,6 +2,7 @@
 // typed, frozen Config; a bad value stops the process with one line that names
 // the variable and says what is expected.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export type AppEnv = 'development' | 'test' | 'staging' | 'production';
@@ -55,7 +56,11 @@ export interface Config {
   /** Sign-ups from one client address per hour, across all replicas; raise it where many people sign up behind one address (a venue's Wi-Fi). */
   signupRateLimit: number;
   workerConcurrency: number;
+  /** WEB_CONCURRENCY: web processes sharing one port; unset, webProcesses() picks by command. */
+  webConcurrency: number | undefined;
   shutdownTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this, or 408 and the connection closes; raise it for big uploads over slow links. */
+  requestBodyTimeoutMs: number;
   /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
   shutdownDrainMs: number;
   sessionTtlDays: number;
@@ -234,7 +239,10 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
+    webConcurrency: optional(env, 'WEB_CONCURRENCY') === undefined ? undefined : integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    // 120 s: a 25 MiB upload (MAX_UPLOAD_BYTES' default) at 2 Mbit/s takes about 105 s.
+    requestBodyTimeoutMs: integer(env, 'REQUEST_BODY_TIMEOUT_SECONDS', 120, 1, 3_600) * 1000,
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     gitSha: optional(env, 'GIT_SHA'),
@@ -247,4 +255,16 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     backupStorageUrl: url(env, 'BACKUP_STORAGE_URL', ['file:', 's3:']),
     backupCopy: backupCopySettings(env),
   });
+}
+
+/**
+ * How many web processes share the port (WEB_CONCURRENCY). Unset: one per core
+ * under `epu start` on a developer's machine, where nothing else scales the
+ * web; one in a container (`epu web` directly, or staging and production),
+ * since Cloud Run and Kubernetes scale by instances and size each for one
+ * process. Set it above 1 on a VM or a big container that runs one instance.
+ */
+export function webProcesses(config: Pick<Config, 'webConcurrency' | 'isProductionLike'>, command: 'web' | 'start'): number {
+  if (config.webConcurrency !== undefined) return config.webConcurrency;
+  return command === 'start' && !config.isProductionLike ? os.availableParallelism() : 1;
 }

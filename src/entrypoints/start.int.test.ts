@@ -33,7 +33,7 @@ function childrenOf(pid: number): { pid: number; role: string; nice: number }[] 
 }
 
 describe('epu start', () => {
-  it('runs web, worker and functions, the background ones at a lower priority, and stops them all on SIGTERM', async () => {
+  it('runs web (a process per core), worker and functions, the background ones at a lower priority, and stops them all on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-start-'));
     fs.chmodSync(dataDir, 0o755); // as root, the embedded PostgreSQL runs as another user
     const port = await freePort();
@@ -58,11 +58,24 @@ describe('epu start', () => {
     expect(children.map((child) => child.role).sort()).toEqual(['functions', 'web', 'worker']);
     const niceness = Object.fromEntries(children.map((child) => [child.role, child.nice]));
     expect(niceness).toEqual({ web: 0, worker: BACKGROUND_NICENESS, functions: BACKGROUND_NICENESS });
+    // On a developer's machine the web runs a process per core (WEB_CONCURRENCY unset), below its primary.
+    const cores = os.availableParallelism();
+    const web = children.find((child) => child.role === 'web')!;
+    const webProcesses =
+      cores > 1
+        ? await eventually(
+            async () => (childrenOf(web.pid).length === cores ? childrenOf(web.pid) : undefined),
+            60_000,
+            'a web process per core',
+          )
+        : [];
+    expect(webProcesses.every((child) => child.role === 'web')).toBe(true);
 
     const exit = await supervisor.stop('SIGTERM');
     supervisor = undefined;
     expect(exit.code).toBe(0);
-    for (const child of children) expect(fs.existsSync(`/proc/${child.pid}`), `${child.role} still running`).toBe(false);
+    for (const child of [...children, ...webProcesses])
+      expect(fs.existsSync(`/proc/${child.pid}`), `${child.role} still running`).toBe(false);
   }, 180_000);
 });
 

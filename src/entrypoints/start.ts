@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config } from '../config/env.js';
+import { webProcesses, type Config } from '../config/env.js';
 import { createRootLogger } from '../app.js';
 import { ensureEmbeddedPostgres } from '../platform/db/embedded.js';
 import { migrate } from '../platform/db/migrate.js';
@@ -54,6 +54,8 @@ export function childEnvironment(config: Config, role: Role, databaseUrl: string
     DATABASE_URL: databaseUrl,
     // Each process has its own metrics endpoint; in one tree they need distinct ports.
     METRICS_PORT: String(config.metricsPort === 0 ? 0 : config.metricsPort + ROLES.indexOf(role)),
+    // On a developer's machine the web gets every core (WEB_CONCURRENCY unset: one process per core).
+    ...(role === 'web' && { WEB_CONCURRENCY: String(webProcesses(config, 'start')) }),
   };
 }
 

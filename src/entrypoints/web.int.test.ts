@@ -1,40 +1,17 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../tests/support/database.js';
 import { testEnv } from '../../tests/support/app.js';
 import { freePort, spawnEpu } from '../../tests/support/process.js';
-import { signUp } from '../../tests/support/client.js';
+import { signUp, slowJsonPost } from '../../tests/support/client.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
   database = await createTestDatabase();
 });
 afterAll(() => database.drop());
-
-/** A POST whose body arrives in two halves: in flight from the first byte until the second half is sent. */
-function slowJsonPost(port: number, path: string, body: string, cookie: string) {
-  const request = http.request({
-    host: '127.0.0.1',
-    port,
-    path,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), cookie },
-  });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    request.on('response', (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
-    request.on('error', reject);
-  });
-  const half = Math.floor(body.length / 2);
-  request.write(body.slice(0, half));
-  return { finish: () => request.end(body.slice(half)), response };
-}
 
 describe('epu web as a real process', () => {
   it('on SIGTERM answers /healthz 503 at once, finishes the requests it accepted, and exits 0', async () => {

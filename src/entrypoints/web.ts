@@ -1,18 +1,61 @@
+import cluster from 'node:cluster';
 import net from 'node:net';
-import type { Config } from '../config/env.js';
+import { webProcesses, type Config } from '../config/env.js';
 import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
+import { startWorkers, stopWhenPrimaryAsks } from '../platform/cluster.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
-import { collectDataSafety, collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import {
+  clusterMetrics,
+  collectDataSafety,
+  collectQueueDepth,
+  reportToClusterPrimary,
+  startMetricsServer,
+} from '../platform/observability/metrics.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
-/** `epu web`: the stateless HTTP server. Any replica serves any request and can be stopped at any time. */
+/**
+ * `epu web`: the stateless HTTP server. Any replica serves any request and can
+ * be stopped at any time. With WEB_CONCURRENCY above 1 this process is the
+ * primary of that many web processes sharing its port (docs/decisions/0022).
+ */
 export async function runWeb(config: Config): Promise<void> {
+  const processes = webProcesses(config, 'web');
+  if (processes > 1 && cluster.isPrimary) return runWebCluster(config, processes);
+  return runWebProcess(config);
+}
+
+/** The primary: starts the workers, replaces any that die, serves their metrics together, and stops them gracefully. */
+async function runWebCluster(config: Config, processes: number): Promise<void> {
+  const logger = createRootLogger(config, 'web');
+  const metricsServer = await startMetricsServer({
+    host: config.host,
+    port: config.metricsPort,
+    metrics: { registry: clusterMetrics() },
+    logger,
+  });
+  const workers = startWorkers({
+    count: processes,
+    logger,
+    onListening: () => logger.info({ url: config.publicUrl.href, port: config.port, processes }, 'web ready'),
+  });
+  // Each worker has the budget of one web process (drain twice, then close); the primary waits for the slowest.
+  onShutdownSignal(logger, config.shutdownTimeoutMs + 2 * config.shutdownDrainMs, async () => {
+    const clean = await workers.stop();
+    await metricsServer.close();
+    if (!clean) throw new Error('a web process did not stop cleanly');
+  });
+}
+
+async function runWebProcess(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'web');
   const platform = await createPlatform(config, 'web', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  // Metrics on their own port (METRICS_PORT), never the public one.
-  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
+  // Metrics on their own port (METRICS_PORT), never the public one; a cluster's primary serves its workers' together.
+  const metricsServer = cluster.isWorker
+    ? null
+    : await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
+  if (cluster.isWorker) reportToClusterPrimary(platform.metrics);
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
   let closingConnections = false;
@@ -31,7 +74,7 @@ export async function runWeb(config: Config): Promise<void> {
     if (closingConnections) reply.header('connection', 'close');
   });
 
-  onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
+  const stop = onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     // /healthz answers 503 from now on, so a load balancer stops routing here;
     // requests already accepted run to completion within the budget.
     shuttingDown = true;
@@ -57,11 +100,14 @@ export async function runWeb(config: Config): Promise<void> {
       );
       app.server.closeAllConnections();
     }
-    await metricsServer.close();
+    await metricsServer?.close();
     await platform.close();
     await stopTelemetry();
   });
+  if (cluster.isWorker) stopWhenPrimaryAsks(stop);
 
   await app.listen({ host: config.host, port: config.port });
-  logger.info({ url: config.publicUrl.href, port: (app.server.address() as { port: number }).port }, 'web ready');
+  const port = (app.server.address() as { port: number }).port;
+  if (cluster.isWorker) logger.info({ port }, 'web process ready');
+  else logger.info({ url: config.publicUrl.href, port }, 'web ready');
 }

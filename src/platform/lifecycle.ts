@@ -3,23 +3,24 @@ import type { Logger } from './observability/logger.js';
 /**
  * Runs `shutdown` once on the first SIGTERM or SIGINT, then exits 0. A second
  * signal, or a shutdown that overruns its budget, exits at once with 1 so that
- * an operator is never stuck with a process that will not stop.
+ * an operator is never stuck with a process that will not stop. Returns a
+ * function that begins the same shutdown for another reason (a cluster
+ * worker told to stop by its primary); that counts as no signal, so the
+ * terminal's Ctrl-C reaching the worker as well does not cut it short.
  */
-export function onShutdownSignal(logger: Logger, budgetMs: number, shutdown: (signal: NodeJS.Signals) => Promise<void>): void {
+export function onShutdownSignal(logger: Logger, budgetMs: number, shutdown: (reason: string) => Promise<void>): (reason: string) => void {
   let stopping = false;
-  const handle = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
+  let signals = 0;
+  const begin = (reason: string) => {
+    if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ reason }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ budgetMs }, 'shutdown overran its budget: exiting');
       process.exit(1);
     }, budgetMs + 5_000);
     timer.unref();
-    shutdown(signal).then(
+    shutdown(reason).then(
       () => {
         logger.info('stopped cleanly');
         logger.flush?.();
@@ -31,8 +32,16 @@ export function onShutdownSignal(logger: Logger, budgetMs: number, shutdown: (si
       },
     );
   };
-  process.on('SIGTERM', handle);
-  process.on('SIGINT', handle);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    begin(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return begin;
 }
 
 /** Resolves when `work` settles or after `ms`, whichever comes first; true if it settled. */

@@ -1,4 +1,5 @@
 // A small HTTP client with a cookie jar, like curl -c/-b: what an API user has.
+import http from 'node:http';
 
 export interface Response<T = any> {
   status: number;
@@ -75,4 +76,26 @@ export async function signUp(baseUrl: string, overrides: { email?: string; name?
 
 export function futureIso(days = 7): string {
   return new Date(Date.now() + days * 86_400_000).toISOString();
+}
+
+/** A POST whose body arrives in two halves: in flight from the first byte until `finish()` sends the second half. */
+export function slowJsonPost(port: number, path: string, body: string, cookie: string) {
+  const request = http.request({
+    host: '127.0.0.1',
+    port,
+    path,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), cookie },
+  });
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    request.on('error', reject);
+  });
+  const half = Math.floor(body.length / 2);
+  request.write(body.slice(0, half));
+  return { finish: () => request.end(body.slice(half)), response };
 }

@@ -173,6 +173,7 @@ describe('answers checked against their schema (APP_ENV=test)', () => {
     const app = createHttpServer({
       logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
       bodyLimit: 1024,
+      requestTimeoutMs: 10_000,
       trustProxy: false,
       errorPages: { notFound: () => 'not found', error: () => 'error' },
     });

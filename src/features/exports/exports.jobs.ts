@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import yazl from 'yazl';
+import { PRIVATE } from '../../platform/http/cache-control.js';
 import type { JobHandler } from '../../platform/queue/index.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
@@ -93,7 +94,7 @@ export function buildExportJob(deps: {
       }
       zip.end();
       const key = newObjectKey('exports', 'zip');
-      const stored = await deps.storage.put(key, zip.outputStream as Readable, { contentType: 'application/zip' });
+      const stored = await deps.storage.put(key, zip.outputStream as Readable, { contentType: 'application/zip', cacheControl: PRIVATE });
       const expiresAt = new Date(Date.now() + deps.exportHours * 3_600_000);
       if (!(await deps.repo.markReady(row.id, key, stored.bytes, expiresAt))) await deps.storage.delete(key);
     } catch (error) {

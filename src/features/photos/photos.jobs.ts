@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { JobHandler } from '../../platform/queue/index.js';
+import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
 import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
@@ -7,7 +8,6 @@ import type { PhotosRepository } from './photos.repository.js';
 import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
 import { deleteObjects } from './photos.service.js';
 import { RENDITIONS, type RenditionName } from './renditions.js';
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** A decode failure will not get better with retries. */
 class UnreadableImageError extends Error {}
@@ -35,7 +35,7 @@ export async function renderRenditions(
     thumbnail: await render(original, 'thumbnail'),
     display: await render(original, 'display'),
     contentType: 'image/webp',
-    cacheControl: IMMUTABLE,
+    cacheControl: PRIVATE_IMMUTABLE,
   };
 }
 
@@ -61,8 +61,8 @@ export function processPhotoJob(deps: {
       const { thumbnail, display } = await renderRenditions(original);
       const thumbnailKey = newObjectKey('derived', 'webp');
       const displayKey = newObjectKey('derived', 'webp');
-      await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: IMMUTABLE });
-      await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: IMMUTABLE });
+      await deps.storage.put(thumbnailKey, thumbnail, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
+      await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
       const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
       if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
       else await deps.pages.announce(PAGE_TAGS.event(photo.event_id)); // it joins the event's gallery

@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
+import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Db } from '../../platform/db/pool.js';
 import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
@@ -161,7 +162,11 @@ export function createPhotosService(deps: {
       pipeline(Readable.from(prepend(head, rest)), checked, () => undefined);
       let stored;
       try {
-        stored = await deps.storage.put(key, checked, { contentType: type, maxBytes: deps.maxUploadBytes });
+        stored = await deps.storage.put(key, checked, {
+          contentType: type,
+          maxBytes: deps.maxUploadBytes,
+          cacheControl: PRIVATE_IMMUTABLE,
+        });
       } catch (error) {
         rest.destroy();
         // A file cut at the size limit also looks incomplete: the size is the real reason.

@@ -5,26 +5,27 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Refuses unsafe requests that a browser marks as coming from another site.
- * Browsers send Sec-Fetch-Site and Origin on every unsafe request, and a page
- * cannot forge them; clients that send neither (curl, server-to-server) are no
- * cross-site threat because they hold their own cookies. With SameSite=Lax
- * cookies this protects forms and cookie-authenticated JSON alike without
- * tokens (docs/decisions/0004-cross-site-protection.md).
+ * Browsers send Sec-Fetch-Site on every request and Origin on unsafe ones, and
+ * a page cannot forge either:
+ *  - Sec-Fetch-Site present: only `same-origin` (and `none`, a user's own
+ *    action) pass; `same-site` (a sibling subdomain) and `cross-site` are
+ *    refused, whatever Origin says, since the browser's own verdict wins.
+ *  - Only Origin: it must be PUBLIC_URL's origin exactly, scheme included; the
+ *    Host header is never consulted (a client chooses it).
+ *  - Neither (curl, server-to-server): no cross-site threat, since such a
+ *    client holds its own cookies.
+ * With SameSite=Lax cookies this protects forms and cookie-authenticated JSON
+ * alike without tokens (docs/decisions/0004-cross-site-protection.md).
  */
 export function createCrossSiteGuard(publicOrigin: string) {
   return async function crossSiteGuard(request: FastifyRequest): Promise<void> {
     if (SAFE_METHODS.has(request.method)) return;
     const fetchSite = request.headers['sec-fetch-site'];
-    if (fetchSite === 'same-origin' || fetchSite === 'none') return;
     const origin = request.headers.origin;
-    if (fetchSite === undefined && origin === undefined) return;
-    if (origin !== undefined && origin !== 'null') {
-      if (origin === publicOrigin) return;
-      try {
-        if (new URL(origin).host === request.headers.host) return;
-      } catch {
-        // an unparseable Origin is refused below
-      }
+    if (fetchSite !== undefined) {
+      if (fetchSite === 'same-origin' || fetchSite === 'none') return;
+    } else if (origin === undefined || origin === publicOrigin) {
+      return;
     }
     throw new AppError('cross_site_request');
   };

@@ -59,7 +59,9 @@ export function toPage<Row, Item>(rows: Row[], limit: number, key: (row: Row) =>
   return { items: pageRows.map(map), nextCursor: hasMore ? encodeCursor(key(pageRows.at(-1)!)) : null };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Lower case only, as PostgreSQL prints them: the one spelling of an id, so every cache and
+// page tag keyed by an id names one thing. Any other spelling is no id of ours (404).
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }

@@ -46,6 +46,7 @@ describe('securityHeadersHook on an HTTP server', () => {
 
   beforeAll(async () => {
     app = createHttpServer({
+      requestTimeoutMs: 60_000,
       logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
       bodyLimit: 1024,
       trustProxy: false,

@@ -10,6 +10,7 @@ function appThrowing(error: Error) {
   const app = createHttpServer({
     logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
     bodyLimit: 1024,
+    requestTimeoutMs: 10_000,
     trustProxy: false,
     errorPages: { notFound: () => 'not found', error: () => 'error' },
   });

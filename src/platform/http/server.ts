@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -23,6 +23,12 @@ export interface ErrorPageRenderer {
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimit: number;
+  /**
+   * The whole request, headers and body, must arrive within this, or it is
+   * answered 408 request_timeout and the connection closes: a body trickled
+   * in one byte at a time cannot hold a connection open for ever.
+   */
+  requestTimeoutMs: number;
   /** Behind a load balancer the client address comes from X-Forwarded-For. */
   trustProxy: boolean | number;
   errorPages: ErrorPageRenderer;
@@ -35,6 +41,41 @@ export interface HttpServerOptions {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Answers what Node refuses before any route runs (a request too slow to
+ * arrive, headers too large, bytes that are not HTTP) in EPU's error format
+ * with the security headers, then closes. Like Node's own handler, it writes
+ * nothing once a response has started on the connection.
+ */
+export function clientErrorResponder(headers: Readonly<Record<string, string>> = {}) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const code: ErrorCode =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'request_timeout'
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? 'headers_too_large'
+            : 'validation_failed';
+      const { status } = ERRORS[code];
+      const message = code === 'validation_failed' ? 'The request is not valid HTTP.' : ERRORS[code].message;
+      const body = JSON.stringify(errorBody(code, message));
+      const lines = [
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+        'content-type: application/json; charset=utf-8',
+        `content-length: ${Buffer.byteLength(body)}`,
+        // Every answer carries one; this request never got an id of its own.
+        `x-request-id: ${crypto.randomUUID()}`,
+        'connection: close',
+      ];
+      socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    }
+    socket.destroy();
+  };
+}
 
 /** An API client asks for JSON; a browser navigating gets pages. */
 export function wantsJson(request: FastifyRequest): boolean {
@@ -85,33 +126,6 @@ const CLIENT_ERROR_CODES: Partial<Record<number, ErrorCode>> = {
 };
 
 /**
- * An answer to a request the HTTP parser refused (a header with a control
- * character, an address or headers over the size limit, conflicting lengths, a
- * body too slow to arrive): no route and no hook sees it, so it is written to
- * the socket here, in the same format and with the same headers as any error.
- */
-function answerClientError(error: Error & { code?: string }, socket: Socket, headers: Readonly<Record<string, string>>): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
-  const code: ErrorCode =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? 'headers_too_large'
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? 'request_timeout'
-        : 'validation_failed';
-  const { status } = ERRORS[code];
-  const body = JSON.stringify(errorBody(code, code === 'validation_failed' ? 'The request is not valid HTTP.' : ERRORS[code].message));
-  const head = {
-    ...headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(body)),
-    'x-request-id': crypto.randomUUID(),
-    connection: 'close',
-  };
-  const lines = Object.entries(head).map(([name, value]) => `${name}: ${value}`);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
-}
-
-/**
  * Fastify with the cross-cutting behaviour every EPU HTTP server shares:
  * request ids, logs without personal data, and errors that are always a stable
  * code and never a stack trace.
@@ -120,6 +134,14 @@ export function createHttpServer(options: HttpServerOptions): App {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
+    requestTimeout: options.requestTimeoutMs,
+    http: {
+      // Node looks for overdue requests this often (30 s by default): a fraction of the timeout, so it is kept to closely.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(options.requestTimeoutMs / 4))),
+      // Node enforces neither timeout while the headers' one (60 s by default) is the longer.
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+    },
+    clientErrorHandler: clientErrorResponder(options.frameworkErrorHeaders),
     trustProxy:
       typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
     genReqId: (request) => {
@@ -137,7 +159,6 @@ export function createHttpServer(options: HttpServerOptions): App {
       return sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
     },
     forceCloseConnections: 'idle',
-    clientErrorHandler: (error, socket) => answerClientError(error, socket, options.frameworkErrorHeaders ?? {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 

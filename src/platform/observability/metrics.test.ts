@@ -33,6 +33,7 @@ describe('HTTP metrics through a real Fastify server', () => {
   beforeAll(async () => {
     metrics = createMetrics({ role: 'web', version: '1.2.3', gitSha: 'abc123' });
     app = createHttpServer({
+      requestTimeoutMs: 60_000,
       logger,
       bodyLimit: 1024,
       trustProxy: false,

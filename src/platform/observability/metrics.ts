@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './logger.js';
 import { setTraceRoute } from './tracing.js';
@@ -93,6 +93,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Always 1; the labels say which build is running.',
     labelNames: ['version', 'git_sha'],
     registers: [registry],
+    aggregator: 'first',
   }).set({ version: options.version, git_sha: options.gitSha ?? 'unknown' }, 1);
 
   const httpRequests = new Counter({
@@ -152,12 +153,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['state'],
     registers: [registry],
     collect: runScrapeHooks,
+    // Facts about the database, the same in every process of a cluster: not summed over them.
+    aggregator: 'max',
   });
   const oldestQueued = new Gauge({
     name: 'epu_queue_oldest_queued_age_seconds',
     help: 'How long the oldest due job has waited to start; 0 when none waits.',
     registers: [registry],
     collect: runScrapeHooks,
+    // Facts about the database, the same in every process of a cluster: not summed over them.
+    aggregator: 'max',
   });
   const jobs = new Counter({
     name: 'epu_jobs_total',
@@ -203,12 +208,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Unix time of the last successful backup; 0 when not known.',
     registers: [registry],
     collect: runScrapeHooks,
+    // Facts about the database, the same in every process of a cluster: not summed over them.
+    aggregator: 'max',
   });
   const drillSuccess = new Gauge({
     name: 'epu_drill_last_success_timestamp_seconds',
     help: 'Unix time of the last successful restore drill; 0 when not known.',
     registers: [registry],
     collect: runScrapeHooks,
+    // Facts about the database, the same in every process of a cluster: not summed over them.
+    aggregator: 'max',
   });
   // Only where copies are made: without a second region there is no copy to be old.
   const copySuccess = options.backupCopies
@@ -225,6 +234,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['check'],
     registers: [registry],
     collect: runScrapeHooks,
+    // Facts about the database, the same in every process of a cluster: not summed over them.
+    aggregator: 'max',
   });
 
   return {
@@ -397,11 +408,33 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** What a metrics server serves: a process's registry, or a cluster's workers summed up. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/**
+ * A cluster worker's metrics go to its primary (over the cluster's IPC), which
+ * serves every worker's together on METRICS_PORT: the workers share the
+ * public port but cannot share that one.
+ */
+export function reportToClusterPrimary(metrics: Metrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // starts answering the primary's requests
+}
+
+/** The primary's view: each scrape asks every worker and sums counters and histograms (gauges as each metric says). */
+export function clusterMetrics(): MetricsSource {
+  const aggregator = new AggregatorRegistry();
+  return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
+}
+
 /** `GET /metrics` in Prometheus text format on its own port; everything else is 404. */
 export async function startMetricsServer(options: {
   host: string;
   port: number;
-  metrics: Metrics;
+  metrics: { registry: MetricsSource };
   logger: Logger;
 }): Promise<MetricsServer> {
   const { registry } = options.metrics;

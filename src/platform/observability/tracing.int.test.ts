@@ -57,7 +57,13 @@ describe('a trace from an HTTP request through a job into a function', () => {
     const pool = createPool({ connectionString: database.url, max: 2, statementTimeoutMs: 0, applicationName: 'epu-tracing-test' });
     query = (text) => pool.query(text);
 
-    const app = createHttpServer({ logger, bodyLimit: 1024, trustProxy: false, errorPages: { notFound: () => '', error: () => '' } });
+    const app = createHttpServer({
+      logger,
+      requestTimeoutMs: 60_000,
+      bodyLimit: 1024,
+      trustProxy: false,
+      errorPages: { notFound: () => '', error: () => '' },
+    });
     instrumentHttp(app, createMetrics({ role: 'web', version: '1.0.0', gitSha: undefined }));
     app.post('/api/v1/events/:id/exports', async (request, reply) => {
       await pool.query('SELECT 1 AS in_request');

@@ -37,6 +37,7 @@ beforeAll(async () => {
   await storage.put(thumbnail, bytes, { contentType: 'image/webp' });
 
   app = createHttpServer({
+    requestTimeoutMs: 60_000,
     logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
     bodyLimit: 1024,
     trustProxy: false,
@@ -77,11 +78,11 @@ describe('GET /media/* with a valid signature', () => {
     expect(response.headers['content-disposition']).toBeUndefined();
   });
 
-  it('lets any cache keep derived files for a year', async () => {
+  it('lets the browser, never a shared cache, keep derived files for a year', async () => {
     const response = await get(await storage.signedUrl(thumbnail, { expiresInSeconds: 600 }));
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('image/webp');
-    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(response.headers['cache-control']).toBe('private, max-age=31536000, immutable');
   });
 
   it('answers 304 without a body when If-None-Match holds the ETag', async () => {
@@ -281,7 +282,7 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     ]) {
       expect(second.headers[header], header).toBe(first.headers[header]);
     }
-    expect(second.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(second.headers['cache-control']).toBe('private, max-age=31536000, immutable');
     const head = await app.inject({ method: 'HEAD', url: pathOf(url) });
     expect([head.statusCode, head.headers['content-length'], head.headers.etag, head.rawPayload.length]).toEqual([
       200,
@@ -340,7 +341,7 @@ describe('GET /media/* of small derived objects, held in memory', () => {
     expect([big.statusCode, big.headers['content-length'], big.headers['cache-control']]).toEqual([
       200,
       String(overLimit.length),
-      'public, max-age=31536000, immutable',
+      'private, max-age=31536000, immutable',
     ]);
     expect(big.rawPayload.equals(overLimit)).toBe(true);
     removeFromDisk(held);
@@ -436,6 +437,7 @@ describe('the /media/ route and its driver', () => {
       cdnBaseUrl: undefined,
     });
     const other = createHttpServer({
+      requestTimeoutMs: 60_000,
       logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
       bodyLimit: 1024,
       trustProxy: false,

@@ -3,6 +3,7 @@
 // URLs to the bucket instead, so this route matters only with file storage.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../http/errors.js';
+import { PRIVATE_IMMUTABLE } from '../http/cache-control.js';
 import type { App } from '../http/server.js';
 import type { Keyring } from '../security/keyring.js';
 import { checkMediaRequest } from './media-signing.js';
@@ -14,10 +15,10 @@ export interface MediaRoutesOptions {
   now?: () => number;
 }
 
-// Derived files (thumbnails, previews) never change under their key, so any
-// cache may keep them for good; everything else is private to whoever holds the
-// link, and only until the link expires.
-const IMMUTABLE = 'public, max-age=31536000, immutable';
+// Derived files (thumbnails, previews) never change under their key, so the
+// browser may keep them for good (PRIVATE_IMMUTABLE); everything else only until the
+// link expires. Both are private: a link of a private event's photo must never
+// be stored by a shared cache.
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -93,7 +94,7 @@ export function mediaRoutes(app: App, options: MediaRoutesOptions): void {
       reply
         .header('etag', meta.etag)
         .header('last-modified', meta.lastModified.toUTCString())
-        .header('cache-control', key.startsWith('derived/') ? IMMUTABLE : `private, max-age=${access.grant.expiresAt - nowSeconds}`)
+        .header('cache-control', key.startsWith('derived/') ? PRIVATE_IMMUTABLE : `private, max-age=${access.grant.expiresAt - nowSeconds}`)
         .header('accept-ranges', 'bytes')
         .header('x-content-type-options', 'nosniff')
         // Uploaded bytes opened directly in a tab must not run as a page of this origin.

@@ -1,0 +1,40 @@
+import type { FastifyRequest } from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { createCrossSiteGuard } from './cross-site.js';
+
+const guard = createCrossSiteGuard('https://epu.example.com');
+const request = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as FastifyRequest;
+const verdict = (method: string, headers: Record<string, string>) =>
+  guard(request(method, headers)).then(
+    () => 'allowed',
+    (error: { code?: string }) => error.code,
+  );
+
+describe('the cross-site guard', () => {
+  it.each([
+    [{ 'sec-fetch-site': 'same-origin' }, 'allowed'],
+    [{ 'sec-fetch-site': 'none' }, 'allowed'],
+    [{ 'sec-fetch-site': 'same-origin', origin: 'https://epu.example.com' }, 'allowed'],
+    [{ origin: 'https://epu.example.com' }, 'allowed'],
+    [{}, 'allowed'],
+    // The browser's own verdict wins over an Origin that happens to match.
+    [{ 'sec-fetch-site': 'cross-site', origin: 'https://epu.example.com' }, 'cross_site_request'],
+    [{ 'sec-fetch-site': 'same-site', origin: 'https://epu.example.com' }, 'cross_site_request'],
+    [{ 'sec-fetch-site': 'same-site' }, 'cross_site_request'],
+    [{ 'sec-fetch-site': 'cross-site' }, 'cross_site_request'],
+    [{ 'sec-fetch-site': 'anything-else' }, 'cross_site_request'],
+    // Full origins: scheme and port count, the Host header never does.
+    [{ origin: 'http://epu.example.com' }, 'cross_site_request'],
+    [{ origin: 'https://epu.example.com:8443' }, 'cross_site_request'],
+    [{ origin: 'https://evil.example', host: 'evil.example' }, 'cross_site_request'],
+    [{ origin: 'http://epu.example.com', host: 'epu.example.com' }, 'cross_site_request'],
+    [{ origin: 'null' }, 'cross_site_request'],
+    [{ origin: 'not a url' }, 'cross_site_request'],
+  ])('a POST with %j is %s', async (headers, expected) => {
+    expect(await verdict('POST', headers)).toBe(expected);
+  });
+
+  it('never refuses a safe method', async () => {
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) expect(await verdict(method, { 'sec-fetch-site': 'cross-site' })).toBe('allowed');
+  });
+});
