@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import type { Config } from './config/env.js';
 import { ensureEmbeddedPostgres } from './platform/db/embedded.js';
 import { createKysely, createPool, type Db } from './platform/db/pool.js';
+import { createNotifier } from './platform/db/notifier.js';
 import { createLogger, traceContextMixin, type Logger } from './platform/observability/logger.js';
 import { createKeyring, resolveSecretKeys, type Keyring } from './platform/security/keyring.js';
 import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
@@ -172,7 +173,10 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       instrumentPool(replicaPool, metrics);
       replica = createReplica({ primary: pool, replica: replicaPool, logger: logger.child({ component: 'replica' }) });
     }
-    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, pool, logger });
+    // NOTIFY for job wake-ups and page announcements, always after the writing transaction commits.
+    const notifier = createNotifier({ pool });
+    closers.push(() => notifier.flush());
+    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, notifier, logger });
     closers.push(() => bus.close());
     const db = createKysely(pool);
     const namespace = redisNamespace(databaseUrl);
@@ -195,7 +199,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     if (backupStorage !== storage) closers.push(() => backupStorage.close());
     const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
     if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
-    const queue = createQueue({ db, pool, logger });
+    const queue = createQueue({ db, pool, logger, notifier });
     const pages = createPublicPageCache({
       bus,
       logger,

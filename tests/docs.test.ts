@@ -174,3 +174,17 @@ describe('operator documents', () => {
     expect(broken).toEqual([]);
   });
 });
+
+describe('decision records', () => {
+  const records = fs.readdirSync(path.join(root, 'docs/decisions')).filter((file) => file.endsWith('.md'));
+
+  it('each have a number of their own, which their title repeats', () => {
+    const numbers = records.map((file) => file.slice(0, 4));
+    const repeated = numbers.filter((number, i) => numbers.indexOf(number) !== i);
+    expect(repeated, `decision numbers used twice: ${repeated.join(', ')}; renumber the newer record`).toEqual([]);
+    for (const file of records) {
+      expect(file).toMatch(/^\d{4}-[a-z0-9-]+\.md$/);
+      expect(read(`docs/decisions/${file}`).split('\n')[0]).toContain(String(Number(file.slice(0, 4))).padStart(4, '0'));
+    }
+  });
+});

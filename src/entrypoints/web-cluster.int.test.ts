@@ -5,7 +5,7 @@ import { testEnv } from '../../tests/support/app.js';
 import { freePort, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
 import { signUp, slowJsonPost } from '../../tests/support/client.js';
 
-// WEB_CONCURRENCY: one `epu web` primary with worker processes sharing its port (docs/decisions/0022).
+// WEB_CONCURRENCY: one `epu web` primary with worker processes sharing its port (docs/decisions/0026-web-concurrency.md).
 
 let database: TestDatabase;
 beforeAll(async () => {

@@ -17,7 +17,7 @@ import { stopTelemetry } from '../platform/observability/telemetry.js';
 /**
  * `epu web`: the stateless HTTP server. Any replica serves any request and can
  * be stopped at any time. With WEB_CONCURRENCY above 1 this process is the
- * primary of that many web processes sharing its port (docs/decisions/0022).
+ * primary of that many web processes sharing its port (docs/decisions/0026-web-concurrency.md).
  */
 export async function runWeb(config: Config): Promise<void> {
   const processes = webProcesses(config, 'web');

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createLogger } from '../../src/platform/observability/logger.js';
+import { createNotifier } from '../../src/platform/db/notifier.js';
 import { createQueue, createWorker, type Queue, type Worker, type WorkerOptions } from '../../src/platform/queue/index.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -40,7 +41,7 @@ export function useQueueHarness(name: string): QueueHarness {
     // The database is dropped WITH (FORCE) at the end: a connection it ends must not crash the run.
     harness.pool.on('error', () => undefined);
     harness.db = new Kysely({ dialect: new PostgresDialect({ pool: harness.pool }) });
-    harness.queue = createQueue({ db: harness.db, pool: harness.pool, logger });
+    harness.queue = createQueue({ db: harness.db, pool: harness.pool, logger, notifier: createNotifier({ pool: harness.pool }) });
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((worker) => worker.stop({ graceMs: 0 })));

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Db, Executor } from '../../platform/db/pool.js';
 import type { Database } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface UserRow {
   id: string;
@@ -20,7 +21,7 @@ export function createAccountsRepository(db: Db) {
   return {
     /** Runs `work` in one transaction; pass its `tx` to the writes (and to audit.record) that must commit together. */
     transaction<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-      return db.transaction().execute(work);
+      return transaction(db, work);
     },
 
     async insertUser(

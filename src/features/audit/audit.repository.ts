@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/pool.js';
 import type { AuditEventData } from './audit.types.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface AuditRow {
   id: string;
@@ -56,7 +57,7 @@ export function createAuditRepository(db: Db) {
 
     /** Retention: only the sweep may delete, and the table's trigger enforces the 30-day floor. */
     deleteOlderThan(cutoff: Date): Promise<number> {
-      return db.transaction().execute(async (tx) => {
+      return transaction(db, async (tx) => {
         await sql`SET LOCAL epu.audit_retention = 'on'`.execute(tx);
         const result = await tx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
         return Number(result.numDeletedRows);

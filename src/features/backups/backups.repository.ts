@@ -129,6 +129,15 @@ export async function nonEmptyTables(client: pg.ClientBase, tables: string[]): P
   return found;
 }
 
+/**
+ * Turns the tables' own triggers off or on (not the foreign-key checks). A
+ * restore loads rows as they were: a trigger such as the booked counts' (which
+ * adds to event_booking_counts for every booking) would count them twice.
+ */
+export async function setUserTriggers(client: pg.ClientBase, tables: string[], enabled: boolean): Promise<void> {
+  for (const table of tables) await client.query(`ALTER TABLE ${ident(table)} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+}
+
 export async function truncate(client: pg.ClientBase, tables: string[]): Promise<void> {
   if (tables.length) await client.query(`TRUNCATE ${tables.map(ident).join(', ')}`);
 }

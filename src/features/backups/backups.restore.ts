@@ -32,6 +32,7 @@ import {
   nonEmptyTables,
   resetSchema,
   setSequence,
+  setUserTriggers,
   tableChecksum,
   truncate,
 } from './backups.repository.js';
@@ -257,14 +258,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
     await migrate(options.targetUrl, options.logger, migrationsDir, { targetVersion: manifest.schemaVersion });
 
     await client.query('BEGIN');
+    const tableNames = manifest.tables.map((entry) => entry.name);
     // Migrations may seed rows (feature_flags); the backup's rows replace them.
-    await truncate(
-      client,
-      await nonEmptyTables(
-        client,
-        manifest.tables.map((entry) => entry.name),
-      ),
-    );
+    await truncate(client, await nonEmptyTables(client, tableNames));
+    await setUserTriggers(client, tableNames, false);
     for (const [index, entry] of manifest.tables.entries()) {
       const object = await storage.get(entry.key);
       if (!object) throw new Error(`object ${entry.key} disappeared during the restore`);
@@ -276,6 +273,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
       });
     }
     for (const sequence of manifest.sequences) await setSequence(client, sequence.name, sequence.lastValue);
+    await setUserTriggers(client, tableNames, true);
 
     progress('verifying row counts and checksums');
     const checks: TableCheck[] = [];

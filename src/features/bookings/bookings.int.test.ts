@@ -165,6 +165,76 @@ describe('bookings', () => {
     });
   });
 
+  it('closes bookings once the event has started: 409 booking_closed to book or to cancel, in the API and on the page', async () => {
+    const owner = await signUp(t.url);
+    const startsAt = new Date(Date.now() + 2_000).toISOString();
+    const created = await owner.client.post('/api/v1/events', { title: 'Starting soon', startsAt, capacity: 5, visibility: 'public' });
+    expect(created.status).toBe(201);
+    const eventId = created.body.id as string;
+    const early = await signUp(t.url);
+    expect((await early.client.post(`/api/v1/events/${eventId}/bookings`)).status).toBe(201);
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(startsAt) - Date.now()) + 100));
+    const late = await signUp(t.url);
+    const refused = await late.client.post(`/api/v1/events/${eventId}/bookings`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('booking_closed');
+    const cancel = await early.client.delete(`/api/v1/events/${eventId}/bookings/me`);
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe('booking_closed');
+
+    const form = await late.client.request('POST', `/events/${eventId}/book`, { form: {} });
+    expect(form.status).toBe(303);
+    expect(form.headers.get('location')).toBe(`/events/${eventId}?notice=closed`);
+    const page = await late.client.get(form.headers.get('location')!, { accept: 'text/html' });
+    expect(page.text).toContain('Bookings are closed: the event has started.');
+
+    const read = await owner.client.get(`/api/v1/events/${eventId}`);
+    expect(read.body.bookedCount).toBe(1);
+  });
+
+  it('refuses a booking in the statement itself when the event started after it was read', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 3);
+    const guest = await signUp(t.url);
+    // The service read the event while it was upcoming; by the time the booking runs, it has started.
+    const result = await t.platform.pool.query("UPDATE events SET starts_at = now() - interval '1 minute' WHERE id = $1", [event.id]);
+    expect(result.rowCount).toBe(1);
+    const { createBookingsRepository } = await import('./bookings.repository.js');
+    const repo = createBookingsRepository(t.platform.db);
+    expect(await repo.book(event.id, guest.user.id)).toEqual({ kind: 'closed' });
+    expect(await repo.book('00000000-0000-4000-8000-000000000000', guest.user.id)).toEqual({ kind: 'gone' });
+  });
+
+  it('keeps the booked count in the booking transaction: bookings, cancellations, re-bookings and deletions', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 10);
+    const users = await manyUsers(6);
+    await Promise.all(users.map((client) => client.post(`/api/v1/events/${event.id}/bookings`)));
+    await users[0]!.delete(`/api/v1/events/${event.id}/bookings/me`);
+    await users[1]!.delete(`/api/v1/events/${event.id}/bookings/me`);
+    expect((await users[1]!.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    // A booking deleted outright (retention, a cascade from its user) leaves the count too.
+    await t.platform.pool.query(
+      `DELETE FROM bookings WHERE id = (SELECT id FROM bookings WHERE event_id = $1 AND status = 'confirmed' ORDER BY created_at LIMIT 1)`,
+      [event.id],
+    );
+    const counted = await t.platform.pool.query<{ stripes: number; booked: number; actual: number }>(
+      `SELECT (SELECT count(*)::int FROM event_booking_counts WHERE event_id = $1) AS stripes,
+         (SELECT sum(booked)::int FROM event_booking_counts WHERE event_id = $1) AS booked,
+         (SELECT count(*)::int FROM bookings WHERE event_id = $1 AND status = 'confirmed') AS actual`,
+      [event.id],
+    );
+    expect(counted.rows[0]!.actual).toBe(4);
+    expect(counted.rows[0]!.booked).toBe(4);
+    expect(counted.rows[0]!.stripes).toBeGreaterThanOrEqual(1);
+    expect((await owner.client.get(`/api/v1/events/${event.id}`)).body.bookedCount).toBe(4);
+    // Deleting the event takes its counts with it.
+    expect((await owner.client.delete(`/api/v1/events/${event.id}`)).status).toBe(204);
+    const left = await t.platform.pool.query(`SELECT count(*)::int AS n FROM event_booking_counts WHERE event_id = $1`, [event.id]);
+    expect(left.rows[0]!.n).toBe(0);
+  });
+
   it('books events without a limit', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, null);

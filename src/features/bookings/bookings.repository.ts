@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
-import type { Db, WithinTransaction } from '../../platform/db/pool.js';
+import { sql, type Transaction } from 'kysely';
+import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
+import type { Database } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface BookingRow {
   id: string;
@@ -9,13 +11,23 @@ export interface BookingRow {
   created_at: Date;
 }
 
-export type BookResult = { kind: 'created'; booking: BookingRow } | { kind: 'existing'; booking: BookingRow } | { kind: 'full' };
+export type BookResult =
+  | { kind: 'created'; booking: BookingRow }
+  | { kind: 'existing'; booking: BookingRow }
+  | { kind: 'full' }
+  | { kind: 'closed' }
+  | { kind: 'gone' };
 
-const UNIQUE_VIOLATION = '23505';
+interface BookAttempt extends Partial<BookingRow> {
+  /** Null when the event does not exist. */
+  open: boolean | null;
+  capacity: number | null;
+  place_no: number | null;
+}
 
 export function createBookingsRepository(db: Db) {
-  const findConfirmed = (eventId: string, userId: string) =>
-    db
+  const findConfirmed = (eventId: string, userId: string, executor: Executor = db) =>
+    executor
       .selectFrom('bookings')
       .select(['id', 'event_id', 'user_id', 'status', 'created_at'])
       .where('event_id', '=', eventId)
@@ -23,61 +35,78 @@ export function createBookingsRepository(db: Db) {
       .where('status', '=', 'confirmed')
       .executeTakeFirst();
 
+  /**
+   * One statement: checks that the event has not started, claims the lowest
+   * free place of a capped event (SKIP LOCKED: concurrent bookings take
+   * different places in parallel instead of queueing on one counter), inserts
+   * the booking unless the user already has one, and points the place at it.
+   * Its confirmed count goes up in the same statement (a trigger on bookings,
+   * migration 0010). `wait` claims without SKIP LOCKED, for when every free
+   * place is held by a booking in flight that may still roll back.
+   * The place is matched by scalar subqueries, never by a join: joined, the
+   * planner scanned every place of the event (decision 0003).
+   */
+  const attempt = (tx: Transaction<Database>, eventId: string, userId: string, wait: boolean) =>
+    sql<BookAttempt>`WITH event AS (
+        SELECT capacity, starts_at > now() AS open FROM events WHERE id = ${eventId}::uuid
+      ),
+      place AS MATERIALIZED (
+        SELECT place_no FROM event_places
+        WHERE event_id = ${eventId}::uuid AND booking_id IS NULL AND (SELECT open AND capacity IS NOT NULL FROM event)
+        ORDER BY place_no LIMIT 1 FOR UPDATE ${wait ? sql`` : sql`SKIP LOCKED`}
+      ),
+      booking AS (
+        INSERT INTO bookings (event_id, user_id, status)
+        SELECT ${eventId}::uuid, ${userId}::uuid, 'confirmed' FROM event
+        WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
+        ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
+        RETURNING id, event_id, user_id, status, created_at
+      ),
+      taken AS (
+        UPDATE event_places SET booking_id = (SELECT id FROM booking)
+        WHERE event_id = ${eventId}::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
+      )
+      SELECT (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity, (SELECT place_no FROM place) AS place_no,
+        booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
+      FROM (SELECT) AS one LEFT JOIN booking ON true`
+      .execute(tx)
+      .then((result) => result.rows[0]!);
+
   return {
-    findConfirmed,
+    findConfirmed: (eventId: string, userId: string) => findConfirmed(eventId, userId),
 
     /**
-     * Books a place. A capped event's places are rows; claiming one with
-     * FOR UPDATE SKIP LOCKED lets concurrent bookings take different places in
-     * parallel instead of queueing on one counter, and a booking exists only
-     * with its claimed place, so confirmed bookings never exceed capacity.
-     * `within` runs in the same transaction once the booking is made.
+     * Books a place: a booking exists only with its claimed place, so confirmed
+     * bookings never exceed capacity. `within` runs in the same transaction once
+     * the booking is made (its audit entry), and the transaction commits once.
      */
-    async book(eventId: string, userId: string, capped: boolean, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookResult> {
-      const existing = await findConfirmed(eventId, userId);
-      if (existing) return { kind: 'existing', booking: existing };
-      try {
-        return await db.transaction().execute(async (tx): Promise<BookResult> => {
-          let placeNo: number | undefined;
-          if (capped) {
-            const claim = (skipLocked: boolean) =>
-              sql<{ place_no: number }>`SELECT place_no FROM event_places
-                WHERE event_id = ${eventId}::uuid AND booking_id IS NULL
-                ORDER BY place_no LIMIT 1 FOR UPDATE ${skipLocked ? sql`SKIP LOCKED` : sql``}`.execute(tx);
-            // Every free place may be locked by bookings still in flight; only
-            // then wait for them, since one of them may roll back and free its place.
-            placeNo = (await claim(true)).rows[0]?.place_no ?? (await claim(false)).rows[0]?.place_no;
-            if (placeNo === undefined) return { kind: 'full' };
-          }
-          const booking = await tx
-            .insertInto('bookings')
-            .values({ event_id: eventId, user_id: userId, status: 'confirmed' })
-            .returning(['id', 'event_id', 'user_id', 'status', 'created_at'])
-            .executeTakeFirstOrThrow();
-          if (placeNo !== undefined) {
-            await tx
-              .updateTable('event_places')
-              .set({ booking_id: booking.id })
-              .where('event_id', '=', eventId)
-              .where('place_no', '=', placeNo)
-              .execute();
-          }
+    book(eventId: string, userId: string, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookResult> {
+      return transaction(db, async (tx): Promise<BookResult> => {
+        let result = await attempt(tx, eventId, userId, false);
+        if (result.open === null) return { kind: 'gone' };
+        if (!result.open) return { kind: 'closed' };
+        // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
+        if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(tx, eventId, userId, true);
+        if (result.id) {
+          const booking: BookingRow = {
+            id: result.id,
+            event_id: result.event_id!,
+            user_id: result.user_id!,
+            status: result.status!,
+            created_at: result.created_at!,
+          };
           await within?.(tx, booking);
           return { kind: 'created', booking };
-        });
-      } catch (error) {
-        // The same user booking twice at once: the unique index lets one win; the other answers with it.
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-          const winner = await findConfirmed(eventId, userId);
-          if (winner) return { kind: 'existing', booking: winner };
         }
-        throw error;
-      }
+        // Nothing inserted: the user already had a booking (a double submit lands here too), or the event is full.
+        const existing = await findConfirmed(eventId, userId, tx);
+        return existing ? { kind: 'existing', booking: existing } : { kind: 'full' };
+      });
     },
 
     /** Cancels the user's booking and frees its place in one transaction; `within` runs in it when a booking was cancelled. */
     cancel(eventId: string, userId: string, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookingRow | undefined> {
-      return db.transaction().execute(async (tx) => {
+      return transaction(db, async (tx) => {
         const cancelled = await tx
           .updateTable('bookings')
           .set({ status: 'cancelled', cancelled_at: new Date() })

@@ -90,6 +90,8 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
       await bookings.book(request.params.id, viewer);
     } catch (error) {
       if (error instanceof AppError && error.code === 'event_full') return reply.redirect(`/events/${request.params.id}?notice=full`, 303);
+      if (error instanceof AppError && error.code === 'booking_closed')
+        return reply.redirect(`/events/${request.params.id}?notice=closed`, 303);
       throw error;
     }
     return reply.redirect(`/events/${request.params.id}?notice=booked`, 303);
@@ -97,7 +99,13 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
 
   app.post('/events/:id/cancel', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
-    await bookings.cancel(request.params.id, viewer);
+    try {
+      await bookings.cancel(request.params.id, viewer);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'booking_closed')
+        return reply.redirect(`/events/${request.params.id}?notice=closed`, 303);
+      throw error;
+    }
     return reply.redirect(`/events/${request.params.id}?notice=cancelled`, 303);
   });
 }

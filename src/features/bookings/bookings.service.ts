@@ -18,27 +18,43 @@ export const toBookingJson = (row: BookingRow): BookingJson => ({
   createdAt: row.created_at.toISOString(),
 });
 
+/** Bookings close, and can no longer be cancelled, once the event has started. */
+export const hasStarted = (event: { starts_at: Date }, now = new Date()) => event.starts_at <= now;
+
 export function createBookingsService(deps: { repo: BookingsRepository; events: EventsService; audit: AuditRecorder }) {
   const { repo, events, audit } = deps;
 
   return {
-    /** A confirmed booking; `created` is false when the caller already had one. */
+    /** A confirmed booking; `created` is false when the caller already had one. Closed once the event has started. */
     async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
       const event = await events.getVisible(eventId, viewer);
-      // A new booking and its audit entry commit together.
-      const result = await repo.book(event.id, viewer.id, event.capacity !== null, (tx, booking) =>
+      if (hasStarted(event)) throw new AppError('booking_closed');
+      // A new booking and its audit entry commit together; the statement checks the start time again.
+      const result = await repo.book(event.id, viewer.id, (tx, booking) =>
         audit.record(
           { action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
           tx,
         ),
       );
-      if (result.kind === 'full') throw new AppError('event_full');
-      if (result.kind === 'created') await events.bookingsChanged(event.id);
-      return { booking: toBookingJson(result.booking), created: result.kind === 'created' };
+      switch (result.kind) {
+        case 'full':
+          throw new AppError('event_full');
+        case 'closed':
+          throw new AppError('booking_closed');
+        case 'gone':
+          throw new AppError('not_found', 'No such event.');
+        case 'created':
+          await events.bookingsChanged(event.id);
+          return { booking: toBookingJson(result.booking), created: true };
+        case 'existing':
+          return { booking: toBookingJson(result.booking), created: false };
+      }
     },
 
+    /** Cancels the caller's booking, until the event starts. */
     async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
       const event = await events.getVisible(eventId, viewer);
+      if (hasStarted(event)) throw new AppError('booking_closed', 'The event has started: bookings can no longer be cancelled.');
       const cancelled = await repo.cancel(event.id, viewer.id, (tx, booking) =>
         audit.record(
           { action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },

@@ -1,6 +1,7 @@
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Database, Visibility } from '../../platform/db/schema.js';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface EventRow {
   id: string;
@@ -31,12 +32,15 @@ export interface EventFields {
   timeZone: string;
 }
 
+// The booked count: the sum of the event's stripes in event_booking_counts,
+// which the booking transaction keeps (migration 0010): at most 64 index
+// entries per event, where counting its confirmed bookings read one per booking.
+const BOOKED_COUNT = `(SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id)`;
+
 // One query shape for a single event and for lists: the owner's name by join
-// and the booked count from the partial index on confirmed bookings, so a page
-// of events is one round trip (no N+1).
+// and the booked count, so a page of events is one round trip (no N+1).
 const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
-  u.name AS owner_name, e.created_at, e.updated_at,
-  (SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS booked_count
+  u.name AS owner_name, e.created_at, e.updated_at, ${BOOKED_COUNT} AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id`;
 
 /**
@@ -71,7 +75,7 @@ function selectEvents(db: Executor) {
       'u.name as owner_name',
       'e.created_at',
       'e.updated_at',
-      sql<number>`(SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed')`.as('booked_count'),
+      sql<number>`${sql.raw(BOOKED_COUNT)}`.as('booked_count'),
     ]);
 }
 
@@ -121,7 +125,7 @@ export function createEventsRepository(db: Db) {
 
     /** The event and its places in one transaction: a capped event has exactly `capacity` place rows. `within(tx, id)` runs last in it. */
     insert(ownerId: string, slug: string, fields: EventFields, within?: WithinTransaction<[id: string]>): Promise<string> {
-      return db.transaction().execute(async (tx) => {
+      return transaction(db, async (tx) => {
         const { id } = await tx
           .insertInto('events')
           .values({
@@ -151,7 +155,7 @@ export function createEventsRepository(db: Db) {
      * below the places already booked (and then `within` does not run).
      */
     update(id: string, changes: Partial<EventFields>, within?: WithinTransaction): Promise<boolean> {
-      return db.transaction().execute(async (tx) => {
+      return transaction(db, async (tx) => {
         if (changes.capacity !== undefined) {
           await tx.selectFrom('event_places').select('place_no').where('event_id', '=', id).forUpdate().execute();
           const { count } = await tx
@@ -191,7 +195,7 @@ export function createEventsRepository(db: Db) {
 
     /** Deletes the event; `within` runs in the same transaction. */
     async delete(id: string, within?: WithinTransaction): Promise<void> {
-      await db.transaction().execute(async (tx) => {
+      await transaction(db, async (tx) => {
         await tx.deleteFrom('events').where('id', '=', id).execute();
         await within?.(tx);
       });
@@ -200,7 +204,7 @@ export function createEventsRepository(db: Db) {
     async counters(now: Date, executor: Db = db): Promise<{ upcomingEvents: number; bookings: number; members: number }> {
       const row = await sql<{ upcoming_events: number; bookings: number; members: number }>`SELECT
           (SELECT count(*) FROM events WHERE visibility = 'public' AND starts_at >= ${now}) AS upcoming_events,
-          (SELECT count(*) FROM bookings WHERE status = 'confirmed') AS bookings,
+          (SELECT coalesce(sum(booked), 0) FROM event_booking_counts) AS bookings,
           (SELECT count(*) FROM users) AS members`.execute(executor);
       const counts = row.rows[0]!;
       return { upcomingEvents: counts.upcoming_events, bookings: counts.bookings, members: counts.members };

@@ -3,7 +3,7 @@ import type { SafeHtml } from '../../platform/http/html.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.repository.js';
 import type { App } from '../../platform/http/server.js';
-import { AppError } from '../../platform/http/errors.js';
+import { AppError, ERRORS } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
 import { PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
@@ -233,7 +233,7 @@ export function eventsRoutes(
         myBooking,
         attendees: attendees?.items.map((b) => b.user) ?? null,
         notice: ownEntry(NOTICES, notice),
-        problem: notice === 'full' ? 'Sorry, the event is full.' : uploadProblem,
+        problem: notice === 'full' ? 'Sorry, the event is full.' : notice === 'closed' ? ERRORS.booking_closed.message : uploadProblem,
         extra,
       }),
     );

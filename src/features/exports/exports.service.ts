@@ -6,6 +6,7 @@ import type { ObjectStorage } from '../../platform/storage/storage.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import type { EventsService, Viewer } from '../events/events.service.js';
 import type { ExportRow, ExportsRepository } from './exports.repository.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export const BUILD_EXPORT_JOB = 'exports.build';
 export const BUILD_EXPORT_ATTEMPTS = 3;
@@ -51,7 +52,7 @@ export function createExportsService(deps: {
   }
 
   async function request(viewer: Viewer, eventId: string | null): Promise<ExportJson> {
-    const row = await deps.db.transaction().execute(async (tx) => {
+    const row = await transaction(deps.db, async (tx) => {
       const created = await repo.insert(tx, viewer.id, eventId);
       await deps.queue.enqueue(
         BUILD_EXPORT_JOB,

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import type { Db } from '../../platform/db/pool.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface FlagRow {
   name: string;
@@ -101,7 +102,7 @@ export function createFlagsRepository(db: Db) {
     },
 
     transaction<T>(work: (tx: FlagsTransaction) => Promise<T>): Promise<T> {
-      return db.transaction().execute((tx) => work(inTransaction(tx)));
+      return transaction(db, (tx) => work(inTransaction(tx)));
     },
   };
 }

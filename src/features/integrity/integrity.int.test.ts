@@ -81,6 +81,16 @@ describe('integrity checks', () => {
     expect(output).toMatch(/integrity problem\(s\) found in missing_objects, over_capacity, event_places/);
   });
 
+  it('reports a booked count that drifted from the confirmed bookings', async () => {
+    expect((await t.services.integrity.run()).checks.booked_counts.problems).toBe(0);
+    // One stripe of the event's count, changed behind the application.
+    const stripe = sql`(event_id, stripe) = (SELECT event_id, stripe FROM event_booking_counts WHERE event_id = ${eventId} LIMIT 1)`;
+    await sql`UPDATE event_booking_counts SET booked = booked + 2 WHERE ${stripe}`.execute(t.platform.db);
+    const report = await t.services.integrity.run();
+    expect(report.checks.booked_counts).toEqual({ problems: 1, samples: [`event ${eventId}: count says 4, 2 confirmed bookings`] });
+    await sql`UPDATE event_booking_counts SET booked = booked - 2 WHERE ${stripe}`.execute(t.platform.db);
+  });
+
   it('reports objects no photo points to once they are older than the grace period', async () => {
     const stray = newObjectKey('originals', 'png');
     await t.platform.storage.put(stray, Buffer.from('stray'), { contentType: 'image/png' });

@@ -59,6 +59,18 @@ export function createIntegrityRepository(db: Db) {
       );
     },
 
+    /** Events whose kept booked count (event_booking_counts, migration 0010) differs from their confirmed bookings. */
+    bookedCounts(): Promise<CheckResult> {
+      return countAndSample(
+        db,
+        sql<{ sample: string }>`SELECT 'event ' || coalesce(c.event_id, b.event_id) || ': count says ' || coalesce(c.booked, 0)
+            || ', ' || coalesce(b.n, 0) || ' confirmed bookings' AS sample
+          FROM (SELECT event_id, sum(booked) AS booked FROM event_booking_counts GROUP BY event_id) c
+          FULL JOIN (SELECT event_id, count(*) AS n FROM bookings WHERE status = 'confirmed' GROUP BY event_id) b ON b.event_id = c.event_id
+          WHERE coalesce(c.booked, 0) <> coalesce(b.n, 0)`,
+      );
+    },
+
     /**
      * The place rows that make overbooking impossible (decision 0003): a capped
      * event has exactly `capacity` places, an uncapped one none; a place holds

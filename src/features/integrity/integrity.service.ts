@@ -10,6 +10,7 @@ export const INTEGRITY_CHECKS = [
   'orphan_objects',
   'over_capacity',
   'event_places',
+  'booked_counts',
   'null_anomalies',
   'stats_drift',
 ] as const;
@@ -20,6 +21,7 @@ export const CHECK_TITLES: Record<IntegrityCheck, string> = {
   orphan_objects: 'Stored objects no photo points to',
   over_capacity: 'Events with more confirmed bookings than capacity',
   event_places: 'Event places out of step with capacity and bookings',
+  booked_counts: 'Booked counts out of step with the confirmed bookings',
   null_anomalies: 'Rows missing what their state promises',
   stats_drift: 'Stats totals drifting from live counts',
 };
@@ -136,6 +138,7 @@ export function createIntegrityService(deps: { repo: IntegrityRepository; storag
         orphan_objects: () => objectResult('orphans'),
         over_capacity: () => repo.overCapacity(),
         event_places: () => repo.eventPlaces(),
+        booked_counts: () => repo.bookedCounts(),
         null_anomalies: () => repo.nullAnomalies(now),
         stats_drift: () => statsDrift(now),
       };

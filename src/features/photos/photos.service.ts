@@ -15,6 +15,7 @@ import type { EventRow } from '../events/events.repository.js';
 import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
 import { IMAGE_TYPES, ImageCompletenessCheck, type ImageType, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface PhotoJson {
   id: string;
@@ -196,7 +197,7 @@ export function createPhotosService(deps: {
         discard: () => deps.storage.delete(key),
         commit: async () => {
           try {
-            const inserted = await deps.db.transaction().execute(async (tx) => {
+            const inserted = await transaction(deps.db, async (tx) => {
               const photo = await repo.insert(tx, {
                 eventId: event.id,
                 uploaderId: viewer.id,
@@ -294,7 +295,7 @@ export function createPhotosService(deps: {
       if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer))
         throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
       // The row and its audit entry commit together; the objects go after.
-      const deleted = await deps.db.transaction().execute(async (tx) => {
+      const deleted = await transaction(deps.db, async (tx) => {
         const row = await repo.deleteById(photo.id, tx);
         if (row)
           await deps.audit.record(

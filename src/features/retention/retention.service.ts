@@ -11,6 +11,7 @@ import type { ExportsRepository } from '../exports/exports.repository.js';
 import type { PhotosRepository } from '../photos/photos.repository.js';
 import { deleteObjects } from '../photos/photos.service.js';
 import type { RetentionRepository } from './retention.repository.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export const RETENTION_SWEEP_JOB = 'retention.sweep';
 
@@ -113,7 +114,7 @@ export function createRetentionService(deps: {
      * deleted after it commits. The anonymised row goes with the sweep.
      */
     async deleteAccount(userId: string, now = new Date()): Promise<AccountDeletion> {
-      const erased = await deps.db.transaction().execute(async (tx) => {
+      const erased = await transaction(deps.db, async (tx) => {
         const rows = await repo.eraseAccount(tx, userId, now);
         if (!rows) return null;
         await deps.audit.record(

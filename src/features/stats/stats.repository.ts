@@ -1,6 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../../platform/db/pool.js';
 import type { StatsTotalsTable } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface DailyRow {
   day: string;
@@ -43,10 +44,9 @@ export function createStatsRepository(db: Db) {
      * are index-only counts (see docs/decisions/0011-stats-and-integrity.md).
      */
     aggregate(from: string, to: string, now: Date): Promise<{ days: number; totals: TotalsRow }> {
-      return db
-        .transaction()
-        .setIsolationLevel('repeatable read')
-        .execute(async (tx) => {
+      return transaction(
+        db,
+        async (tx) => {
           const days = await sql`INSERT INTO stats_daily (day, signups, bookings, uploads, computed_at)
             SELECT g.day::date,
               (SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND u.created_at >= ${DAY_START} AND u.created_at < ${DAY_END}),
@@ -71,7 +71,9 @@ export function createStatsRepository(db: Db) {
               storage_bytes = EXCLUDED.storage_bytes, computed_at = EXCLUDED.computed_at
             RETURNING users, events, bookings, photos, storage_bytes, computed_at`.execute(tx);
           return { days: Number(days.numAffectedRows ?? 0), totals: totals.rows[0]! };
-        });
+        },
+        { isolationLevel: 'repeatable read' },
+      );
     },
 
     totals(): Promise<TotalsRow | undefined> {

@@ -59,12 +59,20 @@ export interface EventPlacesTable {
   booking_id: string | null;
 }
 
+/** An event's confirmed bookings in stripes kept by a trigger on bookings (migration 0010); the count is the sum. */
+export interface EventBookingCountsTable {
+  event_id: string;
+  stripe: number;
+  booked: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   events: EventsTable;
   bookings: BookingsTable;
   event_places: EventPlacesTable;
+  event_booking_counts: EventBookingCountsTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
   audit_log: AuditLogTable;

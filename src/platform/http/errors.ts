@@ -15,6 +15,7 @@ export const ERRORS = {
   request_timeout: { status: 408, message: 'The request took too long to arrive; send it again.' },
   email_taken: { status: 409, message: 'An account with this email exists; sign in instead.' },
   event_full: { status: 409, message: 'The event is full.' },
+  booking_closed: { status: 409, message: 'Bookings are closed: the event has started.' },
   capacity_below_bookings: { status: 409, message: 'Capacity cannot go below the places already booked.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   too_large: { status: 413, message: 'The upload is larger than allowed.' },

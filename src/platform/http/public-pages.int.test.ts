@@ -12,6 +12,7 @@ import { createPostgresBus } from '../pubsub/postgres-bus.js';
 import type { ChangeBus } from '../pubsub/change-bus.js';
 import { createPublicPageCache, PAGE_TAGS, type PublicPageCache } from './public-pages.js';
 import type { App } from './server.js';
+import { createNotifier } from '../db/notifier.js';
 
 const logger = createLogger({ level: 'silent', pretty: false, name: 'pages-test' });
 let database: TestDatabase;
@@ -36,7 +37,7 @@ afterAll(async () => {
 
 /** Routes /a and /b (tags a, b), /private (not public), /cookie (sets a cookie), /missing (404); `renders` counts each route's handler runs. */
 async function pageApp(options: { ttlSeconds?: number; gate?: Promise<void> } = {}) {
-  const bus = createPostgresBus({ pool, connectionString: database.url, logger });
+  const bus = createPostgresBus({ notifier: createNotifier({ pool }), connectionString: database.url, logger });
   const pages = createPublicPageCache({ bus, logger, ttlSeconds: options.ttlSeconds ?? 10 });
   const app = Fastify();
   const renders: Record<string, number> = {};

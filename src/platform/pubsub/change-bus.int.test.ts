@@ -9,6 +9,7 @@ import { createLogger } from '../observability/logger.js';
 import type { ChangeBus } from './change-bus.js';
 import { BUS_APPLICATION_NAME, createPostgresBus } from './postgres-bus.js';
 import { createRedisBus } from './redis-bus.js';
+import { createNotifier } from '../db/notifier.js';
 
 const logger = createLogger({ level: 'silent', pretty: false, name: 'bus-test' });
 
@@ -97,11 +98,11 @@ afterAll(async () => {
   await database.drop();
 });
 
-contract('PostgreSQL', () => createPostgresBus({ pool, connectionString: database.url, logger }));
+contract('PostgreSQL', () => createPostgresBus({ notifier: createNotifier({ pool }), connectionString: database.url, logger }));
 
 describe('PostgreSQL bus', () => {
   it('reconnects after its connection is killed, asks subscribers to resync, and delivers again', async () => {
-    const bus = createPostgresBus({ pool, connectionString: database.url, logger });
+    const bus = createPostgresBus({ notifier: createNotifier({ pool }), connectionString: database.url, logger });
     try {
       const box = inbox();
       let resyncs = 0;
@@ -121,7 +122,7 @@ describe('PostgreSQL bus', () => {
   });
 
   it('opens no listening connection until something subscribes', async () => {
-    const bus = createPostgresBus({ pool, connectionString: database.url, logger });
+    const bus = createPostgresBus({ notifier: createNotifier({ pool }), connectionString: database.url, logger });
     await bus.publish('test_lazy', 'nobody listens');
     const { rows } = await pool.query(
       'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',

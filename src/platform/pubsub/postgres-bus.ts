@@ -1,12 +1,13 @@
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import type { Notifier } from '../db/notifier.js';
 import { assertChannelName, type ChangeBus, createHandlerRegistry, reconnectDelayMs } from './change-bus.js';
 
 export const BUS_APPLICATION_NAME = 'epu-bus';
 const PING_INTERVAL_MS = 30_000;
 
 /**
- * The default bus: NOTIFY through the pool, LISTEN on one dedicated connection
+ * The default bus: NOTIFY after commit, coalesced (platform/db/notifier.ts), LISTEN on one dedicated connection
  * per process (a pooled connection could be handed to someone else between
  * notifications). A lost connection is re-established with backoff, and
  * subscribers are told to resync because notifications sent meanwhile are gone.
@@ -15,8 +16,8 @@ const PING_INTERVAL_MS = 30_000;
  * Behind a transaction-mode pooler (PgBouncer) LISTEN receives nothing: point
  * DATABASE_URL at a direct connection or set REDIS_URL.
  */
-export function createPostgresBus(options: { pool: pg.Pool; connectionString: string; logger: Logger }): ChangeBus {
-  const { pool, logger } = options;
+export function createPostgresBus(options: { notifier: Notifier; connectionString: string; logger: Logger }): ChangeBus {
+  const { notifier, logger } = options;
   const registry = createHandlerRegistry((error, channel) => logger.error({ err: error, channel }, 'change handler failed'));
   let client: pg.Client | null = null;
   let listening = false;
@@ -86,7 +87,7 @@ export function createPostgresBus(options: { pool: pg.Pool; connectionString: st
 
     async publish(channel, message) {
       assertChannelName(channel);
-      await pool.query('SELECT pg_notify($1, $2)', [channel, message]);
+      await notifier.notify(channel, message);
     },
 
     async subscribe(channel, handler, subscribeOptions = {}) {

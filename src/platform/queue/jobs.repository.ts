@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { JobSchedulesTable, JobsTable, JobStatus } from '../db/schema.js';
 import { decodeCursor, isUuid, toPage, type Page } from '../http/pagination.js';
+import { transaction } from '../db/transaction.js';
 
 export interface QueueDatabase {
   jobs: JobsTable;
@@ -83,7 +84,7 @@ const ACTIVE: JobStatus[] = ['queued', 'running'];
 export function createJobsRepository(db: Kysely<QueueDatabase>) {
   return {
     inTransaction<T>(work: (trx: Transaction<QueueDatabase>) => Promise<T>): Promise<T> {
-      return db.transaction().execute(work);
+      return transaction(db, work);
     },
 
     /**
@@ -168,15 +169,17 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
     },
 
     /** A dead job back in the queue with its attempts reset; false if it was not dead. */
-    async retryDead(id: string): Promise<boolean> {
-      if (!isUuid(id)) return false;
-      const result = await db
+    /** Queues a dead job again from its first attempt; its name, or null when there is no such dead job. */
+    async retryDead(id: string): Promise<string | null> {
+      if (!isUuid(id)) return null;
+      const row = await db
         .updateTable('jobs')
         .set({ status: 'queued', attempts: 0, run_at: sql<Date>`now()`, finished_at: null, locked_by: null, locked_until: null })
         .where('id', '=', id)
         .where('status', '=', 'dead')
+        .returning('name')
         .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+      return row?.name ?? null;
     },
 
     /** Deletes completed and dead jobs finished before `date`, in batches so no transaction grows large. */

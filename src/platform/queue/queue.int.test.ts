@@ -4,6 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
 import { createLogger } from '../observability/logger.js';
 import { createQueue, type Queue } from './index.js';
+import { createNotifier } from '../db/notifier.js';
+import { transaction } from '../db/transaction.js';
 
 let database: TestDatabase;
 let pool: pg.Pool;
@@ -16,7 +18,12 @@ beforeAll(async () => {
   // The database is dropped WITH (FORCE) at the end: a connection it ends must not crash the run.
   pool.on('error', () => undefined);
   db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  queue = createQueue({ db, pool, logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }) });
+  queue = createQueue({
+    db,
+    pool,
+    logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }),
+    notifier: createNotifier({ pool }),
+  });
 });
 afterAll(async () => {
   await db.destroy();
@@ -86,7 +93,7 @@ describe('enqueue', () => {
     const failure = new Error('the business write failed');
     let enqueued = '';
     await expect(
-      db.transaction().execute(async (trx) => {
+      transaction(db, async (trx) => {
         enqueued = await queue.enqueue('exports.build', { exportId: 'x' }, { executor: trx });
         throw failure;
       }),
@@ -97,30 +104,67 @@ describe('enqueue', () => {
   });
 
   it('inside a transaction that commits, stores the job with it', async () => {
-    const id = await db.transaction().execute((trx) => queue.enqueue('exports.build', { exportId: 'y' }, { executor: trx }));
+    const id = await transaction(db, (trx) => queue.enqueue('exports.build', { exportId: 'y' }, { executor: trx }));
     expect((await queue.get(id))!.status).toBe('queued');
   });
 
-  it('wakes listeners on commit only: a rolled-back enqueue sends no notification', async () => {
-    const listener = new pg.Client({ connectionString: database.url });
-    await listener.connect();
+  /** A connection LISTENing on the jobs channel, with what it received. */
+  async function jobsListener() {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
     const received: string[] = [];
-    listener.on('notification', (message) => received.push(message.payload ?? ''));
-    await listener.query('LISTEN epu_jobs');
+    client.on('notification', (message) => received.push(message.payload ?? ''));
+    await client.query('LISTEN epu_jobs');
+    return { received, close: () => client.end() };
+  }
+
+  it('wakes listeners on commit only: a rolled-back enqueue sends no notification', async () => {
+    const listener = await jobsListener();
     try {
-      await db
-        .transaction()
-        .execute(async (trx) => {
-          await queue.enqueue('rolled.back', {}, { executor: trx });
-          throw new Error('rollback');
-        })
-        .catch(() => undefined);
+      await transaction(db, async (trx) => {
+        await queue.enqueue('rolled.back', {}, { executor: trx });
+        throw new Error('rollback');
+      }).catch(() => undefined);
       await queue.enqueue('not.yet', {}, { runAt: new Date(Date.now() + 60_000) });
       await queue.enqueue('committed', {});
-      await expect.poll(() => received, { timeout: 5_000 }).toContain('committed');
-      expect(received).toEqual(['committed']);
+      await expect.poll(() => listener.received, { timeout: 5_000 }).toContain('committed');
+      expect(listener.received).toEqual(['committed']);
     } finally {
-      await listener.end();
+      await listener.close();
+    }
+  });
+
+  it('notifies from outside the enqueuing transaction, once it has committed', async () => {
+    // No trigger notifies: a NOTIFY in a write transaction holds a cluster-wide lock through its commit's WAL flush.
+    const notifying = await sql<{ tgname: string }>`SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE NOT t.tgisinternal AND p.prosrc ILIKE '%notify%'`.execute(db);
+    expect(notifying.rows).toEqual([]);
+
+    const listener = await jobsListener();
+    try {
+      let insideTransaction = 'not run';
+      const id = await transaction(db, async (trx) => {
+        const enqueued = await queue.enqueue('after.commit', {}, { executor: trx });
+        // Longer than the notifier's window: had it sent anything, the (autocommitted) NOTIFY would have arrived by now.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        insideTransaction = listener.received.join(',');
+        return enqueued;
+      });
+      expect(insideTransaction).toBe('');
+      await expect.poll(() => listener.received, { timeout: 5_000 }).toEqual(['after.commit']);
+      expect((await queue.get(id))!.status).toBe('queued');
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('still wakes workers, a little later, for a job enqueued in a transaction opened without platform/db transaction()', async () => {
+    const listener = await jobsListener();
+    try {
+      await db.transaction().execute((trx) => queue.enqueue('blind.transaction', {}, { executor: trx }));
+      await expect.poll(() => listener.received, { timeout: 5_000 }).toEqual(['blind.transaction']);
+    } finally {
+      await listener.close();
     }
   });
 });

@@ -6,6 +6,9 @@ import type { Logger } from '../observability/logger.js';
 import { createJobsRepository, type Job, type JobCounts, type JobsRepository, type QueueDatabase } from './jobs.repository.js';
 import { nextSlot } from './schedule.js';
 import { injectTraceContext } from '../observability/tracing.js';
+import type { Notifier } from '../db/notifier.js';
+import { afterCommit } from '../db/transaction.js';
+import { JOBS_CHANNEL } from './listener.js';
 
 export interface EnqueueOptions {
   /** Not before this time; default now. */
@@ -38,7 +41,12 @@ export interface QueueDependencies {
   db: Kysely<any>;
   pool: pg.Pool;
   logger: Logger;
+  /** Wakes idle workers once a due job is committed (see platform/db/notifier.ts); without it they find it by polling. */
+  notifier?: Notifier;
 }
+
+/** How long a wake-up waits when the enqueuing transaction was not opened by platform/db `transaction`, whose commit it cannot see. */
+const BLIND_WAKE_DELAY_MS = 100;
 
 // The worker reaches the queue's SQL through here, so that it stays out of the public interface.
 const repositories = new WeakMap<Queue, JobsRepository>();
@@ -55,8 +63,22 @@ function activeTrace(): Record<string, string> | undefined {
   return Object.keys(carrier).length ? carrier : undefined;
 }
 
-export function createQueue({ db, logger }: QueueDependencies): Queue {
+export function createQueue({ db, logger, notifier }: QueueDependencies): Queue {
   const repository = createJobsRepository(db as Kysely<QueueDatabase>);
+  let warnedBlind = false;
+
+  const wake = (name: string) => {
+    notifier?.notify(JOBS_CHANNEL, name).catch((error: Error) => logger.warn({ err: error }, 'could not wake workers; they will poll'));
+  };
+  /** Wakes workers for a due job once the enqueue is committed; never inside the enqueuing transaction (no NOTIFY there). */
+  const wakeAfterCommit = (name: string, executor: Kysely<any>) => {
+    if (afterCommit(executor, () => wake(name))) return;
+    if (!warnedBlind) {
+      warnedBlind = true;
+      logger.warn({ jobName: name }, 'a job was enqueued in a transaction not opened by platform/db transaction(): workers wake late');
+    }
+    setTimeout(() => wake(name), BLIND_WAKE_DELAY_MS).unref();
+  };
 
   const queue: Queue = {
     async enqueue(name, payload, options = {}) {
@@ -69,6 +91,7 @@ export function createQueue({ db, logger }: QueueDependencies): Queue {
         options.executor as Kysely<QueueDatabase> | undefined,
       );
       logger.debug({ job: id, jobName: name, key: options.key }, 'job enqueued');
+      if (!options.runAt || options.runAt.getTime() <= Date.now()) wakeAfterCommit(name, options.executor ?? db);
       return id;
     },
 
@@ -78,7 +101,11 @@ export function createQueue({ db, logger }: QueueDependencies): Queue {
 
     counts: () => repository.counts(),
 
-    retryDead: (id) => repository.retryDead(id),
+    async retryDead(id) {
+      const retried = await repository.retryDead(id);
+      if (retried) wake(retried);
+      return retried !== null;
+    },
 
     async waitFor(id, { timeoutMs, pollMs = 250 }) {
       const deadline = Date.now() + timeoutMs;

@@ -271,7 +271,11 @@ export function createWorker(options: WorkerOptions): Worker {
         );
         return { id, scheduledFor };
       });
-      if (fired) log.info({ schedule: schedule.name, job: fired.id, scheduledFor: fired.scheduledFor, nextRunAt: next }, 'schedule fired');
+      if (fired) {
+        log.info({ schedule: schedule.name, job: fired.id, scheduledFor: fired.scheduledFor, nextRunAt: next }, 'schedule fired');
+        // This worker fired it, so it need not wait for a poll; others learn of it by polling.
+        if (Object.hasOwn(handlers, schedule.name)) claimWake.wake();
+      }
     }
   }
 
