@@ -15,11 +15,12 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
     {
       schema: {
         summary: 'Book a place',
-        description: 'Confirmed bookings never exceed the capacity. 200 with the existing booking when you already have one.',
+        description:
+          'Confirmed bookings never exceed the capacity. 200 with the existing booking when you already have one; 409 booking_closed once the event has started.',
         tags: ['bookings'],
         security: ACCESS.signedIn,
         params: EventParams,
-        response: { 201: BookingEnvelope, 200: BookingEnvelope, ...errorResponses('not_found', 'event_full') },
+        response: { 201: BookingEnvelope, 200: BookingEnvelope, ...errorResponses('not_found', 'event_full', 'booking_closed') },
       },
     },
     async (request, reply) => {
@@ -37,7 +38,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
         tags: ['bookings'],
         security: ACCESS.signedIn,
         params: EventParams,
-        response: { 204: NoContent, ...errorResponses('not_found') },
+        response: { 204: NoContent, ...errorResponses('not_found', 'booking_closed') },
       },
     },
     async (request, reply) => {

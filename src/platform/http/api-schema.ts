@@ -2,7 +2,7 @@
 // querystring, body, responses) plus a summary, a tag, who may call it and the
 // error codes it may answer. The OpenAPI document (openapi.ts) is generated from
 // these schemas, and in tests every answer is checked against them, so a route
-// and its description cannot drift apart (docs/decisions/0025-openapi-and-fuzzing.md).
+// and its description cannot drift apart (docs/decisions/0028-openapi-and-fuzzing.md).
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from './errors.js';
 
