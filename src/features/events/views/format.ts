@@ -62,6 +62,15 @@ export function eventTimeTag(startsAt: Date | string, zone: string): SafeHtml {
   ></span>`;
 }
 
+/** The schedule as plain text, for mail and calendar files: "Friday 10 January 2031, 18:00 – 21:30 Berlin time (GMT+1)". */
+export function scheduleText(event: { startsAt: Date; endsAt: Date | null; timeZone: string }): string {
+  const { startsAt: start, endsAt: end, timeZone: zone } = event;
+  const startText = `${dateIn(start, zone, 'long')}, ${clockIn(start, zone)}`;
+  if (!end) return `${startText} ${zoneLabel(zone, start)}`;
+  const sameDay = dateIn(start, zone, 'long') === dateIn(end, zone, 'long');
+  return `${startText} – ${sameDay ? '' : `${dateIn(end, zone, 'long')}, `}${clockIn(end, zone)} ${zoneLabel(zone, start)}`;
+}
+
 /**
  * An event's schedule on its page: weekday, date and times on the event's own
  * clock, the zone, and the duration. The script fills in the reader's own
