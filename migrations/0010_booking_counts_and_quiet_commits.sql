@@ -10,7 +10,7 @@ SET LOCAL statement_timeout = '60s';
 -- the event's rows: at most 64 index entries, however many bookings it has.
 CREATE TABLE event_booking_counts (
   event_id uuid NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-  stripe smallint NOT NULL CHECK (stripe >= 0 AND stripe < 64),
+  stripe integer NOT NULL CHECK (stripe >= 0 AND stripe < 64),
   -- One stripe may go below zero (a booking counted on one stripe, cancelled on
   -- another); only the sum means anything.
   booked integer NOT NULL,

@@ -18,8 +18,8 @@ import { createPublicPageCache, PAGE_TAGS, type PublicPageCache } from './platfo
 import { createReplica, type Replica } from './platform/db/replica.js';
 import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
-import { createCrossSiteGuard } from './platform/http/cross-site.js';
-import { securityHeaders, securityHeadersHook } from './platform/http/security-headers.js';
+import { crossSiteRefusal } from './platform/http/cross-site.js';
+import { securityHeaders } from './platform/http/security-headers.js';
 import { createSessionCookies, SESSION_COOKIE } from './platform/http/cookies.js';
 import { healthRoutes } from './platform/http/health.js';
 import { registerApiDocument } from './platform/http/openapi.js';
@@ -154,6 +154,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       max: config.databasePoolMax,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
       applicationName: `epu-${role}`,
+      preparedStatements: config.databasePreparedStatements,
     });
     closers.push(() => pool.end());
     // Right after the pool: query timing covers the connections opened from here on.
@@ -166,6 +167,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
         max: config.databasePoolMax,
         statementTimeoutMs: config.databaseStatementTimeoutMs,
         applicationName: `epu-${role}-replica`,
+        preparedStatements: config.databasePreparedStatements,
         // Soon enough to read from the primary instead while the replica does not answer.
         connectionTimeoutMs: 2_000,
       });
@@ -442,7 +444,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const headers = securityHeaders({ https, mediaOrigins: mediaOrigins(config) });
   const app = createHttpServer({
     logger: platform.logger,
-    frameworkErrorHeaders: headers,
+    headers,
     bodyLimit: 100 * 1024,
     requestTimeoutMs: config.requestBodyTimeoutMs,
     trustProxy: config.trustProxyHops > 0 ? config.trustProxyHops : false,
@@ -469,15 +471,12 @@ export async function buildWebApp(platform: Platform, services: Services, option
   // In tests every API answer must be one its route's schema (and so the document) lists.
   if (config.appEnv === 'test') checkAnswersAgainstSchemas(app);
 
-  // The same security headers on every response, computed once here (decision 0015); a route may
-  // override one in its handler (the /media/ route's sandboxing CSP).
-  app.addHook('onRequest', securityHeadersHook(headers));
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
   app.addHook('onRequest', (request, _reply, done) => runWithRequestContext({ requestId: request.id }, done));
-  app.addHook('onRequest', createCrossSiteGuard(config.publicUrl.origin));
+  app.addHook('onRequest', (request, _reply, done) => done(crossSiteRefusal(request, config.publicUrl.origin) ?? undefined));
   const reads = createReadRouting(app, {
     primary: platform.db,
     replica: platform.replica?.db ?? null,

@@ -29,6 +29,8 @@ export interface Config {
   /** With a replica: how long after a write a user's reads stay on the primary; raise it above the replica's usual lag. */
   replicaStickySeconds: number;
   databasePoolMax: number;
+  /** Distinct statements each process prepares (0: none, for a transaction-mode pooler without prepared-statement support). */
+  databasePreparedStatements: number;
   databaseStatementTimeoutMs: number;
   embeddedPostgresPort: number;
   /** Newest first; older keys still open cookies so rotation logs nobody out. Unset only in development. */
@@ -217,6 +219,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['postgres:', 'postgresql:']),
     replicaStickySeconds: integer(env, 'REPLICA_STICKY_SECONDS', 10, 1, 3_600),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 500),
+    databasePreparedStatements: integer(env, 'DATABASE_PREPARED_STATEMENTS', 500, 0, 10_000),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54320, 1024, 65535),
     secretKeys,

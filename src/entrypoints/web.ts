@@ -70,8 +70,9 @@ async function runWebProcess(config: Config): Promise<void> {
     { logger },
   );
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closingConnections) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   const stop = onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {

@@ -158,3 +158,17 @@ describe('redirects after sign-in', () => {
     }
   });
 });
+
+describe('text PostgreSQL cannot store', () => {
+  // A NUL reached PostgreSQL, which refuses it in text (22021): found by the fuzz tier as a 500.
+  it('a NUL in a sign-in email answers 400 validation_failed, from the API and from the form', async () => {
+    const client = new Client(t.url);
+    for (const email of ['\u0000', `ada\u0000@example.com`]) {
+      const api = await client.post('/api/v1/auth/login', { email, password: 'whatever1' });
+      expect(api.status).toBe(400);
+      expect(api.body.error.code).toBe('validation_failed');
+      const form = await client.request('POST', '/login', { form: { email, password: 'whatever1' } });
+      expect(form.status).toBe(400);
+    }
+  });
+});

@@ -12,6 +12,8 @@ export interface PoolSettings {
   applicationName: string;
   /** How long to wait for a new connection; default 10 s. */
   connectionTimeoutMs?: number;
+  /** DATABASE_PREPARED_STATEMENTS: how many distinct statements to prepare (0: none); see preparingClient. */
+  preparedStatements?: number;
 }
 
 export function createPool(settings: PoolSettings): pg.Pool {
@@ -22,10 +24,41 @@ export function createPool(settings: PoolSettings): pg.Pool {
     connectionTimeoutMillis: settings.connectionTimeoutMs ?? 10_000,
     statement_timeout: settings.statementTimeoutMs || undefined,
     application_name: settings.applicationName,
+    ...(settings.preparedStatements ? { Client: preparingClient(settings.preparedStatements) } : {}),
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * A pg Client that runs every statement with parameters as a named prepared
+ * statement: PostgreSQL parses and plans it once per connection instead of on
+ * every request, which is most of its CPU for the short reads EPU serves
+ * (decision 0029). The first `limit` distinct texts get a name each, shared by
+ * every connection of the process; later texts run unnamed, so a statement
+ * spelt with varying literals cannot grow the set without bound. Statements
+ * without parameters (BEGIN, COMMIT, the notifier's batch) run as before.
+ */
+export function preparingClient(limit: number): typeof pg.Client {
+  const names = new Map<string, string>();
+  const nameFor = (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < limit) {
+      name = `epu_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  return class PreparingClient extends pg.Client {
+    // pg's query() has many overloads; only (text, values[, callback]) is rewritten.
+    override query(...args: unknown[]): never {
+      const [text, values, callback] = args;
+      const name = typeof text === 'string' && Array.isArray(values) && values.length > 0 ? nameFor(text) : undefined;
+      const call = super.query as (...callArgs: unknown[]) => never;
+      return name ? call.call(this, { name, text, values }, callback) : call.apply(this, args);
+    }
+  };
 }
 
 export type Db = Kysely<Database>;

@@ -4,7 +4,8 @@ import { AppError } from './errors.js';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Refuses unsafe requests that a browser marks as coming from another site.
+ * The refusal for an unsafe request that a browser marks as coming from
+ * another site, or null. Synchronous: it runs on every request.
  * Browsers send Sec-Fetch-Site on every request and Origin on unsafe ones, and
  * a page cannot forge either:
  *  - Sec-Fetch-Site present: only `same-origin` (and `none`, a user's own
@@ -17,16 +18,14 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * With SameSite=Lax cookies this protects forms and cookie-authenticated JSON
  * alike without tokens (docs/decisions/0004-cross-site-protection.md).
  */
-export function createCrossSiteGuard(publicOrigin: string) {
-  return async function crossSiteGuard(request: FastifyRequest): Promise<void> {
-    if (SAFE_METHODS.has(request.method)) return;
-    const fetchSite = request.headers['sec-fetch-site'];
-    const origin = request.headers.origin;
-    if (fetchSite !== undefined) {
-      if (fetchSite === 'same-origin' || fetchSite === 'none') return;
-    } else if (origin === undefined || origin === publicOrigin) {
-      return;
-    }
-    throw new AppError('cross_site_request');
-  };
+export function crossSiteRefusal(request: Pick<FastifyRequest, 'method' | 'headers'>, publicOrigin: string): AppError | null {
+  if (SAFE_METHODS.has(request.method)) return null;
+  const fetchSite = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  if (fetchSite !== undefined) {
+    if (fetchSite === 'same-origin' || fetchSite === 'none') return null;
+  } else if (origin === undefined || origin === publicOrigin) {
+    return null;
+  }
+  return new AppError('cross_site_request');
 }

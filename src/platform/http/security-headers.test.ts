@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from './errors.js';
 import { createHttpServer, type App } from './server.js';
 import { createLogger } from '../observability/logger.js';
-import { contentSecurityPolicy, securityHeaders, securityHeadersHook } from './security-headers.js';
+import { contentSecurityPolicy, securityHeaders } from './security-headers.js';
 import { FIXED_HEADERS, HSTS, HTTP_CSP } from '../../../tests/support/security-headers.js';
 
 describe('securityHeaders', () => {
@@ -40,7 +40,7 @@ describe('securityHeaders', () => {
   });
 });
 
-describe('securityHeadersHook on an HTTP server', () => {
+describe('the security headers on an HTTP server', () => {
   const headers = securityHeaders({ https: true, mediaOrigins: ['https://cdn.example.test'] });
   let app: App;
 
@@ -50,9 +50,9 @@ describe('securityHeadersHook on an HTTP server', () => {
       logger: createLogger({ level: 'silent', pretty: false, name: 'test' }),
       bodyLimit: 1024,
       trustProxy: false,
+      headers,
       errorPages: { notFound: () => '<h1>Not found</h1>', error: (_request, status) => `<h1>${status}</h1>` },
     });
-    app.addHook('onRequest', securityHeadersHook(headers));
     app.get('/ok', async () => ({ ok: true }));
     app.get('/sandboxed', async (_request, reply) => reply.header('content-security-policy', "default-src 'none'; sandbox").send('bytes'));
     app.get('/forbidden', async () => {

@@ -1,11 +1,9 @@
 // The browser-protection headers every web response carries, built once at
 // startup from config. They are the same on every response, so a request only
-// copies them onto the reply (decision 0015); they used to come from
+// copies them onto the reply, in the HTTP server's first hook (decision 0015); they used to come from
 // @fastify/helmet, which ran a chain of ~12 middlewares per request for them.
 // The names and values are exactly those helmet 8 sent with EPU's options
 // (including its defaults); security-headers.int.test.ts pins the whole set.
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-
 export interface SecurityHeaderOptions {
   /** PUBLIC_URL is https: adds HSTS and `upgrade-insecure-requests`. */
   https: boolean;
@@ -60,17 +58,4 @@ export function securityHeaders(options: SecurityHeaderOptions): Readonly<Record
     // Turns off the legacy XSS auditors, which could be abused to leak data.
     'x-xss-protection': '0',
   });
-}
-
-/**
- * An onRequest hook that puts the precomputed headers on every reply (routes,
- * 404s and errors alike: Fastify keeps reply headers when the error handler
- * takes over). Register it where a header plugin would go; no per-request work
- * beyond copying the entries.
- */
-export function securityHeadersHook(headers: Readonly<Record<string, string>>) {
-  return function securityHeadersOnRequest(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    reply.headers(headers);
-    done();
-  };
 }

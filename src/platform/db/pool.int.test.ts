@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
+import { createKysely, createPool } from './pool.js';
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database.drop());
+
+const preparedOn = async (client: pg.PoolClient) =>
+  (await client.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements ORDER BY statement')).rows.map(
+    (row) => row.statement,
+  );
+
+describe('DATABASE_PREPARED_STATEMENTS', () => {
+  it('runs statements with parameters as named prepared statements, the first `limit` distinct ones only', async () => {
+    const pool = createPool({ connectionString: database.url, max: 1, statementTimeoutMs: 0, applicationName: 't', preparedStatements: 2 });
+    try {
+      const db = createKysely(pool);
+      for (let i = 0; i < 3; i++) {
+        // Kysely, pool.query with values and a raw client: all go through the same Client.
+        expect((await db.selectFrom('users').select('id').where('email', '=', `a${i}@x`).execute()).length).toBe(0);
+        expect((await pool.query<{ n: number }>('SELECT $1::int + 1 AS n', [i])).rows[0]?.n).toBe(i + 1);
+        expect((await sql<{ n: number }>`SELECT ${i}::int * 2 AS n`.execute(db)).rows[0]?.n).toBe(i * 2);
+      }
+      // Without parameters: nothing to prepare (BEGIN, COMMIT, multi-statement batches keep the simple protocol).
+      await pool.query('SELECT 1; SELECT 2');
+      const client = await pool.connect();
+      try {
+        const prepared = await preparedOn(client);
+        // Two names only: the third distinct text ran unnamed, and still answered right above.
+        expect(prepared).toHaveLength(2);
+        expect(prepared.some((text) => text.includes('from "users"'))).toBe(true);
+        expect(prepared.some((text) => text.includes('$1::int + 1'))).toBe(true);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('prepares nothing at 0 (for a transaction-mode pooler)', async () => {
+    const pool = createPool({ connectionString: database.url, max: 1, statementTimeoutMs: 0, applicationName: 't', preparedStatements: 0 });
+    try {
+      await pool.query('SELECT $1::int AS n', [1]);
+      const client = await pool.connect();
+      try {
+        expect(await preparedOn(client)).toEqual([]);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+});
