@@ -108,7 +108,19 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
         const inserted = await executor
           .insertInto('jobs')
           .values(values)
-          .onConflict((conflict) => conflict.column('key').where('key', 'is not', null).where('status', 'in', ACTIVE).doNothing())
+          // The index predicate as literals, never parameters: a prepared statement's generic plan
+          // (DATABASE_PREPARED_STATEMENTS) could not match the partial index jobs_active_key otherwise.
+          .onConflict((conflict) =>
+            conflict
+              .column('key')
+              .where('key', 'is not', null)
+              .where(
+                'status',
+                'in',
+                ACTIVE.map((status) => sql.lit(status)),
+              )
+              .doNothing(),
+          )
           .returning('id')
           .executeTakeFirst();
         if (inserted) return inserted.id;

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../../../tests/support/da
 import { createLogger } from '../observability/logger.js';
 import { createQueue, type Queue } from './index.js';
 import { createNotifier } from '../db/notifier.js';
+import { createKysely, createPool } from '../db/pool.js';
 import { transaction } from '../db/transaction.js';
 
 let database: TestDatabase;
@@ -34,6 +35,37 @@ beforeEach(async () => {
 });
 
 describe('enqueue', () => {
+  it('enqueues keyed jobs again and again on one connection that prepares its statements (a generic plan)', async () => {
+    // From the sixth run of a prepared statement PostgreSQL may plan it generically, with the
+    // parameters unknown: ON CONFLICT must still match the partial unique index on the key. It did
+    // not while the statuses in its WHERE were parameters ("no unique or exclusion constraint
+    // matching the ON CONFLICT specification", found by the image test's load).
+    const preparing = createPool({
+      connectionString: database.url,
+      max: 1,
+      statementTimeoutMs: 0,
+      applicationName: 't',
+      preparedStatements: 10,
+    });
+    preparing.on('error', () => undefined);
+    const preparingDb = createKysely(preparing);
+    const keyed = createQueue({
+      db: preparingDb,
+      pool: preparing,
+      logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }),
+      notifier: createNotifier({ pool: preparing }),
+    });
+    try {
+      await sql`SET plan_cache_mode = force_generic_plan`.execute(preparingDb);
+      const ids = [];
+      for (let i = 0; i < 8; i++) ids.push(await keyed.enqueue('keyed.run', { i }, { key: `keyed-${i}` }));
+      expect(new Set(ids).size).toBe(8);
+      expect(await keyed.enqueue('keyed.run', {}, { key: 'keyed-3' })).toBe(ids[3]);
+    } finally {
+      await preparingDb.destroy();
+    }
+  });
+
   it('stores a queued job with its payload, trace and defaults, due now', async () => {
     const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
     const id = await queue.enqueue('photos.thumbnail', { photoId: 'p1', sizes: [320, 1280] }, { trace });
