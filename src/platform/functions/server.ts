@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import { runWithExtractedContext } from '../observability/tracing.js';
 import { captureError } from '../observability/sentry.js';
 import { errorBody } from '../http/errors.js';
+import { checkHealth, type HealthCheck } from '../http/health.js';
 import type { EpuFunction } from './cloud-event.js';
 import { FUNCTION_NAMES, type FunctionName, tokenMatches } from './invoker.js';
 
@@ -19,7 +20,7 @@ export function createFunctionsServer(options: {
   token: string;
   logger: Logger;
   isShuttingDown: () => boolean;
-  databaseCheck: () => Promise<string>;
+  databaseCheck: HealthCheck;
 }) {
   const app = Fastify({
     loggerInstance: options.logger,
@@ -31,12 +32,8 @@ export function createFunctionsServer(options: {
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/healthz', async (_request, reply) => {
-    if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: {} });
-    try {
-      return { status: 'ok', checks: { database: await options.databaseCheck() } };
-    } catch (error) {
-      return reply.code(503).send({ status: 'failing', checks: { database: `failing: ${(error as Error).message}` } });
-    }
+    const report = await checkHealth({ database: options.databaseCheck }, { isShuttingDown: options.isShuttingDown });
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
   app.post<{ Params: { name: string } }>('/:name', async (request, reply) => {

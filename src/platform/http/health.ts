@@ -7,6 +7,39 @@ import { packageJson, packageRoot } from '../paths.js';
 
 export type HealthCheck = () => Promise<'ok' | 'degraded'>;
 
+export interface HealthReport {
+  status: 'ok' | 'failing' | 'shutting_down';
+  /** Each check by name: `ok`, `degraded`, `failing: <why>`. */
+  checks: Record<string, string>;
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Runs the checks together, each within `timeoutMs`: `failing` when any throws
+ * or does not answer in time, `shutting_down` from the start of a shutdown.
+ * The one judgement behind every /healthz (web, functions, and each role's
+ * operations port), so that they all tell the same truth.
+ */
+export async function checkHealth(
+  checks: Record<string, HealthCheck>,
+  options: { isShuttingDown: () => boolean; timeoutMs?: number },
+): Promise<HealthReport> {
+  if (options.isShuttingDown()) return { status: 'shutting_down', checks: { shutdown: 'in progress' } };
+  const names = Object.keys(checks);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const results = await Promise.allSettled(names.map((name) => withTimeout(checks[name]!(), timeoutMs)));
+  const report: HealthReport = { status: 'ok', checks: {} };
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') report.checks[names[i]!] = result.value;
+    else {
+      report.status = 'failing';
+      report.checks[names[i]!] = `failing: ${(result.reason as Error)?.message ?? 'unknown error'}`;
+    }
+  });
+  return report;
+}
+
 export interface HealthOptions {
   /** Named checks; a throwing check fails readiness, 'degraded' reports without failing. */
   checks: Record<string, HealthCheck>;
@@ -69,7 +102,7 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     environment: options.environment,
     startedAt,
   };
-  const timeout = options.checkTimeoutMs ?? 2000;
+  const timeout = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
 
   app.get(
     '/livez',
@@ -89,20 +122,11 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     response: { 200: Health, 503: Health },
   };
   app.get('/healthz', { schema: healthz }, async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
-    if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: { shutdown: 'in progress' } });
-    const names = Object.keys(options.checks);
-    const results = await Promise.allSettled(names.map((name) => withTimeout(options.checks[name]!(), timeout)));
-    const checks: Record<string, string> = {};
-    let healthy = true;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') checks[names[i]!] = result.value;
-      else {
-        healthy = false;
-        checks[names[i]!] = `failing: ${(result.reason as Error)?.message ?? 'unknown error'}`;
-      }
-    });
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'failing', checks });
+    const report = await checkHealth(options.checks, { isShuttingDown: options.isShuttingDown, timeoutMs: timeout });
+    return reply
+      .header('cache-control', 'no-store')
+      .code(report.status === 'ok' ? 200 : 503)
+      .send(report);
   });
 
   const Meta = Type.Object({
@@ -113,4 +137,43 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     startedAt: Timestamp,
   });
   app.get('/meta', { schema: { summary: 'Which build this is', ...operation, response: { 200: Meta } } }, async () => meta);
+}
+
+/** Where a listener bound to `host` answers from this machine. */
+function loopbackHost(host: string): string {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The health a listener reports at its own /healthz, asked over loopback as a
+ * load balancer would ask it. The operations port of web and functions relays
+ * it, so the container HEALTHCHECK proves that the serving listener accepts
+ * connections and passes its checks. `address` is null while it does not listen.
+ */
+export function listenerHealth(
+  address: () => { host: string; port: number } | null,
+  // Longer than the listener's own checks take to time out, so that its answer names the check.
+  timeoutMs = DEFAULT_CHECK_TIMEOUT_MS + 1000,
+): () => Promise<HealthReport> {
+  return async () => {
+    const listener = address();
+    if (!listener) return { status: 'failing', checks: { listener: 'failing: not listening' } };
+    try {
+      const response = await fetch(`http://${loopbackHost(listener.host)}:${listener.port}/healthz`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const report = (await response.json()) as HealthReport;
+      return response.ok || report.status !== 'ok' ? report : { ...report, status: 'failing' };
+    } catch (error) {
+      const cause = (error as Error & { cause?: Error }).cause;
+      return { status: 'failing', checks: { listener: `failing: ${cause?.message ?? (error as Error).message}` } };
+    }
+  };
+}
+
+/** The port a listening server is bound to. */
+export function listeningPort(server: { address(): string | { port: number } | null }): number {
+  return (server.address() as { port: number }).port;
 }
