@@ -324,7 +324,7 @@ export function createServices(platform: Platform): Services {
     // Pages may show flagged parts; every process reloads flags by itself, so each drops its own pages.
     onChange: () => platform.pages.drop(PAGE_TAGS.all),
   });
-  const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
+  const stats = createStatsService({ repo: createStatsRepository(db), logger: platform.logger });
   return {
     accounts,
     events,
