@@ -85,7 +85,8 @@ export function wantsJson(request: FastifyRequest): boolean {
   return !accept.includes('text/html');
 }
 
-function clientError(error: FastifyError): AppError | null {
+/** The AppError for an error that is the client's (a malformed or oversized body, a failed validation), or null. */
+export function clientError(error: FastifyError): AppError | null {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
