@@ -305,6 +305,7 @@ export function createServices(platform: Platform): Services {
     pages: platform.pages,
     uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: config.uploadRateLimit, durationSeconds: 600 }),
     maxUploadBytes: config.maxUploadBytes,
+    maxImagePixels: config.maxImagePixels,
     source: config.publicUrl.origin,
     onStored: (bytes) => platform.metrics.uploadBytes(bytes),
   });
@@ -371,6 +372,7 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
       storage: platform.storage,
       queue: platform.queue,
       logger,
+      maxImagePixels: platform.config.maxImagePixels,
     }),
   };
 }

@@ -53,8 +53,10 @@ export interface Config {
   otlpEndpoint: string | undefined;
   sentryDsn: string | undefined;
   maxUploadBytes: number;
-  /** Photo uploads one user may make per 10 minutes, across all replicas. */
+  /** Photo uploads (files, however many a request carries) one user may make per 10 minutes, across all replicas. */
   uploadRateLimit: number;
+  /** The most pixels (width x height) an uploaded image may have: decoding costs by the pixel, whatever the file's size. */
+  maxImagePixels: number;
   /** Sign-ups from one client address per hour, across all replicas; raise it where many people sign up behind one address (a venue's Wi-Fi). */
   signupRateLimit: number;
   workerConcurrency: number;
@@ -240,6 +242,8 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
+    // 100 megapixels: any camera up to 10 000 x 10 000; a 16 000 x 16 000 image (256 megapixels) is refused.
+    maxImagePixels: integer(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     webConcurrency: optional(env, 'WEB_CONCURRENCY') === undefined ? undefined : integer(env, 'WEB_CONCURRENCY', 1, 1, 64),

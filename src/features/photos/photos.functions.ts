@@ -5,6 +5,7 @@ import type { EpuFunction } from '../../platform/functions/cloud-event.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { pixelLimitProblem } from './image-check.js';
 import type { PhotosRepository } from './photos.repository.js';
 import type { PhotoUploadedData } from './photos.service.js';
 
@@ -41,6 +42,8 @@ export function createPhotoUploadedFunction(deps: {
   storage: ObjectStorage;
   queue: Queue;
   logger: Logger;
+  /** MAX_IMAGE_PIXELS: the upload refuses what it sees early enough; this catches the rest before any decoding. */
+  maxImagePixels: number;
 }): EpuFunction<PhotoUploadedData | StorageObjectData> {
   return async (event) => {
     const data = event.data;
@@ -66,6 +69,11 @@ export function createPhotoUploadedFunction(deps: {
       metadata = await sharp(bytes).metadata();
     } catch (error) {
       await deps.repo.markFailed(photo.id, `not a readable image: ${(error as Error).message}`);
+      return;
+    }
+    const tooLarge = pixelLimitProblem({ width: metadata.width ?? 0, height: metadata.height ?? 0 }, deps.maxImagePixels);
+    if (tooLarge) {
+      await deps.repo.markFailed(photo.id, tooLarge);
       return;
     }
     const exif = await exifr.parse(bytes, { pick: ['DateTimeOriginal', 'CreateDate'] }).catch(() => null);

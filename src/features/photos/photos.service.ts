@@ -13,7 +13,16 @@ import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../pla
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import type { EventRow } from '../events/events.repository.js';
 import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
-import { IMAGE_TYPES, ImageCompletenessCheck, type ImageType, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
+import {
+  IMAGE_TYPES,
+  ImageCompletenessCheck,
+  type ImageType,
+  IncompleteImageError,
+  PixelLimitCheck,
+  SNIFF_BYTES,
+  sniffImageType,
+  TooManyPixelsError,
+} from './image-check.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -69,8 +78,10 @@ export function createPhotosService(deps: {
   audit: AuditRecorder;
   /** Anonymous galleries: a deleted photo leaves them. */
   pages: ContentChanges;
+  /** One point per file (UPLOAD_RATE_LIMIT per 10 minutes). */
   uploadLimiter: RateLimiterAbstract;
   maxUploadBytes: number;
+  maxImagePixels: number;
   source: string;
   /** Counts stored upload bytes (metrics). */
   onStored?: (bytes: number) => void;
@@ -121,21 +132,32 @@ export function createPhotosService(deps: {
     return { photo, event };
   }
 
+  /** Takes one file's point from the viewer's upload limit, or throws 429. */
+  async function chargeUpload(viewer: Viewer): Promise<void> {
+    await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
+      throw new AppError('rate_limited', 'Too many uploads; wait and try again.', {
+        headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+      });
+    });
+  }
+
   return {
     toJson,
 
-    /** Checks everything that can be checked before a byte of the body is read. */
+    /**
+     * Checks everything that can be checked before a byte of the body is read,
+     * and takes the first file's point: a user at the limit sends nothing.
+     */
     async authorizeUpload(eventId: string, viewer: Viewer): Promise<EventRow> {
       const event = await events.getVisible(eventId, viewer);
       if (!(await canContribute(event, viewer)))
         throw new AppError('forbidden', 'Only the host, an admin or someone with a booking can add photos.');
-      await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
-        throw new AppError('rate_limited', 'Too many uploads; wait and try again.', {
-          headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
-        });
-      });
+      await chargeUpload(viewer);
       return event;
     },
+
+    /** Each file after a request's first takes a point of its own, before it is stored. */
+    chargeUpload,
 
     /**
      * Streams one file into storage under a fresh key while sniffing its type
@@ -160,10 +182,11 @@ export function createPhotosService(deps: {
       const key = newObjectKey('originals', IMAGE_TYPES[type]);
       // pipeline, not pipe: an error upstream (a client gone, the size limit) must reach storage.put and end it.
       const checked = new ImageCompletenessCheck(type);
-      pipeline(Readable.from(prepend(head, rest)), checked, () => undefined);
+      const sized = new PixelLimitCheck(type, deps.maxImagePixels);
+      pipeline(Readable.from(prepend(head, rest)), checked, sized, () => undefined);
       let stored;
       try {
-        stored = await deps.storage.put(key, checked, {
+        stored = await deps.storage.put(key, sized, {
           contentType: type,
           maxBytes: deps.maxUploadBytes,
           cacheControl: PRIVATE_IMMUTABLE,
@@ -358,6 +381,7 @@ function uploadError(error: unknown, maxBytes: number): unknown {
     return new AppError('too_large', `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB.`);
   }
   if (error instanceof IncompleteImageError) return new AppError('unsupported_type', 'The image is truncated or incomplete.');
+  if (error instanceof TooManyPixelsError) return new AppError('too_large', `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
   return error;
 }
 
