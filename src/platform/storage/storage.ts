@@ -156,6 +156,19 @@ export class RangeNotSatisfiableError extends Error {
   }
 }
 
+/** Size and SHA-256 of a stored object, streamed and read once; null when it is missing. */
+export async function hashObject(storage: ObjectStorage, key: string): Promise<{ bytes: number; sha256: string } | null> {
+  const object = await storage.get(key);
+  if (!object) return null;
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of object.body) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
 export const KEY_PREFIXES = ['originals', 'derived', 'exports', 'backups'] as const;
 export type KeyPrefix = (typeof KEY_PREFIXES)[number];
 
