@@ -108,7 +108,14 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
         const inserted = await executor
           .insertInto('jobs')
           .values(values)
-          .onConflict((conflict) => conflict.column('key').where('key', 'is not', null).where('status', 'in', ACTIVE).doNothing())
+          // The arbiter repeats the partial index's predicate as literals: as parameters, a prepared
+          // statement's generic plan (DATABASE_PREPARED_STATEMENTS) could not infer the index.
+          .onConflict((conflict) =>
+            conflict
+              .column('key')
+              .where(sql<boolean>`key IS NOT NULL AND status IN ('queued', 'running')`)
+              .doNothing(),
+          )
           .returning('id')
           .executeTakeFirst();
         if (inserted) return inserted.id;

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../../../tests/support/da
 import { createLogger } from '../observability/logger.js';
 import { createQueue, type Queue } from './index.js';
 import { createNotifier } from '../db/notifier.js';
+import { createKysely, createPool } from '../db/pool.js';
 import { transaction } from '../db/transaction.js';
 
 let database: TestDatabase;
@@ -87,6 +88,32 @@ describe('enqueue', () => {
   it('gives concurrent enqueues with one key one job', async () => {
     const ids = await Promise.all(Array.from({ length: 10 }, () => queue.enqueue('singleton', {}, { key: 'only-one' })));
     expect(new Set(ids).size).toBe(1);
+  });
+
+  it('takes keyed jobs on a connection whose statements are prepared, past the switch to a generic plan', async () => {
+    // PostgreSQL plans a prepared statement generically from its sixth run on; the ON CONFLICT
+    // arbiter must still match the partial unique index then (DATABASE_PREPARED_STATEMENTS).
+    const preparing = createPool({
+      connectionString: database.url,
+      max: 1,
+      statementTimeoutMs: 0,
+      applicationName: 't',
+      preparedStatements: 50,
+    });
+    try {
+      const prepared = createQueue({
+        db: createKysely(preparing) as Kysely<any>,
+        pool: preparing,
+        logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }),
+        notifier: createNotifier({ pool: preparing }),
+      });
+      for (let i = 0; i < 8; i++) {
+        const first = await prepared.enqueue('exports.build', {}, { key: `prepared:${i}` });
+        expect(await prepared.enqueue('exports.build', {}, { key: `prepared:${i}` })).toBe(first);
+      }
+    } finally {
+      await preparing.end();
+    }
   });
 
   it('inside a transaction that rolls back, leaves no job (the outbox)', async () => {
