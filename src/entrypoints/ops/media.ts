@@ -1,4 +1,4 @@
-import type { Config } from '../../config/env.js';
+import { ConfigError, type Config } from '../../config/env.js';
 import { createPlatform, createRootLogger } from '../../app.js';
 import { parseCommandArgs, storageUrlOption, UsageError } from '../../platform/cli/args.js';
 import { createReporter } from '../../platform/cli/reporter.js';
@@ -60,7 +60,13 @@ export async function runMedia(config: Config, args: string[]): Promise<void> {
   const to = storageUrlOption('--to', values.to);
   const region = values['to-region'];
   if (region !== undefined && !/^[a-z0-9-]{2,40}$/.test(region)) throw new UsageError('--to-region needs a region name such as eu-west-1');
-  const destination = storeIdentity(to, config.dataDir);
+  let destination: string;
+  try {
+    destination = storeIdentity(to, config.dataDir);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message.replace(/^STORAGE_URL/, '--to'));
+    throw error;
+  }
   if (destination === storeIdentity(config.storageUrl, config.dataDir)) {
     throw new UsageError(`--to names the store STORAGE_URL already uses (${destination}): give the new store's URL`);
   }
