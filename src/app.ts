@@ -9,7 +9,7 @@ import type { Config } from './config/env.js';
 import { ensureEmbeddedPostgres } from './platform/db/embedded.js';
 import { createKysely, createPool, type Db } from './platform/db/pool.js';
 import { createNotifier } from './platform/db/notifier.js';
-import { createLogger, traceContextMixin, type Logger } from './platform/observability/logger.js';
+import { createLogger, logContextMixin, type Logger } from './platform/observability/logger.js';
 import { createKeyring, resolveSecretKeys, type Keyring } from './platform/security/keyring.js';
 import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
 import { createRedisConnection, redisNamespace } from './platform/redis.js';
@@ -27,7 +27,6 @@ import { checkAnswersAgainstSchemas } from './platform/http/answer-check.js';
 import { packageJson, publicDir } from './platform/paths.js';
 import { createMetrics, instrumentHttp, instrumentPool, type Metrics } from './platform/observability/metrics.js';
 import { runWithExtractedContext } from './platform/observability/tracing.js';
-import { runWithRequestContext } from './platform/http/request-context.js';
 import { createStorage } from './platform/storage/create-storage.js';
 import { mediaRoutes } from './platform/storage/media.routes.js';
 import type { ObjectStorage, StorageHooks } from './platform/storage/storage.js';
@@ -126,7 +125,7 @@ export interface Platform {
 }
 
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: traceContextMixin });
+  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: logContextMixin });
 }
 
 /** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */
@@ -475,7 +474,6 @@ export async function buildWebApp(platform: Platform, services: Services, option
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
-  app.addHook('onRequest', (request, _reply, done) => runWithRequestContext({ requestId: request.id }, done));
   app.addHook('onRequest', (request, _reply, done) => done(crossSiteRefusal(request, config.publicUrl.origin) ?? undefined));
   const reads = createReadRouting(app, {
     primary: platform.db,
