@@ -324,7 +324,7 @@ export function createServices(platform: Platform): Services {
     // Pages may show flagged parts; every process reloads flags by itself, so each drops its own pages.
     onChange: () => platform.pages.drop(PAGE_TAGS.all),
   });
-  const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
+  const stats = createStatsService({ repo: createStatsRepository(db), logger: platform.logger });
   return {
     accounts,
     events,
@@ -430,6 +430,11 @@ function mediaOrigins(config: Config): string[] {
   return origins;
 }
 
+/** The security headers the web sends with these settings (`epu readiness` compares a deployment's with them). */
+export function webSecurityHeaders(config: Config): Readonly<Record<string, string>> {
+  return securityHeaders({ https: config.publicUrl.protocol === 'https:', mediaOrigins: mediaOrigins(config) });
+}
+
 export interface WebOptions {
   isShuttingDown: () => boolean;
 }
@@ -440,7 +445,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
 
-  const headers = securityHeaders({ https, mediaOrigins: mediaOrigins(config) });
+  const headers = webSecurityHeaders(config);
   const app = createHttpServer({
     logger: platform.logger,
     headers,

@@ -1,7 +1,7 @@
 // `epu media copy`: every object the database points to, copied from the
 // current store to another for a cutover (file to S3, S3 to S3). Keys never
 // change, so the database and every URL it makes stay right once STORAGE_URL
-// names the new store. Decision 0031.
+// names the new store. Decision 0032.
 //
 // Each put carries the SHA-256 the source's bytes must have, so a damaged
 // transfer stores nothing, and the destination records it. A rerun skips an
