@@ -16,6 +16,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   RangeNotSatisfiableError,
+  recordedSha256,
   resolveRange,
   StorageError,
   type ByteRange,
@@ -70,6 +71,7 @@ interface Sidecar {
   contentType: string;
   bytes: number;
   sha256: string;
+  cacheControl?: string;
 }
 
 const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException)?.code ?? '');
@@ -150,15 +152,17 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   function metaOf(stat: fs.Stats, sidecar: Sidecar | undefined): ObjectMeta {
     // A file without a matching sidecar (copied in by hand) is still served, as
     // opaque bytes tagged by size and modification time.
-    const etag =
-      sidecar && sidecar.bytes === stat.size
-        ? Buffer.from(sidecar.sha256, 'hex').toString('base64url')
-        : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
+    const sha256 = sidecar && sidecar.bytes === stat.size ? recordedSha256(sidecar.sha256) : undefined;
+    const etag = sha256
+      ? Buffer.from(sha256, 'hex').toString('base64url')
+      : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
     return {
       contentType: sidecar?.contentType ?? 'application/octet-stream',
       bytes: stat.size,
       etag: `"${etag}"`,
       lastModified: stat.mtime,
+      ...(sha256 ? { sha256 } : {}),
+      ...(sidecar?.cacheControl ? { cacheControl: sidecar.cacheControl } : {}),
     };
   }
 
@@ -278,7 +282,7 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     async put(key: string, body: Readable | Buffer, putOptions: PutOptions): Promise<PutResult> {
       assertValidKey(key);
       const file = fileOf(key);
-      const metered = meterBody(body, putOptions.maxBytes);
+      const metered = meterBody(body, putOptions.maxBytes, putOptions.sha256);
       const temp = tempBeside(file);
       try {
         await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -287,7 +291,12 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
         await pipeline(metered.stream, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
         const result = { bytes: metered.bytes(), sha256: metered.sha256() };
         // The sidecar goes first so the object never exists without its type.
-        await writeFileAtomically(sidecarOf(file), JSON.stringify({ contentType: putOptions.contentType, ...result } satisfies Sidecar));
+        const sidecar: Sidecar = {
+          contentType: putOptions.contentType,
+          ...result,
+          ...(putOptions.cacheControl ? { cacheControl: putOptions.cacheControl } : {}),
+        };
+        await writeFileAtomically(sidecarOf(file), JSON.stringify(sidecar));
         await fsp.rename(temp, file);
         return result;
       } catch (error) {
