@@ -316,6 +316,7 @@ export function createServices(platform: Platform): Services {
     storage: platform.storage,
     events,
     audit,
+    limiter: platform.limiters({ keyPrefix: 'exports', points: config.exportRateLimit, durationSeconds: 3600 }),
   });
   const flags = createFlagsService({
     repo: createFlagsRepository(db),

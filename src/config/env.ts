@@ -55,6 +55,8 @@ export interface Config {
   maxUploadBytes: number;
   /** Photo uploads (files, however many a request carries) one user may make per 10 minutes, across all replicas. */
   uploadRateLimit: number;
+  /** Exports one user may start per hour (a request while one is pending gets that one, free). */
+  exportRateLimit: number;
   /** The most pixels (width x height) an uploaded image may have: decoding costs by the pixel, whatever the file's size. */
   maxImagePixels: number;
   /** Sign-ups from one client address per hour, across all replicas; raise it where many people sign up behind one address (a venue's Wi-Fi). */
@@ -242,6 +244,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
+    exportRateLimit: integer(env, 'EXPORT_RATE_LIMIT', 10, 1, 100_000),
     // 100 megapixels: any camera up to 10 000 x 10 000; a 16 000 x 16 000 image (256 megapixels) is refused.
     maxImagePixels: integer(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
