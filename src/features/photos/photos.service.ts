@@ -350,9 +350,10 @@ export interface ViewerPhoto {
 }
 
 /**
- * The original may hold the camera's location (EXIF GPS), so it goes only to
- * the uploader and those who run the event; everyone else downloads the
- * display rendition, which the worker writes without metadata.
+ * The full-size original (its camera metadata kept, less the location, which
+ * photoUploaded removes: location.ts) is offered as the download only to the
+ * uploader and those who run the event; everyone else downloads the display
+ * rendition, which the worker writes without metadata.
  */
 export function mayHaveOriginal(photo: Pick<PhotoRow, 'uploader_id'>, event: EventRow, viewer: Viewer | null): boolean {
   return viewer !== null && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer));
