@@ -151,6 +151,8 @@ describe('container image layout', () => {
       SECRET_KEY: crypto.randomBytes(48).toString('base64'),
       DATABASE_URL: databaseUrl,
       PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Plain HTTP on loopback: production refuses an http:// PUBLIC_URL without it.
+      TLS_AT_PROXY: 'true',
       HOST: '127.0.0.1',
       PORT: String(port),
       METRICS_PORT: String(await freePort()),
