@@ -88,34 +88,44 @@ export function createPhotosService(deps: {
 }) {
   const { repo, storage, events } = deps;
 
-  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
-    const ready = row.status === 'ready';
-    const lifetime = { expiresInSeconds: signedUrlLifetimeSeconds() };
-    // Thumbnails of public events may come from the CDN; everything else is signed.
-    const derivedUrl = async (key: string | null) =>
-      !ready || !key ? null : ((event.visibility === 'public' ? storage.publicUrl(key) : null) ?? (await storage.signedUrl(key, lifetime)));
-    const [thumbnailUrl, displayUrl, url] = await Promise.all([
-      derivedUrl(row.thumbnail_key),
-      derivedUrl(row.display_key),
-      ready ? storage.signedUrl(row.original_key, lifetime) : null,
-    ]);
-    return {
-      id: row.id,
-      eventId: row.event_id,
-      uploaderId: row.uploader_id,
-      uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
-      status: row.status,
-      width: row.width,
-      height: row.height,
-      bytes: row.bytes,
-      contentType: row.content_type,
-      takenAt: row.taken_at?.toISOString() ?? null,
-      thumbnailUrl,
-      url,
-      displayUrl,
-      failureReason: row.status === 'failed' ? row.failure_reason : null,
-      createdAt: row.created_at.toISOString(),
+  /** Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70. */
+  async function toJsonList(rows: readonly PhotoRow[], event: Pick<EventRow, 'visibility'>): Promise<PhotoJson[]> {
+    const toSign: string[] = [];
+    // A link is known at once (a CDN URL for a public event's derived image), or is its place in the signing call.
+    const link = (key: string | null, derived: boolean): string | number | null => {
+      if (!key) return null;
+      const cdnUrl = derived && event.visibility === 'public' ? storage.publicUrl(key) : null;
+      return cdnUrl ?? toSign.push(key) - 1;
     };
+    const links = rows.map((row) =>
+      row.status === 'ready' ? [link(row.thumbnail_key, true), link(row.display_key, true), link(row.original_key, false)] : [],
+    );
+    const signed = await storage.signedUrls(toSign, { expiresInSeconds: signedUrlLifetimeSeconds() });
+    const resolve = (value: string | number | null | undefined) => (typeof value === 'number' ? signed[value]! : (value ?? null));
+    return rows.map((row, i) => {
+      const [thumbnailUrl, displayUrl, url] = links[i]!.map(resolve);
+      return {
+        id: row.id,
+        eventId: row.event_id,
+        uploaderId: row.uploader_id,
+        uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
+        status: row.status,
+        width: row.width,
+        height: row.height,
+        bytes: row.bytes,
+        contentType: row.content_type,
+        takenAt: row.taken_at?.toISOString() ?? null,
+        thumbnailUrl: thumbnailUrl ?? null,
+        url: url ?? null,
+        displayUrl: displayUrl ?? null,
+        failureReason: row.status === 'failed' ? row.failure_reason : null,
+        createdAt: row.created_at.toISOString(),
+      };
+    });
+  }
+
+  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
+    return (await toJsonList([row], event))[0]!;
   }
 
   async function canContribute(event: EventRow, viewer: Viewer): Promise<boolean> {
@@ -276,7 +286,7 @@ export function createPhotosService(deps: {
         (row) => [row.created_at.toISOString(), row.id],
         (row) => row,
       );
-      return { items: await Promise.all(pageOfRows.items.map((row) => toJson(row, event))), nextCursor: pageOfRows.nextCursor, event };
+      return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor, event };
     },
 
     canContribute,

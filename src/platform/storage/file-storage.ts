@@ -85,6 +85,23 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   // cost of the gallery in the profile (docs/decisions/0013-read-paths.md).
   const signed = new LRUCache<string, string>({ max: 20_000 });
 
+  /** A /media/ link for `key` valid until `expiresAt` (seconds), remembered: the same inputs always make the same link. */
+  function signedNow(key: string, urlOptions: SignedUrlOptions, expiresAt: number): string {
+    // Length-prefixed, so no key and download name can spell another pair's entry.
+    const memo = `${expiresAt}:${key.length}:${key}${urlOptions.downloadName === undefined ? '-' : `+${urlOptions.downloadName}`}`;
+    let url = signed.get(memo);
+    if (url === undefined) {
+      assertValidKey(key);
+      url = mediaUrl(options.publicUrl, options.keyring, {
+        key,
+        expiresAt,
+        ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}),
+      });
+      signed.set(memo, url);
+    }
+    return url;
+  }
+
   // Small derived objects (thumbnails, display renditions) are held in memory,
   // so a hot /media/ request does no fs operation at all. Safe because their
   // bytes never change under their key (photos.jobs writes each once, under a
@@ -405,20 +422,13 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
 
     async signedUrl(key: string, urlOptions: SignedUrlOptions): Promise<string> {
       assertExpiry(urlOptions.expiresInSeconds);
+      return signedNow(key, urlOptions, Math.floor(now() / 1000) + urlOptions.expiresInSeconds);
+    },
+
+    async signedUrls(keys: readonly string[], urlOptions: SignedUrlOptions): Promise<string[]> {
+      assertExpiry(urlOptions.expiresInSeconds);
       const expiresAt = Math.floor(now() / 1000) + urlOptions.expiresInSeconds;
-      // Length-prefixed, so no key and download name can spell another pair's entry.
-      const memo = `${expiresAt}:${key.length}:${key}${urlOptions.downloadName === undefined ? '-' : `+${urlOptions.downloadName}`}`;
-      let url = signed.get(memo);
-      if (url === undefined) {
-        assertValidKey(key);
-        url = mediaUrl(options.publicUrl, options.keyring, {
-          key,
-          expiresAt,
-          ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}),
-        });
-        signed.set(memo, url);
-      }
-      return url;
+      return keys.map((key) => signedNow(key, urlOptions, expiresAt));
     },
 
     // Disk objects have no CDN origin; every link goes through the signed route.

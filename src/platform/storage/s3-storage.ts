@@ -208,6 +208,10 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
       }
     },
 
+    signedUrls(keys: readonly string[], urlOptions: SignedUrlOptions): Promise<string[]> {
+      return Promise.all(keys.map((key) => this.signedUrl(key, urlOptions)));
+    },
+
     // Only derived files (thumbnails, previews) go through the CDN: originals,
     // exports and backups stay private and are reached by presigned URLs alone.
     // The CDN's origin is the bucket, so the path carries the bucket prefix.

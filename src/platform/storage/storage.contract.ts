@@ -219,6 +219,20 @@ export function objectStorageContract(context: () => ContractContext): void {
     await expect(storage.signedUrl(key, { expiresInSeconds: 8 * 24 * 3600 })).rejects.toBeInstanceOf(RangeError);
   });
 
+  it('signs many keys in one call, in order, as signedUrl signs each, with the same checks', async () => {
+    const { storage } = context();
+    const [a, b] = [newObjectKey('derived', 'jpg'), newObjectKey('originals', 'jpg')];
+    const lifetime = { expiresInSeconds: 60 };
+    const pathOf = (url: string) => new URL(url).pathname;
+    const many = await storage.signedUrls([a, b, a], lifetime);
+    const one = await Promise.all([a, b, a].map((key) => storage.signedUrl(key, lifetime)));
+    expect(many.map(pathOf)).toEqual(one.map(pathOf));
+    expect(pathOf(many[0]!)).not.toBe(pathOf(many[1]!));
+    expect(await storage.signedUrls([], lifetime)).toEqual([]);
+    await expect(storage.signedUrls([a, '../escape.jpg'], lifetime)).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(storage.signedUrls([a], { expiresInSeconds: 0 })).rejects.toBeInstanceOf(RangeError);
+  });
+
   it('passes its health check', async () => {
     expect(await context().storage.check()).toBe('ok');
   });
