@@ -110,6 +110,24 @@ describe('the functions host', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
   });
 
+  it('names its dependencies and their states on /healthz, never the error text', async () => {
+    const failing = createFunctionsServer({
+      handlers: createFunctionHandlers(t.platform),
+      token: TOKEN,
+      logger: t.platform.logger,
+      isShuttingDown: () => false,
+      databaseCheck: () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432 (user epu_functions)')),
+    });
+    try {
+      const health = await failing.inject({ method: 'GET', url: '/healthz' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toEqual({ status: 'failing', checks: { database: 'failing' } });
+      expect((await server.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('answers 404 for a function it does not have, to an authenticated caller', async () => {
     const event = auditEvent();
     const response = await call('nope', { ...event.headers, authorization: `Bearer ${TOKEN}` }, event.body);

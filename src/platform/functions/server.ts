@@ -37,12 +37,14 @@ export function createFunctionsServer(options: {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   app.get('/livez', async () => ({ status: 'ok' }));
-  app.get('/healthz', async (_request, reply) => {
+  app.get('/healthz', async (request, reply) => {
     if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: {} });
     try {
       return { status: 'ok', checks: { database: await options.databaseCheck() } };
     } catch (error) {
-      return reply.code(503).send({ status: 'failing', checks: { database: `failing: ${(error as Error).message}` } });
+      // The state only; the error's text goes to the log.
+      request.log.warn({ check: 'database', err: error }, 'readiness check failing');
+      return reply.code(503).send({ status: 'failing', checks: { database: 'failing' } });
     }
   });
 
