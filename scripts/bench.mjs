@@ -14,6 +14,7 @@
 //   --no-statements: PostgreSQL without pg_stat_statements (on by default: it names the statements behind a missed target)
 //   --designs-bookings N (4000): bookings per design in the database-level designs section
 // Figures are printed, never asserted.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -53,7 +54,8 @@ const paths = list(flag('paths', PATHS.join(',')));
 for (const name of paths) if (!PATHS.includes(name)) throw new Error(`--paths: unknown path ${name} (known: ${PATHS.join(', ')})`);
 const portBase = flag('port-base') === undefined ? undefined : Number(flag('port-base'));
 const cpuProf = args.includes('--cpu-prof');
-const SECRET_KEY = 'bench-secret-key-bench-secret-key-bench-secret-key';
+// A key production accepts, new each run: the bench seals its session cookies with it.
+const SECRET_KEY = crypto.randomBytes(48).toString('base64');
 const volume = DEFAULT_VOLUME;
 const fixtureIds = ids(volume);
 const keys = sessionKeys(SECRET_KEY);
@@ -86,6 +88,8 @@ const epuEnv = (extra = {}) => ({
   DATABASE_URL: ctx.databaseUrl,
   EPU_DATA_DIR: path.join(runDir, 'epu'),
   PUBLIC_URL: ctx.base,
+  // Plain HTTP on loopback: production refuses an http:// PUBLIC_URL without it.
+  TLS_AT_PROXY: 'true',
   SECRET_KEY,
   LOG_LEVEL: 'info',
   LOG_PRETTY: 'false',

@@ -9,7 +9,7 @@ import type { Config } from './config/env.js';
 import { ensureEmbeddedPostgres } from './platform/db/embedded.js';
 import { createKysely, createPool, type Db } from './platform/db/pool.js';
 import { createNotifier } from './platform/db/notifier.js';
-import { createLogger, traceContextMixin, type Logger } from './platform/observability/logger.js';
+import { createLogger, logContextMixin, type Logger } from './platform/observability/logger.js';
 import { createKeyring, resolveSecretKeys, type Keyring } from './platform/security/keyring.js';
 import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from './platform/rate-limit.js';
 import { createRedisConnection, redisNamespace } from './platform/redis.js';
@@ -27,7 +27,6 @@ import { checkAnswersAgainstSchemas } from './platform/http/answer-check.js';
 import { packageJson, publicDir } from './platform/paths.js';
 import { createMetrics, instrumentHttp, instrumentPool, type Metrics } from './platform/observability/metrics.js';
 import { runWithExtractedContext } from './platform/observability/tracing.js';
-import { runWithRequestContext } from './platform/http/request-context.js';
 import { createStorage } from './platform/storage/create-storage.js';
 import { mediaRoutes } from './platform/storage/media.routes.js';
 import type { ObjectStorage, StorageHooks } from './platform/storage/storage.js';
@@ -126,7 +125,7 @@ export interface Platform {
 }
 
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: traceContextMixin });
+  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: logContextMixin });
 }
 
 /** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */
@@ -306,6 +305,7 @@ export function createServices(platform: Platform): Services {
     pages: platform.pages,
     uploadLimiter: platform.limiters({ keyPrefix: 'uploads', points: config.uploadRateLimit, durationSeconds: 600 }),
     maxUploadBytes: config.maxUploadBytes,
+    maxImagePixels: config.maxImagePixels,
     source: config.publicUrl.origin,
     onStored: (bytes) => platform.metrics.uploadBytes(bytes),
   });
@@ -316,6 +316,7 @@ export function createServices(platform: Platform): Services {
     storage: platform.storage,
     events,
     audit,
+    limiter: platform.limiters({ keyPrefix: 'exports', points: config.exportRateLimit, durationSeconds: 3600 }),
   });
   const flags = createFlagsService({
     repo: createFlagsRepository(db),
@@ -325,7 +326,7 @@ export function createServices(platform: Platform): Services {
     // Pages may show flagged parts; every process reloads flags by itself, so each drops its own pages.
     onChange: () => platform.pages.drop(PAGE_TAGS.all),
   });
-  const stats = createStatsService({ repo: createStatsRepository(db), cache: platform.cache, logger: platform.logger });
+  const stats = createStatsService({ repo: createStatsRepository(db), logger: platform.logger });
   return {
     accounts,
     events,
@@ -372,6 +373,7 @@ export function createFunctionHandlers(platform: Platform): Record<FunctionName,
       storage: platform.storage,
       queue: platform.queue,
       logger,
+      maxImagePixels: platform.config.maxImagePixels,
     }),
   };
 }
@@ -431,6 +433,11 @@ function mediaOrigins(config: Config): string[] {
   return origins;
 }
 
+/** The security headers the web sends with these settings (`epu readiness` compares a deployment's with them). */
+export function webSecurityHeaders(config: Config): Readonly<Record<string, string>> {
+  return securityHeaders({ https: config.publicUrl.protocol === 'https:', mediaOrigins: mediaOrigins(config) });
+}
+
 export interface WebOptions {
   isShuttingDown: () => boolean;
 }
@@ -441,7 +448,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
 
-  const headers = securityHeaders({ https, mediaOrigins: mediaOrigins(config) });
+  const headers = webSecurityHeaders(config);
   const app = createHttpServer({
     logger: platform.logger,
     headers,
@@ -475,7 +482,6 @@ export async function buildWebApp(platform: Platform, services: Services, option
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
-  app.addHook('onRequest', (request, _reply, done) => runWithRequestContext({ requestId: request.id }, done));
   app.addHook('onRequest', (request, _reply, done) => done(crossSiteRefusal(request, config.publicUrl.origin) ?? undefined));
   const reads = createReadRouting(app, {
     primary: platform.db,

@@ -226,6 +226,8 @@ describe('every role against PostgreSQL', () => {
       SECRET_KEY: crypto.randomBytes(48).toString('base64'),
       DATABASE_URL: withDatabaseName(proxied.href, databaseName),
       PUBLIC_URL: `http://127.0.0.1:${web.port}`,
+      // Plain HTTP on loopback: production wants https:// unless TLS ends at a proxy in front.
+      TLS_AT_PROXY: 'true',
       // Loopback only: the host's network is shared with whatever else runs on this machine.
       HOST: '127.0.0.1',
       PORT: String(web.port),

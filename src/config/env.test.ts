@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../platform/paths.js';
 import { ConfigError, parseConfig, webProcesses } from './env.js';
 
-const secret = 'x'.repeat(40);
+// Drawn once with openssl rand -base64 48: a key production accepts.
+const secret = 'LwN0lEOTqlRktzIKbQIKW6K3tyDpqnlHzq0OvWejA4dcrnh+j6DrsEj2VVjd92/Z';
 
 describe('configuration', () => {
   it('runs on embedded defaults with nothing set', () => {
@@ -48,6 +49,44 @@ describe('configuration', () => {
     ['WEB_CONCURRENCY', 'auto', /WEB_CONCURRENCY: expected a whole number/],
   ])('names the variable and what is expected when %s=%s', (name, value, message) => {
     expect(() => parseConfig({ [name]: value })).toThrow(message);
+  });
+
+  describe('in staging and production', () => {
+    const production = { APP_ENV: 'production', SECRET_KEY: secret, DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
+
+    it.each(['production', 'staging'])('refuses an http:// PUBLIC_URL in %s, in one line that names the way out', (appEnv) => {
+      expect(() => parseConfig({ ...production, APP_ENV: appEnv, PUBLIC_URL: 'http://epu.example' })).toThrow(
+        new ConfigError(
+          'PUBLIC_URL',
+          `must be https:// when APP_ENV is ${appEnv} (session cookies are Secure and HSTS is sent only then); set TLS_AT_PROXY=true only if TLS ends at a proxy in front that sets X-Forwarded-Proto`,
+        ),
+      );
+      expect(
+        parseConfig({ ...production, APP_ENV: appEnv, PUBLIC_URL: 'http://epu.example', TLS_AT_PROXY: 'true' }).publicUrl.protocol,
+      ).toBe('http:');
+      expect(parseConfig({ PUBLIC_URL: 'http://localhost:3000' }).publicUrl.protocol).toBe('http:');
+    });
+
+    it.each([
+      ['test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz', /^SECRET_KEY: the key is weak: contains "secret"/],
+      ['local-compose-secret-key-change-me-0123456789abcdef', /^SECRET_KEY: the key is weak: contains "local"/],
+      ['x'.repeat(40), /^SECRET_KEY: the key is weak: about 0 bits of randomness/],
+      [`${secret},abababababababababababababababab`, /^SECRET_KEY: key 2 of 2 is weak: about 32 bits/],
+      [`${secret},${secret}`, /^SECRET_KEY: key 2 of 2 repeats key 1/],
+    ])('refuses a weak or repeated SECRET_KEY (%s) with a one-line reason', (key, reason) => {
+      let error: unknown;
+      try {
+        parseConfig({ ...production, SECRET_KEY: key });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(reason);
+      expect((error as Error).message).toContain('openssl rand -base64 48');
+      expect((error as Error).message).not.toContain('\n');
+      // Development and tests take any key of 32 characters or more.
+      expect(parseConfig({ SECRET_KEY: key }).secretKeys).toBeDefined();
+    });
   });
 
   it('lets commands that hold no secrets (epu migrate) run in production without SECRET_KEY', () => {

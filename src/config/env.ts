@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { keyWeakness } from './secret-strength.js';
 
 export type AppEnv = 'development' | 'test' | 'staging' | 'production';
 
@@ -53,8 +54,12 @@ export interface Config {
   otlpEndpoint: string | undefined;
   sentryDsn: string | undefined;
   maxUploadBytes: number;
-  /** Photo uploads one user may make per 10 minutes, across all replicas. */
+  /** Photo uploads (files, however many a request carries) one user may make per 10 minutes, across all replicas. */
   uploadRateLimit: number;
+  /** Exports one user may start per hour (a request while one is pending gets that one, free). */
+  exportRateLimit: number;
+  /** The most pixels (width x height) an uploaded image may have: decoding costs by the pixel, whatever the file's size. */
+  maxImagePixels: number;
   /** Sign-ups from one client address per hour, across all replicas; raise it where many people sign up behind one address (a venue's Wi-Fi). */
   signupRateLimit: number;
   workerConcurrency: number;
@@ -155,6 +160,21 @@ function backupCopySettings(env: Env): Config['backupCopy'] {
   };
 }
 
+/**
+ * Staging and production take only keys drawn from a random source, each once:
+ * a typed or example key (secret-strength.ts) is guessable, and a key repeated
+ * in the list is a rotation that did not happen.
+ */
+function refuseWeakKeys(keys: string[]): void {
+  keys.forEach((key, i) => {
+    const which = keys.length === 1 ? 'the key' : `key ${i + 1} of ${keys.length}`;
+    const first = keys.indexOf(key);
+    if (first < i) throw new ConfigError('SECRET_KEY', `${which} repeats key ${first + 1}; each key must be new (openssl rand -base64 48)`);
+    const weakness = keyWeakness(key);
+    if (weakness) throw new ConfigError('SECRET_KEY', `${which} is weak: ${weakness}; draw one with openssl rand -base64 48`);
+  });
+}
+
 /** Loads `.env` from the working directory in development only; real environments set variables themselves. */
 export function loadDotEnv(env: Env = process.env, cwd = process.cwd()): void {
   const appEnv = env.APP_ENV ?? 'development';
@@ -192,10 +212,18 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
         'expected a comma-separated list of keys, newest first, each at least 32 characters (openssl rand -base64 48)',
       );
     }
+    if (isProductionLike) refuseWeakKeys(secretKeys);
   }
 
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const publicUrl = new URL(url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`);
+  // Over plain HTTP session cookies are not Secure and no HSTS is sent: staging and production say https, or why not.
+  if (isProductionLike && publicUrl.protocol !== 'https:' && !bool(env, 'TLS_AT_PROXY', false)) {
+    throw new ConfigError(
+      'PUBLIC_URL',
+      `must be https:// when APP_ENV is ${appEnv} (session cookies are Secure and HSTS is sent only then); set TLS_AT_PROXY=true only if TLS ends at a proxy in front that sets X-Forwarded-Proto`,
+    );
+  }
   const storageUrl = url(env, 'STORAGE_URL', ['file:', 's3:']);
   const functionsUrl = url(env, 'FUNCTIONS_URL', ['http:', 'https:']);
   const functionsToken = optional(env, 'FUNCTIONS_TOKEN');
@@ -240,6 +268,9 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     uploadRateLimit: integer(env, 'UPLOAD_RATE_LIMIT', 120, 1, 100_000),
+    exportRateLimit: integer(env, 'EXPORT_RATE_LIMIT', 10, 1, 100_000),
+    // 100 megapixels: any camera up to 10 000 x 10 000; a 16 000 x 16 000 image (256 megapixels) is refused.
+    maxImagePixels: integer(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 1, 1_000_000),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 256),
     webConcurrency: optional(env, 'WEB_CONCURRENCY') === undefined ? undefined : integer(env, 'WEB_CONCURRENCY', 1, 1, 64),

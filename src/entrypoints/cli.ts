@@ -19,7 +19,9 @@ operations
   restore BACKUP_ID --database-url URL [--force] [--from-copy]   restore into an empty database (--force: replace its contents; --from-copy: from the second region)
   drill [--database-url URL] [--from-copy]   restore the newest backup (or copy) into a scratch database, verify it, record the result
   scrub BACKUP_ID [--to STORAGE_URL] [--database-url URL]   a copy of a backup with every personal field replaced, for staging (restore it with \`epu restore\`)
+  media copy --to STORAGE_URL [--to-region REGION] [--dry-run] [--verify] [--exports]   copy every object the database references to another store, for a cutover (resumable; exits 1 when any is missing or failed)
   smoke --url URL [--timeout SECONDS]   check a running EPU: health, then signup → event → booking → upload → cleanup
+  readiness --url URL [--json] [--ca FILE | --insecure]   the go-public and cutover checklist: TLS, headers, pages, metrics, admin, backups, drills, integrity, schedules, migrations, settings; exits 1 on a failed check
   seed [--users N] [--events N] [--photos N] [--password-file PATH] [--force]   demo users, events, bookings and photos (demo-N@seed.epu.invalid; refuses APP_ENV=production without --force)
 `;
 
@@ -38,7 +40,9 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   restore: async (config, args) => (await import('./ops/backups.js')).runRestore(config, args),
   drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, args),
   scrub: async (config, args) => (await import('./ops/backups.js')).runScrub(config, args),
+  media: async (config, args) => (await import('./ops/media.js')).runMedia(config, args),
   smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
+  readiness: async (config, args) => (await import('./ops/readiness.js')).runReadiness(config, args),
   seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, parseFlags(args)),
 };
 

@@ -54,7 +54,7 @@ describe('epu web as a real process', () => {
       const base = `http://127.0.0.1:${port}`;
       const { client, email, password } = await signUp(base);
       await client.post('/api/v1/auth/login', { email, password }, { 'x-request-id': 'trace-me-123' });
-      await web.waitForLog(/trace-me-123/);
+      await web.waitForLog(/"trace-me-123".*"msg":"request"/);
       const lines = web.output().trim().split('\n');
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
       const output = web.output();
@@ -62,7 +62,7 @@ describe('epu web as a real process', () => {
       expect(output).not.toContain(password);
       expect(output).not.toContain(client.cookieHeader().split('=')[1]!.slice(0, 20));
       expect(output).not.toContain('127.0.0.1"'); // no client address
-      const requestLine = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === 'trace-me-123');
+      const requestLine = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === 'trace-me-123' && l.msg === 'request');
       expect(requestLine).toMatchObject({ route: '/api/v1/auth/login', status: 200 });
     } finally {
       await web.stop();

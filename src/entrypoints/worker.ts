@@ -29,7 +29,7 @@ export async function runWorker(config: Config): Promise<void> {
         heartbeat: () => worker.checkHeartbeat(),
         notifications: () => worker.checkNotifications(),
       },
-      { isShuttingDown: () => shuttingDown },
+      { isShuttingDown: () => shuttingDown, log: logger },
     );
   const metricsServer = await startMetricsServer({
     host: config.host,

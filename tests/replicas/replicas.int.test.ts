@@ -19,6 +19,7 @@ import { freePort, spawnEpu, type EpuProcess } from '../support/process.js';
 import { startS3rver, type TestS3 } from '../support/s3rver.js';
 import { percentile, startLoad, type LoadRequest, type Sample } from './load.js';
 import { findTool, tierCanRun } from '../support/tools.mjs';
+import { renditionSize } from '../../src/features/photos/renditions.js';
 import { startNginx, type RunningNginx } from './nginx.mjs';
 
 // Long enough to outlast nginx's upstream keepalive_timeout (1 s) in deploy/nginx/epu.conf.template.
@@ -218,7 +219,7 @@ describe.skipIf(!tierCanRun('replicas'))('two epu web replicas and a worker behi
     expect(thumbnail.status).toBe(200);
     const thumbBytes = Buffer.from(await thumbnail.arrayBuffer());
     const meta = await sharp(thumbBytes).metadata();
-    expect(Math.max(meta.width!, meta.height!)).toBe(400);
+    expect({ width: meta.width, height: meta.height }).toEqual(renditionSize(1024, 768, 'thumbnail'));
     const full = Buffer.from(await (await fetch(photo.url)).arrayBuffer());
     expect(full.equals(original)).toBe(true);
   }, 90_000);

@@ -8,7 +8,8 @@ import type { App } from '../../src/platform/http/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './process.js';
 
-export const TEST_SECRET = 'test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+// Drawn once (openssl rand -base64 48), so tests that run as staging or production start with it too.
+export const TEST_SECRET = 'fjc0td3PXHi1A6cHfdqujng9XO1XPpUTunXvAtqXxJmbNq63gl638nOYkh8nRR62';
 
 export interface TestApp {
   url: string;

@@ -8,6 +8,11 @@ import path from 'node:path';
 interface S3rverServer {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
+  /** S3 event notifications, one per stored or deleted object. */
+  on(
+    event: 'event',
+    listener: (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[] }) => void,
+  ): void;
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -30,6 +35,8 @@ export interface TestS3 {
    * credential chain reads from process.env (use vi.stubEnv for those).
    */
   env: Record<string, string>;
+  /** The key of every object written to `bucket` (a put or a completed multipart upload) since the server started, in order. */
+  created(bucket: string): string[];
   close(): Promise<void>;
 }
 
@@ -45,6 +52,12 @@ export async function startS3rver(options: { buckets?: number } = {}): Promise<T
     directory,
     configureBuckets: buckets.map((name) => ({ name })),
   });
+  const created: { bucket: string; key: string }[] = [];
+  server.on('event', (event) => {
+    for (const record of event.Records) {
+      if (record.eventName.startsWith('ObjectCreated:')) created.push({ bucket: record.s3.bucket.name, key: record.s3.object.key });
+    }
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   return {
@@ -59,6 +72,7 @@ export async function startS3rver(options: { buckets?: number } = {}): Promise<T
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
     },
+    created: (name) => created.filter((object) => object.bucket === name).map((object) => object.key),
     async close() {
       await server.close();
       fs.rmSync(directory, { recursive: true, force: true });

@@ -14,6 +14,7 @@ export const TOOLS = {
   nginx: { install: 'apt-get install nginx (Debian puts it in /usr/sbin: have that on PATH)', variable: 'NGINX' },
   'redis-server': { install: 'apt-get install redis-server', variable: 'REDIS_SERVER' },
   chromium: { install: 'apt-get install chromium', variable: 'CHROMIUM_PATH', names: ['chromium', 'chromium-browser'] },
+  openssl: { install: 'apt-get install openssl', variable: 'OPENSSL' },
 };
 
 /** The tiers that need system tools: the npm test step they run in, and the tests they hold. */
@@ -24,6 +25,11 @@ export const TIERS = {
     tests: 'Redis cache and REDIS_URL fault tests (src/platform/cache/redis-*.int.test.ts)',
   },
   replicas: { step: 'tests', tools: ['nginx', 'redis-server'], tests: 'replicas behind nginx (tests/replicas)' },
+  tls: {
+    step: 'tests',
+    tools: ['openssl'],
+    tests: 'epu readiness against a deployment behind TLS (src/entrypoints/ops/readiness.int.test.ts)',
+  },
   kubernetes: { step: 'deploy', tools: ['kubectl'], tests: 'Kubernetes manifests (deploy/k8s)' },
   prometheus: { step: 'deploy', tools: ['promtool'], tests: 'alert and recording rules, Prometheus config (deploy/observability)' },
   browser: { step: 'e2e', tools: ['chromium'], tests: 'browser tests (tests/e2e)' },

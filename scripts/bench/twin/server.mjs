@@ -9,9 +9,9 @@
 //   GET  /api/v1/events/:id/photos[?cursor=]  gallery JSON (anonymous)
 //   GET  /events/:id                          event page with its gallery (anonymous, or a signed-in attendee)
 //   POST /api/v1/events/:id/bookings          session check, capacity-safe claim, booking and audit row: one statement, one commit
-// The bookedCount comes from counting confirmed bookings: that is what the
-// schema holds today; if the schema gains a count kept by the booking
-// transaction, read it here instead.
+// The bookedCount is the sum of the event's rows in event_booking_counts,
+// which the schema keeps up to date in every booking's own transaction (a
+// trigger): the cheapest read the schema offers, as any engineer would use.
 // Environment: PORT, DATABASE_URL, PUBLIC_URL, SECRET_KEY, POOL_MAX, PUBLIC_DIR, MAX_UPLOAD_MIB.
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -66,7 +66,7 @@ const READY_PHOTOS = (after, event = 'e') => `SELECT ${PHOTO_COLUMNS} FROM photo
   ORDER BY p.created_at DESC, p.id DESC LIMIT $2`;
 const STATEMENTS = {
   list: `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id, o.name AS owner_name,
-      e.created_at, e.updated_at, (SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS booked
+      e.created_at, e.updated_at, (SELECT COALESCE(sum(c.booked), 0) FROM event_booking_counts c WHERE c.event_id = e.id)::int AS booked
     FROM events e JOIN users o ON o.id = e.owner_id
     WHERE e.visibility = 'public' AND e.starts_at >= now() ORDER BY e.starts_at, e.id LIMIT 21`,
   // One row per photo, or one row with null photo columns: the event's visibility tells 404 from an empty gallery.
@@ -78,7 +78,7 @@ const STATEMENTS = {
       WHERE s.id = $3 AND s.user_id = $4 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL),
     ev AS MATERIALIZED (
       SELECT e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.owner_id, o.name AS owner_name,
-        (SELECT count(*) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') AS booked,
+        (SELECT COALESCE(sum(c.booked), 0) FROM event_booking_counts c WHERE c.event_id = e.id)::int AS booked,
         EXISTS (SELECT 1 FROM bookings b JOIN viewer v ON v.id = b.user_id WHERE b.event_id = e.id AND b.status = 'confirmed') AS viewer_booked
       FROM events e JOIN users o ON o.id = e.owner_id WHERE e.id = $1)
     SELECT ev.*, v.id AS viewer_id, v.name AS viewer_name, v.role AS viewer_role,

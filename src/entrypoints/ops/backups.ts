@@ -5,7 +5,7 @@ import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { createKeyring, resolveSecretKeys } from '../../platform/security/keyring.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import { createStorage } from '../../platform/storage/create-storage.js';
-import { parseCommandArgs, UsageError } from '../../platform/cli/args.js';
+import { parseCommandArgs, storageUrlOption, UsageError } from '../../platform/cli/args.js';
 import { listBackups, readManifest, restoreBackup, type RestoreReport } from '../../features/backups/backups.restore.js';
 import { formatBytes } from '../../features/backups/backups.snapshot.js';
 import type { DrillResult } from '../../features/backups/backups.service.js';
@@ -33,12 +33,6 @@ async function withStorage<T>(
     await media?.close();
     await storage.close();
   }
-}
-
-/** `--to URL`: another store (file:// or s3://, with the S3 settings of STORAGE_URL). */
-function storageUrlOption(flag: string, value: string): string {
-  if (!/^(file|s3):\/\//.test(value)) throw new UsageError(`${flag} needs a file:// or s3:// URL`);
-  return value;
 }
 
 function databaseUrlOption(value: string | undefined): string | undefined {

@@ -9,6 +9,7 @@ import { mePage } from './views/me-page.js';
 const NOTICES: Record<string, string> = {
   'event-deleted': 'The event was deleted.',
   'export-requested': 'Export requested. It is being prepared; this page shows when it is ready.',
+  'export-throttled': 'No export was started: you have asked for too many in the last hour. Wait a little and try again.',
   'delete-unconfirmed': 'Your account was not deleted: type DELETE in the box and give your password to confirm.',
   'delete-wrong-password': 'Your account was not deleted: the password is not right.',
   'delete-throttled': 'Your account was not deleted: too many wrong attempts. Wait a few minutes and try again.',

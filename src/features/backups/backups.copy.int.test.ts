@@ -10,11 +10,10 @@ import { createTestDatabase, queryRows as sql, type TestDatabase } from '../../.
 import { freePort, runEpu, spawnEpu, type EpuProcess } from '../../../tests/support/process.js';
 import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
 import { createStorage } from '../../platform/storage/create-storage.js';
-import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { hashObject, type ObjectStorage } from '../../platform/storage/storage.js';
 import { renderRenditions } from '../photos/photos.jobs.js';
 import { backupIdTime, manifestKey, type BackupManifest } from './backups.manifest.js';
 import { createDrillsRepository } from './backups.repository.js';
-import { hashObject } from './backups.restore.js';
 import { createBackupsService } from './backups.service.js';
 
 const COMMAND_TIMEOUT_MS = 600_000;

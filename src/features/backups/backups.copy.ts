@@ -5,9 +5,9 @@
 // backup with a manifest is a complete one.
 import crypto from 'node:crypto';
 import type { Logger } from '../../platform/observability/logger.js';
-import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { hashObject, type ObjectStorage } from '../../platform/storage/storage.js';
 import { backupIdTime, isScrubbedId, manifestKey, parseManifest } from './backups.manifest.js';
-import { hashObject, listBackups, manifestObjects, mismatch } from './backups.restore.js';
+import { listBackups, manifestObjects, mismatch } from './backups.restore.js';
 import type { Progress } from './backups.snapshot.js';
 
 export interface CopyOutcome {

@@ -2,7 +2,6 @@
 // before it touches the target, loads every table in one transaction, and
 // commits only when each table's row count and checksum match the manifest:
 // the target ends up with the whole backup or with nothing of it.
-import crypto from 'node:crypto';
 import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -10,7 +9,7 @@ import pgCopyStreams from 'pg-copy-streams';
 import { migrate } from '../../platform/db/migrate.js';
 import { migrationsDir } from '../../platform/paths.js';
 import type { Logger } from '../../platform/observability/logger.js';
-import { isValidKey, type ObjectStorage } from '../../platform/storage/storage.js';
+import { hashObject, isValidKey, type ObjectStorage } from '../../platform/storage/storage.js';
 import {
   BACKUP_PREFIX,
   isBackupId,
@@ -112,19 +111,6 @@ export async function readManifest(storage: ObjectStorage, id: string): Promise<
   const chunks: Buffer[] = [];
   for await (const chunk of object.body) chunks.push(chunk as Buffer);
   return parseManifest(Buffer.concat(chunks).toString('utf8'), id);
-}
-
-/** Size and SHA-256 of a stored object, read once; null when it is missing. */
-export async function hashObject(storage: ObjectStorage, key: string): Promise<{ bytes: number; sha256: string } | null> {
-  const object = await storage.get(key);
-  if (!object) return null;
-  const hash = crypto.createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of object.body) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Why a stored object is not the one its manifest describes, or null when its size and SHA-256 match. */

@@ -128,7 +128,8 @@ export const PERSONAL_COLUMNS: Readonly<Record<string, Readonly<Record<string, s
 /** Columns that hold no personal data, and why where it is not obvious. */
 export const SAFE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   users: ['role'],
-  events: ['visibility'],
+  // An IANA zone name (Europe/Paris): the event's, as public as its venue.
+  events: ['visibility', 'time_zone'],
   bookings: ['status'],
   // Actions, subject kinds and subject ids (uuids, flag names).
   audit_log: ['action', 'subject_type', 'subject_id'],

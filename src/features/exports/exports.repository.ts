@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, ExportStatus } from '../../platform/db/schema.js';
 import type { Db } from '../../platform/db/pool.js';
 
@@ -36,6 +36,24 @@ export function createExportsRepository(db: Db) {
         .values({ requester_id: requesterId, event_id: eventId })
         .returning(COLUMNS)
         .executeTakeFirstOrThrow();
+    },
+    /**
+     * Holds, until the transaction ends, the one lock of this requester's
+     * exports of `eventId` (null: their own data), so that of concurrent
+     * requests one looks for a pending export and starts one at a time.
+     */
+    async lockRequests(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<void> {
+      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`exports:${requesterId}:${eventId ?? 'own'}`}, 0))`.execute(executor);
+    },
+    /** The requester's export of `eventId` (null: their own data) that is queued or running, if any. */
+    findPending(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<ExportRow | undefined> {
+      return executor
+        .selectFrom('exports')
+        .select(COLUMNS)
+        .where('requester_id', '=', requesterId)
+        .where((eb) => (eventId === null ? eb('event_id', 'is', null) : eb('event_id', '=', eventId)))
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirst();
     },
     findById(id: string): Promise<ExportRow | undefined> {
       return db.selectFrom('exports').select(COLUMNS).where('id', '=', id).executeTakeFirst();

@@ -1,3 +1,5 @@
+import type { FastifyReply } from 'fastify';
+import { AppError } from '../../platform/http/errors.js';
 import type { App } from '../../platform/http/server.js';
 import type { Auth } from '../accounts/auth.js';
 import { EventParams } from '../events/events.schema.js';
@@ -16,7 +18,7 @@ export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: A
         tags: ['exports'],
         security: ACCESS.signedIn,
         params: EventParams,
-        response: { 202: ExportEnvelope, ...errorResponses('not_found', 'forbidden') },
+        response: { 202: ExportEnvelope, ...errorResponses('not_found', 'forbidden', 'rate_limited') },
       },
     },
     async (request, reply) => {
@@ -32,7 +34,7 @@ export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: A
         summary: 'Export all of your own data',
         tags: ['exports'],
         security: ACCESS.signedIn,
-        response: { 202: ExportEnvelope },
+        response: { 202: ExportEnvelope, ...errorResponses('rate_limited') },
       },
     },
     async (request, reply) => {
@@ -59,16 +61,24 @@ export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: A
     },
   );
 
-  // Forms on /me and on an event page.
+  // Forms on /me and on an event page: both end on /me, saying what became of the request.
+  async function afterFormRequest(reply: FastifyReply, requested: Promise<unknown>) {
+    try {
+      await requested;
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'rate_limited') throw error;
+      return reply.redirect('/me?notice=export-throttled#exports', 303);
+    }
+    return reply.redirect('/me?notice=export-requested#exports', 303);
+  }
+
   app.post('/me/exports', async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
-    await exports.requestOwnExport(viewer);
-    return reply.redirect('/me?notice=export-requested#exports', 303);
+    return afterFormRequest(reply, exports.requestOwnExport(viewer));
   });
 
   app.post('/events/:id/exports', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
-    await exports.requestEventExport(request.params.id, viewer);
-    return reply.redirect('/me?notice=export-requested#exports', 303);
+    return afterFormRequest(reply, exports.requestEventExport(request.params.id, viewer));
   });
 }

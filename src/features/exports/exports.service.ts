@@ -1,4 +1,6 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../../platform/http/errors.js';
+import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import { isUuid } from '../../platform/http/pagination.js';
 import type { Db } from '../../platform/db/pool.js';
 import type { Queue } from '../../platform/queue/index.js';
@@ -29,6 +31,8 @@ export function createExportsService(deps: {
   storage: ObjectStorage;
   events: EventsService;
   audit: AuditRecorder;
+  /** Exports one user may start per hour (EXPORT_RATE_LIMIT); a pending one handed out again costs nothing. */
+  limiter: RateLimiterAbstract;
 }) {
   const { repo } = deps;
 
@@ -51,8 +55,21 @@ export function createExportsService(deps: {
     };
   }
 
+  /**
+   * The requester's pending export of the same thing if there is one (20
+   * clicks, or 20 concurrent requests, build one archive), else a new one,
+   * which takes a point of the requester's hourly limit.
+   */
   async function request(viewer: Viewer, eventId: string | null): Promise<ExportJson> {
     const row = await transaction(deps.db, async (tx) => {
+      await repo.lockRequests(tx, viewer.id, eventId);
+      const pending = await repo.findPending(tx, viewer.id, eventId);
+      if (pending) return pending;
+      await deps.limiter.consume(viewer.id).catch((rejection) => {
+        throw new AppError('rate_limited', 'Too many exports; wait and try again.', {
+          headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+        });
+      });
       const created = await repo.insert(tx, viewer.id, eventId);
       await deps.queue.enqueue(
         BUILD_EXPORT_JOB,

@@ -109,3 +109,145 @@ export class IncompleteImageError extends Error {
     this.name = 'IncompleteImageError';
   }
 }
+
+/** How far into a file its dimensions are looked for while it streams; past that, photoUploaded checks them. */
+export const DIMENSIONS_WINDOW = 256 * 1024;
+
+export interface Dimensions {
+  width: number;
+  height: number;
+}
+
+/**
+ * The width and height an image declares in its header, or null while `head`
+ * does not reach them yet (or the header is not understood): PNG's IHDR,
+ * GIF's logical screen, WebP's VP8/VP8L/VP8X header, JPEG's frame header (after
+ * any number of segments), AVIF's largest `ispe` property.
+ */
+export function declaredDimensions(type: ImageType, head: Buffer): Dimensions | null {
+  switch (type) {
+    case 'image/png':
+      return head.length >= 24 ? { width: head.readUInt32BE(16), height: head.readUInt32BE(20) } : null;
+    case 'image/gif':
+      return head.length >= 10 ? { width: head.readUInt16LE(6), height: head.readUInt16LE(8) } : null;
+    case 'image/webp':
+      return webpDimensions(head);
+    case 'image/jpeg':
+      return jpegDimensions(head);
+    case 'image/avif':
+      return avifDimensions(head);
+  }
+}
+
+function webpDimensions(head: Buffer): Dimensions | null {
+  if (head.length < 30) return null;
+  switch (head.toString('latin1', 12, 16)) {
+    case 'VP8X':
+      return { width: head.readUIntLE(24, 3) + 1, height: head.readUIntLE(27, 3) + 1 };
+    case 'VP8 ':
+      return { width: head.readUInt16LE(26) & 0x3fff, height: head.readUInt16LE(28) & 0x3fff };
+    case 'VP8L': {
+      const bits = head.readUInt32LE(21);
+      return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    }
+    default:
+      return null;
+  }
+}
+
+// Start-of-frame markers (baseline, progressive, lossless, arithmetic); C4, C8 and CC are other segments.
+const JPEG_FRAME_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
+const JPEG_START_OF_SCAN = 0xda;
+
+function jpegDimensions(head: Buffer): Dimensions | null {
+  let at = 2; // after the start-of-image marker
+  while (at + 4 <= head.length) {
+    if (head[at] !== 0xff) return null;
+    const marker = head[at + 1]!;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      at += 2; // markers without a length
+      continue;
+    }
+    if (JPEG_FRAME_MARKERS.has(marker))
+      return at + 9 <= head.length ? { height: head.readUInt16BE(at + 5), width: head.readUInt16BE(at + 7) } : null;
+    if (marker === JPEG_START_OF_SCAN) return null;
+    at += 2 + head.readUInt16BE(at + 2);
+  }
+  return null;
+}
+
+/** ISO-BMFF: meta (a full box) > iprp > ipco > ispe (a full box: width, height). The largest, should there be several. */
+function avifDimensions(head: Buffer): Dimensions | null {
+  const children = (start: number, end: number): { type: string; start: number; end: number }[] => {
+    const boxes = [];
+    for (let at = start; at + 8 <= end;) {
+      const size = head.readUInt32BE(at);
+      if (size < 8 || at + size > end) break;
+      boxes.push({ type: head.toString('latin1', at + 4, at + 8), start: at + 8, end: at + size });
+      at += size;
+    }
+    return boxes;
+  };
+  const meta = children(0, head.length).find((box) => box.type === 'meta');
+  const iprp = meta && children(meta.start + 4, meta.end).find((box) => box.type === 'iprp');
+  const ipco = iprp && children(iprp.start, iprp.end).find((box) => box.type === 'ipco');
+  if (!ipco) return null;
+  let largest: Dimensions | null = null;
+  for (const box of children(ipco.start, ipco.end)) {
+    if (box.type !== 'ispe' || box.end - box.start < 12) continue;
+    const size = { width: head.readUInt32BE(box.start + 4), height: head.readUInt32BE(box.start + 8) };
+    if (!largest || size.width * size.height > largest.width * largest.height) largest = size;
+  }
+  return largest;
+}
+
+/** Why an image of `size` is refused under a limit of `maxPixels`, or null when it is within it. */
+export function pixelLimitProblem(size: Dimensions, maxPixels: number): string | null {
+  if (size.width * size.height <= maxPixels) return null;
+  const limit = maxPixels % 1_000_000 === 0 ? `${maxPixels / 1_000_000} megapixels` : `${maxPixels} pixels`;
+  return `the image is ${size.width} x ${size.height} pixels; at most ${limit} are accepted (MAX_IMAGE_PIXELS)`;
+}
+
+/**
+ * Passes bytes through while reading the image's declared dimensions from its
+ * first DIMENSIONS_WINDOW bytes, and fails with TooManyPixelsError as soon as
+ * they exceed `maxPixels`: decoding costs time and memory by the pixel, not by
+ * the byte, so a small file can be a huge image.
+ */
+export class PixelLimitCheck extends Transform {
+  // The bytes so far while the dimensions are still unknown; null once decided.
+  private head: Buffer | null = Buffer.alloc(0);
+
+  constructor(
+    private readonly type: ImageType,
+    private readonly maxPixels: number,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.head) {
+      this.head = Buffer.concat([this.head, chunk]);
+      const size = declaredDimensions(this.type, this.head);
+      if (size) {
+        this.head = null;
+        const problem = pixelLimitProblem(size, this.maxPixels);
+        if (problem) return callback(new TooManyPixelsError(problem));
+      } else if (this.head.length >= DIMENSIONS_WINDOW) {
+        this.head = null;
+      }
+    }
+    callback(null, chunk);
+  }
+}
+
+export class TooManyPixelsError extends Error {
+  constructor(problem: string) {
+    super(problem);
+    this.name = 'TooManyPixelsError';
+  }
+}

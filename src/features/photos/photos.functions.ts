@@ -5,6 +5,9 @@ import type { EpuFunction } from '../../platform/functions/cloud-event.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
+import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
+import { type ImageType, pixelLimitProblem } from './image-check.js';
+import { withoutLocation } from './location.js';
 import type { PhotosRepository } from './photos.repository.js';
 import type { PhotoUploadedData } from './photos.service.js';
 
@@ -32,15 +35,18 @@ export function orientedSize(width: number, height: number, orientation: number 
 
 /**
  * The `photoUploaded` function, triggered by each stored original (a
- * storage-finalized CloudEvent): reads the object's metadata (dimensions,
- * orientation, EXIF time taken, type, size, sha256), writes it to the photo
- * row and enqueues the processing job. Safe to run twice.
+ * storage-finalized CloudEvent): removes the original's location metadata
+ * (location.ts), reads its metadata (dimensions, orientation, EXIF time
+ * taken, type, size, sha256), writes it to the photo row and enqueues the
+ * processing job. Safe to run twice: a second run finds no location left.
  */
 export function createPhotoUploadedFunction(deps: {
   repo: PhotosRepository;
   storage: ObjectStorage;
   queue: Queue;
   logger: Logger;
+  /** MAX_IMAGE_PIXELS: the upload refuses what it sees early enough; this catches the rest before any decoding. */
+  maxImagePixels: number;
 }): EpuFunction<PhotoUploadedData | StorageObjectData> {
   return async (event) => {
     const data = event.data;
@@ -56,16 +62,28 @@ export function createPhotoUploadedFunction(deps: {
           ? await deps.repo.findByOriginalKey(data.name)
           : undefined;
     if (!photo || photo.status !== 'processing') return; // deleted meanwhile, or already settled
-    const bytes = await readObject(deps.storage, photo.original_key);
-    if (!bytes) {
+    const uploaded = await readObject(deps.storage, photo.original_key);
+    if (!uploaded) {
       await deps.repo.markFailed(photo.id, 'the uploaded file is missing from storage');
       return;
     }
+    // Where it was taken never leaves the uploader: the stored original loses its position
+    // (picture untouched) before anyone but its uploader can see the photo (it is still processing).
+    const withoutPosition = withoutLocation(photo.content_type as ImageType, uploaded);
+    if (withoutPosition) {
+      await deps.storage.put(photo.original_key, withoutPosition, { contentType: photo.content_type, cacheControl: PRIVATE_IMMUTABLE });
+    }
+    const bytes = withoutPosition ?? uploaded;
     let metadata: Metadata;
     try {
       metadata = await sharp(bytes).metadata();
     } catch (error) {
       await deps.repo.markFailed(photo.id, `not a readable image: ${(error as Error).message}`);
+      return;
+    }
+    const tooLarge = pixelLimitProblem({ width: metadata.width ?? 0, height: metadata.height ?? 0 }, deps.maxImagePixels);
+    if (tooLarge) {
+      await deps.repo.markFailed(photo.id, tooLarge);
       return;
     }
     const exif = await exifr.parse(bytes, { pick: ['DateTimeOriginal', 'CreateDate'] }).catch(() => null);

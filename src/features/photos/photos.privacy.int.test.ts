@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventually, startTestApp, startTestWorker, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
-import { multipart, png } from '../../../tests/support/images.js';
+import exifr from 'exifr';
+import sharp from 'sharp';
+import { jpegWithExif, multipart, png } from '../../../tests/support/images.js';
 import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
 
 async function readyPhoto(client: Client, eventId: string, bytes: Buffer, type = 'image/png') {
@@ -57,6 +59,29 @@ for (const driver of ['file', 's3'] as const) {
         expect(cacheControl).toMatch(/\bprivate\b/);
         expect(cacheControl).not.toMatch(/\bpublic\b/);
       }
+    });
+
+    it('lets no one download where a photo was taken: the original keeps its picture and time taken, not its position', async () => {
+      const owner = await signUp(t.url);
+      const eventId: string = (
+        await owner.client.post('/api/v1/events', { title: 'Located', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
+      const uploaded = await jpegWithExif(320, 240);
+      const position = async (image: Buffer) => (await exifr.parse(image, { gps: true }))?.GPSLatitude;
+      expect(await position(uploaded)).toEqual([51, 30, 0]);
+      const photo = await readyPhoto(owner.client, eventId, uploaded, 'image/jpeg');
+      // Anyone who sees the gallery gets the original's link; the uploader's viewer page offers the original too.
+      const gallery = await new Client(t.url).get(`/api/v1/events/${eventId}/photos`);
+      const viewerPage = await owner.client.request('GET', `/events/${eventId}/photos/${photo.id}`, { headers: { accept: 'text/html' } });
+      const download = /<a[^>]+href="([^"]+)"[^>]*download/.exec(viewerPage.text)![1]!.replace(/&amp;/g, '&');
+      expect(viewerPage.text).toContain('Download original');
+      for (const url of [gallery.body.items[0].url, new URL(download, t.url).href] as string[]) {
+        const original = Buffer.from(await (await fetch(url)).arrayBuffer());
+        expect(await position(original)).toBeUndefined();
+        expect(await exifr.parse(original, { pick: ['DateTimeOriginal'] })).toEqual({ DateTimeOriginal: new Date('2024-05-06T07:08:09Z') });
+        expect((await sharp(original).metadata()).width).toBe(320);
+      }
+      expect(photo.takenAt).toBe('2024-05-06T07:08:09.000Z');
     });
   });
 }

@@ -74,6 +74,13 @@ async function receiveFiles(
           details: [{ field: 'file', problem: 'more than one file' }],
         });
       }
+      // The first file's point was taken before the body was read (authorizeUpload).
+      if (stored.length > 0) {
+        await photos.chargeUpload(viewer).catch((error) => {
+          part.file.resume();
+          throw error;
+        });
+      }
       storing = part.file;
       stored.push(await photos.storeUpload(event, viewer, { stream: part.file, truncated: () => part.file.truncated }));
       storing = null;
@@ -112,9 +119,9 @@ export function photosRoutes(
     return photos.authorizeUpload(request.params.id, viewer);
   }
 
-  /** A refused body (413, 415) may still be arriving: the connection closes after the answer, lingering so the client reads it. */
+  /** A refused body (413, 415, 429) may still be arriving: the connection closes after the answer, lingering so the client reads it. */
   function closeAfterRefusal(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
-    if (!(error instanceof AppError) || (error.status !== 413 && error.status !== 415)) return;
+    if (!(error instanceof AppError) || ![413, 415, 429].includes(error.status)) return;
     lingerOnClose(request.raw);
     reply.header('connection', 'close');
   }

@@ -13,7 +13,16 @@ import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../pla
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import type { EventRow } from '../events/events.repository.js';
 import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
-import { IMAGE_TYPES, ImageCompletenessCheck, type ImageType, IncompleteImageError, SNIFF_BYTES, sniffImageType } from './image-check.js';
+import {
+  IMAGE_TYPES,
+  ImageCompletenessCheck,
+  type ImageType,
+  IncompleteImageError,
+  PixelLimitCheck,
+  SNIFF_BYTES,
+  sniffImageType,
+  TooManyPixelsError,
+} from './image-check.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -69,42 +78,54 @@ export function createPhotosService(deps: {
   audit: AuditRecorder;
   /** Anonymous galleries: a deleted photo leaves them. */
   pages: ContentChanges;
+  /** One point per file (UPLOAD_RATE_LIMIT per 10 minutes). */
   uploadLimiter: RateLimiterAbstract;
   maxUploadBytes: number;
+  maxImagePixels: number;
   source: string;
   /** Counts stored upload bytes (metrics). */
   onStored?: (bytes: number) => void;
 }) {
   const { repo, storage, events } = deps;
 
-  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
-    const ready = row.status === 'ready';
-    const lifetime = { expiresInSeconds: signedUrlLifetimeSeconds() };
-    // Thumbnails of public events may come from the CDN; everything else is signed.
-    const derivedUrl = async (key: string | null) =>
-      !ready || !key ? null : ((event.visibility === 'public' ? storage.publicUrl(key) : null) ?? (await storage.signedUrl(key, lifetime)));
-    const [thumbnailUrl, displayUrl, url] = await Promise.all([
-      derivedUrl(row.thumbnail_key),
-      derivedUrl(row.display_key),
-      ready ? storage.signedUrl(row.original_key, lifetime) : null,
-    ]);
-    return {
-      id: row.id,
-      eventId: row.event_id,
-      uploaderId: row.uploader_id,
-      uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
-      status: row.status,
-      width: row.width,
-      height: row.height,
-      bytes: row.bytes,
-      contentType: row.content_type,
-      takenAt: row.taken_at?.toISOString() ?? null,
-      thumbnailUrl,
-      url,
-      displayUrl,
-      failureReason: row.status === 'failed' ? row.failure_reason : null,
-      createdAt: row.created_at.toISOString(),
+  /** Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70. */
+  async function toJsonList(rows: readonly PhotoRow[], event: Pick<EventRow, 'visibility'>): Promise<PhotoJson[]> {
+    const toSign: string[] = [];
+    // A link is known at once (a CDN URL for a public event's derived image), or is its place in the signing call.
+    const link = (key: string | null, derived: boolean): string | number | null => {
+      if (!key) return null;
+      const cdnUrl = derived && event.visibility === 'public' ? storage.publicUrl(key) : null;
+      return cdnUrl ?? toSign.push(key) - 1;
     };
+    const links = rows.map((row) =>
+      row.status === 'ready' ? [link(row.thumbnail_key, true), link(row.display_key, true), link(row.original_key, false)] : [],
+    );
+    const signed = await storage.signedUrls(toSign, { expiresInSeconds: signedUrlLifetimeSeconds() });
+    const resolve = (value: string | number | null | undefined) => (typeof value === 'number' ? signed[value]! : (value ?? null));
+    return rows.map((row, i) => {
+      const [thumbnailUrl, displayUrl, url] = links[i]!.map(resolve);
+      return {
+        id: row.id,
+        eventId: row.event_id,
+        uploaderId: row.uploader_id,
+        uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
+        status: row.status,
+        width: row.width,
+        height: row.height,
+        bytes: row.bytes,
+        contentType: row.content_type,
+        takenAt: row.taken_at?.toISOString() ?? null,
+        thumbnailUrl: thumbnailUrl ?? null,
+        url: url ?? null,
+        displayUrl: displayUrl ?? null,
+        failureReason: row.status === 'failed' ? row.failure_reason : null,
+        createdAt: row.created_at.toISOString(),
+      };
+    });
+  }
+
+  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
+    return (await toJsonList([row], event))[0]!;
   }
 
   async function canContribute(event: EventRow, viewer: Viewer): Promise<boolean> {
@@ -121,21 +142,32 @@ export function createPhotosService(deps: {
     return { photo, event };
   }
 
+  /** Takes one file's point from the viewer's upload limit, or throws 429. */
+  async function chargeUpload(viewer: Viewer): Promise<void> {
+    await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
+      throw new AppError('rate_limited', 'Too many uploads; wait and try again.', {
+        headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+      });
+    });
+  }
+
   return {
     toJson,
 
-    /** Checks everything that can be checked before a byte of the body is read. */
+    /**
+     * Checks everything that can be checked before a byte of the body is read,
+     * and takes the first file's point: a user at the limit sends nothing.
+     */
     async authorizeUpload(eventId: string, viewer: Viewer): Promise<EventRow> {
       const event = await events.getVisible(eventId, viewer);
       if (!(await canContribute(event, viewer)))
         throw new AppError('forbidden', 'Only the host, an admin or someone with a booking can add photos.');
-      await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
-        throw new AppError('rate_limited', 'Too many uploads; wait and try again.', {
-          headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
-        });
-      });
+      await chargeUpload(viewer);
       return event;
     },
+
+    /** Each file after a request's first takes a point of its own, before it is stored. */
+    chargeUpload,
 
     /**
      * Streams one file into storage under a fresh key while sniffing its type
@@ -160,10 +192,11 @@ export function createPhotosService(deps: {
       const key = newObjectKey('originals', IMAGE_TYPES[type]);
       // pipeline, not pipe: an error upstream (a client gone, the size limit) must reach storage.put and end it.
       const checked = new ImageCompletenessCheck(type);
-      pipeline(Readable.from(prepend(head, rest)), checked, () => undefined);
+      const sized = new PixelLimitCheck(type, deps.maxImagePixels);
+      pipeline(Readable.from(prepend(head, rest)), checked, sized, () => undefined);
       let stored;
       try {
-        stored = await deps.storage.put(key, checked, {
+        stored = await deps.storage.put(key, sized, {
           contentType: type,
           maxBytes: deps.maxUploadBytes,
           cacheControl: PRIVATE_IMMUTABLE,
@@ -253,7 +286,7 @@ export function createPhotosService(deps: {
         (row) => [row.created_at.toISOString(), row.id],
         (row) => row,
       );
-      return { items: await Promise.all(pageOfRows.items.map((row) => toJson(row, event))), nextCursor: pageOfRows.nextCursor, event };
+      return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor, event };
     },
 
     canContribute,
@@ -327,9 +360,10 @@ export interface ViewerPhoto {
 }
 
 /**
- * The original may hold the camera's location (EXIF GPS), so it goes only to
- * the uploader and those who run the event; everyone else downloads the
- * display rendition, which the worker writes without metadata.
+ * The full-size original (its camera metadata kept, less the location, which
+ * photoUploaded removes: location.ts) is offered as the download only to the
+ * uploader and those who run the event; everyone else downloads the display
+ * rendition, which the worker writes without metadata.
  */
 export function mayHaveOriginal(photo: Pick<PhotoRow, 'uploader_id'>, event: EventRow, viewer: Viewer | null): boolean {
   return viewer !== null && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer));
@@ -358,6 +392,7 @@ function uploadError(error: unknown, maxBytes: number): unknown {
     return new AppError('too_large', `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB.`);
   }
   if (error instanceof IncompleteImageError) return new AppError('unsupported_type', 'The image is truncated or incomplete.');
+  if (error instanceof TooManyPixelsError) return new AppError('too_large', `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
   return error;
 }
 

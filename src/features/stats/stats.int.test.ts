@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { startTestApp, testEnv, type TestApp } from '../../../tests/support/app.js';
+import { runEpu } from '../../../tests/support/process.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { createStatsRepository, utcDay } from './stats.repository.js';
 import { aggregateStats } from './stats.service.js';
@@ -100,19 +101,32 @@ describe('stats', () => {
     expect(response.body.daily.at(-1)).toEqual({ day: today, signups: 2, bookings: 2, uploads: 1 });
   });
 
-  it('serves the computed figures from its cache for 30 seconds: a recompute right after is not seen yet', async () => {
-    const before = await admin.get('/api/v1/admin/stats');
-    expect(before.headers.get('cache-control')).toBe('private, max-age=30');
-    await signUp(t.url, { name: 'Latecomer' });
-    const later = new Date(now.getTime() + 1000);
-    await aggregateStats(createStatsRepository(t.platform.db), later);
-    const cached = await admin.get('/api/v1/admin/stats');
-    expect(cached.body).toEqual(before.body);
-    // The same key expires after 30 s; dropping it shows what the next request after that sees.
-    await t.platform.cache.delete('stats:admin');
-    const fresh = await admin.get('/api/v1/admin/stats');
-    expect(fresh.body.computedAt).toBe(later.toISOString());
-    expect(fresh.body.totals.users).toBe(4);
+  it('shows a finished aggregate at once in every web process, and no browser keeps an older copy', async () => {
+    // A second web process on the same database, with a cache of its own.
+    const other = await startTestApp({}, t.database);
+    try {
+      const otherAdmin = new Client(other.url);
+      await otherAdmin.post('/api/v1/auth/login', { email: 'stats-admin@example.test', password: 'correct horse battery' });
+      for (const client of [admin, otherAdmin]) {
+        const before = await client.get('/api/v1/admin/stats');
+        expect(before.body.totals.users).toBe(3);
+        expect(before.headers.get('cache-control')).toBe('private, no-store');
+      }
+      await signUp(t.url, { name: 'Latecomer' });
+      // As an operator would: `epu jobs run stats.aggregate`, a process of its own.
+      const run = await runEpu(['jobs', 'run', 'stats.aggregate'], testEnv(t.database, { EPU_DATA_DIR: t.config.dataDir }));
+      expect(run.code, run.output).toBe(0);
+      const { rows } = await sql<{ computed_at: Date }>`SELECT computed_at FROM stats_totals`.execute(t.platform.db);
+      for (const client of [admin, otherAdmin]) {
+        const after = await client.get('/api/v1/admin/stats');
+        expect(after.body.computedAt).toBe(rows[0]!.computed_at.toISOString());
+        expect(after.body.totals.users).toBe(4);
+        const page = await client.request('GET', '/admin', { headers: { accept: 'text/html' } });
+        expect(page.text).toContain(`datetime="${rows[0]!.computed_at.toISOString()}"`);
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('shows the figures on /admin with a chart per series, its numbers as a table, and when they were computed', async () => {

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { ACCESS, errorResponses, Timestamp } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.js';
-import { STATS_CACHE_SECONDS, type StatsService } from './stats.service.js';
+import { PRIVATE } from '../../platform/http/cache-control.js';
+import type { StatsService } from './stats.service.js';
 
 const Count = Type.Integer({ minimum: 0 });
 const StatsSchema = Type.Object({
@@ -24,7 +25,8 @@ export function statsRoutes(app: App, deps: { stats: StatsService; auth: Auth })
     },
     async (request, reply) => {
       await deps.auth.requireAdmin(request);
-      reply.header('cache-control', `private, max-age=${STATS_CACHE_SECONDS}`);
+      // Never kept by the browser either: the next aggregate must show on the next request.
+      reply.header('cache-control', PRIVATE);
       return deps.stats.read();
     },
   );

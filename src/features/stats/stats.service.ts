@@ -1,10 +1,7 @@
 import type { Logger } from '../../platform/observability/logger.js';
-import type { Cache } from '../../platform/cache/cache.js';
 import { type StatsRepository, utcDay } from './stats.repository.js';
 
 export const STATS_AGGREGATE_JOB = 'stats.aggregate';
-/** The admin figures may be this old before a request reads them again from the report tables. */
-export const STATS_CACHE_SECONDS = 30;
 /** How many days of the daily series the API and the page show. */
 export const DAILY_SERIES_DAYS = 30;
 
@@ -52,7 +49,7 @@ export async function aggregateStats(repo: StatsRepository, now: Date, logger?: 
   return report;
 }
 
-export function createStatsService(deps: { repo: StatsRepository; cache: Pick<Cache, 'wrap'>; logger?: Logger }) {
+export function createStatsService(deps: { repo: StatsRepository; logger?: Logger }) {
   const { repo } = deps;
 
   async function load(): Promise<StatsJson> {
@@ -74,12 +71,11 @@ export function createStatsService(deps: { repo: StatsRepository; cache: Pick<Ca
     aggregate: (now = new Date()) => aggregateStats(repo, now, deps.logger),
 
     /**
-     * The last computed figures, cached for STATS_CACHE_SECONDS: in this
-     * process, or in Redis for every replica when REDIS_URL is set.
+     * The figures the last aggregate computed, read from its report tables on
+     * every call (a row and a month of days): no cache, so a finished
+     * aggregate shows at once in every process.
      */
-    read(): Promise<StatsJson> {
-      return deps.cache.wrap('stats:admin', STATS_CACHE_SECONDS, load);
-    },
+    read: load,
   };
 }
 

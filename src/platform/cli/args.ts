@@ -20,3 +20,9 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
     throw new UsageError(`${(error as Error).message.split('. ')[0]}; ${usage}`);
   }
 }
+
+/** `--to URL`: another store (file:// or s3://, with the S3 settings of STORAGE_URL). */
+export function storageUrlOption(flag: string, value: string): string {
+  if (!/^(file|s3):\/\//.test(value)) throw new UsageError(`${flag} needs a file:// or s3:// URL`);
+  return value;
+}

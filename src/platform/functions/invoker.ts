@@ -70,8 +70,14 @@ export function functionsToken(configured: string | undefined, derive: () => str
   return configured ?? derive();
 }
 
+/** The credentials of an `Authorization: Bearer <credentials>` header (RFC 6750; the scheme in any case), else undefined. */
+export function bearerCredentials(authorization: string | undefined): string | undefined {
+  return /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
+}
+
+/** Whether the header is `Bearer <expected>`: a token without the scheme, or under another one, is no token. */
 export function tokenMatches(expected: string, authorization: string | undefined): boolean {
-  const given = Buffer.from(authorization?.replace(/^Bearer\s+/i, '') ?? '');
+  const given = Buffer.from(bearerCredentials(authorization) ?? '');
   const wanted = Buffer.from(expected);
   return given.length === wanted.length && crypto.timingSafeEqual(given, wanted);
 }

@@ -1,17 +1,24 @@
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from '../observability/logger.js';
 import { runWithExtractedContext } from '../observability/tracing.js';
 import { captureError } from '../observability/sentry.js';
-import { errorBody } from '../http/errors.js';
+import { AppError, errorBody } from '../http/errors.js';
 import { checkHealth, type HealthCheck } from '../http/health.js';
+import { lingerOnClose } from '../http/lingering-close.js';
+import { clientError } from '../http/server.js';
 import type { EpuFunction } from './cloud-event.js';
 import { FUNCTION_NAMES, type FunctionName, tokenMatches } from './invoker.js';
 
+/** The most a CloudEvent may weigh: EPU's own are a few hundred bytes, a storage notification a few KiB. */
+export const FUNCTIONS_BODY_LIMIT = 1024 * 1024;
+
 /**
  * The functions host: `POST /<name>` with a CloudEvent (binary or structured
- * mode) runs that handler. Callers must present the shared bearer token.
+ * mode) runs that handler. Callers must present the shared bearer token
+ * (`Authorization: Bearer <FUNCTIONS_TOKEN>`), checked before a byte of the
+ * body is read; a body over FUNCTIONS_BODY_LIMIT answers 413.
  * On Cloud Run functions the same handlers are registered with the
  * functions-framework instead (src/functions/index.ts).
  */
@@ -25,20 +32,29 @@ export function createFunctionsServer(options: {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: FUNCTIONS_BODY_LIMIT,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   app.get('/livez', async () => ({ status: 'ok' }));
-  app.get('/healthz', async (_request, reply) => {
-    const report = await checkHealth({ database: options.databaseCheck }, { isShuttingDown: options.isShuttingDown });
+  app.get('/healthz', async (request, reply) => {
+    const report = await checkHealth({ database: options.databaseCheck }, { isShuttingDown: options.isShuttingDown, log: request.log });
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
-  app.post<{ Params: { name: string } }>('/:name', async (request, reply) => {
-    if (!tokenMatches(options.token, request.headers.authorization))
-      return reply.code(401).send(errorBody('not_signed_in', 'A valid function token is required.'));
+  // onRequest runs before the body is read: an unauthenticated caller cannot make the host read (or buffer) anything.
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (tokenMatches(options.token, request.headers.authorization)) return;
+    // The body may still be arriving: close after the answer, reading and dropping the rest so the caller sees the 401.
+    lingerOnClose(request.raw);
+    return reply
+      .code(401)
+      .headers({ 'www-authenticate': 'Bearer', connection: 'close' })
+      .send(errorBody('not_signed_in', 'A valid function token is required: Authorization: Bearer <token>.'));
+  };
+
+  app.post<{ Params: { name: string } }>('/:name', { onRequest: authenticate }, async (request, reply) => {
     const name = request.params.name as FunctionName;
     if (!FUNCTION_NAMES.includes(name)) return reply.code(404).send(errorBody('not_found', 'No such function.'));
     let event: CloudEvent<unknown>;
@@ -58,7 +74,10 @@ export function createFunctionsServer(options: {
     return reply.code(204).send();
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    // The caller's mistake (an oversized or malformed body): its 4xx, never a 500 that would be retried.
+    const known = error instanceof AppError ? error : clientError(error);
+    if (known) return reply.code(known.status).send(errorBody(known.code, known.message));
     request.log.error({ err: error }, 'function failed');
     captureError(error, { requestId: request.id, route: request.routeOptions.url ?? 'unmatched' });
     return reply.code(500).send(errorBody('internal_error', 'The function failed; the caller will retry.'));

@@ -4,12 +4,13 @@ import { Type } from 'typebox';
 import type { App } from './server.js';
 import { ACCESS, Timestamp } from './api-schema.js';
 import { packageJson, packageRoot } from '../paths.js';
+import type { Logger } from '../observability/logger.js';
 
 export type HealthCheck = () => Promise<'ok' | 'degraded'>;
 
 export interface HealthReport {
   status: 'ok' | 'failing' | 'shutting_down';
-  /** Each check by name: `ok`, `degraded`, `failing: <why>`. */
+  /** Each check by name: `ok`, `degraded` or `failing`. */
   checks: Record<string, string>;
 }
 
@@ -19,11 +20,13 @@ const DEFAULT_CHECK_TIMEOUT_MS = 2000;
  * Runs the checks together, each within `timeoutMs`: `failing` when any throws
  * or does not answer in time, `shutting_down` from the start of a shutdown.
  * The one judgement behind every /healthz (web, functions, and each role's
- * operations port), so that they all tell the same truth.
+ * operations port), so that they all tell the same truth. Names and states
+ * only: an error's text (hosts, users, driver details) goes to the log, not
+ * to anyone who asks.
  */
 export async function checkHealth(
   checks: Record<string, HealthCheck>,
-  options: { isShuttingDown: () => boolean; timeoutMs?: number },
+  options: { isShuttingDown: () => boolean; log: Pick<Logger, 'warn'>; timeoutMs?: number },
 ): Promise<HealthReport> {
   if (options.isShuttingDown()) return { status: 'shutting_down', checks: { shutdown: 'in progress' } };
   const names = Object.keys(checks);
@@ -34,7 +37,8 @@ export async function checkHealth(
     if (result.status === 'fulfilled') report.checks[names[i]!] = result.value;
     else {
       report.status = 'failing';
-      report.checks[names[i]!] = `failing: ${(result.reason as Error)?.message ?? 'unknown error'}`;
+      report.checks[names[i]!] = 'failing';
+      options.log.warn({ check: names[i], err: result.reason }, 'readiness check failing');
     }
   });
   return report;
@@ -90,7 +94,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 const operation = { tags: ['operations'], security: ACCESS.anyone };
 const Health = Type.Object({
   status: Type.String({ description: '`ok`, `failing` or `shutting_down`.' }),
-  checks: Type.Record(Type.String(), Type.String(), { description: 'Each dependency by name, and its state.' }),
+  checks: Type.Record(Type.String(), Type.String(), {
+    description: 'Each dependency by name, and its state: `ok`, `degraded` or `failing`.',
+  }),
 });
 
 export function healthRoutes(app: App, options: HealthOptions): void {
@@ -122,7 +128,7 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     response: { 200: Health, 503: Health },
   };
   app.get('/healthz', { schema: healthz }, async (_request, reply) => {
-    const report = await checkHealth(options.checks, { isShuttingDown: options.isShuttingDown, timeoutMs: timeout });
+    const report = await checkHealth(options.checks, { isShuttingDown: options.isShuttingDown, log: app.log, timeoutMs: timeout });
     return reply
       .header('cache-control', 'no-store')
       .code(report.status === 'ok' ? 200 : 503)
@@ -159,16 +165,15 @@ export function listenerHealth(
 ): () => Promise<HealthReport> {
   return async () => {
     const listener = address();
-    if (!listener) return { status: 'failing', checks: { listener: 'failing: not listening' } };
+    if (!listener) return { status: 'failing', checks: { listener: 'failing' } };
     try {
       const response = await fetch(`http://${loopbackHost(listener.host)}:${listener.port}/healthz`, {
         signal: AbortSignal.timeout(timeoutMs),
       });
       const report = (await response.json()) as HealthReport;
       return response.ok || report.status !== 'ok' ? report : { ...report, status: 'failing' };
-    } catch (error) {
-      const cause = (error as Error & { cause?: Error }).cause;
-      return { status: 'failing', checks: { listener: `failing: ${cause?.message ?? (error as Error).message}` } };
+    } catch {
+      return { status: 'failing', checks: { listener: 'failing' } };
     }
   };
 }

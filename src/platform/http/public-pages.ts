@@ -163,10 +163,9 @@ export function createPublicPageCache(deps: {
 
     register(app, isAnonymous) {
       if (ttlSeconds === 0) return;
-      const eligible = (request: FastifyRequest) =>
-        request.method === 'GET' && request.routeOptions.config.publicPage !== undefined && isAnonymous(request);
+      const eligible = (request: FastifyRequest) => request.method === 'GET' && isAnonymous(request);
 
-      app.addHook('preHandler', async (request: Marked, reply) => {
+      const lookup = async (request: Marked, reply: FastifyReply) => {
         if (!eligible(request)) return;
         let page = pages.get(request.url);
         const underway = page ? undefined : rendering.get(request.url);
@@ -177,9 +176,9 @@ export function createPublicPageCache(deps: {
         deps.onLookup?.(page !== undefined);
         if (page) return reply.headers(page.headers).send(page.body);
         beginRender(request, request.routeOptions.config.publicPage!(request));
-      });
+      };
 
-      app.addHook('onSend', async (request: Marked, reply, payload) => {
+      const keep = async (request: Marked, reply: FastifyReply, payload: unknown) => {
         const state = request[renderState];
         if (!state) return payload;
         request[renderState] = undefined;
@@ -192,11 +191,20 @@ export function createPublicPageCache(deps: {
         }
         state.done();
         return payload;
-      });
+      };
+
       // A render that ends without a response (the client went away) must not keep others waiting.
-      app.addHook('onRequestAbort', async (request: Marked) => {
+      const release = async (request: Marked) => {
         request[renderState]?.done();
         request[renderState] = undefined;
+      };
+
+      // Only on the routes marked publicPage: every other request skips these hooks entirely.
+      app.addHook('onRoute', (route) => {
+        if (!route.config?.publicPage) return;
+        route.preHandler = [...toArray(route.preHandler), lookup];
+        route.onSend = [...toArray(route.onSend), keep];
+        route.onRequestAbort = [...toArray(route.onRequestAbort), release];
       });
     },
 
@@ -214,4 +222,10 @@ export function createPublicPageCache(deps: {
       pages.clear();
     },
   };
+}
+
+/** A route option's hooks (none, one, or a list) as a list. */
+function toArray<T>(hooks: T | T[] | undefined): T[] {
+  if (hooks === undefined) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
 }

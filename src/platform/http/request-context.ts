@@ -15,3 +15,9 @@ export function runWithRequestContext<T>(context: RequestContext, fn: () => T): 
 export function currentRequestId(): string | null {
   return storage.getStore()?.requestId ?? null;
 }
+
+/** `{ requestId }` inside a request, `{}` outside one: for a log line. */
+export function requestIdField(): { requestId?: string } {
+  const context = storage.getStore();
+  return context ? { requestId: context.requestId } : {};
+}

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../observability/logger.js';
 import { AppError, ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { captureError } from '../observability/sentry.js';
+import { runWithRequestContext } from './request-context.js';
 
 export type App = FastifyInstance<
   import('node:http').Server,
@@ -84,7 +85,8 @@ export function wantsJson(request: FastifyRequest): boolean {
   return !accept.includes('text/html');
 }
 
-function clientError(error: FastifyError): AppError | null {
+/** The AppError for an error that is the client's (a malformed or oversized body, a failed validation), or null. */
+export function clientError(error: FastifyError): AppError | null {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -160,13 +162,16 @@ export function createHttpServer(options: HttpServerOptions): App {
       return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    // request.log is the server's logger itself: a child per request (with its redaction setup) cost more than
+    // many a handler. Lines logged while serving a request get its id from the request context instead (app.ts).
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
     // Fastify's own answers (a malformed URL, an over-long parameter) in EPU's error format, with its headers.
     frameworkErrors: (error, request, reply) => {
       reply.headers({ ...headers, 'x-request-id': request.id });
       if (error.code === 'FST_ERR_BAD_URL') return sendError(request, reply, 400, 'validation_failed', 'The address is not valid.');
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(request, reply, 400, 'validation_failed', 'The address is too long.');
-      request.log.error({ err: error }, 'framework error');
+      request.log.error({ err: error, requestId: request.id }, 'framework error');
       return sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
     },
     forceCloseConnections: 'idle',
@@ -177,10 +182,12 @@ export function createHttpServer(options: HttpServerOptions): App {
   // on each of them, so they stay as cheap as a plain function call.
   // Headers first: routes, 404s and errors alike carry them, and a handler that
   // sets one of them later (the /media/ route's sandboxing CSP) wins.
+  // Then the rest of the request runs in its request context, so work it causes
+  // (log lines, audit entries, jobs) knows its id.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
     reply.header('x-request-id', request.id);
-    done();
+    runWithRequestContext({ requestId: request.id }, done);
   });
 
   // One line per request, without the query string (signed links carry tokens there).

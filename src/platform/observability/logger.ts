@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/env.js';
+import { requestIdField } from '../http/request-context.js';
 
 export type { Logger };
 
@@ -65,6 +66,21 @@ export function traceContextMixin(): Record<string, unknown> {
   return spanContext && isSpanContextValid(spanContext) ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : {};
 }
 
+/**
+ * The mixin of EPU's process loggers: a line logged while serving a request
+ * carries its `requestId` (the HTTP server gives requests no child logger of
+ * their own), and a line logged inside a span its trace.
+ */
+export function logContextMixin(): Record<string, unknown> {
+  return { ...requestIdField(), ...traceContextMixin() };
+}
+
 export function createLogger(settings: LoggerSettings): Logger {
-  return pino(loggerOptions(settings));
+  const options = loggerOptions(settings);
+  if (settings.pretty) return pino(options);
+  // Lines go out asynchronously: while one write is in flight the next lines
+  // queue and leave together, instead of one write(2) per line on the request
+  // path. pino flushes what is queued synchronously when the process exits,
+  // crash included.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }

@@ -8,13 +8,13 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggerOptions, traceContextMixin } from './logger.js';
+import { loggerOptions, logContextMixin } from './logger.js';
 import { currentTraceId, initTracing, injectTraceContext, runWithExtractedContext, shutdownTracing, withSpan } from './tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const lines: Record<string, unknown>[] = [];
 const logger = pino(
-  loggerOptions({ level: 'info', pretty: false, name: 'tracing-test', mixin: traceContextMixin }),
+  loggerOptions({ level: 'info', pretty: false, name: 'tracing-test', mixin: logContextMixin }),
   new Writable({
     write(chunk, _encoding, done) {
       lines.push(JSON.parse(String(chunk)));

@@ -108,17 +108,12 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
         const inserted = await executor
           .insertInto('jobs')
           .values(values)
-          // The index predicate as literals, never parameters: a prepared statement's generic plan
-          // (DATABASE_PREPARED_STATEMENTS) could not match the partial index jobs_active_key otherwise.
+          // The arbiter repeats the partial index's predicate as literals: as parameters, a prepared
+          // statement's generic plan (DATABASE_PREPARED_STATEMENTS) could not infer the index.
           .onConflict((conflict) =>
             conflict
               .column('key')
-              .where('key', 'is not', null)
-              .where(
-                'status',
-                'in',
-                ACTIVE.map((status) => sql.lit(status)),
-              )
+              .where(sql<boolean>`key IS NOT NULL AND status IN ('queued', 'running')`)
               .doNothing(),
           )
           .returning('id')

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ObjectTooLargeError } from './storage.js';
+import { ChecksumMismatchError, ObjectTooLargeError, recordedSha256 } from './storage.js';
 
 export interface MeteredBody {
   /** The bytes of the body, to hand to the driver's writer. */
@@ -10,14 +10,21 @@ export interface MeteredBody {
   sha256(): string;
   /**
    * Why the body stopped early, if it was the body's fault: ObjectTooLargeError,
-   * or the caller's stream failing (a client that went away). These are not
+   * ChecksumMismatchError, or the caller's stream failing (a client that went away). These are not
    * storage failures, so a put rethrows them as they are and counts nothing.
    */
   failure(): Error | undefined;
 }
 
-/** Reads a put's body chunk by chunk, counting and hashing, never holding more than a chunk. */
-export function meterBody(body: Readable | Buffer, maxBytes = Number.POSITIVE_INFINITY): MeteredBody {
+/**
+ * Reads a put's body chunk by chunk, counting and hashing, never holding more
+ * than a chunk. With `expectedSha256`, a body that hashes otherwise fails at
+ * its very end, before the writer sees it end, so the driver stores nothing.
+ */
+export function meterBody(body: Readable | Buffer, maxBytes = Number.POSITIVE_INFINITY, expectedSha256?: string): MeteredBody {
+  if (expectedSha256 !== undefined && recordedSha256(expectedSha256) === undefined) {
+    throw new RangeError('the expected SHA-256 must be 64 lowercase hex digits');
+  }
   const hash = crypto.createHash('sha256');
   let bytes = 0;
   let failure: Error | undefined;
@@ -33,9 +40,19 @@ export function meterBody(body: Readable | Buffer, maxBytes = Number.POSITIVE_IN
     return chunk;
   };
 
+  const check = () => {
+    digest ??= hash.digest('hex');
+    if (expectedSha256 !== undefined && digest !== expectedSha256) {
+      failure = new ChecksumMismatchError(expectedSha256, digest);
+      throw failure;
+    }
+  };
+
   async function* chunks(): AsyncGenerator<Buffer> {
     if (Buffer.isBuffer(body)) {
-      yield take(body);
+      const chunk = take(body);
+      check();
+      yield chunk;
       return;
     }
     const source = body[Symbol.asyncIterator]();
@@ -50,7 +67,10 @@ export function meterBody(body: Readable | Buffer, maxBytes = Number.POSITIVE_IN
           failure = error instanceof Error ? error : new Error(String(error));
           throw failure;
         }
-        if (step.done) return;
+        if (step.done) {
+          check();
+          return;
+        }
         const value = step.value;
         yield take(Buffer.isBuffer(value) ? value : Buffer.from(value as string));
       }

@@ -16,6 +16,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   RangeNotSatisfiableError,
+  recordedSha256,
   resolveRange,
   StorageError,
   type ByteRange,
@@ -70,6 +71,7 @@ interface Sidecar {
   contentType: string;
   bytes: number;
   sha256: string;
+  cacheControl?: string;
 }
 
 const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException)?.code ?? '');
@@ -82,6 +84,23 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   // links are remembered instead of re-signed: the HMAC was the largest single
   // cost of the gallery in the profile (docs/decisions/0013-read-paths.md).
   const signed = new LRUCache<string, string>({ max: 20_000 });
+
+  /** A /media/ link for `key` valid until `expiresAt` (seconds), remembered: the same inputs always make the same link. */
+  function signedNow(key: string, urlOptions: SignedUrlOptions, expiresAt: number): string {
+    // Length-prefixed, so no key and download name can spell another pair's entry.
+    const memo = `${expiresAt}:${key.length}:${key}${urlOptions.downloadName === undefined ? '-' : `+${urlOptions.downloadName}`}`;
+    let url = signed.get(memo);
+    if (url === undefined) {
+      assertValidKey(key);
+      url = mediaUrl(options.publicUrl, options.keyring, {
+        key,
+        expiresAt,
+        ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}),
+      });
+      signed.set(memo, url);
+    }
+    return url;
+  }
 
   // Small derived objects (thumbnails, display renditions) are held in memory,
   // so a hot /media/ request does no fs operation at all. Safe because their
@@ -150,15 +169,17 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
   function metaOf(stat: fs.Stats, sidecar: Sidecar | undefined): ObjectMeta {
     // A file without a matching sidecar (copied in by hand) is still served, as
     // opaque bytes tagged by size and modification time.
-    const etag =
-      sidecar && sidecar.bytes === stat.size
-        ? Buffer.from(sidecar.sha256, 'hex').toString('base64url')
-        : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
+    const sha256 = sidecar && sidecar.bytes === stat.size ? recordedSha256(sidecar.sha256) : undefined;
+    const etag = sha256
+      ? Buffer.from(sha256, 'hex').toString('base64url')
+      : `${stat.size.toString(36)}-${Math.trunc(stat.mtimeMs).toString(36)}`;
     return {
       contentType: sidecar?.contentType ?? 'application/octet-stream',
       bytes: stat.size,
       etag: `"${etag}"`,
       lastModified: stat.mtime,
+      ...(sha256 ? { sha256 } : {}),
+      ...(sidecar?.cacheControl ? { cacheControl: sidecar.cacheControl } : {}),
     };
   }
 
@@ -278,7 +299,7 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
     async put(key: string, body: Readable | Buffer, putOptions: PutOptions): Promise<PutResult> {
       assertValidKey(key);
       const file = fileOf(key);
-      const metered = meterBody(body, putOptions.maxBytes);
+      const metered = meterBody(body, putOptions.maxBytes, putOptions.sha256);
       const temp = tempBeside(file);
       try {
         await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -287,7 +308,12 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
         await pipeline(metered.stream, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
         const result = { bytes: metered.bytes(), sha256: metered.sha256() };
         // The sidecar goes first so the object never exists without its type.
-        await writeFileAtomically(sidecarOf(file), JSON.stringify({ contentType: putOptions.contentType, ...result } satisfies Sidecar));
+        const sidecar: Sidecar = {
+          contentType: putOptions.contentType,
+          ...result,
+          ...(putOptions.cacheControl ? { cacheControl: putOptions.cacheControl } : {}),
+        };
+        await writeFileAtomically(sidecarOf(file), JSON.stringify(sidecar));
         await fsp.rename(temp, file);
         return result;
       } catch (error) {
@@ -396,20 +422,13 @@ export function createFileStorage(options: FileStorageOptions): ObjectStorage {
 
     async signedUrl(key: string, urlOptions: SignedUrlOptions): Promise<string> {
       assertExpiry(urlOptions.expiresInSeconds);
+      return signedNow(key, urlOptions, Math.floor(now() / 1000) + urlOptions.expiresInSeconds);
+    },
+
+    async signedUrls(keys: readonly string[], urlOptions: SignedUrlOptions): Promise<string[]> {
+      assertExpiry(urlOptions.expiresInSeconds);
       const expiresAt = Math.floor(now() / 1000) + urlOptions.expiresInSeconds;
-      // Length-prefixed, so no key and download name can spell another pair's entry.
-      const memo = `${expiresAt}:${key.length}:${key}${urlOptions.downloadName === undefined ? '-' : `+${urlOptions.downloadName}`}`;
-      let url = signed.get(memo);
-      if (url === undefined) {
-        assertValidKey(key);
-        url = mediaUrl(options.publicUrl, options.keyring, {
-          key,
-          expiresAt,
-          ...(urlOptions.downloadName !== undefined ? { downloadName: urlOptions.downloadName } : {}),
-        });
-        signed.set(memo, url);
-      }
-      return url;
+      return keys.map((key) => signedNow(key, urlOptions, expiresAt));
     },
 
     // Disk objects have no CDN origin; every link goes through the signed route.

@@ -7,7 +7,14 @@ import { createKeyring } from '../security/keyring.js';
 import { createStorage, parseS3Url } from './create-storage.js';
 import { createS3Storage, type S3StorageOptions } from './s3-storage.js';
 import { chunkedStream, objectStorageContract, sha256, type ContractContext } from './storage.contract.js';
-import { newObjectKey, ObjectTooLargeError, StorageError, type ObjectStorage, type StorageOperation } from './storage.js';
+import {
+  ChecksumMismatchError,
+  newObjectKey,
+  ObjectTooLargeError,
+  StorageError,
+  type ObjectStorage,
+  type StorageOperation,
+} from './storage.js';
 
 let s3: TestS3;
 const opened: ObjectStorage[] = [];
@@ -71,6 +78,17 @@ describe('S3 storage against s3rver', () => {
     await expect(
       storage.put(key, chunkedStream(12 * 1024 * 1024), { contentType: 'image/jpeg', maxBytes: 7 * 1024 * 1024 }),
     ).rejects.toBeInstanceOf(ObjectTooLargeError);
+    expect(await storage.head(key)).toBeNull();
+  });
+
+  it('leaves no object when a multipart body turns out not to match the SHA-256 the put was given', async () => {
+    const storage = s3Storage();
+    const key = newObjectKey('originals', 'jpg');
+    const size = 6 * 1024 * 1024;
+    const wrong = sha256(Buffer.from('not these bytes'));
+    await expect(storage.put(key, chunkedStream(size), { contentType: 'image/jpeg', sha256: wrong })).rejects.toBeInstanceOf(
+      ChecksumMismatchError,
+    );
     expect(await storage.head(key)).toBeNull();
   });
 

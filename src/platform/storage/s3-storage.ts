@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   paginateListObjectsV2,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -19,6 +20,7 @@ import {
   assertValidPrefix,
   attachmentDisposition,
   RangeNotSatisfiableError,
+  recordedSha256,
   StorageError,
   type ByteRange,
   type ListedObject,
@@ -49,6 +51,25 @@ export interface S3StorageOptions extends StorageHooks {
 const PART_SIZE = 5 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;
 
+// The user metadata (x-amz-meta-sha256) that records a put's SHA-256.
+const SHA256_METADATA = 'sha256';
+
+/** What a GET or HEAD answer says about the object (`bytes` is the whole object's size). */
+function metaOf(
+  response: Pick<HeadObjectCommandOutput, 'ContentType' | 'ETag' | 'LastModified' | 'Metadata' | 'CacheControl'>,
+  bytes: number,
+): ObjectMeta {
+  const sha256 = recordedSha256(response.Metadata?.[SHA256_METADATA]);
+  return {
+    contentType: response.ContentType ?? 'application/octet-stream',
+    bytes,
+    etag: response.ETag ?? '""',
+    lastModified: response.LastModified ?? new Date(0),
+    ...(sha256 ? { sha256 } : {}),
+    ...(response.CacheControl ? { cacheControl: response.CacheControl } : {}),
+  };
+}
+
 const errorName = (error: unknown) => (error as { name?: string })?.name;
 const isNotFound = (error: unknown) => errorName(error) === 'NoSuchKey' || errorName(error) === 'NotFound';
 
@@ -77,7 +98,7 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
 
     async put(key: string, body: Readable | Buffer, putOptions: PutOptions): Promise<PutResult> {
       assertValidKey(key);
-      const metered = meterBody(body, putOptions.maxBytes);
+      const metered = meterBody(body, putOptions.maxBytes, putOptions.sha256);
       // Upload sends one PutObject for a body under one part, and otherwise a
       // multipart upload that becomes visible only when completed and is aborted
       // on failure; either way a failed put leaves no object.
@@ -91,6 +112,8 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
           Body: metered.stream,
           ContentType: putOptions.contentType,
           ...(putOptions.cacheControl ? { CacheControl: putOptions.cacheControl } : {}),
+          // Known before the first byte is sent (the only time S3 takes metadata), so it can be recorded.
+          ...(putOptions.sha256 ? { Metadata: { [SHA256_METADATA]: putOptions.sha256 } } : {}),
         },
       });
       try {
@@ -124,10 +147,7 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
         const served = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.ContentRange ?? '');
         return {
           body: response.Body as Readable,
-          contentType: response.ContentType ?? 'application/octet-stream',
-          bytes: served ? Number(served[3]) : (response.ContentLength ?? 0),
-          etag: response.ETag ?? '""',
-          lastModified: response.LastModified ?? new Date(0),
+          ...metaOf(response, served ? Number(served[3]) : (response.ContentLength ?? 0)),
           ...(served ? { range: { start: Number(served[1]), end: Number(served[2]) } } : {}),
         };
       } catch (error) {
@@ -141,12 +161,7 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
       assertValidKey(key);
       try {
         const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-        return {
-          contentType: response.ContentType ?? 'application/octet-stream',
-          bytes: response.ContentLength ?? 0,
-          etag: response.ETag ?? '""',
-          lastModified: response.LastModified ?? new Date(0),
-        };
+        return metaOf(response, response.ContentLength ?? 0);
       } catch (error) {
         // A HEAD answer has no body, so a missing bucket also reads as NotFound here; check() tells them apart.
         if (isNotFound(error)) return null;
@@ -191,6 +206,10 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
       } catch (error) {
         throw failed('signedUrl', error);
       }
+    },
+
+    signedUrls(keys: readonly string[], urlOptions: SignedUrlOptions): Promise<string[]> {
+      return Promise.all(keys.map((key) => this.signedUrl(key, urlOptions)));
     },
 
     // Only derived files (thumbnails, previews) go through the CDN: originals,

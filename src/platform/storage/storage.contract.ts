@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { expect, it } from 'vitest';
 import {
+  ChecksumMismatchError,
   InvalidKeyError,
   newObjectKey,
   ObjectTooLargeError,
@@ -73,6 +74,39 @@ export function objectStorageContract(context: () => ContractContext): void {
     const expected = await buffer(chunkedStream(300_000));
     expect(result).toEqual({ bytes: 300_000, sha256: sha256(expected) });
     expect(sha256(await buffer((await storage.get(key))!.body))).toBe(result.sha256);
+  });
+
+  it('records the SHA-256 a put was given, and reports it and the Cache-Control from head and get', async () => {
+    const { storage } = context();
+    const key = newObjectKey('derived', 'webp');
+    const bytes = crypto.randomBytes(5000);
+    const cacheControl = 'private, max-age=31536000, immutable';
+    expect(await storage.put(key, bytes, { contentType: 'image/webp', cacheControl, sha256: sha256(bytes) })).toEqual({
+      bytes: 5000,
+      sha256: sha256(bytes),
+    });
+    expect(await storage.head(key)).toMatchObject({ bytes: 5000, sha256: sha256(bytes), cacheControl });
+    const object = await storage.get(key);
+    expect(object).toMatchObject({ bytes: 5000, sha256: sha256(bytes), cacheControl });
+    expect((await buffer(object!.body)).equals(bytes)).toBe(true);
+  });
+
+  it('refuses a body that does not hash to the SHA-256 the put was given, and stores nothing', async () => {
+    const { storage, errors } = context();
+    const key = newObjectKey('originals', 'jpg');
+    const other = sha256(Buffer.from('something else'));
+    const small = await storage.put(key, Buffer.from('jpeg'), { contentType: 'image/jpeg', sha256: other }).catch((error) => error);
+    expect(small).toBeInstanceOf(ChecksumMismatchError);
+    expect(small).toMatchObject({ expected: other, actual: sha256(Buffer.from('jpeg')) });
+    await expect(storage.put(key, chunkedStream(300_000), { contentType: 'image/jpeg', sha256: other })).rejects.toBeInstanceOf(
+      ChecksumMismatchError,
+    );
+    expect(await storage.head(key)).toBeNull();
+    expect(await keysUnder(storage, key)).toEqual([]);
+    await expect(storage.put(key, Buffer.from('jpeg'), { contentType: 'image/jpeg', sha256: 'not hex' })).rejects.toBeInstanceOf(
+      RangeError,
+    );
+    expect(errors).toEqual([]);
   });
 
   it('reads byte ranges, clamps an end past the object, and refuses a start past it', async () => {
@@ -183,6 +217,20 @@ export function objectStorageContract(context: () => ContractContext): void {
     expect(new URL(await storage.signedUrl(key, { expiresInSeconds: 60 })).protocol).toMatch(/^https?:$/);
     await expect(storage.signedUrl(key, { expiresInSeconds: 0 })).rejects.toBeInstanceOf(RangeError);
     await expect(storage.signedUrl(key, { expiresInSeconds: 8 * 24 * 3600 })).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('signs many keys in one call, in order, as signedUrl signs each, with the same checks', async () => {
+    const { storage } = context();
+    const [a, b] = [newObjectKey('derived', 'jpg'), newObjectKey('originals', 'jpg')];
+    const lifetime = { expiresInSeconds: 60 };
+    const pathOf = (url: string) => new URL(url).pathname;
+    const many = await storage.signedUrls([a, b, a], lifetime);
+    const one = await Promise.all([a, b, a].map((key) => storage.signedUrl(key, lifetime)));
+    expect(many.map(pathOf)).toEqual(one.map(pathOf));
+    expect(pathOf(many[0]!)).not.toBe(pathOf(many[1]!));
+    expect(await storage.signedUrls([], lifetime)).toEqual([]);
+    await expect(storage.signedUrls([a, '../escape.jpg'], lifetime)).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(storage.signedUrls([a], { expiresInSeconds: 0 })).rejects.toBeInstanceOf(RangeError);
   });
 
   it('passes its health check', async () => {

@@ -12,6 +12,12 @@ export interface PutOptions {
   cacheControl?: string;
   /** Past this many bytes the put fails with ObjectTooLargeError and stores nothing. */
   maxBytes?: number;
+  /**
+   * The body's hex SHA-256, when known before it is sent (a copy between stores):
+   * a body that hashes otherwise fails the put with ChecksumMismatchError and
+   * stores nothing, and the store records it, so head() reports it unread.
+   */
+  sha256?: string;
 }
 
 export interface PutResult {
@@ -27,6 +33,10 @@ export interface ObjectMeta {
   /** A quoted HTTP entity tag, ready for an ETag header. */
   etag: string;
   lastModified: Date;
+  /** Hex SHA-256 of the object when the store recorded it at put: the file driver always does, S3 when the put was given `sha256`. */
+  sha256?: string;
+  /** The Cache-Control the object was put with, when there was one. */
+  cacheControl?: string;
 }
 
 /** Inclusive byte offsets, as in an HTTP Range header; `end` defaults to the last byte. */
@@ -86,6 +96,11 @@ export interface ObjectStorage {
   list(prefix: string): AsyncIterable<ListedObject>;
   /** An absolute URL that answers GET with the bytes until it expires. */
   signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
+  /**
+   * `signedUrl` for many keys at once, in order: a gallery page signs about 70
+   * links, and one promise for all of them costs far less than one each.
+   */
+  signedUrls(keys: readonly string[], options: SignedUrlOptions): Promise<string[]>;
   /** A permanent CDN URL for a derived (public) object when CDN_BASE_URL is set; otherwise null. */
   publicUrl(key: string): string | null;
   /** Resolves 'ok' when the store is reachable and writable; throws otherwise. */
@@ -119,6 +134,19 @@ export class ObjectTooLargeError extends Error {
   }
 }
 
+/** The body did not hash to the SHA-256 the put was given: it was damaged on the way, or the source was. */
+export class ChecksumMismatchError extends Error {
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(expected: string, actual: string) {
+    super(`the body's SHA-256 is ${actual.slice(0, 12)}…, not the expected ${expected.slice(0, 12)}…`);
+    this.name = 'ChecksumMismatchError';
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 export class InvalidKeyError extends Error {
   constructor(key: string, reason: string) {
     super(`invalid object key ${JSON.stringify(key.slice(0, 200))}: ${reason}`);
@@ -131,6 +159,19 @@ export class RangeNotSatisfiableError extends Error {
     super(`range ${range.start}-${range.end ?? ''} is outside the object`);
     this.name = 'RangeNotSatisfiableError';
   }
+}
+
+/** Size and SHA-256 of a stored object, streamed and read once; null when it is missing. */
+export async function hashObject(storage: ObjectStorage, key: string): Promise<{ bytes: number; sha256: string } | null> {
+  const object = await storage.get(key);
+  if (!object) return null;
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of object.body) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 export const KEY_PREFIXES = ['originals', 'derived', 'exports', 'backups'] as const;
@@ -166,6 +207,13 @@ function keyProblem(key: string): string | null {
   if (key.includes('..')) return 'contains ..';
   if (!key.split('/').every((segment) => KEY_SEGMENT.test(segment))) return 'only letters, digits, . _ - in /-separated segments';
   return null;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A recorded SHA-256 as head() may report it: lowercase hex, or undefined for anything else. */
+export function recordedSha256(value: string | undefined): string | undefined {
+  return value !== undefined && SHA256_HEX.test(value) ? value : undefined;
 }
 
 export function isValidKey(key: string): boolean {
