@@ -121,8 +121,38 @@ describe.skipIf(!canRender).each(OVERLAYS)('overlay %s', (overlay) => {
       expect(container.resources.requests.cpu, name).toBeDefined();
       expect(container.resources.requests.memory, name).toBeDefined();
       expect(container.resources.limits.memory, name).toBeDefined();
-      expect(container.envFrom, name).toEqual([{ configMapRef: { name: 'epu-config' } }, { secretRef: { name: 'epu-secrets' } }]);
+      expect(container.envFrom, name).toEqual([{ configMapRef: { name: 'epu-config' } }]);
     }
+  });
+
+  it('gives each process its own ServiceAccount, without a token, and only the secrets it uses', () => {
+    // What each process reads (SECURITY.md, "Who gets which secret"); migrate runs `epu migrate`, which needs only the database.
+    const uses: Record<string, string[]> = {
+      'epu-web': ['DATABASE_REPLICA_URL', 'DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
+      'epu-worker': ['DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
+      'epu-functions': ['DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
+      'epu-migrate': ['DATABASE_URL', 'SENTRY_DSN'],
+    };
+    const accounts = new Set<string>();
+    for (const [name, spec] of podSpecs()) {
+      const account = find(objects, 'ServiceAccount', spec.serviceAccountName);
+      expect(account.metadata.name, name).toBe(name);
+      expect((account as Obj & { automountServiceAccountToken?: boolean }).automountServiceAccountToken, name).toBe(false);
+      accounts.add(account.metadata.name);
+      const container = spec.containers[0];
+      const secretRefs = (container.env ?? [])
+        .filter((variable: { valueFrom?: { secretKeyRef?: unknown } }) => variable.valueFrom?.secretKeyRef)
+        .map((variable: { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } }) => {
+          expect(variable.valueFrom.secretKeyRef, `${name} ${variable.name}`).toEqual({ name: 'epu-secrets', key: variable.name });
+          return variable.name;
+        });
+      expect(secretRefs.sort(), name).toEqual(uses[name]);
+      expect(JSON.stringify(spec), name).not.toContain('"secretRef"');
+    }
+    expect(accounts.size).toBe(4);
+    // Every key a process reads is one the ExternalSecret provides.
+    const provided = find(objects, 'ExternalSecret', 'epu-secrets').spec.data.map((entry: { secretKey: string }) => entry.secretKey);
+    for (const keys of Object.values(uses)) for (const key of keys) expect(provided).toContain(key);
   });
 
   it('probes web on /livez and /healthz, drains before stopping and spreads across zones', () => {
