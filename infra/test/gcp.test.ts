@@ -252,6 +252,20 @@ for (const stack of STACKS) {
       assert.ok(readers.every((b) => b.inputs.role === 'roles/secretmanager.secretAccessor'));
     });
 
+    it("lets the functions host verify Eventarc's Google identity token: its audience is the service's URL, its caller the events account", () => {
+      const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);
+      const env = Object.fromEntries(functions.inputs.template.containers[0].envs.map((e: any) => [e.name, e.value]));
+      const trigger = one(r, 'gcp:eventarc/trigger:Trigger', `epu-${stack}-photo-uploaded`);
+      assert.equal(trigger.inputs.destination.cloudRunService.path, '/photoUploaded');
+      assert.equal(env.FUNCTIONS_GOOGLE_CALLERS, trigger.inputs.serviceAccount);
+      assert.equal(env.FUNCTIONS_GOOGLE_CALLERS, `epu-${stack}-events@epu-test.iam.gserviceaccount.com`);
+      // The deterministic run.app URL, the audience Eventarc puts in the token for a Cloud Run destination.
+      assert.match(env.FUNCTIONS_GOOGLE_AUDIENCE, new RegExp(`^https://epu-${stack}-functions-\\d+\\.europe-west\\d\\.run\\.app$`));
+      // No other service takes Google identities.
+      for (const service of ofType(r, 'gcp:cloudrunv2/service:Service').filter((s) => s !== functions))
+        assert.ok(!service.inputs.template.containers[0].envs.some((e: any) => e.name.startsWith('FUNCTIONS_GOOGLE_')));
+    });
+
     it('exposes the web publicly without an IAM grant and keeps functions internal', () => {
       const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
       const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);

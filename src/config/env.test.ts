@@ -89,6 +89,24 @@ describe('configuration', () => {
     });
   });
 
+  it('takes Google identity settings for the functions host: audiences, the callers they need, Google’s keys by default', () => {
+    expect(parseConfig({}).functionsGoogle).toBeUndefined();
+    expect(
+      parseConfig({
+        FUNCTIONS_GOOGLE_AUDIENCE: 'https://f.example, https://g.example',
+        FUNCTIONS_GOOGLE_CALLERS: 'events@p.iam.gserviceaccount.com',
+      }).functionsGoogle,
+    ).toEqual({
+      audiences: ['https://f.example', 'https://g.example'],
+      callers: ['events@p.iam.gserviceaccount.com'],
+      jwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
+    });
+    expect(() => parseConfig({ FUNCTIONS_GOOGLE_AUDIENCE: 'https://f.example' })).toThrow(/^FUNCTIONS_GOOGLE_CALLERS: required/);
+    expect(() => parseConfig({ FUNCTIONS_GOOGLE_AUDIENCE: 'f.example', FUNCTIONS_GOOGLE_CALLERS: 'a@b' })).toThrow(
+      /^FUNCTIONS_GOOGLE_AUDIENCE: expected https:\/\/ URLs/,
+    );
+  });
+
   it('lets commands that hold no secrets (epu migrate) run in production without SECRET_KEY', () => {
     const env = { APP_ENV: 'production', DATABASE_URL: 'postgres://db/epu', PUBLIC_URL: 'https://epu.example' };
     expect(parseConfig(env, { requireSecretKey: false }).secretKeys).toBeUndefined();

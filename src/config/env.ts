@@ -50,6 +50,11 @@ export interface Config {
   redisCommandTimeoutMs: number;
   functionsUrl: string | undefined;
   functionsToken: string | undefined;
+  /**
+   * Set (FUNCTIONS_GOOGLE_AUDIENCE): the functions host also takes a Google-signed
+   * identity token for storage events, as GCP Eventarc sends them.
+   */
+  functionsGoogle: { audiences: string[]; callers: string[]; jwksUrl: string } | undefined;
   functionsPort: number;
   otlpEndpoint: string | undefined;
   sentryDsn: string | undefined;
@@ -147,6 +152,35 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `expected a URL starting with ${protocols.join(' or ')}, got ${parsed.protocol}//`);
   }
   return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (optional(env, name) ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** FUNCTIONS_GOOGLE_*: who may call the functions host with a Google identity token, and as what audience. */
+function functionsGoogleSettings(env: Env): Config['functionsGoogle'] {
+  const audiences = list(env, 'FUNCTIONS_GOOGLE_AUDIENCE');
+  if (audiences.length === 0) return undefined;
+  for (const audience of audiences) {
+    if (!/^https:\/\/[^\s,]+$/.test(audience))
+      throw new ConfigError('FUNCTIONS_GOOGLE_AUDIENCE', `expected https:// URLs, got "${audience}"`);
+  }
+  const callers = list(env, 'FUNCTIONS_GOOGLE_CALLERS');
+  if (callers.length === 0 || callers.some((caller) => !/^[^@\s]+@[^@\s]+$/.test(caller))) {
+    throw new ConfigError(
+      'FUNCTIONS_GOOGLE_CALLERS',
+      "required with FUNCTIONS_GOOGLE_AUDIENCE: the service accounts that may call (the Eventarc trigger's)",
+    );
+  }
+  return {
+    audiences,
+    callers,
+    jwksUrl: url(env, 'FUNCTIONS_GOOGLE_JWKS_URL', ['https:', 'http:']) ?? 'https://www.googleapis.com/oauth2/v3/certs',
+  };
 }
 
 function backupCopySettings(env: Env): Config['backupCopy'] {
@@ -263,6 +297,7 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 100, 10, 10_000),
     functionsUrl: functionsUrl?.replace(/\/+$/, ''),
     functionsToken,
+    functionsGoogle: functionsGoogleSettings(env),
     functionsPort: integer(env, 'FUNCTIONS_PORT', 8081, 0, 65535),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     sentryDsn: url(env, 'SENTRY_DSN', ['http:', 'https:']),

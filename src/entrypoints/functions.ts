@@ -4,6 +4,7 @@ import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { createFunctionsServer } from '../platform/functions/server.js';
+import { createGoogleIdentityVerifier } from '../platform/functions/google-identity.js';
 import { startMetricsServer } from '../platform/observability/metrics.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
@@ -16,6 +17,7 @@ export async function runFunctions(config: Config): Promise<void> {
   const server = createFunctionsServer({
     handlers: createFunctionHandlers(platform),
     token: platform.functionsToken,
+    googleIdentity: config.functionsGoogle && createGoogleIdentityVerifier(config.functionsGoogle),
     logger,
     isShuttingDown: () => shuttingDown,
     databaseCheck: async () => (await platform.pool.query('SELECT 1'), 'ok'),

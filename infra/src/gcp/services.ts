@@ -22,7 +22,9 @@ export const METRICS_PORT = 9464;
 /**
  * The one image, run four ways. Web is public (no IAM check: it is a website);
  * functions accept traffic only from inside the project (ingress internal, the
- * VPC connector carries web and worker traffic to it) and check FUNCTIONS_TOKEN;
+ * VPC connector carries web and worker traffic to it) and check FUNCTIONS_TOKEN,
+ * or, for storage events from Eventarc, the Google-signed identity token Eventarc
+ * attaches (FUNCTIONS_GOOGLE_AUDIENCE, FUNCTIONS_GOOGLE_CALLERS);
  * the worker is a worker pool with no port at all; migrate is a job CI runs
  * before each rollout.
  */
@@ -98,7 +100,13 @@ export function createServices(
             commands: ['epu'],
             args: ['functions'],
             ports: { containerPort: FUNCTIONS_PORT },
-            envs: plainEnv('functions', { FUNCTIONS_PORT: String(FUNCTIONS_PORT) }),
+            envs: plainEnv('functions', {
+              FUNCTIONS_PORT: String(FUNCTIONS_PORT),
+              // Eventarc calls /photoUploaded with a Google ID token for the service's URL (the deterministic
+              // run.app one; the service cannot name its own `uri` output), as the events service account.
+              FUNCTIONS_GOOGLE_AUDIENCE: pulumi.interpolate`https://${prefix}-functions-${extra.projectNumber}.${region}.run.app`,
+              FUNCTIONS_GOOGLE_CALLERS: ids.events.email,
+            }),
             resources: resources(settings.functions, true),
             startupProbe: { tcpSocket: { port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
           },

@@ -9,7 +9,11 @@ import { checkHealth, type HealthCheck } from '../http/health.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { clientError } from '../http/server.js';
 import type { EpuFunction } from './cloud-event.js';
-import { FUNCTION_NAMES, type FunctionName, tokenMatches } from './invoker.js';
+import { type GoogleIdentityVerifier, SigningKeysUnavailableError } from './google-identity.js';
+import { bearerCredentials, FUNCTION_NAMES, type FunctionName, tokenMatches } from './invoker.js';
+
+/** The function storage events trigger (Eventarc on GCP), the one a Google identity may call. */
+const STORAGE_TRIGGERED: FunctionName = 'photoUploaded';
 
 /** The most a CloudEvent may weigh: EPU's own are a few hundred bytes, a storage notification a few KiB. */
 export const FUNCTIONS_BODY_LIMIT = 1024 * 1024;
@@ -25,6 +29,8 @@ export const FUNCTIONS_BODY_LIMIT = 1024 * 1024;
 export function createFunctionsServer(options: {
   handlers: Record<FunctionName, EpuFunction<any>>;
   token: string;
+  /** Set (FUNCTIONS_GOOGLE_AUDIENCE): storage events may also come with a Google-signed identity token (Eventarc). */
+  googleIdentity?: GoogleIdentityVerifier;
   logger: Logger;
   isShuttingDown: () => boolean;
   databaseCheck: HealthCheck;
@@ -43,9 +49,31 @@ export function createFunctionsServer(options: {
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
+  /**
+   * The shared token for any function; a Google identity token (verified: google-identity.ts)
+   * only for photoUploaded, the function a storage trigger calls.
+   */
+  const authenticated = async (request: FastifyRequest): Promise<boolean> => {
+    if (tokenMatches(options.token, request.headers.authorization)) return true;
+    const credentials = bearerCredentials(request.headers.authorization);
+    const name = (request.params as { name?: string }).name;
+    if (!options.googleIdentity || credentials === undefined || name !== STORAGE_TRIGGERED) return false;
+    return (await options.googleIdentity.verify(credentials)) !== null;
+  };
+
   // onRequest runs before the body is read: an unauthenticated caller cannot make the host read (or buffer) anything.
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (tokenMatches(options.token, request.headers.authorization)) return;
+    let allowed: boolean;
+    try {
+      allowed = await authenticated(request);
+    } catch (error) {
+      if (!(error instanceof SigningKeysUnavailableError)) throw error;
+      // Not the caller's fault: Eventarc retries a 503.
+      request.log.warn({ err: error }, 'Google signing keys unavailable');
+      lingerOnClose(request.raw);
+      return reply.code(503).header('connection', 'close').send(errorBody('unavailable', 'Cannot check the identity token now; retry.'));
+    }
+    if (allowed) return;
     // The body may still be arriving: close after the answer, reading and dropping the rest so the caller sees the 401.
     lingerOnClose(request.raw);
     return reply
