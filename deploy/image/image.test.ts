@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, futureIso, signUp } from '../../tests/support/client.js';
 import { withDatabaseName } from '../../tests/support/database.js';
 import { jpegWithExif, multipart } from '../../tests/support/images.js';
+import { loadUntilClosed } from '../../tests/support/load.js';
 import { startTcpProxy, type TcpProxy } from '../../tests/support/tcp-proxy.js';
 import { startTelemetryReceiver, type TelemetryReceiver } from '../../tests/support/telemetry-receiver.js';
 import { freePort, podman, podmanOk } from './podman.js';
@@ -352,40 +353,17 @@ describe('every role against PostgreSQL', () => {
   it('web exits 0 on SIGTERM under load, answering every request it accepted; its traces reached the collector', async () => {
     const base = `http://127.0.0.1:${web.port}`;
     const { client } = await signUp(base);
-    const body = (title: string) => JSON.stringify({ title, startsAt: futureIso(), capacity: null, visibility: 'public' });
-    const created: string[] = [];
-    const failures: string[] = [];
-    const ends = new Map<string, number>();
-    // Clients creating events as fast as they can until the listener closes: each request gets its 201,
-    // or its connection is refused (or reset) before the web took it; then that client stops.
-    const loop = async (n: number) => {
-      for (let i = 0; ; i++) {
-        try {
-          const response = await fetch(`${base}/api/v1/events`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', cookie: client.cookieHeader() },
-            body: body(`Load ${n}-${i}`),
-          });
-          if (response.status === 201) created.push(((await response.json()) as { id: string }).id);
-          else failures.push(`status ${response.status}: ${await response.text()}`);
-        } catch (error) {
-          const code = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
-          ends.set(code, (ends.get(code) ?? 0) + 1);
-          return;
-        }
-      }
-    };
-    const clients = Array.from({ length: 6 }, (_, n) => loop(n));
-    await expect.poll(() => created.length, { timeout: 30_000 }).toBeGreaterThan(20);
+    const load = loadUntilClosed(base, client.cookieHeader(), 6);
+    await expect.poll(() => load.created.length, { timeout: 30_000 }).toBeGreaterThan(20);
     const code = await stop(web);
-    await Promise.all(clients);
+    await load.done;
 
     expect(code, await logs(web)).toBe(0);
-    expect(failures.slice(0, 3), await logs(web)).toEqual([]);
-    expect([...ends.keys()].filter((c) => c !== 'ECONNREFUSED' && c !== 'ECONNRESET')).toEqual([]);
+    expect(load.failures.slice(0, 3), await logs(web)).toEqual([]);
+    expect([...load.ends.keys()].filter((c) => c !== 'ECONNREFUSED' && c !== 'ECONNRESET')).toEqual([]);
     // Every request that reached EPU was answered: the database holds exactly the events answered 201.
     const events = await query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE title LIKE 'Load %'`);
-    expect(events[0]!.n).toBe(created.length);
+    expect(events[0]!.n).toBe(load.created.length);
     expect(await logs(web)).toContain('"msg":"stopped cleanly"');
     // The batch of spans is sent at the latest on the way out.
     expect(receiver.traceServices()).toContain('epu-web');

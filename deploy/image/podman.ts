@@ -12,7 +12,8 @@ export interface Run {
 /** `podman ARGS`; resolves with its exit code and output (never rejects on a non-zero exit). */
 export function podman(args: string[], options: { timeoutMs?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('podman', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // scripts/test-image.mjs hands over the podman it used.
+    const child = spawn(process.env.PODMAN ?? 'podman', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

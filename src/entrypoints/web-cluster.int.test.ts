@@ -4,6 +4,7 @@ import { createTestDatabase, queryRows, type TestDatabase } from '../../tests/su
 import { testEnv } from '../../tests/support/app.js';
 import { freePort, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
 import { signUp, slowJsonPost } from '../../tests/support/client.js';
+import { eventBody, loadUntilClosed } from '../../tests/support/load.js';
 
 // WEB_CONCURRENCY: one `epu web` primary with worker processes sharing its port (docs/decisions/0026-web-concurrency.md).
 
@@ -95,53 +96,31 @@ describe('epu web with WEB_CONCURRENCY=2 under load', () => {
     try {
       const { client } = await signUp(base);
       const workers = childPids(web.child.pid!);
-      const event = (title: string) =>
-        JSON.stringify({ title, startsAt: new Date(Date.now() + 86_400_000).toISOString(), capacity: null, visibility: 'public' });
-      const created: string[] = [];
-      const failures: string[] = [];
-      const ends = new Map<string, number>();
-      // Clients creating events as fast as they can until the listener closes: each request gets its
-      // 201, or its connection is refused or reset before any worker took it (then its loop ends).
-      const loop = async (n: number) => {
-        for (let i = 0; ; i++) {
-          try {
-            const response = await fetch(`${base}/api/v1/events`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', cookie: client.cookieHeader() },
-              body: event(`Load ${n}-${i}`),
-            });
-            if (response.status === 201) created.push(((await response.json()) as { id: string }).id);
-            else failures.push(`status ${response.status}`);
-          } catch (error) {
-            const code = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
-            ends.set(code, (ends.get(code) ?? 0) + 1);
-            return;
-          }
-        }
-      };
-      const clients = Array.from({ length: 8 }, (_, n) => loop(n));
+      const load = loadUntilClosed(base, client.cookieHeader(), 8);
       // And requests a worker has accepted and is still reading when the signal comes.
-      const inFlight = Array.from({ length: 4 }, (_, n) => slowJsonPost(port, '/api/v1/events', event(`Slow ${n}`), client.cookieHeader()));
+      const inFlight = Array.from({ length: 4 }, (_, n) =>
+        slowJsonPost(port, '/api/v1/events', eventBody(`Slow ${n}`), client.cookieHeader()),
+      );
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const before = created.length;
+      const before = load.created.length;
       web.child.kill('SIGTERM');
       await web.waitForLog(/shutting down/);
       for (const request of inFlight) request.finish();
       const slow = await Promise.all(inFlight.map((r) => r.response));
-      await Promise.all(clients);
+      await load.done;
       const { code } = await web.exited;
 
       expect(code).toBe(0);
       expect(slow.map((r) => r.status)).toEqual([201, 201, 201, 201]);
-      expect(failures).toEqual([]);
-      expect([...ends.keys()].filter((c) => c !== 'ECONNREFUSED' && c !== 'ECONNRESET')).toEqual([]);
-      expect(created.length).toBeGreaterThan(before); // served through the drain
+      expect(load.failures).toEqual([]);
+      expect([...load.ends.keys()].filter((c) => c !== 'ECONNREFUSED' && c !== 'ECONNRESET')).toEqual([]);
+      expect(load.created.length).toBeGreaterThan(before); // served through the drain
       // Every request that reached EPU was answered: the database holds exactly the events answered 201.
       const rows = await queryRows<{ count: number }>(
         database.url,
         `SELECT count(*)::int AS count FROM events WHERE title LIKE 'Load %' OR title LIKE 'Slow %'`,
       );
-      expect(rows[0]!.count).toBe(created.length + slow.length);
+      expect(rows[0]!.count).toBe(load.created.length + slow.length);
       expect(web.output().match(/"msg":"stopped cleanly"/g)).toHaveLength(3); // both workers and the primary
       for (const pid of workers) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
     } finally {

@@ -4,8 +4,10 @@ export interface Tool {
   names?: string[];
 }
 export interface Tier {
-  step: 'tests' | 'deploy' | 'e2e';
+  step: 'tests' | 'deploy' | 'e2e' | 'image';
   tools: string[];
+  /** Runs only as root (missingTools names it then). */
+  root?: boolean;
   tests: string;
 }
 export declare const TOOLS: Record<string, Tool>;

@@ -15,7 +15,15 @@ export const TOOLS = {
   'redis-server': { install: 'apt-get install redis-server', variable: 'REDIS_SERVER' },
   chromium: { install: 'apt-get install chromium', variable: 'CHROMIUM_PATH', names: ['chromium', 'chromium-browser'] },
   openssl: { install: 'apt-get install openssl', variable: 'OPENSSL' },
+  podman: {
+    install:
+      'apt-get install --no-install-recommends podman buildah runc slirp4netns uidmap debootstrap, which npm run test:image does itself',
+    variable: 'PODMAN',
+  },
 };
+
+/** What a tier that builds and runs containers needs besides its tools: rootful Podman mounts and builds images. */
+const ROOT = 'root (rootful Podman: run the tests as root)';
 
 /** The tiers that need system tools: the npm test step they run in, and the tests they hold. */
 export const TIERS = {
@@ -33,6 +41,12 @@ export const TIERS = {
   kubernetes: { step: 'deploy', tools: ['kubectl'], tests: 'Kubernetes manifests (deploy/k8s)' },
   prometheus: { step: 'deploy', tools: ['promtool'], tests: 'alert and recording rules, Prometheus config (deploy/observability)' },
   browser: { step: 'e2e', tools: ['chromium'], tests: 'browser tests (tests/e2e)' },
+  image: {
+    step: 'image',
+    tools: ['podman'],
+    root: true,
+    tests: 'the container image, built and run with Podman (npm run test:image, deploy/image)',
+  },
 };
 
 /** CI's switch: every tier must run. */
@@ -69,14 +83,18 @@ export function findTool(name) {
 export function missingTools(tierName) {
   const tier = TIERS[tierName];
   if (!tier) throw new Error(`unknown tier ${tierName}: add it to TIERS in tests/support/tools.mjs`);
-  return tier.tools.filter((name) => !findTool(name));
+  const missing = tier.tools.filter((name) => !findTool(name));
+  if (tier.root && process.getuid?.() !== 0) missing.push(ROOT);
+  return missing;
 }
 
 /** The one line that says why a tier does not run and how to make it run; undefined when it can run. */
 export function skipLine(tierName) {
   const missing = missingTools(tierName);
   if (missing.length === 0) return undefined;
-  const what = missing.map((name) => `${name} (${TOOLS[name].install}, or set ${TOOLS[name].variable})`).join(' and ');
+  const what = missing
+    .map((name) => (name === ROOT ? ROOT : `${name} (${TOOLS[name].install}, or set ${TOOLS[name].variable})`))
+    .join(' and ');
   return `skip ${tierName}: ${TIERS[tierName].tests} need ${what}`;
 }
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { findTool, missingTools, skipLine, tierCanRun, TIERS, TOOLS } from './tools.mjs';
 
 const saved = { ...process.env };
@@ -16,6 +16,7 @@ beforeEach(() => {
   process.env.EPU_TEST_SKIPS_REPORTED = '1';
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   process.env = { ...saved };
   fs.rmSync(bin, { recursive: true, force: true });
 });
@@ -66,6 +67,17 @@ describe('system tools for the test tiers', () => {
     );
     install('kubectl');
     expect(tierCanRun('kubernetes')).toBe(true);
+  });
+
+  it('names root among what the image tier lacks when not run as root', () => {
+    install('podman');
+    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    expect(missingTools('image')).toEqual(['root (rootful Podman: run the tests as root)']);
+    expect(skipLine('image')).toBe(`skip image: ${TIERS.image!.tests} need root (rootful Podman: run the tests as root)`);
+    vi.spyOn(process, 'getuid').mockReturnValue(0);
+    expect(skipLine('image')).toBeUndefined();
+    fs.rmSync(path.join(bin, 'podman'));
+    expect(missingTools('image')).toEqual(['podman']);
   });
 
   it('refuses a tier or tool it does not know, rather than skipping silently', () => {
