@@ -56,6 +56,13 @@ COPY bin ./bin
 COPY migrations ./migrations
 COPY public ./public
 COPY --from=build /app/dist/src ./dist/src
+# The build arguments change with every build, so they come after the layers above, which stay
+# cached from one commit to the next. The RUN below is in their scope: Podman (buildah) keys a
+# RUN's cache on the arguments but not an ENV's or a LABEL's, so this RUN is where a new
+# GIT_SHA makes the steps after it, ENV and LABEL included, run again.
+ARG VERSION=0.0.0-dev
+ARG GIT_SHA=unknown
+ARG BUILD_DATE=unknown
 # `epu` on PATH as well, so a platform that overrides the entrypoint can run
 # `epu web` (infra/ does: Cloud Run `commands`, ECS `entryPoint`) and so can an operator's shell.
 RUN ln -sf /app/bin/epu.js /usr/local/bin/epu && chmod 0755 /app/bin/epu.js
@@ -68,10 +75,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/app/bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/epu.js"]
 CMD ["web"]
-# Last, because they change with every build: the layers above stay cached from one commit to the next.
-ARG VERSION=0.0.0-dev
-ARG GIT_SHA=unknown
-ARG BUILD_DATE=unknown
 ENV GIT_SHA=${GIT_SHA}
 LABEL org.opencontainers.image.title="epu" \
       org.opencontainers.image.description="EPU event and photo-sharing platform: web, worker, functions and operations commands" \

@@ -64,13 +64,18 @@ describe('the image', () => {
     expect(above).toBeLessThanOrEqual(BUDGET_BYTES);
   });
 
-  it('keeps its HEALTHCHECK, entrypoint and non-root user; the files it runs are root-owned and read-only to it', async () => {
+  it('keeps its HEALTHCHECK, entrypoint, non-root user and the build in its labels; the files it runs are root-owned and read-only to it', async () => {
     const built = await inspectImage(image);
     const config = built.Config;
     expect(built.Healthcheck?.Test, 'built with --format docker').toEqual(['CMD', 'node', '/app/bin/healthcheck.js']);
     expect(config.Entrypoint).toEqual(['node', 'bin/epu.js']);
     expect(config.Cmd).toEqual(['web']);
     expect(config.User).toBe('node');
+    expect(config.Labels).toMatchObject({
+      'org.opencontainers.image.revision': gitSha,
+      'org.opencontainers.image.version': packageJson.version,
+    });
+    expect(config.Env).toContain(`GIT_SHA=${gitSha}`);
     expect((await podmanOk(['run', '--rm', '--entrypoint', 'id', image, '-u'])).trim()).toBe('1000');
     const app = path.join(rootfs, 'app');
     const writable = walk(app).filter((name) => {
