@@ -184,6 +184,15 @@ describe('docker-compose.yml', () => {
     expect(services.proxy!.depends_on!['web-2']!.condition).toBe('service_healthy');
   });
 
+  it("checks every long-running EPU process with the image's HEALTHCHECK, and no one-shot", () => {
+    const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const imageCheck = dockerfile.match(/^HEALTHCHECK .*\\\n\s*CMD (\[.*\])$/m);
+    expect(imageCheck, 'the Dockerfile has a HEALTHCHECK').not.toBeNull();
+    for (const name of ['web-1', 'web-2', 'worker', 'functions'])
+      expect(services[name]!.healthcheck?.test, name).toEqual(['CMD', ...(JSON.parse(imageCheck![1]!) as string[])]);
+    expect(services['epu-migrate']!.healthcheck).toEqual({ disable: true });
+  });
+
   it('depends only on services that exist, and every healthy-condition target has a healthcheck', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const [dep, { condition }] of Object.entries(service.depends_on ?? {})) {

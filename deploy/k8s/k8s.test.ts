@@ -166,6 +166,20 @@ describe.skipIf(!canRender).each(OVERLAYS)('overlay %s', (overlay) => {
     expect(spec.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey)).toContain('topology.kubernetes.io/zone');
   });
 
+  it("probes every long-running role where its own health is, as the image's HEALTHCHECK does", () => {
+    // Readiness asks /healthz (web and functions on their listener, which the operations port relays
+    // for the HEALTHCHECK; the worker on the operations port itself), liveness /livez, so a database
+    // outage makes pods unready but never restarts them. src/entrypoints/health.int.test.ts runs each.
+    const metricsPort = Number(find(objects, 'ConfigMap', 'epu-config').data!.METRICS_PORT);
+    const expected = { 'epu-web': 'http', 'epu-worker': 'metrics', 'epu-functions': 'http' } as const;
+    for (const [name, port] of Object.entries(expected)) {
+      const container = find(objects, 'Deployment', name).spec.template.spec.containers[0];
+      expect(container.readinessProbe.httpGet, name).toEqual({ path: '/healthz', port });
+      expect(container.livenessProbe.httpGet, name).toEqual({ path: '/livez', port });
+      expect(container.ports.find((p: { name: string }) => p.name === 'metrics').containerPort, name).toBe(metricsPort);
+    }
+  });
+
   it('wires Services, HPA, PDB and ServiceMonitor to objects that exist', () => {
     const podLabels = (name: string) => find(objects, 'Deployment', name).spec.template.metadata.labels as Record<string, string>;
     for (const service of objects.filter((o) => o.kind === 'Service')) {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/env.js';
 import { createFunctionHandlers, createPlatform, createRootLogger } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { createFunctionsServer } from '../platform/functions/server.js';
 import { createGoogleIdentityVerifier } from '../platform/functions/google-identity.js';
@@ -12,7 +13,6 @@ export async function runFunctions(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'functions');
   const platform = await createPlatform(config, 'functions', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   let shuttingDown = false;
   const server = createFunctionsServer({
     handlers: createFunctionHandlers(platform),
@@ -21,6 +21,15 @@ export async function runFunctions(config: Config): Promise<void> {
     logger,
     isShuttingDown: () => shuttingDown,
     databaseCheck: async () => (await platform.pool.query('SELECT 1'), 'ok'),
+  });
+  // The operations port relays the listener's own /healthz: healthy means it accepts connections and reaches the database.
+  const health = listenerHealth(() => (server.server.listening ? { host: config.host, port: listeningPort(server.server) } : null));
+  const metricsServer = await startMetricsServer({
+    host: config.host,
+    port: config.metricsPort,
+    metrics: platform.metrics,
+    logger,
+    health,
   });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
@@ -31,5 +40,5 @@ export async function runFunctions(config: Config): Promise<void> {
     await stopTelemetry();
   });
   await server.listen({ host: config.host, port: config.functionsPort });
-  logger.info({ port: (server.server.address() as { port: number }).port }, 'functions ready');
+  logger.info({ port: listeningPort(server.server) }, 'functions ready');
 }

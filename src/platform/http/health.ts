@@ -4,8 +4,45 @@ import { Type } from 'typebox';
 import type { App } from './server.js';
 import { ACCESS, Timestamp } from './api-schema.js';
 import { packageJson, packageRoot } from '../paths.js';
+import type { Logger } from '../observability/logger.js';
 
 export type HealthCheck = () => Promise<'ok' | 'degraded'>;
+
+export interface HealthReport {
+  status: 'ok' | 'failing' | 'shutting_down';
+  /** Each check by name: `ok`, `degraded` or `failing`. */
+  checks: Record<string, string>;
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Runs the checks together, each within `timeoutMs`: `failing` when any throws
+ * or does not answer in time, `shutting_down` from the start of a shutdown.
+ * The one judgement behind every /healthz (web, functions, and each role's
+ * operations port), so that they all tell the same truth. Names and states
+ * only: an error's text (hosts, users, driver details) goes to the log, not
+ * to anyone who asks.
+ */
+export async function checkHealth(
+  checks: Record<string, HealthCheck>,
+  options: { isShuttingDown: () => boolean; log: Pick<Logger, 'warn'>; timeoutMs?: number },
+): Promise<HealthReport> {
+  if (options.isShuttingDown()) return { status: 'shutting_down', checks: { shutdown: 'in progress' } };
+  const names = Object.keys(checks);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const results = await Promise.allSettled(names.map((name) => withTimeout(checks[name]!(), timeoutMs)));
+  const report: HealthReport = { status: 'ok', checks: {} };
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') report.checks[names[i]!] = result.value;
+    else {
+      report.status = 'failing';
+      report.checks[names[i]!] = 'failing';
+      options.log.warn({ check: names[i], err: result.reason }, 'readiness check failing');
+    }
+  });
+  return report;
+}
 
 export interface HealthOptions {
   /** Named checks; a throwing check fails readiness, 'degraded' reports without failing. */
@@ -71,7 +108,7 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     environment: options.environment,
     startedAt,
   };
-  const timeout = options.checkTimeoutMs ?? 2000;
+  const timeout = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
 
   app.get(
     '/livez',
@@ -91,22 +128,11 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     response: { 200: Health, 503: Health },
   };
   app.get('/healthz', { schema: healthz }, async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
-    if (options.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down', checks: { shutdown: 'in progress' } });
-    const names = Object.keys(options.checks);
-    const results = await Promise.allSettled(names.map((name) => withTimeout(options.checks[name]!(), timeout)));
-    const checks: Record<string, string> = {};
-    let healthy = true;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') checks[names[i]!] = result.value;
-      else {
-        // Names and states only: an error's text (hosts, users, driver details) goes to the log, not to anyone who asks.
-        healthy = false;
-        checks[names[i]!] = 'failing';
-        app.log.warn({ check: names[i], err: result.reason }, 'readiness check failing');
-      }
-    });
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'failing', checks });
+    const report = await checkHealth(options.checks, { isShuttingDown: options.isShuttingDown, log: app.log, timeoutMs: timeout });
+    return reply
+      .header('cache-control', 'no-store')
+      .code(report.status === 'ok' ? 200 : 503)
+      .send(report);
   });
 
   const Meta = Type.Object({
@@ -117,4 +143,42 @@ export function healthRoutes(app: App, options: HealthOptions): void {
     startedAt: Timestamp,
   });
   app.get('/meta', { schema: { summary: 'Which build this is', ...operation, response: { 200: Meta } } }, async () => meta);
+}
+
+/** Where a listener bound to `host` answers from this machine. */
+function loopbackHost(host: string): string {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The health a listener reports at its own /healthz, asked over loopback as a
+ * load balancer would ask it. The operations port of web and functions relays
+ * it, so the container HEALTHCHECK proves that the serving listener accepts
+ * connections and passes its checks. `address` is null while it does not listen.
+ */
+export function listenerHealth(
+  address: () => { host: string; port: number } | null,
+  // Longer than the listener's own checks take to time out, so that its answer names the check.
+  timeoutMs = DEFAULT_CHECK_TIMEOUT_MS + 1000,
+): () => Promise<HealthReport> {
+  return async () => {
+    const listener = address();
+    if (!listener) return { status: 'failing', checks: { listener: 'failing' } };
+    try {
+      const response = await fetch(`http://${loopbackHost(listener.host)}:${listener.port}/healthz`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const report = (await response.json()) as HealthReport;
+      return response.ok || report.status !== 'ok' ? report : { ...report, status: 'failing' };
+    } catch {
+      return { status: 'failing', checks: { listener: 'failing' } };
+    }
+  };
+}
+
+/** The port a listening server is bound to. */
+export function listeningPort(server: { address(): string | { port: number } | null }): number {
+  return (server.address() as { port: number }).port;
 }

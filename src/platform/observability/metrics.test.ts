@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type App } from '../http/server.js';
 import { AppError } from '../http/errors.js';
+import type { HealthReport } from '../http/health.js';
 import { createLogger } from './logger.js';
 import {
   collectQueueDepth,
@@ -197,11 +198,38 @@ describe('metrics server', () => {
     expect(text).toContain('# TYPE process_resident_memory_bytes gauge');
   });
 
-  it('answers 404 everywhere else', async () => {
+  it('answers 404 everywhere else (no /livez nor /healthz without a health report)', async () => {
     for (const path of ['/', '/metrics/x', '/livez', '/api/v1/events']) {
       expect((await fetch(`http://127.0.0.1:${server.port}${path}`)).status).toBe(404);
     }
     expect((await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it("serves the role's health: /livez 200, /healthz 200 or 503 with the report", async () => {
+    let report: HealthReport | Error = { status: 'ok', checks: { heartbeat: 'ok' } };
+    const health = async () => {
+      if (report instanceof Error) throw report;
+      return report;
+    };
+    const ops = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, logger, health });
+    const get = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${ops.port}${path}`);
+      return { status: response.status, cache: response.headers.get('cache-control'), body: await response.json() };
+    };
+    try {
+      expect(await get('/livez')).toEqual({ status: 200, cache: 'no-store', body: { status: 'ok' } });
+      expect(await get('/healthz')).toEqual({ status: 200, cache: 'no-store', body: report });
+      report = { status: 'failing', checks: { heartbeat: 'failing: no round trip to the queue for 40 s (the lease is 30 s)' } };
+      expect(await get('/healthz')).toEqual({ status: 503, cache: 'no-store', body: report });
+      report = { status: 'shutting_down', checks: { shutdown: 'in progress' } };
+      expect((await get('/healthz')).status).toBe(503);
+      report = new Error('boom');
+      expect(await get('/healthz')).toMatchObject({ status: 503, body: { status: 'failing', checks: { health: 'failing: boom' } } });
+      expect((await get('/livez')).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ops.port}/metrics`)).status).toBe(200);
+    } finally {
+      await ops.close();
+    }
   });
 
   it('closes, even with a keep-alive connection open', async () => {

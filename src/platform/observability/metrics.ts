@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
+import type { HealthReport } from '../http/health.js';
 import type { Logger } from './logger.js';
 import { setTraceRoute } from './tracing.js';
 
@@ -430,18 +431,42 @@ export function clusterMetrics(): MetricsSource {
   return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
 }
 
-/** `GET /metrics` in Prometheus text format on its own port; everything else is 404. */
+/**
+ * The process's operations port (METRICS_PORT), never the public one:
+ * `GET /metrics` in Prometheus text format and, for a long-running role,
+ * `GET /livez` (200 while the process answers) and `GET /healthz` (the role's
+ * own health: 200, or 503 naming the failing check). The container
+ * HEALTHCHECK (bin/healthcheck.js) and the Kubernetes probes of the worker ask
+ * here, so every role answers on the same port. Everything else is 404.
+ */
 export async function startMetricsServer(options: {
   host: string;
   port: number;
   metrics: { registry: MetricsSource };
   logger: Logger;
+  health?: () => Promise<HealthReport>;
 }): Promise<MetricsServer> {
   const { registry } = options.metrics;
+  const { health } = options;
+  const send = (response: http.ServerResponse, status: number, body: unknown) =>
+    response
+      .writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+      .end(JSON.stringify(body));
   const server = http.createServer((request, response) => {
     const path = request.url?.split('?')[0];
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || path !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at GET /metrics\n');
+    const read = request.method === 'GET' || request.method === 'HEAD';
+    if (read && health && path === '/livez') return send(response, 200, { status: 'ok' });
+    if (read && health && path === '/healthz') {
+      health().then(
+        (report) => send(response, report.status === 'ok' ? 200 : 503, report),
+        (error: unknown) => send(response, 503, { status: 'failing', checks: { health: `failing: ${(error as Error).message}` } }),
+      );
+      return;
+    }
+    if (!read || path !== '/metrics') {
+      response
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`Not found: metrics are at GET /metrics${health ? ', health at GET /livez and /healthz' : ''}\n`);
       return;
     }
     registry.metrics().then(

@@ -99,6 +99,9 @@ export async function initSentry(options: SentryOptions): Promise<boolean> {
     enableOpenTelemetrySetup: false,
     enableRuntimeChannelInjection: false,
     maxBreadcrumbs: 30,
+    // captureError reports a request's failure itself, with the request id, route and trace id. Sentry's
+    // Fastify integration would report it first without them, and its deduplication would drop ours.
+    integrations: (defaults) => defaults.filter((integration) => integration.name !== 'Fastify'),
     beforeSend: (event) => scrubEvent(event),
     beforeBreadcrumb: (crumb) => scrubBreadcrumb(crumb),
     ...(options.transport ? { transport: options.transport } : {}),

@@ -9,15 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggerOptions, logContextMixin } from './logger.js';
-import {
-  currentTraceId,
-  initTracing,
-  injectTraceContext,
-  runWithExtractedContext,
-  shutdownTracing,
-  withSpan,
-  type SpanProcessor,
-} from './tracing.js';
+import { currentTraceId, initTracing, injectTraceContext, runWithExtractedContext, shutdownTracing, withSpan } from './tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const lines: Record<string, unknown>[] = [];
@@ -45,7 +37,7 @@ describe('a trace from an HTTP request through a job into a function', () => {
   beforeAll(async () => {
     const tracing = await initTracing({
       serviceName: 'epu-test',
-      spanProcessor: new SimpleSpanProcessor(exporter) as unknown as SpanProcessor,
+      spanProcessor: new SimpleSpanProcessor(exporter),
     });
     expect(tracing.enabled).toBe(true);
 

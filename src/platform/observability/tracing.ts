@@ -14,9 +14,9 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { getRPCMetadata, RPCType } from '@opentelemetry/core';
-import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
-export type SpanProcessor = NonNullable<NodeSDKConfiguration['spanProcessors']>[number];
+export type { SpanProcessor };
 
 export interface TracingOptions {
   serviceName: string;
@@ -52,12 +52,15 @@ const SECRET_QUERY_PARAMS = [
 let active: Tracing | null = null;
 
 /**
- * Starts the OpenTelemetry SDK with HTTP, pg and ioredis instrumentation. It
- * must run before pg or ioredis are imported: their modules are patched as they
- * load (ESM imports through an import-in-the-middle loader hook registered
+ * Starts the OpenTelemetry trace SDK with HTTP, pg and ioredis instrumentation.
+ * It must run before pg or ioredis are imported: their modules are patched as
+ * they load (ESM imports through an import-in-the-middle loader hook registered
  * here, CommonJS requires through require-in-the-middle). Fastify is not
  * instrumented: `setTraceRoute` (called by metrics.ts's instrumentHttp) names
  * the HTTP span after the route template, without a span per hook.
+ * Traces only, over OTLP/HTTP: the tracer provider and the one exporter are
+ * assembled here rather than through @opentelemetry/sdk-node, which brings
+ * every exporter (gRPC, protobuf, Zipkin, Prometheus, logs, metrics) along.
  * Without an endpoint or a processor it does nothing.
  */
 export async function initTracing(options: TracingOptions): Promise<Tracing> {
@@ -70,32 +73,50 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
 
-  const [{ NodeSDK }, { CompositePropagator, W3CTraceContextPropagator, W3CBaggagePropagator }, http, pg, ioredis] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
+  const [
+    { NodeTracerProvider },
+    { BatchSpanProcessor },
+    { registerInstrumentations },
+    { CompositePropagator, W3CTraceContextPropagator, W3CBaggagePropagator },
+    resources,
+    http,
+    pg,
+    ioredis,
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/instrumentation'),
     import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
     import('@opentelemetry/instrumentation-http'),
     import('@opentelemetry/instrumentation-pg'),
     import('@opentelemetry/instrumentation-ioredis'),
   ]);
-  const processors: SpanProcessor[] = [];
-  if (options.spanProcessor) processors.push(options.spanProcessor);
+  const spanProcessors: SpanProcessor[] = [];
+  if (options.spanProcessor) spanProcessors.push(options.spanProcessor);
   if (options.otlpEndpoint) {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
     const exporter = new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` });
-    processors.push(new BatchSpanProcessor(exporter) as unknown as SpanProcessor);
+    spanProcessors.push(new BatchSpanProcessor(exporter));
   }
 
-  const sdk = new NodeSDK({
-    serviceName: options.serviceName,
-    ...(options.serviceVersion
-      ? { resource: (await import('@opentelemetry/resources')).resourceFromAttributes({ 'service.version': options.serviceVersion }) }
-      : {}),
-    spanProcessors: processors,
-    // Metrics go to Prometheus (metrics.ts) and logs to stdout: the SDK exports traces only.
-    metricReaders: [],
-    logRecordProcessors: [],
-    textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  // As the SDK would describe the process: OTEL_RESOURCE_ATTRIBUTES, the process and the host, then our name and version.
+  const resource = resources
+    .defaultResource()
+    .merge(resources.detectResources({ detectors: [resources.envDetector, resources.processDetector, resources.hostDetector] }))
+    .merge(
+      resources.resourceFromAttributes({
+        'service.name': options.serviceName,
+        ...(options.serviceVersion ? { 'service.version': options.serviceVersion } : {}),
+      }),
+    );
+  const provider = new NodeTracerProvider({ resource, spanProcessors });
+  // The AsyncLocalStorage context manager, W3C trace context and baggage: what carries a trace across awaits and processes.
+  provider.register({
+    propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  });
+  registerInstrumentations({
+    tracerProvider: provider,
     instrumentations: [
       new http.HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]!),
@@ -108,13 +129,12 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
       new ioredis.IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
     ],
   });
-  sdk.start();
   await waitForAllMessagesAcknowledged();
 
   let stopped: Promise<void> | null = null;
   active = {
     enabled: true,
-    shutdown: () => (stopped ??= sdk.shutdown().catch(() => undefined)),
+    shutdown: () => (stopped ??= provider.shutdown().catch(() => undefined)),
   };
   return active;
 }

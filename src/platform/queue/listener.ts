@@ -7,6 +7,8 @@ export const LISTENER_APPLICATION_NAME = 'epu-jobs-listener';
 export interface JobListener {
   start(): void;
   stop(): Promise<void>;
+  /** True while LISTEN is in place on a live connection. */
+  isListening(): boolean;
 }
 
 /**
@@ -26,6 +28,7 @@ export function createJobListener(options: {
   let stopped = true;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
+  let listening = false;
 
   function connect(): void {
     const client = new pg.Client({ ...pool.options, application_name: LISTENER_APPLICATION_NAME, statement_timeout: undefined });
@@ -34,6 +37,7 @@ export function createJobListener(options: {
     const onLost = (error?: Error) => {
       if (lost) return;
       lost = true;
+      listening = false;
       if (current === client) current = null;
       client.end().catch(() => undefined);
       if (stopped) return;
@@ -50,6 +54,7 @@ export function createJobListener(options: {
       .then(() => {
         if (failures > 0) logger.info('job notifications restored');
         failures = 0;
+        listening = !lost;
         // Jobs enqueued while no one listened would otherwise wait for the next poll.
         options.onListening();
       }, onLost);
@@ -63,10 +68,12 @@ export function createJobListener(options: {
     },
     async stop() {
       stopped = true;
+      listening = false;
       clearTimeout(retryTimer);
       const client = current;
       current = null;
       await client?.end().catch(() => undefined);
     },
+    isListening: () => listening,
   };
 }

@@ -1,7 +1,10 @@
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useQueueHarness } from '../../../tests/support/queue.js';
-import type { JobContext, JobFinishedInfo } from './index.js';
+import { startTcpProxy } from '../../../tests/support/tcp-proxy.js';
+import { createNotifier } from '../db/notifier.js';
+import { createQueue, createWorker, type JobContext, type JobFinishedInfo } from './index.js';
 
 const h = useQueueHarness('worker-test');
 
@@ -263,5 +266,50 @@ describe('notifications', () => {
     await sleep(100);
     const second = await h.queue.enqueue('notified.run', {});
     expect((await h.queue.waitFor(second, { timeoutMs: 10_000 })).status).toBe('completed');
+  });
+});
+
+describe('health', () => {
+  it('has a heartbeat while its loop reaches the queue, loses it a lease period after the database goes, and gets it back', async () => {
+    // The worker's own queue and pool reach the database through a proxy the test can cut.
+    const target = new URL(h.database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const proxied = new URL(h.database.url);
+    proxied.port = String(proxy.port);
+    const pool = new pg.Pool({ connectionString: proxied.href, max: 4 });
+    // The cut resets every connection, idle or checked out between two queries: neither may crash the run.
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    const queue = createQueue({ db, pool, logger: h.logger, notifier: createNotifier({ pool }) });
+    const worker = createWorker({
+      queue,
+      pool,
+      handlers: { 'heartbeat.run': async () => undefined },
+      concurrency: 1,
+      leaseSeconds: 1,
+      pollIntervalMs: 100,
+      logger: h.logger,
+    });
+    const heartbeat = () => worker.checkHeartbeat().then(String, (error: Error) => error.message);
+    try {
+      expect(await heartbeat()).toBe('the worker is new');
+      worker.start();
+      await expect.poll(heartbeat, { timeout: 10_000 }).toBe('ok');
+      await expect.poll(() => worker.checkNotifications(), { timeout: 10_000 }).toBe('ok');
+
+      await proxy.cut();
+      await expect.poll(heartbeat, { timeout: 10_000 }).toMatch(/^no round trip to the queue for \d+ s \(the lease is 1 s\)$/);
+      expect(await worker.checkNotifications()).toBe('degraded');
+
+      await proxy.restore();
+      await expect.poll(heartbeat, { timeout: 10_000 }).toBe('ok');
+      await worker.stop({ graceMs: 0 });
+      expect(await heartbeat()).toBe('the worker is stopped');
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await proxy.close();
+      await db.destroy();
+    }
   });
 });

@@ -57,6 +57,14 @@ export interface Worker {
   start(): void;
   /** Stops claiming, lets running jobs finish for `graceMs`, then aborts them and hands back the unfinished. */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * The worker's heartbeat, a health check: 'ok' while its loop reached the
+   * queue within one lease period; past that, the leases of its running jobs
+   * have lapsed and other workers take them over, so it throws.
+   */
+  checkHeartbeat(): Promise<'ok'>;
+  /** 'ok' while job notifications arrive; 'degraded' while the listener reconnects (polling keeps jobs moving). */
+  checkNotifications(): Promise<'ok' | 'degraded'>;
 }
 
 // After the abort, handlers get this long to give up before their jobs are released anyway.
@@ -125,6 +133,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let claimLoop: Promise<void> = Promise.resolve();
   let scheduleLoop: Promise<void> = Promise.resolve();
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  // When the claim loop last completed a round trip to the queue (null before the first).
+  let lastRoundTripAt: number | null = null;
 
   const claimWake = createWake();
   const scheduleWake = createWake();
@@ -154,11 +164,13 @@ export function createWorker(options: WorkerOptions): Worker {
         if (Date.now() - lastReclaim >= pollIntervalMs) {
           lastReclaim = Date.now();
           await reclaimExpiredLeases();
+          lastRoundTripAt = Date.now();
         }
         const free = concurrency - running.size;
         if (free > 0) {
           claimWake.clear();
           const claimed = await repository.claim({ workerId, names, limit: free, leaseSeconds });
+          lastRoundTripAt = Date.now();
           for (const job of claimed) startJob(job);
           // A full batch suggests more are waiting: claim again as soon as a slot frees up.
           if (claimed.length === free) continue;
@@ -326,6 +338,19 @@ export function createWorker(options: WorkerOptions): Worker {
       clearInterval(heartbeatTimer);
       state = 'stopped';
       log.info('worker stopped');
+    },
+
+    async checkHeartbeat() {
+      if (state !== 'running') throw new Error(`the worker is ${state}`);
+      if (lastRoundTripAt === null) throw new Error('no round trip to the queue yet');
+      const silentMs = Date.now() - lastRoundTripAt;
+      if (silentMs > leaseSeconds * 1000)
+        throw new Error(`no round trip to the queue for ${Math.round(silentMs / 1000)} s (the lease is ${leaseSeconds} s)`);
+      return 'ok';
+    },
+
+    async checkNotifications() {
+      return listener.isListening() ? 'ok' : 'degraded';
     },
   };
 }
