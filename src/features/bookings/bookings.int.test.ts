@@ -3,7 +3,9 @@ import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { createSessionCookies, SESSION_COOKIE } from '../../platform/http/cookies.js';
 import { hashPassword } from '../accounts/passwords.js';
+import { recordStatements } from '../../../tests/support/statements.js';
 
+const statementsDuring = recordStatements();
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ DATABASE_POOL_MAX: '40' });
@@ -42,6 +44,32 @@ async function manyUsers(count: number): Promise<Client[]> {
 }
 
 describe('bookings', () => {
+  it('books in one statement after reading the session and the event: no BEGIN or COMMIT round trips, its audit job written by it', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5);
+    const [guest] = await manyUsers(1);
+    let booked: { status: number; body: { booking: { id: string } } } | undefined;
+    const statements = await statementsDuring(async () => {
+      booked = await guest!.post(`/api/v1/events/${event.id}/bookings`);
+    });
+    expect(booked!.status).toBe(201);
+    // The workers' wake-up leaves after it, as the notifier's own short batch (decision 0027).
+    const [wakeUps, work] = [
+      statements.filter((text) => text.includes('pg_notify')),
+      statements.filter((text) => !text.includes('pg_notify')),
+    ];
+    expect(wakeUps.length).toBeLessThanOrEqual(1);
+    const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toMatch(/INSERT INTO bookings.*INSERT INTO jobs/);
+    expect(work).toHaveLength(3);
+    const { rows } = await t.platform.pool.query(
+      `SELECT count(*)::int AS n FROM jobs WHERE payload #>> '{event,data,action}' = 'booking.create' AND payload #>> '{event,data,subjectId}' = $1`,
+      [booked!.body.booking.id],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   it('never exceeds capacity: 200 concurrent bookings from 200 users at a 50-place event confirm exactly 50', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 50);

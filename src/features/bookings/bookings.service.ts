@@ -29,12 +29,15 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
       const event = await events.getVisible(eventId, viewer);
       if (hasStarted(event)) throw new AppError('booking_closed');
-      // A new booking and its audit entry commit together; the statement checks the start time again.
-      const result = await repo.book(event.id, viewer.id, (tx, booking) =>
-        audit.record(
-          { action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
-          tx,
-        ),
+      // A new booking and its audit entry are written by one statement, which checks the start time again.
+      const result = await repo.book(event.id, viewer.id, (bookingId) =>
+        audit.outbox({
+          action: 'booking.create',
+          actorId: viewer.id,
+          subjectType: 'booking',
+          subjectId: bookingId,
+          metadata: { eventId: event.id },
+        }),
       );
       switch (result.kind) {
         case 'full':
