@@ -517,10 +517,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
     auth,
     flags: services.flags,
     reads,
-    pageSections: async (event, viewer, query, pageReads) => {
+    pageSections: async (event, viewer, query, pageReads, viewerBooked) => {
       const [gallery, canUpload, uploadsOn] = await Promise.all([
         services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads),
-        viewer ? services.photos.canContribute(event, viewer) : false,
+        viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
         uploadsEnabled(viewer),
       ]);
       return gallerySection({

@@ -87,6 +87,21 @@ describe('hot read paths: queries per request, for an anonymous viewer', () => {
     // The event is read once (or comes from the cache), not again for the gallery section.
     expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
   });
+
+  it("GET /events/:id signed in: the session, the event, one page of photos and the viewer's booking read once", async () => {
+    const member = await signUp(t.url);
+    expect((await member.client.post(`/api/v1/events/${events[0]}/bookings`)).status).toBe(201);
+    const queries = await queriesDuring(async () => {
+      const page = await member.client.request('GET', `/events/${events[0]}`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+    });
+    // The booking decides both the page's "you are booked" and the upload form: one read serves both.
+    expect(
+      queries.filter((q) => /from "bookings"/i.test(q)),
+      queries.join('\n'),
+    ).toHaveLength(1);
+    expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(4);
+  });
 });
 
 describe('cache headers', () => {
