@@ -17,10 +17,17 @@ export type BookResult =
   | { kind: 'existing'; booking: BookingRow }
   | { kind: 'full' }
   | { kind: 'closed' }
+  /** No such event, or a private one the booker may not see (a 404 either way). */
   | { kind: 'gone' };
 
+/** Who books: private events are there only for some (see attempt). */
+export interface Booker {
+  id: string;
+  role: 'user' | 'admin';
+}
+
 interface BookAttempt extends Partial<BookingRow> {
-  /** Null when the event does not exist. */
+  /** Null when the event does not exist, or is private and not the booker's to see. */
   open: boolean | null;
   capacity: number | null;
   place_no: number | null;
@@ -37,8 +44,8 @@ export function createBookingsRepository(db: Db) {
       .executeTakeFirst();
 
   /**
-   * One statement, its own transaction: checks that the event has not
-   * started, claims the lowest free place of a capped event (SKIP LOCKED:
+   * One statement, its own transaction: checks that the event is there for
+   * the booker and has not started, claims the lowest free place of a capped event (SKIP LOCKED:
    * concurrent bookings take different places in parallel instead of queueing
    * on one counter), inserts the booking unless the user already has one,
    * points the place at it, and writes the booking's outbox job (its audit
@@ -49,9 +56,13 @@ export function createBookingsRepository(db: Db) {
    * scalar subqueries, never by a join: joined, the planner scanned every
    * place of the event (decision 0003).
    */
-  const attempt = (eventId: string, userId: string, bookingId: string, job: OutboxJob | undefined, wait: boolean) =>
+  const attempt = (eventId: string, booker: Booker, bookingId: string, job: OutboxJob | undefined, wait: boolean) =>
     sql<BookAttempt>`WITH event AS (
-        SELECT capacity, starts_at > now() AS open FROM events WHERE id = ${eventId}::uuid
+        SELECT capacity, starts_at > now() AS open FROM events
+        WHERE id = ${eventId}::uuid
+          -- A private event is there only for its host, an admin and those who hold a booking (as events.getVisible).
+          AND (visibility <> 'private' OR owner_id = ${booker.id}::uuid OR ${booker.role === 'admin'}::boolean
+            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = ${booker.id}::uuid AND status = 'confirmed'))
       ),
       place AS MATERIALIZED (
         SELECT place_no FROM event_places
@@ -60,7 +71,7 @@ export function createBookingsRepository(db: Db) {
       ),
       booking AS (
         INSERT INTO bookings (id, event_id, user_id, status)
-        SELECT ${bookingId}::uuid, ${eventId}::uuid, ${userId}::uuid, 'confirmed' FROM event
+        SELECT ${bookingId}::uuid, ${eventId}::uuid, ${booker.id}::uuid, 'confirmed' FROM event
         WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
         ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
         RETURNING id, event_id, user_id, status, created_at
@@ -88,14 +99,14 @@ export function createBookingsRepository(db: Db) {
      * bookings never exceed capacity. `outbox` gives the job written with the
      * booking (its audit entry), for the booking's id, which is drawn here.
      */
-    async book(eventId: string, userId: string, outbox?: (bookingId: string) => OutboxJob): Promise<BookResult> {
+    async book(eventId: string, booker: Booker, outbox?: (bookingId: string) => OutboxJob): Promise<BookResult> {
       const bookingId = crypto.randomUUID();
       const job = outbox?.(bookingId);
-      let result = await attempt(eventId, userId, bookingId, job, false);
+      let result = await attempt(eventId, booker, bookingId, job, false);
       if (result.open === null) return { kind: 'gone' };
       if (!result.open) return { kind: 'closed' };
       // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
-      if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(eventId, userId, bookingId, job, true);
+      if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(eventId, booker, bookingId, job, true);
       if (result.id) {
         job?.written();
         const booking: BookingRow = {
@@ -108,7 +119,7 @@ export function createBookingsRepository(db: Db) {
         return { kind: 'created', booking };
       }
       // Nothing inserted: the user already had a booking (a double submit lands here too), or the event is full.
-      const existing = await findConfirmed(eventId, userId);
+      const existing = await findConfirmed(eventId, booker.id);
       return existing ? { kind: 'existing', booking: existing } : { kind: 'full' };
     },
 
