@@ -155,6 +155,8 @@ async function startSystem() {
   ctx.databaseUrl = database.url;
   ctx.postmasterPid = postmasterPid(database.pgDataDir);
   ctx.db = new pg.Pool({ connectionString: database.url, max: 4, application_name: 'bench' });
+  // The database stops before this pool ends at cleanup: its idle connections' termination is expected.
+  ctx.db.on('error', () => undefined);
   cleanup.push(() => ctx.db.end());
   const port = await nextPort();
   ctx.base = `http://127.0.0.1:${port}`;

@@ -55,7 +55,7 @@ import { adminRoutes } from './features/admin/admin.routes.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService, deleteObjects, type PhotosService } from './features/photos/photos.service.js';
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
-import { processPhotoJob, renderRenditions } from './features/photos/photos.jobs.js';
+import { processPhotoJob, REMOVE_LOCATION_JOB, removeLocationJob, renderRenditions } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { galleryPosition, gallerySection } from './features/photos/views/gallery.js';
 import { createExportsRepository } from './features/exports/exports.repository.js';
@@ -400,6 +400,7 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
   const handlers: Record<string, JobHandler> = {
     [DELIVER_JOB]: deliverJobHandler(invoker),
     [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: photosRepo, storage, logger, pages: platform.pages }),
+    [REMOVE_LOCATION_JOB]: removeLocationJob({ repo: photosRepo, storage, logger }),
     [BUILD_EXPORT_JOB]: buildExportJob({
       repo: createExportsRepository(db),
       events: createEventsRepository(db),
@@ -516,10 +517,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
     auth,
     flags: services.flags,
     reads,
-    pageSections: async (event, viewer, query, pageReads) => {
+    pageSections: async (event, viewer, query, pageReads, viewerBooked) => {
       const [gallery, canUpload, uploadsOn] = await Promise.all([
         services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads),
-        viewer ? services.photos.canContribute(event, viewer) : false,
+        viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
         uploadsEnabled(viewer),
       ]);
       return gallerySection({

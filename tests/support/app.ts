@@ -34,8 +34,11 @@ export function testEnv(database: TestDatabase, overrides: Record<string, string
     PORT: '0',
     METRICS_PORT: '0',
     FUNCTIONS_PORT: '0',
-    // Every test signs its users up from 127.0.0.1; the signup limit has its own test (accounts.abuse.int.test.ts).
+    // Every test signs its users up from 127.0.0.1 and a few users do all the uploading and exporting; each
+    // limit has its own tests (accounts.abuse, photos.limits, exports.limits) and the fuzz tier's fixtures must not meet them.
     SIGNUP_RATE_LIMIT: '1000000',
+    UPLOAD_RATE_LIMIT: '100000',
+    EXPORT_RATE_LIMIT: '100000',
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
+import type { OutboxJob } from '../../platform/queue/index.js';
 import { currentRequestId } from '../../platform/http/request-context.js';
 import type { AuditEntry, AuditEventData } from './audit.types.js';
 
@@ -11,10 +12,19 @@ export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
  * Given the action's transaction, the entry is stored with it or not at all.
  */
 export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: string) {
+  const auditEvent = (entry: AuditEntry) =>
+    newCloudEvent(AUDIT_EVENT_TYPE, source, {
+      ...entry,
+      at: new Date().toISOString(),
+      requestId: currentRequestId(),
+    } satisfies AuditEventData);
   return {
     async record(entry: AuditEntry, executor?: Kysely<any> | Transaction<any>): Promise<void> {
-      const data: AuditEventData = { ...entry, at: new Date().toISOString(), requestId: currentRequestId() };
-      await dispatcher.emit('auditLog', newCloudEvent(AUDIT_EVENT_TYPE, source, data), executor);
+      await dispatcher.emit('auditLog', auditEvent(entry), executor);
+    },
+    /** The entry as an outbox job for the action's own statement to write (stored with it or not at all). */
+    outbox(entry: AuditEntry): OutboxJob {
+      return dispatcher.outbox('auditLog', auditEvent(entry));
     },
   };
 }

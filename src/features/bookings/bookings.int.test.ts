@@ -3,7 +3,9 @@ import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { createSessionCookies, SESSION_COOKIE } from '../../platform/http/cookies.js';
 import { hashPassword } from '../accounts/passwords.js';
+import { recordStatements } from '../../../tests/support/statements.js';
 
+const statementsDuring = recordStatements();
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ DATABASE_POOL_MAX: '40' });
@@ -42,6 +44,32 @@ async function manyUsers(count: number): Promise<Client[]> {
 }
 
 describe('bookings', () => {
+  it('books in one statement after reading the session: the event checked, no BEGIN or COMMIT round trips, its audit job written by it', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5);
+    const [guest] = await manyUsers(1);
+    let booked: { status: number; body: { booking: { id: string } } } | undefined;
+    const statements = await statementsDuring(async () => {
+      booked = await guest!.post(`/api/v1/events/${event.id}/bookings`);
+    });
+    expect(booked!.status).toBe(201);
+    // The workers' wake-up leaves after it, as the notifier's own short batch (decision 0027).
+    const [wakeUps, work] = [
+      statements.filter((text) => text.includes('pg_notify')),
+      statements.filter((text) => !text.includes('pg_notify')),
+    ];
+    expect(wakeUps.length).toBeLessThanOrEqual(1);
+    const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toMatch(/INSERT INTO bookings.*INSERT INTO jobs/);
+    expect(work).toHaveLength(2);
+    const { rows } = await t.platform.pool.query(
+      `SELECT count(*)::int AS n FROM jobs WHERE payload #>> '{event,data,action}' = 'booking.create' AND payload #>> '{event,data,subjectId}' = $1`,
+      [booked!.body.booking.id],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   it('never exceeds capacity: 200 concurrent bookings from 200 users at a 50-place event confirm exactly 50', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 50);
@@ -193,17 +221,36 @@ describe('bookings', () => {
     expect(read.body.bookedCount).toBe(1);
   });
 
+  it('books a private event only for its host, an admin or someone already booked (404 for others, as for reading it)', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5, 'unlisted');
+    const [attendee, stranger] = await manyUsers(2);
+    expect((await attendee!.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    expect((await owner.client.patch(`/api/v1/events/${event.id}`, { visibility: 'private' })).status).toBe(200);
+    const refused = await stranger!.post(`/api/v1/events/${event.id}/bookings`);
+    expect(refused.status).toBe(404);
+    expect(refused.body.error.code).toBe('not_found');
+    expect((await attendee!.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(200);
+    const admin = await signUp(t.url);
+    await t.services.accounts.setRole(admin.user.id, 'admin');
+    await admin.client.post('/api/v1/auth/login', { email: admin.email, password: admin.password });
+    expect((await admin.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    expect((await owner.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    // Another spelling of the id is no id.
+    expect((await stranger!.post(`/api/v1/events/${event.id.toUpperCase()}/bookings`)).status).toBe(404);
+  });
+
   it('refuses a booking in the statement itself when the event started after it was read', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 3);
     const guest = await signUp(t.url);
-    // The service read the event while it was upcoming; by the time the booking runs, it has started.
+    // Started since it was last shown: the statement itself refuses (and tells a missing event apart).
     const result = await t.platform.pool.query("UPDATE events SET starts_at = now() - interval '1 minute' WHERE id = $1", [event.id]);
     expect(result.rowCount).toBe(1);
     const { createBookingsRepository } = await import('./bookings.repository.js');
     const repo = createBookingsRepository(t.platform.db);
-    expect(await repo.book(event.id, guest.user.id)).toEqual({ kind: 'closed' });
-    expect(await repo.book('00000000-0000-4000-8000-000000000000', guest.user.id)).toEqual({ kind: 'gone' });
+    expect(await repo.book(event.id, { id: guest.user.id, role: 'user' })).toEqual({ kind: 'closed' });
+    expect(await repo.book('00000000-0000-4000-8000-000000000000', { id: guest.user.id, role: 'user' })).toEqual({ kind: 'gone' });
   });
 
   it('keeps the booked count in the booking transaction: bookings, cancellations, re-bookings and deletions', async () => {

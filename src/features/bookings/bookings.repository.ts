@@ -1,6 +1,7 @@
-import { sql, type Transaction } from 'kysely';
+import crypto from 'node:crypto';
+import { sql } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
-import type { Database } from '../../platform/db/schema.js';
+import type { OutboxJob } from '../../platform/queue/index.js';
 import { transaction } from '../../platform/db/transaction.js';
 
 export interface BookingRow {
@@ -16,10 +17,17 @@ export type BookResult =
   | { kind: 'existing'; booking: BookingRow }
   | { kind: 'full' }
   | { kind: 'closed' }
+  /** No such event, or a private one the booker may not see (a 404 either way). */
   | { kind: 'gone' };
 
+/** Who books: private events are there only for some (see attempt). */
+export interface Booker {
+  id: string;
+  role: 'user' | 'admin';
+}
+
 interface BookAttempt extends Partial<BookingRow> {
-  /** Null when the event does not exist. */
+  /** Null when the event does not exist, or is private and not the booker's to see. */
   open: boolean | null;
   capacity: number | null;
   place_no: number | null;
@@ -36,19 +44,25 @@ export function createBookingsRepository(db: Db) {
       .executeTakeFirst();
 
   /**
-   * One statement: checks that the event has not started, claims the lowest
-   * free place of a capped event (SKIP LOCKED: concurrent bookings take
-   * different places in parallel instead of queueing on one counter), inserts
-   * the booking unless the user already has one, and points the place at it.
-   * Its confirmed count goes up in the same statement (a trigger on bookings,
-   * migration 0010). `wait` claims without SKIP LOCKED, for when every free
-   * place is held by a booking in flight that may still roll back.
-   * The place is matched by scalar subqueries, never by a join: joined, the
-   * planner scanned every place of the event (decision 0003).
+   * One statement, its own transaction: checks that the event is there for
+   * the booker and has not started, claims the lowest free place of a capped event (SKIP LOCKED:
+   * concurrent bookings take different places in parallel instead of queueing
+   * on one counter), inserts the booking unless the user already has one,
+   * points the place at it, and writes the booking's outbox job (its audit
+   * entry): all or nothing, one round trip, one commit. Its confirmed count
+   * goes up in the same statement (a trigger on bookings, migration 0010).
+   * `wait` claims without SKIP LOCKED, for when every free place is held by a
+   * booking in flight that may still roll back. The place is matched by
+   * scalar subqueries, never by a join: joined, the planner scanned every
+   * place of the event (decision 0003).
    */
-  const attempt = (tx: Transaction<Database>, eventId: string, userId: string, wait: boolean) =>
+  const attempt = (eventId: string, booker: Booker, bookingId: string, job: OutboxJob | undefined, wait: boolean) =>
     sql<BookAttempt>`WITH event AS (
-        SELECT capacity, starts_at > now() AS open FROM events WHERE id = ${eventId}::uuid
+        SELECT capacity, starts_at > now() AS open FROM events
+        WHERE id = ${eventId}::uuid
+          -- A private event is there only for its host, an admin and those who hold a booking (as events.getVisible).
+          AND (visibility <> 'private' OR owner_id = ${booker.id}::uuid OR ${booker.role === 'admin'}::boolean
+            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = ${booker.id}::uuid AND status = 'confirmed'))
       ),
       place AS MATERIALIZED (
         SELECT place_no FROM event_places
@@ -56,8 +70,8 @@ export function createBookingsRepository(db: Db) {
         ORDER BY place_no LIMIT 1 FOR UPDATE ${wait ? sql`` : sql`SKIP LOCKED`}
       ),
       booking AS (
-        INSERT INTO bookings (event_id, user_id, status)
-        SELECT ${eventId}::uuid, ${userId}::uuid, 'confirmed' FROM event
+        INSERT INTO bookings (id, event_id, user_id, status)
+        SELECT ${bookingId}::uuid, ${eventId}::uuid, ${booker.id}::uuid, 'confirmed' FROM event
         WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
         ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
         RETURNING id, event_id, user_id, status, created_at
@@ -65,11 +79,16 @@ export function createBookingsRepository(db: Db) {
       taken AS (
         UPDATE event_places SET booking_id = (SELECT id FROM booking)
         WHERE event_id = ${eventId}::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
-      )
+      )${
+        job
+          ? sql`,
+      outbox AS (${job.insertFrom('booking')})`
+          : sql``
+      }
       SELECT (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity, (SELECT place_no FROM place) AS place_no,
         booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
       FROM (SELECT) AS one LEFT JOIN booking ON true`
-      .execute(tx)
+      .execute(db)
       .then((result) => result.rows[0]!);
 
   return {
@@ -77,31 +96,31 @@ export function createBookingsRepository(db: Db) {
 
     /**
      * Books a place: a booking exists only with its claimed place, so confirmed
-     * bookings never exceed capacity. `within` runs in the same transaction once
-     * the booking is made (its audit entry), and the transaction commits once.
+     * bookings never exceed capacity. `outbox` gives the job written with the
+     * booking (its audit entry), for the booking's id, which is drawn here.
      */
-    book(eventId: string, userId: string, within?: WithinTransaction<[booking: BookingRow]>): Promise<BookResult> {
-      return transaction(db, async (tx): Promise<BookResult> => {
-        let result = await attempt(tx, eventId, userId, false);
-        if (result.open === null) return { kind: 'gone' };
-        if (!result.open) return { kind: 'closed' };
-        // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
-        if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(tx, eventId, userId, true);
-        if (result.id) {
-          const booking: BookingRow = {
-            id: result.id,
-            event_id: result.event_id!,
-            user_id: result.user_id!,
-            status: result.status!,
-            created_at: result.created_at!,
-          };
-          await within?.(tx, booking);
-          return { kind: 'created', booking };
-        }
-        // Nothing inserted: the user already had a booking (a double submit lands here too), or the event is full.
-        const existing = await findConfirmed(eventId, userId, tx);
-        return existing ? { kind: 'existing', booking: existing } : { kind: 'full' };
-      });
+    async book(eventId: string, booker: Booker, outbox?: (bookingId: string) => OutboxJob): Promise<BookResult> {
+      const bookingId = crypto.randomUUID();
+      const job = outbox?.(bookingId);
+      let result = await attempt(eventId, booker, bookingId, job, false);
+      if (result.open === null) return { kind: 'gone' };
+      if (!result.open) return { kind: 'closed' };
+      // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
+      if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(eventId, booker, bookingId, job, true);
+      if (result.id) {
+        job?.written();
+        const booking: BookingRow = {
+          id: result.id,
+          event_id: result.event_id!,
+          user_id: result.user_id!,
+          status: result.status!,
+          created_at: result.created_at!,
+        };
+        return { kind: 'created', booking };
+      }
+      // Nothing inserted: the user already had a booking (a double submit lands here too), or the event is full.
+      const existing = await findConfirmed(eventId, booker.id);
+      return existing ? { kind: 'existing', booking: existing } : { kind: 'full' };
     },
 
     /** Cancels the user's booking and frees its place in one transaction; `within` runs in it when a booking was cancelled. */

@@ -1,5 +1,5 @@
 import { AppError } from '../../platform/http/errors.js';
-import { decodeCursor, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
+import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { EventsService, Viewer } from '../events/events.service.js';
 import type { BookingsRepository, BookingRow } from './bookings.repository.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
@@ -27,14 +27,11 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
   return {
     /** A confirmed booking; `created` is false when the caller already had one. Closed once the event has started. */
     async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
-      const event = await events.getVisible(eventId, viewer);
-      if (hasStarted(event)) throw new AppError('booking_closed');
-      // A new booking and its audit entry commit together; the statement checks the start time again.
-      const result = await repo.book(event.id, viewer.id, (tx, booking) =>
-        audit.record(
-          { action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
-          tx,
-        ),
+      // Only an id's one spelling names an event (other spellings are no id, and no cache holds a second copy).
+      if (!isUuid(eventId)) throw new AppError('not_found', 'No such event.');
+      // One statement checks that the event is there for the viewer and open, and writes the booking with its audit entry.
+      const result = await repo.book(eventId, viewer, (bookingId) =>
+        audit.outbox({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
       );
       switch (result.kind) {
         case 'full':
@@ -44,7 +41,7 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
         case 'gone':
           throw new AppError('not_found', 'No such event.');
         case 'created':
-          await events.bookingsChanged(event.id);
+          await events.bookingsChanged(eventId);
           return { booking: toBookingJson(result.booking), created: true };
         case 'existing':
           return { booking: toBookingJson(result.booking), created: false };

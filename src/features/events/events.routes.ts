@@ -63,6 +63,8 @@ export type EventPageSections = (
   viewer: PublicUser | null,
   query: Record<string, string | undefined>,
   reads: Reads,
+  /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
+  viewerBooked: Promise<boolean>,
 ) => Promise<SafeHtml>;
 
 export function eventsRoutes(
@@ -215,10 +217,11 @@ export function eventsRoutes(
     const event = await events.getVisible(request.params.id, viewer, reads(request));
     const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
+    const booking = viewer ? bookings.myBooking(event.id, viewer.id) : Promise.resolve(null);
     const [myBooking, attendees, extra] = await Promise.all([
-      viewer ? bookings.myBooking(event.id, viewer.id) : null,
+      booking,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
-      deps.pageSections?.(event, viewer, query, reads(request)),
+      deps.pageSections?.(event, viewer, query, reads(request), booking.then(Boolean)),
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');

@@ -2,37 +2,14 @@
 // grow with the number of events or photos), and send cache headers that let a
 // CDN serve anonymous public pages and nothing rendered for a signed-in viewer.
 // Counts, not times: docs/decisions/0013-read-paths.md.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatform } from '../../app.js';
 import { PAGE_TAGS } from '../../platform/http/public-pages.js';
 import { eventually, startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
+import { recordStatements } from '../../../tests/support/statements.js';
 
-// Every statement any pg client of this process sends while recording, except
-// the flags' background refresh. Installed before the app opens a connection,
-// since the metrics wrap each connection's query method when it opens.
-let recording: string[] | null = null;
-const originalQuery = pg.Client.prototype.query;
-pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-  const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
-  if (recording && text && !/feature_flags/.test(text)) recording.push(text.replace(/\s+/g, ' ').trim());
-  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof originalQuery;
-afterAll(() => {
-  pg.Client.prototype.query = originalQuery;
-});
-
-async function queriesDuring(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  recording = seen;
-  try {
-    await fn();
-  } finally {
-    recording = null;
-  }
-  return seen;
-}
+const queriesDuring = recordStatements();
 
 let t: TestApp;
 let owner: Awaited<ReturnType<typeof signUp>>;
@@ -109,6 +86,21 @@ describe('hot read paths: queries per request, for an anonymous viewer', () => {
     ).toHaveLength(1);
     // The event is read once (or comes from the cache), not again for the gallery section.
     expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(2);
+  });
+
+  it("GET /events/:id signed in: the session, the event, one page of photos and the viewer's booking read once", async () => {
+    const member = await signUp(t.url);
+    expect((await member.client.post(`/api/v1/events/${events[0]}/bookings`)).status).toBe(201);
+    const queries = await queriesDuring(async () => {
+      const page = await member.client.request('GET', `/events/${events[0]}`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+    });
+    // The booking decides both the page's "you are booked" and the upload form: one read serves both.
+    expect(
+      queries.filter((q) => /from "bookings"/i.test(q)),
+      queries.join('\n'),
+    ).toHaveLength(1);
+    expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(4);
   });
 });
 

@@ -93,6 +93,15 @@ describe('flags API', () => {
     await bad('ok.name', { rolloutPercentage: 50 });
     await bad('ok.name', { enabled: true, surprise: 1 });
     await bad('ok.name', { enabled: true, metadata: { big: 'x'.repeat(9000) } });
+    // Nesting deeper than JSON.stringify can recurse (found by the fuzz tier as a 500), sent as raw text.
+    const deep = await admin.request('PUT', '/api/v1/admin/flags/ok.name', {
+      body: `{"enabled":true,"metadata":{"deep":${'['.repeat(40_000)}${']'.repeat(40_000)}}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(deep.status).toBe(400);
+    expect(deep.body.error.code).toBe('validation_failed');
+    expect(deep.body.error.details[0].field).toBe('metadata');
+    await bad('ok.name', { enabled: true, metadata: { nested: [[[[[[[[[[[['eleven levels']]]]]]]]]]]] } });
     const invalidJson = await admin.request('PUT', '/api/v1/admin/flags/ok.name', {
       body: '{"enabled":',
       headers: { 'content-type': 'application/json' },

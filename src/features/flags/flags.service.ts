@@ -10,6 +10,19 @@ import { evaluateFlag, type FlagRule, flagState, type FlagState } from './flags.
 export const FLAGS_CHANNEL = 'epu_flags';
 export const FLAG_NAME_PATTERN = /^[a-z][a-z0-9_.-]{1,63}$/;
 const MAX_METADATA_BYTES = 8 * 1024;
+const MAX_METADATA_DEPTH = 10;
+
+/** Whether arrays and objects nest more than `limit` levels deep in `value` (walked with a stack, not recursion). */
+function nestingExceeds(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 /**
  * The flags that gate real features. Seeded by migrations/0003_feature_flags.sql;
@@ -103,7 +116,10 @@ function checkUpdate(input: FlagUpdate): void {
   const pct = input.rolloutPercentage;
   if (pct !== undefined && (!Number.isInteger(pct) || pct < 0 || pct > 100))
     problems.push({ field: 'rolloutPercentage', problem: 'must be a whole number from 0 to 100' });
-  if (input.metadata !== undefined && Buffer.byteLength(JSON.stringify(input.metadata)) > MAX_METADATA_BYTES) {
+  if (input.metadata !== undefined && nestingExceeds(input.metadata, MAX_METADATA_DEPTH)) {
+    // Checked first, without recursion: JSON.stringify would overflow the stack on hostile nesting.
+    problems.push({ field: 'metadata', problem: `must be nested at most ${MAX_METADATA_DEPTH} levels deep` });
+  } else if (input.metadata !== undefined && Buffer.byteLength(JSON.stringify(input.metadata)) > MAX_METADATA_BYTES) {
     problems.push({ field: 'metadata', problem: `must be at most ${MAX_METADATA_BYTES} bytes of JSON` });
   }
   if (problems.length) throw new AppError('validation_failed', undefined, { details: problems });

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import sharp from 'sharp';
 import type { JobHandler } from '../../platform/queue/index.js';
 import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
@@ -8,6 +9,8 @@ import type { PhotosRepository } from './photos.repository.js';
 import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
 import { deleteObjects } from './photos.service.js';
 import { RENDITIONS, type RenditionName } from './renditions.js';
+import type { ImageType } from './image-check.js';
+import { withoutLocation } from './location.js';
 
 /** A decode failure will not get better with retries. */
 class UnreadableImageError extends Error {}
@@ -75,5 +78,44 @@ export function processPhotoJob(deps: {
       }
       throw error;
     }
+  };
+}
+
+export const REMOVE_LOCATION_JOB = 'photos.remove-location';
+const SWEEP_BATCH = 100;
+
+/**
+ * `photos.remove-location`, run once after upgrading (`epu jobs run
+ * photos.remove-location`): removes the location from originals stored before
+ * photoUploaded did (decision 0033), keeping their digest and size right.
+ * Rerunning finds nothing to change. A photo deleted while its original is
+ * rewritten may leave that object behind, which the integrity check reports.
+ */
+export function removeLocationJob(deps: { repo: PhotosRepository; storage: ObjectStorage; logger: Logger }): JobHandler {
+  return async (_job, signal) => {
+    let checked = 0;
+    let cleaned = 0;
+    let after: string | null = null;
+    for (;;) {
+      const batch = await deps.repo.listOriginals(after, SWEEP_BATCH);
+      for (const photo of batch) {
+        signal.throwIfAborted();
+        checked++;
+        const original = await readObject(deps.storage, photo.original_key);
+        const withoutPosition = original && withoutLocation(photo.content_type as ImageType, original);
+        if (!withoutPosition) continue;
+        await deps.storage.put(photo.original_key, withoutPosition, { contentType: photo.content_type, cacheControl: PRIVATE_IMMUTABLE });
+        await deps.repo.setOriginalDigest(
+          photo.id,
+          crypto.createHash('sha256').update(withoutPosition).digest('hex'),
+          withoutPosition.length,
+        );
+        cleaned++;
+      }
+      if (batch.length < SWEEP_BATCH) break;
+      after = batch.at(-1)!.id;
+    }
+    deps.logger.info({ checked, cleaned }, 'location removed from stored originals');
+    return { checked, cleaned };
   };
 }

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventually, startTestApp, startTestWorker, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
+import crypto from 'node:crypto';
 import exifr from 'exifr';
+import { readObject } from './photos.functions.js';
 import sharp from 'sharp';
 import { jpegWithExif, multipart, png } from '../../../tests/support/images.js';
 import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
@@ -82,6 +84,27 @@ for (const driver of ['file', 's3'] as const) {
         expect((await sharp(original).metadata()).width).toBe(320);
       }
       expect(photo.takenAt).toBe('2024-05-06T07:08:09.000Z');
+    });
+
+    it('removes the position from originals stored before, with `epu jobs run photos.remove-location`', async () => {
+      const owner = await signUp(t.url);
+      const eventId: string = (
+        await owner.client.post('/api/v1/events', { title: 'Stored before', startsAt: futureIso(), capacity: null, visibility: 'public' })
+      ).body.id;
+      const photo = await readyPhoto(owner.client, eventId, await png(), 'image/png');
+      // As an earlier release stored it: the upload as it came, position and all.
+      const { rows } = await t.platform.pool.query('SELECT original_key FROM photos WHERE id = $1', [photo.id]);
+      const before = await jpegWithExif(320, 240);
+      await t.platform.storage.put(rows[0].original_key, before, { contentType: 'image/jpeg' });
+      await t.platform.pool.query(`UPDATE photos SET content_type = 'image/jpeg' WHERE id = $1`, [photo.id]);
+
+      const job = await t.platform.queue.enqueue('photos.remove-location', {}, { maxAttempts: 1 });
+      expect((await t.platform.queue.waitFor(job, { timeoutMs: 30_000 })).status).toBe('completed');
+      const stored = await readObject(t.platform.storage, rows[0].original_key);
+      expect((await exifr.parse(stored!, { gps: true }))?.GPSLatitude).toBeUndefined();
+      expect((await sharp(stored!).raw().toBuffer()).equals(await sharp(before).raw().toBuffer())).toBe(true);
+      const { rows: after } = await t.platform.pool.query('SELECT sha256, bytes FROM photos WHERE id = $1', [photo.id]);
+      expect(after[0]).toEqual({ sha256: crypto.createHash('sha256').update(stored!).digest('hex'), bytes: stored!.length });
     });
   });
 }

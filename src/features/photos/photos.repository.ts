@@ -109,6 +109,18 @@ export function createPhotosRepository(db: Db) {
       return (await executor.executeQuery<PhotoRow>(query)).rows;
     },
 
+    /** Every photo's original, in id order from after `afterId`: the location sweep's batches. */
+    listOriginals(afterId: string | null, limit: number): Promise<Pick<PhotoRow, 'id' | 'original_key' | 'content_type'>[]> {
+      let query = db.selectFrom('photos').select(['id', 'original_key', 'content_type']);
+      if (afterId) query = query.where('id', '>', afterId);
+      return query.orderBy('id').limit(limit).execute();
+    },
+
+    /** The original was rewritten in place (its location removed): its digest and size follow. */
+    async setOriginalDigest(id: string, sha256: string, bytes: number): Promise<void> {
+      await db.updateTable('photos').set({ sha256, bytes }).where('id', '=', id).execute();
+    },
+
     listByUploader(uploaderId: string): Promise<PhotoRow[]> {
       return db.selectFrom('photos').select(COLUMNS).where('uploader_id', '=', uploaderId).orderBy('created_at').execute();
     },

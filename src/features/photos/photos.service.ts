@@ -128,8 +128,9 @@ export function createPhotosService(deps: {
     return (await toJsonList([row], event))[0]!;
   }
 
-  async function canContribute(event: EventRow, viewer: Viewer): Promise<boolean> {
-    return isOwnerOrAdmin(event, viewer) || events.isAttendee(event.id, viewer.id);
+  /** The host, an admin, or someone with a booking (`booked`, when the caller has read it already). */
+  async function canContribute(event: EventRow, viewer: Viewer, booked?: Promise<boolean>): Promise<boolean> {
+    return isOwnerOrAdmin(event, viewer) || (booked ?? events.isAttendee(event.id, viewer.id));
   }
 
   /** The photo and its event, if the viewer may see the event. */

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Queue } from '../queue/index.js';
+import type { OutboxJob, Queue } from '../queue/index.js';
 import type { EpuCloudEvent } from './cloud-event.js';
 import type { FunctionName, FunctionsInvoker } from './invoker.js';
 
@@ -16,18 +16,23 @@ export interface DeliverPayload {
  * with backoff while the function is down. The event id is the job key, and
  * functions are idempotent on it, so a retried delivery does no harm.
  */
+/** The event id is the job's key; the event's trace context is the job's. */
+function deliveryOptions(event: EpuCloudEvent) {
+  const trace = event.traceparent
+    ? { traceparent: event.traceparent, ...(event.tracestate ? { tracestate: event.tracestate } : {}) }
+    : undefined;
+  return { key: `event:${event.id}`, maxAttempts: 12, trace };
+}
+
 export function createFunctionsDispatcher(queue: Queue) {
   return {
     emit(name: FunctionName, event: EpuCloudEvent, executor?: Kysely<any> | Transaction<any>): Promise<string> {
-      const trace = event.traceparent
-        ? { traceparent: event.traceparent, ...(event.tracestate ? { tracestate: event.tracestate } : {}) }
-        : undefined;
-      return queue.enqueue(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, {
-        key: `event:${event.id}`,
-        maxAttempts: 12,
-        executor,
-        trace,
-      });
+      return queue.enqueue(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, { ...deliveryOptions(event), executor });
+    },
+
+    /** The delivery as a job for the caller's own statement to write (Queue.outbox). */
+    outbox(name: FunctionName, event: EpuCloudEvent): OutboxJob {
+      return queue.outbox(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, deliveryOptions(event));
     },
   };
 }

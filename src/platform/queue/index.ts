@@ -1,6 +1,6 @@
 // The job queue: PostgreSQL-backed jobs with leases, retries and cron schedules.
 // See docs/decisions/0005-job-queue.md.
-export { createQueue, type EnqueueOptions, type Queue, type QueueDependencies } from './queue.js';
+export { createQueue, type EnqueueOptions, type OutboxJob, type Queue, type QueueDependencies } from './queue.js';
 export {
   createWorker,
   type JobContext,

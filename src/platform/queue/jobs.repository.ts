@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { JobSchedulesTable, JobsTable, JobStatus } from '../db/schema.js';
 import { decodeCursor, isUuid, toPage, type Page } from '../http/pagination.js';
 import { transaction } from '../db/transaction.js';
@@ -80,6 +80,19 @@ function toJob(row: Selectable<JobsTable>): Job {
 }
 
 const ACTIVE: JobStatus[] = ['queued', 'running'];
+
+/**
+ * An INSERT of `job` for each row of `source` (a CTE of the caller's
+ * statement; no row, no job), for a data-modifying WITH clause: the job is
+ * written by the same statement as the change it belongs to. A job whose key
+ * is held by a queued or running one is not added (as `insert` returns that one).
+ */
+export function jobInsertFrom(job: NewJob, source: string): RawBuilder<unknown> {
+  return sql`INSERT INTO jobs (name, payload, run_at, max_attempts, key, trace)
+    SELECT ${job.name}, ${JSON.stringify(job.payload ?? {})}::jsonb, COALESCE(${job.runAt ?? null}::timestamptz, now()), ${job.maxAttempts ?? 5}, ${job.key ?? null}, ${job.trace ? JSON.stringify(job.trace) : null}::jsonb
+    FROM ${sql.table(source)}
+    ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING`;
+}
 
 export function createJobsRepository(db: Kysely<QueueDatabase>) {
   return {

@@ -1,9 +1,16 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
 import type pg from 'pg';
 import type { JobStatus } from '../db/schema.js';
 import type { Page } from '../http/pagination.js';
 import type { Logger } from '../observability/logger.js';
-import { createJobsRepository, type Job, type JobCounts, type JobsRepository, type QueueDatabase } from './jobs.repository.js';
+import {
+  createJobsRepository,
+  jobInsertFrom,
+  type Job,
+  type JobCounts,
+  type JobsRepository,
+  type QueueDatabase,
+} from './jobs.repository.js';
 import { nextSlot } from './schedule.js';
 import { injectTraceContext } from '../observability/tracing.js';
 import type { Notifier } from '../db/notifier.js';
@@ -23,8 +30,21 @@ export interface EnqueueOptions {
   executor?: Kysely<any> | Transaction<any>;
 }
 
+/**
+ * A job written by the caller's own statement, in the same statement as the
+ * change it belongs to (an outbox row without a transaction round trip).
+ */
+export interface OutboxJob {
+  /** The INSERT for a WITH clause: one job per row of the CTE named `source`. */
+  insertFrom(source: string): RawBuilder<unknown>;
+  /** Call once the statement has committed, when it wrote the job: wakes idle workers. */
+  written(): void;
+}
+
 export interface Queue {
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<string>;
+  /** A job for the caller's statement to write (see OutboxJob); `executor` does not apply. */
+  outbox(name: string, payload: unknown, options?: Omit<EnqueueOptions, 'executor'>): OutboxJob;
   get(id: string): Promise<Job | null>;
   /** Newest first, for the admin page; `before` is the previous page's `nextCursor`. */
   list(options: { status?: JobStatus; limit: number; before?: string }): Promise<Page<Job>>;
@@ -63,6 +83,13 @@ function activeTrace(): Record<string, string> | undefined {
   return Object.keys(carrier).length ? carrier : undefined;
 }
 
+function checkJob(name: string, options: EnqueueOptions): void {
+  if (!name) throw new Error('a job needs a name');
+  if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
+    throw new Error(`maxAttempts must be a whole number of at least 1, not ${options.maxAttempts}`);
+  }
+}
+
 export function createQueue({ db, logger, notifier }: QueueDependencies): Queue {
   const repository = createJobsRepository(db as Kysely<QueueDatabase>);
   let warnedBlind = false;
@@ -82,10 +109,7 @@ export function createQueue({ db, logger, notifier }: QueueDependencies): Queue 
 
   const queue: Queue = {
     async enqueue(name, payload, options = {}) {
-      if (!name) throw new Error('a job needs a name');
-      if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
-        throw new Error(`maxAttempts must be a whole number of at least 1, not ${options.maxAttempts}`);
-      }
+      checkJob(name, options);
       const id = await repository.insert(
         { name, payload, runAt: options.runAt, maxAttempts: options.maxAttempts, key: options.key, trace: options.trace ?? activeTrace() },
         options.executor as Kysely<QueueDatabase> | undefined,
@@ -93,6 +117,24 @@ export function createQueue({ db, logger, notifier }: QueueDependencies): Queue 
       logger.debug({ job: id, jobName: name, key: options.key }, 'job enqueued');
       if (!options.runAt || options.runAt.getTime() <= Date.now()) wakeAfterCommit(name, options.executor ?? db);
       return id;
+    },
+
+    outbox(name, payload, options = {}) {
+      checkJob(name, options);
+      const job = {
+        name,
+        payload,
+        runAt: options.runAt,
+        maxAttempts: options.maxAttempts,
+        key: options.key,
+        trace: options.trace ?? activeTrace(),
+      };
+      return {
+        insertFrom: (source) => jobInsertFrom(job, source),
+        written: () => {
+          if (!options.runAt || options.runAt.getTime() <= Date.now()) wake(name);
+        },
+      };
     },
 
     get: (id) => repository.findById(id),

@@ -1,0 +1,31 @@
+import pg from 'pg';
+import { afterAll } from 'vitest';
+
+/**
+ * Every statement any pg client of this test file's process sends while `fn`
+ * runs, whitespace collapsed, except the flags' background refresh. Call at
+ * the top of a test file, before the app opens a connection: the metrics wrap
+ * each connection's query method when it opens. Counts, never times.
+ */
+export function recordStatements(): (fn: () => Promise<unknown>) => Promise<string[]> {
+  let recording: string[] | null = null;
+  const originalQuery = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
+    if (recording && text && !/feature_flags/.test(text)) recording.push(text.replace(/\s+/g, ' ').trim());
+    return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof originalQuery;
+  afterAll(() => {
+    pg.Client.prototype.query = originalQuery;
+  });
+  return async (fn) => {
+    const seen: string[] = [];
+    recording = seen;
+    try {
+      await fn();
+    } finally {
+      recording = null;
+    }
+    return seen;
+  };
+}
