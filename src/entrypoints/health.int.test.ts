@@ -43,15 +43,15 @@ async function health(port: number, path = '/healthz'): Promise<Answer | null> {
 }
 
 /** Asks until the answer has `status` (roles reach their state in their own time); fails with the last answer. */
-async function healthUntil(process: EpuProcess, port: number, status: number): Promise<Answer> {
+async function healthUntil(role: EpuProcess, port: number, status: number): Promise<Answer> {
   let last: Answer | null = null;
   for (let attempt = 0; attempt < 300; attempt++) {
-    if (process.child.exitCode !== null) throw new Error(`exited (${process.child.exitCode}):\n${process.output().slice(-3000)}`);
+    if (role.child.exitCode !== null) throw new Error(`exited (${role.child.exitCode}):\n${role.output().slice(-3000)}`);
     last = await health(port);
     if (last?.status === status) return last;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`/healthz never answered ${status}; last: ${JSON.stringify(last)}\n${process.output().slice(-3000)}`);
+  throw new Error(`/healthz never answered ${status}; last: ${JSON.stringify(last)}\n${role.output().slice(-3000)}`);
 }
 
 /** The container HEALTHCHECK itself: its exit code and what it prints. */
