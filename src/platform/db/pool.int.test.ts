@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
+import { createTestDatabase, queryRows, type TestDatabase } from '../../../tests/support/database.js';
 import { createKysely, createPool } from './pool.js';
 
 let database: TestDatabase;
@@ -53,6 +53,30 @@ describe('DATABASE_PREPARED_STATEMENTS', () => {
       } finally {
         client.release();
       }
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe('a connection lost while checked out', () => {
+  it('does not crash the process: the pool drops it and the next query gets a fresh one', async () => {
+    const pool = createPool({
+      connectionString: database.url,
+      max: 1,
+      statementTimeoutMs: 0,
+      applicationName: 'epu-lost',
+      preparedStatements: 0,
+    });
+    try {
+      const client = await pool.connect();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      // Between two statements (inside a transaction, say) the server ends the session: no query is there to take the error.
+      await queryRows(database.url, 'SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release(true);
+      expect((await pool.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n).toBe(1);
     } finally {
       await pool.end();
     }

@@ -26,8 +26,12 @@ export function createPool(settings: PoolSettings): pg.Pool {
     application_name: settings.applicationName,
     ...(settings.preparedStatements ? { Client: preparingClient(settings.preparedStatements) } : {}),
   });
-  // An idle client losing its connection (database restart) must not crash the process.
+  // A client losing its connection (database restart, failover) must not crash the process: when idle,
+  // the pool hears it; when checked out between two statements, no query is there to take the error, and
+  // an 'error' event without a listener would end the process. Its next query fails instead, and the pool
+  // drops it on release (pg-pool does not reuse a client that is no longer queryable).
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
