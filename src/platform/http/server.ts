@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
+import querystring from 'node:querystring';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -76,6 +77,13 @@ export function clientErrorResponder(headers: Readonly<Record<string, string>> =
     }
     socket.destroy();
   };
+}
+
+/** Each parameter's first value; `parsed` has an array for a name given more than once. */
+function firstValues(parsed: querystring.ParsedUrlQuery): Record<string, string> {
+  const first: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(parsed)) first[name] = Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+  return first;
 }
 
 /** An API client asks for JSON; a browser navigating gets pages. */
@@ -161,6 +169,9 @@ export function createHttpServer(options: HttpServerOptions): App {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     },
+    // A parameter given twice (`?a=1&a=2`) is taken once, at its first value: every query schema and
+    // page reads one string per name, and an array reaching a handler or the database was a 500.
+    querystringParser: (text) => firstValues(querystring.parse(text)),
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     // request.log is the server's logger itself: a child per request (with its redaction setup) cost more than
     // many a handler. Lines logged while serving a request get its id from the request context instead (app.ts).
