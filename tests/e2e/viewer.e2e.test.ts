@@ -202,7 +202,9 @@ describe.skipIf(!tierCanRun('browser'))('gallery and photo viewer in a browser',
         await page.keyboard.press('ArrowRight');
         await page.waitForURL(`${t.url}/events/${eventId}/photos/${photoIds[PHOTOS - 3]}`);
         expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(`Photo 3 of ${PHOTOS}`);
+        // One step at a time: a second key pressed before the first navigation lands is pressed on the old page.
         await page.keyboard.press('ArrowLeft');
+        await page.waitForURL(`${t.url}/events/${eventId}/photos/${photoIds[PHOTOS - 2]}`);
         await page.keyboard.press('ArrowLeft');
         await page.waitForURL(`${t.url}/events/${eventId}/photos/${photoIds[PHOTOS - 1]}`);
         // The first photo has no previous one; the key does nothing.
