@@ -171,7 +171,7 @@ export function createHttpServer(options: HttpServerOptions): App {
     },
     // A parameter given twice (`?a=1&a=2`) is taken once, at its first value: every query schema and
     // page reads one string per name, and an array reaching a handler or the database was a 500.
-    querystringParser: (text) => firstValues(querystring.parse(text)),
+    routerOptions: { querystringParser: (text) => firstValues(querystring.parse(text)) },
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     // request.log is the server's logger itself: a child per request (with its redaction setup) cost more than
     // many a handler. Lines logged while serving a request get its id from the request context instead (app.ts).
