@@ -292,7 +292,10 @@ export function createServices(platform: Platform): Services {
     cacheTtlSeconds: config.cacheTtlSeconds,
     defaultTimeZone: config.defaultTimeZone,
     pages: platform.pages,
-    objects: { keysOf: (eventId) => photosRepo.objectKeysOfEvent(eventId), remove: (keys) => deleteObjects(platform.storage, keys) },
+    objects: {
+      keysOf: (eventId, tx) => photosRepo.objectKeysOfEvent(eventId, tx),
+      remove: (keys) => deleteObjects(platform.storage, keys),
+    },
   });
   const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
   const photos = createPhotosService({

@@ -137,6 +137,34 @@ describe('events API', () => {
     expect((await other.client.patch(`/api/v1/events/${hidden.id}`, { title: 'x' })).status).toBe(404);
   });
 
+  it('removes the files of a photo that becomes ready while its event is being deleted (no orphan left; found by the fuzz tier)', async () => {
+    const owner = await signUp(t.url);
+    const { body: event } = await owner.client.post('/api/v1/events', newEvent());
+    const original = 'originals/2026/12/0e9c5e4e-0000-4000-8000-00000000d001.jpg';
+    const thumbnail = 'derived/2026/12/0e9c5e4e-0000-4000-8000-00000000d002.webp';
+    for (const key of [original, thumbnail]) await t.platform.storage.put(key, Buffer.from('x'), { contentType: 'image/jpeg' });
+    const {
+      rows: [photo],
+    } = await t.platform.pool.query<{ id: string }>(
+      `INSERT INTO photos (event_id, uploader_id, status, original_key, content_type, bytes) VALUES ($1, $2, 'processing', $3, 'image/jpeg', 1) RETURNING id`,
+      [event.id, owner.user.id, original],
+    );
+    // The worker marks the photo ready (its thumbnail stored) in a transaction still open when the delete starts.
+    const worker = await t.platform.pool.connect();
+    try {
+      await worker.query('BEGIN');
+      await worker.query(`UPDATE photos SET status = 'ready', thumbnail_key = $2 WHERE id = $1`, [photo!.id, thumbnail]);
+      const deleting = owner.client.delete(`/api/v1/events/${event.id}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await worker.query('COMMIT');
+      expect((await deleting).status).toBe(204);
+    } finally {
+      worker.release();
+    }
+    expect(await t.platform.storage.head(original)).toBeNull();
+    expect(await t.platform.storage.head(thumbnail)).toBeNull();
+  });
+
   it('refuses to lower capacity below the places booked (409) and rebuilds places when raised', async () => {
     const owner = await signUp(t.url);
     const { body: event } = await owner.client.post('/api/v1/events', newEvent({ capacity: 2 }));

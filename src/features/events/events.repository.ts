@@ -193,11 +193,16 @@ export function createEventsRepository(db: Db) {
       });
     },
 
-    /** Deletes the event; `within` runs in the same transaction. */
-    async delete(id: string, within?: WithinTransaction): Promise<void> {
-      await transaction(db, async (tx) => {
+    /**
+     * Deletes the event. In the same transaction, `before` runs first (what it
+     * returns is returned) and `within` after the delete (its audit entry).
+     */
+    async delete<T>(id: string, steps: { before: (tx: Transaction<Database>) => Promise<T>; within?: WithinTransaction }): Promise<T> {
+      return transaction(db, async (tx) => {
+        const result = await steps.before(tx);
         await tx.deleteFrom('events').where('id', '=', id).execute();
-        await within?.(tx);
+        await steps.within?.(tx);
+        return result;
       });
     },
 

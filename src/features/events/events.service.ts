@@ -6,6 +6,7 @@ import type { Visibility } from '../../platform/db/schema.js';
 import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
+import type { Executor } from '../../platform/db/pool.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
 import type { AuditRecorder } from '../audit/audit.recorder.js';
 import { normalizeTimeZone } from './time-zones.js';
@@ -136,7 +137,8 @@ export const isOwnerOrAdmin = (event: EventRow, viewer: Viewer | null) =>
  */
 /** The stored files that belong to an event (its photos' objects), removed with it. */
 export interface EventObjects {
-  keysOf(eventId: string): Promise<string[]>;
+  /** Locks the event's photo rows in `tx` and returns their objects' keys. */
+  keysOf(eventId: string, tx: Executor): Promise<string[]>;
   remove(keys: string[]): Promise<void>;
 }
 
@@ -268,11 +270,13 @@ export function createEventsService(deps: {
 
     async delete(id: string, viewer: Viewer): Promise<EventRow> {
       const event = await getManageable(id, viewer);
-      // Keys first: the rows go with the event (ON DELETE CASCADE), the files must go after them.
-      const keys = (await deps.objects?.keysOf(event.id)) ?? [];
-      await repo.delete(event.id, (tx) =>
-        audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id }, tx),
-      );
+      // The files' keys are read in the deleting transaction, their rows locked, before the rows go with the
+      // event (ON DELETE CASCADE); the files go after the commit. A photo becoming ready meanwhile waits for
+      // the lock, then finds itself gone and removes its own new files (photos.jobs).
+      const keys = await repo.delete(event.id, {
+        before: async (tx) => (await deps.objects?.keysOf(event.id, tx)) ?? [],
+        within: (tx) => audit.record({ action: 'event.delete', actorId: viewer.id, subjectType: 'event', subjectId: event.id }, tx),
+      });
       await deps.objects?.remove(keys);
       await invalidate(event.id);
       return event;

@@ -88,11 +88,13 @@ export function createPhotosRepository(db: Db) {
     },
 
     /** Every stored object of an event's photos (originals and renditions). */
-    async objectKeysOfEvent(eventId: string): Promise<string[]> {
-      const rows = await db
+    /** The objects of an event's photos, their rows locked (FOR UPDATE) in `tx` until it ends. */
+    async objectKeysOfEvent(eventId: string, tx: Executor): Promise<string[]> {
+      const rows = await tx
         .selectFrom('photos')
         .select(['original_key', 'thumbnail_key', 'display_key'])
         .where('event_id', '=', eventId)
+        .forUpdate()
         .execute();
       return rows.flatMap((row) => [row.original_key, row.thumbnail_key, row.display_key]).filter((key): key is string => Boolean(key));
     },
