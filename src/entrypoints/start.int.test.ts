@@ -74,8 +74,7 @@ describe('epu start', () => {
     const exit = await supervisor.stop('SIGTERM');
     supervisor = undefined;
     expect(exit.code).toBe(0);
-    for (const child of [...children, ...webProcesses])
-      expect(fs.existsSync(`/proc/${child.pid}`), `${child.role} still running`).toBe(false);
+    for (const child of [...children, ...webProcesses]) expect(isRunning(child.pid), `${child.role} still running`).toBe(false);
   }, 180_000);
 });
 
@@ -96,3 +95,13 @@ describe('epu start refuses clashing ports', () => {
     expect(fs.existsSync(path.join(dataDir, 'pg'))).toBe(false);
   });
 });
+
+/** A process that has exited but not been reaped yet (a zombie, state Z) has stopped too. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
