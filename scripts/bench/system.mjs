@@ -145,7 +145,9 @@ export async function queueSection(ctx) {
       return this;
     },
   };
-  const queue = createQueue({ db: createKysely(pool), pool, logger });
+  const { createNotifier } = await dist('platform/db/notifier.js');
+  // Wake-ups go out through the notifier after each enqueue commits, as in the app (decision 0027).
+  const queue = createQueue({ db: createKysely(pool), pool, logger, notifier: createNotifier({ pool }) });
   const worker = createWorker({
     queue,
     pool,
