@@ -5,6 +5,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { sql } from 'kysely';
+import { closed } from '../../src/platform/http/answer-check.js';
 import { ERRORS } from '../../src/platform/http/errors.js';
 import { ORPHAN_GRACE_MS } from '../../src/features/integrity/integrity.service.js';
 import { FIXED_HEADERS, HTTP_CSP } from '../support/security-headers.js';
@@ -16,16 +17,6 @@ import { NEVER_RUNS } from './world.js';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const MEDIA_CSP = "default-src 'none'; sandbox";
 const CONTROL = /[\u0000-\u001f\u007f]/;
-
-/** A copy in which objects allow only the properties they name, unless they say otherwise. */
-function closed(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(closed);
-  if (typeof schema !== 'object' || schema === null) return schema;
-  const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) copy[key] = closed(value);
-  if (copy.properties && copy.additionalProperties === undefined && copy.patternProperties === undefined) copy.additionalProperties = false;
-  return copy;
-}
 
 export interface Answer {
   status: number;
