@@ -10,7 +10,7 @@ import { createPool } from '../db/pool.js';
 import { createLogger } from '../observability/logger.js';
 import { createPostgresBus } from '../pubsub/postgres-bus.js';
 import type { ChangeBus } from '../pubsub/change-bus.js';
-import { createPublicPageCache, PAGE_TAGS, type PublicPageCache } from './public-pages.js';
+import { createPublicPageCache, PAGE_TAGS, PUBLIC_PAGES_CHANNEL, type PublicPageCache } from './public-pages.js';
 import type { App } from './server.js';
 import { createNotifier } from '../db/notifier.js';
 
@@ -180,6 +180,25 @@ describe('public page cache', () => {
     expect((await first.get('/b')).text).toBe('<p>b 1</p>');
     first.pages.drop(PAGE_TAGS.all);
     expect((await first.get('/b')).text).toBe('<p>b 2</p>');
+  });
+
+  it('ignores its own announcement coming back over the bus, even late', async () => {
+    const first = await pageApp();
+    const other = await pageApp();
+    const heard: string[] = [];
+    const unsubscribe = await other.bus.subscribe(PUBLIC_PAGES_CHANNEL, (message) => heard.push(message));
+    await first.get('/a');
+    await first.get('/b');
+    await first.pages.announce('a');
+    await eventually(async () => (heard.length === 1 ? true : undefined), 10_000, 'the announcement to travel');
+    expect((await first.get('/a')).text).toBe('<p>a 2</p>');
+    // On a loaded machine the echo can arrive after the next render was stored: replay it then.
+    await other.bus.publish(PUBLIC_PAGES_CHANNEL, heard[0]!);
+    // Notifications arrive in commit order: once this later one has dropped /b, the replay has been seen.
+    await other.bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify(['b']));
+    await eventually(async () => ((await first.get('/b')).text === '<p>b 2</p>' ? true : undefined), 10_000, 'the later message to arrive');
+    expect((await first.get('/a')).text).toBe('<p>a 2</p>');
+    unsubscribe();
   });
 
   it('stores nothing with a TTL of 0', async () => {

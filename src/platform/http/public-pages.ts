@@ -10,6 +10,7 @@
 // the change bus. A response rendered while an announcement of one of its tags
 // arrived is not stored, so a copy can never predate a change it missed. One
 // render per URL at a time: requests that miss while it runs wait for it.
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observability/logger.js';
@@ -99,6 +100,9 @@ export function createPublicPageCache(deps: {
   // The renders under way, by URL, for requests that miss meanwhile to wait on.
   const rendering = new Map<string, Promise<void>>();
   const unsubscribes: (() => void)[] = [];
+  // Announcements carry their sender: this process dropped its copies when it
+  // announced, and the bus's echo arriving later would drop what was stored since.
+  const origin = randomUUID();
 
   function drop(tags: string[]): void {
     for (const tag of tags) generations.set(tag, generationOf(tag) + 1);
@@ -126,12 +130,16 @@ export function createPublicPageCache(deps: {
     [...state.tags, PAGE_TAGS.all].every((tag, i) => generationOf(tag) === state.generations[i]);
 
   function dropFromMessage(message: string): void {
+    let announcement: { from?: unknown; tags?: unknown };
     try {
-      const tags = JSON.parse(message) as unknown;
-      drop(Array.isArray(tags) ? tags.map(String) : [PAGE_TAGS.all]);
+      announcement = JSON.parse(message) as { from?: unknown; tags?: unknown };
     } catch {
-      drop([PAGE_TAGS.all]);
+      return drop([PAGE_TAGS.all]);
     }
+    if (announcement?.from === origin) return;
+    // A bare list is what processes of the previous release send, during a rolling deploy.
+    const tags = Array.isArray(announcement) ? announcement : announcement?.tags;
+    drop(Array.isArray(tags) ? tags.map(String) : [PAGE_TAGS.all]);
   }
 
   function store(request: FastifyRequest, reply: FastifyReply, body: string | Buffer, tags: string[]): void {
@@ -152,7 +160,7 @@ export function createPublicPageCache(deps: {
     async announce(...tags) {
       drop(tags);
       try {
-        await bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify(tags));
+        await bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }));
       } catch (error) {
         logger.warn(
           { err: error, tags },
