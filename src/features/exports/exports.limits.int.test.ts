@@ -1,4 +1,4 @@
-// What exports may cost (issue 13): a request while one is pending gets that
+// What exports may cost (issue 13): a request while one is queued gets that
 // one, and each user may start EXPORT_RATE_LIMIT an hour.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestApp, startTestWorker, type TestApp } from '../../../tests/support/app.js';
@@ -42,7 +42,25 @@ describe('exports', () => {
     expect(await exportRows(host.user.id)).toHaveLength(2);
   });
 
-  it('are limited per user once none is pending: 429 with retry-after, from the API and the forms', async () => {
+  it('answer every request as the contract says, 202 queued: one being built is not handed out again', async () => {
+    const host = await signUp(t.url);
+    const eventId = await newEvent(host.client);
+    const first = await host.client.post(`/api/v1/events/${eventId}/exports`);
+    expect(first.status).toBe(202);
+    expect(first.body.export.status).toBe('queued');
+    // What a worker's markRunning writes when it picks the build up (no worker runs here, so nothing races it).
+    await t.platform.pool.query(`UPDATE exports SET status = 'running' WHERE id = $1`, [first.body.export.id]);
+    const second = await host.client.post(`/api/v1/events/${eventId}/exports`);
+    expect(second.status).toBe(202);
+    expect(second.body.export.status).toBe('queued');
+    expect(second.body.export.id).not.toBe(first.body.export.id);
+    // The new queued one is what further requests get.
+    const third = await host.client.post(`/api/v1/events/${eventId}/exports`);
+    expect(third.body.export).toMatchObject({ id: second.body.export.id, status: 'queued' });
+    expect(await exportRows(host.user.id)).toHaveLength(2);
+  });
+
+  it('are limited per user once none is queued: 429 with retry-after, from the API and the forms', async () => {
     const host = await signUp(t.url);
     const eventId = await newEvent(host.client);
     const worker = startTestWorker(t);

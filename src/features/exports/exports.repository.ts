@@ -45,14 +45,17 @@ export function createExportsRepository(db: Db) {
     async lockRequests(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<void> {
       await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`exports:${requesterId}:${eventId ?? 'own'}`}, 0))`.execute(executor);
     },
-    /** The requester's export of `eventId` (null: their own data) that is queued or running, if any. */
-    findPending(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<ExportRow | undefined> {
+    /**
+     * The requester's export of `eventId` (null: their own data) that no worker has started yet, if any:
+     * it will read the data after this request, and the contract answers a request `queued` (decision 0036).
+     */
+    findQueued(executor: Transaction<Database>, requesterId: string, eventId: string | null): Promise<ExportRow | undefined> {
       return executor
         .selectFrom('exports')
         .select(COLUMNS)
         .where('requester_id', '=', requesterId)
         .where((eb) => (eventId === null ? eb('event_id', 'is', null) : eb('event_id', '=', eventId)))
-        .where('status', 'in', ['queued', 'running'])
+        .where('status', '=', 'queued')
         .executeTakeFirst();
     },
     findById(id: string): Promise<ExportRow | undefined> {

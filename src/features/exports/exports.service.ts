@@ -31,7 +31,7 @@ export function createExportsService(deps: {
   storage: ObjectStorage;
   events: EventsService;
   audit: AuditRecorder;
-  /** Exports one user may start per hour (EXPORT_RATE_LIMIT); a pending one handed out again costs nothing. */
+  /** Exports one user may start per hour (EXPORT_RATE_LIMIT); a queued one handed out again costs nothing. */
   limiter: RateLimiterAbstract;
 }) {
   const { repo } = deps;
@@ -56,15 +56,16 @@ export function createExportsService(deps: {
   }
 
   /**
-   * The requester's pending export of the same thing if there is one (20
+   * The requester's queued export of the same thing if there is one (20
    * clicks, or 20 concurrent requests, build one archive), else a new one,
-   * which takes a point of the requester's hourly limit.
+   * which takes a point of the requester's hourly limit. One already being
+   * built is not handed out: it may have read the data before this request.
    */
   async function request(viewer: Viewer, eventId: string | null): Promise<ExportJson> {
     const row = await transaction(deps.db, async (tx) => {
       await repo.lockRequests(tx, viewer.id, eventId);
-      const pending = await repo.findPending(tx, viewer.id, eventId);
-      if (pending) return pending;
+      const queued = await repo.findQueued(tx, viewer.id, eventId);
+      if (queued) return queued;
       await deps.limiter.consume(viewer.id).catch((rejection) => {
         throw new AppError('rate_limited', 'Too many exports; wait and try again.', {
           headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
