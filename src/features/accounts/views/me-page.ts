@@ -1,7 +1,7 @@
 import { html } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
 import type { EventRow } from '../../events/events.repository.js';
-import { eventTimeTag, timeTag } from '../../events/views/format.js';
+import { eventTimeTag, timeTag } from '../../../ui/format.js';
 import type { ExportJson } from '../../exports/exports.service.js';
 
 export interface MePageOptions {

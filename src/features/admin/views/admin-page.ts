@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
 import type { Job, JobCounts } from '../../../platform/queue/index.js';
-import { timeTag } from '../../events/views/format.js';
+import { timeTag } from '../../../ui/format.js';
 import { AUDIT_ACTIONS } from '../../audit/audit.types.js';
 
 export interface AuditItem {

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { timeTag } from '../../events/views/format.js';
+import { timeTag } from '../../../ui/format.js';
 import type { BackupSummary } from '../backups.manifest.js';
 import type { DrillRecord } from '../backups.repository.js';
 import { formatBytes } from '../backups.snapshot.js';

@@ -3,7 +3,7 @@ import { page, type Viewer } from '../../../ui/layout.js';
 import { errorSummary, field, type FormState } from '../../../ui/forms.js';
 import type { EventJson } from '../events.service.js';
 import { timeZoneGroups, toZonedInput } from '../time-zones.js';
-import { eventSchedule, eventTimeTag } from './format.js';
+import { eventSchedule, eventTimeTag } from '../../../ui/format.js';
 
 export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>): SafeHtml {
   if (event.capacity === null) return html`<span>${event.bookedCount} going · no limit</span>`;

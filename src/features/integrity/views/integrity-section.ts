@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { timeTag } from '../../events/views/format.js';
+import { timeTag } from '../../../ui/format.js';
 import { CHECK_TITLES, INTEGRITY_CHECKS, type IntegrityReport } from '../integrity.service.js';
 
 /** The integrity part of /admin: the latest run, a row per check with its count and a few samples. */

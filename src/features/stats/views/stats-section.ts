@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { timeTag } from '../../events/views/format.js';
+import { timeTag } from '../../../ui/format.js';
 import type { StatsJson } from '../stats.service.js';
 
 type Series = 'signups' | 'bookings' | 'uploads';

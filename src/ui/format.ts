@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../platform/http/html.js';
+import { html, type SafeHtml } from '../platform/http/html.js';
 
 const UTC_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 
