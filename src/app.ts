@@ -38,7 +38,7 @@ import { errorPage } from './ui/layout.js';
 import { createAccountsRepository } from './features/accounts/accounts.repository.js';
 import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.js';
 import { createLoginThrottle } from './features/accounts/login-throttle.js';
-import { createAuth } from './features/accounts/auth.js';
+import { createAuth } from './features/accounts/auth.service.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { meRoutes } from './features/accounts/me.routes.js';
 import { createEventsRepository } from './features/events/events.repository.js';

@@ -4,7 +4,7 @@ import { validate } from '../../platform/http/validation.js';
 import { ACCESS, errorResponses, NoContent } from '../../platform/http/api-schema.js';
 import { ownEntry } from '../../platform/own-entry.js';
 import type { AccountsService } from './accounts.service.js';
-import type { Auth } from './auth.js';
+import type { Auth } from './auth.service.js';
 import { LoginBody, PasswordChangeBody, SignedInEnvelope, SignupBody, UserEnvelope } from './accounts.schema.js';
 import { loginPage, signupPage } from './views/auth-pages.js';
 

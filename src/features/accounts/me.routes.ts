@@ -2,7 +2,7 @@ import type { App } from '../../platform/http/server.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import type { EventsService } from '../events/events.service.js';
 import type { ExportsService } from '../exports/exports.service.js';
-import type { Auth } from './auth.js';
+import type { Auth } from './auth.service.js';
 import { ownEntry } from '../../platform/own-entry.js';
 import { mePage } from './views/me-page.js';
 

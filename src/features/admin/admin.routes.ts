@@ -7,7 +7,7 @@ import { isUuid, parsePageQuery } from '../../platform/http/pagination.js';
 import { ACCESS, errorResponses, Id, PAGE_QUERY, Timestamp } from '../../platform/http/api-schema.js';
 import { ownEntry } from '../../platform/own-entry.js';
 import type { Queue, JobStatus } from '../../platform/queue/index.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import type { AuditRepository } from '../audit/audit.repository.js';
 import { listAudit } from '../audit/audit.routes.js';
 import { adminPage, auditSection, jobsSection } from './views/admin-page.js';

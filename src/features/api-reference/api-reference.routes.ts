@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { ACCESS } from '../../platform/http/api-schema.js';
 import type { SafeHtml } from '../../platform/http/html.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import { type OpenApiDocument, referenceBody, referencePage } from './views/reference-page.js';
 
 /** The OpenAPI document of the JSON API, and a page that shows it to people. */

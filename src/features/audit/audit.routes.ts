@@ -3,7 +3,7 @@ import type { App } from '../../platform/http/server.js';
 import { ACCESS, errorResponses, Id, PAGE_QUERY, PageOf, Timestamp } from '../../platform/http/api-schema.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import type { AuditFilter, AuditRepository, AuditRow } from './audit.repository.js';
 import { AUDIT_ACTIONS } from './audit.types.js';
 

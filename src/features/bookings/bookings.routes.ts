@@ -2,7 +2,7 @@ import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
 import type { BookingsService } from './bookings.service.js';
 import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';

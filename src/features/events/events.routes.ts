@@ -10,7 +10,7 @@ import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
 import { ownEntry } from '../../platform/own-entry.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import { FLAGS, type FlagsService } from '../flags/flags.service.js';
 import type { TSchema } from 'typebox';

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../platform/http/errors.js';
 import type { App } from '../../platform/http/server.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
 import type { ExportsService } from './exports.service.js';
 import { ExportEnvelope, ExportParams } from './exports.schema.js';

@@ -3,7 +3,7 @@ import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
 import { ownEntry } from '../../platform/own-entry.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import { ACCESS, errorResponses } from '../../platform/http/api-schema.js';
 import { FlagList, FlagParams, FlagSchema, PutFlagBody, StaleFlagList, StaleQuery } from './flags.schema.js';

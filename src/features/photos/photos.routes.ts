@@ -7,7 +7,7 @@ import { cacheFor } from '../../platform/http/cache-control.js';
 import { lingerOnClose } from '../../platform/http/lingering-close.js';
 import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
 import type { EventRow } from '../events/events.repository.js';
 import { eventPageTags } from '../events/events.routes.js';

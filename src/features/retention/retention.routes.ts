@@ -3,7 +3,7 @@ import type { App } from '../../platform/http/server.js';
 import { ACCESS, errorResponses, NoContent } from '../../platform/http/api-schema.js';
 import { AppError } from '../../platform/http/errors.js';
 import { ownEntry } from '../../platform/own-entry.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { RetentionService } from './retention.service.js';
 

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { App } from '../../platform/http/server.js';
 import { ACCESS, errorResponses, Timestamp } from '../../platform/http/api-schema.js';
-import type { Auth } from '../accounts/auth.js';
+import type { Auth } from '../accounts/auth.service.js';
 import { PRIVATE } from '../../platform/http/cache-control.js';
 import type { StatsService } from './stats.service.js';
 
