@@ -47,7 +47,7 @@ import { eventsRoutes } from './features/events/events.routes.js';
 import { createBookingsRepository } from './features/bookings/bookings.repository.js';
 import { createBookingsService } from './features/bookings/bookings.service.js';
 import { bookingsRoutes } from './features/bookings/bookings.routes.js';
-import { createAuditRecorder, type AuditRecorder } from './features/audit/audit.recorder.js';
+import { createAuditRecorder, createAuditService, type AuditService } from './features/audit/audit.service.js';
 import { createAuditRepository } from './features/audit/audit.repository.js';
 import { createAuditLogFunction } from './features/audit/audit.functions.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
@@ -243,7 +243,7 @@ export interface Services {
   accounts: AccountsService;
   events: ReturnType<typeof createEventsService>;
   bookings: ReturnType<typeof createBookingsService>;
-  audit: AuditRecorder;
+  audit: AuditService;
   photos: PhotosService;
   exports: ExportsService;
   flags: FlagsService;
@@ -276,7 +276,7 @@ function createBackups(platform: Platform): BackupsService {
 /** The features' services, shared by the web, the worker and the CLI. */
 export function createServices(platform: Platform): Services {
   const { db, config } = platform;
-  const audit = createAuditRecorder(platform.dispatcher, config.publicUrl.origin);
+  const audit = createAudit(platform);
   const accounts = createAccountsService({
     repo: createAccountsRepository(db),
     throttle: createLoginThrottle(platform.limiters),
@@ -345,16 +345,22 @@ export function createServices(platform: Platform): Services {
   };
 }
 
+function createAudit(platform: Platform): AuditService {
+  return createAuditService({
+    recorder: createAuditRecorder(platform.dispatcher, platform.config.publicUrl.origin),
+    repo: createAuditRepository(platform.db),
+  });
+}
+
 function createIntegrity(platform: Platform): IntegrityService {
   return createIntegrityService({ repo: createIntegrityRepository(platform.db), storage: platform.storage, logger: platform.logger });
 }
 
-function createRetention(platform: Platform, audit: AuditRecorder): RetentionService {
+function createRetention(platform: Platform, audit: AuditService): RetentionService {
   const { db } = platform;
   return createRetentionService({
     db,
     repo: createRetentionRepository(db),
-    auditRepo: createAuditRepository(db),
     exportsRepo: createExportsRepository(db),
     photosRepo: createPhotosRepository(db),
     queue: platform.queue,
@@ -416,7 +422,7 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
     [BACKUP_COPY_JOB]: createBackupCopyJob({ backups: createBackups(platform), logger }),
     [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: createStatsRepository(db), logger }),
     [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: createIntegrity(platform), metrics: platform.metrics, logger }),
-    [RETENTION_SWEEP_JOB]: retentionSweepJob(createRetention(platform, createAuditRecorder(platform.dispatcher, config.publicUrl.origin))),
+    [RETENTION_SWEEP_JOB]: retentionSweepJob(createRetention(platform, createAudit(platform))),
   };
   // Each run continues the trace of the request that enqueued it.
   return Object.fromEntries(
@@ -539,11 +545,11 @@ export async function buildWebApp(platform: Platform, services: Services, option
   });
   photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads });
   exportsRoutes(app, { exports: services.exports, auth });
-  auditRoutes(app, { repo: createAuditRepository(platform.db), auth });
+  auditRoutes(app, { audit: services.audit, auth });
   adminRoutes(app, {
     auth,
     queue: platform.queue,
-    audit: createAuditRepository(platform.db),
+    audit: services.audit,
     sections: {
       before: [async () => statsSection(await services.stats.read()), async () => integritySection(await services.integrity.latest())],
       after: [backupsAdminSection(services.backups, config.backupKeep)],

@@ -3,7 +3,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import type { AccountsRepository, UserRow, UserWithPassword } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
-import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';

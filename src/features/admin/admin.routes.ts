@@ -8,8 +8,7 @@ import { ACCESS, errorResponses, Id, PAGE_QUERY, Timestamp } from '../../platfor
 import { ownEntry } from '../../platform/own-entry.js';
 import type { Queue, JobStatus } from '../../platform/queue/index.js';
 import type { Auth } from '../accounts/auth.service.js';
-import type { AuditRepository } from '../audit/audit.repository.js';
-import { listAudit } from '../audit/audit.routes.js';
+import type { AuditService } from '../audit/audit.service.js';
 import { adminPage, auditSection, jobsSection } from './views/admin-page.js';
 
 /** A part of /admin another feature renders (stats, backups, integrity). */
@@ -63,7 +62,7 @@ const toJobJson = (job: Awaited<ReturnType<Queue['get']>> & object) => ({
  */
 export function adminRoutes(
   app: App,
-  deps: { auth: Auth; queue: Queue; audit: AuditRepository; sections: { before: AdminSection[]; after: AdminSection[] } },
+  deps: { auth: Auth; queue: Queue; audit: Pick<AuditService, 'list'>; sections: { before: AdminSection[]; after: AdminSection[] } },
 ): void {
   const { auth, queue } = deps;
 
@@ -75,7 +74,7 @@ export function adminRoutes(
     const filter = { action: query.action, actorId: query.actorId, subjectType: query.subjectType, subjectId: query.subjectId };
     const [before, audit, counts, dead, after] = await Promise.all([
       Promise.all(deps.sections.before.map((section) => section(request))),
-      listAudit(deps.audit, { ...filter, limit: '25', cursor: query.cursor }),
+      deps.audit.list({ ...filter, limit: '25', cursor: query.cursor }),
       queue.counts(),
       queue.list({ status: 'dead', limit: 20 }),
       Promise.all(deps.sections.after.map((section) => section(request))),

@@ -2,7 +2,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { EventsService, Viewer } from '../events/events.service.js';
 import type { BookingsRepository, BookingRow } from './bookings.repository.js';
-import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { AuditRecorder } from '../audit/audit.service.js';
 
 export interface BookingJson {
   id: string;

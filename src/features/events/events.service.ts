@@ -8,7 +8,7 @@ import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import type { Executor } from '../../platform/db/pool.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
-import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { AuditRecorder } from '../audit/audit.service.js';
 import { normalizeTimeZone } from './time-zones.js';
 
 export interface Viewer {

@@ -10,7 +10,7 @@ import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../platform/storage/storage.js';
-import type { AuditRecorder } from '../audit/audit.recorder.js';
+import type { AuditRecorder } from '../audit/audit.service.js';
 import type { EventRow } from '../events/events.repository.js';
 import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
 import {

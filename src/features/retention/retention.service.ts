@@ -5,8 +5,7 @@ import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages
 import type { Logger } from '../../platform/observability/logger.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
-import type { AuditRecorder } from '../audit/audit.recorder.js';
-import type { AuditRepository } from '../audit/audit.repository.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { ExportsRepository } from '../exports/exports.repository.js';
 import type { PhotosRepository } from '../photos/photos.repository.js';
 import { deleteObjects } from '../photos/photos.service.js';
@@ -76,12 +75,11 @@ async function deleteKeys(storage: ObjectStorage, keys: string[]): Promise<void>
 export function createRetentionService(deps: {
   db: Db;
   repo: RetentionRepository;
-  auditRepo: AuditRepository;
   exportsRepo: ExportsRepository;
   photosRepo: PhotosRepository;
   queue: Pick<Queue, 'deleteFinishedBefore'>;
   storage: ObjectStorage;
-  audit: AuditRecorder;
+  audit: Pick<AuditService, 'record' | 'deleteOlderThan'>;
   /** A deleted account's events, photos and name leave every public page. */
   pages: ContentChanges;
   policy: RetentionPolicy;
@@ -145,7 +143,7 @@ export function createRetentionService(deps: {
     async sweep(now = new Date()): Promise<SweepReport> {
       const steps: [keyof SweepReport, () => Promise<number>][] = [
         ['deletedAccounts', () => repo.deleteAccountsDeletedBefore(new Date(now.getTime() - policy.deletedAccountDays * DAY))],
-        ['auditEntries', () => deps.auditRepo.deleteOlderThan(new Date(now.getTime() - policy.auditDays * DAY))],
+        ['auditEntries', () => deps.audit.deleteOlderThan(new Date(now.getTime() - policy.auditDays * DAY))],
         ['exportObjects', () => deleteExpiredExports(now)],
         ['stuckPhotosFailed', () => deps.photosRepo.failStuck(new Date(now.getTime() - policy.stuckPhotoMinutes * 60_000))],
         ['finishedJobs', () => deps.queue.deleteFinishedBefore(new Date(now.getTime() - policy.finishedJobDays * DAY))],

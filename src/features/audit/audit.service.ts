@@ -1,0 +1,82 @@
+import type { Kysely, Transaction } from 'kysely';
+import { newCloudEvent } from '../../platform/functions/cloud-event.js';
+import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
+import type { OutboxJob } from '../../platform/queue/index.js';
+import { currentRequestId } from '../../platform/http/request-context.js';
+import { AppError } from '../../platform/http/errors.js';
+import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
+import type { AuditFilter, AuditRepository, AuditRow } from './audit.repository.js';
+import { AUDIT_ACTIONS, type AuditEntry, type AuditEventData } from './audit.types.js';
+
+export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
+
+/**
+ * Records an action by emitting an audit CloudEvent for the auditLog function.
+ * Given the action's transaction, the entry is stored with it or not at all.
+ */
+export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: string) {
+  const auditEvent = (entry: AuditEntry) =>
+    newCloudEvent(AUDIT_EVENT_TYPE, source, {
+      ...entry,
+      at: new Date().toISOString(),
+      requestId: currentRequestId(),
+    } satisfies AuditEventData);
+  return {
+    async record(entry: AuditEntry, executor?: Kysely<any> | Transaction<any>): Promise<void> {
+      await dispatcher.emit('auditLog', auditEvent(entry), executor);
+    },
+    /** The entry as an outbox job for the action's own statement to write (stored with it or not at all). */
+    outbox(entry: AuditEntry): OutboxJob {
+      return dispatcher.outbox('auditLog', auditEvent(entry));
+    },
+  };
+}
+
+export type AuditRecorder = ReturnType<typeof createAuditRecorder>;
+
+const toAuditJson = (row: AuditRow) => ({
+  id: row.id,
+  at: row.at.toISOString(),
+  action: row.action,
+  actorId: row.actor_id,
+  subjectType: row.subject_type,
+  subjectId: row.subject_id,
+  requestId: row.request_id,
+});
+
+/** Filters from a query string (API or the admin page's form), checked so bad values are a 400, not a database error. */
+function parseAuditFilter(query: Record<string, string | undefined>): AuditFilter {
+  const filter: AuditFilter = {};
+  if (query.action) {
+    if (!(AUDIT_ACTIONS as readonly string[]).includes(query.action))
+      throw new AppError('validation_failed', `action must be one of ${AUDIT_ACTIONS.join(', ')}.`);
+    filter.action = query.action;
+  }
+  if (query.actorId) {
+    if (!isUuid(query.actorId)) throw new AppError('validation_failed', 'actorId must be a user id.');
+    filter.actorId = query.actorId;
+  }
+  if (query.subjectType) filter.subjectType = query.subjectType.slice(0, 40);
+  if (query.subjectId) filter.subjectId = query.subjectId.slice(0, 100);
+  return filter;
+}
+
+/** The audit trail: recorded through the auditLog function (the recorder), read by admins, pruned by retention. */
+export function createAuditService(deps: { recorder: AuditRecorder; repo: AuditRepository }) {
+  const { repo } = deps;
+  return {
+    ...deps.recorder,
+
+    /** A page of entries, newest first, filtered as the query string says. */
+    async list(query: Record<string, string | undefined>) {
+      const page = parsePageQuery(query);
+      const rows = await repo.list(parseAuditFilter(query), page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+      return toPage(rows, page.limit, (row) => [row.at.toISOString(), row.id], toAuditJson);
+    },
+
+    /** Entries older than `before` (the audit table refuses any younger than 30 days). */
+    deleteOlderThan: (before: Date) => repo.deleteOlderThan(before),
+  };
+}
+
+export type AuditService = ReturnType<typeof createAuditService>;
