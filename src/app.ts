@@ -57,7 +57,7 @@ import { createPhotosService, deleteObjects, type PhotosService } from './featur
 import { createPhotoUploadedFunction, PROCESS_PHOTO_JOB } from './features/photos/photos.functions.js';
 import { processPhotoJob, REMOVE_LOCATION_JOB, removeLocationJob, renderRenditions } from './features/photos/photos.jobs.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
-import { galleryPosition, gallerySection } from './features/photos/views/gallery.js';
+import { galleryPosition, gallerySection, photoAlt } from './features/photos/views/gallery.js';
 import { createExportsRepository } from './features/exports/exports.repository.js';
 import { BUILD_EXPORT_JOB, createExportsService, type ExportsService } from './features/exports/exports.service.js';
 import { buildExportJob } from './features/exports/exports.jobs.js';
@@ -526,21 +526,31 @@ export async function buildWebApp(platform: Platform, services: Services, option
     auth,
     flags: services.flags,
     reads,
+    publicUrl: config.publicUrl,
     pageSections: async (event, viewer, query, pageReads, viewerBooked) => {
       const [gallery, canUpload, uploadsOn] = await Promise.all([
         services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads),
         viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
         uploadsEnabled(viewer),
       ]);
-      return gallerySection({
-        eventId: event.id,
-        photos: gallery.items,
-        nextCursor: gallery.nextCursor,
-        from: query.photos ? galleryPosition(query.from) : 1,
-        canUpload,
-        uploadsEnabled: uploadsOn,
-        maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
-      });
+      const from = query.photos ? galleryPosition(query.from) : 1;
+      // The first photo shown (the newest ready one) stands for the event in link previews.
+      const first = gallery.items.find((photo) => photo.displayUrl);
+      return {
+        body: gallerySection({
+          eventId: event.id,
+          photos: gallery.items,
+          nextCursor: gallery.nextCursor,
+          from,
+          canUpload,
+          uploadsEnabled: uploadsOn,
+          maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
+        }),
+        previewImage: first && {
+          url: new URL(first.displayUrl!, config.publicUrl).href,
+          alt: photoAlt(first, from + gallery.items.indexOf(first)),
+        },
+      };
     },
   });
   photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads });

@@ -15,6 +15,43 @@ export interface PageOptions {
   description?: string;
   /** A class on <body> for pages with their own frame (the full-screen photo viewer). */
   bodyClass?: string;
+  /** Keeps search engines from listing the page (unlisted and private events); the route sends X-Robots-Tag too. */
+  noindex?: boolean;
+  /** What a shared link shows in a chat or a feed (Open Graph and Twitter cards). */
+  preview?: LinkPreview;
+}
+
+export interface LinkPreview {
+  /** Absolute: previews are fetched by other sites. */
+  url: string;
+  title: string;
+  description: string;
+  image?: { url: string; alt: string };
+}
+
+function previewTags(preview: LinkPreview): SafeHtml {
+  const { image } = preview;
+  return html`<meta property="og:type" content="website">
+<meta property="og:site_name" content="EPU">
+<meta property="og:url" content="${preview.url}">
+<meta property="og:title" content="${preview.title}">
+<meta property="og:description" content="${preview.description}">
+${
+  image
+    ? html`<meta property="og:image" content="${image.url}">
+<meta property="og:image:alt" content="${image.alt}">
+`
+    : ''
+}<meta name="twitter:card" content="${image ? 'summary_large_image' : 'summary'}">
+<meta name="twitter:title" content="${preview.title}">
+<meta name="twitter:description" content="${preview.description}">
+${
+  image
+    ? html`<meta name="twitter:image" content="${image.url}">
+<meta name="twitter:image:alt" content="${image.alt}">
+`
+    : ''
+}`;
 }
 
 function navLink(href: string, label: string, current: boolean): SafeHtml {
@@ -30,7 +67,12 @@ export function page(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · EPU</title>
 <meta name="description" content="${options.description ?? 'EPU: events and their photos, shared.'}">
-<link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">
+${
+  options.noindex
+    ? html`<meta name="robots" content="noindex">
+`
+    : ''
+}${options.preview ? previewTags(options.preview) : ''}<link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">
 <link rel="stylesheet" href="${assetUrl('app.css')}">
 <script type="module" src="${assetUrl('app.js')}"></script>
 </head>

@@ -20,6 +20,10 @@ import { CreateEventBody, EventParams, EventSchema, UpdateEventBody } from './ev
 import { EVENT_ERRORS_BY_CODE, EVENT_FIELD_MESSAGES, type EventFormBody, readEventForm, type ReadEventForm } from './event-form.js';
 import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
 import { type EventFormState, eventFormPage, eventPage, homePage } from './views/event-pages.js';
+import { calendarFile } from './calendar.js';
+import { calendarEntry } from './calendar-links.js';
+import { attachmentDisposition } from '../../platform/storage/storage.js';
+import type { LinkPreview } from '../../ui/layout.js';
 
 /**
  * The form's problems: what reading it found (a time that is no time) and
@@ -65,7 +69,12 @@ export type EventPageSections = (
   reads: Reads,
   /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
   viewerBooked: Promise<boolean>,
-) => Promise<SafeHtml>;
+) => Promise<{ body: SafeHtml; previewImage?: LinkPreview['image'] }>;
+
+/** Unlisted and private events stay out of search engines, whatever the format (the page's meta tag covers HTML only). */
+export function keepOutOfIndex(reply: FastifyReply, event: Pick<EventRow, 'visibility'>): void {
+  if (event.visibility !== 'public') reply.header('x-robots-tag', 'noindex');
+}
 
 export function eventsRoutes(
   app: App,
@@ -75,6 +84,7 @@ export function eventsRoutes(
     auth: Auth;
     flags: Pick<FlagsService, 'isEnabled'>;
     reads: ReadsFor;
+    publicUrl: URL;
     pageSections?: EventPageSections;
   },
 ): void {
@@ -218,13 +228,14 @@ export function eventsRoutes(
     const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
     const booking = viewer ? bookings.myBooking(event.id, viewer.id) : Promise.resolve(null);
-    const [myBooking, attendees, extra] = await Promise.all([
+    const [myBooking, attendees, sections] = await Promise.all([
       booking,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
       deps.pageSections?.(event, viewer, query, reads(request), booking.then(Boolean)),
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');
+    keepOutOfIndex(reply, event);
     const uploadProblem =
       query.upload && query.upload !== 'uploaded' ? (ownEntry(UPLOAD_PROBLEMS, query.upload) ?? 'The upload did not work.') : undefined;
     return sendHtml(
@@ -237,10 +248,28 @@ export function eventsRoutes(
         attendees: attendees?.items.map((b) => b.user) ?? null,
         notice: ownEntry(NOTICES, notice),
         problem: notice === 'full' ? 'Sorry, the event is full.' : notice === 'closed' ? ERRORS.booking_closed.message : uploadProblem,
-        extra,
+        extra: sections?.body,
+        previewImage: sections?.previewImage,
+        publicUrl: deps.publicUrl,
       }),
     );
   });
+
+  // "Add to calendar": the event as an iCalendar file, for whoever may see the event (404 to others, as its page).
+  app.get(
+    '/events/:id/calendar.ics',
+    { schema: { params: EventParams }, config: { publicPage: eventPageTags } },
+    async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
+      cacheFor(reply, !viewer && event.visibility === 'public');
+      keepOutOfIndex(reply, event);
+      return reply
+        .type('text/calendar; charset=utf-8')
+        .header('content-disposition', attachmentDisposition(`${event.slug}.ics`))
+        .send(calendarFile('PUBLISH', calendarEntry(event, deps.publicUrl)));
+    },
+  );
 
   app.get('/events/:id/edit', { schema: { params: EventParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);

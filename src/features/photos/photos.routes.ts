@@ -10,7 +10,7 @@ import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
 import type { EventRow } from '../events/events.repository.js';
-import { eventPageTags } from '../events/events.routes.js';
+import { eventPageTags, keepOutOfIndex } from '../events/events.routes.js';
 import type { Viewer } from '../events/events.service.js';
 import type { PhotoJson, PhotosService } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
@@ -173,6 +173,7 @@ export function photosRoutes(
       const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
       // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
       cacheFor(reply, page.event.visibility === 'public' && !viewer);
+      keepOutOfIndex(reply, page.event);
       return { items: page.items, nextCursor: page.nextCursor };
     },
   );
@@ -185,6 +186,7 @@ export function photosRoutes(
       const viewer = await auth.currentUser(request, reply);
       const shown = await photos.inViewer(request.params.id, request.params.photoId, viewer, deps.reads(request));
       cacheFor(reply, shown.event.visibility === 'public' && !viewer);
+      keepOutOfIndex(reply, shown.event);
       return reply.type('text/html; charset=utf-8').send(viewerPage({ viewer, shown }));
     },
   );

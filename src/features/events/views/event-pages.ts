@@ -1,9 +1,10 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
-import { page, type Viewer } from '../../../ui/layout.js';
+import { type LinkPreview, page, type Viewer } from '../../../ui/layout.js';
 import { errorSummary, field, type FormState } from '../../../ui/forms.js';
 import type { EventJson } from '../events.service.js';
 import { timeZoneGroups, toZonedInput } from '../time-zones.js';
-import { eventSchedule, eventTimeTag } from '../../../ui/format.js';
+import { eventUrl, googleCalendarUrl, mapUrl } from '../calendar-links.js';
+import { eventSchedule, eventTimeTag, scheduleText } from '../../../ui/format.js';
 
 export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>): SafeHtml {
   if (event.capacity === null) return html`<span>${event.bookedCount} going · no limit</span>`;
@@ -202,6 +203,25 @@ export interface EventPageOptions {
   problem?: string;
   /** Sections that later features add (gallery, uploads). */
   extra?: SafeHtml;
+  /** The address the instance is reached at: links that leave the page (previews, calendars) are absolute. */
+  publicUrl: URL;
+  /** A picture for link previews (the gallery's first photo), when there is one. */
+  previewImage?: LinkPreview['image'];
+}
+
+/** The title, time and place a shared link shows. */
+function eventPreview(event: EventJson, publicUrl: URL, image: LinkPreview['image']): LinkPreview {
+  const when = scheduleText({
+    startsAt: new Date(event.startsAt),
+    endsAt: event.endsAt ? new Date(event.endsAt) : null,
+    timeZone: event.timeZone,
+  });
+  return {
+    url: eventUrl(event, publicUrl),
+    title: event.title,
+    description: [when, event.venue].filter(Boolean).join(' · '),
+    image,
+  };
 }
 
 export function eventPage(options: EventPageOptions): string {
@@ -224,6 +244,9 @@ export function eventPage(options: EventPageOptions): string {
     title: event.title,
     viewer,
     description: event.description.slice(0, 150) || undefined,
+    // Unlisted and private events are for whoever holds the link: never in a search engine's index.
+    noindex: event.visibility !== 'public',
+    preview: eventPreview(event, options.publicUrl, options.previewImage),
     body: html`${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}
       ${options.problem ? html`<div class="alert" role="alert"><p>${options.problem}</p></div>` : ''}
       <article class="card">
@@ -231,10 +254,23 @@ export function eventPage(options: EventPageOptions): string {
           <h1>${event.title}</h1>
           ${eventSchedule(event)}
           <p class="meta">
-            ${event.venue ? html`<span>${event.venue}</span>` : ''}<span>Hosted by ${event.owner.name}</span
+            ${
+              event.venue
+                ? html`<span
+                    ><a href="${mapUrl(event.venue)}" rel="noreferrer"
+                      >${event.venue}<span class="visually-hidden"> (map)</span></a
+                    ></span
+                  >`
+                : ''
+            }<span>Hosted by ${event.owner.name}</span
             >${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}
           </p>
           <p class="meta">${placesLabel(event)}</p>
+          <p class="meta calendar-links">
+            <span>Add to calendar:</span>
+            <a href="/events/${event.id}/calendar.ics" download>Calendar file (.ics)</a>
+            <a href="${googleCalendarUrl(event, options.publicUrl)}" rel="noreferrer">Google Calendar</a>
+          </p>
         </header>
         ${event.description ? html`<p class="description">${event.description}</p>` : ''}
         <div class="actions">

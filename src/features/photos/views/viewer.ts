@@ -26,6 +26,7 @@ export function viewerPage(options: { viewer: Viewer | null; shown: ViewerPhoto 
     viewer: options.viewer,
     bodyClass: 'viewer-page',
     description: `${title} from ${event.title}`,
+    noindex: event.visibility !== 'public',
     body: html`<div class="viewer" data-viewer>
       <header class="viewer-bar">
         <a class="viewer-close" href="${galleryHref}" data-viewer-close
