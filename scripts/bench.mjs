@@ -273,10 +273,12 @@ async function livezSection() {
   await compareResponses(ctx.log, 'GET /livez', [epuOff, twin], { path: '/livez' });
   printHeader(ctx.log);
   const results = {};
-  for (const [key, side] of Object.entries({ twin, fastify, epuOff, epuOn })) {
+  const profiled = cpuProf ? await profiledSide() : null;
+  for (const [key, side] of Object.entries({ twin, fastify, epuOff: profiled?.side ?? epuOff, epuOn })) {
     results[key] = await measure(ctx, side, { path: '/livez' });
     printResult(ctx.log, 'GET /livez', side.name, results[key], key.startsWith('epu') ? results.fastify : null);
   }
+  await profiled?.report(ctx.log);
   ctx.log('  (EPU/twin CPU column: against the plain Fastify route)');
   for (const key of ['epuOff', 'epuOn'])
     target(ctx, `/livez server CPU, ${ctx.sides[key].name} / plain Fastify`, results[key].serverMs / results.fastify.serverMs, 2);

@@ -14,6 +14,7 @@ import type { PublicUser } from '../../features/accounts/accounts.service.js';
 import type { EventRow } from '../../features/events/events.repository.js';
 import type { Viewer } from '../../features/events/events.service.js';
 import { FLAGS } from '../../features/flags/flags.service.js';
+import { signedInBooker } from '../../features/bookings/bookings.service.js';
 
 export const SEED_USAGE = 'usage: epu seed [--users N] [--events N] [--photos N] [--password-file PATH] [--force]';
 
@@ -429,7 +430,7 @@ async function seed(platform: Platform, services: Services, options: SeedOptions
     let turnedAway = 0;
     for (const user of rotated.slice(0, wanted)) {
       try {
-        const { created: isNew } = await services.bookings.book(event.id, user);
+        const { created: isNew } = await services.bookings.book(event.id, signedInBooker(user));
         if (isNew) bookings++;
         attendees.push(user);
       } catch (error) {

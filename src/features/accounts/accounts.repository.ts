@@ -18,6 +18,16 @@ export interface UserWithPassword extends UserRow {
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.role', 'users.created_at'] as const;
 
 export function createAccountsRepository(db: Db) {
+  const liveSession = (sessionId: string, userId: string) =>
+    db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .where('sessions.id', '=', sessionId)
+      .where('sessions.user_id', '=', userId)
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', new Date())
+      .where('users.deleted_at', 'is', null);
+
   return {
     /** Runs `work` in one transaction; pass its `tx` to the writes (and to audit.record) that must commit together. */
     transaction<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -70,16 +80,12 @@ export function createAccountsRepository(db: Db) {
 
     /** The user behind a live session: not revoked, not expired, belonging to the claimed user, whose account is not deleted. */
     async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
-      return db
-        .selectFrom('sessions')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .select(USER_COLUMNS)
-        .where('sessions.id', '=', sessionId)
-        .where('sessions.user_id', '=', userId)
-        .where('sessions.revoked_at', 'is', null)
-        .where('sessions.expires_at', '>', new Date())
-        .where('users.deleted_at', 'is', null)
-        .executeTakeFirst();
+      return liveSession(sessionId, userId).select(USER_COLUMNS).executeTakeFirst();
+    },
+
+    /** The same session check as a query of the user's id and role, for a statement that checks the session itself. */
+    sessionUserQuery(sessionId: string, userId: string) {
+      return liveSession(sessionId, userId).select(['users.id', 'users.role']);
     },
 
     async revokeSession(sessionId: string): Promise<void> {

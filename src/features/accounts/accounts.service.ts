@@ -122,6 +122,9 @@ export function createAccountsService(deps: {
       return user ? toPublicUser(user) : null;
     },
 
+    /** SQL finding the session's user (id, role) only while the session is live: see auth.checkedCaller. */
+    sessionUserQuery: (sessionId: string, userId: string) => repo.sessionUserQuery(sessionId, userId),
+
     /**
      * The current password is checked like a login (same throttle), so a stolen
      * session alone cannot take the account over. The new password ends every

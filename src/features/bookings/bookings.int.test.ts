@@ -4,6 +4,7 @@ import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { createSessionCookies, SESSION_COOKIE } from '../../platform/http/cookies.js';
 import { hashPassword } from '../accounts/passwords.js';
 import { recordStatements } from '../../../tests/support/statements.js';
+import { signedInBooker } from './bookings.service.js';
 
 const statementsDuring = recordStatements();
 let t: TestApp;
@@ -44,7 +45,7 @@ async function manyUsers(count: number): Promise<Client[]> {
 }
 
 describe('bookings', () => {
-  it('books in one statement after reading the session: the event checked, no BEGIN or COMMIT round trips, its audit job written by it', async () => {
+  it('books in one statement that also checks the session and the event: no other round trip, its audit job written by it', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 5);
     const [guest] = await manyUsers(1);
@@ -61,13 +62,43 @@ describe('bookings', () => {
     expect(wakeUps.length).toBeLessThanOrEqual(1);
     const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
     expect(writes).toHaveLength(1);
-    expect(writes[0]).toMatch(/INSERT INTO bookings.*INSERT INTO jobs/);
-    expect(work).toHaveLength(2);
+    expect(writes[0]).toMatch(/from "sessions".*INSERT INTO bookings.*INSERT INTO jobs/);
+    expect(work).toHaveLength(1);
     const { rows } = await t.platform.pool.query(
       `SELECT count(*)::int AS n FROM jobs WHERE payload #>> '{event,data,action}' = 'booking.create' AND payload #>> '{event,data,subjectId}' = $1`,
       [booked!.body.booking.id],
     );
     expect(rows[0].n).toBe(1);
+  });
+
+  it('books nothing for a session that is no longer live: revoked, expired, or its account deleted (401, no booking, no audit job)', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5);
+    const [revoked, expired, deleted] = await manyUsers(3);
+    const userOf = async (client: Client) => (await client.get('/api/v1/me')).body.user.id as string;
+    const ids = { revoked: await userOf(revoked!), expired: await userOf(expired!), deleted: await userOf(deleted!) };
+    await t.platform.pool.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1', [ids.revoked]);
+    await t.platform.pool.query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1", [ids.expired]);
+    await t.platform.pool.query('UPDATE users SET deleted_at = now() WHERE id = $1', [ids.deleted]);
+    for (const client of [revoked!, expired!, deleted!]) {
+      const refused = await client.post(`/api/v1/events/${event.id}/bookings`);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.code).toBe('not_signed_in');
+    }
+    const written = async () =>
+      (
+        await t.platform.pool.query(
+          `SELECT (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS bookings,
+             (SELECT count(*)::int FROM event_places WHERE event_id = $1 AND booking_id IS NOT NULL) AS places,
+             (SELECT count(*)::int FROM jobs WHERE payload #>> '{event,data,metadata,eventId}' = $1::text) AS jobs`,
+          [event.id],
+        )
+      ).rows[0];
+    expect(await written()).toEqual({ bookings: 0, places: 0, jobs: 0 });
+    expect((await new Client(t.url).post(`/api/v1/events/${event.id}/bookings`)).status).toBe(401);
+    // A live session books, and the same query sees all three.
+    expect((await owner.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
+    expect(await written()).toEqual({ bookings: 1, places: 1, jobs: 1 });
   });
 
   it('never exceeds capacity: 200 concurrent bookings from 200 users at a 50-place event confirm exactly 50', async () => {
@@ -249,8 +280,9 @@ describe('bookings', () => {
     expect(result.rowCount).toBe(1);
     const { createBookingsRepository } = await import('./bookings.repository.js');
     const repo = createBookingsRepository(t.platform.db);
-    expect(await repo.book(event.id, { id: guest.user.id, role: 'user' })).toEqual({ kind: 'closed' });
-    expect(await repo.book('00000000-0000-4000-8000-000000000000', { id: guest.user.id, role: 'user' })).toEqual({ kind: 'gone' });
+    const booker = signedInBooker({ id: guest.user.id, role: 'user' });
+    expect(await repo.book(event.id, booker)).toEqual({ kind: 'closed' });
+    expect(await repo.book('00000000-0000-4000-8000-000000000000', booker)).toEqual({ kind: 'gone' });
   });
 
   it('keeps the booked count in the booking transaction: bookings, cancellations, re-bookings and deletions', async () => {

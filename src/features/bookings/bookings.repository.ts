@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Expression } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import type { OutboxJob } from '../../platform/queue/index.js';
 import { transaction } from '../../platform/db/transaction.js';
@@ -18,15 +18,22 @@ export type BookResult =
   | { kind: 'full' }
   | { kind: 'closed' }
   /** No such event, or a private one the booker may not see (a 404 either way). */
-  | { kind: 'gone' };
+  | { kind: 'gone' }
+  /** The booker's session is not live (revoked, expired, or their account deleted). */
+  | { kind: 'signed_out' };
 
-/** Who books: private events are there only for some (see attempt). */
+/**
+ * Who books: their user id, and a query of their id and role that finds them
+ * only while they may book (a live session), so that the booking statement
+ * checks the session itself. Private events are there only for some (see attempt).
+ */
 export interface Booker {
   id: string;
-  role: 'user' | 'admin';
+  signedIn: Expression<{ id: string; role: string }>;
 }
 
 interface BookAttempt extends Partial<BookingRow> {
+  signed_in: boolean;
   /** Null when the event does not exist, or is private and not the booker's to see. */
   open: boolean | null;
   capacity: number | null;
@@ -44,8 +51,9 @@ export function createBookingsRepository(db: Db) {
       .executeTakeFirst();
 
   /**
-   * One statement, its own transaction: checks that the event is there for
-   * the booker and has not started, claims the lowest free place of a capped event (SKIP LOCKED:
+   * One statement, its own transaction: checks the booker's session, that the
+   * event is there for them and has not started, claims the lowest free place
+   * of a capped event (SKIP LOCKED:
    * concurrent bookings take different places in parallel instead of queueing
    * on one counter), inserts the booking unless the user already has one,
    * points the place at it, and writes the booking's outbox job (its audit
@@ -57,12 +65,13 @@ export function createBookingsRepository(db: Db) {
    * place of the event (decision 0003).
    */
   const attempt = (eventId: string, booker: Booker, bookingId: string, job: OutboxJob | undefined, wait: boolean) =>
-    sql<BookAttempt>`WITH event AS (
-        SELECT capacity, starts_at > now() AS open FROM events
-        WHERE id = ${eventId}::uuid
+    sql<BookAttempt>`WITH booker AS MATERIALIZED (${booker.signedIn}),
+      event AS (
+        SELECT capacity, starts_at > now() AS open FROM events, booker
+        WHERE events.id = ${eventId}::uuid
           -- A private event is there only for its host, an admin and those who hold a booking (as events.getVisible).
-          AND (visibility <> 'private' OR owner_id = ${booker.id}::uuid OR ${booker.role === 'admin'}::boolean
-            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = ${booker.id}::uuid AND status = 'confirmed'))
+          AND (visibility <> 'private' OR owner_id = booker.id OR booker.role = 'admin'
+            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = booker.id AND status = 'confirmed'))
       ),
       place AS MATERIALIZED (
         SELECT place_no FROM event_places
@@ -85,8 +94,8 @@ export function createBookingsRepository(db: Db) {
       outbox AS (${job.insertFrom('booking')})`
           : sql``
       }
-      SELECT (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity, (SELECT place_no FROM place) AS place_no,
-        booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
+      SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
+        (SELECT place_no FROM place) AS place_no, booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
       FROM (SELECT) AS one LEFT JOIN booking ON true`
       .execute(db)
       .then((result) => result.rows[0]!);
@@ -103,6 +112,7 @@ export function createBookingsRepository(db: Db) {
       const bookingId = crypto.randomUUID();
       const job = outbox?.(bookingId);
       let result = await attempt(eventId, booker, bookingId, job, false);
+      if (!result.signed_in) return { kind: 'signed_out' };
       if (result.open === null) return { kind: 'gone' };
       if (!result.open) return { kind: 'closed' };
       // No place free to take at once: every free one may be held by a booking still in flight; wait for them.

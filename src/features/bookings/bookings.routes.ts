@@ -4,7 +4,7 @@ import { parsePageQuery } from '../../platform/http/pagination.js';
 import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
-import type { BookingsService } from './bookings.service.js';
+import { signedInBooker, type BookingsService } from './bookings.service.js';
 import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';
 
 export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth: Auth }): void {
@@ -24,8 +24,8 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
       },
     },
     async (request, reply) => {
-      const viewer = await auth.requireUser(request, reply);
-      const { booking, created } = await bookings.book(request.params.id, viewer);
+      // The booking statement checks the session itself: one round trip for the whole request.
+      const { booking, created } = await bookings.book(request.params.id, auth.checkedCaller(request, reply));
       return reply.code(created ? 201 : 200).send({ booking });
     },
   );
@@ -88,7 +88,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
     try {
-      await bookings.book(request.params.id, viewer);
+      await bookings.book(request.params.id, signedInBooker(viewer));
     } catch (error) {
       if (error instanceof AppError && error.code === 'event_full') return reply.redirect(`/events/${request.params.id}?notice=full`, 303);
       if (error instanceof AppError && error.code === 'booking_closed')

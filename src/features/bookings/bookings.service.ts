@@ -1,7 +1,8 @@
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { EventsService, Viewer } from '../events/events.service.js';
-import type { BookingsRepository, BookingRow } from './bookings.repository.js';
+import { sql } from 'kysely';
+import type { Booker, BookingsRepository, BookingRow } from './bookings.repository.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 
 export interface BookingJson {
@@ -18,6 +19,12 @@ export const toBookingJson = (row: BookingRow): BookingJson => ({
   createdAt: row.created_at.toISOString(),
 });
 
+/** A booker already known to be signed in (the session was read for the page): the statement takes them as they are. */
+export const signedInBooker = (viewer: Viewer): Booker => ({
+  id: viewer.id,
+  signedIn: sql<{ id: string; role: string }>`SELECT ${viewer.id}::uuid AS id, ${viewer.role}::text AS role`,
+});
+
 /** Bookings close, and can no longer be cancelled, once the event has started. */
 export const hasStarted = (event: { starts_at: Date }, now = new Date()) => event.starts_at <= now;
 
@@ -26,14 +33,16 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
 
   return {
     /** A confirmed booking; `created` is false when the caller already had one. Closed once the event has started. */
-    async book(eventId: string, viewer: Viewer): Promise<{ booking: BookingJson; created: boolean }> {
+    async book(eventId: string, booker: Booker): Promise<{ booking: BookingJson; created: boolean }> {
       // Only an id's one spelling names an event (other spellings are no id, and no cache holds a second copy).
       if (!isUuid(eventId)) throw new AppError('not_found', 'No such event.');
-      // One statement checks that the event is there for the viewer and open, and writes the booking with its audit entry.
-      const result = await repo.book(eventId, viewer, (bookingId) =>
-        audit.outbox({ action: 'booking.create', actorId: viewer.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
+      // One statement checks the session, that the event is there for the booker and open, and writes the booking with its audit entry.
+      const result = await repo.book(eventId, booker, (bookingId) =>
+        audit.outbox({ action: 'booking.create', actorId: booker.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
       );
       switch (result.kind) {
+        case 'signed_out':
+          throw new AppError('not_signed_in');
         case 'full':
           throw new AppError('event_full');
         case 'closed':
