@@ -10,12 +10,14 @@
 //   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
 //   --duration S (10)  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
-//   --cpu-prof: each EPU run with the page cache off gets a fresh `node --cpu-prof` web; prints its top self-time functions
+//   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
+//     top self-time functions and keeps the profile in $TMPDIR/epu-bench-profiles
 //   --no-statements: PostgreSQL without pg_stat_statements (on by default: it names the statements behind a missed target)
 //   --designs-bookings N (4000): bookings per design in the database-level designs section
 // Figures are printed, never asserted.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import sharp from 'sharp';
@@ -250,6 +252,8 @@ async function createEvent(i, capacity, visibility = 'public') {
   return (await response.json()).id;
 }
 
+const keptProfiles = path.join(os.tmpdir(), 'epu-bench-profiles');
+
 /** With --cpu-prof: a fresh profiled page-cache-off web for one run, its profile read when it exits. */
 async function profiledSide() {
   const dir = path.join(runDir, 'profiles');
@@ -259,8 +263,12 @@ async function profiledSide() {
     side: { name: 'EPU, page cache off (profiled)', url: web.url, pids: web.pids },
     async report(log) {
       await web.web.stop();
-      const file = newestProfile(dir);
-      if (!file) return log('    (no CPU profile was written)');
+      const written = newestProfile(dir);
+      if (!written) return log('    (no CPU profile was written)');
+      // Kept after the run's directory goes, for a closer look (chrome://inspect, speedscope).
+      const file = path.join(keptProfiles, path.basename(written));
+      fs.mkdirSync(keptProfiles, { recursive: true });
+      fs.copyFileSync(written, file);
       log(`    top self-time functions of the profiled EPU web (${file}):`);
       for (const f of topFunctions(file)) log(`      ${fmt(f.share * 100, 1).padStart(5)}%  ${f.name}`);
     },
@@ -475,12 +483,14 @@ async function bookingsSection() {
   );
   const { twin, epuOff } = ctx.sides;
   const [twinEvent, epuEvent] = fixtureIds.hotEvents;
-  const epuSide = { ...epuOff, background: () => [ctx.epu.child.pid] };
+  const profiled = cpuProf ? await profiledSide() : null;
+  const epuSide = { ...(profiled?.side ?? epuOff), background: () => [ctx.epu.child.pid] };
   printHeader(ctx.log);
   const t = await bookingRun(twin, twinEvent);
   printResult(ctx.log, 'POST .../bookings', twin.name, t, null);
   const e = await bookingRun(epuSide, epuEvent);
   printResult(ctx.log, 'POST .../bookings', 'EPU', e, t);
+  await profiled?.report(ctx.log);
   for (const [label, r, eventId] of [
     ['twin', t, twinEvent],
     ['EPU', e, epuEvent],
