@@ -85,16 +85,19 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
   const list = form.querySelector('[data-upload-list]');
   const gallery = section?.querySelector('[data-gallery]');
   const input = form.querySelector('input[type="file"]');
+  const shareLocation = form.querySelector('input[name="shareLocation"]');
   if (!eventId || !list || !gallery || !input) continue;
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const files = [...input.files];
+    // The choice made for these files, even if the box changes while they upload.
+    const shared = shareLocation?.checked === true;
     input.value = '';
-    files.forEach(uploadOne);
+    files.forEach((file) => uploadOne(file, shared));
   });
 
-  function uploadOne(file) {
+  function uploadOne(file, shared) {
     const item = document.createElement('li');
     const label = document.createElement('span');
     const bar = document.createElement('progress');
@@ -104,6 +107,7 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
     item.append(label, bar);
     list.append(item);
     const body = new FormData();
+    if (shared) body.append('shareLocation', 'true');
     body.append('file', file);
     const request = new XMLHttpRequest();
     request.open('POST', `/api/v1/events/${eventId}/photos`);

@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
 import { launchBrowser } from '../support/browser.js';
 import { tierCanRun } from '../support/tools.mjs';
+import exifr from 'exifr';
 import { futureIso, signUp } from '../support/client.js';
 import { jpegWithExif, png } from '../support/images.js';
 
@@ -71,5 +72,46 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
       )
       .toBe(1);
     await context.close();
+  });
+
+  it('shares where photos were taken only when the box is ticked, with and without JavaScript', async () => {
+    const host = await signUp(t.url, { email: 'place-host@example.test', password: 'place host pw', name: 'Place Host' });
+    const event = (
+      await host.client.post('/api/v1/events', { title: 'Shared places', startsAt: futureIso(), capacity: 20, visibility: 'public' })
+    ).body;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'epu-e2e-location-')), 'located.jpg');
+    fs.writeFileSync(file, await jpegWithExif(400, 300));
+    const position = async (url: string) =>
+      (await exifr.parse(Buffer.from(await (await fetch(url)).arrayBuffer()), { gps: true }))?.GPSLatitude;
+    const gallery = async () => (await host.client.get(`/api/v1/events/${event.id}/photos`)).body.items;
+    let uploaded = 0;
+    /** The one photo uploaded since the last call, once ready: whether it is shared, and the position its original gives. */
+    async function newest() {
+      uploaded += 1;
+      await expect.poll(async () => (await gallery()).length, { timeout: 60_000, interval: 500 }).toBe(uploaded);
+      const [photo] = await gallery();
+      return [photo.locationShared, await position(photo.url)];
+    }
+
+    for (const javaScriptEnabled of [true, false]) {
+      const context = await browser.newContext({ javaScriptEnabled });
+      const page = await context.newPage();
+      await page.goto(`${t.url}/login?next=/events/${event.id}`);
+      await page.getByLabel('Email').fill('place-host@example.test');
+      await page.getByLabel('Password').fill('place host pw');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${t.url}/events/${event.id}`);
+      for (const share of [false, true]) {
+        const box = page.getByLabel('Share where these photos were taken');
+        expect(await box.isChecked(), 'unticked by default').toBe(false);
+        if (share) await box.check();
+        await page.getByLabel('Add photos').setInputFiles([file]);
+        await page.getByRole('button', { name: 'Upload' }).click();
+        if (!javaScriptEnabled) await page.waitForURL(/upload=uploaded/);
+        expect(await newest(), `javaScript ${javaScriptEnabled}, shared ${share}`).toEqual([share, share ? [51, 30, 0] : undefined]);
+        await page.goto(`${t.url}/events/${event.id}`);
+      }
+      await context.close();
+    }
   });
 });

@@ -315,6 +315,8 @@ const multipartPart: fc.Arbitrary<MultipartPart> = fc.record(
   {
     name: fc.oneof(
       { weight: 6, arbitrary: fc.constant('file') },
+      // The upload's one field besides the file (UploadBody), where a part without a filename is a field.
+      { weight: 1, arbitrary: fc.constant('shareLocation') },
       { weight: 1, arbitrary: fc.constantFrom('photo', 'files', '', 'file\u0000', 'filé') },
     ),
     filename: fc.oneof(fc.constantFrom('photo.png', 'x.jpg', '../../etc/passwd', 'a\r\nb.png', '\ud800.png', 'ä.png', ''), hostileString()),
@@ -322,6 +324,7 @@ const multipartPart: fc.Arbitrary<MultipartPart> = fc.record(
     data: fc.oneof(
       { weight: 4, arbitrary: fc.constant('image') },
       { weight: 1, arbitrary: fc.constantFrom('garbage', 'empty', 'truncated-image', '<svg onload=alert(1)>', 'GIF89a') },
+      { weight: 1, arbitrary: fc.oneof(fc.constantFrom('true', 'false'), hostileString()) },
     ),
   },
   { requiredKeys: ['name', 'data'] },

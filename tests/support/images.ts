@@ -18,16 +18,18 @@ export function png(width = 320, height = 200): Promise<Buffer> {
     .toBuffer();
 }
 
-/** A multipart/form-data body; each file is [field, filename, contentType, bytes]. */
+/** A multipart/form-data body; each file is [field, filename, contentType, bytes]. The fields come first unless `fieldsLast`. */
 export function multipart(
   files: [string, string, string, Buffer][],
   fields: Record<string, string> = {},
+  options: { fieldsLast?: boolean } = {},
 ): { body: Buffer; contentType: string } {
   const boundary = '----epu-test-' + Math.random().toString(16).slice(2);
   const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  }
+  const fieldParts = Object.entries(fields).map(([name, value]) =>
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+  );
+  if (!options.fieldsLast) parts.push(...fieldParts);
   for (const [field, filename, type, bytes] of files) {
     parts.push(
       Buffer.from(
@@ -36,6 +38,7 @@ export function multipart(
     );
     parts.push(bytes, Buffer.from('\r\n'));
   }
+  if (options.fieldsLast) parts.push(...fieldParts);
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
 }

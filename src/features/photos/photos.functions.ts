@@ -36,7 +36,7 @@ export function orientedSize(width: number, height: number, orientation: number 
 /**
  * The `photoUploaded` function, triggered by each stored original (a
  * storage-finalized CloudEvent): removes the original's location metadata
- * (location.ts), reads its metadata (dimensions, orientation, EXIF time
+ * (location.ts) unless its uploader chose to share it, reads its metadata (dimensions, orientation, EXIF time
  * taken, type, size, sha256), writes it to the photo row and enqueues the
  * processing job. Safe to run twice: a second run finds no location left.
  */
@@ -67,9 +67,9 @@ export function createPhotoUploadedFunction(deps: {
       await deps.repo.markFailed(photo.id, 'the uploaded file is missing from storage');
       return;
     }
-    // Where it was taken never leaves the uploader: the stored original loses its position
-    // (picture untouched) before anyone but its uploader can see the photo (it is still processing).
-    const withoutPosition = withoutLocation(photo.content_type as ImageType, uploaded);
+    // Where it was taken never leaves the uploader unless they chose to share it: the stored original loses its
+    // position (picture untouched) before anyone but its uploader can see the photo (it is still processing).
+    const withoutPosition = photo.location_shared ? null : withoutLocation(photo.content_type as ImageType, uploaded);
     if (withoutPosition) {
       await deps.storage.put(photo.original_key, withoutPosition, { contentType: photo.content_type, cacheControl: PRIVATE_IMMUTABLE });
     }

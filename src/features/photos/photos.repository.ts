@@ -30,6 +30,7 @@ const COLUMNS = [
   'orientation',
   'taken_at',
   'failure_reason',
+  'location_shared',
   'created_at',
 ] as const;
 
@@ -62,7 +63,15 @@ export function createPhotosRepository(db: Db) {
   return {
     insert(
       executor: Executor,
-      photo: { eventId: string; uploaderId: string; originalKey: string; contentType: string; bytes: number; sha256: string },
+      photo: {
+        eventId: string;
+        uploaderId: string;
+        originalKey: string;
+        contentType: string;
+        bytes: number;
+        sha256: string;
+        locationShared: boolean;
+      },
     ): Promise<PhotoRow> {
       return executor
         .insertInto('photos')
@@ -73,6 +82,7 @@ export function createPhotosRepository(db: Db) {
           content_type: photo.contentType,
           bytes: photo.bytes,
           sha256: photo.sha256,
+          location_shared: photo.locationShared,
         })
         .returning(COLUMNS)
         .executeTakeFirstOrThrow();
@@ -111,9 +121,9 @@ export function createPhotosRepository(db: Db) {
       return (await executor.executeQuery<PhotoRow>(query)).rows;
     },
 
-    /** Every photo's original, in id order from after `afterId`: the location sweep's batches. */
+    /** Originals whose location is not shared, in id order from after `afterId`: the location sweep's batches. */
     listOriginals(afterId: string | null, limit: number): Promise<Pick<PhotoRow, 'id' | 'original_key' | 'content_type'>[]> {
-      let query = db.selectFrom('photos').select(['id', 'original_key', 'content_type']);
+      let query = db.selectFrom('photos').select(['id', 'original_key', 'content_type']).where('location_shared', '=', false);
       if (afterId) query = query.where('id', '>', afterId);
       return query.orderBy('id').limit(limit).execute();
     },

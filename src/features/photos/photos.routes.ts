@@ -12,7 +12,7 @@ import { EventParams } from '../events/events.schema.js';
 import type { EventRow } from '../events/events.repository.js';
 import { eventPageTags, keepOutOfIndex } from '../events/events.routes.js';
 import type { Viewer } from '../events/events.service.js';
-import type { PhotoJson, PhotosService } from './photos.service.js';
+import type { PhotoJson, PhotosService, UploadChoices } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
 import { ACCESS, errorResponses, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
 import { viewerPage } from './views/viewer.js';
@@ -42,6 +42,14 @@ function uploadRefusal(error: unknown, storing: Readable | null): unknown {
   return error;
 }
 
+/** `shareLocation` ("true" or "false", the form's checkbox sends "true"), in any place of the body: the files are committed after it. */
+function shareLocationChoice(value: unknown): boolean {
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new AppError('validation_failed', 'shareLocation is "true" or "false".', {
+    details: [{ field: 'shareLocation', problem: 'must be "true" or "false"' }],
+  });
+}
+
 /**
  * Reads the multipart body part by part: each file named "file" is streamed
  * into storage as it arrives. `multiple: false` (the API) refuses a second file.
@@ -52,8 +60,9 @@ async function receiveFiles(
   event: EventRow,
   viewer: Viewer,
   options: { multiple: boolean; maxBytes: number },
-): Promise<Stored[]> {
+): Promise<{ stored: Stored[]; choices: UploadChoices }> {
   const stored: Stored[] = [];
+  const choices: UploadChoices = { locationShared: false };
   // The file being stored, while it is: an error then may be storage's or the body's.
   let storing: Readable | null = null;
   try {
@@ -61,7 +70,10 @@ async function receiveFiles(
     // at exactly the limit the parser would silently discard the rest until the body ends.
     const parts = request.parts({ limits: { fileSize: options.maxBytes + 1, files: options.multiple ? 50 : 2, fields: 10, parts: 60 } });
     for await (const part of parts) {
-      if (part.type !== 'file') continue;
+      if (part.type !== 'file') {
+        if (part.fieldname === 'shareLocation') choices.locationShared = shareLocationChoice(part.value);
+        continue;
+      }
       if (part.fieldname !== 'file') {
         part.file.resume();
         throw new AppError('validation_failed', 'Send the image in a field named "file".', {
@@ -93,7 +105,7 @@ async function receiveFiles(
     throw new AppError('validation_failed', 'Attach an image in a field named "file".', {
       details: [{ field: 'file', problem: 'is required' }],
     });
-  return stored;
+  return { stored, choices };
 }
 
 export function photosRoutes(
@@ -146,8 +158,8 @@ export function photosRoutes(
       const viewer = await auth.requireUser(request, reply);
       try {
         const event = await startUpload(request, viewer);
-        const [upload] = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
-        return reply.code(202).send({ photo: await upload!.commit() });
+        const { stored, choices } = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
+        return reply.code(202).send({ photo: await stored[0]!.commit(choices) });
       } catch (error) {
         closeAfterRefusal(request, reply, error);
         throw error;
@@ -234,9 +246,9 @@ export function photosRoutes(
     let uploaded: PhotoJson[];
     try {
       const event = await startUpload(request, viewer);
-      const stored = await receiveFiles(request, photos, event, viewer, { multiple: true, maxBytes: deps.maxUploadBytes });
+      const { stored, choices } = await receiveFiles(request, photos, event, viewer, { multiple: true, maxBytes: deps.maxUploadBytes });
       uploaded = [];
-      for (const upload of stored) uploaded.push(await upload.commit());
+      for (const upload of stored) uploaded.push(await upload.commit(choices));
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       closeAfterRefusal(request, reply, error);

@@ -18,10 +18,13 @@ export const PhotoSchema = Type.Object({
   takenAt: Type.Union([Timestamp, Type.Null()]),
   thumbnailUrl: Url,
   url: Type.Union([Type.String({ format: 'uri' }), Type.Null()], {
-    description: 'The original, as uploaded: always signed and expiring. Null until ready.',
+    description: 'The original, as uploaded but without its location unless locationShared: always signed and expiring. Null until ready.',
   }),
   displayUrl: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'A 1600 px rendition for viewing in a page.' }),
   failureReason: Type.Union([Type.String(), Type.Null()]),
+  locationShared: Type.Boolean({
+    description: 'The uploader chose to share where it was taken: `url` (the original) keeps its location. Otherwise it is removed.',
+  }),
   createdAt: Timestamp,
 });
 
@@ -37,6 +40,13 @@ export const UploadBody = {
         required: ['file'],
         properties: {
           file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'JPEG, PNG, WebP, AVIF or GIF.' },
+          shareLocation: {
+            type: 'string',
+            enum: ['true', 'false'],
+            default: 'false',
+            description:
+              'Whether the original keeps where it was taken (EXIF GPS, XMP position and place names) for everyone who may download it. Removed unless "true".',
+          },
         },
       },
     },

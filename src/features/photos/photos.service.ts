@@ -44,7 +44,15 @@ export interface PhotoJson {
   /** A 1600 px rendition for viewing in a page. */
   displayUrl: string | null;
   failureReason: string | null;
+  /** The uploader chose to share where it was taken: the original keeps its location (decision 0037). */
+  locationShared: boolean;
   createdAt: string;
+}
+
+/** What the uploader chooses for the files of one upload. */
+export interface UploadChoices {
+  /** Keep where the photos were taken in their originals, for everyone who may download them; off unless chosen. */
+  locationShared: boolean;
 }
 
 export interface PhotoUploadedData {
@@ -119,6 +127,7 @@ export function createPhotosService(deps: {
         url: url ?? null,
         displayUrl: displayUrl ?? null,
         failureReason: row.status === 'failed' ? row.failure_reason : null,
+        locationShared: row.location_shared,
         createdAt: row.created_at.toISOString(),
       };
     });
@@ -179,7 +188,7 @@ export function createPhotosService(deps: {
       event: EventRow,
       viewer: Viewer & { name?: string },
       file: IncomingFile,
-    ): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(): Promise<PhotoJson> }> {
+    ): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(choices?: UploadChoices): Promise<PhotoJson> }> {
       const { head, rest } = await readHead(file.stream, SNIFF_BYTES);
       if (head.length === 0) {
         rest.destroy();
@@ -224,12 +233,13 @@ export function createPhotosService(deps: {
         orientation: null,
         taken_at: null,
         failure_reason: null,
+        location_shared: false,
         created_at: new Date(),
       };
       return {
         row,
         discard: () => deps.storage.delete(key),
-        commit: async () => {
+        commit: async (choices = { locationShared: false }) => {
           try {
             const inserted = await transaction(deps.db, async (tx) => {
               const photo = await repo.insert(tx, {
@@ -239,6 +249,7 @@ export function createPhotosService(deps: {
                 contentType: type,
                 bytes: stored.bytes,
                 sha256: stored.sha256,
+                locationShared: choices.locationShared,
               });
               const data: PhotoUploadedData = { photoId: photo.id, key, contentType: type, bytes: stored.bytes };
               await deps.dispatcher.emit('photoUploaded', newCloudEvent(PHOTO_UPLOADED_EVENT_TYPE, deps.source, data), tx);
@@ -248,7 +259,7 @@ export function createPhotosService(deps: {
                   actorId: viewer.id,
                   subjectType: 'photo',
                   subjectId: photo.id,
-                  metadata: { eventId: event.id, bytes: stored.bytes },
+                  metadata: { eventId: event.id, bytes: stored.bytes, locationShared: choices.locationShared },
                 },
                 tx,
               );

@@ -142,6 +142,8 @@ export interface PhotosTable {
   orientation: number | null;
   taken_at: Date | null;
   failure_reason: string | null;
+  /** The uploader chose to share where it was taken: the original keeps its location (decision 0037). */
+  location_shared: Generated<boolean>;
   created_at: CreatedAt;
   ready_at: Date | null;
 }

@@ -110,6 +110,15 @@ export function gallerySection(options: {
               />
               <span class="hint" id="photo-hint">JPEG, PNG, WebP, AVIF or GIF, up to ${options.maxUploadMiB} MiB each.</span>
             </div>
+            <div class="field">
+              <label
+                ><input name="shareLocation" type="checkbox" value="true" aria-describedby="photo-location-hint" /> Share where these
+                photos were taken</label
+              >
+              <span class="hint" id="photo-location-hint"
+                >Unticked, the location is removed from the files before anyone else can see them.</span
+              >
+            </div>
             <div class="actions"><button type="submit">Upload</button></div>
             <ul class="uploads" data-upload-list aria-live="polite"></ul>
           </form>`
