@@ -1,6 +1,7 @@
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
-import type { EventsService, Viewer } from '../events/events.service.js';
+import type { Viewer } from '../accounts/accounts.types.js';
+import type { EventsService } from '../events/events.service.js';
 import { sql } from 'kysely';
 import type { Booker, BookingsRepository, BookingRow } from './bookings.repository.js';
 import type { AuditRecorder } from '../audit/audit.service.js';

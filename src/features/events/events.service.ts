@@ -9,12 +9,8 @@ import type { Reads } from '../../platform/http/read-routing.js';
 import type { Executor } from '../../platform/db/pool.js';
 import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
+import type { Viewer } from '../accounts/accounts.types.js';
 import { normalizeTimeZone } from './time-zones.js';
-
-export interface Viewer {
-  id: string;
-  role: 'user' | 'admin';
-}
 
 export interface EventJson {
   id: string;

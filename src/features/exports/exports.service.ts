@@ -6,7 +6,8 @@ import type { Db } from '../../platform/db/pool.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
-import type { EventsService, Viewer } from '../events/events.service.js';
+import type { Viewer } from '../accounts/accounts.types.js';
+import type { EventsService } from '../events/events.service.js';
 import type { ExportRow, ExportsRepository } from './exports.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 

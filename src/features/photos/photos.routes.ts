@@ -11,7 +11,7 @@ import type { Auth } from '../accounts/auth.service.js';
 import { EventParams } from '../events/events.schema.js';
 import type { EventRow } from '../events/events.repository.js';
 import { eventPageTags, keepOutOfIndex } from '../events/events.routes.js';
-import type { Viewer } from '../events/events.service.js';
+import type { Viewer } from '../accounts/accounts.types.js';
 import type { PhotoJson, PhotosService, UploadChoices } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
 import { ACCESS, errorResponses, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';

@@ -12,7 +12,8 @@ import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../platform/storage/storage.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { EventRow } from '../events/events.repository.js';
-import { type EventsService, isOwnerOrAdmin, type Viewer } from '../events/events.service.js';
+import type { Viewer } from '../accounts/accounts.types.js';
+import { type EventsService, isOwnerOrAdmin } from '../events/events.service.js';
 import {
   IMAGE_TYPES,
   ImageCompletenessCheck,
