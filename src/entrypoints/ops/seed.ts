@@ -11,7 +11,7 @@ import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { AppError } from '../../platform/http/errors.js';
 import { createAccountsRepository } from '../../features/accounts/accounts.repository.js';
 import type { PublicUser } from '../../features/accounts/accounts.service.js';
-import type { EventRow } from '../../features/events/events.repository.js';
+import type { EventRow } from '../../features/events/events.types.js';
 import type { Viewer } from '../../features/accounts/accounts.types.js';
 import { FLAGS } from '../../features/flags/flags.service.js';
 import { signedInBooker } from '../../features/bookings/bookings.service.js';

@@ -1,9 +1,8 @@
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
-import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
+import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.service.js';
-import { EventParams } from '../events/events.schema.js';
 import { signedInBooker, type BookingsService } from './bookings.service.js';
 import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';
 
@@ -19,7 +18,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
           'Confirmed bookings never exceed the capacity. 200 with the existing booking when you already have one; 409 booking_closed once the event has started.',
         tags: ['bookings'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         response: { 201: BookingEnvelope, 200: BookingEnvelope, ...errorResponses('not_found', 'event_full', 'booking_closed') },
       },
     },
@@ -37,7 +36,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
         summary: 'Cancel your booking',
         tags: ['bookings'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         response: { 204: NoContent, ...errorResponses('not_found', 'booking_closed') },
       },
     },
@@ -55,7 +54,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
         summary: "An event's bookings (owner or admin)",
         tags: ['bookings'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         querystring: PageQuery,
         response: { 200: PageOf(EventBooking), ...errorResponses('not_found', 'forbidden', 'invalid_cursor') },
       },
@@ -84,7 +83,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
   );
 
   // Forms on the event page.
-  app.post('/events/:id/book', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/book', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
     try {
@@ -98,7 +97,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
     return reply.redirect(`/events/${request.params.id}?notice=booked`, 303);
   });
 
-  app.post('/events/:id/cancel', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/cancel', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
     try {
       await bookings.cancel(request.params.id, viewer);

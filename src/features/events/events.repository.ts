@@ -2,24 +2,7 @@ import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Database, Visibility } from '../../platform/db/schema.js';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import { transaction } from '../../platform/db/transaction.js';
-
-export interface EventRow {
-  id: string;
-  slug: string;
-  title: string;
-  description: string;
-  venue: string;
-  starts_at: Date;
-  ends_at: Date | null;
-  capacity: number | null;
-  visibility: Visibility;
-  time_zone: string;
-  owner_id: string;
-  owner_name: string;
-  booked_count: number;
-  created_at: Date;
-  updated_at: Date;
-}
+import type { EventRow } from './events.types.js';
 
 export interface EventFields {
   title: string;

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SafeHtml } from '../../platform/http/html.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
-import type { EventRow } from './events.repository.js';
+import type { EventRow } from './events.types.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError, ERRORS } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
@@ -14,9 +14,9 @@ import type { Auth } from '../accounts/auth.service.js';
 import type { BookingsService } from '../bookings/bookings.service.js';
 import { FLAGS, type FlagsService } from '../flags/flags.service.js';
 import type { TSchema } from 'typebox';
-import { ACCESS, errorResponses, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
+import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import { type FormProblems, problemsFrom } from '../../ui/forms.js';
-import { CreateEventBody, EventParams, EventSchema, UpdateEventBody } from './events.schema.js';
+import { CreateEventBody, EventSchema, UpdateEventBody } from './events.schema.js';
 import { EVENT_ERRORS_BY_CODE, EVENT_FIELD_MESSAGES, type EventFormBody, readEventForm, type ReadEventForm } from './event-form.js';
 import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
 import { type EventFormState, eventFormPage, eventPage, homePage } from './views/event-pages.js';
@@ -136,7 +136,7 @@ export function eventsRoutes(
         description: 'A private event is 404 to anyone who neither owns it nor has booked it.',
         tags: ['events'],
         security: ACCESS.anyoneOrSignedIn,
-        params: EventParams,
+        params: IdParams,
         response: { 200: EventSchema, ...errorResponses('not_found') },
       },
     },
@@ -153,7 +153,7 @@ export function eventsRoutes(
         summary: 'Change an event (owner or admin)',
         tags: ['events'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         body: UpdateEventBody,
         response: { 200: EventSchema, ...errorResponses('not_found', 'forbidden', 'capacity_below_bookings') },
       },
@@ -171,7 +171,7 @@ export function eventsRoutes(
         summary: 'Delete an event with its bookings and photos (owner or admin)',
         tags: ['events'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         response: { 204: NoContent, ...errorResponses('not_found', 'forbidden') },
       },
     },
@@ -222,7 +222,7 @@ export function eventsRoutes(
     }
   });
 
-  app.get('/events/:id', { schema: { params: EventParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
+  app.get('/events/:id', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     const event = await events.getVisible(request.params.id, viewer, reads(request));
     const canManage = isOwnerOrAdmin(event, viewer);
@@ -258,7 +258,7 @@ export function eventsRoutes(
   // "Add to calendar": the event as an iCalendar file, for whoever may see the event (404 to others, as its page).
   app.get(
     '/events/:id/calendar.ics',
-    { schema: { params: EventParams }, config: { publicPage: eventPageTags } },
+    { schema: { params: IdParams }, config: { publicPage: eventPageTags } },
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
       const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
@@ -271,14 +271,14 @@ export function eventsRoutes(
     },
   );
 
-  app.get('/events/:id/edit', { schema: { params: EventParams } }, async (request, reply) => {
+  app.get('/events/:id/edit', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}/edit`);
     const event = await events.getManageable(request.params.id, viewer);
     return sendHtml(reply, eventFormPage({ viewer, event: toEventJson(event), defaultTimeZone: events.defaultTimeZone }));
   });
 
-  app.post('/events/:id/edit', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/edit', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
     const form = (request.body ?? {}) as EventFormBody;
     const current = toEventJson(await events.getManageable(request.params.id, viewer));
@@ -301,7 +301,7 @@ export function eventsRoutes(
     }
   });
 
-  app.post('/events/:id/delete', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/delete', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
     await events.delete(request.params.id, viewer);
     return reply.redirect('/me?notice=event-deleted', 303);

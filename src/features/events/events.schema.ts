@@ -39,8 +39,6 @@ export const UpdateEventBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const EventParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
-
 export const EventSchema = Type.Object({
   id: Id,
   slug: Type.String(),

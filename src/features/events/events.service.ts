@@ -7,7 +7,8 @@ import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages
 import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import type { Executor } from '../../platform/db/pool.js';
-import type { EventFields, EventRow, EventsRepository } from './events.repository.js';
+import type { EventFields, EventsRepository } from './events.repository.js';
+import type { EventRow } from './events.types.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import { normalizeTimeZone } from './time-zones.js';

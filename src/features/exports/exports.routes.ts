@@ -2,10 +2,9 @@ import type { FastifyReply } from 'fastify';
 import { AppError } from '../../platform/http/errors.js';
 import type { App } from '../../platform/http/server.js';
 import type { Auth } from '../accounts/auth.service.js';
-import { EventParams } from '../events/events.schema.js';
 import type { ExportsService } from './exports.service.js';
 import { ExportEnvelope, ExportParams } from './exports.schema.js';
-import { ACCESS, errorResponses } from '../../platform/http/api-schema.js';
+import { ACCESS, errorResponses, IdParams } from '../../platform/http/api-schema.js';
 
 export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: Auth }): void {
   const { exports, auth } = deps;
@@ -17,7 +16,7 @@ export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: A
         summary: "Export an event: its details, bookings and photos' originals (owner or admin)",
         tags: ['exports'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         response: { 202: ExportEnvelope, ...errorResponses('not_found', 'forbidden', 'rate_limited') },
       },
     },
@@ -77,7 +76,7 @@ export function exportsRoutes(app: App, deps: { exports: ExportsService; auth: A
     return afterFormRequest(reply, exports.requestOwnExport(viewer));
   });
 
-  app.post('/events/:id/exports', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/exports', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
     return afterFormRequest(reply, exports.requestEventExport(request.params.id, viewer));
   });

@@ -8,13 +8,12 @@ import { lingerOnClose } from '../../platform/http/lingering-close.js';
 import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.service.js';
-import { EventParams } from '../events/events.schema.js';
-import type { EventRow } from '../events/events.repository.js';
+import type { EventRow } from '../events/events.types.js';
 import { eventPageTags, keepOutOfIndex } from '../events/events.routes.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import type { PhotoJson, PhotosService, UploadChoices } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
-import { ACCESS, errorResponses, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
+import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
 import { viewerPage } from './views/viewer.js';
 
 const ViewerParams = Type.Object({ id: Type.String({ maxLength: 64 }), photoId: Type.String({ maxLength: 64 }) });
@@ -146,7 +145,7 @@ export function photosRoutes(
         description: 'One image in a multipart field named `file`; it is processed in the background.',
         tags: ['photos'],
         security: ACCESS.signedIn,
-        params: EventParams,
+        params: IdParams,
         [REQUEST_BODY_KEY]: UploadBody,
         response: {
           202: PhotoEnvelope,
@@ -174,7 +173,7 @@ export function photosRoutes(
         summary: "An event's ready photos, newest first",
         tags: ['photos'],
         security: ACCESS.anyoneOrSignedIn,
-        params: EventParams,
+        params: IdParams,
         querystring: PageQuery,
         response: { 200: PageOf(PhotoSchema), ...errorResponses('not_found', 'invalid_cursor') },
       },
@@ -240,7 +239,7 @@ export function photosRoutes(
   );
 
   // Forms: several files at once without JavaScript; the script adds progress bars.
-  app.post('/events/:id/photos', { schema: { params: EventParams } }, async (request, reply) => {
+  app.post('/events/:id/photos', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
     let uploaded: PhotoJson[];

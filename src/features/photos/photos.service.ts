@@ -11,7 +11,7 @@ import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../platform/storage/storage.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
-import type { EventRow } from '../events/events.repository.js';
+import type { EventRow } from '../events/events.types.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import { type EventsService, isOwnerOrAdmin } from '../events/events.service.js';
 import {

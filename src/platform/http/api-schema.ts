@@ -156,5 +156,7 @@ export const PageQuery = Type.Object(PAGE_QUERY);
 export const Timestamp = Type.String({ format: 'date-time' });
 /** An id the API handed out: opaque to clients. */
 export const Id = Type.String({ description: 'Opaque id.' });
+/** A path's `:id` (an event's id or slug, a job's id), bounded before any lookup. */
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 /** An answer without a body (204). */
 export const NoContent = Type.Unsafe<void>({ type: 'null', description: 'No content.' });

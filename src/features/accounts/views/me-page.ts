@@ -1,6 +1,6 @@
 import { html } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
-import type { EventRow } from '../../events/events.repository.js';
+import type { EventRow } from '../../events/events.types.js';
 import { eventTimeTag, timeTag } from '../../../ui/format.js';
 import type { ExportJson } from '../../exports/exports.service.js';
 
