@@ -1,11 +1,10 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { SafeHtml } from '../../platform/http/html.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.types.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError, ERRORS } from '../../platform/http/errors.js';
 import { cacheFor } from '../../platform/http/cache-control.js';
-import { PAGE_TAGS } from '../../platform/http/public-pages.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
@@ -18,7 +17,15 @@ import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery } from '
 import { type FormProblems, problemsFrom } from '../../ui/forms.js';
 import { CreateEventBody, EventSchema, UpdateEventBody } from './events.schema.js';
 import { EVENT_ERRORS_BY_CODE, EVENT_FIELD_MESSAGES, type EventFormBody, readEventForm, type ReadEventForm } from './event-form.js';
-import { type EventInput, type EventsService, isOwnerOrAdmin, toEventJson } from './events.service.js';
+import {
+  EVENT_PAGES,
+  type EventInput,
+  type EventsService,
+  eventPageTags,
+  isOwnerOrAdmin,
+  keepOutOfIndex,
+  toEventJson,
+} from './events.service.js';
 import { type EventFormState, eventFormPage, eventPage, homePage } from './views/event-pages.js';
 import { calendarFile } from './calendar.js';
 import { calendarEntry } from './calendar-links.js';
@@ -56,8 +63,7 @@ const UPLOAD_PROBLEMS: Record<string, string> = {
 };
 
 /** What an anonymous copy of a page shows, for the public page cache: one event (its page, its gallery), or the lists. */
-export const eventPageTags = (request: FastifyRequest) => [PAGE_TAGS.event((request.params as { id: string }).id)];
-const listPageTags = () => [PAGE_TAGS.lists];
+const listPageTags = () => [EVENT_PAGES.lists];
 
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
@@ -70,11 +76,6 @@ export type EventPageSections = (
   /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
   viewerBooked: Promise<boolean>,
 ) => Promise<{ body: SafeHtml; previewImage?: LinkPreview['image'] }>;
-
-/** Unlisted and private events stay out of search engines, whatever the format (the page's meta tag covers HTML only). */
-export function keepOutOfIndex(reply: FastifyReply, event: Pick<EventRow, 'visibility'>): void {
-  if (event.visibility !== 'public') reply.header('x-robots-tag', 'noindex');
-}
 
 export function eventsRoutes(
   app: App,
@@ -256,20 +257,16 @@ export function eventsRoutes(
   });
 
   // "Add to calendar": the event as an iCalendar file, for whoever may see the event (404 to others, as its page).
-  app.get(
-    '/events/:id/calendar.ics',
-    { schema: { params: IdParams }, config: { publicPage: eventPageTags } },
-    async (request, reply) => {
-      const viewer = await auth.currentUser(request, reply);
-      const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
-      cacheFor(reply, !viewer && event.visibility === 'public');
-      keepOutOfIndex(reply, event);
-      return reply
-        .type('text/calendar; charset=utf-8')
-        .header('content-disposition', attachmentDisposition(`${event.slug}.ics`))
-        .send(calendarFile('PUBLISH', calendarEntry(event, deps.publicUrl)));
-    },
-  );
+  app.get('/events/:id/calendar.ics', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
+    const viewer = await auth.currentUser(request, reply);
+    const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
+    cacheFor(reply, !viewer && event.visibility === 'public');
+    keepOutOfIndex(reply, event);
+    return reply
+      .type('text/calendar; charset=utf-8')
+      .header('content-disposition', attachmentDisposition(`${event.slug}.ics`))
+      .send(calendarFile('PUBLISH', calendarEntry(event, deps.publicUrl)));
+  });
 
   app.get('/events/:id/edit', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);

@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import { AppError } from '../../platform/http/errors.js';
 import { parseInstant } from '../../platform/http/validation.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Visibility } from '../../platform/db/schema.js';
-import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
+import type { ContentChanges } from '../../platform/http/public-pages.js';
 import type { Cache } from '../../platform/cache/index.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import type { Executor } from '../../platform/db/pool.js';
@@ -12,6 +13,22 @@ import type { EventRow } from './events.types.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import { normalizeTimeZone } from './time-zones.js';
+
+/** The public page cache's tags (platform/http/public-pages) for what events show; photos change an event's page too. */
+export const EVENT_PAGES = {
+  /** An event's page, its gallery and its photos' viewer pages. */
+  event: (eventId: string) => `event:${eventId}`,
+  /** The public lists: the home page and GET /api/v1/events. */
+  lists: 'lists',
+} as const;
+
+/** The tags of a page at /events/:id... (a route's `publicPage`). */
+export const eventPageTags = (request: { params: unknown }) => [EVENT_PAGES.event((request.params as { id: string }).id)];
+
+/** Unlisted and private events stay out of search engines, whatever the format (the page's meta tag covers HTML only). */
+export function keepOutOfIndex(reply: Pick<FastifyReply, 'header'>, event: Pick<EventRow, 'visibility'>): void {
+  if (event.visibility !== 'public') reply.header('x-robots-tag', 'noindex');
+}
 
 export interface EventJson {
   id: string;
@@ -169,7 +186,7 @@ export function createEventsService(deps: {
   /** After a write: the event's cached copy, the public list, the counters and the pages showing them may all have changed. */
   async function invalidate(eventId?: string): Promise<void> {
     await cache.delete(...(eventId ? [CACHE_KEYS.event(eventId)] : []), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
-    await pages.announce(...(eventId ? [PAGE_TAGS.event(eventId)] : []), PAGE_TAGS.lists);
+    await pages.announce(...(eventId ? [EVENT_PAGES.event(eventId)] : []), EVENT_PAGES.lists);
   }
 
   /**
@@ -180,7 +197,7 @@ export function createEventsService(deps: {
    */
   async function bookingsChanged(eventId: string): Promise<void> {
     await cache.delete(CACHE_KEYS.event(eventId), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
-    await pages.announce(PAGE_TAGS.event(eventId));
+    await pages.announce(EVENT_PAGES.event(eventId));
   }
 
   /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */

@@ -4,7 +4,7 @@
 // Counts, not times: docs/decisions/0013-read-paths.md.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatform } from '../../app.js';
-import { PAGE_TAGS } from '../../platform/http/public-pages.js';
+import { EVENT_PAGES } from './events.service.js';
 import { eventually, startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { recordStatements } from '../../../tests/support/statements.js';
@@ -200,7 +200,7 @@ describe('public page cache', () => {
     // A real second process's platform (its own bus connection), as the worker that marks a photo ready.
     const worker = await createPlatform(t.config, 'worker');
     try {
-      await worker.pages.announce(PAGE_TAGS.event(eventId));
+      await worker.pages.announce(EVENT_PAGES.event(eventId));
       await eventually(async () => ((await gallery()).length === 1 ? true : undefined), 10_000, 'the new photo in the anonymous gallery');
     } finally {
       await worker.close();

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import sharp from 'sharp';
 import type { JobHandler } from '../../platform/queue/index.js';
 import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
-import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
+import type { ContentChanges } from '../../platform/http/public-pages.js';
+import { EVENT_PAGES } from '../events/events.service.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
 import type { PhotosRepository } from './photos.repository.js';
@@ -68,7 +69,7 @@ export function processPhotoJob(deps: {
       await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
       const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
       if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
-      else await deps.pages.announce(PAGE_TAGS.event(photo.event_id)); // it joins the event's gallery
+      else await deps.pages.announce(EVENT_PAGES.event(photo.event_id)); // it joins the event's gallery
     } catch (error) {
       const permanent = error instanceof UnreadableImageError;
       if (permanent || job.attempt >= PROCESS_PHOTO_ATTEMPTS) {

@@ -9,7 +9,7 @@ import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import type { Auth } from '../accounts/auth.service.js';
 import type { EventRow } from '../events/events.types.js';
-import { eventPageTags, keepOutOfIndex } from '../events/events.routes.js';
+import { eventPageTags, keepOutOfIndex } from '../events/events.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import type { PhotoJson, PhotosService, UploadChoices } from './photos.service.js';
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';

@@ -4,7 +4,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Db } from '../../platform/db/pool.js';
-import { type ContentChanges, PAGE_TAGS } from '../../platform/http/public-pages.js';
+import type { ContentChanges } from '../../platform/http/public-pages.js';
 import type { Reads } from '../../platform/http/read-routing.js';
 import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
@@ -13,7 +13,7 @@ import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../pla
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { EventRow } from '../events/events.types.js';
 import type { Viewer } from '../accounts/accounts.types.js';
-import { type EventsService, isOwnerOrAdmin } from '../events/events.service.js';
+import { EVENT_PAGES, type EventsService, isOwnerOrAdmin } from '../events/events.service.js';
 import {
   IMAGE_TYPES,
   ImageCompletenessCheck,
@@ -351,7 +351,7 @@ export function createPhotosService(deps: {
         return row;
       });
       if (!deleted) return;
-      await deps.pages.announce(PAGE_TAGS.event(event.id));
+      await deps.pages.announce(EVENT_PAGES.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
   };

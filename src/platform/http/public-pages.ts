@@ -19,12 +19,11 @@ import type { App } from './server.js';
 
 export const PUBLIC_PAGES_CHANNEL = 'epu_public_pages';
 
-/** Tags name what a cached response shows; a change announces the tags it affects. */
+/**
+ * Tags name what a cached response shows; a change announces the tags it affects.
+ * Features name their own pages' tags (events: EVENT_PAGES); this one means every page.
+ */
 export const PAGE_TAGS = {
-  /** An event's page and gallery. */
-  event: (eventId: string) => `event:${eventId}`,
-  /** The public lists: the home page and GET /api/v1/events. */
-  lists: 'lists',
   /** Everything (say, a deleted account's events and photos, or a flag change). */
   all: '*',
 } as const;
