@@ -341,7 +341,7 @@ export function createServices(platform: Platform): Services {
     backups: createBackups(platform),
     stats,
     integrity: createIntegrity(platform),
-    retention: createRetention(platform, audit),
+    retention: createRetention(platform, { audit, exports, photos }),
   };
 }
 
@@ -356,13 +356,13 @@ function createIntegrity(platform: Platform): IntegrityService {
   return createIntegrityService({ repo: createIntegrityRepository(platform.db), storage: platform.storage, logger: platform.logger });
 }
 
-function createRetention(platform: Platform, audit: AuditService): RetentionService {
+function createRetention(platform: Platform, { audit, exports, photos }: Pick<Services, 'audit' | 'exports' | 'photos'>): RetentionService {
   const { db } = platform;
   return createRetentionService({
     db,
     repo: createRetentionRepository(db),
-    exportsRepo: createExportsRepository(db),
-    photosRepo: createPhotosRepository(db),
+    exports,
+    photos,
     queue: platform.queue,
     storage: platform.storage,
     audit,
@@ -396,7 +396,7 @@ export const SCHEDULES: Record<string, string> = {
 };
 
 /** Every job the worker runs, by name. */
-export function createJobHandlers(platform: Platform): Record<string, JobHandler> {
+export function createJobHandlers(platform: Platform, services = createServices(platform)): Record<string, JobHandler> {
   const { db, config, logger, storage } = platform;
   let functionHandlers: Record<FunctionName, EpuFunction<any>> | undefined;
   const invoker = createFunctionsInvoker({
@@ -412,17 +412,17 @@ export function createJobHandlers(platform: Platform): Record<string, JobHandler
     [REMOVE_LOCATION_JOB]: removeLocationJob({ repo: photosRepo, storage, logger }),
     [BUILD_EXPORT_JOB]: buildExportJob({
       repo: createExportsRepository(db),
-      events: createEventsRepository(db),
-      photos: photosRepo,
+      events: services.events,
+      photos: services.photos,
       storage,
       exportHours: config.retention.exportHours,
       logger,
     }),
-    [BACKUP_CREATE_JOB]: createBackupJob({ backups: createBackups(platform), logger }),
-    [BACKUP_COPY_JOB]: createBackupCopyJob({ backups: createBackups(platform), logger }),
+    [BACKUP_CREATE_JOB]: createBackupJob({ backups: services.backups, logger }),
+    [BACKUP_COPY_JOB]: createBackupCopyJob({ backups: services.backups, logger }),
     [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: createStatsRepository(db), logger }),
-    [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: createIntegrity(platform), metrics: platform.metrics, logger }),
-    [RETENTION_SWEEP_JOB]: retentionSweepJob(createRetention(platform, createAudit(platform))),
+    [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: platform.metrics, logger }),
+    [RETENTION_SWEEP_JOB]: retentionSweepJob(services.retention),
   };
   // Each run continues the trace of the request that enqueued it.
   return Object.fromEntries(

@@ -12,10 +12,11 @@ export async function runWorker(config: Config): Promise<void> {
   const logger = createRootLogger(config, 'worker');
   const platform = await createPlatform(config, 'worker', logger);
   await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const services = createServices(platform);
   const worker = createWorker({
     queue: platform.queue,
     pool: platform.pool,
-    handlers: createJobHandlers(platform),
+    handlers: createJobHandlers(platform, services),
     concurrency: config.workerConcurrency,
     logger,
     onJobFinished: (info) => platform.metrics.jobFinished(info),
@@ -39,7 +40,7 @@ export async function runWorker(config: Config): Promise<void> {
     health,
   });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
-  const { backups, integrity } = createServices(platform);
+  const { backups, integrity } = services;
   collectDataSafety(
     {
       lastBackupAt: backups.lastBackupAt,

@@ -297,7 +297,9 @@ export function createEventsService(deps: {
     },
 
     isAttendee: (eventId: string, userId: string) => repo.hasConfirmedBooking(eventId, userId),
-    listOwnedBy: (ownerId: string) => repo.listOwnedBy(ownerId, 50),
+    listOwnedBy: (ownerId: string, limit = 50) => repo.listOwnedBy(ownerId, limit),
+    /** Without a visibility check: for jobs carrying out a request that was checked when it was made (exports). */
+    findById: (id: string) => repo.findById(id),
     counters(reads?: Reads) {
       const load = () => repo.counters(new Date(), reads?.db);
       return reads?.cacheable ? cache.wrap(CACHE_KEYS.homeCounters, ttl, load) : load();

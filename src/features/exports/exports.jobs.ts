@@ -4,10 +4,8 @@ import { PRIVATE } from '../../platform/http/cache-control.js';
 import type { JobHandler } from '../../platform/queue/index.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
-import type { EventsRepository } from '../events/events.repository.js';
-import { toEventJson } from '../events/events.service.js';
-import type { PhotoRow, PhotosRepository } from '../photos/photos.repository.js';
-import { IMAGE_TYPES, type ImageType } from '../photos/image-check.js';
+import { type EventsService, toEventJson } from '../events/events.service.js';
+import type { PhotosService } from '../photos/photos.service.js';
 import type { ExportsRepository } from './exports.repository.js';
 import { BUILD_EXPORT_ATTEMPTS } from './exports.service.js';
 
@@ -22,12 +20,11 @@ export function toCsv(header: string[], rows: unknown[][]): string {
   return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
-function addOriginals(zip: yazl.ZipFile, storage: ObjectStorage, photos: PhotoRow[]): void {
-  for (const photo of photos) {
-    const ext = IMAGE_TYPES[photo.content_type as ImageType] ?? 'bin';
+function addOriginals(zip: yazl.ZipFile, storage: ObjectStorage, originals: { name: string; key: string }[]): void {
+  for (const original of originals) {
     // Opened one at a time as the zip is written: memory and connections stay flat.
-    zip.addReadStreamLazy(`photos/${photo.id}.${ext}`, { compress: false }, (callback) => {
-      storage.get(photo.original_key).then(
+    zip.addReadStreamLazy(`photos/${original.name}`, { compress: false }, (callback) => {
+      storage.get(original.key).then(
         (object) => callback(null, object?.body ?? Readable.from([])),
         (error: Error) => callback(error, undefined as never),
       );
@@ -44,8 +41,8 @@ const json = (value: unknown) => Buffer.from(JSON.stringify(value, null, 2) + '\
  */
 export function buildExportJob(deps: {
   repo: ExportsRepository;
-  events: EventsRepository;
-  photos: PhotosRepository;
+  events: Pick<EventsService, 'findById' | 'listOwnedBy'>;
+  photos: Pick<PhotosService, 'originals'>;
   storage: ObjectStorage;
   exportHours: number;
   logger: Logger;
@@ -71,7 +68,7 @@ export function buildExportJob(deps: {
           ),
           'bookings.csv',
         );
-        addOriginals(zip, deps.storage, await deps.photos.listByEvent(event.id));
+        addOriginals(zip, deps.storage, await deps.photos.originals({ eventId: event.id }));
       } else {
         const user = await deps.repo.user(row.requester_id!);
         if (!user) throw new Error('the account no longer exists');
@@ -90,7 +87,7 @@ export function buildExportJob(deps: {
           'bookings.csv',
         );
         zip.addBuffer(json((await deps.events.listOwnedBy(user.id, 10_000)).map(toEventJson)), 'events.json');
-        addOriginals(zip, deps.storage, await deps.photos.listByUploader(user.id));
+        addOriginals(zip, deps.storage, await deps.photos.originals({ uploaderId: user.id }));
       }
       zip.end();
       const key = newObjectKey('exports', 'zip');

@@ -14,6 +14,7 @@ import { transaction } from '../../platform/db/transaction.js';
 export const BUILD_EXPORT_JOB = 'exports.build';
 export const BUILD_EXPORT_ATTEMPTS = 3;
 const MAX_LINK_SECONDS = 7 * 86_400;
+const EXPIRED_BATCH = 100;
 
 export interface ExportJson {
   id: string;
@@ -103,6 +104,20 @@ export function createExportsService(deps: {
 
     async listMine(viewer: Viewer): Promise<ExportJson[]> {
       return Promise.all((await repo.listForRequester(viewer.id, 20)).map(toJson));
+    },
+
+    /** Expired archives (retention): the object goes, then the key, so a failed delete is retried next sweep. */
+    async deleteExpired(now: Date): Promise<number> {
+      let removed = 0;
+      for (;;) {
+        const expired = await repo.listExpired(now, EXPIRED_BATCH);
+        for (const row of expired) {
+          await deps.storage.delete(row.object_key!);
+          await repo.clearObject(row.id);
+          removed++;
+        }
+        if (expired.length < EXPIRED_BATCH) return removed;
+      }
     },
   };
 }

@@ -278,7 +278,7 @@ export function createPhotosService(deps: {
     async get(photoId: string, viewer: Viewer | null): Promise<PhotoJson> {
       const { photo, event } = await getVisible(photoId, viewer);
       // Photos still processing or failed are seen only by those who may manage them.
-      if (photo.status !== 'ready' && !(viewer && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer)))) {
+      if (photo.status !== 'ready' && !managesPhoto(photo, event, viewer)) {
         throw new AppError('not_found', 'No such photo.');
       }
       return toJson(photo, event);
@@ -307,14 +307,14 @@ export function createPhotosService(deps: {
     /**
      * What the photo viewer shows: a ready photo of the event, its neighbours in
      * gallery order, and a download under a readable file name: the original for
-     * those who may have it (mayHaveOriginal), else the display rendition, which
+     * those who may have it (managesPhoto), else the display rendition, which
      * carries no metadata.
      */
     async inViewer(eventId: string, photoId: string, viewer: Viewer | null, reads?: Reads): Promise<ViewerPhoto> {
       const event = await events.getVisible(eventId, viewer, reads);
       const row = isUuid(photoId) ? await repo.findInViewer(event.id, photoId, reads?.db) : undefined;
       if (!row) throw new AppError('not_found', 'No such photo.');
-      const original = mayHaveOriginal(row, event, viewer);
+      const original = managesPhoto(row, event, viewer);
       const name = downloadName(event, row, original);
       const [photo, downloadUrl] = await Promise.all([
         toJson(row, event),
@@ -331,14 +331,14 @@ export function createPhotosService(deps: {
         position: row.newer_count + 1,
         total: row.ready_count,
         download: { url: downloadUrl, name, original },
-        canDelete: Boolean(viewer && (row.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer))),
+        canDelete: managesPhoto(row, event, viewer),
       };
     },
 
     /** Uploader, event owner or admin; the row goes first, then its objects. */
     async delete(photoId: string, viewer: Viewer): Promise<void> {
       const { photo, event } = await getVisible(photoId, viewer);
-      if (photo.uploader_id !== viewer.id && !isOwnerOrAdmin(event, viewer))
+      if (!managesPhoto(photo, event, viewer))
         throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
       // The row and its audit entry commit together; the objects go after.
       const deleted = await transaction(deps.db, async (tx) => {
@@ -354,6 +354,18 @@ export function createPhotosService(deps: {
       await deps.pages.announce(EVENT_PAGES.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
+
+    /** The originals an export carries (an event's photos, or a user's uploads): a file name each and where it is stored. */
+    async originals(of: { eventId: string } | { uploaderId: string }): Promise<{ name: string; key: string }[]> {
+      const rows = 'eventId' in of ? await repo.listByEvent(of.eventId) : await repo.listByUploader(of.uploaderId);
+      return rows.map((photo) => ({
+        name: `${photo.id}.${IMAGE_TYPES[photo.content_type as ImageType] ?? 'bin'}`,
+        key: photo.original_key,
+      }));
+    },
+
+    /** Photos whose processing never settled (retention: for example the delivery of their event died). */
+    failStuck: (olderThan: Date) => repo.failStuck(olderThan),
   };
 }
 
@@ -373,12 +385,13 @@ export interface ViewerPhoto {
 }
 
 /**
- * The full-size original (its camera metadata kept, less the location, which
- * photoUploaded removes: location.ts) is offered as the download only to the
- * uploader and those who run the event; everyone else downloads the display
- * rendition, which the worker writes without metadata.
+ * The uploader and those who run the event (its host, an admin) manage a photo:
+ * they see it before it is ready, may delete it, and get the full-size original
+ * (its camera metadata kept, less the location, which photoUploaded removes:
+ * location.ts) as the download; everyone else downloads the display rendition,
+ * which the worker writes without metadata.
  */
-export function mayHaveOriginal(photo: Pick<PhotoRow, 'uploader_id'>, event: EventRow, viewer: Viewer | null): boolean {
+function managesPhoto(photo: Pick<PhotoRow, 'uploader_id'>, event: EventRow, viewer: Viewer | null): boolean {
   return viewer !== null && (photo.uploader_id === viewer.id || isOwnerOrAdmin(event, viewer));
 }
 

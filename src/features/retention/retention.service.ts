@@ -6,9 +6,8 @@ import type { Logger } from '../../platform/observability/logger.js';
 import type { Queue } from '../../platform/queue/index.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { ExportsRepository } from '../exports/exports.repository.js';
-import type { PhotosRepository } from '../photos/photos.repository.js';
-import { deleteObjects } from '../photos/photos.service.js';
+import type { ExportsService } from '../exports/exports.service.js';
+import { deleteObjects, type PhotosService } from '../photos/photos.service.js';
 import type { RetentionRepository } from './retention.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -63,7 +62,6 @@ export interface AccountDeletion {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const EXPORT_BATCH = 100;
 /** Object deletions in flight at once. */
 const DELETE_CONCURRENCY = 16;
 
@@ -75,8 +73,8 @@ async function deleteKeys(storage: ObjectStorage, keys: string[]): Promise<void>
 export function createRetentionService(deps: {
   db: Db;
   repo: RetentionRepository;
-  exportsRepo: ExportsRepository;
-  photosRepo: PhotosRepository;
+  exports: Pick<ExportsService, 'deleteExpired'>;
+  photos: Pick<PhotosService, 'failStuck'>;
   queue: Pick<Queue, 'deleteFinishedBefore'>;
   storage: ObjectStorage;
   audit: Pick<AuditService, 'record' | 'deleteOlderThan'>;
@@ -86,20 +84,6 @@ export function createRetentionService(deps: {
   logger?: Logger;
 }) {
   const { repo, storage, policy } = deps;
-
-  /** Expired export archives: the object goes, then the key, so a failed delete is retried next sweep. */
-  async function deleteExpiredExports(now: Date): Promise<number> {
-    let removed = 0;
-    for (;;) {
-      const expired = await deps.exportsRepo.listExpired(now, EXPORT_BATCH);
-      for (const row of expired) {
-        await storage.delete(row.object_key!);
-        await deps.exportsRepo.clearObject(row.id);
-        removed++;
-      }
-      if (expired.length < EXPORT_BATCH) return removed;
-    }
-  }
 
   return {
     policy,
@@ -144,8 +128,8 @@ export function createRetentionService(deps: {
       const steps: [keyof SweepReport, () => Promise<number>][] = [
         ['deletedAccounts', () => repo.deleteAccountsDeletedBefore(new Date(now.getTime() - policy.deletedAccountDays * DAY))],
         ['auditEntries', () => deps.audit.deleteOlderThan(new Date(now.getTime() - policy.auditDays * DAY))],
-        ['exportObjects', () => deleteExpiredExports(now)],
-        ['stuckPhotosFailed', () => deps.photosRepo.failStuck(new Date(now.getTime() - policy.stuckPhotoMinutes * 60_000))],
+        ['exportObjects', () => deps.exports.deleteExpired(now)],
+        ['stuckPhotosFailed', () => deps.photos.failStuck(new Date(now.getTime() - policy.stuckPhotoMinutes * 60_000))],
         ['finishedJobs', () => deps.queue.deleteFinishedBefore(new Date(now.getTime() - policy.finishedJobDays * DAY))],
         ['sessions', () => repo.deleteSessionsEndedBefore(new Date(now.getTime() - policy.endedSessionHours * HOUR))],
         ['rateLimits', () => repo.deleteExpiredRateLimits(now)],
