@@ -8,6 +8,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse, parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/env.js';
+import { readSecretTable, rowsOf } from '../../infra/test/security-table.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const source = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
@@ -118,13 +119,35 @@ describe('docker-compose.yml', () => {
       expect(service.build, name).toBeDefined();
       expect(service.command, name).toEqual([command]);
       const env = service.environment!;
-      for (const required of ['APP_ENV', 'SECRET_KEY', 'DATABASE_URL', 'PUBLIC_URL'])
-        expect(env[required], `${name} ${required}`).toBeTruthy();
+      for (const required of ['APP_ENV', 'DATABASE_URL', 'PUBLIC_URL']) expect(env[required], `${name} ${required}`).toBeTruthy();
+      // The migration holds no other secret (next test); the servers need the rest.
+      if (command === 'migrate') continue;
+      expect(env.SECRET_KEY, name).toBeTruthy();
       expect(env.FUNCTIONS_URL, name).toBe('http://functions:8081');
       expect(env.FUNCTIONS_TOKEN, name).toBeTruthy();
     }
     expect(services['web-1']!.environment!.TRUST_PROXY_HOPS).toBe('1');
     expect(services['web-2']!.environment!.TRUST_PROXY_HOPS).toBe('1');
+  });
+
+  it("gives each EPU process the secrets and buckets SECURITY.md's Compose rows list", () => {
+    const rows = rowsOf(readSecretTable(root), 'Compose');
+    const buckets: [string, string][] = [
+      ['STORAGE_URL', 'media'],
+      ['BACKUP_STORAGE_URL', 'backups'],
+      ['BACKUP_COPY_URL', 'backup copy'],
+    ];
+    const processes = Object.values(services).filter((service) => service.image === 'epu:local');
+    expect(new Set(processes.map((service) => (service.command as string[])[0])).size).toBe(rows.size);
+    for (const service of processes) {
+      const process = (service.command as string[])[0]!;
+      const env = service.environment ?? {};
+      // A secret here is a value from the env file secrets.sh writes.
+      const secrets = Object.keys(env).filter((setting) => env[setting]!.includes('${STACK_'));
+      expect(secrets.sort(), process).toEqual(rows.get(process)?.secrets);
+      const named = buckets.filter(([setting]) => env[setting] !== undefined).map(([, bucket]) => bucket);
+      expect(named.sort(), process).toEqual(rows.get(process)?.buckets);
+    }
   });
 
   it('binds every published port to 127.0.0.1 only', () => {
@@ -169,7 +192,9 @@ describe('docker-compose.yml', () => {
       { merge: true },
     ) as ComposeFile;
     for (const name of ['epu-migrate', 'web-1', 'web-2', 'worker', 'functions']) {
-      expect(() => parseConfig(filled.services[name]!.environment!), name).not.toThrow();
+      // As the CLI reads it: `epu migrate` needs no SECRET_KEY.
+      const options = { requireSecretKey: name !== 'epu-migrate' };
+      expect(() => parseConfig(filled.services[name]!.environment!, options), name).not.toThrow();
     }
   });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findTool, tierCanRun } from '../../tests/support/tools.mjs';
+import { readSecretTable, rowsOf } from '../../infra/test/security-table.js';
 
 const here = import.meta.dirname;
 const canRender = tierCanRun('kubernetes');
@@ -121,17 +122,31 @@ describe.skipIf(!canRender).each(OVERLAYS)('overlay %s', (overlay) => {
       expect(container.resources.requests.cpu, name).toBeDefined();
       expect(container.resources.requests.memory, name).toBeDefined();
       expect(container.resources.limits.memory, name).toBeDefined();
-      expect(container.envFrom, name).toEqual([{ configMapRef: { name: 'epu-config' } }]);
+      const config = name === 'epu-migrate' ? ['epu-config'] : ['epu-config', 'epu-storage'];
+      expect(container.envFrom, name).toEqual(config.map((map) => ({ configMapRef: { name: map } })));
     }
   });
 
-  it('gives each process its own ServiceAccount, without a token, and only the secrets it uses', () => {
-    // What each process reads (SECURITY.md, "Who gets which secret"); migrate runs `epu migrate`, which needs only the database.
-    const uses: Record<string, string[]> = {
-      'epu-web': ['DATABASE_REPLICA_URL', 'DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
-      'epu-worker': ['DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
-      'epu-functions': ['DATABASE_URL', 'FUNCTIONS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SENTRY_DSN'],
-      'epu-migrate': ['DATABASE_URL', 'SENTRY_DSN'],
+  it('gives each process its own ServiceAccount, without a token, and the secrets and buckets SECURITY.md lists', () => {
+    // SECURITY.md, "Who gets which secret": migrate runs `epu migrate`, which needs only the database.
+    const rows = rowsOf(readSecretTable(here), 'Kubernetes');
+    expect([...rows.keys()].sort()).toEqual(['functions', 'migrate', 'web', 'worker']);
+    const uses = Object.fromEntries([...rows].map(([process, row]) => [`epu-${process}`, row.secrets]));
+    /** The buckets a pod's settings name, from the ConfigMaps it loads and its own env. */
+    const bucketsOf = (container: { envFrom?: { configMapRef: { name: string } }[]; env?: { name: string }[] }) => {
+      const names = [
+        ...(container.envFrom ?? []).flatMap((from) => Object.keys(find(objects, 'ConfigMap', from.configMapRef.name).data ?? {})),
+        ...(container.env ?? []).map((variable) => variable.name),
+      ];
+      const settings: [string, string][] = [
+        ['STORAGE_URL', 'media'],
+        ['BACKUP_STORAGE_URL', 'backups'],
+        ['BACKUP_COPY_URL', 'backup copy'],
+      ];
+      return settings
+        .filter(([setting]) => names.includes(setting))
+        .map(([, bucket]) => bucket)
+        .sort();
     };
     const accounts = new Set<string>();
     for (const [name, spec] of podSpecs()) {
@@ -147,6 +162,7 @@ describe.skipIf(!canRender).each(OVERLAYS)('overlay %s', (overlay) => {
           return variable.name;
         });
       expect(secretRefs.sort(), name).toEqual(uses[name]);
+      expect(bucketsOf(container), name).toEqual(rows.get(name.replace('epu-', ''))!.buckets);
       expect(JSON.stringify(spec), name).not.toContain('"secretRef"');
     }
     expect(accounts.size).toBe(4);
