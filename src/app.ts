@@ -1,6 +1,7 @@
 // Composition root: builds the platform (clients for the dials) from config,
 // hands each feature only what it uses, and closes everything in reverse order.
 import type pg from 'pg';
+import type { FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyMultipart from '@fastify/multipart';
@@ -458,6 +459,8 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
 
+  // Error pages keep a signed-in reader's menu; when the session cannot be read (the database is the error), the signed-out one.
+  const menuViewer = (request: FastifyRequest) => auth.currentUser(request).catch(() => null);
   const headers = webSecurityHeaders(config);
   const app = createHttpServer({
     logger: platform.logger,
@@ -466,14 +469,20 @@ export async function buildWebApp(platform: Platform, services: Services, option
     requestTimeoutMs: config.requestBodyTimeoutMs,
     trustProxy: config.trustProxyHops > 0 ? config.trustProxyHops : false,
     errorPages: {
-      notFound: () => errorPage({ status: 404, title: 'Page not found', message: 'There is nothing at this address.', viewer: null }),
-      error: (request, status, message) =>
+      notFound: async (request) =>
+        errorPage({
+          status: 404,
+          title: 'Page not found',
+          message: 'There is nothing at this address.',
+          viewer: await menuViewer(request),
+        }),
+      error: async (request, status, message) =>
         errorPage({
           status,
           title: status >= 500 ? 'Something went wrong' : 'That did not work',
           message,
           requestId: request.id,
-          viewer: null,
+          viewer: await menuViewer(request),
         }),
     },
   });
@@ -569,7 +578,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());
   app.addHook('onReady', () => platform.pages.start());
-  bookingsRoutes(app, { bookings: services.bookings, auth });
+  bookingsRoutes(app, { bookings: services.bookings, events: services.events, auth });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
   retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!tierCanRun('browser'))('a person in a browser', () => {
-  it('signs up, creates an event, books it, logs out and logs in again', async () => {
+  it('signs up and creates an event; a guest signs up, books it, logs out and logs in again', async () => {
     const host = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await host.newPage();
     const errors: string[] = [];
@@ -42,6 +42,19 @@ describe.skipIf(!tierCanRun('browser'))('a person in a browser', () => {
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Browser party');
     const eventUrl = page.url();
 
+    // The host manages the event rather than booking it.
+    expect(await page.getByRole('link', { name: 'Manage' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Book a place' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${t.url}/`);
+
+    await page.getByRole('link', { name: 'Sign up' }).first().click();
+    await page.getByLabel('Name').fill('Gus Guest');
+    await page.getByLabel('Email').fill('gus@example.test');
+    await page.getByLabel('Password').fill('gus password');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.waitForURL(`${t.url}/`);
+    await page.goto(eventUrl);
     await page.getByRole('button', { name: 'Book a place' }).click();
     await page.waitForURL(/notice=booked/);
     expect(await page.getByRole('status').textContent()).toContain('Your place is booked.');
@@ -50,8 +63,8 @@ describe.skipIf(!tierCanRun('browser'))('a person in a browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${t.url}/`);
     await page.getByRole('link', { name: 'Sign in' }).click();
-    await page.getByLabel('Email').fill('hazel@example.test');
-    await page.getByLabel('Password').fill('hazel password');
+    await page.getByLabel('Email').fill('gus@example.test');
+    await page.getByLabel('Password').fill('gus password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${t.url}/`);
     await page.goto(eventUrl);

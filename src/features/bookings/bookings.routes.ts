@@ -3,11 +3,15 @@ import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import type { Auth } from '../accounts/auth.service.js';
+import type { EventsService } from '../events/events.service.js';
+import { PRIVATE } from '../../platform/http/cache-control.js';
+import { html } from '../../platform/http/html.js';
+import { confirmed, confirmPage } from '../../ui/confirm.js';
 import { signedInBooker, type BookingsService } from './bookings.service.js';
 import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';
 
-export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth: Auth }): void {
-  const { bookings, auth } = deps;
+export function bookingsRoutes(app: App, deps: { bookings: BookingsService; events: Pick<EventsService, 'getVisible'>; auth: Auth }): void {
+  const { bookings, events, auth } = deps;
 
   app.post(
     '/api/v1/events/:id/bookings',
@@ -97,8 +101,28 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; auth
     return reply.redirect(`/events/${request.params.id}?notice=booked`, 303);
   });
 
+  app.get('/events/:id/cancel', { schema: { params: IdParams } }, async (request, reply) => {
+    const viewer = await auth.currentUser(request, reply);
+    if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}/cancel`);
+    const event = await events.getVisible(request.params.id, viewer);
+    // Nothing to cancel (already cancelled, say in another tab): back to the event.
+    if (!(await bookings.myBooking(event.id, viewer.id))) return reply.redirect(`/events/${event.id}`);
+    reply.header('cache-control', PRIVATE);
+    return reply.type('text/html; charset=utf-8').send(
+      confirmPage({
+        viewer,
+        heading: `Cancel your place at “${event.title}”?`,
+        body: html`<p>Your place goes to whoever books next. You can book again while places are left and the event has not started.</p>`,
+        action: `/events/${event.id}/cancel`,
+        button: 'Cancel my booking',
+        back: { href: `/events/${event.id}`, label: 'Keep my place' },
+      }),
+    );
+  });
+
   app.post('/events/:id/cancel', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
+    if (!confirmed(request.body)) return reply.redirect(`/events/${encodeURIComponent(request.params.id)}/cancel`, 303);
     try {
       await bookings.cancel(request.params.id, viewer);
     } catch (error) {

@@ -4,7 +4,9 @@ import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.types.js';
 import type { App } from '../../platform/http/server.js';
 import { AppError, ERRORS } from '../../platform/http/errors.js';
-import { cacheFor } from '../../platform/http/cache-control.js';
+import { cacheFor, PRIVATE } from '../../platform/http/cache-control.js';
+import { html } from '../../platform/http/html.js';
+import { confirmed, confirmPage } from '../../ui/confirm.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
@@ -298,8 +300,28 @@ export function eventsRoutes(
     }
   });
 
+  app.get('/events/:id/delete', { schema: { params: IdParams } }, async (request, reply) => {
+    const viewer = await auth.currentUser(request, reply);
+    if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}/delete`);
+    const event = await events.getManageable(request.params.id, viewer);
+    const bookingsText = event.booked_count === 1 ? '1 booking' : `${event.booked_count} bookings`;
+    reply.header('cache-control', PRIVATE);
+    return sendHtml(
+      reply,
+      confirmPage({
+        viewer,
+        heading: `Delete “${event.title}”?`,
+        body: html`<p>This deletes the event, its ${bookingsText} and all its photos, for everyone. It cannot be undone.</p>`,
+        action: `/events/${event.id}/delete`,
+        button: 'Delete event',
+        back: { href: `/events/${event.id}`, label: 'Keep the event' },
+      }),
+    );
+  });
+
   app.post('/events/:id/delete', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
+    if (!confirmed(request.body)) return reply.redirect(`/events/${encodeURIComponent(request.params.id)}/delete`, 303);
     await events.delete(request.params.id, viewer);
     return reply.redirect('/me?notice=event-deleted', 303);
   });

@@ -71,7 +71,7 @@ describe('pages without JavaScript', () => {
     expect(eventPage.text).toContain('Cancel my booking');
     const ownerPage = await browser.get(`/events/${eventId}`, html);
     expect(ownerPage.text).toContain('Guest');
-    expect(ownerPage.text).toContain('Edit');
+    expect(ownerPage.text).toContain(`href="/events/${eventId}/edit">Manage</a>`);
 
     expect((await guest.request('POST', '/logout', { form: {} })).status).toBe(303);
     expect((await guest.get('/me', html)).status).toBe(302);

@@ -3,7 +3,9 @@ import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
-import { cacheFor } from '../../platform/http/cache-control.js';
+import { cacheFor, PRIVATE } from '../../platform/http/cache-control.js';
+import { html } from '../../platform/http/html.js';
+import { confirmed, confirmPage } from '../../ui/confirm.js';
 import { lingerOnClose } from '../../platform/http/lingering-close.js';
 import type { ReadsFor } from '../../platform/http/read-routing.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
@@ -256,8 +258,27 @@ export function photosRoutes(
     return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
   });
 
+  app.get('/photos/:id/delete', { schema: { params: PhotoParams } }, async (request, reply) => {
+    const viewer = await auth.currentUser(request, reply);
+    if (!viewer) return reply.redirect(`/login?next=/photos/${encodeURIComponent(request.params.id)}/delete`);
+    const photo = await photos.deletable(request.params.id, viewer);
+    reply.header('cache-control', PRIVATE);
+    return reply.type('text/html; charset=utf-8').send(
+      confirmPage({
+        viewer,
+        heading: 'Delete this photo?',
+        body: html`${photo.thumbnailUrl ? html`<p><img class="confirm-photo" src="${photo.thumbnailUrl}" alt="The photo to delete"></p>` : ''}
+          <p>It goes from the gallery for everyone, with its original. It cannot be undone.</p>`,
+        action: `/photos/${photo.id}/delete`,
+        button: 'Delete photo',
+        back: { href: `/events/${photo.eventId}/photos/${photo.id}`, label: 'Keep the photo' },
+      }),
+    );
+  });
+
   app.post('/photos/:id/delete', { schema: { params: PhotoParams } }, async (request, reply) => {
     const viewer = await auth.requireUser(request, reply);
+    if (!confirmed(request.body)) return reply.redirect(`/photos/${encodeURIComponent(request.params.id)}/delete`, 303);
     const photo = await photos.get(request.params.id, viewer);
     await photos.delete(request.params.id, viewer);
     return reply.redirect(`/events/${photo.eventId}#gallery`, 303);

@@ -153,6 +153,14 @@ export function createPhotosService(deps: {
     return { photo, event };
   }
 
+  /** A photo its uploader, the event's host or an admin may delete: 404 to whoever cannot see it, 403 to others. */
+  async function mayDelete(photoId: string, viewer: Viewer): Promise<{ photo: PhotoRow; event: EventRow }> {
+    const found = await getVisible(photoId, viewer);
+    if (!managesPhoto(found.photo, found.event, viewer))
+      throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
+    return found;
+  }
+
   /** Takes one file's point from the viewer's upload limit, or throws 429. */
   async function chargeUpload(viewer: Viewer): Promise<void> {
     await deps.uploadLimiter.consume(viewer.id).catch((rejection) => {
@@ -335,11 +343,15 @@ export function createPhotosService(deps: {
       };
     },
 
+    /** A photo as its confirmation page shows it, for whoever may delete it (as `delete`: 404 unseen, 403 not theirs). */
+    async deletable(photoId: string, viewer: Viewer): Promise<PhotoJson> {
+      const { photo, event } = await mayDelete(photoId, viewer);
+      return toJson(photo, event);
+    },
+
     /** Uploader, event owner or admin; the row goes first, then its objects. */
     async delete(photoId: string, viewer: Viewer): Promise<void> {
-      const { photo, event } = await getVisible(photoId, viewer);
-      if (!managesPhoto(photo, event, viewer))
-        throw new AppError('forbidden', 'Only the uploader, the host or an admin can delete this photo.');
+      const { photo, event } = await mayDelete(photoId, viewer);
       // The row and its audit entry commit together; the objects go after.
       const deleted = await transaction(deps.db, async (tx) => {
         const row = await repo.deleteById(photo.id, tx);

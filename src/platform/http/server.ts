@@ -17,9 +17,10 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/** Error pages may read who is signed in (their menu), hence a promise. */
 export interface ErrorPageRenderer {
-  notFound(request: FastifyRequest): string;
-  error(request: FastifyRequest, status: number, message: string): string;
+  notFound(request: FastifyRequest): string | Promise<string>;
+  error(request: FastifyRequest, status: number, message: string): string | Promise<string>;
 }
 
 export interface HttpServerOptions {
@@ -237,13 +238,16 @@ export function createHttpServer(options: HttpServerOptions): App {
 
   app.setNotFoundHandler(async (request, reply) => {
     if (wantsJson(request)) return reply.code(404).send(errorBody('not_found', ERRORS.not_found.message));
-    return reply.code(404).type('text/html; charset=utf-8').send(options.errorPages.notFound(request));
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(await options.errorPages.notFound(request));
   });
 
-  function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+  async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
     reply.code(status);
     if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send(errorBody(code, message, details));
-    return reply.type('text/html; charset=utf-8').send(options.errorPages.error(request, status, message));
+    return reply.type('text/html; charset=utf-8').send(await options.errorPages.error(request, status, message));
   }
 
   return app;

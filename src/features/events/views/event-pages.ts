@@ -194,7 +194,7 @@ export function eventFormPage(options: { viewer: Viewer; event?: EventJson; stat
 }
 
 export interface EventPageOptions {
-  viewer: Viewer | null;
+  viewer: (Viewer & { id: string }) | null;
   event: EventJson;
   canManage: boolean;
   myBooking: { id: string } | null;
@@ -224,22 +224,38 @@ function eventPreview(event: EventJson, publicUrl: URL, image: LinkPreview['imag
   };
 }
 
+/** Where an event stands for booking: open until it starts, then happening until its end (or its start, without one), then over. */
+export function eventPhase(event: Pick<EventJson, 'startsAt' | 'endsAt'>, now = Date.now()): 'upcoming' | 'happening' | 'ended' {
+  if (Date.parse(event.startsAt) > now) return 'upcoming';
+  return Date.parse(event.endsAt ?? event.startsAt) > now ? 'happening' : 'ended';
+}
+
+function bookingControl(options: EventPageOptions): SafeHtml {
+  const { event, viewer, myBooking } = options;
+  const phase = eventPhase(event);
+  const hosting = viewer !== null && viewer.id === event.owner.id;
+  // The host manages the event; a booking they made anyway (through the API) still shows.
+  const manage = hosting
+    ? html` <span class="badge ok">You're hosting</span> <a class="button" href="/events/${event.id}/edit">Manage</a>`
+    : html``;
+  if (phase === 'ended')
+    return html`<span class="badge">This event has ended</span>${myBooking ? html` <span class="badge ok">You went</span>` : ''}${manage}`;
+  if (phase === 'happening')
+    return html`<span class="badge">Happening now: bookings are closed</span>${myBooking ? html` <span class="badge ok">You're going</span>` : ''}${manage}`;
+  if (myBooking)
+    return html`<span class="badge ok">You're going</span>
+      <a class="button secondary" href="/events/${event.id}/cancel">Cancel my booking</a>${manage}`;
+  if (hosting) return manage;
+  if (!viewer) return html`<a class="button" href="/login?next=/events/${event.id}">Sign in to book</a>`;
+  if (event.capacity !== null && event.bookedCount >= event.capacity) return html`<span class="badge full">Full</span>`;
+  return html`<form method="post" action="/events/${event.id}/book" class="inline">
+    <button type="submit">Book a place</button>
+  </form>`;
+}
+
 export function eventPage(options: EventPageOptions): string {
   const { event, viewer } = options;
-  const full = event.capacity !== null && event.bookedCount >= event.capacity;
-  let bookingControl: SafeHtml;
-  if (!viewer) bookingControl = html`<a class="button" href="/login?next=/events/${event.id}">Sign in to book</a>`;
-  else if (options.myBooking)
-    bookingControl = html`<span class="badge ok">You're going</span>
-      <form method="post" action="/events/${event.id}/cancel" class="inline">
-        <button class="secondary" type="submit">Cancel my booking</button>
-      </form>`;
-  else if (full) bookingControl = html`<span class="badge full">Full</span>`;
-  else
-    bookingControl = html`<form method="post" action="/events/${event.id}/book" class="inline">
-      <button type="submit">Book a place</button>
-    </form>`;
-
+  const hosting = viewer !== null && viewer.id === event.owner.id;
   return page({
     title: event.title,
     viewer,
@@ -274,16 +290,14 @@ export function eventPage(options: EventPageOptions): string {
         </header>
         ${event.description ? html`<p class="description">${event.description}</p>` : ''}
         <div class="actions">
-          ${bookingControl}
+          ${bookingControl(options)}
           ${
             options.canManage
-              ? html`<a class="button secondary" href="/events/${event.id}/edit">Edit</a>
+              ? html`${hosting ? '' : html`<a class="button secondary" href="/events/${event.id}/edit">Edit</a>`}
                   <form method="post" action="/events/${event.id}/exports" class="inline">
                     <button class="secondary" type="submit">Export</button>
                   </form>
-                  <form method="post" action="/events/${event.id}/delete" class="inline">
-                    <button class="danger" type="submit">Delete event</button>
-                  </form>`
+                  <a class="button danger" href="/events/${event.id}/delete">Delete event</a>`
               : ''
           }
         </div>

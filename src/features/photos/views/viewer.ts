@@ -37,13 +37,7 @@ export function viewerPage(options: { viewer: Viewer | null; shown: ViewerPhoto 
           <a class="button small secondary" href="${download.url}" download="${download.name}"
             >${download.original ? 'Download original' : 'Download'}</a
           >
-          ${
-            options.shown.canDelete
-              ? html`<form method="post" action="/photos/${photo.id}/delete" class="inline">
-                  <button class="small danger" type="submit">Delete</button>
-                </form>`
-              : ''
-          }
+          ${options.shown.canDelete ? html`<a class="button small danger" href="/photos/${photo.id}/delete">Delete</a>` : ''}
         </div>
       </header>
       <figure class="viewer-stage">
