@@ -188,3 +188,31 @@ describe('decision records', () => {
     }
   });
 });
+
+describe('decision records', () => {
+  const directory = path.join(root, 'docs', 'decisions');
+  const records = fs.readdirSync(directory).filter((name) => /^\d{4}-.+\.md$/.test(name));
+
+  it('each has one number of its own, a Status line and a Date line', () => {
+    const numbers = records.map((name) => name.slice(0, 4));
+    expect(new Set(numbers).size).toBe(numbers.length);
+    for (const name of records) {
+      const text = fs.readFileSync(path.join(directory, name), 'utf8');
+      expect(text.match(/^Status: \S.*$/gm), `${name}: one Status line`).toHaveLength(1);
+      expect(text.match(/^Date: \d{4}-\d{2}-\d{2}\b.*$/gm), `${name}: one Date line (YYYY-MM-DD)`).toHaveLength(1);
+    }
+  });
+
+  it('a superseded record names the record that supersedes it, and that record exists', () => {
+    for (const name of records) {
+      const status = /^Status: (.*)$/m.exec(fs.readFileSync(path.join(directory, name), 'utf8'))?.[1] ?? '';
+      if (!/superseded/i.test(status)) continue;
+      const by = /superseded by (\d{4})/i.exec(status)?.[1];
+      expect(by, `${name}: "superseded by NNNN"`).toBeDefined();
+      expect(
+        records.some((other) => other.startsWith(`${by}-`)),
+        `${name}: record ${by} exists`,
+      ).toBe(true);
+    }
+  });
+});
