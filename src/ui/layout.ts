@@ -65,6 +65,7 @@ export function page(options: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>${options.title} · EPU</title>
 <meta name="description" content="${options.description ?? 'EPU: events and their photos, shared.'}">
 ${
