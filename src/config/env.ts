@@ -88,6 +88,11 @@ export interface Config {
    * those of STORAGE_URL; set BACKUP_COPY_S3_REGION at least.
    */
   backupCopy: { storageUrl: string; s3Endpoint: string | undefined; s3Region: string; s3ForcePathStyle: boolean } | undefined;
+  /**
+   * Not settings of the system: one-off secrets of two commands, `epu admin create`
+   * (EPU_ADMIN_PASSWORD, else it prompts) and `epu seed` (EPU_SEED_PASSWORD).
+   */
+  operatorPasswords: { admin: string | undefined; seed: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -216,6 +221,12 @@ export function loadDotEnv(env: Env = process.env, cwd = process.cwd()): void {
   if (appEnv === 'development' && fs.existsSync(file)) process.loadEnvFile(file);
 }
 
+/** This process's settings: `.env` in development (loadDotEnv), then the environment. */
+export function loadConfig(options: { requireSecretKey?: boolean } = {}): Config {
+  loadDotEnv();
+  return parseConfig(process.env, options);
+}
+
 /**
  * `requireSecretKey: false` is for commands that hold no secrets (`epu migrate`):
  * a release job gets only the database, not the session keys.
@@ -323,6 +334,8 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     backupKeep: integer(env, 'BACKUP_KEEP', 7, 1, 1000),
     backupStorageUrl: url(env, 'BACKUP_STORAGE_URL', ['file:', 's3:']),
     backupCopy: backupCopySettings(env),
+    // Taken as given (not trimmed): a password may start or end with a space.
+    operatorPasswords: { admin: env.EPU_ADMIN_PASSWORD || undefined, seed: env.EPU_SEED_PASSWORD || undefined },
   });
 }
 

@@ -1,5 +1,5 @@
 // `epu <command>`: one binary for every process type and operations command.
-import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config/env.js';
+import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import { createReporter, parseFlags } from '../platform/cli/reporter.js';
 
 const USAGE = `usage: epu <command>
@@ -62,8 +62,7 @@ async function main(argv: string[]): Promise<void> {
   }
   let config: Config;
   try {
-    loadDotEnv();
-    config = parseConfig(process.env, { requireSecretKey: !COMMANDS_WITHOUT_SECRETS.has(command) });
+    config = loadConfig({ requireSecretKey: !COMMANDS_WITHOUT_SECRETS.has(command) });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`epu: configuration error: ${error.message}\n`);

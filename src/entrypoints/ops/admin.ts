@@ -37,9 +37,7 @@ export async function runAdmin(config: Config, args: { positional: string[]; fla
   const email = args.flags.email;
   if (typeof email !== 'string') report.fail('--email EMAIL is required');
   validate(Email, email);
-  // Read through process.env here only because it is a one-off secret for this
-  // command, not a setting of the system.
-  const password = process.env.EPU_ADMIN_PASSWORD || (await promptPassword());
+  const password = config.operatorPasswords.admin ?? (await promptPassword());
   try {
     validate(Password, password);
   } catch {

@@ -66,7 +66,8 @@ function count(flags: Record<string, string | true>, name: keyof typeof LIMITS):
 export function parseSeedArgs(
   args: { positional: string[]; flags: Record<string, string | true> },
   appEnv: string,
-  env: NodeJS.ProcessEnv = process.env,
+  /** EPU_SEED_PASSWORD (Config.operatorPasswords.seed). */
+  envPassword: string | undefined,
 ): SeedOptions {
   if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"; ${SEED_USAGE}`);
   const known = new Set(['users', 'events', 'photos', 'password-file', 'force']);
@@ -90,8 +91,8 @@ export function parseSeedArgs(
       throw new UsageError(`cannot read --password-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     password = { source: 'file', value, file };
-  } else if (env.EPU_SEED_PASSWORD) {
-    password = { source: 'env', value: env.EPU_SEED_PASSWORD };
+  } else if (envPassword) {
+    password = { source: 'env', value: envPassword };
   } else if (SHOW_GENERATED_PASSWORD_IN.has(appEnv)) {
     password = { source: 'generate' };
   } else {
@@ -384,7 +385,7 @@ function prng(seed: number): () => number {
 export async function runSeed(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
   let options: SeedOptions;
   try {
-    options = parseSeedArgs(args, config.appEnv);
+    options = parseSeedArgs(args, config.appEnv, config.operatorPasswords.seed);
   } catch (error) {
     if (error instanceof UsageError) refuse(error.message);
     throw error;
