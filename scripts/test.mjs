@@ -13,6 +13,7 @@ const STEPS = [
   'build',
   'format',
   'typecheck',
+  'architecture',
   'migrations',
   'unit',
   'tests',
@@ -75,6 +76,8 @@ const npx = 'npx';
 step('build', 'npm', ['run', 'build', '--silent']);
 step('format', npx, ['prettier', '--check', '--log-level', 'warn', '.']);
 step('typecheck', npx, ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+// The layering of docs/architecture.md: dependency-cruiser's rules and who reads process.env.
+step('architecture', 'node', ['scripts/check-architecture.mjs']);
 step('migrations', npx, [
   'squawk',
   '--config',
