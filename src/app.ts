@@ -44,6 +44,10 @@ import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { meRoutes } from './features/accounts/me.routes.js';
 import { createEventsRepository } from './features/events/events.repository.js';
 import { createEventsService } from './features/events/events.service.js';
+import { createInvitesRepository } from './features/events/invites.repository.js';
+import { createInvitesService, type InvitesService } from './features/events/invites.service.js';
+import { invitesRoutes } from './features/events/invites.routes.js';
+import { createInvitePasses, INVITES_COOKIE } from './features/events/invite-passes.js';
 import { eventsRoutes } from './features/events/events.routes.js';
 import { createBookingsRepository } from './features/bookings/bookings.repository.js';
 import { createBookingsService } from './features/bookings/bookings.service.js';
@@ -244,6 +248,7 @@ export interface Services {
   accounts: AccountsService;
   events: ReturnType<typeof createEventsService>;
   bookings: ReturnType<typeof createBookingsService>;
+  invites: InvitesService;
   audit: AuditService;
   photos: PhotosService;
   exports: ExportsService;
@@ -286,6 +291,7 @@ export function createServices(platform: Platform): Services {
     audit,
   });
   const photosRepo = createPhotosRepository(db);
+  const invitesRepo = createInvitesRepository(db);
   const events = createEventsService({
     repo: createEventsRepository(db),
     audit,
@@ -297,6 +303,7 @@ export function createServices(platform: Platform): Services {
       keysOf: (eventId, tx) => photosRepo.objectKeysOfEvent(eventId, tx),
       remove: (keys) => deleteObjects(platform.storage, keys),
     },
+    invites: invitesRepo,
   });
   const bookings = createBookingsService({ repo: createBookingsRepository(db), events, audit });
   const photos = createPhotosService({
@@ -335,6 +342,7 @@ export function createServices(platform: Platform): Services {
     accounts,
     events,
     bookings,
+    invites: createInvitesService({ repo: invitesRepo, events, audit, publicUrl: config.publicUrl }),
     audit,
     photos,
     exports,
@@ -458,6 +466,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const https = config.publicUrl.protocol === 'https:';
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
+  const passes = createInvitePasses(keyring, https);
 
   // Error pages keep a signed-in reader's menu; when the session cannot be read (the database is the error), the signed-out one.
   const menuViewer = (request: FastifyRequest) => auth.currentUser(request).catch(() => null);
@@ -511,8 +520,9 @@ export async function buildWebApp(platform: Platform, services: Services, option
     isSignedIn: (request) => cookies.read(request) !== null,
   });
   if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring });
-  // Anonymous only: a request carrying any session cookie, valid or not, is rendered for its viewer.
-  platform.pages.register(app, (request) => request.cookies[SESSION_COOKIE] === undefined);
+  // Anonymous only: a request carrying any session cookie or invite pass, valid or not, is rendered for its
+  // viewer (an invite's view is never kept nor served from the anonymous copies: decisions 0016 and 0030).
+  platform.pages.register(app, (request) => request.cookies[SESSION_COOKIE] === undefined && request.cookies[INVITES_COOKIE] === undefined);
 
   healthRoutes(app, {
     checks: {
@@ -536,9 +546,11 @@ export async function buildWebApp(platform: Platform, services: Services, option
     flags: services.flags,
     reads,
     publicUrl: config.publicUrl,
-    pageSections: async (event, viewer, query, pageReads, viewerBooked) => {
+    invites: services.invites,
+    passes,
+    pageSections: async (event, viewer, query, pageReads, viewerBooked, invites) => {
       const [gallery, canUpload, uploadsOn] = await Promise.all([
-        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads),
+        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads, invites),
         viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
         uploadsEnabled(viewer),
       ]);
@@ -562,7 +574,15 @@ export async function buildWebApp(platform: Platform, services: Services, option
       };
     },
   });
-  photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads });
+  photosRoutes(app, {
+    photos: services.photos,
+    auth,
+    maxUploadBytes: config.maxUploadBytes,
+    uploadsEnabled,
+    reads,
+    invites: (request) => passes.read(request),
+  });
+  invitesRoutes(app, { invites: services.invites, events: services.events, auth, passes });
   exportsRoutes(app, { exports: services.exports, auth });
   auditRoutes(app, { audit: services.audit, auth });
   adminRoutes(app, {
@@ -578,7 +598,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());
   app.addHook('onReady', () => platform.pages.start());
-  bookingsRoutes(app, { bookings: services.bookings, events: services.events, auth });
+  bookingsRoutes(app, { bookings: services.bookings, events: services.events, auth, invites: (request) => passes.read(request) });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
   retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });

@@ -133,8 +133,9 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
 
   // HTML: the same rules through forms, re-rendering the form with what went wrong.
   app.get('/signup', async (request, reply) => {
-    if (await auth.currentUser(request)) return reply.redirect('/');
-    return reply.type('text/html; charset=utf-8').send(signupPage());
+    const next = safeNext((request.query as { next?: string }).next);
+    if (await auth.currentUser(request)) return reply.redirect(next);
+    return reply.type('text/html; charset=utf-8').send(signupPage({ next }));
   });
 
   app.post('/signup', async (request, reply) => {
@@ -143,7 +144,7 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
     try {
       const signedIn = await accounts.signup(validate(SignupBody, input), request.ip);
       auth.signIn(reply, signedIn);
-      return reply.redirect('/', 303);
+      return reply.redirect(safeNext(form.next), 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       reply.headers(error.headers);
@@ -151,7 +152,7 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
       return reply
         .code(error.status)
         .type('text/html; charset=utf-8')
-        .send(signupPage({ email: input.email, name: input.name, problems }));
+        .send(signupPage({ email: input.email, name: input.name, next: safeNext(form.next), problems }));
     }
   });
 

@@ -8,6 +8,8 @@ export const AUDIT_ACTIONS = [
   'event.create',
   'event.update',
   'event.delete',
+  'invite.create',
+  'invite.revoke',
   'booking.create',
   'booking.cancel',
   'photo.upload',

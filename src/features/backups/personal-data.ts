@@ -30,6 +30,7 @@ export const DROPPED_TABLES: Readonly<Record<string, string>> = {
   sessions: 'sign-ins of real people; staging users sign in afresh',
   rate_limits: 'keyed by email address and IP address',
   exports: 'archives of personal data; the rows point at them',
+  event_invites: 'links into private events; hosts of a staging copy make their own',
   jobs: "payloads and errors name people, and production's queued work (mail, exports) must not run in staging",
 };
 
@@ -74,6 +75,7 @@ const sqlArray = (values: readonly string[]) => `ARRAY[${values.map((value) => p
 /** Audit metadata keys that hold ids, counts, flags and enum words only (see audit.types.ts); every other key is removed. */
 export const AUDIT_METADATA_KEYS = [
   'eventId',
+  'inviteId',
   'role',
   'via',
   'fields',

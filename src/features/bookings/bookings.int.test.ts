@@ -179,11 +179,12 @@ describe('bookings', () => {
       };
     }
 
-    /** Resolves once some backend waits on a row lock of event_places: the booking under test is queued behind the one in flight. */
+    /** Resolves once a booking statement waits on a lock: the booking under test is queued behind the one in flight. */
     async function waitingOnPlaceLock() {
       for (let attempt = 0; attempt < 200; attempt++) {
         const { rows } = await t.platform.pool.query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%event_places%'`,
+          // By the booking statement's start: pg_stat_activity keeps only its first 1 KiB (track_activity_query_size).
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH booker AS MATERIALIZED%'`,
         );
         if (rows.length > 0) return;
         await new Promise((resolve) => setTimeout(resolve, 25));

@@ -3,6 +3,7 @@ import { sql, type Expression } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import type { OutboxJob } from '../../platform/queue/index.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { INVITE_ACTIVE } from '../events/invites.repository.js';
 
 export interface BookingRow {
   id: string;
@@ -30,6 +31,8 @@ export type BookResult =
 export interface Booker {
   id: string;
   signedIn: Expression<{ id: string; role: string }>;
+  /** Ids of the invites the booker has opened (events/invite-passes.ts). */
+  invites?: readonly string[];
 }
 
 interface BookAttempt extends Partial<BookingRow> {
@@ -69,9 +72,11 @@ export function createBookingsRepository(db: Db) {
       event AS (
         SELECT capacity, starts_at > now() AS open FROM events, booker
         WHERE events.id = ${eventId}::uuid
-          -- A private event is there only for its host, an admin and those who hold a booking (as events.getVisible).
+          -- A private event: for its host, an admin, those who booked or hold an active invite (events.getVisible).
           AND (visibility <> 'private' OR owner_id = booker.id OR booker.role = 'admin'
-            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = booker.id AND status = 'confirmed'))
+            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = booker.id AND status = 'confirmed')
+            OR EXISTS (SELECT FROM event_invites i WHERE i.event_id = ${eventId}::uuid AND i.id = ANY(${[...(booker.invites ?? [])]}::uuid[])
+              AND ${sql.raw(INVITE_ACTIVE('i'))}))
       ),
       place AS MATERIALIZED (
         SELECT place_no FROM event_places

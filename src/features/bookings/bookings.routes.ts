@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { parsePageQuery } from '../../platform/http/pagination.js';
@@ -10,7 +11,16 @@ import { confirmed, confirmPage } from '../../ui/confirm.js';
 import { signedInBooker, type BookingsService } from './bookings.service.js';
 import { BookingEnvelope, EventBooking, MyBooking } from './bookings.schema.js';
 
-export function bookingsRoutes(app: App, deps: { bookings: BookingsService; events: Pick<EventsService, 'getVisible'>; auth: Auth }): void {
+export function bookingsRoutes(
+  app: App,
+  deps: {
+    bookings: BookingsService;
+    events: Pick<EventsService, 'getVisible'>;
+    auth: Auth;
+    /** The caller's invite pass (events/invite-passes.ts): it lets them book a private event they were invited to. */
+    invites: (request: FastifyRequest) => readonly string[];
+  },
+): void {
   const { bookings, events, auth } = deps;
 
   app.post(
@@ -28,7 +38,8 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; even
     },
     async (request, reply) => {
       // The booking statement checks the session itself: one round trip for the whole request.
-      const { booking, created } = await bookings.book(request.params.id, auth.checkedCaller(request, reply));
+      const booker = { ...auth.checkedCaller(request, reply), invites: deps.invites(request) };
+      const { booking, created } = await bookings.book(request.params.id, booker);
       return reply.code(created ? 201 : 200).send({ booking });
     },
   );
@@ -91,7 +102,7 @@ export function bookingsRoutes(app: App, deps: { bookings: BookingsService; even
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
     try {
-      await bookings.book(request.params.id, signedInBooker(viewer));
+      await bookings.book(request.params.id, { ...signedInBooker(viewer), invites: deps.invites(request) });
     } catch (error) {
       if (error instanceof AppError && error.code === 'event_full') return reply.redirect(`/events/${request.params.id}?notice=full`, 303);
       if (error instanceof AppError && error.code === 'booking_closed')

@@ -33,6 +33,9 @@ import { calendarFile } from './calendar.js';
 import { calendarEntry } from './calendar-links.js';
 import { attachmentDisposition } from '../../platform/storage/storage.js';
 import type { LinkPreview } from '../../ui/layout.js';
+import { invitesSection } from './views/invite-pages.js';
+import type { InvitesService } from './invites.service.js';
+import type { InvitePasses } from './invite-passes.js';
 
 /**
  * The form's problems: what reading it found (a time that is no time) and
@@ -54,6 +57,7 @@ const NOTICES: Record<string, string> = {
   booked: 'Your place is booked.',
   cancelled: 'Your booking is cancelled.',
   uploaded: 'Uploaded. The photos appear in the gallery as soon as they are processed.',
+  'invite-revoked': 'The invite link is revoked: nobody new gets in through it.',
 };
 
 const UPLOAD_PROBLEMS: Record<string, string> = {
@@ -77,6 +81,8 @@ export type EventPageSections = (
   reads: Reads,
   /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
   viewerBooked: Promise<boolean>,
+  /** The visitor's invite pass (invite-passes.ts), which may be what lets them see a private event. */
+  invites: readonly string[],
 ) => Promise<{ body: SafeHtml; previewImage?: LinkPreview['image'] }>;
 
 export function eventsRoutes(
@@ -88,10 +94,12 @@ export function eventsRoutes(
     flags: Pick<FlagsService, 'isEnabled'>;
     reads: ReadsFor;
     publicUrl: URL;
+    invites: InvitesService;
+    passes: InvitePasses;
     pageSections?: EventPageSections;
   },
 ): void {
-  const { events, bookings, auth, flags, reads } = deps;
+  const { events, bookings, auth, flags, reads, passes } = deps;
 
   app.post(
     '/api/v1/events',
@@ -136,7 +144,7 @@ export function eventsRoutes(
     {
       schema: {
         summary: 'An event',
-        description: 'A private event is 404 to anyone who neither owns it nor has booked it.',
+        description: 'A private event is 404 to anyone who neither owns it, nor has booked it, nor has opened an active invite link to it.',
         tags: ['events'],
         security: ACCESS.anyoneOrSignedIn,
         params: IdParams,
@@ -145,7 +153,7 @@ export function eventsRoutes(
     },
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
-      return toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
+      return toEventJson(await events.getVisible(request.params.id, viewer, reads(request), passes.read(request)));
     },
   );
 
@@ -227,14 +235,16 @@ export function eventsRoutes(
 
   app.get('/events/:id', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    const event = await events.getVisible(request.params.id, viewer, reads(request));
+    const invites = passes.read(request);
+    const event = await events.getVisible(request.params.id, viewer, reads(request), invites);
     const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
     const booking = viewer ? bookings.myBooking(event.id, viewer.id) : Promise.resolve(null);
-    const [myBooking, attendees, sections] = await Promise.all([
+    const [myBooking, attendees, inviteLinks, sections] = await Promise.all([
       booking,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
-      deps.pageSections?.(event, viewer, query, reads(request), booking.then(Boolean)),
+      canManage && event.visibility !== 'public' ? deps.invites.list(event.id, viewer!) : null,
+      deps.pageSections?.(event, viewer, query, reads(request), booking.then(Boolean), invites),
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');
@@ -251,7 +261,9 @@ export function eventsRoutes(
         attendees: attendees?.items.map((b) => b.user) ?? null,
         notice: ownEntry(NOTICES, notice),
         problem: notice === 'full' ? 'Sorry, the event is full.' : notice === 'closed' ? ERRORS.booking_closed.message : uploadProblem,
-        extra: sections?.body,
+        extra: inviteLinks
+          ? html`${invitesSection({ eventId: event.id, visibility: event.visibility, invites: inviteLinks })}${sections?.body ?? ''}`
+          : sections?.body,
         previewImage: sections?.previewImage,
         publicUrl: deps.publicUrl,
       }),
@@ -261,7 +273,7 @@ export function eventsRoutes(
   // "Add to calendar": the event as an iCalendar file, for whoever may see the event (404 to others, as its page).
   app.get('/events/:id/calendar.ics', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
-    const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request)));
+    const event = toEventJson(await events.getVisible(request.params.id, viewer, reads(request), passes.read(request)));
     cacheFor(reply, !viewer && event.visibility === 'public');
     keepOutOfIndex(reply, event);
     return reply

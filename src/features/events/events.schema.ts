@@ -55,3 +55,33 @@ export const EventSchema = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
+
+export const InviteParams = Type.Object({ id: Type.String({ maxLength: 64 }), inviteId: Type.String({ maxLength: 64 }) });
+
+export const CreateInviteBody = Type.Object(
+  { expiresAt: Type.Optional(Type.Union([Instant, Type.Null()], { description: 'When the link stops working; null or absent: never.' })) },
+  { additionalProperties: false },
+);
+
+export const InviteSchema = Type.Object({
+  id: Id,
+  eventId: Id,
+  createdAt: Timestamp,
+  expiresAt: Type.Union([Timestamp, Type.Null()]),
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+  active: Type.Boolean({ description: 'Neither revoked nor expired: the link lets people in.' }),
+});
+
+export const CreatedInviteSchema = Type.Object({
+  invite: InviteSchema,
+  url: Type.String({ description: 'The invite link. Shown this once: only a hash of its token is stored.' }),
+});
+
+export const InviteList = Type.Object({ items: Type.Array(InviteSchema) });
+
+export const OpenInviteBody = Type.Object(
+  { token: Type.String({ maxLength: 100, description: 'The `token` parameter of an invite link.' }) },
+  { additionalProperties: false },
+);
+
+export const OpenedInviteSchema = Type.Object({ event: EventSchema });

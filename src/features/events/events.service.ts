@@ -13,6 +13,7 @@ import type { EventRow } from './events.types.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import { normalizeTimeZone } from './time-zones.js';
+import type { InvitesRepository } from './invites.repository.js';
 
 /** The public page cache's tags (platform/http/public-pages) for what events show; photos change an event's page too. */
 export const EVENT_PAGES = {
@@ -166,6 +167,8 @@ export function createEventsService(deps: {
   /** Anonymous pages that show events (their pages and the lists). */
   pages: ContentChanges;
   objects?: EventObjects;
+  /** Invite links: a private event is visible to whoever holds an active one (invites.service.ts). */
+  invites: Pick<InvitesRepository, 'anyActive'>;
 }) {
   const { repo, audit, cache, cacheTtlSeconds: ttl, pages } = deps;
 
@@ -200,12 +203,17 @@ export function createEventsService(deps: {
     await pages.announce(EVENT_PAGES.event(eventId));
   }
 
-  /** The event if the viewer may see it: a private event is invisible (404) to anyone who neither owns it nor has booked it. */
-  async function getVisible(id: string, viewer: Viewer | null, reads?: Reads): Promise<EventRow> {
+  /**
+   * The event if the viewer may see it: a private event is invisible (404) to
+   * anyone who neither owns it, nor has booked it, nor holds an active invite
+   * to it (`invites`: the ids of the visitor's invite pass, invite-passes.ts).
+   */
+  async function getVisible(id: string, viewer: Viewer | null, reads?: Reads, invites: readonly string[] = []): Promise<EventRow> {
     const event = isUuid(id) ? await find(id, reads) : undefined;
     if (!event) throw new AppError('not_found', 'No such event.');
     if (event.visibility === 'private' && !isOwnerOrAdmin(event, viewer)) {
-      if (!viewer || !(await repo.hasConfirmedBooking(event.id, viewer.id))) throw new AppError('not_found', 'No such event.');
+      const booked = viewer !== null && (await repo.hasConfirmedBooking(event.id, viewer.id));
+      if (!booked && !(await deps.invites.anyActive(event.id, invites))) throw new AppError('not_found', 'No such event.');
     }
     return event;
   }

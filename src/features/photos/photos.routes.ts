@@ -117,6 +117,8 @@ export function photosRoutes(
     maxUploadBytes: number;
     uploadsEnabled: (viewer: Viewer) => Promise<boolean>;
     reads: ReadsFor;
+    /** The visitor's invite pass (events/invite-passes.ts): it opens a private event's gallery too. */
+    invites: (request: FastifyRequest) => readonly string[];
   },
 ): void {
   const { photos, auth } = deps;
@@ -183,7 +185,13 @@ export function photosRoutes(
     },
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
-      const page = await photos.gallery(request.params.id, viewer, parsePageQuery(request.query), deps.reads(request));
+      const page = await photos.gallery(
+        request.params.id,
+        viewer,
+        parsePageQuery(request.query),
+        deps.reads(request),
+        deps.invites(request),
+      );
       // Public galleries may be cached briefly by a CDN; signed URLs inside stay valid past that.
       cacheFor(reply, page.event.visibility === 'public' && !viewer);
       keepOutOfIndex(reply, page.event);
@@ -197,7 +205,7 @@ export function photosRoutes(
     { schema: { params: ViewerParams }, config: { publicPage: eventPageTags } },
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
-      const shown = await photos.inViewer(request.params.id, request.params.photoId, viewer, deps.reads(request));
+      const shown = await photos.inViewer(request.params.id, request.params.photoId, viewer, deps.reads(request), deps.invites(request));
       cacheFor(reply, shown.event.visibility === 'public' && !viewer);
       keepOutOfIndex(reply, shown.event);
       return reply.type('text/html; charset=utf-8').send(viewerPage({ viewer, shown }));
@@ -218,7 +226,7 @@ export function photosRoutes(
     async (request, reply) => {
       const viewer = await auth.currentUser(request, reply);
       reply.header('cache-control', 'private, no-store');
-      return photos.get(request.params.id, viewer);
+      return photos.get(request.params.id, viewer, deps.invites(request));
     },
   );
 

@@ -143,11 +143,15 @@ export function createPhotosService(deps: {
     return isOwnerOrAdmin(event, viewer) || (booked ?? events.isAttendee(event.id, viewer.id));
   }
 
-  /** The photo and its event, if the viewer may see the event. */
-  async function getVisible(photoId: string, viewer: Viewer | null): Promise<{ photo: PhotoRow; event: EventRow }> {
+  /** The photo and its event, if the viewer may see the event (`invites`: the visitor's invite pass). */
+  async function getVisible(
+    photoId: string,
+    viewer: Viewer | null,
+    invites?: readonly string[],
+  ): Promise<{ photo: PhotoRow; event: EventRow }> {
     const photo = isUuid(photoId) ? await repo.findById(photoId) : undefined;
     if (!photo) throw new AppError('not_found', 'No such photo.');
-    const event = await events.getVisible(photo.event_id, viewer).catch(() => {
+    const event = await events.getVisible(photo.event_id, viewer, undefined, invites).catch(() => {
       throw new AppError('not_found', 'No such photo.');
     });
     return { photo, event };
@@ -283,8 +287,8 @@ export function createPhotosService(deps: {
       };
     },
 
-    async get(photoId: string, viewer: Viewer | null): Promise<PhotoJson> {
-      const { photo, event } = await getVisible(photoId, viewer);
+    async get(photoId: string, viewer: Viewer | null, invites?: readonly string[]): Promise<PhotoJson> {
+      const { photo, event } = await getVisible(photoId, viewer, invites);
       // Photos still processing or failed are seen only by those who may manage them.
       if (photo.status !== 'ready' && !managesPhoto(photo, event, viewer)) {
         throw new AppError('not_found', 'No such photo.');
@@ -298,8 +302,9 @@ export function createPhotosService(deps: {
       viewer: Viewer | null,
       page: PageRequest,
       reads?: Reads,
+      invites?: readonly string[],
     ): Promise<Page<PhotoJson> & { event: EventRow }> {
-      const event = await events.getVisible(eventId, viewer, reads);
+      const event = await events.getVisible(eventId, viewer, reads, invites);
       const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined, reads?.db);
       const pageOfRows = toPage(
         rows,
@@ -318,8 +323,14 @@ export function createPhotosService(deps: {
      * those who may have it (managesPhoto), else the display rendition, which
      * carries no metadata.
      */
-    async inViewer(eventId: string, photoId: string, viewer: Viewer | null, reads?: Reads): Promise<ViewerPhoto> {
-      const event = await events.getVisible(eventId, viewer, reads);
+    async inViewer(
+      eventId: string,
+      photoId: string,
+      viewer: Viewer | null,
+      reads?: Reads,
+      invites?: readonly string[],
+    ): Promise<ViewerPhoto> {
+      const event = await events.getVisible(eventId, viewer, reads, invites);
       const row = isUuid(photoId) ? await repo.findInViewer(event.id, photoId, reads?.db) : undefined;
       if (!row) throw new AppError('not_found', 'No such photo.');
       const original = managesPhoto(row, event, viewer);

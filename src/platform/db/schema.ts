@@ -66,6 +66,17 @@ export interface EventBookingCountsTable {
   booked: number;
 }
 
+/** A revocable invite link to an event (migration 0012): only the sha256 of its token is stored. */
+export interface EventInvitesTable {
+  id: Generated<string>;
+  event_id: string;
+  token_hash: Buffer;
+  created_by: string | null;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -73,6 +84,7 @@ export interface Database {
   bookings: BookingsTable;
   event_places: EventPlacesTable;
   event_booking_counts: EventBookingCountsTable;
+  event_invites: EventInvitesTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
   audit_log: AuditLogTable;

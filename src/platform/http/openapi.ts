@@ -99,6 +99,7 @@ export async function registerApiDocument(app: App, options: ApiDocumentOptions)
         { name: 'auth', description: 'Accounts and sessions' },
         { name: 'events', description: 'Events' },
         { name: 'bookings', description: 'Places at events' },
+        { name: 'invites', description: 'Invite links to private and unlisted events' },
         { name: 'photos', description: 'Photos in event galleries' },
         { name: 'exports', description: 'Zip archives of an event or of your own data' },
         { name: 'admin', description: 'Administration (role admin only)' },

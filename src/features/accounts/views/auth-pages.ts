@@ -9,6 +9,9 @@ export interface AuthFormState {
   problems?: FieldProblem[] | string;
 }
 
+/** Where the other form is, keeping where to go after it (an invited visitor goes back to the event). */
+const withNext = (path: string, next: string | undefined) => (next && next !== '/' ? `${path}?next=${encodeURIComponent(next)}` : path);
+
 export function signupPage(state: AuthFormState = {}): string {
   return page({
     title: 'Sign up',
@@ -18,6 +21,7 @@ export function signupPage(state: AuthFormState = {}): string {
   <h1>Create your account</h1>
   ${formErrors(state.problems)}
   <form class="form" method="post" action="/signup">
+    <input type="hidden" name="next" value="${state.next ?? ''}">
     <div class="field"><label for="name">Name</label>
       <input id="name" name="name" autocomplete="name" required maxlength="100" value="${state.name ?? ''}"></div>
     <div class="field"><label for="email">Email</label>
@@ -27,7 +31,7 @@ export function signupPage(state: AuthFormState = {}): string {
       <span class="hint" id="password-hint">At least 8 characters.</span></div>
     <button type="submit">Sign up</button>
   </form>
-  <p class="muted">Have an account? <a href="/login">Sign in</a></p>
+  <p class="muted">Have an account? <a href="${withNext('/login', state.next)}">Sign in</a></p>
 </section>`,
   });
 }
@@ -48,7 +52,7 @@ export function loginPage(state: AuthFormState = {}): string {
       <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"></div>
     <button type="submit">Sign in</button>
   </form>
-  <p class="muted">New here? <a href="/signup">Create an account</a></p>
+  <p class="muted">New here? <a href="${withNext('/signup', state.next)}">Create an account</a></p>
 </section>`,
   });
 }

@@ -246,7 +246,9 @@ function bookingControl(options: EventPageOptions): SafeHtml {
     return html`<span class="badge ok">You're going</span>
       <a class="button secondary" href="/events/${event.id}/cancel">Cancel my booking</a>${manage}`;
   if (hosting) return manage;
-  if (!viewer) return html`<a class="button" href="/login?next=/events/${event.id}">Sign in to book</a>`;
+  if (!viewer)
+    return html`<a class="button" href="/login?next=/events/${event.id}">Sign in to book</a>
+      <a class="button secondary" href="/signup?next=/events/${event.id}">Sign up to book</a>`;
   if (event.capacity !== null && event.bookedCount >= event.capacity) return html`<span class="badge full">Full</span>`;
   return html`<form method="post" action="/events/${event.id}/book" class="inline">
     <button type="submit">Book a place</button>
