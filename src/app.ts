@@ -19,6 +19,7 @@ import { createPublicPageCache, PAGE_TAGS, type PublicPageCache } from './platfo
 import { createReplica, type Replica } from './platform/db/replica.js';
 import { createReadRouting } from './platform/http/read-routing.js';
 import { createHttpServer, type App } from './platform/http/server.js';
+import { registerCompression } from './platform/http/compression.js';
 import { crossSiteRefusal } from './platform/http/cross-site.js';
 import { securityHeaders } from './platform/http/security-headers.js';
 import { createSessionCookies, SESSION_COOKIE } from './platform/http/cookies.js';
@@ -496,6 +497,8 @@ export async function buildWebApp(platform: Platform, services: Services, option
     },
   });
   instrumentHttp(app, platform.metrics);
+  // Before the routes: it must run before the page cache's route-level hooks, which store what it sends.
+  registerCompression(app);
   // Before any route: the document is generated from the routes' schemas as they are added.
   await registerApiDocument(app, {
     title: 'EPU API',

@@ -15,6 +15,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observability/logger.js';
 import type { ChangeBus } from '../pubsub/change-bus.js';
+import { negotiate } from './compression.js';
 import type { App } from './server.js';
 
 export const PUBLIC_PAGES_CHANNEL = 'epu_public_pages';
@@ -56,11 +57,16 @@ interface StoredPage {
   tags: string[];
 }
 
-const KEPT_HEADERS = ['content-type', 'cache-control', 'vary'] as const;
+const KEPT_HEADERS = ['content-type', 'cache-control', 'vary', 'content-encoding'] as const;
+
+/** One copy per URL and encoding: a body is stored as it was sent, compressed for clients that take it (compression.ts). */
+const keyOf = (request: FastifyRequest) => `${negotiate(request.headers['accept-encoding']) ?? 'identity'} ${request.url}`;
 /** How long a miss waits for another request's render of the same URL before rendering itself. */
 const WAIT_FOR_RENDER_MS = 2_000;
 const renderState = Symbol('publicPageRender');
 interface RenderState {
+  /** The cache key (URL and encoding) the render is for. */
+  key: string;
   tags: string[];
   /** The generation of each tag (and of PAGE_TAGS.all) when the render began. */
   generations: number[];
@@ -81,13 +87,13 @@ export function createPublicPageCache(deps: {
   const pages = new LRUCache<string, StoredPage>({
     max: 5_000,
     maxSize: deps.maxBytes ?? 32 * 1024 * 1024,
-    sizeCalculation: (page, url) => Math.max(1, (typeof page.body === 'string' ? page.body.length * 2 : page.body.length) + url.length),
+    sizeCalculation: (page, key) => Math.max(1, (typeof page.body === 'string' ? page.body.length * 2 : page.body.length) + key.length),
     ttl: Math.max(1, ttlSeconds) * 1000,
-    dispose: (page, url) => {
+    dispose: (page, key) => {
       for (const tag of page.tags) {
-        const urls = byTag.get(tag);
-        urls?.delete(url);
-        if (urls?.size === 0) byTag.delete(tag);
+        const keys = byTag.get(tag);
+        keys?.delete(key);
+        if (keys?.size === 0) byTag.delete(tag);
       }
     },
   });
@@ -96,7 +102,7 @@ export function createPublicPageCache(deps: {
   // as 0, which at worst skips storing one response.
   const generations = new LRUCache<string, number>({ max: 100_000 });
   const generationOf = (tag: string) => generations.get(tag) ?? 0;
-  // The renders under way, by URL, for requests that miss meanwhile to wait on.
+  // The renders under way, by key, for requests that miss meanwhile to wait on.
   const rendering = new Map<string, Promise<void>>();
   const unsubscribes: (() => void)[] = [];
   // Announcements carry their sender: this process dropped its copies when it
@@ -106,20 +112,21 @@ export function createPublicPageCache(deps: {
   function drop(tags: string[]): void {
     for (const tag of tags) generations.set(tag, generationOf(tag) + 1);
     if (tags.includes(PAGE_TAGS.all)) return pages.clear();
-    for (const tag of tags) for (const url of [...(byTag.get(tag) ?? [])]) pages.delete(url);
+    for (const tag of tags) for (const key of [...(byTag.get(tag) ?? [])]) pages.delete(key);
   }
 
   /** Marks the start of a render: its tags' generations, and a promise for others who miss the same URL. */
-  function beginRender(request: Marked, tags: string[]): void {
+  function beginRender(request: Marked, key: string, tags: string[]): void {
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
-    rendering.set(request.url, finished);
+    rendering.set(key, finished);
     const watched = [...tags, PAGE_TAGS.all];
     request[renderState] = {
+      key,
       tags,
       generations: watched.map(generationOf),
       done: () => {
-        if (rendering.get(request.url) === finished) rendering.delete(request.url);
+        if (rendering.get(key) === finished) rendering.delete(key);
         done();
       },
     };
@@ -141,17 +148,17 @@ export function createPublicPageCache(deps: {
     drop(Array.isArray(tags) ? tags.map(String) : [PAGE_TAGS.all]);
   }
 
-  function store(request: FastifyRequest, reply: FastifyReply, body: string | Buffer, tags: string[]): void {
+  function store(key: string, reply: FastifyReply, body: string | Buffer, tags: string[]): void {
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
       const value = reply.getHeader(name);
       if (typeof value === 'string') headers[name] = value;
     }
-    pages.set(request.url, { body, headers, tags });
+    pages.set(key, { body, headers, tags });
     for (const tag of tags) {
-      let urls = byTag.get(tag);
-      if (!urls) byTag.set(tag, (urls = new Set()));
-      urls.add(request.url);
+      let keys = byTag.get(tag);
+      if (!keys) byTag.set(tag, (keys = new Set()));
+      keys.add(key);
     }
   }
 
@@ -174,15 +181,16 @@ export function createPublicPageCache(deps: {
 
       const lookup = async (request: Marked, reply: FastifyReply) => {
         if (!eligible(request)) return;
-        let page = pages.get(request.url);
-        const underway = page ? undefined : rendering.get(request.url);
+        const key = keyOf(request);
+        let page = pages.get(key);
+        const underway = page ? undefined : rendering.get(key);
         if (underway) {
           await Promise.race([underway, new Promise((resolve) => setTimeout(resolve, WAIT_FOR_RENDER_MS).unref())]);
-          page = pages.get(request.url);
+          page = pages.get(key);
         }
         deps.onLookup?.(page !== undefined);
         if (page) return reply.headers(page.headers).send(page.body);
-        beginRender(request, request.routeOptions.config.publicPage!(request));
+        beginRender(request, key, request.routeOptions.config.publicPage!(request));
       };
 
       const keep = async (request: Marked, reply: FastifyReply, payload: unknown) => {
@@ -194,7 +202,7 @@ export function createPublicPageCache(deps: {
         const publicCopy = typeof cacheControl === 'string' && cacheControl.startsWith('public');
         const whole = typeof payload === 'string' || Buffer.isBuffer(payload);
         if (reply.statusCode === 200 && publicCopy && !reply.hasHeader('set-cookie') && whole && unchangedSince(state)) {
-          store(request, reply, payload as string | Buffer, state.tags);
+          store(state.key, reply, payload as string | Buffer, state.tags);
         }
         state.done();
         return payload;
