@@ -62,7 +62,7 @@ const toJobJson = (job: Awaited<ReturnType<Queue['get']>> & object) => ({
  */
 export function adminRoutes(
   app: App,
-  deps: { auth: Auth; queue: Queue; audit: Pick<AuditService, 'list'>; sections: { before: AdminSection[]; after: AdminSection[] } },
+  deps: { auth: Auth; queue: Queue; audit: Pick<AuditService, 'listNamed'>; sections: { before: AdminSection[]; after: AdminSection[] } },
 ): void {
   const { auth, queue } = deps;
 
@@ -74,7 +74,7 @@ export function adminRoutes(
     const filter = { action: query.action, actorId: query.actorId, subjectType: query.subjectType, subjectId: query.subjectId };
     const [before, audit, counts, dead, after] = await Promise.all([
       Promise.all(deps.sections.before.map((section) => section(request))),
-      deps.audit.list({ ...filter, limit: '25', cursor: query.cursor }),
+      deps.audit.listNamed({ ...filter, limit: '25', cursor: query.cursor }),
       queue.counts(),
       queue.list({ status: 'dead', limit: 20 }),
       Promise.all(deps.sections.after.map((section) => section(request))),

@@ -5,7 +5,7 @@ import type { OutboxJob } from '../../platform/queue/index.js';
 import { currentRequestId } from '../../platform/http/request-context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
-import type { AuditFilter, AuditRepository, AuditRow } from './audit.repository.js';
+import type { AuditFilter, AuditRepository, AuditRow, NamedAuditRow } from './audit.repository.js';
 import { AUDIT_ACTIONS, type AuditEntry, type AuditEventData } from './audit.types.js';
 
 export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
@@ -44,6 +44,18 @@ const toAuditJson = (row: AuditRow) => ({
   requestId: row.request_id,
 });
 
+/** For the admin page only: the JSON API keeps CONTRACT.md's fields. */
+const toNamedAuditJson = (row: NamedAuditRow) => ({
+  ...toAuditJson(row),
+  actorName: row.actor_name,
+  userName: row.user_name,
+  eventId: row.event_id,
+  eventTitle: row.event_title,
+  photoExists: row.photo_exists,
+});
+
+export type NamedAuditEntry = ReturnType<typeof toNamedAuditJson>;
+
 /** Filters from a query string (API or the admin page's form), checked so bad values are a 400, not a database error. */
 function parseAuditFilter(query: Record<string, string | undefined>): AuditFilter {
   const filter: AuditFilter = {};
@@ -64,15 +76,23 @@ function parseAuditFilter(query: Record<string, string | undefined>): AuditFilte
 /** The audit trail: recorded through the auditLog function (the recorder), read by admins, pruned by retention. */
 export function createAuditService(deps: { recorder: AuditRecorder; repo: AuditRepository }) {
   const { repo } = deps;
+  const readPage = async <Row extends AuditRow, Json>(
+    query: Record<string, string | undefined>,
+    fetch: (filter: AuditFilter, limit: number, before?: [string, string]) => Promise<Row[]>,
+    toJson: (row: Row) => Json,
+  ) => {
+    const page = parsePageQuery(query);
+    const rows = await fetch(parseAuditFilter(query), page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
+    return toPage(rows, page.limit, (row) => [row.at.toISOString(), row.id], toJson);
+  };
   return {
     ...deps.recorder,
 
     /** A page of entries, newest first, filtered as the query string says. */
-    async list(query: Record<string, string | undefined>) {
-      const page = parsePageQuery(query);
-      const rows = await repo.list(parseAuditFilter(query), page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
-      return toPage(rows, page.limit, (row) => [row.at.toISOString(), row.id], toAuditJson);
-    },
+    list: (query: Record<string, string | undefined>) => readPage(query, repo.list, toAuditJson),
+
+    /** The same page with the names and titles a person reads (the admin page). */
+    listNamed: (query: Record<string, string | undefined>) => readPage(query, repo.listNamed, toNamedAuditJson),
 
     /** Entries older than `before` (the audit table refuses any younger than 30 days). */
     deleteOlderThan: (before: Date) => repo.deleteOlderThan(before),

@@ -133,8 +133,23 @@ describe('stats', () => {
     const page = await admin.request('GET', '/admin', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.text).toContain('data-stats');
-    expect(page.text).toMatch(/<div class="chart" role="img" aria-label="Uploads per day over 8 days: 4 in all, at most 2 in a day">/);
-    expect(page.text).toContain('<span data-level="20" title="' + yesterday + ': 2"></span>');
+    const long = (day: string) =>
+      new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(new Date(day));
+    const short = (day: string) =>
+      new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(day));
+    const uploads = page.text.slice(
+      page.text.indexOf('<svg class="chart-svg" id="chart-uploads-chart"'),
+      page.text.indexOf('</svg>', page.text.indexOf('id="chart-uploads-chart"')),
+    );
+    expect(uploads).toContain(
+      `role="img" aria-label="Uploads per day from ${long(lastWeek)} to ${long(today)}: 4 in all, at most 2 in a day (${long(yesterday)})"`,
+    );
+    // The y axis' values, the first and last dates, the value over each bar, and a title per bar.
+    expect(uploads).toMatch(/text-anchor="end">0<\/text>[\s\S]*text-anchor="end">1<\/text>[\s\S]*text-anchor="end">2<\/text>/);
+    expect(uploads).toContain(`text-anchor="middle">${short(lastWeek)}</text>`);
+    expect(uploads).toContain(`text-anchor="middle">${short(today)}</text>`);
+    expect([...uploads.matchAll(/<text class="chart-value"[^>]*>(\d+)<\/text>/g)].map((m) => m[1])).toEqual(['1', '2', '1']);
+    expect(uploads).toContain(`<title>${long(yesterday)}: 2 uploads</title>`);
     expect(page.text).toContain('Daily numbers');
     expect(page.text).toContain('Computed at');
   });

@@ -3,19 +3,41 @@ import { page, type Viewer } from '../../../ui/layout.js';
 import type { Job, JobCounts } from '../../../platform/queue/index.js';
 import { timeTag } from '../../../ui/format.js';
 import { AUDIT_ACTIONS } from '../../audit/audit.types.js';
+import type { NamedAuditEntry } from '../../audit/audit.service.js';
+import { flagAnchor } from '../../flags/views/flags-page.js';
 
-export interface AuditItem {
-  id: string;
-  at: string;
-  action: string;
-  actorId: string | null;
-  subjectType: string;
-  subjectId: string;
-  requestId: string | null;
+const eventLink = (item: NamedAuditEntry) => html`<a href="/events/${item.eventId}">${item.eventTitle}</a>`;
+/** A person: their name, linking to the entries they made; an account the retention sweep removed has no name left. */
+const personLink = (id: string, name: string | null) =>
+  name === null ? html`<span class="muted">Removed account</span>` : html`<a href="/admin?actorId=${id}#audit">${name}</a>`;
+
+/** What an entry is about, in words, linking to it where it still exists. */
+function subjectCell(item: NamedAuditEntry): SafeHtml {
+  const event = item.eventTitle !== null;
+  switch (item.subjectType) {
+    case 'user':
+      return html`Account of ${personLink(item.subjectId, item.userName)}`;
+    case 'event':
+      return event ? html`Event ${eventLink(item)}` : html`<span class="muted">Deleted event</span>`;
+    case 'photo':
+      return item.photoExists
+        ? html`<a href="/events/${item.eventId}/photos/${item.subjectId}">Photo</a> in ${eventLink(item)}`
+        : event
+          ? html`Deleted photo in ${eventLink(item)}`
+          : html`<span class="muted">Deleted photo</span>`;
+    case 'booking':
+      return event ? html`Booking for ${eventLink(item)}` : html`<span class="muted">Booking of a deleted event</span>`;
+    case 'export':
+      return event ? html`Export of ${eventLink(item)}` : html`Data export`;
+    case 'flag':
+      return html`Flag <a href="/admin/flags#${flagAnchor(item.subjectId)}"><code>${item.subjectId}</code></a>`;
+    default:
+      return html`${item.subjectType} <code>${item.subjectId}</code>`;
+  }
 }
 
 export function auditSection(options: {
-  items: AuditItem[];
+  items: NamedAuditEntry[];
   nextCursor: string | null;
   filter: Record<string, string | undefined>;
 }): SafeHtml {
@@ -37,11 +59,13 @@ export function auditSection(options: {
     </div>
     <div class="actions"><button type="submit">Filter</button> <a href="/admin#audit">Clear</a></div>
   </form>
-  <table class="table"><caption class="muted">Newest first</caption>
-    <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Actor</th><th scope="col">Subject</th><th scope="col">Request</th></tr></thead>
+  <table class="table stack" id="audit-entries"><caption class="muted">Newest first</caption>
+    <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">By</th><th scope="col">About</th><th scope="col">Request</th></tr></thead>
     <tbody>${options.items.map(
       (item) =>
-        html`<tr><td>${timeTag(item.at)}</td><td><code>${item.action}</code></td><td>${item.actorId ?? 'system'}</td><td>${item.subjectType} ${item.subjectId}</td><td>${item.requestId ?? ''}</td></tr>`,
+        html`<tr><td data-label="When">${timeTag(item.at)}</td><td data-label="Action"><code>${item.action}</code></td>
+          <td data-label="By">${item.actorId === null ? html`<span class="muted">System</span>` : personLink(item.actorId, item.actorName)}</td>
+          <td data-label="About">${subjectCell(item)}</td><td data-label="Request">${item.requestId ? html`<code class="muted">${item.requestId}</code>` : ''}</td></tr>`,
     )}</tbody></table>
   ${options.items.length === 0 ? html`<p class="muted">No entries.</p>` : ''}
   ${options.nextCursor ? html`<nav class="pager"><a class="button secondary" href="/admin?${query(options.nextCursor)}#audit">Older entries →</a></nav>` : ''}

@@ -5,20 +5,23 @@ import type { FlagJson, StaleFlagJson } from '../flags.service.js';
 
 const STATE_LABEL = { on: 'On for everyone', off: 'Off', partial: 'Partial rollout' } as const;
 
+/** A flag's row id on /admin/flags (the audit trail links to it). */
+export const flagAnchor = (name: string) => `flag-${name.replace(/[^a-z0-9]/g, '-')}`;
+
 function flagRow(flag: FlagJson) {
-  const id = `flag-${flag.name.replace(/[^a-z0-9]/g, '-')}`;
+  const id = flagAnchor(flag.name);
   return html`<tr id="${id}">
-  <td><strong><code>${flag.name}</code></strong>${flag.description ? html`<br><span class="muted">${flag.description}</span>` : ''}</td>
-  <td><span class="badge${flag.state === 'on' ? ' ok' : ''}">${STATE_LABEL[flag.state]}</span></td>
-  <td>
-    <form method="post" action="/admin/flags/${flag.name}" class="row" aria-label="Settings of ${flag.name}">
-      <div class="field"><label><input type="checkbox" name="enabled" value="true"${flag.enabled ? html` checked` : ''}> Enabled</label></div>
+  <td data-label="Flag"><strong><code>${flag.name}</code></strong>${flag.description ? html`<br><span class="muted">${flag.description}</span>` : ''}</td>
+  <td data-label="State"><span class="badge${flag.state === 'on' ? ' ok' : ''}">${STATE_LABEL[flag.state]}</span></td>
+  <td data-label="Settings">
+    <form method="post" action="/admin/flags/${flag.name}" class="flag-settings" aria-label="Settings of ${flag.name}">
+      <div class="field"><label class="check"><input type="checkbox" name="enabled" value="true"${flag.enabled ? html` checked` : ''}> Enabled</label></div>
       <div class="field"><label for="${id}-rollout">Rollout %</label>
         <input id="${id}-rollout" name="rolloutPercentage" type="number" min="0" max="100" step="1" inputmode="numeric" required value="${flag.rolloutPercentage}"></div>
       <div class="actions"><button type="submit">Save</button></div>
     </form>
   </td>
-  <td>${flag.updatedAt.slice(0, 16).replace('T', ' ')} UTC</td>
+  <td data-label="Updated">${flag.updatedAt.slice(0, 16).replace('T', ' ')} UTC</td>
 </tr>`;
 }
 
@@ -44,7 +47,7 @@ ${formErrors(options.problems)}
   ${
     options.flags.length === 0
       ? html`<p>No flags yet.</p>`
-      : html`<table class="table">
+      : html`<table class="table stack">
   <thead><tr><th scope="col">Flag</th><th scope="col">State</th><th scope="col">Settings</th><th scope="col">Updated</th></tr></thead>
   <tbody>${options.flags.map(flagRow)}</tbody>
 </table>`
@@ -62,7 +65,7 @@ ${formErrors(options.problems)}
     </div>
     <div class="field"><label for="new-description">Description</label>
       <input id="new-description" name="description" maxlength="500" value="${newFlag.description ?? ''}"></div>
-    <div class="field"><label><input type="checkbox" name="enabled" value="true"${newFlag.enabled ? html` checked` : ''}> Enabled</label></div>
+    <div class="field"><label class="check"><input type="checkbox" name="enabled" value="true"${newFlag.enabled ? html` checked` : ''}> Enabled</label></div>
     <div class="actions"><button type="submit">Create flag</button></div>
   </form>
 </section>
@@ -72,9 +75,9 @@ ${formErrors(options.problems)}
   ${
     options.stale.length === 0
       ? html`<p>None.</p>`
-      : html`<table class="table" id="stale-flags">
+      : html`<table class="table stack" id="stale-flags">
   <thead><tr><th scope="col">Flag</th><th scope="col">State</th><th scope="col">Since</th><th scope="col">Days</th></tr></thead>
-  <tbody>${options.stale.map((flag) => html`<tr><td><code>${flag.name}</code></td><td>${STATE_LABEL[flag.state]}</td><td>${flag.stateSince.slice(0, 10)}</td><td>${flag.days}</td></tr>`)}</tbody>
+  <tbody>${options.stale.map((flag) => html`<tr><td data-label="Flag"><code>${flag.name}</code></td><td data-label="State">${STATE_LABEL[flag.state]}</td><td data-label="Since">${flag.stateSince.slice(0, 10)}</td><td data-label="Days">${flag.days}</td></tr>`)}</tbody>
 </table>`
   }
 </section>`,

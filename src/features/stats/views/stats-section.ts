@@ -1,12 +1,13 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
 import { timeTag } from '../../../ui/format.js';
+import { dayBarChart } from '../../../ui/chart.js';
 import type { StatsJson } from '../stats.service.js';
 
 type Series = 'signups' | 'bookings' | 'uploads';
-const SERIES: { key: Series; label: string }[] = [
-  { key: 'signups', label: 'Sign-ups' },
-  { key: 'bookings', label: 'Bookings' },
-  { key: 'uploads', label: 'Uploads' },
+const SERIES: { key: Series; label: string; unit: string }[] = [
+  { key: 'signups', label: 'Sign-ups', unit: 'sign-ups' },
+  { key: 'bookings', label: 'Bookings', unit: 'bookings' },
+  { key: 'uploads', label: 'Uploads', unit: 'uploads' },
 ];
 const NUMBER = new Intl.NumberFormat('en-GB');
 
@@ -22,23 +23,12 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A bar's height in 5 % steps (0-20), the levels public/app.css draws; any non-zero value shows at least one step. */
-export function barLevel(value: number, max: number): number {
-  if (max <= 0 || value <= 0) return 0;
-  return Math.max(1, Math.round((value / max) * 20));
-}
-
-function chart(daily: StatsJson['daily'], series: { key: Series; label: string }): SafeHtml {
-  const values = daily.map((d) => d[series.key]);
-  const max = Math.max(0, ...values);
-  const total = values.reduce((sum, v) => sum + v, 0);
+function chart(daily: StatsJson['daily'], series: { key: Series; label: string; unit: string }): SafeHtml {
   const id = `chart-${series.key}`;
-  // The bars are a picture of the table below it: screen readers get the summary and the table.
+  // The SVG draws the table below it: screen readers get its summary, and the table.
   return html`<figure class="chart-block" aria-labelledby="${id}">
   <h3 id="${id}">${series.label} per day</h3>
-  <div class="chart" role="img" aria-label="${series.label} per day over ${daily.length} days: ${NUMBER.format(total)} in all, at most ${NUMBER.format(max)} in a day">
-    ${daily.map((d) => html`<span data-level="${barLevel(d[series.key], max)}" title="${d.day}: ${NUMBER.format(d[series.key])}"></span>`)}
-  </div>
+  ${dayBarChart({ id, label: series.label, unit: series.unit, points: daily.map((d) => ({ day: d.day, value: d[series.key] })) })}
 </figure>`;
 }
 
