@@ -3,7 +3,7 @@ import { sql, type Expression } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import type { OutboxJob } from '../../platform/queue/index.js';
 import { transaction } from '../../platform/db/transaction.js';
-import { INVITE_ACTIVE } from '../events/invites.repository.js';
+import { INVITE_ACTIVE } from '../events/invites.types.js';
 
 export interface BookingRow {
   id: string;

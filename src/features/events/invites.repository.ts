@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, WithinTransaction } from '../../platform/db/pool.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { INVITE_ACTIVE } from './invites.types.js';
 
 export interface InviteRow {
   id: string;
@@ -12,10 +13,6 @@ export interface InviteRow {
 }
 
 const COLUMNS = ['id', 'event_id', 'created_by', 'created_at', 'expires_at', 'revoked_at'] as const;
-
-/** SQL that is true for an invite row `alias` that still lets people in: not revoked, not expired. */
-export const INVITE_ACTIVE = (alias: string) =>
-  `${alias}.revoked_at IS NULL AND (${alias}.expires_at IS NULL OR ${alias}.expires_at > now())`;
 
 export function createInvitesRepository(db: Db) {
   return {
