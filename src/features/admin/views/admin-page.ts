@@ -82,13 +82,13 @@ export function jobsSection(options: { counts: JobCounts; failing: Job[] }): Saf
   </ul>
   ${
     options.failing.length
-      ? html`<table class="table"><caption class="muted">Dead jobs, and jobs that failed and wait to retry</caption>
-      <thead><tr><th scope="col">Job</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"></th></tr></thead>
+      ? html`<table class="table stack"><caption class="muted">Dead jobs, and jobs that failed and wait to retry</caption>
+      <thead><tr><th scope="col">Job</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="visually-hidden">Retry</span></th></tr></thead>
       <tbody>${options.failing.map(
         (
           job,
-        ) => html`<tr><td><code>${job.name}</code><br><span class="muted">${job.id}</span></td><td>${job.status}</td><td>${job.attempts}/${job.maxAttempts}</td>
-          <td>${(job.lastError ?? '').slice(0, 300)}</td>
+        ) => html`<tr><td data-label="Job"><code>${job.name}</code><br><span class="muted">${job.id}</span></td><td data-label="State">${job.status}</td><td data-label="Attempts">${job.attempts}/${job.maxAttempts}</td>
+          <td data-label="Last error">${(job.lastError ?? '').slice(0, 300)}</td>
           <td>${job.status === 'dead' ? html`<form method="post" action="/admin/jobs/${job.id}/retry" class="inline"><button class="small" type="submit">Retry</button></form>` : ''}</td></tr>`,
       )}</tbody></table>`
       : html`<p class="muted">No failing jobs.</p>`

@@ -17,21 +17,21 @@ export function backupsSection(options: { backups: BackupSummary[]; drills: Dril
   }
   ${
     options.backups.length
-      ? html`<table class="table"><caption class="muted">Complete backups in storage, newest first</caption>
+      ? html`<table class="table stack"><caption class="muted">Complete backups in storage, newest first</caption>
       <thead><tr><th scope="col">Backup</th><th scope="col">Taken</th><th scope="col">Schema</th><th scope="col">Rows</th><th scope="col">Size</th></tr></thead>
       <tbody>${options.backups.map(
         (backup) =>
-          html`<tr><td><code>${backup.id}</code></td><td>${timeTag(backup.createdAt)}</td><td>${backup.schemaVersion}</td><td>${backup.totalRows}</td><td>${formatBytes(backup.totalBytes)}</td></tr>`,
+          html`<tr><td data-label="Backup"><code>${backup.id}</code></td><td data-label="Taken">${timeTag(backup.createdAt)}</td><td data-label="Schema">${backup.schemaVersion}</td><td data-label="Rows">${backup.totalRows}</td><td data-label="Size">${formatBytes(backup.totalBytes)}</td></tr>`,
       )}</tbody></table>`
       : html`<p class="muted">No backups yet.</p>`
   }
   ${
     options.drills.length
-      ? html`<table class="table"><caption class="muted">Restore drills, newest first</caption>
+      ? html`<table class="table stack"><caption class="muted">Restore drills, newest first</caption>
       <thead><tr><th scope="col">When</th><th scope="col">Backup</th><th scope="col">Result</th><th scope="col">Took</th></tr></thead>
       <tbody>${options.drills.map(
-        (drill) => html`<tr><td>${timeTag(drill.ranAt)}</td><td><code>${drill.backupId}</code></td>
-          <td>${drill.ok ? 'passed' : html`failed: ${String(drill.report.reason ?? '')}`}</td><td>${(drill.durationMs / 1000).toFixed(1)} s</td></tr>`,
+        (drill) => html`<tr><td data-label="When">${timeTag(drill.ranAt)}</td><td data-label="Backup"><code>${drill.backupId}</code></td>
+          <td data-label="Result">${drill.ok ? 'passed' : html`failed: ${String(drill.report.reason ?? '')}`}</td><td data-label="Took">${(drill.durationMs / 1000).toFixed(1)} s</td></tr>`,
       )}</tbody></table>`
       : ''
   }

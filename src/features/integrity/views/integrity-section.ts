@@ -10,13 +10,13 @@ export function integritySection(report: IntegrityReport | null): SafeHtml {
     report
       ? html`<p>${report.ok ? html`<span class="badge ok">All checks passed</span>` : html`<span class="badge full">Problems found</span>`}
     <span class="muted">Last run ${timeTag(report.ranAt)} (nightly <code>integrity.check</code>, or <code>epu check</code>).</span></p>
-  <table class="table">
+  <table class="table stack">
     <thead><tr><th scope="col">Check</th><th scope="col">Problems</th><th scope="col">Examples</th></tr></thead>
     <tbody>${INTEGRITY_CHECKS.map((check) => {
       const result = report.checks[check];
       return html`<tr data-check="${check}"><th scope="row">${CHECK_TITLES[check]}<br><code class="muted">${check}</code></th>
-        <td><span class="badge${result.problems ? ' full' : ' ok'}">${result.problems}</span></td>
-        <td>${result.error ? html`<p>Could not run: ${result.error}</p>` : ''}${
+        <td data-label="Problems"><span class="badge${result.problems ? ' full' : ' ok'}">${result.problems}</span></td>
+        <td data-label="Examples">${result.error ? html`<p>Could not run: ${result.error}</p>` : ''}${
           result.samples.length
             ? html`<ul>${result.samples.map((sample) => html`<li><code>${sample}</code></li>`)}</ul>`
             : result.error
