@@ -97,6 +97,8 @@ describe('invite links', () => {
     expect(listed.text).not.toContain(link.token);
     const hostPage = await host.client.get(`/events/${eventId}`, { accept: 'text/html' });
     expect(hostPage.text).toContain('Invite links');
+    // "Never" comes first, so it is what the form sends untouched.
+    expect(hostPage.text).toMatch(/<select id="invite-expires" name="expires">\s*<option value="never">/);
     expect(hostPage.text).not.toContain(link.token);
   });
 
@@ -180,7 +182,7 @@ describe('invite links', () => {
 
   it('made from the page are shown once, in the answer to the form, with no referrer and no cache', async () => {
     const { host, eventId } = await hostWithEvent();
-    const made = await host.client.request('POST', `/events/${eventId}/invites`, { form: { expires: '7' } });
+    const made = await host.client.request('POST', `/events/${eventId}/invites`, { form: { expires: 'week' } });
     expect(made.status).toBe(200);
     expect(made.headers.get('referrer-policy')).toBe('no-referrer');
     expect(made.headers.get('cache-control')).toBe('private, no-store');

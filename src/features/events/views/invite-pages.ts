@@ -4,12 +4,12 @@ import type { EventJson } from '../events.service.js';
 import type { InviteJson } from '../invites.service.js';
 import { timeTag } from '../../../ui/format.js';
 
-/** How long a link made from the page lasts; the API takes any instant. */
+/** How long a link made from the page lasts; the API takes any instant. Word keys: the options keep this order ("Never" first). */
 export const INVITE_LIFETIMES: Record<string, { label: string; days: number | null }> = {
   never: { label: 'Never', days: null },
-  '1': { label: 'After 1 day', days: 1 },
-  '7': { label: 'After 7 days', days: 7 },
-  '30': { label: 'After 30 days', days: 30 },
+  day: { label: 'After 1 day', days: 1 },
+  week: { label: 'After 7 days', days: 7 },
+  month: { label: 'After 30 days', days: 30 },
 };
 
 function inviteState(invite: InviteJson): SafeHtml {
