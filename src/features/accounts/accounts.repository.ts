@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type AliasableExpression, type Expression, type Transaction } from 'kysely';
 import type { Db, Executor } from '../../platform/db/pool.js';
 import type { Database } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
@@ -81,6 +81,14 @@ export function createAccountsRepository(db: Db) {
     /** The user behind a live session: not revoked, not expired, belonging to the claimed user, whose account is not deleted. */
     async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
       return liveSession(sessionId, userId).select(USER_COLUMNS).executeTakeFirst();
+    },
+
+    /** findSessionUser with one more column, `extra`, computed from the user's id in the same statement. */
+    async findSessionUserWith<T>(sessionId: string, userId: string, extra: (userId: Expression<string>) => AliasableExpression<T>) {
+      return liveSession(sessionId, userId)
+        .select(USER_COLUMNS)
+        .select(extra(sql.ref<string>('users.id')).as('extra'))
+        .executeTakeFirst();
     },
 
     /** The same session check as a query of the user's id and role, for a statement that checks the session itself. */

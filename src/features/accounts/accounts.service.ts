@@ -4,7 +4,7 @@ import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import type { AccountsRepository, UserRow, UserWithPassword } from './accounts.repository.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
-import type { Transaction } from 'kysely';
+import type { AliasableExpression, Expression, Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 
@@ -120,6 +120,16 @@ export function createAccountsService(deps: {
     async userForSession(sessionId: string, userId: string): Promise<PublicUser | null> {
       const user = await repo.findSessionUser(sessionId, userId);
       return user ? toPublicUser(user) : null;
+    },
+
+    /** userForSession, and `extra` of the user read in the same statement (see auth.currentUserWith). */
+    async userForSessionWith<T>(
+      sessionId: string,
+      userId: string,
+      extra: (userId: Expression<string>) => AliasableExpression<T>,
+    ): Promise<{ user: PublicUser; extra: T } | null> {
+      const row = await repo.findSessionUserWith(sessionId, userId, extra);
+      return row ? { user: toPublicUser(row), extra: row.extra as T } : null;
     },
 
     /** SQL finding the session's user (id, role) only while the session is live: see auth.checkedCaller. */

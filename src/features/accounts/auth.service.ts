@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AliasableExpression, Expression } from 'kysely';
 import { AppError } from '../../platform/http/errors.js';
 import type { SessionCookies } from '../../platform/http/cookies.js';
 import type { AccountsService, PublicUser, SignedIn } from './accounts.service.js';
@@ -27,10 +28,38 @@ export function createAuth(accounts: AccountsService, cookies: SessionCookies) {
     return pending;
   }
 
+  async function currentUser(request: FastifyRequest, reply?: FastifyReply): Promise<PublicUser | null> {
+    return (await session(request, reply))?.user ?? null;
+  }
+
   return {
-    async currentUser(request: FastifyRequest, reply?: FastifyReply): Promise<PublicUser | null> {
-      return (await session(request, reply))?.user ?? null;
+    /**
+     * currentUser, and `extra` of that user computed in the same statement, so
+     * a page that needs one fact about the caller (their booking of the event
+     * shown) pays one round trip, not two. `extra` is undefined when nobody is
+     * signed in, or when this request had already read its session (the caller
+     * then asks for it on its own).
+     */
+    async currentUserWith<T>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      extra: (userId: Expression<string>) => AliasableExpression<T>,
+    ): Promise<{ user: PublicUser | null; extra?: T }> {
+      const cookie = cookies.read(request);
+      if (!cookie || resolved.has(request)) return { user: await currentUser(request, reply) };
+      const found = accounts.userForSessionWith(cookie.claim.sid, cookie.claim.uid, extra);
+      resolved.set(
+        request,
+        found.then((result) => {
+          if (!result) return null;
+          if (cookie.stale) cookies.write(reply, cookie.claim, accounts.sessionMaxAgeSeconds);
+          return { user: result.user, sessionId: cookie.claim.sid };
+        }),
+      );
+      const result = await found;
+      return result ?? { user: null };
     },
+    currentUser,
     async requireUser(request: FastifyRequest, reply?: FastifyReply): Promise<PublicUser> {
       const current = await session(request, reply);
       if (!current) throw new AppError('not_signed_in');

@@ -2,7 +2,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import type { EventsService } from '../events/events.service.js';
-import { sql } from 'kysely';
+import { sql, type AliasableExpression, type Expression } from 'kysely';
 import type { Booker, BookingsRepository, BookingRow } from './bookings.repository.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 
@@ -72,6 +72,12 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       await events.bookingsChanged(event.id);
       return toBookingJson(cancelled);
     },
+
+    /** The id of a user's confirmed booking of the event (null for none), as SQL of their id: see auth.currentUserWith. */
+    confirmedBookingOf:
+      (eventId: string) =>
+      (userId: Expression<string>): AliasableExpression<string | null> =>
+        sql<string | null>`(SELECT id FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = ${userId} AND status = 'confirmed')`,
 
     async myBooking(eventId: string, viewerId: string): Promise<BookingJson | null> {
       const row = await repo.findConfirmed(eventId, viewerId);

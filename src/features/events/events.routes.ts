@@ -8,7 +8,7 @@ import { cacheFor, PRIVATE } from '../../platform/http/cache-control.js';
 import { html } from '../../platform/http/html.js';
 import { confirmed, confirmPage } from '../../ui/confirm.js';
 import type { Reads, ReadsFor } from '../../platform/http/read-routing.js';
-import { parsePageQuery } from '../../platform/http/pagination.js';
+import { isUuid, parsePageQuery } from '../../platform/http/pagination.js';
 import { validate } from '../../platform/http/validation.js';
 import { ownEntry } from '../../platform/own-entry.js';
 import type { Auth } from '../accounts/auth.service.js';
@@ -234,12 +234,19 @@ export function eventsRoutes(
   });
 
   app.get('/events/:id', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
+    // The session and the viewer's booking of this event in one statement (an id of another spelling is no event: 404 below).
+    const { user: viewer, extra: bookingId } = isUuid(request.params.id)
+      ? await auth.currentUserWith(request, reply, bookings.confirmedBookingOf(request.params.id))
+      : { user: await auth.currentUser(request, reply), extra: undefined };
     const invites = passes.read(request);
     const event = await events.getVisible(request.params.id, viewer, reads(request), invites);
     const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
-    const booking = viewer ? bookings.myBooking(event.id, viewer.id) : Promise.resolve(null);
+    const booking: Promise<{ id: string } | null> = !viewer
+      ? Promise.resolve(null)
+      : bookingId !== undefined
+        ? Promise.resolve(bookingId === null ? null : { id: bookingId })
+        : bookings.myBooking(event.id, viewer.id);
     const [myBooking, attendees, inviteLinks, sections] = await Promise.all([
       booking,
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
