@@ -26,22 +26,22 @@ module.exports = {
       comment: 'src/platform holds thin adapters: it imports no feature, and nothing above it (app, entrypoints, ui).',
       severity: 'error',
       from: { path: '^src/platform/', pathNot: '\\.test\\.ts$' },
-      to: { path: ['^src/features/', '^src/app\\.ts$', '^src/entrypoints/', '^src/functions/', '^src/ui/'] },
+      to: { path: ['^src/features/', '^src/app(\\.ts$|/)', '^src/entrypoints/', '^src/functions/', '^src/ui/'] },
     },
     {
       name: 'no-arrow-back-up',
       comment: 'Features and the ui are built by the composition root; they never import it or an entrypoint.',
       severity: 'error',
       from: { path: ['^src/features/', '^src/ui/', '^src/config/'], pathNot: '\\.test\\.ts$' },
-      to: { path: ['^src/app\\.ts$', '^src/entrypoints/', '^src/functions/'] },
+      to: { path: ['^src/app(\\.ts$|/)', '^src/entrypoints/', '^src/functions/'] },
     },
     {
       name: 'only-entrypoints-import-app',
       comment:
-        'src/app.ts is the composition root: only the entrypoints (one per process type or command, and the Cloud Functions entry) build it.',
+        'src/app.ts (its parts in src/app/) is the composition root: only the entrypoints (one per process type or command, and the Cloud Functions entry) build it.',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/entrypoints/', '^src/functions/index\\.ts$', '\\.test\\.ts$'] },
-      to: { path: '^src/app\\.ts$' },
+      from: { path: '^src/', pathNot: ['^src/entrypoints/', '^src/functions/index\\.ts$', '^src/app(\\.ts$|/)', '\\.test\\.ts$'] },
+      to: { path: '^src/app(\\.ts$|/)' },
     },
     {
       name: 'config-is-a-leaf',

@@ -1,0 +1,170 @@
+// The platform: one client per dial (database, replica, cache, storage, queue, bus...) built from config,
+// closed in reverse order.
+import type pg from 'pg';
+import type { Config } from '../config/env.js';
+import { ensureEmbeddedPostgres } from '../platform/db/embedded.js';
+import { createKysely, createPool, type Db } from '../platform/db/pool.js';
+import { createNotifier } from '../platform/db/notifier.js';
+import { createLogger, logContextMixin, type Logger } from '../platform/observability/logger.js';
+import { createKeyring, resolveSecretKeys, type Keyring } from '../platform/security/keyring.js';
+import { postgresLimiterFactory, redisLimiterFactory, type LimiterFactory } from '../platform/rate-limit.js';
+import { createRedisConnection, redisNamespace } from '../platform/redis.js';
+import { createCache, type Cache } from '../platform/cache/index.js';
+import { createPublicPageCache, type PublicPageCache } from '../platform/http/public-pages.js';
+import { createReplica, type Replica } from '../platform/db/replica.js';
+import { packageJson } from '../platform/paths.js';
+import { createMetrics, instrumentPool, type Metrics } from '../platform/observability/metrics.js';
+import { createStorage } from '../platform/storage/create-storage.js';
+import type { ObjectStorage, StorageHooks } from '../platform/storage/storage.js';
+import { createQueue, type Queue } from '../platform/queue/index.js';
+import { createFunctionsDispatcher, type FunctionsDispatcher } from '../platform/functions/dispatcher.js';
+import { createChangeBus, type ChangeBus } from '../platform/pubsub/index.js';
+
+export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
+
+export interface Platform {
+  config: Config;
+  logger: Logger;
+  databaseUrl: string;
+  pool: pg.Pool;
+  db: Db;
+  /** Where read-heavy queries go: the replica (DATABASE_REPLICA_URL), else the primary. Per request, see platform/http/read-routing. */
+  readDb: Db;
+  replica: Replica | null;
+  /** Hot reads: an in-process LRU, or Redis shared by every replica when REDIS_URL is set. */
+  cache: Cache;
+  keyring: Keyring;
+  limiters: LimiterFactory;
+  /** Change announcements between processes (flags): PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set. */
+  bus: ChangeBus;
+  /** Anonymous public pages kept by web processes; every process announces the changes that affect them. */
+  pages: PublicPageCache;
+  metrics: Metrics;
+  storage: ObjectStorage;
+  /** Where backups go: `storage` itself, or BACKUP_STORAGE_URL's store when set. */
+  backupStorage: ObjectStorage;
+  /** BACKUP_COPY_URL's store in a second region, or null. */
+  backupCopyStorage: ObjectStorage | null;
+  queue: Queue;
+  /** Function calls go out through the queue (an outbox); see platform/functions. */
+  dispatcher: FunctionsDispatcher;
+  /** Shared by callers and the functions host: FUNCTIONS_TOKEN, or derived from SECRET_KEY. */
+  functionsToken: string;
+  /** Closes clients in reverse order of creation. */
+  close(): Promise<void>;
+}
+
+export function createRootLogger(config: Config, role: ProcessRole): Logger {
+  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: logContextMixin });
+}
+
+/** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */
+export function createBackupStorage(config: Config, keyring: Keyring, logger: Logger): ObjectStorage {
+  return createStorage({ ...config, storageUrl: config.backupStorageUrl ?? config.storageUrl, cdnBaseUrl: undefined }, keyring, logger);
+}
+
+/** BACKUP_COPY_URL's store in a second region, with its own S3 settings; null when backups are not copied. */
+export function createBackupCopyStorage(config: Config, keyring: Keyring, logger: Logger, hooks: StorageHooks = {}): ObjectStorage | null {
+  if (!config.backupCopy) return null;
+  return createStorage({ ...config, ...config.backupCopy, cdnBaseUrl: undefined }, keyring, logger, hooks);
+}
+
+export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
+      databaseUrl = embedded.url;
+      closers.push(embedded.stop);
+    }
+    const pool = createPool({
+      connectionString: databaseUrl,
+      max: config.databasePoolMax,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+      applicationName: `epu-${role}`,
+      preparedStatements: config.databasePreparedStatements,
+    });
+    closers.push(() => pool.end());
+    // Right after the pool: query timing covers the connections opened from here on.
+    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha, backupCopies: Boolean(config.backupCopy) });
+    instrumentPool(pool, metrics);
+    let replica: Replica | null = null;
+    if (config.databaseReplicaUrl) {
+      const replicaPool = createPool({
+        connectionString: config.databaseReplicaUrl,
+        max: config.databasePoolMax,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
+        applicationName: `epu-${role}-replica`,
+        preparedStatements: config.databasePreparedStatements,
+        // Soon enough to read from the primary instead while the replica does not answer.
+        connectionTimeoutMs: 2_000,
+      });
+      closers.push(() => replicaPool.end());
+      instrumentPool(replicaPool, metrics);
+      replica = createReplica({ primary: pool, replica: replicaPool, logger: logger.child({ component: 'replica' }) });
+    }
+    // NOTIFY for job wake-ups and page announcements, always after the writing transaction commits.
+    const notifier = createNotifier({ pool });
+    closers.push(() => notifier.flush());
+    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, notifier, logger });
+    closers.push(() => bus.close());
+    const db = createKysely(pool);
+    const namespace = redisNamespace(databaseUrl);
+    // One fail-fast connection for the cache and the rate limits; the bus keeps its own two.
+    const redis = config.redisUrl
+      ? createRedisConnection({
+          url: config.redisUrl,
+          name: `epu-${role}:${namespace}`,
+          logger,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        })
+      : null;
+    if (redis) closers.push(async () => redis.disconnect());
+    const cache = createCache({ redis, namespace, logger, onLookup: metrics.cacheHit });
+    const postgresLimiters = postgresLimiterFactory(pool);
+    const keyring = createKeyring(resolveSecretKeys(config));
+    const storage = createStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
+    closers.push(() => storage.close());
+    const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
+    if (backupStorage !== storage) closers.push(() => backupStorage.close());
+    const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
+    if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
+    const queue = createQueue({ db, pool, logger, notifier });
+    const pages = createPublicPageCache({
+      bus,
+      logger,
+      ttlSeconds: config.publicPageCacheSeconds,
+      onLookup: (hit) => metrics.cacheHit('page', hit),
+    });
+    closers.push(async () => pages.stop());
+
+    return {
+      config,
+      logger,
+      databaseUrl,
+      pool,
+      db,
+      readDb: replica?.db ?? db,
+      replica,
+      cache,
+      keyring,
+      limiters: redis ? redisLimiterFactory(redis, namespace, postgresLimiters) : postgresLimiters,
+      bus,
+      pages,
+      metrics,
+      storage,
+      backupStorage,
+      backupCopyStorage,
+      queue,
+      dispatcher: createFunctionsDispatcher(queue),
+      functionsToken: config.functionsToken ?? keyring.sign('functions', 'epu-functions-invoke'),
+      async close() {
+        for (const close of closers.reverse()) await close().catch((error) => logger.warn({ err: error }, 'error while closing'));
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
