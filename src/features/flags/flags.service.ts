@@ -35,6 +35,9 @@ export const FLAGS = {
   photosUploads: 'photos.uploads',
 } as const;
 
+/** A flag's row id on /admin/flags (the audit trail links to it). */
+export const flagAnchor = (name: string) => `flag-${name.replace(/[^a-z0-9]/g, '-')}`;
+
 export interface FlagJson {
   name: string;
   enabled: boolean;

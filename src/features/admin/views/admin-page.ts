@@ -4,7 +4,7 @@ import type { Job, JobCounts } from '../../../platform/queue/index.js';
 import { timeTag } from '../../../ui/format.js';
 import { AUDIT_ACTIONS } from '../../audit/audit.types.js';
 import type { NamedAuditEntry } from '../../audit/audit.service.js';
-import { flagAnchor } from '../../flags/views/flags-page.js';
+import { flagAnchor } from '../../flags/flags.service.js';
 
 const eventLink = (item: NamedAuditEntry) => html`<a href="/events/${item.eventId}">${item.eventTitle}</a>`;
 /** A person: their name, linking to the entries they made; an account the retention sweep removed has no name left. */

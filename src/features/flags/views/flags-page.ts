@@ -1,12 +1,9 @@
 import { html } from '../../../platform/http/html.js';
 import { formErrors, page, type Viewer } from '../../../ui/layout.js';
 import type { FieldProblem } from '../../../platform/http/validation.js';
-import type { FlagJson, StaleFlagJson } from '../flags.service.js';
+import { flagAnchor, type FlagJson, type StaleFlagJson } from '../flags.service.js';
 
 const STATE_LABEL = { on: 'On for everyone', off: 'Off', partial: 'Partial rollout' } as const;
-
-/** A flag's row id on /admin/flags (the audit trail links to it). */
-export const flagAnchor = (name: string) => `flag-${name.replace(/[^a-z0-9]/g, '-')}`;
 
 function flagRow(flag: FlagJson) {
   const id = flagAnchor(flag.name);
