@@ -14,10 +14,11 @@ import { html } from '../../platform/http/html.js';
 import { confirmed, confirmPage } from '../../ui/confirm.js';
 
 /**
- * Responses that carry or follow an invite token: stored by no cache, and no
- * Referer leaves them (a page's links and requests would otherwise name its address).
+ * Responses that carry or follow an invite token: stored by no cache. No Referer can carry the token: it is in no
+ * document's address (the link answers with a redirect, the new link is shown in answer to a POST), and the site's
+ * strict-origin-when-cross-origin (decision 0015) sends only the origin to other sites anyway.
  */
-const NO_TRACE = { 'cache-control': PRIVATE, 'referrer-policy': 'no-referrer' };
+const NO_TRACE = { 'cache-control': PRIVATE };
 
 export function invitesRoutes(app: App, deps: { invites: InvitesService; events: EventsService; auth: Auth; passes: InvitePasses }): void {
   const { invites, events, auth, passes } = deps;
