@@ -628,7 +628,8 @@ async function stopAll() {
 for (const signal of ['SIGINT', 'SIGTERM'])
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the processes the bench started`);
-    stopAll().finally(() => process.exit(130));
+    // Exits once the processes are stopped, whether or not stopping one failed.
+    void stopAll().finally(() => process.exit(130));
   });
 
 let failed = false;

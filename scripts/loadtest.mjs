@@ -202,7 +202,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     if (interrupted) {
       process.stderr.write(`loadtest: ${signal} again; stopping everything now\n`);
-      cleanup().finally(() => process.exit(130));
+      // Exits once cleaned up, whether or not the cleanup failed.
+      void cleanup().finally(() => process.exit(130));
       return;
     }
     interrupted = true;

@@ -207,7 +207,8 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-prometheus-check-'));
   let prom;
   const interrupt = () => {
-    stopPrometheus(prom).finally(() => {
+    // Exits once Prometheus is stopped, whether or not stopping it failed.
+    void stopPrometheus(prom).finally(() => {
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(130);
     });

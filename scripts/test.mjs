@@ -14,6 +14,7 @@ const STEPS = [
   'format',
   'typecheck',
   'architecture',
+  'lint',
   'migrations',
   'unit',
   'tests',
@@ -78,6 +79,8 @@ step('format', npx, ['prettier', '--check', '--log-level', 'warn', '.']);
 step('typecheck', npx, ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 // The layering of docs/architecture.md: dependency-cruiser's rules and who reads process.env.
 step('architecture', 'node', ['scripts/check-architecture.mjs']);
+// ESLint with the type-checked rules (tools/lint; installs itself on first use).
+step('lint', 'node', ['scripts/lint.mjs']);
 step('migrations', npx, [
   'squawk',
   '--config',

@@ -21,6 +21,7 @@ let output = '';
 let port: number;
 
 // pino-pretty colours its lines; the assertions read the text.
+// eslint-disable-next-line no-control-regex -- the escape character starts a colour code
 const plain = () => output.replace(/\x1b\[[0-9;]*m/g, '');
 
 function waitForOutput(pattern: RegExp, after: number, what: string): Promise<RegExpMatchArray> {

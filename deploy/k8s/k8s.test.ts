@@ -45,7 +45,7 @@ function render(dir: string): Obj[] {
     output = execFileSync(kubectl, ['kustomize', path.join(here, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
-    throw new Error(`kubectl kustomize ${dir} failed: ${e.stderr ?? e.message}`);
+    throw new Error(`kubectl kustomize ${dir} failed: ${e.stderr ?? e.message}`, { cause: error });
   }
   return parseAllDocuments(output).map((document) => {
     expect(document.errors).toEqual([]);

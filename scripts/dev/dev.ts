@@ -44,8 +44,8 @@ function startRole(config: Config, role: Role, databaseUrl: string): Running {
       process.stdout.write(text);
       if (text.includes(`${role} ready`)) resolve(true);
     };
-    child.stdout!.on('data', scan);
-    child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    child.stdout.on('data', scan);
+    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     child.once('exit', (code, signal) => {
       resolve(false);
       if (!stopping.has(child)) say(`${role} exited (${code ?? signal}); it starts again on the next change`);
@@ -75,8 +75,8 @@ function typeChecker() {
     });
     current = check;
     let output = '';
-    check.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    check.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    check.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    check.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     check.once('exit', (code, signal) => {
       if (signal) return; // cancelled by a newer change
       const seconds = ((Date.now() - started) / 1000).toFixed(1);

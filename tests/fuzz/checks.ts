@@ -16,6 +16,7 @@ import { NEVER_RUNS } from './world.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const MEDIA_CSP = "default-src 'none'; sandbox";
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface Answer {

@@ -228,7 +228,8 @@ export interface MultipartPart {
   name: string;
   filename?: string;
   contentType?: string;
-  data: 'image' | 'garbage' | 'empty' | 'truncated-image' | string;
+  /** 'image', 'garbage', 'empty', 'truncated-image' or the bytes themselves. */
+  data: string;
 }
 
 const JSON_TYPES = [
@@ -277,11 +278,10 @@ const RAW_BODIES: Buffer[] = [
 function jsonBodyPlan(schema: Schema | undefined, hostile: boolean): fc.Arbitrary<BodyPlan> {
   const value = fromSchema(schema ?? { type: 'object' }, { hints, hostile }, '');
   const asJson = fc.record({ kind: fc.constant('json' as const), value, contentType: fc.constantFrom(...JSON_TYPES) });
-  if (!schema && !hostile)
-    return fc.oneof({ weight: 5, arbitrary: fc.constant({ kind: 'none' } as BodyPlan) }, { weight: 1, arbitrary: asJson });
+  if (!schema && !hostile) return fc.oneof({ weight: 5, arbitrary: fc.constant({ kind: 'none' }) }, { weight: 1, arbitrary: asJson });
   return fc.oneof(
     { weight: schema ? 12 : 2, arbitrary: asJson },
-    { weight: schema ? 0 : 8, arbitrary: fc.constant({ kind: 'none' } as BodyPlan) },
+    { weight: schema ? 0 : 8, arbitrary: fc.constant({ kind: 'none' }) },
     {
       weight: 2,
       arbitrary: fc.record({
@@ -475,7 +475,7 @@ export function operationPlans(operation: DocumentOperation): fc.Arbitrary<Plan>
           ? multipartPlan()
           : unsafe
             ? jsonBodyPlan(operation.jsonBody, hostile)
-            : fc.constant({ kind: 'none' } as BodyPlan),
+            : fc.constant({ kind: 'none' }),
         headers: headerPlan(unsafe),
         cookie: cookiePlan,
       })
@@ -631,7 +631,7 @@ export function pagePlans(path: string): fc.Arbitrary<Plan> {
       target: `GET ${path}`,
       path: chosen.path,
       routable: chosen.routable,
-      body: { kind: 'none' } as BodyPlan,
+      body: { kind: 'none' },
       headers: [['accept', accept]] as [string, string][],
     }));
 }
@@ -813,7 +813,7 @@ async function multipartBytes(
 /** The bytes of a plan, with its late values resolved against the world as it is now. */
 export async function toRawRequest(plan: Plan, world: World, selfOrigin: string): Promise<RawRequest> {
   const context: SendContext = { world, role: plan.role };
-  const path = (resolveLate(plan.path, context) as unknown[]).map((part) => String(part ?? '')).join('');
+  const path = (resolveLate(plan.path, context) as (string | number | null | undefined)[]).map((part) => String(part ?? '')).join('');
   let target = path;
   if (plan.rawQuery !== undefined) target += `?${plan.rawQuery}`;
   else {

@@ -331,12 +331,12 @@ describe.skipIf(!tierCanRun('replicas'))('two epu web replicas and a worker behi
     }
     const byKind = new Map<string, number>();
     for (const s of samples) byKind.set(s.kind, (byKind.get(s.kind) ?? 0) + 1);
-    const t0 = marks.restartStart!;
+    const t0 = marks.restartStart;
     const lines = [
       `rolling restart of 2 replicas behind nginx (drain ${SHUTDOWN_DRAIN_MS} ms, fail_timeout ${FAIL_TIMEOUT}), load ${LOOPS} loops at 80 req/s target:`,
       `  requests sent ${samples.length} (${[...byKind].map(([k, n]) => `${k}: ${n}`).join(', ')})`,
       `  failed ${failed.length}`,
-      `  during the restart (${((marks.restartEnd! - t0) / 1000).toFixed(1)} s): ${during.length} requests, p50 ${percentile(latency(during), 50).toFixed(1)} ms, p95 ${percentile(latency(during), 95).toFixed(1)} ms, p99 ${percentile(latency(during), 99).toFixed(1)} ms, max ${Math.max(...latency(during)).toFixed(1)} ms`,
+      `  during the restart (${((marks.restartEnd - t0) / 1000).toFixed(1)} s): ${during.length} requests, p50 ${percentile(latency(during), 50).toFixed(1)} ms, p95 ${percentile(latency(during), 95).toFixed(1)} ms, p99 ${percentile(latency(during), 99).toFixed(1)} ms, max ${Math.max(...latency(during)).toFixed(1)} ms`,
       `  whole run: p95 ${percentile(latency(samples), 95).toFixed(1)} ms; requests nginx passed to a second replica after a refused connect or 503: ${retried}`,
       `  nginx upstream errors: ${[...upstreamErrors].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
       `  timeline (s after the first SIGTERM): ${Object.entries(marks)

@@ -23,8 +23,8 @@ export function spawnEpu(args: string[], env: Record<string, string>, cwd = pack
     output += chunk.toString();
     for (const listener of listeners) listener();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -47,7 +47,8 @@ export function spawnEpu(args: string[], env: Record<string, string>, cwd = pack
           reject(new Error(`timed out waiting for ${pattern} in output:\n${output.slice(-3000)}`));
         }, timeoutMs);
         listeners.add(check);
-        exited.then(() => {
+        // `exited` resolves on exit and never rejects.
+        void exited.then(() => {
           if (listeners.has(check)) {
             listeners.delete(check);
             clearTimeout(timer);

@@ -267,7 +267,7 @@ async function book(request, response, eventId) {
 }
 
 const LIVEZ = JSON.stringify({ status: 'ok' });
-const server = http.createServer(async (request, response) => {
+async function handle(request, response) {
   try {
     const url = request.url ?? '/';
     const q = url.indexOf('?');
@@ -286,7 +286,9 @@ const server = http.createServer(async (request, response) => {
     process.stderr.write(`twin: ${error.stack}\n`);
     if (!response.headersSent) send(response, 500, 'text/plain', 'internal error', PRIVATE);
   }
-});
+}
+// handle() catches its own errors: its promise never rejects.
+const server = http.createServer((request, response) => void handle(request, response));
 server.keepAliveTimeout = 65_000;
 server.listen(Number(env.PORT), '127.0.0.1', () => process.stdout.write('twin ready\n'));
-process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));
+process.on('SIGTERM', () => server.close(() => void pool.end().then(() => process.exit(0))));

@@ -52,8 +52,8 @@ describe('epu media copy', () => {
   beforeAll(async () => {
     s3 = await startS3rver({ buckets: 3 });
     // The SDK in this process (the test's own look at the buckets) reads its credentials from the environment.
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
     database = await createTestDatabase();
     // STORAGE_URL unset: the file store under EPU_DATA_DIR, as a one-machine install has; S3_* for the destination.
     const { STORAGE_URL: _unused, ...s3Settings } = s3.env;

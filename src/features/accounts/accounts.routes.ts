@@ -9,6 +9,7 @@ import { LoginBody, PasswordChangeBody, SignedInEnvelope, SignupBody, UserEnvelo
 import { loginPage, signupPage } from './views/auth-pages.js';
 
 // C0 controls and DEL: a browser drops tabs and newlines from a URL, so "/\t/evil.example" becomes "//evil.example".
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /**

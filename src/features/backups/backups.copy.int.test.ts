@@ -55,8 +55,8 @@ describe('backups copied to a second region', () => {
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'info',
     });
-    vi.stubEnv('AWS_ACCESS_KEY_ID', regionA.env.AWS_ACCESS_KEY_ID!);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', regionA.env.AWS_SECRET_ACCESS_KEY!);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', regionA.env.AWS_ACCESS_KEY_ID);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', regionA.env.AWS_SECRET_ACCESS_KEY);
     const keyring = { sign: () => '', verify: () => false } as never;
     const logger = (await import('../../platform/observability/logger.js')).createLogger({ level: 'silent', pretty: false, name: 'test' });
     const s3 = { dataDir: env.EPU_DATA_DIR!, publicUrl: new URL('http://localhost'), cdnBaseUrl: undefined, s3ForcePathStyle: true };

@@ -100,8 +100,8 @@ for (const driver of ['file', 's3'] as const) {
       let env: Record<string, string> = {};
       if (driver === 's3') {
         s3 = await startS3rver();
-        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
         const { STORAGE_URL, ...s3Settings } = s3.env;
         env = { ...s3Settings, BACKUP_STORAGE_URL: STORAGE_URL! };
       }

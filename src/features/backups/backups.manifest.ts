@@ -139,7 +139,7 @@ export function summarize(manifest: BackupManifest): BackupSummary {
 
 /** Parses a stored manifest, refusing anything that is not one (a restore trusts its keys and columns). */
 export function parseManifest(text: string, expectedId: string): BackupManifest {
-  const value = JSON.parse(text) as BackupManifest;
+  const value = JSON.parse(text) as BackupManifest | null;
   const problems: string[] = [];
   if (value?.format !== MANIFEST_FORMAT) problems.push(`format is not ${MANIFEST_FORMAT}`);
   if (value?.id !== expectedId) problems.push(`id is not ${expectedId}`);
@@ -152,5 +152,6 @@ export function parseManifest(text: string, expectedId: string): BackupManifest 
   if (value?.media !== undefined && value.media?.index !== mediaIndexKey(expectedId))
     problems.push(`media index is not ${mediaIndexKey(expectedId)}`);
   if (problems.length) throw new Error(`backup ${expectedId}: the manifest is not valid (${problems.join('; ')})`);
-  return value;
+  // Not null: the format check above refused it.
+  return value as BackupManifest;
 }

@@ -19,7 +19,7 @@ import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
 import { createStorage } from '../../platform/storage/create-storage.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import { verifyPassword } from '../accounts/passwords.js';
-import { parseManifest, type BackupManifest } from './backups.manifest.js';
+import { parseManifest } from './backups.manifest.js';
 import { DROPPED_TABLES, SCRUBBED_EMAIL_DOMAIN } from './personal-data.js';
 
 const PASSWORD = 'correct horse battery staple 42';
@@ -117,8 +117,8 @@ describe('epu scrub: a scrubbed copy of production for staging', () => {
 
   beforeAll(async () => {
     s3 = await startS3rver({ buckets: 2 });
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
     production = await startTestApp(s3.env);
     const worker = startTestWorker(production);
 
@@ -251,10 +251,7 @@ describe('epu scrub: a scrubbed copy of production for staging', () => {
       );
       expect(scrub.lines.some((line) => line.kind === 'step' && /^photos: 3\/3 replaced/.test(line.message))).toBe(true);
 
-      const manifest = parseManifest(
-        (await readAll(stagingBackups, `backups/${scrubbedId}/manifest.json`)).toString(),
-        scrubbedId,
-      ) as BackupManifest;
+      const manifest = parseManifest((await readAll(stagingBackups, `backups/${scrubbedId}/manifest.json`)).toString(), scrubbedId);
       expect(manifest.scrubbed).toEqual({ sourceBackupId: backupId, droppedTables: Object.keys(DROPPED_TABLES) });
       const listedProduction = await runEpu(['backups'], productionEnv);
       expect(listedProduction.lines.filter((line) => line.kind === 'step').map((line) => line.id)).toEqual([backupId]);

@@ -34,23 +34,22 @@ export interface CalendarEvent {
 /** Longest content line in octets, CRLF not counted (RFC 5545 3.1). */
 const MAX_LINE_OCTETS = 75;
 
+// Control characters other than tab and newline (those are escaped or kept).
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const DROPPED_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
 /** A TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and newlines escaped; other control characters dropped. */
 export function escapeText(value: string): string {
   return value
     .replace(/\r\n?/g, '\n')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '')
+    .replace(DROPPED_CONTROLS, '')
     .replace(/[\\;,]/g, (character) => `\\${character}`)
     .replace(/\n/g, '\\n');
 }
 
 /** A quoted parameter value (CN): RFC 6868's caret encoding for ^, " and newlines; other control characters dropped. */
 function quoteParameter(value: string): string {
-  const encoded = value
-    .replace(/\r\n?/g, '\n')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '')
-    .replace(/\^/g, '^^')
-    .replace(/"/g, "^'")
-    .replace(/\n/g, '^n');
+  const encoded = value.replace(/\r\n?/g, '\n').replace(DROPPED_CONTROLS, '').replace(/\^/g, '^^').replace(/"/g, "^'").replace(/\n/g, '^n');
   return `"${encoded}"`;
 }
 

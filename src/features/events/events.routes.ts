@@ -310,7 +310,7 @@ export function eventsRoutes(
     if (problems) return again({ values: form, problems, pastWarning: read.startsInPast }, 400);
     if (read.startsInPast && form.confirmPast !== 'yes') return again({ values: form, problems: { fields: {} }, pastWarning: true }, 200);
     try {
-      await events.update(current.id, viewer, read.input as Partial<EventInput>);
+      await events.update(current.id, viewer, read.input);
       return reply.redirect(`/events/${current.id}`, 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;

@@ -121,7 +121,7 @@ export function flagsRoutes(app: App, deps: { flags: FlagsService; auth: Auth })
     isNew: boolean,
   ) {
     try {
-      const input = validate(PutFlagBody, updateFromForm(form)) as FlagUpdate;
+      const input: FlagUpdate = validate(PutFlagBody, updateFromForm(form));
       const { changed, created } = await flags.update(name, input, { actorId: viewer.id, requestId: request.id, via: 'page' });
       const notice = created ? 'created' : changed ? 'saved' : 'unchanged';
       return reply.redirect(`/admin/flags?notice=${notice}&flag=${encodeURIComponent(name)}`, 303);

@@ -46,7 +46,7 @@ describe('withoutLocation', () => {
     expect(before.exif).toMatchObject({ GPSLatitudeRef: 'N' });
     expect(before.xmp).toContain('GPSLatitude');
 
-    const cleaned = withoutLocation(type as ImageType, original)!;
+    const cleaned = withoutLocation(type, original)!;
     expect(cleaned).not.toBeNull();
     const after = await readMetadata(cleaned);
     expect(Object.keys(after.exif ?? {}).filter((key) => key.startsWith('GPS'))).toEqual([]);

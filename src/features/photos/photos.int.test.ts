@@ -49,8 +49,8 @@ for (const driver of ['file', 's3'] as Driver[]) {
       let env: Record<string, string> = { MAX_UPLOAD_BYTES: String(2 * 1024 * 1024) };
       if (driver === 's3') {
         s3 = await startS3rver();
-        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
         env = { ...env, ...s3.env };
       }
       t = await startTestApp(env);
@@ -141,7 +141,7 @@ for (const driver of ['file', 's3'] as Driver[]) {
       const { rows } = await t.platform.pool.query('SELECT original_key, thumbnail_key, display_key FROM photos WHERE id = $1', [ids[0]]);
       expect((await owner.client.delete(`/api/v1/photos/${ids[0]}`)).status).toBe(204);
       expect((await owner.client.get(`/api/v1/photos/${ids[0]}`)).status).toBe(404);
-      for (const key of Object.values(rows[0]) as string[]) expect(await t.platform.storage.head(key)).toBeNull();
+      for (const key of Object.values<string>(rows[0])) expect(await t.platform.storage.head(key)).toBeNull();
     });
 
     it('refuses bad uploads with a stable code and leaves no object and no row behind', async () => {
@@ -217,7 +217,7 @@ for (const driver of ['file', 's3'] as Driver[]) {
       );
       const { rows } = await t.platform.pool.query('SELECT original_key, thumbnail_key, display_key FROM photos WHERE id = $1', [photoId]);
       expect((await owner.client.delete(`/api/v1/events/${party}`)).status).toBe(204);
-      for (const key of Object.values(rows[0]) as string[]) expect(await t.platform.storage.head(key)).toBeNull();
+      for (const key of Object.values<string>(rows[0])) expect(await t.platform.storage.head(key)).toBeNull();
     });
 
     it('limits uploads per user (429 with retry-after), without affecting other users', async () => {

@@ -46,8 +46,8 @@ for (const driver of ['file', 's3'] as const) {
       let env: Record<string, string> = {};
       if (driver === 's3') {
         s3 = await startS3rver();
-        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+        vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+        vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
         env = s3.env;
       }
       t = await startTestApp(env);

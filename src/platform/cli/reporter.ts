@@ -17,7 +17,10 @@ export function createReporter(command: string, stream: NodeJS.WriteStream = pro
         data && Object.keys(data).length
           ? '  ' +
             Object.entries(data)
-              .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+              .map(
+                ([k, v]) =>
+                  `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean | bigint | undefined)}`,
+              )
               .join(' ')
           : '';
       (kind === 'error' ? process.stderr : stream).write(

@@ -154,8 +154,8 @@ function runBinary(files: ServerFiles, binary: string, args: string[]): { child:
     output = (output + text).slice(-4000);
     files.logger.trace({ postgres: text.trim() }, 'embedded postgres');
   };
-  child.stdout!.on('data', log);
-  child.stderr!.on('data', log);
+  child.stdout.on('data', log);
+  child.stderr.on('data', log);
   return { child, output: () => output };
 }
 

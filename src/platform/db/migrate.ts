@@ -136,7 +136,7 @@ export async function ensureSchemaCurrent(options: { connectionString: string; e
   const latest = readMigrations().at(-1)?.version ?? null;
   const client = new pg.Client({ connectionString: options.connectionString });
   await client.connect();
-  let current: string | null = null;
+  let current: string | null;
   try {
     // Two statements: a single CASE would still resolve the table name at parse time and fail on a fresh database.
     const exists = await client.query<{ name: string | null }>(`SELECT to_regclass('schema_migrations')::text AS name`);

@@ -87,7 +87,7 @@ export function createFunctionsServer(options: {
     if (!FUNCTION_NAMES.includes(name)) return reply.code(404).send(errorBody('not_found', 'No such function.'));
     let event: CloudEvent<unknown>;
     try {
-      event = HTTP.toEvent({ headers: request.headers, body: request.body as string }) as CloudEvent<unknown>;
+      event = HTTP.toEvent({ headers: request.headers, body: request.body }) as CloudEvent<unknown>;
     } catch (error) {
       return reply.code(400).send(errorBody('validation_failed', `Not a CloudEvent: ${(error as Error).message}`));
     }

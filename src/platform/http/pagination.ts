@@ -23,7 +23,7 @@ export function parsePageQuery(query: unknown, defaultLimit = 20): PageRequest {
     parsedLimit = Number(limit);
   }
   if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 512)) throw new AppError('invalid_cursor');
-  return { limit: parsedLimit, cursor: cursor === '' ? undefined : (cursor as string | undefined) };
+  return { limit: parsedLimit, cursor: cursor === '' ? undefined : cursor };
 }
 
 /** Keyset cursors: the sort key of the last item, opaque to clients. */

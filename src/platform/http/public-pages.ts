@@ -202,7 +202,7 @@ export function createPublicPageCache(deps: {
         const publicCopy = typeof cacheControl === 'string' && cacheControl.startsWith('public');
         const whole = typeof payload === 'string' || Buffer.isBuffer(payload);
         if (reply.statusCode === 200 && publicCopy && !reply.hasHeader('set-cookie') && whole && unchangedSince(state)) {
-          store(state.key, reply, payload as string | Buffer, state.tags);
+          store(state.key, reply, payload, state.tags);
         }
         state.done();
         return payload;

@@ -154,8 +154,8 @@ describe('security headers of other deployments', () => {
 
   it('let pages show images from the S3 endpoint and the CDN of an S3 deployment', async () => {
     const s3 = await startS3rver();
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
     let app: TestApp | undefined;
     try {
       app = await startTestApp({ ...s3.env, CDN_BASE_URL: 'https://cdn.example.test/epu/' });

@@ -181,10 +181,14 @@ export function createHttpServer(options: HttpServerOptions): App {
     // Fastify's own answers (a malformed URL, an over-long parameter) in EPU's error format, with its headers.
     frameworkErrors: (error, request, reply) => {
       reply.headers({ ...headers, 'x-request-id': request.id });
-      if (error.code === 'FST_ERR_BAD_URL') return sendError(request, reply, 400, 'validation_failed', 'The address is not valid.');
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(request, reply, 400, 'validation_failed', 'The address is too long.');
-      request.log.error({ err: error, requestId: request.id }, 'framework error');
-      return sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
+      // sendError sends the answer; the reply it hands back is thenable, and Fastify waits for nothing here.
+      if (error.code === 'FST_ERR_BAD_URL') void sendError(request, reply, 400, 'validation_failed', 'The address is not valid.');
+      else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+        void sendError(request, reply, 400, 'validation_failed', 'The address is too long.');
+      else {
+        request.log.error({ err: error, requestId: request.id }, 'framework error');
+        void sendError(request, reply, 500, 'internal_error', ERRORS.internal_error.message);
+      }
     },
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

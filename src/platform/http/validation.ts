@@ -12,7 +12,7 @@ export interface FieldProblem {
  * TypeBox schema the JSON API declares, so both doors apply one set of rules.
  */
 export function validate<T extends TSchema>(schema: T, value: unknown): Static<T> {
-  if (Value.Check(schema, value)) return value as Static<T>;
+  if (Value.Check(schema, value)) return value;
   const details: FieldProblem[] = [...Value.Errors(schema, value)].slice(0, 10).map((issue) => ({
     field:
       issue.instancePath.slice(1).replace(/\//g, '.') ||

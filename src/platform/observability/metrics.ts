@@ -388,7 +388,7 @@ export function collectDataSafety(sources: DataSafetySources, metrics: Metrics, 
         sources.lastDrillAt?.() ?? null,
         sources.integrityProblems?.() ?? null,
         sources.lastCopiedBackupAt?.() ?? null,
-      ] as const),
+      ]),
     ttlMs,
   );
   metrics.onScrape(async () => {

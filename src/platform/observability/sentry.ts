@@ -29,7 +29,7 @@ function withoutQuery(url: string | undefined): string | undefined {
 }
 
 function scrubBreadcrumb(crumb: Breadcrumb): Breadcrumb {
-  const data = crumb.data as Record<string, unknown> | undefined;
+  const data = crumb.data;
   return {
     ...crumb,
     message: mask(crumb.message),

@@ -44,8 +44,8 @@ export function createHandlerRegistry(onHandlerError: (error: unknown, channel: 
       if (!set) handlers.set(channel, (set = new Set()));
       set.add(entry);
       return () => {
-        set!.delete(entry);
-        if (set!.size === 0 && handlers.get(channel) === set) handlers.delete(channel);
+        set.delete(entry);
+        if (set.size === 0 && handlers.get(channel) === set) handlers.delete(channel);
       };
     },
     deliver(channel: string, message: string) {

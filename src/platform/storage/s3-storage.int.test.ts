@@ -36,8 +36,8 @@ function s3Storage(overrides: Partial<S3StorageOptions> = {}): ObjectStorage {
 beforeAll(async () => {
   s3 = await startS3rver();
   // The SDK's default credential chain reads these from the process environment.
-  vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID!);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY!);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', s3.env.AWS_ACCESS_KEY_ID);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.env.AWS_SECRET_ACCESS_KEY);
 });
 
 afterAll(async () => {

@@ -43,10 +43,7 @@ export function auditSection(options: {
 }): SafeHtml {
   const { filter } = options;
   const query = (cursor: string) =>
-    new URLSearchParams({ ...Object.fromEntries(Object.entries(filter).filter(([, v]) => v)), cursor } as Record<
-      string,
-      string
-    >).toString();
+    new URLSearchParams({ ...Object.fromEntries(Object.entries(filter).filter(([, v]) => v)), cursor }).toString();
   return html`<section aria-labelledby="audit"><h2 id="audit">Audit trail</h2>
   <form class="card form" method="get" action="/admin#audit">
     <div class="row">

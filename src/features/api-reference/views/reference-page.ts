@@ -129,7 +129,7 @@ function operationSection(method: string, path: string, operation: Operation): S
     }
     ${
       body
-        ? html`<p><strong>Body</strong> (<code>${bodyType!}</code>):</p>
+        ? html`<p><strong>Body</strong> (<code>${bodyType}</code>):</p>
             <pre class="schema">${sketch(body.schema)}</pre>`
         : ''
     }

@@ -5,6 +5,9 @@ import type { DrillRecord } from '../backups.repository.js';
 import { formatBytes } from '../backups.snapshot.js';
 import type { BackupsService } from '../backups.service.js';
 
+/** Why a drill failed, as its report says. */
+const reasonOf = (drill: DrillRecord, otherwise: string) => (typeof drill.report.reason === 'string' ? drill.report.reason : otherwise);
+
 /** The /admin section: the backups in storage and the latest restore drills. */
 export function backupsSection(options: { backups: BackupSummary[]; drills: DrillRecord[]; keep: number }): SafeHtml {
   const [lastDrill] = options.drills;
@@ -12,7 +15,7 @@ export function backupsSection(options: { backups: BackupSummary[]; drills: Dril
   <p class="muted">A backup runs daily (<code>epu backup</code> any time); the newest ${options.keep} are kept. <code>epu drill</code> restores the newest into a scratch database and checks every table.</p>
   ${
     lastDrill
-      ? html`<p class="${lastDrill.ok ? 'notice' : 'alert'}" role="status">Last drill ${timeTag(lastDrill.ranAt)}: ${lastDrill.ok ? 'passed' : html`<strong>failed</strong>: ${String(lastDrill.report.reason ?? 'see the report')}`} (backup <code>${lastDrill.backupId}</code>).</p>`
+      ? html`<p class="${lastDrill.ok ? 'notice' : 'alert'}" role="status">Last drill ${timeTag(lastDrill.ranAt)}: ${lastDrill.ok ? 'passed' : html`<strong>failed</strong>: ${reasonOf(lastDrill, 'see the report')}`} (backup <code>${lastDrill.backupId}</code>).</p>`
       : html`<p class="alert" role="status">No restore drill has run yet: run <code>epu drill</code>.</p>`
   }
   ${
@@ -31,7 +34,7 @@ export function backupsSection(options: { backups: BackupSummary[]; drills: Dril
       <thead><tr><th scope="col">When</th><th scope="col">Backup</th><th scope="col">Result</th><th scope="col">Took</th></tr></thead>
       <tbody>${options.drills.map(
         (drill) => html`<tr><td data-label="When">${timeTag(drill.ranAt)}</td><td data-label="Backup"><code>${drill.backupId}</code></td>
-          <td data-label="Result">${drill.ok ? 'passed' : html`failed: ${String(drill.report.reason ?? '')}`}</td><td data-label="Took">${(drill.durationMs / 1000).toFixed(1)} s</td></tr>`,
+          <td data-label="Result">${drill.ok ? 'passed' : html`failed: ${reasonOf(drill, '')}`}</td><td data-label="Took">${(drill.durationMs / 1000).toFixed(1)} s</td></tr>`,
       )}</tbody></table>`
       : ''
   }
