@@ -147,7 +147,14 @@ export async function queueSection(ctx) {
   };
   const { createNotifier } = await dist('platform/db/notifier.js');
   // Wake-ups go out through the notifier after each enqueue commits, as in the app (decision 0027).
-  const queue = createQueue({ db: createKysely(pool), pool, logger, notifier: createNotifier({ pool }) });
+  const { Type } = await import('typebox');
+  const queue = createQueue({
+    db: createKysely(pool),
+    pool,
+    jobs: { 'bench.noop': Type.Object({ i: Type.Number() }) },
+    logger,
+    notifier: createNotifier({ pool }),
+  });
   const worker = createWorker({
     queue,
     pool,

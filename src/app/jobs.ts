@@ -1,6 +1,6 @@
 // What the worker and the functions host run: job handlers, schedules and function handlers.
 import { runWithExtractedContext } from '../platform/observability/tracing.js';
-import type { JobHandler } from '../platform/queue/index.js';
+import type { JobHandler, JobHandlers } from '../platform/queue/index.js';
 import { deliverJobHandler, DELIVER_JOB } from '../platform/functions/dispatcher.js';
 import { createFunctionsInvoker, type FunctionName } from '../platform/functions/invoker.js';
 import type { EpuFunction } from '../platform/functions/cloud-event.js';
@@ -17,6 +17,7 @@ import { INTEGRITY_CHECK_JOB } from '../features/integrity/integrity.service.js'
 import { integrityCheckJob } from '../features/integrity/integrity.jobs.js';
 import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js';
 import { retentionSweepJob } from '../features/retention/retention.jobs.js';
+import type { Jobs } from './job-payloads.js';
 import type { Platform } from './platform.js';
 import { createRepositories, createServices, type Repositories } from './services.js';
 
@@ -39,7 +40,7 @@ export function createFunctionHandlers(
 }
 
 /** Cron schedules (UTC) that every worker registers at start; each slot enqueues its job once, however many workers run. */
-export const SCHEDULES: Record<string, string> = {
+export const SCHEDULES: Partial<Record<keyof Jobs, string>> = {
   [BACKUP_CREATE_JOB]: '0 3 * * *',
   [STATS_AGGREGATE_JOB]: '*/5 * * * *',
   [INTEGRITY_CHECK_JOB]: '30 2 * * *',
@@ -47,7 +48,7 @@ export const SCHEDULES: Record<string, string> = {
 };
 
 /** Every job the worker runs, by name. */
-export function createJobHandlers(platform: Platform, services = createServices(platform)): Record<string, JobHandler> {
+export function createJobHandlers(platform: Platform, services = createServices(platform)): JobHandlers<Jobs> {
   const { config, logger, storage } = platform;
   const repos = services.repositories;
   let functionHandlers: Record<FunctionName, EpuFunction<any>> | undefined;
@@ -57,7 +58,7 @@ export function createJobHandlers(platform: Platform, services = createServices(
     handlers: () => (functionHandlers ??= createFunctionHandlers(platform, repos)),
     logger,
   });
-  const handlers: Record<string, JobHandler> = {
+  const handlers: JobHandlers<Jobs> = {
     [DELIVER_JOB]: deliverJobHandler(invoker),
     [PROCESS_PHOTO_JOB]: processPhotoJob({ repo: repos.photos, storage, logger, pages: platform.pages }),
     [REMOVE_LOCATION_JOB]: removeLocationJob({ repo: repos.photos, storage, logger }),
@@ -75,14 +76,14 @@ export function createJobHandlers(platform: Platform, services = createServices(
     [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: platform.metrics, logger }),
     [RETENTION_SWEEP_JOB]: retentionSweepJob(services.retention),
   };
-  // Each run continues the trace of the request that enqueued it.
+  // Each run continues the trace of the request that enqueued it: the same handlers, each wrapped.
   return Object.fromEntries(
-    Object.entries(handlers).map(([name, handler]) => [
+    Object.entries<JobHandler<never>>(handlers).map(([name, handler]) => [
       name,
       ((job, signal) =>
         runWithExtractedContext(job.trace, `job ${name}`, () => handler(job, signal), {
           attributes: { 'epu.job.attempt': job.attempt },
-        })) satisfies JobHandler,
+        })) satisfies JobHandler<never>,
     ]),
-  );
+  ) as JobHandlers<Jobs>;
 }

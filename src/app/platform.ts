@@ -17,6 +17,7 @@ import { createMetrics, instrumentPool, type Metrics } from '../platform/observa
 import { createStorage } from '../platform/storage/create-storage.js';
 import type { ObjectStorage, StorageHooks } from '../platform/storage/storage.js';
 import { createQueue, type Queue } from '../platform/queue/index.js';
+import { JOBS, type Jobs } from './job-payloads.js';
 import { createFunctionsDispatcher, type FunctionsDispatcher } from '../platform/functions/dispatcher.js';
 import { createChangeBus, type ChangeBus } from '../platform/pubsub/index.js';
 
@@ -45,7 +46,7 @@ export interface Platform {
   backupStorage: ObjectStorage;
   /** BACKUP_COPY_URL's store in a second region, or null. */
   backupCopyStorage: ObjectStorage | null;
-  queue: Queue;
+  queue: Queue<Jobs>;
   /** Function calls go out through the queue (an outbox); see platform/functions. */
   dispatcher: FunctionsDispatcher;
   /** Shared by callers and the functions host: FUNCTIONS_TOKEN, or derived from SECRET_KEY. */
@@ -130,7 +131,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     if (backupStorage !== storage) closers.push(() => backupStorage.close());
     const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
     if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
-    const queue = createQueue({ db, pool, logger, notifier });
+    const queue = createQueue({ db, pool, jobs: JOBS, logger, notifier });
     const pages = createPublicPageCache({
       bus,
       logger,

@@ -62,7 +62,7 @@ describe.skipIf(!tierCanRun('browser'))('the event page in a browser', () => {
         page.getByRole('link', { name: 'Calendar file (.ics)' }).click(),
       ]);
       expect(download.suggestedFilename()).toBe(`${event.slug}.ics`);
-      const file = fs.readFileSync((await download.path())!, 'utf8');
+      const file = fs.readFileSync(await download.path(), 'utf8');
       expect(file).toContain('SUMMARY:Rooftop party');
       expect(file).toContain('DTSTART:20310110T170000Z');
 

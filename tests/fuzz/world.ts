@@ -107,7 +107,7 @@ export class World {
     if (exported.status !== 202) throw new Error(`fixture export: ${exported.status} ${exported.text}`);
     // A dead job, for the retry operations: enqueued, then marked dead as the worker would.
     const deadJob = await this.t.platform.queue.enqueue(
-      'fuzz.never-runs',
+      'stats.aggregate',
       {},
       { runAt: new Date(Date.now() + 86_400_000), maxAttempts: 1 },
     );
@@ -182,7 +182,7 @@ export class World {
     const record = body as Record<string, unknown>;
     if (typeof record.nextCursor === 'string') keep(this.pools.cursors, record.nextCursor);
     for (const key of ['thumbnailUrl', 'url', 'displayUrl', 'downloadUrl']) {
-      if (typeof record[key] === 'string') keep(this.pools.media, record[key] as string);
+      if (typeof record[key] === 'string') keep(this.pools.media, record[key]);
     }
     for (const value of Object.values(record)) if (typeof value === 'object') this.harvest(value);
   }

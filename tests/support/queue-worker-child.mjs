@@ -9,6 +9,7 @@
 // Prints "ready" once the worker runs; SIGTERM stops it gracefully.
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { Type } from 'typebox';
 import { createQueue, createWorker } from '../../dist/src/platform/queue/index.js';
 import { createLogger } from '../../dist/src/platform/observability/logger.js';
 
@@ -18,7 +19,7 @@ if (!databaseUrl) throw new Error('usage: queue-worker-child.mjs DATABASE_URL ha
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
 const db = new Kysely({ dialect: new PostgresDialect({ pool }) });
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', pretty: false, name: 'queue-worker-child' });
-const queue = createQueue({ db, pool, logger });
+const queue = createQueue({ db, pool, jobs: { 'crash.test': Type.Unknown() }, logger });
 const worker = createWorker({
   queue,
   pool,
@@ -37,8 +38,10 @@ const worker = createWorker({
 
 worker.start();
 process.stdout.write('ready\n');
-process.once('SIGTERM', async () => {
-  await worker.stop({ graceMs: 1_000 });
-  await db.destroy();
-  process.exit(0);
+process.once('SIGTERM', () => {
+  void (async () => {
+    await worker.stop({ graceMs: 1_000 });
+    await db.destroy();
+    process.exit(0);
+  })();
 });

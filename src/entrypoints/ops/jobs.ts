@@ -3,7 +3,8 @@ import { createJobHandlers, createPlatform, createRootLogger } from '../../app.j
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { ownEntry } from '../../platform/own-entry.js';
-import { createWorker, type JobHandler, type JobStatus, type JobSummary } from '../../platform/queue/index.js';
+import { createWorker, JobPayloadError, type JobHandler, type JobStatus, type JobSummary } from '../../platform/queue/index.js';
+import type { Jobs } from '../../app/job-payloads.js';
 
 const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running|completed|dead] | epu jobs retry JOB_ID';
 
@@ -20,17 +21,24 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
     const { queue } = platform;
     if (verb === 'run' && argument) {
       const handlers = createJobHandlers(platform);
-      const handler = ownEntry(handlers, argument);
+      const handler = ownEntry(handlers, argument) as JobHandler<never> | undefined;
       if (!handler) report.fail(`no job named "${argument}"; known jobs: ${Object.keys(handlers).sort().join(', ')}`);
-      const id = await queue.enqueue(argument, { requestedBy: 'cli' }, { maxAttempts: 1 });
+      const name = argument as keyof Jobs;
+      let id: string;
+      try {
+        id = await queue.enqueue(name, { requestedBy: 'cli' }, { maxAttempts: 1 });
+      } catch (error) {
+        if (!(error instanceof JobPayloadError)) throw error;
+        report.fail(`${argument} runs on a payload of its own and cannot be started by hand (${error.message})`);
+      }
       report.step(`running ${argument}`, { jobId: id });
       // The summary is there when this process ran the job (not when a worker elsewhere took it first).
       let summary: JobSummary | void = undefined;
-      const capture: JobHandler = async (job, signal) => (summary = await handler!(job, signal));
+      const capture: JobHandler<never> = async (job, signal) => (summary = await handler(job, signal));
       const worker = createWorker({
         queue,
         pool: platform.pool,
-        handlers: { [argument]: capture },
+        handlers: { [name]: capture },
         concurrency: 1,
         pollIntervalMs: 200,
         logger: platform.logger,

@@ -1,5 +1,6 @@
 // Backups as the worker, the CLI and the admin page use them: create (then
 // prune to the newest BACKUP_KEEP), list, restore, and drill.
+import { Type } from 'typebox';
 import type { Logger } from '../../platform/observability/logger.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import {
@@ -20,6 +21,11 @@ import { scrubBackup, type ScrubDependencies, type ScrubReport } from './backups
 
 export const BACKUP_CREATE_JOB = 'backup.create';
 export const BACKUP_COPY_JOB = 'backup.copy';
+/** Queued after a backup (`backupId`, for the logs) or by `epu jobs run`; the job copies every backup the second region lacks. */
+export const BackupCopyPayload = Type.Object(
+  { backupId: Type.Optional(Type.String()), requestedBy: Type.Optional(Type.Literal('cli')) },
+  { additionalProperties: false },
+);
 
 // A backup without a manifest this old crashed half-way (a running one is younger): its objects are removed.
 const ABANDONED_AFTER_MS = 24 * 3600_000;

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { Static } from 'typebox';
 import yazl from 'yazl';
 import { PRIVATE } from '../../platform/http/cache-control.js';
 import type { JobHandler } from '../../platform/queue/index.js';
@@ -7,11 +8,18 @@ import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage
 import { type EventsService, toEventJson } from '../events/events.service.js';
 import type { PhotosService } from '../photos/photos.service.js';
 import type { ExportsRepository } from './exports.repository.js';
-import { BUILD_EXPORT_ATTEMPTS } from './exports.service.js';
+import { BUILD_EXPORT_ATTEMPTS, type BuildExportPayload } from './exports.service.js';
 
 /** RFC 4180 quoting, and cells that a spreadsheet would run as a formula are defused. */
 export function csvCell(value: unknown): string {
-  let text = value instanceof Date ? value.toISOString() : value === null || value === undefined ? '' : String(value);
+  let text =
+    value instanceof Date
+      ? value.toISOString()
+      : value === null || value === undefined
+        ? ''
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : (value as string | number | boolean | bigint).toString();
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
@@ -46,9 +54,9 @@ export function buildExportJob(deps: {
   storage: ObjectStorage;
   exportHours: number;
   logger: Logger;
-}): JobHandler {
+}): JobHandler<Static<typeof BuildExportPayload>> {
   return async (job) => {
-    const { exportId } = job.payload as { exportId: string };
+    const { exportId } = job.payload;
     const row = await deps.repo.findById(exportId);
     if (!row || row.status === 'ready' || row.status === 'failed') return;
     await deps.repo.markRunning(row.id);

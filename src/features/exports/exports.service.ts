@@ -1,4 +1,5 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Type } from 'typebox';
 import { AppError } from '../../platform/http/errors.js';
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import { isUuid } from '../../platform/http/pagination.js';
@@ -12,6 +13,7 @@ import type { ExportRow, ExportsRepository } from './exports.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 
 export const BUILD_EXPORT_JOB = 'exports.build';
+export const BuildExportPayload = Type.Object({ exportId: Type.String() }, { additionalProperties: false });
 export const BUILD_EXPORT_ATTEMPTS = 3;
 const MAX_LINK_SECONDS = 7 * 86_400;
 const EXPIRED_BATCH = 100;
@@ -29,7 +31,7 @@ export interface ExportJson {
 export function createExportsService(deps: {
   db: Db;
   repo: ExportsRepository;
-  queue: Queue;
+  queue: Queue<{ [BUILD_EXPORT_JOB]: typeof BuildExportPayload }>;
   storage: ObjectStorage;
   events: EventsService;
   audit: AuditRecorder;

@@ -107,7 +107,7 @@ describe('integrity checks', () => {
     expect(report.checks.stats_drift.samples[0]).toBe('users: 3 live, but stats say 1 and only 0 were created since');
 
     const { createJobHandlers } = await import('../../app.js');
-    const summary = await createJobHandlers(t.platform)['integrity.check']!(
+    const summary = await createJobHandlers(t.platform)['integrity.check'](
       { id: 'test', name: 'integrity.check', payload: {}, attempt: 1, trace: null },
       new AbortController().signal,
     );

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import exifr from 'exifr';
+import { Type } from 'typebox';
 import sharp, { type Metadata } from 'sharp';
 import type { EpuFunction } from '../../platform/functions/cloud-event.js';
 import type { Logger } from '../../platform/observability/logger.js';
@@ -12,6 +13,7 @@ import type { PhotosRepository } from './photos.repository.js';
 import type { PhotoUploadedData } from './photos.service.js';
 
 export const PROCESS_PHOTO_JOB = 'photos.process';
+export const ProcessPhotoPayload = Type.Object({ photoId: Type.String() }, { additionalProperties: false });
 
 /** The data of a storage "object finalized" CloudEvent (GCS), reduced to what is used. */
 export interface StorageObjectData {
@@ -43,7 +45,7 @@ export function orientedSize(width: number, height: number, orientation: number 
 export function createPhotoUploadedFunction(deps: {
   repo: PhotosRepository;
   storage: ObjectStorage;
-  queue: Queue;
+  queue: Queue<{ [PROCESS_PHOTO_JOB]: typeof ProcessPhotoPayload }>;
   logger: Logger;
   /** MAX_IMAGE_PIXELS: the upload refuses what it sees early enough; this catches the rest before any decoding. */
   maxImagePixels: number;

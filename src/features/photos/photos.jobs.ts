@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import sharp from 'sharp';
+import type { Static } from 'typebox';
 import type { JobHandler } from '../../platform/queue/index.js';
 import { PRIVATE_IMMUTABLE } from '../../platform/http/cache-control.js';
 import type { ContentChanges } from '../../platform/http/public-pages.js';
@@ -7,7 +8,7 @@ import { EVENT_PAGES } from '../events/events.service.js';
 import type { Logger } from '../../platform/observability/logger.js';
 import { newObjectKey, type ObjectStorage } from '../../platform/storage/storage.js';
 import type { PhotosRepository } from './photos.repository.js';
-import { PROCESS_PHOTO_ATTEMPTS, readObject } from './photos.functions.js';
+import { PROCESS_PHOTO_ATTEMPTS, readObject, type ProcessPhotoPayload } from './photos.functions.js';
 import { deleteObjects } from './photos.service.js';
 import { RENDITIONS, type RenditionName } from './renditions.js';
 import type { ImageType } from './image-check.js';
@@ -54,9 +55,9 @@ export function processPhotoJob(deps: {
   storage: ObjectStorage;
   logger: Logger;
   pages: ContentChanges;
-}): JobHandler {
+}): JobHandler<Static<typeof ProcessPhotoPayload>> {
   return async (job) => {
-    const { photoId } = job.payload as { photoId: string };
+    const { photoId } = job.payload;
     const photo = await deps.repo.findById(photoId);
     if (!photo || photo.status !== 'processing') return;
     try {

@@ -6,9 +6,11 @@ export {
   type JobContext,
   type JobFinishedInfo,
   type JobHandler,
+  type JobHandlers,
   type JobSummary,
   type Worker,
   type WorkerOptions,
 } from './worker.js';
 export type { Job, JobCounts } from './jobs.repository.js';
+export { JobPayloadError, ScheduledRun, type JobPayloads, type PayloadOf } from './payloads.js';
 export type { JobStatus } from '../db/schema.js';

@@ -314,13 +314,21 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
     },
 
     /** Queues the next attempt after `retryDelayMs`, or marks the job dead on its last attempt; null if the lease was lost. */
-    async fail(id: string, workerId: string, attempt: number, error: string, retryDelayMs: number): Promise<'queued' | 'dead' | null> {
+    /** Queued again after `retryDelayMs`, or dead after the last attempt; dead at once when `retryDelayMs` is null. */
+    async fail(
+      id: string,
+      workerId: string,
+      attempt: number,
+      error: string,
+      retryDelayMs: number | null,
+    ): Promise<'queued' | 'dead' | null> {
+      const last = retryDelayMs === null ? sql<boolean>`true` : sql<boolean>`attempts >= max_attempts`;
       const row = await db
         .updateTable('jobs')
         .set({
-          status: sql<JobStatus>`CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END`,
-          run_at: sql<Date>`CASE WHEN attempts >= max_attempts THEN run_at ELSE now() + make_interval(secs => ${retryDelayMs / 1000}) END`,
-          finished_at: sql<Date | null>`CASE WHEN attempts >= max_attempts THEN now() END`,
+          status: sql<JobStatus>`CASE WHEN ${last} THEN 'dead' ELSE 'queued' END`,
+          run_at: sql<Date>`CASE WHEN ${last} THEN run_at ELSE now() + make_interval(secs => ${(retryDelayMs ?? 0) / 1000}) END`,
+          finished_at: sql<Date | null>`CASE WHEN ${last} THEN now() END`,
           last_error: error,
           locked_by: null,
           locked_until: null,

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
+import { anyPayloadJobs } from '../../../tests/support/queue.js';
 import { createLogger } from '../observability/logger.js';
 import { createQueue, type Queue } from './index.js';
 import { createNotifier } from '../db/notifier.js';
@@ -11,7 +12,25 @@ import { transaction } from '../db/transaction.js';
 let database: TestDatabase;
 let pool: pg.Pool;
 let db: Kysely<any>;
-let queue: Queue;
+const JOBS = anyPayloadJobs(
+  'after.commit',
+  'awaited',
+  'batch',
+  'blind.transaction',
+  'committed',
+  'counted',
+  'exports.build',
+  'fragile',
+  'kept?',
+  'later',
+  'listed',
+  'not.yet',
+  'photos.thumbnail',
+  'rolled.back',
+  'singleton',
+  'stats.aggregate',
+);
+let queue: Queue<typeof JOBS>;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -22,6 +41,7 @@ beforeAll(async () => {
   queue = createQueue({
     db,
     pool,
+    jobs: JOBS,
     logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }),
     notifier: createNotifier({ pool }),
   });
@@ -104,6 +124,7 @@ describe('enqueue', () => {
       const prepared = createQueue({
         db: createKysely(preparing) as Kysely<any>,
         pool: preparing,
+        jobs: JOBS,
         logger: createLogger({ level: 'silent', pretty: false, name: 'queue-test' }),
         notifier: createNotifier({ pool: preparing }),
       });

@@ -16,6 +16,7 @@ import { injectTraceContext } from '../observability/tracing.js';
 import type { Notifier } from '../db/notifier.js';
 import { afterCommit } from '../db/transaction.js';
 import { JOBS_CHANNEL } from './listener.js';
+import { JobPayloadError, payloadProblem, type JobPayloads, type PayloadOf } from './payloads.js';
 
 export interface EnqueueOptions {
   /** Not before this time; default now. */
@@ -41,10 +42,11 @@ export interface OutboxJob {
   written(): void;
 }
 
-export interface Queue {
-  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<string>;
+/** Jobs named in `J` (see payloads.ts); a payload that is not its job's throws JobPayloadError. */
+export interface Queue<J extends JobPayloads = JobPayloads> {
+  enqueue<N extends keyof J & string>(name: N, payload: PayloadOf<J, N>, options?: EnqueueOptions): Promise<string>;
   /** A job for the caller's statement to write (see OutboxJob); `executor` does not apply. */
-  outbox(name: string, payload: unknown, options?: Omit<EnqueueOptions, 'executor'>): OutboxJob;
+  outbox<N extends keyof J & string>(name: N, payload: PayloadOf<J, N>, options?: Omit<EnqueueOptions, 'executor'>): OutboxJob;
   get(id: string): Promise<Job | null>;
   /** Newest first, for the admin page; `before` is the previous page's `nextCursor`. */
   list(options: { status?: JobStatus; limit: number; before?: string }): Promise<Page<Job>>;
@@ -57,8 +59,10 @@ export interface Queue {
   setSchedule(name: string, cron: string): Promise<void>;
 }
 
-export interface QueueDependencies {
+export interface QueueDependencies<J extends JobPayloads> {
   db: Kysely<any>;
+  /** Every job this queue takes, with its payload's schema. */
+  jobs: J;
   pool: pg.Pool;
   logger: Logger;
   /** Wakes idle workers once a due job is committed (see platform/db/notifier.ts); without it they find it by polling. */
@@ -68,13 +72,13 @@ export interface QueueDependencies {
 /** How long a wake-up waits when the enqueuing transaction was not opened by platform/db `transaction`, whose commit it cannot see. */
 const BLIND_WAKE_DELAY_MS = 100;
 
-// The worker reaches the queue's SQL through here, so that it stays out of the public interface.
-const repositories = new WeakMap<Queue, JobsRepository>();
+// The worker reaches the queue's SQL and job map through here, so that they stay out of the public interface.
+const internals = new WeakMap<Queue<any>, { repository: JobsRepository; jobs: JobPayloads }>();
 
-export function repositoryOf(queue: Queue): JobsRepository {
-  const repository = repositories.get(queue);
-  if (!repository) throw new Error('not a queue made by createQueue');
-  return repository;
+export function internalsOf(queue: Queue<any>): { repository: JobsRepository; jobs: JobPayloads } {
+  const found = internals.get(queue);
+  if (!found) throw new Error('not a queue made by createQueue');
+  return found;
 }
 
 /** The enqueuing request's trace, so the job's run continues it; null when tracing is off. */
@@ -83,14 +87,15 @@ function activeTrace(): Record<string, string> | undefined {
   return Object.keys(carrier).length ? carrier : undefined;
 }
 
-function checkJob(name: string, options: EnqueueOptions): void {
-  if (!name) throw new Error('a job needs a name');
+function checkJob(jobs: JobPayloads, name: string, payload: unknown, options: EnqueueOptions): void {
+  const problem = payloadProblem(jobs, name, payload);
+  if (problem) throw new JobPayloadError(problem);
   if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
     throw new Error(`maxAttempts must be a whole number of at least 1, not ${options.maxAttempts}`);
   }
 }
 
-export function createQueue({ db, logger, notifier }: QueueDependencies): Queue {
+export function createQueue<J extends JobPayloads>({ db, jobs, logger, notifier }: QueueDependencies<J>): Queue<J> {
   const repository = createJobsRepository(db as Kysely<QueueDatabase>);
   let warnedBlind = false;
 
@@ -107,9 +112,9 @@ export function createQueue({ db, logger, notifier }: QueueDependencies): Queue 
     setTimeout(() => wake(name), BLIND_WAKE_DELAY_MS).unref();
   };
 
-  const queue: Queue = {
+  const queue: Queue<J> = {
     async enqueue(name, payload, options = {}) {
-      checkJob(name, options);
+      checkJob(jobs, name, payload, options);
       const id = await repository.insert(
         { name, payload, runAt: options.runAt, maxAttempts: options.maxAttempts, key: options.key, trace: options.trace ?? activeTrace() },
         options.executor as Kysely<QueueDatabase> | undefined,
@@ -120,7 +125,7 @@ export function createQueue({ db, logger, notifier }: QueueDependencies): Queue 
     },
 
     outbox(name, payload, options = {}) {
-      checkJob(name, options);
+      checkJob(jobs, name, payload, options);
       const job = {
         name,
         payload,
@@ -172,6 +177,6 @@ export function createQueue({ db, logger, notifier }: QueueDependencies): Queue 
       await repository.upsertSchedule(name, cron, next);
     },
   };
-  repositories.set(queue, repository);
+  internals.set(queue, { repository, jobs });
   return queue;
 }

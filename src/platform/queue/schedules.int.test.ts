@@ -1,9 +1,12 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { useQueueHarness } from '../../../tests/support/queue.js';
+import { anyPayloadJobs, useQueueHarness } from '../../../tests/support/queue.js';
 import type { JobContext } from './index.js';
 
-const h = useQueueHarness('schedules-test');
+const h = useQueueHarness(
+  'schedules-test',
+  anyPayloadJobs('broken.cron', 'cleanup.hourly', 'healthy.cron', 'report.daily', 'report.weekly'),
+);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
+import { anyPayloadJobs } from '../../../tests/support/queue.js';
 import { packageRoot } from '../paths.js';
 import { createLogger } from '../observability/logger.js';
 import { createQueue, type Queue } from './index.js';
@@ -16,7 +17,8 @@ const BUILT_DIR = path.join(packageRoot, 'dist/src/platform/queue');
 let database: TestDatabase;
 let pool: pg.Pool;
 let db: Kysely<any>;
-let queue: Queue;
+const JOBS = anyPayloadJobs('crash.test');
+let queue: Queue<typeof JOBS>;
 const children: ChildProcess[] = [];
 
 // The child runs the built module: a stale build would test old code.
@@ -45,7 +47,7 @@ beforeAll(async () => {
   // The database is dropped WITH (FORCE) at the end: a connection it ends must not crash the run.
   pool.on('error', () => undefined);
   db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  queue = createQueue({ db, pool, logger: createLogger({ level: 'silent', pretty: false, name: 'crash-test' }) });
+  queue = createQueue({ db, pool, jobs: JOBS, logger: createLogger({ level: 'silent', pretty: false, name: 'crash-test' }) });
   await sql`CREATE TABLE queue_crash_markers (job_id uuid NOT NULL, attempt integer NOT NULL, pid integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(
     db,
   );
@@ -66,8 +68,8 @@ async function startChild(mode: 'hang' | 'complete'): Promise<Child> {
   const child = spawn(process.execPath, [CHILD, database.url, mode], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

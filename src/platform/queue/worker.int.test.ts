@@ -1,12 +1,36 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Type } from 'typebox';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { useQueueHarness } from '../../../tests/support/queue.js';
+import { anyPayloadJobs, useQueueHarness } from '../../../tests/support/queue.js';
 import { startTcpProxy } from '../../../tests/support/tcp-proxy.js';
 import { createNotifier } from '../db/notifier.js';
-import { createQueue, createWorker, type JobContext, type JobFinishedInfo } from './index.js';
+import { createQueue, createWorker, JobPayloadError, type JobContext, type JobFinishedInfo } from './index.js';
 
-const h = useQueueHarness('worker-test');
+const JOBS = {
+  // A job with a payload schema, as the app's are (src/app/job-payloads.ts).
+  'typed.run': Type.Object({ photoId: Type.String() }, { additionalProperties: false }),
+  ...anyPayloadJobs(
+    'after.stop',
+    'basic.run',
+    'delayed.run',
+    'finishing.run',
+    'flaky.run',
+    'heartbeat.run',
+    'interrupted.run',
+    'limited.run',
+    'long.run',
+    'mine.only',
+    'notified.run',
+    'odd.failure',
+    'poison.run',
+    'shared.run',
+    'someone.else',
+    'stolen.run',
+    'stranded.run',
+  ),
+};
+const h = useQueueHarness('worker-test', JOBS);
 
 // Short leases and polls keep the suite fast; each test uses job names of its own.
 const startWorker = h.startWorker;
@@ -126,6 +150,7 @@ describe('failures', () => {
     startWorker({
       handlers: {
         'odd.failure': async () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a handler throwing a non-Error does is under test
           throw 'plain string';
         },
       },
@@ -136,7 +161,7 @@ describe('failures', () => {
 });
 
 describe('leases', () => {
-  async function strandJob(name: string, attempts = 1, maxAttempts = 5): Promise<string> {
+  async function strandJob(name: keyof typeof JOBS, attempts = 1, maxAttempts = 5): Promise<string> {
     const id = await h.queue.enqueue(name, {}, { maxAttempts });
     // What a worker that died mid-job leaves behind once its lease has run out.
     await sql`UPDATE jobs SET status = 'running', attempts = ${attempts}, locked_by = 'ghost-worker', started_at = now() - interval '10 seconds',
@@ -281,7 +306,7 @@ describe('health', () => {
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-    const queue = createQueue({ db, pool, logger: h.logger, notifier: createNotifier({ pool }) });
+    const queue = createQueue({ db, pool, jobs: JOBS, logger: h.logger, notifier: createNotifier({ pool }) });
     const worker = createWorker({
       queue,
       pool,
@@ -311,5 +336,47 @@ describe('health', () => {
       await proxy.close();
       await db.destroy();
     }
+  });
+});
+
+describe('payloads', () => {
+  it("refuses to enqueue a payload that is not its job's, or a job that does not exist, and writes nothing", async () => {
+    await expect(h.queue.enqueue('typed.run', { photoId: 7 } as never)).rejects.toThrow(
+      new JobPayloadError('the payload of job typed.run is not valid: /photoId must be string'),
+    );
+    await expect(h.queue.enqueue('no.such.job' as never, {} as never)).rejects.toThrow(JobPayloadError);
+    await expect(h.queue.enqueue('no.such.job' as never, {} as never)).rejects.toThrow(
+      /^there is no job named "no.such.job" \(known jobs: after.stop, /,
+    );
+    expect(() => h.queue.outbox('typed.run', {} as never)).toThrow(
+      'the payload of job typed.run is not valid: the payload must have required properties photoId',
+    );
+    const written = await sql<{ n: number }>`SELECT count(*)::int AS n FROM jobs WHERE name IN ('typed.run', 'no.such.job')`.execute(h.db);
+    expect(written.rows[0]!.n).toBe(0);
+  });
+
+  it("buries a stored job whose payload is not its job's (dead at once, with the reason) and goes on with the next", async () => {
+    const seen: string[] = [];
+    const finished: JobFinishedInfo[] = [];
+    startWorker({
+      handlers: { 'typed.run': async (job) => void seen.push(job.payload.photoId) },
+      onJobFinished: (info) => finished.push(info),
+    });
+    // Written by hand (or by an older release), not through enqueue, which would refuse it.
+    const { rows } = await sql<{ id: string }>`INSERT INTO jobs (name, payload) VALUES ('typed.run', '{"photo": 1}') RETURNING id`.execute(
+      h.db,
+    );
+    const stored = rows[0]!.id;
+    const next = await h.queue.enqueue('typed.run', { photoId: 'p1' });
+
+    expect(await h.queue.waitFor(stored, { timeoutMs: 20_000 })).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastError:
+        'JobPayloadError: the payload of job typed.run is not valid: the payload must have required properties photoId; the payload must not have additional properties (photo)',
+    });
+    expect(await h.queue.waitFor(next, { timeoutMs: 20_000 })).toMatchObject({ status: 'completed' });
+    expect(seen).toEqual(['p1']);
+    expect(finished.map((info) => info.outcome).sort()).toEqual(['completed', 'dead']);
   });
 });

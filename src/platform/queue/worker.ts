@@ -7,13 +7,15 @@ import { captureError } from '../observability/sentry.js';
 import { retryDelayMs } from './backoff.js';
 import type { ClaimedJob } from './jobs.repository.js';
 import { createJobListener } from './listener.js';
-import { repositoryOf, type Queue } from './queue.js';
+import { internalsOf, type Queue } from './queue.js';
+import { JobPayloadError, payloadProblem, type JobPayloads, type PayloadOf } from './payloads.js';
 import { nextSlot } from './schedule.js';
 
-export interface JobContext {
+export interface JobContext<P = unknown> {
   id: string;
   name: string;
-  payload: unknown;
+  /** Checked against the job's schema before the handler runs. */
+  payload: P;
   /** 1 on the first run, 2 on the first retry, and so on. */
   attempt: number;
   trace: Record<string, string> | null;
@@ -26,7 +28,10 @@ export type JobSummary = Record<string, unknown>;
  * Aborts the signal when the worker is stopping (after its grace period) or lost the job's lease.
  * May resolve with a summary of what the run did.
  */
-export type JobHandler = (job: JobContext, signal: AbortSignal) => Promise<JobSummary | void>;
+export type JobHandler<P = unknown> = (job: JobContext<P>, signal: AbortSignal) => Promise<JobSummary | void>;
+
+/** A handler for every job of `J`, each taking its own payload. */
+export type JobHandlers<J extends JobPayloads> = { [N in keyof J]: JobHandler<PayloadOf<J, N>> };
 
 export interface JobFinishedInfo {
   name: string;
@@ -36,10 +41,11 @@ export interface JobFinishedInfo {
   queueLatencyMs: number;
 }
 
-export interface WorkerOptions {
-  queue: Queue;
+export interface WorkerOptions<J extends JobPayloads> {
+  queue: Queue<J>;
   pool: pg.Pool;
-  handlers: Record<string, JobHandler>;
+  /** The jobs this worker runs (all of the queue's, or some). */
+  handlers: Partial<JobHandlers<J>>;
   concurrency: number;
   /** How long a job stays this worker's without a heartbeat: how soon a killed worker's job runs again. */
   leaseSeconds?: number;
@@ -110,18 +116,19 @@ function createWake() {
 }
 
 function describeError(error: unknown): string {
+  if (error instanceof JobPayloadError) return `${error.name}: ${error.message}`;
   const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
   return text.slice(0, MAX_ERROR_LENGTH);
 }
 
-export function createWorker(options: WorkerOptions): Worker {
+export function createWorker<J extends JobPayloads>(options: WorkerOptions<J>): Worker {
   const { queue, pool, handlers, concurrency, logger, onJobFinished } = options;
   const leaseSeconds = options.leaseSeconds ?? 30;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const retryBaseMs = options.retryBaseMs ?? 2_000;
   const workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
   const names = Object.keys(handlers);
-  const repository = repositoryOf(queue);
+  const { repository, jobs } = internalsOf(queue);
   const log = logger.child({ worker: workerId });
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`concurrency must be a whole number of at least 1, not ${concurrency}`);
@@ -195,13 +202,16 @@ export function createWorker(options: WorkerOptions): Worker {
   async function runJob(entry: RunningJob): Promise<void> {
     const { job, controller } = entry;
     const jobLog = log.child({ job: job.id, jobName: job.name, attempt: job.attempts });
-    const handler = handlers[job.name]!;
+    const handler = handlers[job.name] as JobHandler;
     const started = performance.now();
     const context: JobContext = { id: job.id, name: job.name, payload: job.payload, attempt: job.attempts, trace: job.trace };
     let outcome: JobFinishedInfo['outcome'] | null;
     try {
       let failure: { error: unknown } | null = null;
       try {
+        // A stored payload that is not the job's (written by hand, or by an older release) would fail every attempt the same way.
+        const problem = payloadProblem(jobs, job.name, job.payload);
+        if (problem) throw new JobPayloadError(problem);
         await handler(context, controller.signal);
       } catch (error) {
         failure = { error };
@@ -216,7 +226,8 @@ export function createWorker(options: WorkerOptions): Worker {
         jobLog.warn({ err: failure.error }, 'job stopped after its lease was lost; another worker runs it');
         return;
       } else {
-        const delayMs = retryDelayMs(job.attempts, retryBaseMs);
+        // A payload that is not the job's is dead at once: another attempt would fail the same way.
+        const delayMs = failure.error instanceof JobPayloadError ? null : retryDelayMs(job.attempts, retryBaseMs);
         const status = await repository.fail(job.id, workerId, job.attempts, describeError(failure.error), delayMs);
         outcome = status === 'dead' ? 'dead' : status === 'queued' ? 'retry' : null;
         if (outcome === 'dead') {
