@@ -36,7 +36,7 @@ export default tseslint.config(
       // - the no-unsafe-* family reports every use of an `any`, and `any` here comes from the boundaries
       //   that are checked by other means: request bodies validated by their TypeBox schemas, rows typed
       //   by Kysely, JSON read back in tests and scripts (which assert its shape). Turned on, it reported
-      //   about 2,500 such reads and no bug (docs/decisions/0039-lint-and-typed-jobs.md).
+      //   about 2,500 such reads and no bug (docs/decisions/0040-lint-and-typed-jobs.md).
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
