@@ -60,7 +60,7 @@ function parseCursor(cursor) {
   }
 }
 
-const PHOTO_COLUMNS = `p.id AS photo_id, p.uploader_id, up.name AS uploader_name, p.width, p.height, p.bytes, p.content_type, p.taken_at, p.thumbnail_key, p.display_key, p.original_key, p.created_at AS photo_created_at`;
+const PHOTO_COLUMNS = `p.id AS photo_id, p.uploader_id, up.name AS uploader_name, p.width, p.height, p.bytes, p.content_type, p.taken_at, p.thumbnail_key, p.display_key, p.original_key, p.location_shared, p.created_at AS photo_created_at`;
 const READY_PHOTOS = (after, event = 'e') => `SELECT ${PHOTO_COLUMNS} FROM photos p LEFT JOIN users up ON up.id = p.uploader_id
   WHERE p.event_id = ${event}.id AND p.status = 'ready'${after ? ' AND (p.created_at, p.id) < ($3::timestamptz, $4::uuid)' : ''}
   ORDER BY p.created_at DESC, p.id DESC LIMIT $2`;
@@ -77,7 +77,7 @@ const STATEMENTS = {
       SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.id = $3 AND s.user_id = $4 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL),
     ev AS MATERIALIZED (
-      SELECT e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.owner_id, o.name AS owner_name,
+      SELECT e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.time_zone, e.capacity, e.visibility, e.owner_id, o.name AS owner_name,
         (SELECT COALESCE(sum(c.booked), 0) FROM event_booking_counts c WHERE c.event_id = e.id)::int AS booked,
         EXISTS (SELECT 1 FROM bookings b JOIN viewer v ON v.id = b.user_id WHERE b.event_id = e.id AND b.status = 'confirmed') AS viewer_booked
       FROM events e JOIN users o ON o.id = e.owner_id WHERE e.id = $1)
@@ -137,6 +137,7 @@ function photoJson(row, eventId, expiresAt) {
     url: signedUrl(row.original_key, expiresAt),
     displayUrl: signedUrl(row.display_key, expiresAt),
     failureReason: null,
+    locationShared: row.location_shared,
     createdAt: row.photo_created_at.toISOString(),
   };
 }
@@ -228,6 +229,7 @@ async function eventPage(request, response, eventId) {
       venue: e.venue,
       startsAt: e.starts_at,
       endsAt: e.ends_at,
+      timeZone: e.time_zone,
       capacity: e.capacity,
       booked: e.booked,
       visibility: e.visibility,
@@ -239,6 +241,7 @@ async function eventPage(request, response, eventId) {
     nextCursor: last && cursorOf(last.photo_created_at, last.photo_id),
     uploadsEnabled: e.uploads === true,
     maxUploadMiB,
+    publicUrl: env.PUBLIC_URL,
   });
   send(response, 200, 'text/html; charset=utf-8', body, !viewer && e.visibility === 'public' ? PUBLIC : PRIVATE);
 }
