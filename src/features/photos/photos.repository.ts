@@ -47,13 +47,22 @@ const NEIGHBOURS = (p: string) => `(SELECT n.id FROM photos n WHERE n.event_id =
   (SELECT count(*) FROM photos c WHERE c.event_id = ${p}.event_id AND c.status = 'ready') AS ready_count`;
 
 /**
- * The gallery page as fixed SQL text (no query building per request; the
- * bench's bare handler runs the same strings), on the partial index
+ * A gallery page of the event `$1`, newest first, on the partial index
  * photos_gallery_idx (event_id, created_at DESC, id DESC) WHERE status = 'ready'.
+ * The photos are reached through the event's row: written as `p.event_id = $1`,
+ * the plan for a big gallery looked cheaper with the id's own statistics, so
+ * PostgreSQL planned every execution of the prepared statement afresh (custom
+ * plans, 0.3 ms of planning for 0.1 ms of work); joined on the event's key,
+ * one generic plan serves every event (decision 0013).
  */
+const galleryPage = (after: string, limit: string) =>
+  `SELECT p.* FROM events e CROSS JOIN LATERAL (${SELECT_PHOTOS} WHERE p.event_id = e.id AND p.status = 'ready'${after}
+    ORDER BY p.created_at DESC, p.id DESC LIMIT ${limit}) p WHERE e.id = $1`;
+
+/** Fixed SQL text: no query building per request. */
 export const PHOTO_QUERIES = {
-  ready: `${SELECT_PHOTOS} WHERE p.event_id = $1 AND p.status = 'ready' ORDER BY p.created_at DESC, p.id DESC LIMIT $2`,
-  readyBefore: `${SELECT_PHOTOS} WHERE p.event_id = $1 AND p.status = 'ready' AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid) ORDER BY p.created_at DESC, p.id DESC LIMIT $4`,
+  ready: galleryPage('', '$2'),
+  readyBefore: galleryPage(' AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid)', '$4'),
   byId: `${SELECT_PHOTOS} WHERE p.id = $1`,
   /** One round trip for the viewer page: the photo, its uploader, its neighbours and its position. */
   inViewer: `SELECT p.*, ${NEIGHBOURS('p')} FROM (${SELECT_PHOTOS} WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p`,
