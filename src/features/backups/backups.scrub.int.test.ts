@@ -150,6 +150,8 @@ describe('epu scrub: a scrubbed copy of production for staging', () => {
     eventId = created.body.id;
     const booking = await guest.post(`/api/v1/events/${eventId}/bookings`, undefined, headers);
     expect(booking.status).toBe(201);
+    // An invite link: a staging copy gets none (its token would open the event there).
+    expect((await owner.client.post(`/api/v1/events/${eventId}/invites`, {})).status).toBe(201);
     for (const [name, type, bytes] of [
       ['party.jpg', 'image/jpeg', await jpegWithExif(640, 480)],
       ['plan.png', 'image/png', await png(320, 200)],
