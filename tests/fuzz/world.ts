@@ -29,8 +29,8 @@ export interface Fixtures {
 }
 
 const FIXTURE_ADDRESS = 'fuzz-fixtures';
-/** The fixture dead job's name: no worker has a handler for it. */
-export const NEVER_RUNS = 'fuzz.never-runs';
+/** The error the fixture's dead job carries: the stored-data check knows it from a job that really died. */
+export const FIXTURE_JOB_ERROR = 'fuzz fixture';
 let serial = 0;
 
 export class World {
@@ -111,7 +111,7 @@ export class World {
       {},
       { runAt: new Date(Date.now() + 86_400_000), maxAttempts: 1 },
     );
-    await sql`UPDATE jobs SET status = 'dead', attempts = 1, last_error = 'fuzz fixture' WHERE id = ${deadJob}`.execute(this.db);
+    await sql`UPDATE jobs SET status = 'dead', attempts = 1, last_error = ${FIXTURE_JOB_ERROR} WHERE id = ${deadJob}`.execute(this.db);
     return { publicEvent, unlistedEvent, privateEvent, fullEvent, photo: photo.body.photo.id, exportId: exported.body.export.id, deadJob };
   }
 
