@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findTool, tierCanRun } from '../../tests/support/tools.mjs';
+import { backupMetrics } from '../../src/features/backups/backups.metrics.js';
+import { integrityMetrics } from '../../src/features/integrity/integrity.metrics.js';
+import { createMetrics } from '../../src/platform/observability/metrics.js';
 
 // Validates the alert rules, their unit tests, the Prometheus config and the
 // Grafana dashboard with the real tools. promtool comes from Debian's
@@ -138,6 +141,14 @@ function allowedMetric(name: string): boolean {
 }
 
 describe('Prometheus rules', () => {
+  it('know exactly the metrics the platform and the features register', async () => {
+    const metrics = createMetrics({ role: 'worker', version: '1.0.0', gitSha: undefined });
+    backupMetrics(metrics, { copies: true });
+    integrityMetrics(metrics);
+    const registered = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('epu_'));
+    expect(registered.sort()).toEqual([...EPU_METRICS.counters, ...EPU_METRICS.gauges, ...EPU_METRICS.histograms].sort());
+  });
+
   it.skipIf(!hasPromtool)('pass promtool check rules', () => {
     const { code, output } = promtool(['check', 'rules', ...ruleFiles]);
     expect(code, output).toBe(0);

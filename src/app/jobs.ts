@@ -15,6 +15,7 @@ import { STATS_AGGREGATE_JOB } from '../features/stats/stats.service.js';
 import { statsAggregateJob } from '../features/stats/stats.jobs.js';
 import { INTEGRITY_CHECK_JOB } from '../features/integrity/integrity.service.js';
 import { integrityCheckJob } from '../features/integrity/integrity.jobs.js';
+import { integrityMetrics } from '../features/integrity/integrity.metrics.js';
 import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js';
 import { retentionSweepJob } from '../features/retention/retention.jobs.js';
 import type { Jobs } from './job-payloads.js';
@@ -73,7 +74,7 @@ export function createJobHandlers(platform: Platform, services = createServices(
     [BACKUP_CREATE_JOB]: createBackupJob({ backups: services.backups, logger }),
     [BACKUP_COPY_JOB]: createBackupCopyJob({ backups: services.backups, logger }),
     [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: repos.stats, logger }),
-    [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: platform.metrics, logger }),
+    [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: integrityMetrics(platform.metrics), logger }),
     [RETENTION_SWEEP_JOB]: retentionSweepJob(services.retention),
   };
   // Each run continues the trace of the request that enqueued it: the same handlers, each wrapped.

@@ -13,7 +13,8 @@ import { createCache, type Cache } from '../platform/cache/index.js';
 import { createPublicPageCache, type PublicPageCache } from '../platform/http/public-pages.js';
 import { createReplica, type Replica } from '../platform/db/replica.js';
 import { packageJson } from '../platform/paths.js';
-import { createMetrics, instrumentPool, type Metrics } from '../platform/observability/metrics.js';
+import { createMetrics, type Metrics } from '../platform/observability/metrics.js';
+import { instrumentPool } from '../platform/observability/query-timing.js';
 import { createStorage } from '../platform/storage/create-storage.js';
 import type { ObjectStorage, StorageHooks } from '../platform/storage/storage.js';
 import { createQueue, type Queue } from '../platform/queue/index.js';
@@ -88,7 +89,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
     });
     closers.push(() => pool.end());
     // Right after the pool: query timing covers the connections opened from here on.
-    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha, backupCopies: Boolean(config.backupCopy) });
+    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
     instrumentPool(pool, metrics);
     let replica: Replica | null = null;
     if (config.databaseReplicaUrl) {

@@ -19,6 +19,7 @@ import { createExportsService, type ExportsService } from '../features/exports/e
 import { createFlagsRepository } from '../features/flags/flags.repository.js';
 import { createFlagsService, type FlagsService } from '../features/flags/flags.service.js';
 import { createDrillsRepository } from '../features/backups/backups.repository.js';
+import { backupMetrics } from '../features/backups/backups.metrics.js';
 import { BACKUP_COPY_JOB, createBackupsService, type BackupsService } from '../features/backups/backups.service.js';
 import { createStatsRepository } from '../features/stats/stats.repository.js';
 import { createStatsService, type StatsService } from '../features/stats/stats.service.js';
@@ -147,21 +148,22 @@ function createPhotos(platform: Platform, repos: Repositories, { audit, events }
 }
 
 function createBackups(platform: Platform, repos: Repositories): BackupsService {
+  const metrics = backupMetrics(platform.metrics, { copies: platform.backupCopyStorage !== null });
   return createBackupsService({
     databaseUrl: platform.databaseUrl,
     storage: platform.backupStorage,
     drills: repos.drills,
     keep: platform.config.backupKeep,
     logger: platform.logger,
-    onBackupSuccess: (at) => platform.metrics.setBackupSuccess(at),
-    onDrillSuccess: (at) => platform.metrics.setDrillSuccess(at),
+    onBackupSuccess: metrics.backupSucceeded,
+    onDrillSuccess: metrics.drillSucceeded,
     copyStorage: platform.backupCopyStorage,
     // A job of its own: a slow or failing copy to the other region is retried without taking the backup again.
     onBackupWritten: platform.backupCopyStorage
       ? async (manifest) =>
           void (await platform.queue.enqueue(BACKUP_COPY_JOB, { backupId: manifest.id }, { key: `${BACKUP_COPY_JOB}:${manifest.id}` }))
       : undefined,
-    onCopyVerified: (at) => platform.metrics.setBackupCopySuccess(at),
+    onCopyVerified: metrics.copyVerified,
     renderDerived: renderRenditions,
   });
 }

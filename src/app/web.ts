@@ -15,7 +15,7 @@ import { healthRoutes } from '../platform/http/health.js';
 import { registerApiDocument } from '../platform/http/openapi.js';
 import { checkAnswersAgainstSchemas } from '../platform/http/answer-check.js';
 import { packageJson, publicDir } from '../platform/paths.js';
-import { instrumentHttp } from '../platform/observability/metrics.js';
+import { instrumentHttp } from '../platform/observability/http-metrics.js';
 import { mediaRoutes } from '../platform/storage/media.routes.js';
 import { errorPage } from '../ui/layout.js';
 import { createAuth } from '../features/accounts/auth.service.js';

@@ -5,7 +5,7 @@ import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { createFunctionsServer } from '../platform/functions/server.js';
 import { createGoogleIdentityVerifier } from '../platform/functions/google-identity.js';
-import { startMetricsServer } from '../platform/observability/metrics.js';
+import { startMetricsServer } from '../platform/observability/metrics-server.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu functions`: the function handlers, served as CloudEvents over HTTP (what FUNCTIONS_URL points at). */

@@ -6,13 +6,9 @@ import { startWorkers, stopWhenPrimaryAsks } from '../platform/cluster.js';
 import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
-import {
-  clusterMetrics,
-  collectDataSafety,
-  collectQueueDepth,
-  reportToClusterPrimary,
-  startMetricsServer,
-} from '../platform/observability/metrics.js';
+import { collectBackupAges } from '../features/backups/backups.metrics.js';
+import { clusterMetrics, reportToClusterPrimary, startMetricsServer } from '../platform/observability/metrics-server.js';
+import { collectQueueDepth } from '../platform/observability/scrape.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /**
@@ -59,15 +55,7 @@ async function runWebProcess(config: Config): Promise<void> {
   let shuttingDown = false;
   let closingConnections = false;
   const services = createServices(platform);
-  collectDataSafety(
-    {
-      lastBackupAt: services.backups.lastBackupAt,
-      lastDrillAt: services.backups.lastDrillAt,
-      lastCopiedBackupAt: services.backups.lastCopiedBackupAt,
-    },
-    platform.metrics,
-    { logger },
-  );
+  collectBackupAges(services.backups, platform.metrics, { copies: platform.backupCopyStorage !== null, logger });
   const app = await buildWebApp(platform, services, { isShuttingDown: () => shuttingDown });
   // Metrics on their own port (METRICS_PORT), never the public one; a cluster's primary serves its workers' together.
   // Its /healthz relays the public one (the container HEALTHCHECK asks every role on this port).

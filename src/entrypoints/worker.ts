@@ -4,7 +4,10 @@ import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { checkHealth } from '../platform/http/health.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import { createWorker } from '../platform/queue/index.js';
-import { collectDataSafety, collectQueueDepth, startMetricsServer } from '../platform/observability/metrics.js';
+import { collectBackupAges } from '../features/backups/backups.metrics.js';
+import { collectIntegrityProblems } from '../features/integrity/integrity.metrics.js';
+import { startMetricsServer } from '../platform/observability/metrics-server.js';
+import { collectQueueDepth } from '../platform/observability/scrape.js';
 import { stopTelemetry } from '../platform/observability/telemetry.js';
 
 /** `epu worker`: background jobs and schedules. Any number can run; each job runs once at a time. */
@@ -41,16 +44,8 @@ export async function runWorker(config: Config): Promise<void> {
   });
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   const { backups, integrity } = services;
-  collectDataSafety(
-    {
-      lastBackupAt: backups.lastBackupAt,
-      lastDrillAt: backups.lastDrillAt,
-      lastCopiedBackupAt: backups.lastCopiedBackupAt,
-      integrityProblems: integrity.latestProblemCounts,
-    },
-    platform.metrics,
-    { logger },
-  );
+  collectBackupAges(backups, platform.metrics, { copies: platform.backupCopyStorage !== null, logger });
+  collectIntegrityProblems(integrity.latestProblemCounts, platform.metrics, { logger });
   // Every worker registers them (an upsert): a changed cron takes effect with the next release.
   for (const [name, cron] of Object.entries(SCHEDULES)) await platform.queue.setSchedule(name, cron);
 

@@ -7,7 +7,7 @@ import { runEpu, spawnEpu } from '../../../tests/support/process.js';
 import { startTlsProxy, type TlsProxy } from '../../../tests/support/tls-proxy.js';
 import { tierCanRun } from '../../../tests/support/tools.mjs';
 import { fileStorageRoot } from '../../platform/storage/create-storage.js';
-import { startMetricsServer } from '../../platform/observability/metrics.js';
+import { startMetricsServer } from '../../platform/observability/metrics-server.js';
 import { READINESS_CHECKS, type CheckOutcome } from '../../features/readiness/readiness.checks.js';
 
 // A deployment as it should be before it goes public: production settings, a

@@ -152,7 +152,7 @@ export function createIntegrityService(deps: { repo: IntegrityRepository; storag
       return run ? toIntegrityReport(run) : null;
     },
 
-    /** Problems per check of the latest run, for collectDataSafety (metrics read at scrape time). */
+    /** Problems per check of the latest run, for collectIntegrityProblems (metrics read at scrape time). */
     async latestProblemCounts(): Promise<Record<string, number>> {
       const run = await repo.latestRun();
       return run ? Object.fromEntries(INTEGRITY_CHECKS.map((check) => [check, run.problems[check]?.problems ?? 0])) : {};

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/database.js';
 import { createKysely, createPool } from '../db/pool.js';
-import { createMetrics, instrumentPool, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { instrumentPool } from './query-timing.js';
 
 async function gauge(metrics: Metrics, name: string): Promise<Record<string, number>> {
   const metric = await metrics.registry.getSingleMetric(name)!.get();

@@ -3,27 +3,13 @@ import { createHttpServer, type App } from '../http/server.js';
 import { AppError } from '../http/errors.js';
 import type { HealthReport } from '../http/health.js';
 import { createLogger } from './logger.js';
-import {
-  collectQueueDepth,
-  createMetrics,
-  instrumentHttp,
-  startMetricsServer,
-  type Metrics,
-  type MetricsServer,
-  type QueueCounts,
-} from './metrics.js';
+import { samples } from '../../../tests/support/metrics.js';
+import { instrumentHttp } from './http-metrics.js';
+import { createMetrics, type Metrics, type QueueCounts } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { collectQueueDepth } from './scrape.js';
 
 const logger = createLogger({ level: 'silent', pretty: false, name: 'metrics-test' });
-
-/** The samples of one metric in Prometheus text format: labels string → value. */
-function samples(text: string, name: string): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/);
-    if (match && match[1] === name) found.set(match[2] ?? '', Number(match[3]));
-  }
-  return found;
-}
 
 describe('HTTP metrics through a real Fastify server', () => {
   let app: App;
@@ -113,7 +99,7 @@ describe('HTTP metrics through a real Fastify server', () => {
 });
 
 describe('helpers', () => {
-  it('records jobs, caches, uploads, storage errors, backups, drills and integrity', async () => {
+  it('records jobs, caches, uploads and storage errors', async () => {
     const metrics = createMetrics({ role: 'worker', version: '1.0.0', gitSha: undefined });
     metrics.jobFinished({ name: 'photos.thumbnail', outcome: 'completed', durationMs: 1500, queueLatencyMs: 200 });
     metrics.jobFinished({ name: 'photos.thumbnail', outcome: 'dead', durationMs: 10, queueLatencyMs: 0 });
@@ -123,9 +109,6 @@ describe('helpers', () => {
     metrics.uploadBytes(1000);
     metrics.uploadBytes(24);
     metrics.storageError('put');
-    metrics.setBackupSuccess(new Date('2030-01-01T00:00:00Z'));
-    metrics.setDrillSuccess(1_900_000_000_000);
-    metrics.setIntegrityProblems('orphan_files', 2);
 
     const text = await metrics.registry.metrics();
     expect(samples(text, 'epu_jobs_total').get('{queue_job="photos.thumbnail",outcome="completed"}')).toBe(1);
@@ -136,10 +119,25 @@ describe('helpers', () => {
     expect(samples(text, 'epu_cache_requests_total').get('{cache="events",result="miss"}')).toBe(1);
     expect(samples(text, 'epu_upload_bytes_total').get('')).toBe(1024);
     expect(samples(text, 'epu_storage_errors_total').get('{operation="put"}')).toBe(1);
-    expect(samples(text, 'epu_backup_last_success_timestamp_seconds').get('')).toBe(1_893_456_000);
-    expect(samples(text, 'epu_drill_last_success_timestamp_seconds').get('')).toBe(1_900_000_000);
-    expect(samples(text, 'epu_integrity_problems').get('{check="orphan_files"}')).toBe(2);
     expect(samples(text, 'epu_build_info').get('{version="1.0.0",git_sha="unknown"}')).toBe(1);
+  });
+
+  it("registers a caller's own gauges, once per name, read after the scrape hooks ran", async () => {
+    const metrics = createMetrics({ role: 'worker', version: '1.0.0', gitSha: undefined });
+    const spec = { name: 'epu_test_things', help: 'Things.', labelNames: ['kind'] as const, aggregator: 'max' as const };
+    const things = metrics.gauge(spec);
+    expect(metrics.gauge(spec)).toBe(things);
+    metrics.onScrape(() => things.set({ kind: 'read' }, 3));
+    things.set({ kind: 'set' }, 1);
+
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('# HELP epu_test_things Things.');
+    expect(samples(text, 'epu_test_things')).toEqual(
+      new Map([
+        ['{kind="set"}', 1],
+        ['{kind="read"}', 3],
+      ]),
+    );
   });
 
   it('reads queue depth at scrape time, at most once per cache window, and survives a failing count', async () => {

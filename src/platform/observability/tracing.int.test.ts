@@ -42,7 +42,8 @@ describe('a trace from an HTTP request through a job into a function', () => {
     expect(tracing.enabled).toBe(true);
 
     const { createHttpServer } = await import('../http/server.js');
-    const { createMetrics, instrumentHttp } = await import('./metrics.js');
+    const { createMetrics } = await import('./metrics.js');
+    const { instrumentHttp } = await import('./http-metrics.js');
     const { createPool } = await import('../db/pool.js');
     const { createTestDatabase } = await import('../../../tests/support/database.js');
     const database = await createTestDatabase();
