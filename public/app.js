@@ -77,8 +77,10 @@ function nowOnClock(zone) {
 // Move focus to form errors so screen readers announce them.
 document.getElementById('form-errors')?.focus();
 
-// Photo uploads: several files at once, a progress bar each, then live status
-// until the thumbnail shows. Without this script the form posts normally.
+// Photo uploads: each file on its own request, with a preview, a progress bar
+// and its own status (uploading, processing, done, or failed with the reason
+// and a Retry button); files dropped on the field upload at once. Without this
+// script the form posts the batch and the server names any refused file.
 for (const form of document.querySelectorAll('form[data-upload-form]')) {
   const section = form.closest('[data-event-id]');
   const eventId = section?.getAttribute('data-event-id');
@@ -86,26 +88,98 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
   const gallery = section?.querySelector('[data-gallery]');
   const input = form.querySelector('input[type="file"]');
   const shareLocation = form.querySelector('input[name="shareLocation"]');
+  const zone = form.querySelector('[data-drop-zone]');
   if (!eventId || !list || !gallery || !input) continue;
+
+  const start = (files) => {
+    // The choice made for these files, even if the box changes while they upload.
+    const shared = shareLocation?.checked === true;
+    for (const file of files) uploadOne(file, shared, newItem(file));
+  };
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const files = [...input.files];
-    // The choice made for these files, even if the box changes while they upload.
-    const shared = shareLocation?.checked === true;
     input.value = '';
-    files.forEach((file) => uploadOne(file, shared));
+    start(files);
   });
 
-  function uploadOne(file, shared) {
+  if (zone) {
+    zone.querySelector('[data-drop-hint]')?.removeAttribute('hidden');
+    const over = (event) => {
+      if (![...(event.dataTransfer?.types ?? [])].includes('Files')) return;
+      event.preventDefault();
+      zone.classList.add('dragging');
+    };
+    zone.addEventListener('dragenter', over);
+    zone.addEventListener('dragover', over);
+    zone.addEventListener('dragleave', (event) => {
+      if (!zone.contains(event.relatedTarget)) zone.classList.remove('dragging');
+    });
+    zone.addEventListener('drop', (event) => {
+      event.preventDefault();
+      zone.classList.remove('dragging');
+      start([...(event.dataTransfer?.files ?? [])]);
+    });
+  }
+
+  /** A row of the upload list: a preview, the file's name, its status and a progress bar. */
+  function newItem(file) {
     const item = document.createElement('li');
-    const label = document.createElement('span');
+    item.className = 'upload-item';
+    // The picture itself, when the browser can show it (not HEIC, in most): an empty box otherwise.
+    const blank = () => Object.assign(document.createElement('span'), { className: 'upload-preview' });
+    if (file.type.startsWith('image/')) {
+      const preview = document.createElement('img');
+      preview.className = 'upload-preview';
+      preview.alt = '';
+      preview.src = URL.createObjectURL(file);
+      preview.addEventListener('error', () => preview.replaceWith(blank()));
+      item.append(preview);
+    } else {
+      item.append(blank());
+    }
+    const name = document.createElement('span');
+    name.className = 'upload-name';
+    name.textContent = file.name;
+    const status = document.createElement('span');
+    status.className = 'upload-status';
+    status.setAttribute('data-upload-status', '');
+    item.append(name, status);
+    list.append(item);
+    return item;
+  }
+
+  function setState(item, state, text) {
+    item.dataset.state = state;
+    item.querySelector('[data-upload-status]').textContent = text;
+    item.querySelector('progress')?.remove();
+    item.querySelector('[data-upload-retry]')?.remove();
+  }
+
+  /** A failed file says so and why, and offers to send it again. */
+  function fail(item, file, shared, reason) {
+    setState(item, 'failed', `Failed: ${reason}`);
+    const retry = document.createElement('button');
+    retry.type = 'button';
+    retry.className = 'secondary';
+    retry.setAttribute('data-upload-retry', '');
+    retry.textContent = 'Retry';
+    const which = document.createElement('span');
+    which.className = 'visually-hidden';
+    which.textContent = ` ${file.name}`;
+    retry.append(which);
+    retry.addEventListener('click', () => uploadOne(file, shared, item));
+    item.append(retry);
+  }
+
+  function uploadOne(file, shared, item) {
+    setState(item, 'uploading', 'Uploading');
     const bar = document.createElement('progress');
     bar.max = 100;
     bar.value = 0;
-    label.textContent = `${file.name}: uploading`;
-    item.append(label, bar);
-    list.append(item);
+    bar.setAttribute('aria-label', `${file.name} uploaded`);
+    item.append(bar);
     const body = new FormData();
     if (shared) body.append('shareLocation', 'true');
     body.append('file', file);
@@ -123,43 +197,32 @@ for (const form of document.querySelectorAll('form[data-upload-form]')) {
         // a non-JSON answer is reported by status below
       }
       if (request.status === 202 && answer.photo) {
-        bar.value = 100;
-        label.textContent = `${file.name}: processing`;
-        watch(answer.photo.id, item, label, file.name);
+        setState(item, 'processing', 'Processing');
+        watch(answer.photo.id, item, file, shared);
       } else {
-        item.classList.add('failed');
-        label.textContent = `${file.name}: ${answer.error?.message ?? `failed (${request.status})`}`;
-        bar.remove();
+        fail(item, file, shared, answer.error?.message ?? `the server answered ${request.status}`);
       }
     });
-    request.addEventListener('error', () => {
-      label.textContent = `${file.name}: the connection failed`;
-      bar.remove();
-    });
+    request.addEventListener('error', () => fail(item, file, shared, 'the connection failed'));
     request.send(body);
   }
 
-  async function watch(photoId, item, label, name) {
+  async function watch(photoId, item, file, shared) {
     for (let attempt = 0; attempt < 120; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, attempt < 10 ? 500 : 2000));
-      const response = await fetch(`/api/v1/photos/${photoId}`, { headers: { accept: 'application/json' } });
-      if (!response.ok) continue;
+      const response = await fetch(`/api/v1/photos/${photoId}`, { headers: { accept: 'application/json' } }).catch(() => null);
+      if (!response?.ok) continue;
       const photo = await response.json();
       if (photo.status === 'ready') {
-        label.textContent = `${name}: ready`;
-        item.querySelector('progress')?.remove();
         section.querySelector('[data-gallery-empty]')?.remove();
         const tile = await serverTile(photo.id).catch(() => null);
         if (tile && !document.getElementById(tile.id)) gallery.prepend(document.adoptNode(tile));
+        setState(item, 'done', 'Done');
         return;
       }
-      if (photo.status === 'failed') {
-        label.textContent = `${name}: could not be processed (${photo.failureReason ?? 'unknown reason'})`;
-        item.querySelector('progress')?.remove();
-        return;
-      }
+      if (photo.status === 'failed') return fail(item, file, shared, `could not be processed (${photo.failureReason ?? 'unknown reason'})`);
     }
-    label.textContent = `${name}: still processing; reload the page later`;
+    setState(item, 'processing', 'Still processing; reload the page later');
   }
 
   /** The new photo's tile as the server renders it on the event's page (its shape, srcset, name and link to the viewer). */

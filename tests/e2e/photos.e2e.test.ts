@@ -50,7 +50,7 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
     await page.getByRole('button', { name: 'Upload' }).click();
     await expect.poll(() => page.locator('[data-upload-list] li').count()).toBe(6);
     await expect.poll(() => page.locator('[data-gallery] img').count(), { timeout: 60_000 }).toBe(6);
-    expect(await page.locator('[data-upload-list] li', { hasText: 'ready' }).count()).toBe(6);
+    expect(await page.locator('[data-upload-list] li[data-state="done"]', { hasText: 'Done' }).count()).toBe(6);
     const loaded = await page
       .locator('[data-gallery] img')
       .evaluateAll((images) => images.every((img) => (img as HTMLImageElement).naturalWidth > 0));

@@ -18,6 +18,21 @@ export function png(width = 320, height = 200): Promise<Buffer> {
     .toBuffer();
 }
 
+/**
+ * A HEIC file as far as any sniffer can tell: an ISO-BMFF `ftyp` box with the
+ * `heic` brand (as an iPhone writes it), then an `mdat` box of filler.
+ */
+export function heicFile(): Buffer {
+  const box = (type: string, payload: Buffer) => {
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(8 + payload.length);
+    header.write(type, 4, 'latin1');
+    return Buffer.concat([header, payload]);
+  };
+  const ftyp = box('ftyp', Buffer.concat([Buffer.from('heic', 'latin1'), Buffer.alloc(4), Buffer.from('mif1heic', 'latin1')]));
+  return Buffer.concat([ftyp, box('mdat', Buffer.alloc(2048, 0x5a))]);
+}
+
 /** A multipart/form-data body; each file is [field, filename, contentType, bytes]. The fields come first unless `fieldsLast`. */
 export function multipart(
   files: [string, string, string, Buffer][],

@@ -4,7 +4,7 @@
 
 /** The CSP over http, with no media origins. */
 export const HTTP_CSP =
-  "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';font-src 'self';" +
+  "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data: blob:;connect-src 'self';font-src 'self';" +
   "form-action 'self';frame-ancestors 'none';object-src 'none';base-uri 'self'";
 
 /** Every header but the CSP and HSTS: the same on every response, over http and https. */

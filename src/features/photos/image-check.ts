@@ -14,10 +14,15 @@ export type ImageType = keyof typeof IMAGE_TYPES;
 /** Bytes needed to recognise every accepted format. */
 export const SNIFF_BYTES = 4100;
 
-/** The image type from the first bytes (never the file name or the client's claim), or null. */
-export async function sniffImageType(head: Buffer): Promise<ImageType | null> {
+/** HEIF containers of HEVC pictures (iPhones' default): libvips decodes them only when built with a HEVC decoder. */
+const HEIC_TYPES: readonly string[] = ['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence'];
+
+/** What the first bytes are (never the file name or the client's claim): an accepted image type, 'heic', or null for anything else. */
+export async function sniffUploadType(head: Buffer): Promise<ImageType | 'heic' | null> {
   const detected = await fileTypeFromBuffer(head);
-  return detected && detected.mime in IMAGE_TYPES ? (detected.mime as ImageType) : null;
+  if (!detected) return null;
+  if (detected.mime in IMAGE_TYPES) return detected.mime as ImageType;
+  return HEIC_TYPES.includes(detected.mime) ? 'heic' : null;
 }
 
 const JPEG_EOI_WINDOW = 256 * 1024;

@@ -81,7 +81,7 @@ describe('the upload rate limit', () => {
     expect(await photoCount(t, eventId)).toBe(3);
   });
 
-  it('refuses a post with more files than are left, keeping none of them', async () => {
+  it('keeps the files of a post that fit in what is left of the limit, and names the others', async () => {
     const host = await signUp(t.url);
     const eventId = await newEvent(host.client);
     const image = await png(20, 20);
@@ -90,9 +90,11 @@ describe('the upload rate limit', () => {
       `/events/${eventId}/photos`,
       Array.from({ length: 5 }, (_, i) => ['file', `${i}.png`, 'image/png', image] as [string, string, string, Buffer]),
     );
-    expect(five.status).toBe(303);
-    expect(five.headers.get('location')).toContain('upload=rate_limited');
-    expect(await photoCount(t, eventId)).toBe(0);
+    expect(five.status).toBe(200);
+    expect(five.text).toContain('3 of 5 photos added');
+    expect(five.text).toContain('<strong>3.png</strong>: Too many uploads; wait and try again.');
+    expect(five.text).toContain('<strong>4.png</strong>: Too many uploads; wait and try again.');
+    expect(await photoCount(t, eventId)).toBe(3);
   });
 });
 
@@ -151,11 +153,12 @@ describe('the pixel limit (MAX_IMAGE_PIXELS)', () => {
       expect(accepted.status).toBe(202);
     });
 
-    it('says so on the page when a form upload is refused', async () => {
+    it('says so on the page, naming the file, when a form upload is refused', async () => {
       const big = await png(300, 300);
       const response = await post(host.client, `/events/${eventId}/photos`, [['file', 'big.png', 'image/png', big]]);
-      expect(response.status).toBe(303);
-      expect(response.headers.get('location')).toContain('upload=too_large');
+      expect(response.status).toBe(413);
+      expect(response.text).toContain('No photos added');
+      expect(response.text).toMatch(/<strong>big\.png<\/strong>: The image is 300 x 300 pixels/);
     });
 
     it('fails a photo whose size the upload could not see (its header deep in the file) before any pixel is decoded', async () => {

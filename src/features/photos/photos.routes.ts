@@ -17,10 +17,13 @@ import type { PhotoJson, PhotosService, UploadChoices } from './photos.service.j
 import { PhotoEnvelope, PhotoParams, PhotoSchema, UploadBody } from './photos.schema.js';
 import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery, REQUEST_BODY_KEY } from '../../platform/http/api-schema.js';
 import { viewerPage } from './views/viewer.js';
+import { type RefusedFile, uploadResultsPage } from './views/upload-results.js';
 
 const ViewerParams = Type.Object({ id: Type.String({ maxLength: 64 }), photoId: Type.String({ maxLength: 64 }) });
 // Multipart framing (boundaries, part headers) on top of the file's own bytes.
 const MULTIPART_OVERHEAD = 64 * 1024;
+/** Files one form post may carry. */
+const BATCH_FILES = 50;
 
 type Stored = Awaited<ReturnType<PhotosService['storeUpload']>>;
 
@@ -51,25 +54,36 @@ function shareLocationChoice(value: unknown): boolean {
   });
 }
 
+/** Refusals that concern one file of a batch (its size, its type, the upload limit), not the request. */
+const FILE_REFUSALS: readonly string[] = ['too_large', 'unsupported_type', 'validation_failed', 'rate_limited'];
+
 /**
  * Reads the multipart body part by part: each file named "file" is streamed
- * into storage as it arrives. `multiple: false` (the API) refuses a second file.
+ * into storage as it arrives. Without `batch` (the API) one file, whose
+ * refusal refuses the request; a batch (the form) goes on past a refused
+ * file, draining its bytes, and names it in `refused`.
  */
 async function receiveFiles(
   request: FastifyRequest,
   photos: PhotosService,
   event: EventRow,
   viewer: Viewer,
-  options: { multiple: boolean; maxBytes: number },
-): Promise<{ stored: Stored[]; choices: UploadChoices }> {
+  options: { batch: boolean; maxBytes: number },
+): Promise<{ stored: Stored[]; choices: UploadChoices; refused: RefusedFile[] }> {
   const stored: Stored[] = [];
+  const refused: RefusedFile[] = [];
   const choices: UploadChoices = { locationShared: false };
   // The file being stored, while it is: an error then may be storage's or the body's.
   let storing: Readable | null = null;
   try {
     // One byte past the limit reaches storage.put, whose own limit then stops the transfer at once;
     // at exactly the limit the parser would silently discard the rest until the body ends.
-    const parts = request.parts({ limits: { fileSize: options.maxBytes + 1, files: options.multiple ? 50 : 2, fields: 10, parts: 60 } });
+    // A batch reads on past a file cut at the limit (storage refuses it as too large), so the parser must not fail the request for it.
+    // (@fastify/multipart reads throwFileSizeLimit from these options too; its types list busboy's only.)
+    const parts = request.parts({
+      limits: { fileSize: options.maxBytes + 1, files: options.batch ? BATCH_FILES : 2, fields: 10, parts: BATCH_FILES + 10 },
+      throwFileSizeLimit: !options.batch,
+    } as Parameters<FastifyRequest['parts']>[0]);
     for await (const part of parts) {
       if (part.type !== 'file') {
         if (part.fieldname === 'shareLocation') choices.locationShared = shareLocationChoice(part.value);
@@ -81,17 +95,27 @@ async function receiveFiles(
           details: [{ field: part.fieldname, problem: 'unexpected file field' }],
         });
       }
-      if (!options.multiple && stored.length === 1) {
+      if (options.batch) {
+        const file = part.file;
+        try {
+          // The first file's point was taken before the body was read (authorizeUpload).
+          if (stored.length + refused.length > 0) await photos.chargeUpload(viewer);
+          storing = file;
+          stored.push(
+            await photos.storeUpload(event, viewer, { stream: file, truncated: () => file.truncated, skipRest: () => file.resume() }),
+          );
+        } catch (error) {
+          if (!(error instanceof AppError) || !FILE_REFUSALS.includes(error.code) || file.errored) throw error;
+          file.resume();
+          refused.push({ name: part.filename.slice(0, 200) || 'A file without a name', status: error.status, message: error.message });
+        }
+        storing = null;
+        continue;
+      }
+      if (stored.length === 1) {
         part.file.resume();
         throw new AppError('validation_failed', 'Send one file per request.', {
           details: [{ field: 'file', problem: 'more than one file' }],
-        });
-      }
-      // The first file's point was taken before the body was read (authorizeUpload).
-      if (stored.length > 0) {
-        await photos.chargeUpload(viewer).catch((error) => {
-          part.file.resume();
-          throw error;
         });
       }
       storing = part.file;
@@ -102,11 +126,11 @@ async function receiveFiles(
     await Promise.all(stored.map((s) => s.discard()));
     throw uploadRefusal(error, storing);
   }
-  if (stored.length === 0)
+  if (stored.length === 0 && refused.length === 0)
     throw new AppError('validation_failed', 'Attach an image in a field named "file".', {
       details: [{ field: 'file', problem: 'is required' }],
     });
-  return { stored, choices };
+  return { stored, choices, refused };
 }
 
 export function photosRoutes(
@@ -124,11 +148,11 @@ export function photosRoutes(
   const { photos, auth } = deps;
 
   /** Refuses what can be refused before reading the body; a refused upload closes the connection instead of draining it. */
-  async function startUpload(request: FastifyRequest<{ Params: { id: string } }>, viewer: Viewer): Promise<EventRow> {
+  async function startUpload(request: FastifyRequest<{ Params: { id: string } }>, viewer: Viewer, files = 1): Promise<EventRow> {
     if (!request.isMultipart()) throw new AppError('unsupported_type', 'Send the image as multipart/form-data in a field named "file".');
     if (!(await deps.uploadsEnabled(viewer))) throw new AppError('forbidden', 'Uploads are switched off for now.');
     const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > deps.maxUploadBytes + MULTIPART_OVERHEAD) {
+    if (Number.isFinite(declared) && declared > deps.maxUploadBytes * files + MULTIPART_OVERHEAD) {
       throw new AppError('too_large', `The file is larger than ${Math.floor(deps.maxUploadBytes / 1024 / 1024)} MiB.`);
     }
     return photos.authorizeUpload(request.params.id, viewer);
@@ -161,7 +185,7 @@ export function photosRoutes(
       const viewer = await auth.requireUser(request, reply);
       try {
         const event = await startUpload(request, viewer);
-        const { stored, choices } = await receiveFiles(request, photos, event, viewer, { multiple: false, maxBytes: deps.maxUploadBytes });
+        const { stored, choices } = await receiveFiles(request, photos, event, viewer, { batch: false, maxBytes: deps.maxUploadBytes });
         return reply.code(202).send({ photo: await stored[0]!.commit(choices) });
       } catch (error) {
         closeAfterRefusal(request, reply, error);
@@ -248,22 +272,32 @@ export function photosRoutes(
     },
   );
 
-  // Forms: several files at once without JavaScript; the script adds progress bars.
+  // Forms: several files at once without JavaScript; the script uploads them one by one instead.
+  // The good files of a batch are kept; refused ones are named on a page of their own.
   app.post('/events/:id/photos', { schema: { params: IdParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);
     if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
+    const eventPath = `/events/${encodeURIComponent(request.params.id)}`;
     let uploaded: PhotoJson[];
+    let refused: RefusedFile[];
     try {
-      const event = await startUpload(request, viewer);
-      const { stored, choices } = await receiveFiles(request, photos, event, viewer, { multiple: true, maxBytes: deps.maxUploadBytes });
+      const event = await startUpload(request, viewer, BATCH_FILES);
+      const received = await receiveFiles(request, photos, event, viewer, { batch: true, maxBytes: deps.maxUploadBytes });
       uploaded = [];
-      for (const upload of stored) uploaded.push(await upload.commit(choices));
+      for (const upload of received.stored) uploaded.push(await upload.commit(received.choices));
+      refused = received.refused;
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       closeAfterRefusal(request, reply, error);
-      return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=${error.code}#gallery`, 303);
+      // The problem shows at the top of the page: no fragment to scroll past it.
+      return reply.redirect(`${eventPath}?upload=${error.code}`, 303);
     }
-    return reply.redirect(`/events/${encodeURIComponent(request.params.id)}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
+    if (refused.length === 0) return reply.redirect(`${eventPath}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
+    reply.header('cache-control', PRIVATE);
+    return reply
+      .code(uploaded.length > 0 ? 200 : refused[0]!.status)
+      .type('text/html; charset=utf-8')
+      .send(uploadResultsPage({ viewer, eventPath, added: uploaded.length, refused }));
   });
 
   app.get('/photos/:id/delete', { schema: { params: PhotoParams } }, async (request, reply) => {

@@ -21,7 +21,7 @@ import {
   IncompleteImageError,
   PixelLimitCheck,
   SNIFF_BYTES,
-  sniffImageType,
+  sniffUploadType,
   TooManyPixelsError,
 } from './image-check.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
@@ -76,7 +76,16 @@ export interface IncomingFile {
   stream: Readable;
   /** True when the multipart parser cut the file at the size limit (busboy's `truncated`). */
   truncated?: () => boolean;
+  /**
+   * After a refusal, what becomes of the file's remaining bytes: destroyed
+   * unless this says otherwise (a batch drains them to read the next file).
+   */
+  skipRest?: () => void;
 }
+
+/** Decision 0042: the prebuilt sharp (libvips) reads HEIF but has no HEVC decoder, so an iPhone's HEIC cannot become renditions. */
+export const HEIC_REFUSAL =
+  'HEIC photos are not supported on this server; export as JPEG (on an iPhone: Settings, Camera, Formats, Most Compatible).';
 
 export function createPhotosService(deps: {
   db: Db;
@@ -203,13 +212,18 @@ export function createPhotosService(deps: {
       file: IncomingFile,
     ): Promise<{ row: PhotoRow; discard(): Promise<void>; commit(choices?: UploadChoices): Promise<PhotoJson> }> {
       const { head, rest } = await readHead(file.stream, SNIFF_BYTES);
+      const skipRest = file.skipRest ?? (() => rest.destroy());
       if (head.length === 0) {
-        rest.destroy();
+        skipRest();
         throw new AppError('validation_failed', 'The file is empty.', { details: [{ field: 'file', problem: 'is empty' }] });
       }
-      const type = await sniffImageType(head);
+      const type = await sniffUploadType(head);
+      if (type === 'heic') {
+        skipRest();
+        throw new AppError('unsupported_type', HEIC_REFUSAL, { details: [{ field: 'file', problem: 'heic_not_supported' }] });
+      }
       if (!type) {
-        rest.destroy();
+        skipRest();
         throw new AppError('unsupported_type', 'Upload a JPEG, PNG, WebP, AVIF or GIF image.');
       }
       const key = newObjectKey('originals', IMAGE_TYPES[type]);
@@ -225,7 +239,7 @@ export function createPhotosService(deps: {
           cacheControl: PRIVATE_IMMUTABLE,
         });
       } catch (error) {
-        rest.destroy();
+        skipRest();
         // A file cut at the size limit also looks incomplete: the size is the real reason.
         throw uploadError(file.truncated?.() ? new ObjectTooLargeError(deps.maxUploadBytes) : error, deps.maxUploadBytes);
       }
@@ -461,5 +475,6 @@ async function readHead(stream: Readable, size: number): Promise<{ head: Buffer;
 async function* prepend(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
   yield head;
   if (rest.readableEnded || rest.destroyed) return;
-  for await (const chunk of rest) yield chunk as Buffer;
+  // A refusal mid-file ends this early: the rest is then the caller's to destroy or drain (IncomingFile.skipRest).
+  for await (const chunk of rest.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
 }

@@ -78,7 +78,19 @@ describe('uploads with broken multipart framing', () => {
       headers: { 'content-type': contentType, accept: 'text/html' },
     });
     expect(response.status).toBe(303);
-    expect(response.headers.get('location')).toBe(`/events/${eventId}?upload=validation_failed#gallery`);
+    expect(response.headers.get('location')).toBe(`/events/${eventId}?upload=validation_failed`);
+  });
+
+  it('keeps no file of a batch whose body is cut off, the whole files before the cut included', async () => {
+    const before = await stored();
+    const body = Buffer.concat([part('file', 'whole.png', image), part('file', 'cut.png', image).subarray(0, 150)]);
+    const response = await owner.client.request('POST', `/events/${eventId}/photos`, {
+      body,
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, accept: 'text/html' },
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`/events/${eventId}?upload=validation_failed`);
+    expect(await stored()).toEqual(before);
   });
 
   it('still takes a well-formed upload', async () => {

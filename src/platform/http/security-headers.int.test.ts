@@ -163,7 +163,10 @@ describe('security headers of other deployments', () => {
       expect(page.status).toBe(200);
       const expected = {
         ...EXPECTED,
-        'content-security-policy': CSP.replace("img-src 'self' data:", `img-src 'self' data: https://cdn.example.test ${s3.endpoint}`),
+        'content-security-policy': CSP.replace(
+          "img-src 'self' data: blob:",
+          `img-src 'self' data: blob: https://cdn.example.test ${s3.endpoint}`,
+        ),
       };
       expect(securityHeadersOf(page, expected)).toEqual(expected);
     } finally {

@@ -23,7 +23,7 @@ describe('securityHeaders', () => {
     for (const origins of [['https://cdn.example.test', 'https://*.amazonaws.com'], ['http://127.0.0.1:9000']]) {
       const csp = securityHeaders({ https: true, mediaOrigins: origins })['content-security-policy']!;
       const directives = csp.split(';');
-      expect(directives).toContain(`img-src 'self' data: ${origins.join(' ')}`);
+      expect(directives).toContain(`img-src 'self' data: blob: ${origins.join(' ')}`);
       for (const origin of origins) expect(directives.filter((d) => d.includes(origin))).toHaveLength(1);
     }
   });

@@ -25,7 +25,8 @@ export function contentSecurityPolicy(options: SecurityHeaderOptions): string {
     ['default-src', ["'self'"]],
     ['script-src', ["'self'"]],
     ['style-src', ["'self'"]],
-    ['img-src', ["'self'", 'data:', ...options.mediaOrigins]],
+    // blob: the upload form's previews of the files being uploaded (object URLs the page's own script makes).
+    ['img-src', ["'self'", 'data:', 'blob:', ...options.mediaOrigins]],
     ['connect-src', ["'self'"]],
     ['font-src', ["'self'"]],
     ['form-action', ["'self'"]],

@@ -97,7 +97,7 @@ export function gallerySection(options: {
             enctype="multipart/form-data"
             data-upload-form
           >
-            <div class="field">
+            <div class="field drop-zone" data-drop-zone>
               <label for="photo-files">Add photos</label>
               <input
                 id="photo-files"
@@ -108,7 +108,14 @@ export function gallerySection(options: {
                 required
                 aria-describedby="photo-hint"
               />
-              <span class="hint" id="photo-hint">JPEG, PNG, WebP, AVIF or GIF, up to ${options.maxUploadMiB} MiB each.</span>
+              <span class="hint" id="photo-hint"
+                >JPEG, PNG, WebP, AVIF or GIF, up to ${options.maxUploadMiB} MiB each (HEIC is not supported: export as JPEG).<span
+                  data-drop-hint
+                  hidden
+                >
+                  Or drop photos here: they upload at once.</span
+                ></span
+              >
             </div>
             <div class="field">
               <label
