@@ -1,6 +1,6 @@
-import { Value } from 'typebox/value';
 import type { TSchema, Static } from 'typebox';
 import { AppError } from './errors.js';
+import { matches, problemsOf } from '../schema-check.js';
 
 export interface FieldProblem {
   field: string;
@@ -12,8 +12,8 @@ export interface FieldProblem {
  * TypeBox schema the JSON API declares, so both doors apply one set of rules.
  */
 export function validate<T extends TSchema>(schema: T, value: unknown): Static<T> {
-  if (Value.Check(schema, value)) return value;
-  const details: FieldProblem[] = [...Value.Errors(schema, value)].slice(0, 10).map((issue) => ({
+  if (matches(schema, value)) return value;
+  const details: FieldProblem[] = problemsOf(schema, value).slice(0, 10).map((issue) => ({
     field:
       issue.instancePath.slice(1).replace(/\//g, '.') ||
       ((issue.params as { requiredProperties?: string[] })?.requiredProperties?.join(', ') ?? ''),

@@ -3,7 +3,7 @@
 // refuses to enqueue a payload that does not match (a programming error), and
 // the worker buries a stored one that does not (dead at once, with the reason).
 import { Type, type Static, type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
+import { matches, problemsOf } from '../schema-check.js';
 
 export type JobPayloads = Record<string, TSchema>;
 
@@ -27,8 +27,8 @@ export class JobPayloadError extends Error {
 export function payloadProblem(jobs: JobPayloads, name: string, payload: unknown): string | null {
   const schema = Object.hasOwn(jobs, name) ? jobs[name] : undefined;
   if (!schema) return `there is no job named "${name}" (known jobs: ${Object.keys(jobs).sort().join(', ')})`;
-  if (Value.Check(schema, payload)) return null;
-  const problems = [...Value.Errors(schema, payload)]
+  if (matches(schema, payload)) return null;
+  const problems = problemsOf(schema, payload)
     // 'schema is false' repeats, property by property, what additionalProperties says once.
     .filter((issue) => issue.keyword !== 'boolean')
     .slice(0, 3)
