@@ -188,7 +188,6 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
       };
     },
 
-    /** A dead job back in the queue with its attempts reset; false if it was not dead. */
     /** Queues a dead job again from its first attempt; its name, or null when there is no such dead job. */
     async retryDead(id: string): Promise<string | null> {
       if (!isUuid(id)) return null;
@@ -300,20 +299,21 @@ export function createJobsRepository(db: Kysely<QueueDatabase>) {
       return new Set(rows.map((row) => row.id));
     },
 
-    /** False when the lease was lost meanwhile: then the job is another worker's. */
-    async complete(id: string, workerId: string, attempt: number): Promise<boolean> {
-      const result = await db
-        .updateTable('jobs')
-        .set({ status: 'completed', finished_at: sql<Date>`now()`, locked_by: null, locked_until: null })
-        .where('id', '=', id)
-        .where('status', '=', 'running')
-        .where('locked_by', '=', workerId)
-        .where('attempts', '=', attempt)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+    /**
+     * Marks finished runs completed in one statement, and returns the
+     * `id:attempt` of those that were: a run missing from the answer lost its
+     * lease meanwhile, and its job is another worker's.
+     */
+    async completeMany(workerId: string, runs: readonly { id: string; attempt: number }[]): Promise<Set<string>> {
+      const { rows } = await sql<{ id: string; attempts: number }>`
+        UPDATE jobs AS j
+        SET status = 'completed', finished_at = now(), locked_by = NULL, locked_until = NULL
+        FROM unnest(${runs.map((run) => run.id)}::uuid[], ${runs.map((run) => run.attempt)}::int[]) AS finished(id, attempt)
+        WHERE j.id = finished.id AND j.attempts = finished.attempt AND j.status = 'running' AND j.locked_by = ${workerId}
+        RETURNING j.id, j.attempts`.execute(db);
+      return new Set(rows.map((row) => `${row.id}:${row.attempts}`));
     },
 
-    /** Queues the next attempt after `retryDelayMs`, or marks the job dead on its last attempt; null if the lease was lost. */
     /** Queued again after `retryDelayMs`, or dead after the last attempt; dead at once when `retryDelayMs` is null. */
     async fail(
       id: string,

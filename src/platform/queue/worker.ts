@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import { captureError } from '../observability/sentry.js';
 import { retryDelayMs } from './backoff.js';
 import type { ClaimedJob } from './jobs.repository.js';
+import { batchedCompletions } from './completions.js';
 import { createJobListener } from './listener.js';
 import { internalsOf, type Queue } from './queue.js';
 import { JobPayloadError, payloadProblem, type JobPayloads, type PayloadOf } from './payloads.js';
@@ -143,6 +144,7 @@ export function createWorker<J extends JobPayloads>(options: WorkerOptions<J>): 
   // When the claim loop last completed a round trip to the queue (null before the first).
   let lastRoundTripAt: number | null = null;
 
+  const completions = batchedCompletions((runs) => repository.completeMany(workerId, runs));
   const claimWake = createWake();
   const scheduleWake = createWake();
 
@@ -217,7 +219,7 @@ export function createWorker<J extends JobPayloads>(options: WorkerOptions<J>): 
         failure = { error };
       }
       if (!failure) {
-        outcome = (await repository.complete(job.id, workerId, job.attempts)) ? 'completed' : null;
+        outcome = (await completions.complete({ id: job.id, attempt: job.attempts })) ? 'completed' : null;
       } else if (entry.abortedFor === 'shutdown') {
         await repository.release(workerId, [job.id]);
         jobLog.info('job interrupted by shutdown and released');
