@@ -55,6 +55,8 @@ const SNAPSHOTS: Record<string, Record<string, () => Promise<string[]>>> = {
   'src/platform/queue/jobs.queries.sql': {
     'claim: a worker takes due jobs': () =>
       queue.record(() => jobs.claim({ workerId: 'worker-1', names: ['photos.process'], limit: 4, leaseSeconds: 30 })),
+    'completeMany: a worker records the jobs that finished meanwhile, in one statement': () =>
+      queue.record(() => jobs.completeMany('worker-1', [{ id: USER, attempt: 1 }])),
   },
 };
 

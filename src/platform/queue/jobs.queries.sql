@@ -16,3 +16,10 @@ WHERE id IN (
   FOR UPDATE SKIP LOCKED
 )
 RETURNING id, name, payload, attempts, trace, run_at, started_at;
+
+-- completeMany: a worker records the jobs that finished meanwhile, in one statement
+UPDATE jobs AS j
+SET status = 'completed', finished_at = now(), locked_by = NULL, locked_until = NULL
+FROM unnest($1::uuid[], $2::int[]) AS finished(id, attempt)
+WHERE j.id = finished.id AND j.attempts = finished.attempt AND j.status = 'running' AND j.locked_by = $3
+RETURNING j.id, j.attempts;
