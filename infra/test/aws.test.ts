@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { deployAws } from '../src/aws';
 import { RESOURCELESS_ACTIONS } from '../src/aws/policy';
@@ -187,6 +189,30 @@ for (const stack of STACKS) {
       }
       const webTask = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', `epu-${stack}-web-task`).inputs.policy);
       assert.ok(!JSON.stringify(webTask).includes('backups'), 'web cannot touch backups');
+    });
+
+    it("gives web, worker and functions the image's own HEALTHCHECK (ECS ignores the image's), and the one-shot migrate none", () => {
+      // The Dockerfile's HEALTHCHECK, read from the Dockerfile above this directory.
+      let dir = path.resolve(__dirname);
+      while (!fs.existsSync(path.join(dir, 'Dockerfile'))) dir = path.dirname(dir);
+      const line = fs
+        .readFileSync(path.join(dir, 'Dockerfile'), 'utf8')
+        .replace(/\\\n\s*/g, '')
+        .match(/^HEALTHCHECK (.*) CMD (\[.*\])$/m)!;
+      const option = (name: string) => Number(line[1]!.match(new RegExp(`--${name}=(\\d+)s?`))![1]);
+      const expected = {
+        command: ['CMD', ...(JSON.parse(line[2]!) as string[])],
+        interval: option('interval'),
+        timeout: option('timeout'),
+        retries: option('retries'),
+        startPeriod: option('start-period'),
+      };
+      for (const component of ['web', 'worker', 'functions', 'migrate']) {
+        const [container] = JSON.parse(
+          one(r, 'aws:ecs/taskDefinition:TaskDefinition', `epu-${stack}-${component}`).inputs.containerDefinitions,
+        );
+        assert.deepEqual(container.healthCheck, component === 'migrate' ? undefined : expected, component);
+      }
     });
 
     it('lets only the worker and migrate task roles use the backups bucket, and migrate nothing else', () => {

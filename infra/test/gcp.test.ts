@@ -266,6 +266,18 @@ for (const stack of STACKS) {
         assert.ok(!service.inputs.template.containers[0].envs.some((e: any) => e.name.startsWith('FUNCTIONS_GOOGLE_')));
     });
 
+    it('probes web and functions on their own health: /healthz to start, /livez to stay alive, on their own port', () => {
+      for (const [name, port] of [
+        ['web', 3000],
+        ['functions', 8081],
+      ] as const) {
+        const container = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-${name}`).inputs.template.containers[0];
+        assert.equal(container.ports.containerPort, port, name);
+        assert.deepEqual(container.startupProbe.httpGet, { path: '/healthz', port }, name);
+        assert.deepEqual(container.livenessProbe.httpGet, { path: '/livez', port }, name);
+      }
+    });
+
     it('exposes the web publicly without an IAM grant and keeps functions internal', () => {
       const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
       const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);

@@ -10,6 +10,14 @@ import type { AwsStorage } from './storage';
 export const WEB_PORT = 3000;
 export const FUNCTIONS_PORT = 8081;
 export const METRICS_PORT = 9464;
+/** The Dockerfile's HEALTHCHECK, in an ECS container definition's terms (seconds). */
+const IMAGE_HEALTHCHECK = {
+  command: ['CMD', 'node', '/app/bin/healthcheck.js'],
+  interval: 15,
+  timeout: 5,
+  retries: 3,
+  startPeriod: 30,
+};
 
 export interface AwsServices {
   cluster: aws.ecs.Cluster;
@@ -213,6 +221,9 @@ export function createServices(
             secrets: Object.values(secrets)
               .filter((s) => s.readers.includes(component))
               .map((s) => ({ name: s.env, valueFrom: s.secret.arn })),
+            // ECS ignores the image's HEALTHCHECK: the same check, for every long-running role (each answers
+            // on METRICS_PORT with its own health: web and functions their listener, the worker its heartbeat).
+            ...(component === 'migrate' ? {} : { healthCheck: IMAGE_HEALTHCHECK }),
             stopTimeout: 30,
             logConfiguration: {
               logDriver: 'awslogs',

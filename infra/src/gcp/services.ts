@@ -108,7 +108,10 @@ export function createServices(
               FUNCTIONS_GOOGLE_CALLERS: ids.events.email,
             }),
             resources: resources(settings.functions, true),
-            startupProbe: { tcpSocket: { port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
+            // Its own health, as the web's: the listener's /healthz (database) to start, /livez to stay alive
+            // (the same endpoints as the image's HEALTHCHECK and the Kubernetes probes).
+            startupProbe: { httpGet: { path: '/healthz', port: FUNCTIONS_PORT }, periodSeconds: 5, failureThreshold: 24 },
+            livenessProbe: { httpGet: { path: '/livez', port: FUNCTIONS_PORT }, periodSeconds: 15, failureThreshold: 3 },
           },
         ],
       },
