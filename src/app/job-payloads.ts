@@ -12,6 +12,7 @@ import { BACKUP_COPY_JOB, BACKUP_CREATE_JOB, BackupCopyPayload } from '../featur
 import { STATS_AGGREGATE_JOB } from '../features/stats/stats.service.js';
 import { INTEGRITY_CHECK_JOB } from '../features/integrity/integrity.service.js';
 import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js';
+import { PASSWORD_RESET_MAIL_JOB, PasswordResetMailPayload } from '../features/accounts/accounts.service.js';
 
 export const JOBS = {
   [DELIVER_JOB]: DeliverPayload,
@@ -23,6 +24,7 @@ export const JOBS = {
   [STATS_AGGREGATE_JOB]: ScheduledRun,
   [INTEGRITY_CHECK_JOB]: ScheduledRun,
   [RETENTION_SWEEP_JOB]: ScheduledRun,
+  [PASSWORD_RESET_MAIL_JOB]: PasswordResetMailPayload,
 } satisfies JobPayloads;
 
 export type Jobs = typeof JOBS;

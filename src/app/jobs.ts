@@ -18,6 +18,8 @@ import { integrityCheckJob } from '../features/integrity/integrity.jobs.js';
 import { integrityMetrics } from '../features/integrity/integrity.metrics.js';
 import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js';
 import { retentionSweepJob } from '../features/retention/retention.jobs.js';
+import { PASSWORD_RESET_MAIL_JOB } from '../features/accounts/accounts.service.js';
+import { passwordResetMailJob } from '../features/accounts/accounts.jobs.js';
 import type { Jobs } from './job-payloads.js';
 import type { Platform } from './platform.js';
 import { createRepositories, createServices, type Repositories } from './services.js';
@@ -76,6 +78,7 @@ export function createJobHandlers(platform: Platform, services = createServices(
     [STATS_AGGREGATE_JOB]: statsAggregateJob({ repo: repos.stats, logger }),
     [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: integrityMetrics(platform.metrics), logger }),
     [RETENTION_SWEEP_JOB]: retentionSweepJob(services.retention),
+    [PASSWORD_RESET_MAIL_JOB]: passwordResetMailJob({ repo: repos.accounts, mailer: platform.mailer, publicUrl: config.publicUrl }),
   };
   // Each run continues the trace of the request that enqueued it: the same handlers, each wrapped.
   return Object.fromEntries(

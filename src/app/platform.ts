@@ -1,5 +1,6 @@
 // The platform: one client per dial (database, replica, cache, storage, queue, bus...) built from config,
 // closed in reverse order.
+import path from 'node:path';
 import type pg from 'pg';
 import type { Config } from '../config/env.js';
 import { ensureEmbeddedPostgres } from '../platform/db/embedded.js';
@@ -21,6 +22,8 @@ import { createQueue, type Queue } from '../platform/queue/index.js';
 import { JOBS, type Jobs } from './job-payloads.js';
 import { createFunctionsDispatcher, type FunctionsDispatcher } from '../platform/functions/dispatcher.js';
 import { createChangeBus, type ChangeBus } from '../platform/pubsub/index.js';
+import { createMailer, type Mailer } from '../platform/mail/mailer.js';
+import { createDevMailbox, type DevMailbox } from '../platform/mail/dev-mailbox.js';
 
 export type ProcessRole = 'web' | 'worker' | 'functions' | 'cli' | 'start';
 
@@ -50,6 +53,10 @@ export interface Platform {
   queue: Queue<Jobs>;
   /** Function calls go out through the queue (an outbox); see platform/functions. */
   dispatcher: FunctionsDispatcher;
+  /** Outbound mail (SMTP_URL); only job handlers send (decision 0041). */
+  mailer: Mailer;
+  /** Development and tests without SMTP_URL: where messages are kept, for /dev/mailbox; null in staging and production. */
+  devMailbox: DevMailbox | null;
   /** Shared by callers and the functions host: FUNCTIONS_TOKEN, or derived from SECRET_KEY. */
   functionsToken: string;
   /** Closes clients in reverse order of creation. */
@@ -140,6 +147,9 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       onLookup: (hit) => metrics.cacheHit('page', hit),
     });
     closers.push(async () => pages.stop());
+    const devMailboxDir = config.isProductionLike ? undefined : path.join(config.dataDir, 'mailbox');
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, devMailboxDir, logger });
+    closers.push(() => mailer.close());
 
     return {
       config,
@@ -160,6 +170,8 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       backupCopyStorage,
       queue,
       dispatcher: createFunctionsDispatcher(queue),
+      mailer,
+      devMailbox: devMailboxDir && mailer.transport === 'dev-mailbox' ? createDevMailbox(devMailboxDir) : null,
       functionsToken: config.functionsToken ?? keyring.sign('functions', 'epu-functions-invoke'),
       async close() {
         for (const close of closers.reverse()) await close().catch((error) => logger.warn({ err: error }, 'error while closing'));

@@ -90,6 +90,11 @@ export function createServices(platform: Platform, repos = createRepositories(pl
       signupLimiter: platform.limiters({ keyPrefix: 'signup-address', points: config.signupRateLimit, durationSeconds: 3600 }),
       sessionTtlDays: config.sessionTtlDays,
       audit,
+      queue: platform.queue,
+      resetLimiters: {
+        byAddress: platform.limiters({ keyPrefix: 'reset-address', points: 20, durationSeconds: 3600 }),
+        byAccount: platform.limiters({ keyPrefix: 'reset-account', points: 3, durationSeconds: 3600 }),
+      },
     }),
     events,
     bookings: createBookingsService({ repo: repos.bookings, events, audit }),

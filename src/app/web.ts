@@ -38,6 +38,7 @@ import { statsSection } from '../features/stats/views/stats-section.js';
 import { integritySection } from '../features/integrity/views/integrity-section.js';
 import { retentionRoutes } from '../features/retention/retention.routes.js';
 import { apiReferenceRoutes } from '../features/api-reference/api-reference.routes.js';
+import { mailboxRoutes } from '../features/mailbox/mailbox.routes.js';
 import type { Platform } from './platform.js';
 import type { Services } from './services.js';
 
@@ -201,5 +202,7 @@ export async function buildWebApp(platform: Platform, services: Services, option
   statsRoutes(app, { stats: services.stats, auth });
   retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });
   apiReferenceRoutes(app, { auth });
+  // Development and tests without SMTP_URL only: staging and production have no dev mailbox, and these paths are 404.
+  if (platform.devMailbox) mailboxRoutes(app, { mailbox: platform.devMailbox, auth });
   return app;
 }

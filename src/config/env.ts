@@ -76,6 +76,15 @@ export interface Config {
   /** After SIGTERM, keep serving (with /healthz at 503) this long so load balancers stop routing here first. */
   shutdownDrainMs: number;
   sessionTtlDays: number;
+  /**
+   * SMTP_URL (smtp:// or smtps://, credentials in the URL): where mail goes out.
+   * Unset: development and tests keep messages in the dev mailbox (/dev/mailbox)
+   * and the log; staging and production send none (set it before relying on
+   * password reset or booking mail).
+   */
+  smtpUrl: string | undefined;
+  /** MAIL_FROM: the From of every message; default `EPU <no-reply@PUBLIC_URL's host>`. */
+  mailFrom: string;
   gitSha: string | undefined;
   retention: { auditDays: number; exportHours: number; deletedAccountDays: number };
   backupKeep: number;
@@ -164,6 +173,17 @@ function list(env: Env, name: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+/** MAIL_FROM: one address, with or without a display name, and nothing that could end a header. */
+function mailFrom(env: Env, publicUrl: URL): string {
+  const raw = optional(env, 'MAIL_FROM');
+  if (raw === undefined) return `EPU <no-reply@${publicUrl.hostname}>`;
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(raw) || !/^([^<>@]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/.test(raw)) {
+    throw new ConfigError('MAIL_FROM', `expected an address such as no-reply@example.org or "EPU <no-reply@example.org>", got "${raw}"`);
+  }
+  return raw;
 }
 
 /** FUNCTIONS_GOOGLE_*: who may call the functions host with a Google identity token, and as what audience. */
@@ -325,6 +345,8 @@ export function parseConfig(env: Env = process.env, options: { requireSecretKey?
     requestBodyTimeoutMs: integer(env, 'REQUEST_BODY_TIMEOUT_SECONDS', 120, 1, 3_600) * 1000,
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', isProductionLike ? 3_000 : 0, 0, 120_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: mailFrom(env, publicUrl),
     gitSha: optional(env, 'GIT_SHA'),
     retention: {
       auditDays: integer(env, 'RETENTION_AUDIT_DAYS', 365, 1, 36_500),

@@ -105,6 +105,62 @@ export function createAccountsRepository(db: Db) {
         .execute();
     },
 
+    /** A new reset link's hash for the user; their spent and expired ones go (a user keeps a handful at most). */
+    async insertPasswordReset(userId: string, tokenHash: Buffer, expiresAt: Date): Promise<void> {
+      await transaction(db, async (tx) => {
+        await tx
+          .deleteFrom('password_resets')
+          .where('user_id', '=', userId)
+          .where((eb) => eb.or([eb('used_at', 'is not', null), eb('expires_at', '<=', new Date())]))
+          .execute();
+        await tx.insertInto('password_resets').values({ user_id: userId, token_hash: tokenHash, expires_at: expiresAt }).execute();
+      });
+    },
+
+    /** Whether a reset link is unused, unexpired and its account not deleted. */
+    async resetLinkWorks(tokenHash: Buffer): Promise<boolean> {
+      const row = await db
+        .selectFrom('password_resets as r')
+        .innerJoin('users', 'users.id', 'r.user_id')
+        .select('r.id')
+        .where('r.token_hash', '=', tokenHash)
+        .where('r.used_at', 'is', null)
+        .where('r.expires_at', '>', new Date())
+        .where('users.deleted_at', 'is', null)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
+    /**
+     * Spends a reset link: marks it used if it is unused, unexpired and its
+     * account not deleted, and returns that account; one UPDATE, so two
+     * submissions of one link cannot both succeed. Every other link of the
+     * account is spent with it.
+     */
+    async spendPasswordReset(tokenHash: Buffer, executor: Executor): Promise<UserRow | undefined> {
+      const spent = await executor
+        .updateTable('password_resets')
+        .set({ used_at: new Date() })
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', new Date())
+        .returning('user_id')
+        .executeTakeFirst();
+      if (!spent) return undefined;
+      await executor
+        .updateTable('password_resets')
+        .set({ used_at: new Date() })
+        .where('user_id', '=', spent.user_id)
+        .where('used_at', 'is', null)
+        .execute();
+      return executor
+        .selectFrom('users')
+        .select(USER_COLUMNS)
+        .where('id', '=', spent.user_id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+    },
+
     async revokeAllSessions(userId: string, executor: Executor = db): Promise<void> {
       await executor
         .updateTable('sessions')

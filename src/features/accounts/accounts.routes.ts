@@ -1,12 +1,24 @@
 import type { App } from '../../platform/http/server.js';
-import { AppError } from '../../platform/http/errors.js';
+import { AppError, ERRORS } from '../../platform/http/errors.js';
 import { validate } from '../../platform/http/validation.js';
 import { ACCESS, errorResponses, NoContent } from '../../platform/http/api-schema.js';
 import { ownEntry } from '../../platform/own-entry.js';
 import type { AccountsService } from './accounts.service.js';
 import type { Auth } from './auth.service.js';
-import { LoginBody, PasswordChangeBody, SignedInEnvelope, SignupBody, UserEnvelope } from './accounts.schema.js';
+import {
+  LoginBody,
+  PasswordChangeBody,
+  PasswordResetBody,
+  PasswordResetRequestBody,
+  ResetRequestedEnvelope,
+  SignedInEnvelope,
+  SignupBody,
+  UserEnvelope,
+} from './accounts.schema.js';
+import { RESET_LINK_MINUTES } from './accounts.service.js';
 import { loginPage, signupPage } from './views/auth-pages.js';
+import { forgotPasswordPage, resetLinkInvalidPage, resetPasswordPage, resetRequestedPage } from './views/reset-pages.js';
+import { problemsFrom } from '../../ui/forms.js';
 
 // C0 controls and DEL: a browser drops tabs and newlines from a URL, so "/\t/evil.example" becomes "//evil.example".
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -40,6 +52,14 @@ export function createSafeNext(publicUrl: URL): (next: unknown) => string {
 }
 
 type FormBody = Record<string, string | undefined>;
+
+const RESET_REQUESTED = `If an account uses this address, a link to choose a new password is on its way; it works once, for ${RESET_LINK_MINUTES} minutes.`;
+
+/** The reset pages carry a live link in their address: kept by no cache and sent as no Referer. */
+const keepResetLinkPrivate = (reply: { header(name: string, value: string): unknown }) => {
+  reply.header('cache-control', 'private, no-store');
+  reply.header('referrer-policy', 'no-referrer');
+};
 
 /** Why the account page's password form did not change the password, as a notice key of `/me`. */
 const PASSWORD_NOTICES: Record<string, string> = {
@@ -132,6 +152,44 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
     },
   );
 
+  app.post(
+    '/api/v1/auth/password-reset',
+    {
+      schema: {
+        summary: 'Ask for a password reset link by email',
+        description:
+          'The same answer whether an account uses the address or not. The link works once, for 30 minutes. Requests are limited per client address and per email address (429 for a while).',
+        tags: ['auth'],
+        security: ACCESS.anyone,
+        body: PasswordResetRequestBody,
+        response: { 202: ResetRequestedEnvelope, ...errorResponses('rate_limited') },
+      },
+    },
+    async (request, reply) => {
+      await accounts.requestPasswordReset({ email: request.body.email, address: request.ip });
+      return reply.code(202).send({ message: RESET_REQUESTED });
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/password-reset/confirm',
+    {
+      schema: {
+        summary: 'Set a new password with a reset link',
+        description: "`token` is the reset link's `token` parameter. Every session of the account ends; the caller gets a fresh one.",
+        tags: ['auth'],
+        security: ACCESS.anyone,
+        body: PasswordResetBody,
+        response: { 200: SignedInEnvelope, ...errorResponses('invalid_reset_link') },
+      },
+    },
+    async (request, reply) => {
+      const signedIn = await accounts.resetPassword(request.body);
+      auth.signIn(reply, signedIn);
+      return { user: signedIn.user };
+    },
+  );
+
   // HTML: the same rules through forms, re-rendering the form with what went wrong.
   app.get('/signup', async (request, reply) => {
     const next = safeNext((request.query as { next?: string }).next);
@@ -178,6 +236,54 @@ export function accountsRoutes(app: App, deps: { accounts: AccountsService; auth
         .code(error.status)
         .type('text/html; charset=utf-8')
         .send(loginPage({ email: form.email, next, problems: error.message }));
+    }
+  });
+
+  app.get('/forgot-password', async (_request, reply) => reply.type('text/html; charset=utf-8').send(forgotPasswordPage()));
+
+  app.post('/forgot-password', async (request, reply) => {
+    const form = (request.body ?? {}) as FormBody;
+    const email = form.email ?? '';
+    try {
+      await accounts.requestPasswordReset({ ...validate(PasswordResetRequestBody, { email }), address: request.ip });
+      return reply.type('text/html; charset=utf-8').send(resetRequestedPage(RESET_LINK_MINUTES));
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      reply.headers(error.headers);
+      const problems = problemsFrom(error, { email: 'Type the email address of your account, like name@example.com.' });
+      return reply
+        .code(error.status)
+        .type('text/html; charset=utf-8')
+        .send(forgotPasswordPage({ email: email.slice(0, 254), problems }));
+    }
+  });
+
+  app.get('/reset-password', async (request, reply) => {
+    const { token } = request.query as { token?: unknown };
+    keepResetLinkPrivate(reply);
+    if (!(await accounts.resetLinkWorks(token))) {
+      return reply.code(400).type('text/html; charset=utf-8').send(resetLinkInvalidPage(ERRORS.invalid_reset_link.message));
+    }
+    return reply.type('text/html; charset=utf-8').send(resetPasswordPage({ token: token as string }));
+  });
+
+  app.post('/reset-password', async (request, reply) => {
+    const form = (request.body ?? {}) as FormBody;
+    const token = form.token ?? '';
+    keepResetLinkPrivate(reply);
+    try {
+      const input = validate(PasswordResetBody, { token, newPassword: form.newPassword ?? '' });
+      auth.signIn(reply, await accounts.resetPassword(input));
+      return reply.redirect('/me?notice=password-reset#account', 303);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      const problems = problemsFrom(error, { newPassword: 'Choose a password of 8 to 200 characters.' });
+      // A bad password with a working link: the form again. Anything else (the link): say the link does not work.
+      const page =
+        problems.fields.newPassword && !problems.general
+          ? resetPasswordPage({ token, problems })
+          : resetLinkInvalidPage(ERRORS.invalid_reset_link.message);
+      return reply.code(error.status).type('text/html; charset=utf-8').send(page);
     }
   });
 

@@ -19,6 +19,14 @@ export const PasswordChangeBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const PasswordResetRequestBody = Type.Object({ email: Email }, { additionalProperties: false });
+export const ResetRequestedEnvelope = Type.Object({ message: Type.String() });
+// The token's shape is checked by the service, which answers a malformed one like any other that does not work.
+export const PasswordResetBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 200 }), newPassword: Password },
+  { additionalProperties: false },
+);
+
 export const UserSchema = Type.Object({
   id: Id,
   email: Type.String(),

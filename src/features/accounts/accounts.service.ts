@@ -1,4 +1,7 @@
+import crypto from 'node:crypto';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Type } from 'typebox';
+import type { Queue } from '../../platform/queue/index.js';
 import { AppError } from '../../platform/http/errors.js';
 import { retryAfterSeconds } from '../../platform/rate-limit.js';
 import type { AccountsRepository, UserRow, UserWithPassword } from './accounts.repository.js';
@@ -24,6 +27,19 @@ export interface SignedIn {
 
 const UNIQUE_VIOLATION = '23505';
 
+/** Sends a password reset link to an address, if an account uses it (the worker decides, so a request cannot tell). */
+export const PASSWORD_RESET_MAIL_JOB = 'accounts.password_reset_mail';
+export const PasswordResetMailPayload = Type.Object(
+  { email: Type.String({ minLength: 1, maxLength: 254 }) },
+  { additionalProperties: false },
+);
+
+/** How long a reset link works after it was sent. */
+export const RESET_LINK_MINUTES = 30;
+/** A reset link's token: 32 random bytes, base64url; it exists only in the mail, the table keeps its sha256. */
+export const RESET_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+export const resetTokenHash = (token: string) => crypto.createHash('sha256').update(token).digest();
+
 /**
  * The one spelling of an email that identifies an account: every use (the
  * throttle's key, the lookup) goes through this, so " Ada@x " and "ada@x" can
@@ -40,6 +56,9 @@ export function createAccountsService(deps: {
   signupLimiter: RateLimiterAbstract;
   sessionTtlDays: number;
   audit: AuditRecorder;
+  queue: Queue<{ [PASSWORD_RESET_MAIL_JOB]: typeof PasswordResetMailPayload }>;
+  /** Reset requests per client address and per email address (both 429 when used up, known address or not). */
+  resetLimiters: { byAddress: RateLimiterAbstract; byAccount: RateLimiterAbstract };
 }) {
   const { repo, throttle, audit } = deps;
   const sessionExpiry = () => new Date(Date.now() + deps.sessionTtlDays * 86_400_000);
@@ -157,6 +176,59 @@ export function createAccountsService(deps: {
      */
     async confirmPassword(input: { user: PublicUser; password: string; address: string }): Promise<void> {
       await confirmCurrentPassword(input);
+    },
+
+    /**
+     * Asks for a reset link to be mailed to `email`. The answer is the same
+     * whether an account uses the address or not, and so is the work: the job is
+     * queued either way and the worker looks the account up (no enumeration by
+     * answer or by time). Counted per client address and per email address.
+     */
+    async requestPasswordReset(input: { email: string; address: string }): Promise<void> {
+      const email = normalizeEmail(input.email);
+      for (const [limiter, key] of [
+        [deps.resetLimiters.byAddress, input.address],
+        [deps.resetLimiters.byAccount, email],
+      ] as const) {
+        await limiter.consume(key).catch((rejection) => {
+          throw new AppError('rate_limited', 'Too many password reset requests; wait and try again.', {
+            headers: { 'retry-after': String(retryAfterSeconds(rejection)) },
+          });
+        });
+      }
+      // One queued mail per address at a time: asking again while it waits sends it once.
+      await deps.queue.enqueue(PASSWORD_RESET_MAIL_JOB, { email }, { key: `${PASSWORD_RESET_MAIL_JOB}:${email}` });
+    },
+
+    /** Whether a reset link would still work (the form is shown only for one that would). */
+    async resetLinkWorks(token: unknown): Promise<boolean> {
+      return typeof token === 'string' && RESET_TOKEN.test(token) && (await repo.resetLinkWorks(resetTokenHash(token)));
+    },
+
+    /**
+     * Sets a new password through a reset link: the link is spent (once, even
+     * under concurrent submissions), every session of the account ends, and the
+     * caller gets a fresh one, all committed with the audit entry. 400
+     * invalid_reset_link for a malformed, unknown, spent or expired link.
+     */
+    async resetPassword(input: { token: unknown; newPassword: string }): Promise<SignedIn> {
+      const { token } = input;
+      // Checked before hashing the password: a made-up link costs a lookup, not a password hash.
+      if (typeof token !== 'string' || !RESET_TOKEN.test(token) || !(await repo.resetLinkWorks(resetTokenHash(token)))) {
+        throw new AppError('invalid_reset_link');
+      }
+      const passwordHash = await hashPassword(input.newPassword);
+      return repo.transaction(async (tx) => {
+        const user = await repo.spendPasswordReset(resetTokenHash(token), tx);
+        if (!user) throw new AppError('invalid_reset_link');
+        await repo.updatePassword(user.id, passwordHash, tx);
+        await repo.revokeAllSessions(user.id, tx);
+        await audit.record(
+          { action: 'user.password_change', actorId: user.id, subjectType: 'user', subjectId: user.id, metadata: { via: 'reset' } },
+          tx,
+        );
+        return startSession(user, tx);
+      });
     },
 
     /** A role change ends every session of that user, so no cookie outlives its privileges. */

@@ -14,6 +14,7 @@ const NOTICES: Record<string, string> = {
   'delete-wrong-password': 'Your account was not deleted: the password is not right.',
   'delete-throttled': 'Your account was not deleted: too many wrong attempts. Wait a few minutes and try again.',
   'password-changed': 'Your password was changed, and every other device was signed out.',
+  'password-reset': 'Your new password is set, and every device that was signed in before was signed out.',
   'password-wrong': 'Your password was not changed: the current password is not right.',
   'password-invalid': 'Your password was not changed: give your current password, and a new one of 8 to 200 characters.',
   'password-throttled': 'Your password was not changed: too many wrong attempts. Wait a few minutes and try again.',

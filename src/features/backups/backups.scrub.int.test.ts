@@ -177,6 +177,12 @@ describe('epu scrub: a scrubbed copy of production for staging', () => {
     await eventually(async () =>
       (await owner.client.get(`/api/v1/exports/${exported.body.export.id}`)).body.export.status === 'ready' ? true : undefined,
     );
+    // A password reset link, mailed by the worker: a staging copy gets none (it would set a password there).
+    expect((await new Client(production.url).post('/api/v1/auth/password-reset', { email: owner.email })).status).toBe(202);
+    await eventually(async () => {
+      const { rows } = await production.platform.pool.query(`SELECT count(*)::int AS n FROM password_resets`);
+      return rows[0].n === 1 ? true : undefined;
+    });
     // A failed sign-in: the limiter keeps a row keyed by the address.
     expect((await new Client(production.url).post('/api/v1/auth/login', { email: owner.email, password: 'wrong password' })).status).toBe(
       401,

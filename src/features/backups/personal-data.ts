@@ -31,6 +31,7 @@ export const DROPPED_TABLES: Readonly<Record<string, string>> = {
   rate_limits: 'keyed by email address and IP address',
   exports: 'archives of personal data; the rows point at them',
   event_invites: 'links into private events; hosts of a staging copy make their own',
+  password_resets: 'links that set a password; staging users ask for their own',
   jobs: "payloads and errors name people, and production's queued work (mail, exports) must not run in staging",
 };
 

@@ -77,6 +77,16 @@ export interface EventInvitesTable {
   revoked_at: Date | null;
 }
 
+/** A password reset link (migration 0013): only the sha256 of its token is stored; used once, then `used_at`. */
+export interface PasswordResetsTable {
+  id: Generated<string>;
+  user_id: string;
+  token_hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -85,6 +95,7 @@ export interface Database {
   event_places: EventPlacesTable;
   event_booking_counts: EventBookingCountsTable;
   event_invites: EventInvitesTable;
+  password_resets: PasswordResetsTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
   audit_log: AuditLogTable;

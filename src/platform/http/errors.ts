@@ -5,6 +5,10 @@
 export const ERRORS = {
   validation_failed: { status: 400, message: 'The request is not valid; see details.' },
   invalid_json: { status: 400, message: 'The body is not valid JSON.' },
+  invalid_reset_link: {
+    status: 400,
+    message: 'This password reset link does not work: it was used already, it expired, or it is incomplete. Ask for a new one.',
+  },
   invalid_cursor: { status: 400, message: 'The cursor is not valid; start again from the first page.' },
   not_signed_in: { status: 401, message: 'Sign in first.' },
   invalid_credentials: { status: 401, message: 'The email or password is not right.' },

@@ -52,6 +52,7 @@ export function loginPage(state: AuthFormState = {}): string {
       <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"></div>
     <button type="submit">Sign in</button>
   </form>
+  <p class="muted"><a href="/forgot-password">Forgot your password?</a></p>
   <p class="muted">New here? <a href="${withNext('/signup', state.next)}">Create an account</a></p>
 </section>`,
   });
