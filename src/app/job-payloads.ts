@@ -13,6 +13,7 @@ import { STATS_AGGREGATE_JOB } from '../features/stats/stats.service.js';
 import { INTEGRITY_CHECK_JOB } from '../features/integrity/integrity.service.js';
 import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js';
 import { PASSWORD_RESET_MAIL_JOB, PasswordResetMailPayload } from '../features/accounts/accounts.service.js';
+import { BOOKING_MAIL_JOB, BookingMailPayload } from '../features/bookings/bookings.service.js';
 
 export const JOBS = {
   [DELIVER_JOB]: DeliverPayload,
@@ -25,6 +26,7 @@ export const JOBS = {
   [INTEGRITY_CHECK_JOB]: ScheduledRun,
   [RETENTION_SWEEP_JOB]: ScheduledRun,
   [PASSWORD_RESET_MAIL_JOB]: PasswordResetMailPayload,
+  [BOOKING_MAIL_JOB]: BookingMailPayload,
 } satisfies JobPayloads;
 
 export type Jobs = typeof JOBS;

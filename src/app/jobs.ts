@@ -20,6 +20,8 @@ import { RETENTION_SWEEP_JOB } from '../features/retention/retention.service.js'
 import { retentionSweepJob } from '../features/retention/retention.jobs.js';
 import { PASSWORD_RESET_MAIL_JOB } from '../features/accounts/accounts.service.js';
 import { passwordResetMailJob } from '../features/accounts/accounts.jobs.js';
+import { BOOKING_MAIL_JOB } from '../features/bookings/bookings.service.js';
+import { bookingMailJob } from '../features/bookings/bookings.jobs.js';
 import type { Jobs } from './job-payloads.js';
 import type { Platform } from './platform.js';
 import { createRepositories, createServices, type Repositories } from './services.js';
@@ -79,6 +81,13 @@ export function createJobHandlers(platform: Platform, services = createServices(
     [INTEGRITY_CHECK_JOB]: integrityCheckJob({ integrity: services.integrity, metrics: integrityMetrics(platform.metrics), logger }),
     [RETENTION_SWEEP_JOB]: retentionSweepJob(services.retention),
     [PASSWORD_RESET_MAIL_JOB]: passwordResetMailJob({ repo: repos.accounts, mailer: platform.mailer, publicUrl: config.publicUrl }),
+    [BOOKING_MAIL_JOB]: bookingMailJob({
+      repo: repos.bookings,
+      events: services.events,
+      mailer: platform.mailer,
+      publicUrl: config.publicUrl,
+      mailFrom: config.mailFrom,
+    }),
   };
   // Each run continues the trace of the request that enqueued it: the same handlers, each wrapped.
   return Object.fromEntries(

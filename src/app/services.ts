@@ -97,7 +97,7 @@ export function createServices(platform: Platform, repos = createRepositories(pl
       },
     }),
     events,
-    bookings: createBookingsService({ repo: repos.bookings, events, audit }),
+    bookings: createBookingsService({ repo: repos.bookings, events, audit, queue: platform.queue }),
     invites: createInvitesService({ repo: repos.invites, events, audit, publicUrl: config.publicUrl }),
     audit,
     photos,

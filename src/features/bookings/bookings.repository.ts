@@ -59,15 +59,15 @@ export function createBookingsRepository(db: Db) {
    * of a capped event (SKIP LOCKED:
    * concurrent bookings take different places in parallel instead of queueing
    * on one counter), inserts the booking unless the user already has one,
-   * points the place at it, and writes the booking's outbox job (its audit
-   * entry): all or nothing, one round trip, one commit. Its confirmed count
+   * points the place at it, and writes the booking's outbox jobs (its audit
+   * entry, its confirmation mail): all or nothing, one round trip, one commit. Its confirmed count
    * goes up in the same statement (a trigger on bookings, migration 0010).
    * `wait` claims without SKIP LOCKED, for when every free place is held by a
    * booking in flight that may still roll back. The place is matched by
    * scalar subqueries, never by a join: joined, the planner scanned every
    * place of the event (decision 0003).
    */
-  const attempt = (eventId: string, booker: Booker, bookingId: string, job: OutboxJob | undefined, wait: boolean) =>
+  const attempt = (eventId: string, booker: Booker, bookingId: string, jobs: OutboxJob[], wait: boolean) =>
     sql<BookAttempt>`WITH booker AS MATERIALIZED (${booker.signedIn}),
       event AS (
         SELECT capacity, starts_at > now() AS open FROM events, booker
@@ -93,12 +93,10 @@ export function createBookingsRepository(db: Db) {
       taken AS (
         UPDATE event_places SET booking_id = (SELECT id FROM booking)
         WHERE event_id = ${eventId}::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
-      )${
-        job
-          ? sql`,
-      outbox AS (${job.insertFrom('booking')})`
-          : sql``
-      }
+      )${sql.join(
+        jobs.map((job, i) => sql`, ${sql.ref(`outbox_${i}`)} AS (${job.insertFrom('booking')})`),
+        sql``,
+      )}
       SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
         (SELECT place_no FROM place) AS place_no, booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
       FROM (SELECT) AS one LEFT JOIN booking ON true`
@@ -108,22 +106,34 @@ export function createBookingsRepository(db: Db) {
   return {
     findConfirmed: (eventId: string, userId: string) => findConfirmed(eventId, userId),
 
+    /** A booking with its booker's name and address, for its mail; undefined once gone or the account deleted. */
+    findForMail(bookingId: string) {
+      return db
+        .selectFrom('bookings as b')
+        .innerJoin('users as u', 'u.id', 'b.user_id')
+        .select(['b.id', 'b.event_id', 'b.status', 'u.name as user_name', 'u.email as user_email'])
+        .where('b.id', '=', bookingId)
+        .where('u.deleted_at', 'is', null)
+        .executeTakeFirst();
+    },
+
     /**
      * Books a place: a booking exists only with its claimed place, so confirmed
-     * bookings never exceed capacity. `outbox` gives the job written with the
-     * booking (its audit entry), for the booking's id, which is drawn here.
+     * bookings never exceed capacity. `outbox` gives the jobs written with the
+     * booking (its audit entry, its mail), for the booking's id, which is drawn here.
      */
-    async book(eventId: string, booker: Booker, outbox?: (bookingId: string) => OutboxJob): Promise<BookResult> {
+    async book(eventId: string, booker: Booker, outbox?: (bookingId: string) => OutboxJob[]): Promise<BookResult> {
       const bookingId = crypto.randomUUID();
-      const job = outbox?.(bookingId);
-      let result = await attempt(eventId, booker, bookingId, job, false);
+      const jobs = outbox?.(bookingId) ?? [];
+      let result = await attempt(eventId, booker, bookingId, jobs, false);
       if (!result.signed_in) return { kind: 'signed_out' };
       if (result.open === null) return { kind: 'gone' };
       if (!result.open) return { kind: 'closed' };
       // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
-      if (!result.id && result.capacity !== null && result.place_no === null) result = await attempt(eventId, booker, bookingId, job, true);
+      if (!result.id && result.capacity !== null && result.place_no === null)
+        result = await attempt(eventId, booker, bookingId, jobs, true);
       if (result.id) {
-        job?.written();
+        for (const job of jobs) job.written();
         const booking: BookingRow = {
           id: result.id,
           event_id: result.event_id!,

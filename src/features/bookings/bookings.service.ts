@@ -1,4 +1,6 @@
+import { Type } from 'typebox';
 import { AppError } from '../../platform/http/errors.js';
+import type { Queue } from '../../platform/queue/index.js';
 import { decodeCursor, isUuid, type Page, type PageRequest, toPage } from '../../platform/http/pagination.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import type { EventsService } from '../events/events.service.js';
@@ -26,10 +28,22 @@ export const signedInBooker = (viewer: Viewer): Booker => ({
   signedIn: sql<{ id: string; role: string }>`SELECT ${viewer.id}::uuid AS id, ${viewer.role}::text AS role`,
 });
 
+/** Mails the booker a confirmation or a cancellation, with the calendar invitation attached. */
+export const BOOKING_MAIL_JOB = 'bookings.mail';
+export const BookingMailPayload = Type.Object(
+  { bookingId: Type.String({ minLength: 36, maxLength: 36 }), change: Type.Union([Type.Literal('confirmed'), Type.Literal('cancelled')]) },
+  { additionalProperties: false },
+);
+
 /** Bookings close, and can no longer be cancelled, once the event has started. */
 export const hasStarted = (event: { starts_at: Date }, now = new Date()) => event.starts_at <= now;
 
-export function createBookingsService(deps: { repo: BookingsRepository; events: EventsService; audit: AuditRecorder }) {
+export function createBookingsService(deps: {
+  repo: BookingsRepository;
+  events: EventsService;
+  audit: AuditRecorder;
+  queue: Queue<{ [BOOKING_MAIL_JOB]: typeof BookingMailPayload }>;
+}) {
   const { repo, events, audit } = deps;
 
   return {
@@ -38,9 +52,11 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
       // Only an id's one spelling names an event (other spellings are no id, and no cache holds a second copy).
       if (!isUuid(eventId)) throw new AppError('not_found', 'No such event.');
       // One statement checks the session, that the event is there for the booker and open, and writes the booking with its audit entry.
-      const result = await repo.book(eventId, booker, (bookingId) =>
+      // The booking's audit entry and confirmation mail are written by the same statement.
+      const result = await repo.book(eventId, booker, (bookingId) => [
         audit.outbox({ action: 'booking.create', actorId: booker.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
-      );
+        deps.queue.outbox(BOOKING_MAIL_JOB, { bookingId, change: 'confirmed' }),
+      ]);
       switch (result.kind) {
         case 'signed_out':
           throw new AppError('not_signed_in');
@@ -62,12 +78,13 @@ export function createBookingsService(deps: { repo: BookingsRepository; events: 
     async cancel(eventId: string, viewer: Viewer): Promise<BookingJson | null> {
       const event = await events.getVisible(eventId, viewer);
       if (hasStarted(event)) throw new AppError('booking_closed', 'The event has started: bookings can no longer be cancelled.');
-      const cancelled = await repo.cancel(event.id, viewer.id, (tx, booking) =>
-        audit.record(
+      const cancelled = await repo.cancel(event.id, viewer.id, async (tx, booking) => {
+        await audit.record(
           { action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
           tx,
-        ),
-      );
+        );
+        await deps.queue.enqueue(BOOKING_MAIL_JOB, { bookingId: booking.id, change: 'cancelled' }, { executor: tx });
+      });
       if (!cancelled) return null;
       await events.bookingsChanged(event.id);
       return toBookingJson(cancelled);

@@ -13,6 +13,8 @@ import type { EventRow } from './events.types.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import { normalizeTimeZone } from './time-zones.js';
+import { calendarFile, type CalendarPerson } from './calendar.js';
+import { calendarEntry } from './calendar-links.js';
 import type { InvitesRepository } from './invites.repository.js';
 
 /** The public page cache's tags (platform/http/public-pages) for what events show; photos change an event's page too. */
@@ -157,6 +159,28 @@ export interface EventObjects {
   remove(keys: string[]): Promise<void>;
 }
 
+/**
+ * A booking's calendar invitation for its booker, attached to booking mail:
+ * REQUEST when booked, then CANCEL with the same UID and a higher SEQUENCE, so
+ * the cancellation removes the entry the confirmation added (RFC 5546).
+ */
+export function bookingInvitation(
+  event: EventRow,
+  publicUrl: URL,
+  booking: { id: string; cancelled: boolean; organizer: CalendarPerson; attendee: CalendarPerson },
+): { method: 'REQUEST' | 'CANCEL'; file: string } {
+  const method = booking.cancelled ? 'CANCEL' : 'REQUEST';
+  const file = calendarFile(method, {
+    ...calendarEntry(toEventJson(event), publicUrl),
+    uid: `booking-${booking.id}@${publicUrl.hostname}`,
+    sequence: booking.cancelled ? 1 : 0,
+    status: booking.cancelled ? 'CANCELLED' : 'CONFIRMED',
+    organizer: booking.organizer,
+    attendee: booking.attendee,
+  });
+  return { method, file };
+}
+
 export function createEventsService(deps: {
   repo: EventsRepository;
   audit: AuditRecorder;
@@ -227,6 +251,8 @@ export function createEventsService(deps: {
   return {
     defaultTimeZone: deps.defaultTimeZone,
     getVisible,
+    /** The event whatever its visibility, or undefined: for the worker's own use (booking mail), never to answer a request. */
+    findForWorker: (id: string): Promise<EventRow | undefined> => repo.findById(id),
     getManageable,
     invalidate,
     bookingsChanged,

@@ -59,7 +59,7 @@ describe('production without SMTP_URL', () => {
     expect((await new Client(t.url).get('/dev/mailbox', { accept: 'text/html' })).status).toBe(404);
   });
 
-  it('logs that a message was dropped, never its text or its address', async () => {
+  it('logs that a message was dropped, never its text or its address (and nothing for an .invalid address)', async () => {
     const lines: string[] = [];
     const logger = pino(new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) }));
     const mailer = createMailer({ smtpUrl: undefined, from: 'EPU <no-reply@epu.test>', devMailboxDir: undefined, logger });
@@ -68,6 +68,7 @@ describe('production without SMTP_URL', () => {
       subject: 'Reset your EPU password',
       text: 'https://epu.test/reset-password?token=secret-token',
     });
+    await mailer.send({ to: { name: 'Seeded', email: 'someone@seed.epu.invalid' }, subject: 'Booked: x', text: 'x' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('mail not sent: SMTP_URL is not set');
     expect(lines[0]).not.toContain('secret-token');

@@ -44,6 +44,9 @@ export interface MailerSettings {
 const CONTROLS = /[\u0000-\u001f\u007f]+/g;
 export const headerText = (value: string) => value.replace(CONTROLS, ' ').trim();
 
+/** The bare address of a From value: `no-reply@example.org` of `EPU <no-reply@example.org>`. */
+export const addressOf = (from: string) => /<([^<>]+)>$/.exec(from)?.[1] ?? from;
+
 /** A slow or silent server fails the attempt (and the queue retries) instead of holding a worker slot. */
 const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 
@@ -89,8 +92,26 @@ function offMailer(logger: Logger): Mailer {
   };
 }
 
-export function createMailer(settings: MailerSettings): Mailer {
+/**
+ * `.invalid` never resolves (RFC 6761): seeded accounts and scrubbed staging
+ * copies use it, and a message to one would only bounce and die in the queue.
+ */
+const undeliverable = (email: string) => /\.invalid$/i.test(email.trim());
+
+function transportFor(settings: MailerSettings): Mailer {
   if (settings.smtpUrl) return smtpMailer(settings.smtpUrl, settings.from);
   if (settings.devMailboxDir) return devMailer(createDevMailbox(settings.devMailboxDir), settings.from, settings.logger);
   return offMailer(settings.logger);
+}
+
+export function createMailer(settings: MailerSettings): Mailer {
+  const mailer = transportFor(settings);
+  return {
+    transport: mailer.transport,
+    async send(message) {
+      if (undeliverable(message.to.email)) settings.logger.debug('mail not sent: the address is under .invalid');
+      else await mailer.send(message);
+    },
+    close: () => mailer.close(),
+  };
 }
