@@ -148,6 +148,19 @@ describe('configuration', () => {
     expect(() => parseConfig({ BACKUP_COPY_URL: 'https://copies' })).toThrow(/BACKUP_COPY_URL: expected a URL starting with file: or s3:/);
   });
 
+  it('takes SMTP_URL (smtp or smtps) and MAIL_FROM, defaulting the From to the public host', () => {
+    expect(parseConfig({ PUBLIC_URL: 'https://epu.example' })).toMatchObject({
+      smtpUrl: undefined,
+      mailFrom: 'EPU <no-reply@epu.example>',
+    });
+    const config = parseConfig({ SMTP_URL: 'smtps://user:pass@smtp.example:465', MAIL_FROM: 'Events <events@epu.example>' });
+    expect(config).toMatchObject({ smtpUrl: 'smtps://user:pass@smtp.example:465', mailFrom: 'Events <events@epu.example>' });
+    expect(parseConfig({ MAIL_FROM: 'events@epu.example' }).mailFrom).toBe('events@epu.example');
+    expect(() => parseConfig({ SMTP_URL: 'http://smtp.example' })).toThrow(/SMTP_URL: expected a URL starting with smtp: or smtps:/);
+    for (const from of ['EPU <a@b>\r\nBcc: eve@evil.example', 'no address here', 'a@b, c@d', 'EPU <a@b'])
+      expect(() => parseConfig({ MAIL_FROM: from }), from).toThrow(/MAIL_FROM: expected an address/);
+  });
+
   it('documents every variable it reads in .env.example', () => {
     const source = fs.readFileSync(path.join(packageRoot, 'src/config/env.ts'), 'utf8');
     const read = new Set([...source.matchAll(/\(env, '([A-Z_]+)'/g)].map((m) => m[1]!));
