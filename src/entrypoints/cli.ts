@@ -1,6 +1,7 @@
 // `epu <command>`: one binary for every process type and operations command.
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
-import { createReporter, parseFlags } from '../platform/cli/reporter.js';
+import { noArguments, UsageError } from '../platform/cli/args.js';
+import { createReporter } from '../platform/cli/reporter.js';
 
 const USAGE = `usage: epu <command>
 
@@ -31,9 +32,9 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   worker: async (config) => (await import('./worker.js')).runWorker(config),
   functions: async (config) => (await import('./functions.js')).runFunctions(config),
   migrate: async (config) => (await import('./ops/migrate.js')).runMigrate(config),
-  admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, parseFlags(args)),
-  flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, parseFlags(args)),
-  jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, parseFlags(args)),
+  admin: async (config, args) => (await import('./ops/admin.js')).runAdmin(config, args),
+  flags: async (config, args) => (await import('./ops/flags.js')).runFlags(config, args),
+  jobs: async (config, args) => (await import('./ops/jobs.js')).runJobs(config, args),
   check: async (config) => (await import('./ops/check.js')).runCheck(config),
   backup: async (config) => (await import('./ops/backups.js')).runBackup(config),
   backups: async (config, args) => (await import('./ops/backups.js')).runBackups(config, args),
@@ -41,10 +42,13 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   drill: async (config, args) => (await import('./ops/backups.js')).runDrill(config, args),
   scrub: async (config, args) => (await import('./ops/backups.js')).runScrub(config, args),
   media: async (config, args) => (await import('./ops/media.js')).runMedia(config, args),
-  smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(parseFlags(args)),
+  smoke: async (_config, args) => (await import('./ops/smoke.js')).runSmoke(args),
   readiness: async (config, args) => (await import('./ops/readiness.js')).runReadiness(config, args),
-  seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, parseFlags(args)),
+  seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, args),
 };
+
+// These take no options and no arguments: anything after them is refused like an unknown option elsewhere.
+const WITHOUT_ARGUMENTS = new Set(['start', 'web', 'worker', 'functions', 'migrate', 'check', 'backup']);
 
 // Least privilege: the migration job needs the database and nothing else.
 const COMMANDS_WITHOUT_SECRETS = new Set(['migrate']);
@@ -73,10 +77,12 @@ async function main(argv: string[]): Promise<void> {
   try {
     // Before the command's modules load: tracing patches pg, ioredis and node:http as they are imported.
     // `start` only supervises child processes, which start their own.
+    if (WITHOUT_ARGUMENTS.has(command)) noArguments(rest, `usage: epu ${command}`);
     if (command !== 'start') await (await import('../platform/observability/telemetry.js')).startTelemetry(config, `epu-${command}`);
     await run(config, rest);
   } catch (error) {
-    createReporter(command).fail((error as Error).message ?? String(error));
+    const exitCode = error instanceof UsageError ? error.exitCode : 1;
+    createReporter(command).fail((error as Error).message ?? String(error), undefined, exitCode);
   }
 }
 

@@ -91,7 +91,10 @@ export async function runEpu(
   env: Record<string, string>,
 ): Promise<{ code: number | null; lines: CliLine[]; output: string }> {
   const child = spawnEpu(args, env);
+  // 'exit' may come before the last output is read: the pipes close after it.
+  const closed = new Promise((resolve) => child.child.once('close', resolve));
   const { code } = await child.exited;
+  await closed;
   const output = child.output();
   const lines = output
     .split('\n')

@@ -2,6 +2,7 @@ import readline from 'node:readline';
 import type { Config } from '../../config/env.js';
 import { createPlatform, createServices } from '../../app.js';
 import { createRootLogger } from '../../app.js';
+import { parseCommandArgs } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { validate } from '../../platform/http/validation.js';
@@ -31,10 +32,13 @@ async function promptPassword(): Promise<string> {
 }
 
 /** `epu admin create --email EMAIL`: creates an admin or promotes an existing user. */
-export async function runAdmin(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
+const USAGE = 'usage: epu admin create --email EMAIL [--name NAME]';
+
+export async function runAdmin(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('admin');
-  if (args.positional[0] !== 'create') report.fail('usage: epu admin create --email EMAIL [--name NAME]');
-  const email = args.flags.email;
+  const { values, positionals } = parseCommandArgs(args, { email: { type: 'string' }, name: { type: 'string' } }, USAGE);
+  if (positionals[0] !== 'create') report.fail(USAGE);
+  const email = values.email;
   if (typeof email !== 'string') report.fail('--email EMAIL is required');
   validate(Email, email);
   const password = config.operatorPasswords.admin ?? (await promptPassword());
@@ -49,7 +53,7 @@ export async function runAdmin(config: Config, args: { positional: string[]; fla
     const { user, created } = await createServices(platform).accounts.createOrPromoteAdmin({
       email,
       password,
-      name: typeof args.flags.name === 'string' ? args.flags.name : undefined,
+      name: values.name,
     });
     report.result(created ? 'admin created' : 'existing user promoted to admin', { id: user.id, role: user.role });
   } finally {

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/env.js';
 import { createPlatform, createRootLogger, createServices } from '../../app.js';
+import { parseCommandArgs } from '../../platform/cli/args.js';
 import { createReporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -16,9 +17,9 @@ const summary = (flag: FlagJson) => ({
   updatedAt: flag.updatedAt,
 });
 
-function wholeNumber(value: string | true | undefined, flag: string, min: number, max: number): number | undefined {
+function wholeNumber(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     throw new Error(`--${flag} must be a whole number from ${min} to ${max}`);
   }
   return Number(value);
@@ -29,9 +30,14 @@ function wholeNumber(value: string | true | undefined, flag: string, min: number
  * A change is audited with no actor and `via: cli`, and announced to every
  * running process like a change made on the page.
  */
-export async function runFlags(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
+export async function runFlags(config: Config, args: string[]): Promise<void> {
   const report = createReporter('flags');
-  const [action, name, ...extra] = args.positional;
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { enabled: { type: 'string', expects: 'true or false' }, rollout: { type: 'string' }, days: { type: 'string' } },
+    USAGE,
+  );
+  const [action, name, ...extra] = positionals;
   if (!action || !['list', 'set', 'stale'].includes(action) || extra.length > 0) report.fail(USAGE);
 
   let change: { enabled: boolean; rolloutPercentage?: number } | undefined;
@@ -39,13 +45,13 @@ export async function runFlags(config: Config, args: { positional: string[]; fla
   try {
     if (action === 'set') {
       if (!name) throw new Error(`NAME is missing; ${USAGE}`);
-      const enabled = args.flags.enabled;
+      const enabled = values.enabled;
       if (enabled !== 'true' && enabled !== 'false') throw new Error('--enabled true|false is required');
-      change = { enabled: enabled === 'true', rolloutPercentage: wholeNumber(args.flags.rollout, 'rollout', 0, 100) };
+      change = { enabled: enabled === 'true', rolloutPercentage: wholeNumber(values.rollout, 'rollout', 0, 100) };
     } else if (name) {
       throw new Error(USAGE);
     }
-    if (action === 'stale') days = wholeNumber(args.flags.days, 'days', 1, 3650) ?? 30;
+    if (action === 'stale') days = wholeNumber(values.days, 'days', 1, 3650) ?? 30;
   } catch (error) {
     report.fail((error as Error).message);
   }

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/env.js';
 import { createJobHandlers, createPlatform, createRootLogger } from '../../app.js';
+import { parseCommandArgs } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { ownEntry } from '../../platform/own-entry.js';
@@ -12,9 +13,10 @@ const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running
  * `epu jobs run NAME` enqueues the job and runs it in this process (a worker
  * elsewhere may take it first; either way the command waits for the outcome).
  */
-export async function runJobs(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
+export async function runJobs(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('jobs');
-  const [verb, argument] = args.positional;
+  const { values, positionals } = parseCommandArgs(args, { status: { type: 'string' } }, USAGE);
+  const [verb, argument] = positionals;
   const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
   try {
     await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });
@@ -52,7 +54,7 @@ export async function runJobs(config: Config, args: { positional: string[]; flag
         await worker.stop({ graceMs: 1_000 });
       }
     } else if (verb === 'list') {
-      const status = typeof args.flags.status === 'string' ? (args.flags.status as JobStatus) : undefined;
+      const status = values.status as JobStatus | undefined;
       const page = await queue.list({ status, limit: 50 });
       for (const job of page.items)
         report.step(`${job.name} ${job.status}`, { id: job.id, attempts: job.attempts, lastError: job.lastError ?? undefined });

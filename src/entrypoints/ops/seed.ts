@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import type { Config } from '../../config/env.js';
 import { createPlatform, createRootLogger, createServices, type Platform, type Services } from '../../app.js';
+import { parseCommandArgs, UsageError } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -39,56 +40,55 @@ export interface SeedOptions {
   force: boolean;
 }
 
-/** A mistake in how the command was called (exit 2), as opposed to a failure while running (exit 1). */
-class UsageError extends Error {}
+/** A mistake in how the command was called: exit 2, nothing written (as opposed to a failure while running, exit 1). */
+const refused = (reason: string) => new UsageError(reason, 2);
 
-/** Writes the one-line reason the way the reporter does, and exits 2: the command was not run. */
-function refuse(reason: string): never {
-  const line = process.stdout.isTTY
-    ? `error: ${reason}\n`
-    : JSON.stringify({ at: new Date().toISOString(), command: 'seed', kind: 'error', message: reason, exitCode: 2 }) + '\n';
-  process.stderr.write(line);
-  process.exit(2);
-}
+const expectsCount = (name: keyof typeof LIMITS) => `a whole number from ${LIMITS[name][0]} to ${LIMITS[name][1]}`;
+const SEED_OPTIONS = {
+  users: { type: 'string', expects: expectsCount('users') },
+  events: { type: 'string', expects: expectsCount('events') },
+  photos: { type: 'string', expects: expectsCount('photos') },
+  'password-file': { type: 'string', expects: 'a path' },
+  force: { type: 'boolean' },
+} as const;
 
-function count(flags: Record<string, string | true>, name: keyof typeof LIMITS): number {
-  const raw = flags[name];
+function count(raw: string | undefined, name: keyof typeof LIMITS): number {
   if (raw === undefined) return DEFAULTS[name];
   const [min, max] = LIMITS[name];
-  if (raw === true || !/^\d+$/.test(raw.trim()))
-    throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got ${raw === true ? 'nothing' : JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw.trim())) throw refused(`--${name} expects ${expectsCount(name)}, got ${JSON.stringify(raw)}`);
   const value = Number(raw.trim());
-  if (value < min || value > max) throw new UsageError(`--${name} must be from ${min} to ${max}, got ${value}`);
+  if (value < min || value > max) throw refused(`--${name} must be from ${min} to ${max}, got ${value}`);
   return value;
 }
 
 /** Everything that can be checked before anything is written: flags, environment, password. */
 export function parseSeedArgs(
-  args: { positional: string[]; flags: Record<string, string | true> },
+  args: string[],
   appEnv: string,
   /** EPU_SEED_PASSWORD (Config.operatorPasswords.seed). */
   envPassword: string | undefined,
 ): SeedOptions {
-  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"; ${SEED_USAGE}`);
-  const known = new Set(['users', 'events', 'photos', 'password-file', 'force']);
-  const unknown = Object.keys(args.flags).find((name) => !known.has(name));
-  if (unknown !== undefined) throw new UsageError(`unknown option --${unknown}; ${SEED_USAGE}`);
-  if (args.flags.force !== undefined && args.flags.force !== true) throw new UsageError('--force takes no value');
-  const force = args.flags.force === true;
-  const options = { users: count(args.flags, 'users'), events: count(args.flags, 'events'), photos: count(args.flags, 'photos'), force };
+  const { values, positionals } = parseCommandArgs(args, SEED_OPTIONS, SEED_USAGE);
+  if (positionals.length) throw refused(`unexpected argument "${positionals[0]}"; ${SEED_USAGE}`);
+  const force = values.force === true;
+  const options = {
+    users: count(values.users, 'users'),
+    events: count(values.events, 'events'),
+    photos: count(values.photos, 'photos'),
+    force,
+  };
 
   if (appEnv === 'production' && !force)
-    throw new UsageError('refusing to seed demo data into a production database (APP_ENV=production); add --force if that is really meant');
+    throw refused('refusing to seed demo data into a production database (APP_ENV=production); add --force if that is really meant');
 
   let password: SeedOptions['password'];
-  const file = args.flags['password-file'];
+  const file = values['password-file'];
   if (file !== undefined) {
-    if (file === true) throw new UsageError('--password-file expects a path');
     let value: string;
     try {
       value = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
-      throw new UsageError(`cannot read --password-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw refused(`cannot read --password-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     password = { source: 'file', value, file };
   } else if (envPassword) {
@@ -96,13 +96,13 @@ export function parseSeedArgs(
   } else if (SHOW_GENERATED_PASSWORD_IN.has(appEnv)) {
     password = { source: 'generate' };
   } else {
-    throw new UsageError(
+    throw refused(
       `set EPU_SEED_PASSWORD or pass --password-file PATH: a password is generated and shown only when APP_ENV is development or test (it is ${appEnv})`,
     );
   }
   // The same rule as signup (accounts.schema Password); the password itself is never echoed.
   if (password.value !== undefined && (password.value.length < 8 || password.value.length > 200)) {
-    throw new UsageError(
+    throw refused(
       `the demo password (${password.source === 'file' ? `--password-file ${file}` : 'EPU_SEED_PASSWORD'}) must be 8 to 200 characters`,
     );
   }
@@ -382,14 +382,8 @@ function prng(seed: number): () => number {
 // ---------------------------------------------------------------- the command
 
 /** `epu seed`: see SEED_USAGE and the README. Flags and environment are checked before anything is written. */
-export async function runSeed(config: Config, args: { positional: string[]; flags: Record<string, string | true> }): Promise<void> {
-  let options: SeedOptions;
-  try {
-    options = parseSeedArgs(args, config.appEnv, config.operatorPasswords.seed);
-  } catch (error) {
-    if (error instanceof UsageError) refuse(error.message);
-    throw error;
-  }
+export async function runSeed(config: Config, args: string[]): Promise<void> {
+  const options = parseSeedArgs(args, config.appEnv, config.operatorPasswords.seed);
   const report = createReporter('seed');
   const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
   try {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
+import { parseCommandArgs } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { packageJson } from '../../platform/paths.js';
 
@@ -130,11 +131,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * and deletes what it made. Any EPU is fair game, production included: the
  * account and its event are private and removed at the end.
  */
-export async function runSmoke(
-  args: { positional: string[]; flags: Record<string, string | true> },
-  report: Reporter = createReporter('smoke'),
-): Promise<void> {
-  const raw = typeof args.flags.url === 'string' ? args.flags.url : args.positional[0];
+export async function runSmoke(args: string[], report: Reporter = createReporter('smoke')): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, { url: { type: 'string' }, timeout: { type: 'string' } }, USAGE);
+  const raw = values.url ?? positionals[0];
   if (!raw) report.fail(USAGE);
   let base: URL;
   try {
@@ -143,7 +142,7 @@ export async function runSmoke(
   } catch {
     report.fail(`--url must be an http(s) URL, got "${raw}"`);
   }
-  const readyTimeoutS = args.flags.timeout === undefined ? DEFAULT_READY_TIMEOUT_S : Number(args.flags.timeout);
+  const readyTimeoutS = values.timeout === undefined ? DEFAULT_READY_TIMEOUT_S : Number(values.timeout);
   if (!Number.isFinite(readyTimeoutS) || readyTimeoutS <= 0) report.fail('--timeout must be a number of seconds');
 
   const client = new SmokeClient(base);

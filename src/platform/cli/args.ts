@@ -1,14 +1,36 @@
-// Options of the operations commands, parsed by node:util's parseArgs:
-// an unknown option or a missing value is refused with the command's usage.
+// Options of every `epu` command, parsed by node:util's parseArgs, one way:
+// an unknown option, a missing value or a value given to a switch is refused
+// with one line naming the option and the command's usage, and exit code 2
+// (the command did not run), like an unknown command.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+type OptionConfig = NonNullable<ParseArgsConfig['options']>[string] & {
+  /** What the value must be, for the refusal when it is missing: "a whole number from 1 to 10000". */
+  expects?: string;
+};
+type Options = Record<string, OptionConfig>;
 
+/** The command was called wrongly; `exitCode` 2 when it did not run at all (see parseCommandArgs). */
 export class UsageError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** Node's error, said the same way for every command. */
+function refusal(error: Error & { code?: string }, args: string[], options: Options): string {
+  const named = error.message.match(/'(-{1,2}[^' ]+)/)?.[1] ?? '';
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${named}`;
+  if (error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return error.message.split('. ')[0]!;
+  if (/does not take an argument/.test(error.message)) return `${named} takes no value`;
+  // A missing value, or one that looks like an option (`--users -3`: give it as --users=-3).
+  const config = options[named.replace(/^-+/, '')];
+  const given = args[args.indexOf(named) + 1];
+  return `${named} expects ${config?.expects ?? 'a value'}, got ${given === undefined ? 'nothing' : JSON.stringify(given)}`;
 }
 
 /** `args` after the command words; positionals are allowed, anything not in `options` is refused. */
@@ -16,9 +38,14 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    // Node's message is one sentence and then advice about `--`; the sentence and the usage say it better.
-    throw new UsageError(`${(error as Error).message.split('. ')[0]}; ${usage}`);
+    throw new UsageError(`${refusal(error as Error, args, options)}; ${usage}`, 2);
   }
+}
+
+/** A command that takes no options and no arguments. */
+export function noArguments(args: string[], usage: string): void {
+  const { positionals } = parseCommandArgs(args, {}, usage);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; ${usage}`, 2);
 }
 
 /** `--to URL`: another store (file:// or s3://, with the S3 settings of STORAGE_URL). */

@@ -6,7 +6,8 @@ export interface Reporter {
   step(message: string, data?: Record<string, unknown>): void;
   /** The command's outcome. */
   result(message: string, data?: Record<string, unknown>): void;
-  fail(reason: string, data?: Record<string, unknown>): never;
+  /** Writes the reason and exits: 1 for a failure, 2 when the command was called wrongly and did not run. */
+  fail(reason: string, data?: Record<string, unknown>, exitCode?: 1 | 2): never;
 }
 
 export function createReporter(command: string, stream: NodeJS.WriteStream = process.stdout): Reporter {
@@ -35,26 +36,9 @@ export function createReporter(command: string, stream: NodeJS.WriteStream = pro
   return {
     step: (message, data) => write('step', message, data),
     result: (message, data) => write('result', message, data),
-    fail(reason, data) {
-      write('error', reason, data);
-      process.exit(1);
+    fail(reason, data, exitCode = 1) {
+      write('error', reason, exitCode === 1 ? data : { ...data, exitCode });
+      process.exit(exitCode);
     },
   };
-}
-
-/** Parses `--name value` and `--flag` arguments after the command words. */
-export function parseFlags(args: string[]): { positional: string[]; flags: Record<string, string | true> } {
-  const positional: string[] = [];
-  // No prototype: a flag named --__proto__ or --constructor is just a flag.
-  const flags: Record<string, string | true> = Object.create(null);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg.startsWith('--')) {
-      const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-      if (inline !== undefined) flags[name] = inline;
-      else if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('--')) flags[name] = args[++i]!;
-      else flags[name] = true;
-    } else positional.push(arg);
-  }
-  return { positional, flags };
 }

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runEpu } from '../../tests/support/process.js';
+
+/** Every command of `epu`, with the words that come before its options. */
+const INVOCATIONS: Record<string, string[]> = {
+  start: [],
+  web: [],
+  worker: [],
+  functions: [],
+  migrate: [],
+  admin: ['create'],
+  flags: ['list'],
+  jobs: ['list'],
+  check: [],
+  backup: [],
+  backups: [],
+  restore: ['backup-1'],
+  drill: [],
+  scrub: ['backup-1'],
+  media: ['copy'],
+  smoke: [],
+  readiness: [],
+  seed: [],
+};
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-cli-'));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+describe('epu options', () => {
+  it('lists every command of the CLI here', () => {
+    const source = fs.readFileSync(path.join(import.meta.dirname, 'cli.ts'), 'utf8');
+    const table = [...source.matchAll(/^ {2}(\w+): async \(/gm)].map((match) => match[1]);
+    expect(table.sort()).toEqual(Object.keys(INVOCATIONS).sort());
+  });
+
+  it.concurrent.for(Object.entries(INVOCATIONS))(
+    'epu %s refuses an unknown option: one line on stderr naming it and the usage, exit 2, nothing run',
+    // Most commands load the whole application before they parse (telemetry must start first): slow on a busy machine.
+    { timeout: 180_000 },
+    async ([command, words], { expect }) => {
+      const run = await runEpu([command, ...words, '--no-such-option'], { EPU_DATA_DIR: dataDir, APP_ENV: 'test' });
+      expect(run.code, run.output).toBe(2);
+      expect(run.output.trim().split('\n')).toHaveLength(1);
+      expect(run.lines, run.output).toEqual([
+        expect.objectContaining({
+          command,
+          kind: 'error',
+          exitCode: 2,
+          message: expect.stringMatching(`^unknown option --no-such-option; usage: epu ${command}`),
+        }),
+      ]);
+    },
+  );
+});
