@@ -55,11 +55,13 @@ type FormBody = Record<string, string | undefined>;
 
 const RESET_REQUESTED = `If an account uses this address, a link to choose a new password is on its way; it works once, for ${RESET_LINK_MINUTES} minutes.`;
 
-/** The reset pages carry a live link in their address: kept by no cache and sent as no Referer. */
-const keepResetLinkPrivate = (reply: { header(name: string, value: string): unknown }) => {
+/**
+ * The reset pages carry a live link in their address: no cache keeps them. The
+ * site's Referrer-Policy (strict-origin-when-cross-origin) already gives other
+ * sites the origin only, and this server logs no Referer.
+ */
+const keepResetLinkPrivate = (reply: { header(name: string, value: string): unknown }) =>
   reply.header('cache-control', 'private, no-store');
-  reply.header('referrer-policy', 'no-referrer');
-};
 
 /** Why the account page's password form did not change the password, as a notice key of `/me`. */
 const PASSWORD_NOTICES: Record<string, string> = {

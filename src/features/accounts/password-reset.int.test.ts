@@ -71,7 +71,7 @@ describe('password reset by email', () => {
     const form = await browser.get(link.pathname + link.search, { accept: 'text/html' });
     expect(form.status).toBe(200);
     expect(form.headers.get('cache-control')).toBe('private, no-store');
-    expect(form.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(form.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
     const fields = formFields(form.text, '/reset-password');
     expect(fields.token).toBe(token);
     const done = await browser.request('POST', '/reset-password', { form: { ...fields, newPassword: 'a brand new password' } });
