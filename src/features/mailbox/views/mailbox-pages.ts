@@ -15,12 +15,12 @@ export function mailboxPage(mails: StoredMail[], viewer: Viewer | null): string 
   ${
     mails.length === 0
       ? html`<p>No mail yet.</p>`
-      : html`<table>
-    <thead><tr><th scope="col">When</th><th scope="col">To</th><th scope="col">Subject</th></tr></thead>
-    <tbody>${mails.map(
-      (mail) => html`<tr><td>${mail.at}</td><td>${mail.to.email}</td><td><a href="/dev/mailbox/${mail.id}">${mail.subject}</a></td></tr>`,
-    )}</tbody>
-  </table>`
+      : html`<ul class="mailbox">
+    ${mails.map(
+      (mail) =>
+        html`<li><a href="/dev/mailbox/${mail.id}">${mail.subject}</a> <span class="muted">to ${mail.to.email}, ${mail.at}</span></li>`,
+    )}
+  </ul>`
   }
 </section>`,
   });
