@@ -1,23 +1,12 @@
 // Event times in browsers set to different time zones, with and without
 // JavaScript: what is typed is what is stored and shown, an untouched Save
 // never moves the event, and readers elsewhere see their own time as well.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { launchBrowser } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { useAppAndBrowser } from '../support/browser.js';
 import { signUp } from '../support/client.js';
 import { assertAccessible, DESKTOP, keepScreenshot, newContext, PHONE, sidewaysOverflow, signedInContext } from '../support/pages.js';
 
-let t: TestApp;
-let browser: Browser;
-beforeAll(async () => {
-  t = await startTestApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-});
+const e2e = useAppAndBrowser();
 
 // 18:00 to 21:30 on 10 January 2031 on each clock, as UTC instants.
 const CASES = [
@@ -32,14 +21,18 @@ describe('event times in a browser', () => {
   for (const c of CASES) {
     const name = `${c.zone.replace('/', '-')}-${c.js ? 'js' : 'nojs'}-${c.size === PHONE ? 'phone' : 'desktop'}`;
     it(`${c.zone}, ${c.js ? 'with' : 'without'} JavaScript, ${c.size === PHONE ? 'phone' : 'desktop'}: typed, stored, shown and saved untouched`, async () => {
-      const host = await signUp(t.url, { name: `Host ${name}` });
-      const context = await signedInContext(browser, t.url, host.client, { ...c.size, timezoneId: c.zone, javaScriptEnabled: c.js });
+      const host = await signUp(e2e.app.url, { name: `Host ${name}` });
+      const context = await signedInContext(e2e.browser, e2e.app.url, host.client, {
+        ...c.size,
+        timezoneId: c.zone,
+        javaScriptEnabled: c.js,
+      });
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
       page.on('pageerror', (error) => errors.push(error.message));
 
-      await page.goto(`${t.url}/events/new`);
+      await page.goto(`${e2e.app.url}/events/new`);
       const zoneSelect = page.getByLabel('Time zone');
       if (c.js) {
         // The script picks the browser's zone (Chromium may name Kolkata by its old name, Asia/Calcutta).
@@ -73,11 +66,11 @@ describe('event times in a browser', () => {
 
       // Untouched saves, twice: the event stays where it is.
       for (let save = 0; save < 2; save++) {
-        await page.goto(`${t.url}/events/${id}/edit`);
+        await page.goto(`${e2e.app.url}/events/${id}/edit`);
         expect(await page.getByLabel('Starts').inputValue()).toBe('2031-01-10T18:00');
         expect(await page.getByLabel('Time zone').inputValue()).toBe(created.timeZone);
         await page.getByRole('button', { name: 'Save changes' }).click();
-        await page.waitForURL(`${t.url}/events/${id}`);
+        await page.waitForURL(`${e2e.app.url}/events/${id}`);
       }
       expect(await stored()).toEqual(created);
       expect(errors, errors.join('\n')).toEqual([]);
@@ -86,7 +79,7 @@ describe('event times in a browser', () => {
   }
 
   it('an event made through the API at 18:00 Berlin time survives untouched saves from a UTC+1 browser', async () => {
-    const host = await signUp(t.url);
+    const host = await signUp(e2e.app.url);
     const { body: event } = await host.client.post('/api/v1/events', {
       title: 'Made by a script',
       startsAt: '2031-01-10T18:00:00+01:00',
@@ -94,19 +87,19 @@ describe('event times in a browser', () => {
       visibility: 'public',
       timeZone: 'Europe/Berlin',
     });
-    const context = await signedInContext(browser, t.url, host.client, { ...DESKTOP, timezoneId: 'Europe/Berlin' });
+    const context = await signedInContext(e2e.browser, e2e.app.url, host.client, { ...DESKTOP, timezoneId: 'Europe/Berlin' });
     const page = await context.newPage();
     for (let save = 0; save < 3; save++) {
-      await page.goto(`${t.url}/events/${event.id}/edit`);
+      await page.goto(`${e2e.app.url}/events/${event.id}/edit`);
       await page.getByRole('button', { name: 'Save changes' }).click();
-      await page.waitForURL(`${t.url}/events/${event.id}`);
+      await page.waitForURL(`${e2e.app.url}/events/${event.id}`);
     }
     expect((await host.client.get(`/api/v1/events/${event.id}`)).body.startsAt).toBe('2031-01-10T17:00:00.000Z');
     await context.close();
   });
 
   it('shows a reader in another zone the time on their own clock as well, with JavaScript', async () => {
-    const host = await signUp(t.url);
+    const host = await signUp(e2e.app.url);
     const { body: event } = await host.client.post('/api/v1/events', {
       title: 'Seen from New York',
       startsAt: '2031-07-10T18:00:00+02:00',
@@ -116,14 +109,14 @@ describe('event times in a browser', () => {
       timeZone: 'Europe/Berlin',
     });
     for (const size of [DESKTOP, PHONE]) {
-      const context = await newContext(browser, { ...size, timezoneId: 'America/New_York' });
+      const context = await newContext(e2e.browser, { ...size, timezoneId: 'America/New_York' });
       const page = await context.newPage();
-      await page.goto(`${t.url}/events/${event.id}`);
+      await page.goto(`${e2e.app.url}/events/${event.id}`);
       expect(await page.locator('.when').innerText()).toMatch(/Thursday,? 10 July 2031, 18:00\s*–\s*20:00\s*Berlin time \(GMT\+2\)/);
       const own = page.locator('p[data-viewer-time]');
       expect(await own.isVisible()).toBe(true);
       expect(await own.innerText()).toMatch(/^Your time \(New York\): Thursday,? 10 July 2031, 12:00 – 14:00$/);
-      await page.goto(`${t.url}/`);
+      await page.goto(`${e2e.app.url}/`);
       const card = page.locator('.event-card', { hasText: 'Seen from New York' });
       expect(await card.locator('[data-viewer-time]').innerText()).toMatch(/^\(Thu 10 Jul, 12:00 your time\)$/);
       expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);

@@ -1,4 +1,6 @@
 import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestApp, type TestApp } from './app.js';
 import { findTool } from './tools.mjs';
 
 /** Debian's chromium, headless; no browser download. */
@@ -19,4 +21,31 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-dev-shm-usage',
     ],
   });
+}
+
+/**
+ * The app and a headless browser for a browser test file: started before its
+ * tests, closed after them. Read `app` and `browser` inside tests and hooks.
+ */
+export function useAppAndBrowser(): { readonly app: TestApp; readonly browser: Browser } {
+  let app: TestApp | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    app = await startTestApp();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+  return {
+    get app() {
+      if (!app) throw new Error('the app starts in beforeAll: read it inside a test or a hook');
+      return app;
+    },
+    get browser() {
+      if (!browser) throw new Error('the browser starts in beforeAll: read it inside a test or a hook');
+      return browser;
+    },
+  };
 }
