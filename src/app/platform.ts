@@ -78,67 +78,80 @@ export function createBackupCopyStorage(config: Config, keyring: Keyring, logger
   return createStorage({ ...config, ...config.backupCopy, cdnBaseUrl: undefined }, keyring, logger, hooks);
 }
 
-export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
-  const closers: (() => Promise<void>)[] = [];
-  try {
-    let databaseUrl = config.databaseUrl;
-    if (!databaseUrl) {
-      const embedded = await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
-      databaseUrl = embedded.url;
-      closers.push(embedded.stop);
-    }
-    const pool = createPool({
-      connectionString: databaseUrl,
-      max: config.databasePoolMax,
-      statementTimeoutMs: config.databaseStatementTimeoutMs,
-      applicationName: `epu-${role}`,
-      preparedStatements: config.databasePreparedStatements,
+type Closers = (() => Promise<void>)[];
+
+/** The database (embedded when DATABASE_URL is unset), its pool timed by the metrics, and the replica's when set. */
+async function openDatabase(config: Config, role: ProcessRole, logger: Logger, closers: Closers) {
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const embedded = await ensureEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, logger });
+    databaseUrl = embedded.url;
+    closers.push(embedded.stop);
+  }
+  const poolSettings = {
+    max: config.databasePoolMax,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    preparedStatements: config.databasePreparedStatements,
+  };
+  const pool = createPool({ ...poolSettings, connectionString: databaseUrl, applicationName: `epu-${role}` });
+  closers.push(() => pool.end());
+  // Right after the pool: query timing covers the connections opened from here on.
+  const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
+  instrumentPool(pool, metrics);
+  let replica: Replica | null = null;
+  if (config.databaseReplicaUrl) {
+    const replicaPool = createPool({
+      ...poolSettings,
+      connectionString: config.databaseReplicaUrl,
+      applicationName: `epu-${role}-replica`,
+      // Soon enough to read from the primary instead while the replica does not answer.
+      connectionTimeoutMs: 2_000,
     });
-    closers.push(() => pool.end());
-    // Right after the pool: query timing covers the connections opened from here on.
-    const metrics = createMetrics({ role, version: packageJson.version, gitSha: config.gitSha });
-    instrumentPool(pool, metrics);
-    let replica: Replica | null = null;
-    if (config.databaseReplicaUrl) {
-      const replicaPool = createPool({
-        connectionString: config.databaseReplicaUrl,
-        max: config.databasePoolMax,
-        statementTimeoutMs: config.databaseStatementTimeoutMs,
-        applicationName: `epu-${role}-replica`,
-        preparedStatements: config.databasePreparedStatements,
-        // Soon enough to read from the primary instead while the replica does not answer.
-        connectionTimeoutMs: 2_000,
-      });
-      closers.push(() => replicaPool.end());
-      instrumentPool(replicaPool, metrics);
-      replica = createReplica({ primary: pool, replica: replicaPool, logger: logger.child({ component: 'replica' }) });
-    }
+    closers.push(() => replicaPool.end());
+    instrumentPool(replicaPool, metrics);
+    replica = createReplica({ primary: pool, replica: replicaPool, logger: logger.child({ component: 'replica' }) });
+  }
+  return { databaseUrl, pool, db: createKysely(pool), replica, metrics };
+}
+
+/** One fail-fast Redis connection for the cache and the rate limits (the bus keeps its own two), or null without REDIS_URL. */
+function openRedis(config: Config, role: ProcessRole, namespace: string, logger: Logger, closers: Closers) {
+  if (!config.redisUrl) return null;
+  const redis = createRedisConnection({
+    url: config.redisUrl,
+    name: `epu-${role}:${namespace}`,
+    logger,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+  closers.push(async () => redis.disconnect());
+  return redis;
+}
+
+/** STORAGE_URL's store, the backups' (BACKUP_STORAGE_URL, else the same) and the second region's copy store. */
+function openStores(config: Config, keyring: Keyring, logger: Logger, metrics: Metrics, closers: Closers) {
+  const hooks: StorageHooks = { onError: (operation) => metrics.storageError(operation) };
+  const storage = createStorage(config, keyring, logger, hooks);
+  closers.push(() => storage.close());
+  const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
+  if (backupStorage !== storage) closers.push(() => backupStorage.close());
+  const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, hooks);
+  if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
+  return { storage, backupStorage, backupCopyStorage };
+}
+
+export async function createPlatform(config: Config, role: ProcessRole, logger = createRootLogger(config, role)): Promise<Platform> {
+  const closers: Closers = [];
+  try {
+    const { databaseUrl, pool, db, replica, metrics } = await openDatabase(config, role, logger, closers);
     // NOTIFY for job wake-ups and page announcements, always after the writing transaction commits.
     const notifier = createNotifier({ pool });
     closers.push(() => notifier.flush());
     const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, notifier, logger });
     closers.push(() => bus.close());
-    const db = createKysely(pool);
     const namespace = redisNamespace(databaseUrl);
-    // One fail-fast connection for the cache and the rate limits; the bus keeps its own two.
-    const redis = config.redisUrl
-      ? createRedisConnection({
-          url: config.redisUrl,
-          name: `epu-${role}:${namespace}`,
-          logger,
-          commandTimeoutMs: config.redisCommandTimeoutMs,
-        })
-      : null;
-    if (redis) closers.push(async () => redis.disconnect());
-    const cache = createCache({ redis, namespace, logger, onLookup: metrics.cacheHit });
+    const redis = openRedis(config, role, namespace, logger, closers);
     const postgresLimiters = postgresLimiterFactory(pool);
     const keyring = createKeyring(resolveSecretKeys(config));
-    const storage = createStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
-    closers.push(() => storage.close());
-    const backupStorage = config.backupStorageUrl ? createBackupStorage(config, keyring, logger) : storage;
-    if (backupStorage !== storage) closers.push(() => backupStorage.close());
-    const backupCopyStorage = createBackupCopyStorage(config, keyring, logger, { onError: (operation) => metrics.storageError(operation) });
-    if (backupCopyStorage) closers.push(() => backupCopyStorage.close());
     const queue = createQueue({ db, pool, jobs: JOBS, logger, notifier });
     const pages = createPublicPageCache({
       bus,
@@ -159,15 +172,13 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       db,
       readDb: replica?.db ?? db,
       replica,
-      cache,
+      cache: createCache({ redis, namespace, logger, onLookup: metrics.cacheHit }),
       keyring,
       limiters: redis ? redisLimiterFactory(redis, namespace, postgresLimiters) : postgresLimiters,
       bus,
       pages,
       metrics,
-      storage,
-      backupStorage,
-      backupCopyStorage,
+      ...openStores(config, keyring, logger, metrics, closers),
       queue,
       dispatcher: createFunctionsDispatcher(queue),
       mailer,
