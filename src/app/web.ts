@@ -5,7 +5,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { Config } from '../config/env.js';
-import { createReadRouting } from '../platform/http/read-routing.js';
+import { createReadRouting, type ReadsFor } from '../platform/http/read-routing.js';
 import { createHttpServer, type App } from '../platform/http/server.js';
 import { registerCompression } from '../platform/http/compression.js';
 import { crossSiteRefusal } from '../platform/http/cross-site.js';
@@ -18,12 +18,12 @@ import { packageJson, publicDir } from '../platform/paths.js';
 import { instrumentHttp } from '../platform/observability/http-metrics.js';
 import { mediaRoutes } from '../platform/storage/media.routes.js';
 import { errorPage } from '../ui/layout.js';
-import { createAuth } from '../features/accounts/auth.service.js';
+import { createAuth, type Auth } from '../features/accounts/auth.service.js';
 import { accountsRoutes } from '../features/accounts/accounts.routes.js';
 import { meRoutes } from '../features/accounts/me.routes.js';
 import { invitesRoutes } from '../features/events/invites.routes.js';
-import { createInvitePasses, INVITES_COOKIE } from '../features/events/invite-passes.js';
-import { eventsRoutes } from '../features/events/events.routes.js';
+import { createInvitePasses, INVITES_COOKIE, type InvitePasses } from '../features/events/invite-passes.js';
+import { eventsRoutes, type EventPageSections } from '../features/events/events.routes.js';
 import { bookingsRoutes } from '../features/bookings/bookings.routes.js';
 import { auditRoutes } from '../features/audit/audit.routes.js';
 import { adminRoutes } from '../features/admin/admin.routes.js';
@@ -64,13 +64,29 @@ export async function buildWebApp(platform: Platform, services: Services, option
   const cookies = createSessionCookies(keyring, https);
   const auth = createAuth(services.accounts, cookies);
   const passes = createInvitePasses(keyring, https);
+  const app = createWebServer(platform, auth);
+  await registerPlugins(app, platform);
+  const reads = createReadRouting(app, {
+    primary: platform.db,
+    replica: platform.replica?.db ?? null,
+    keyring,
+    stickySeconds: config.replicaStickySeconds,
+    secure: https,
+    isSignedIn: (request) => cookies.read(request) !== null,
+  });
+  operationsRoutes(app, platform, options);
+  featureRoutes(app, platform, services, { auth, passes, reads });
+  return app;
+}
 
+/** The server with EPU's error pages, its metrics, compression and the API document (all before any route). */
+function createWebServer(platform: Platform, auth: Auth): App {
+  const { config } = platform;
   // Error pages keep a signed-in reader's menu; when the session cannot be read (the database is the error), the signed-out one.
   const menuViewer = (request: FastifyRequest) => auth.currentUser(request).catch(() => null);
-  const headers = webSecurityHeaders(config);
   const app = createHttpServer({
     logger: platform.logger,
-    headers,
+    headers: webSecurityHeaders(config),
     bodyLimit: 100 * 1024,
     requestTimeoutMs: config.requestBodyTimeoutMs,
     trustProxy: config.trustProxyHops > 0 ? config.trustProxyHops : false,
@@ -95,6 +111,11 @@ export async function buildWebApp(platform: Platform, services: Services, option
   instrumentHttp(app, platform.metrics);
   // Before the routes: it must run before the page cache's route-level hooks, which store what it sends.
   registerCompression(app);
+  return app;
+}
+
+/** The API document, cookies, forms, uploads, static assets and the cross-site refusal. */
+async function registerPlugins(app: App, { config }: Platform): Promise<void> {
   // Before any route: the document is generated from the routes' schemas as they are added.
   await registerApiDocument(app, {
     title: 'EPU API',
@@ -104,25 +125,20 @@ export async function buildWebApp(platform: Platform, services: Services, option
   });
   // In tests every API answer must be one its route's schema (and so the document) lists.
   if (config.appEnv === 'test') checkAnswersAgainstSchemas(app);
-
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
   await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
   app.addHook('onRequest', (request, _reply, done) => done(crossSiteRefusal(request, config.publicUrl.origin) ?? undefined));
-  const reads = createReadRouting(app, {
-    primary: platform.db,
-    replica: platform.replica?.db ?? null,
-    keyring,
-    stickySeconds: config.replicaStickySeconds,
-    secure: https,
-    isSignedIn: (request) => cookies.read(request) !== null,
-  });
-  if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring });
+}
+
+/** Signed media (disk storage), the anonymous page cache and the health endpoints. */
+function operationsRoutes(app: App, platform: Platform, options: WebOptions): void {
+  const { config } = platform;
+  if (platform.storage.driver === 'file') mediaRoutes(app, { storage: platform.storage, keyring: platform.keyring });
   // Anonymous only: a request carrying any session cookie or invite pass, valid or not, is rendered for its
   // viewer (an invite's view is never kept nor served from the anonymous copies: decisions 0016 and 0030).
   platform.pages.register(app, (request) => request.cookies[SESSION_COOKIE] === undefined && request.cookies[INVITES_COOKIE] === undefined);
-
   healthRoutes(app, {
     checks: {
       database: async () => (await platform.pool.query('SELECT 1'), 'ok'),
@@ -135,9 +151,47 @@ export async function buildWebApp(platform: Platform, services: Services, option
     environment: config.appEnv,
     gitSha: config.gitSha,
   });
+}
+
+type UploadsEnabled = (viewer: { id: string } | null) => Promise<boolean>;
+
+/** The gallery under an event's page, and the photo that stands for the event in link previews. */
+function eventPageSections(platform: Platform, services: Services, uploadsEnabled: UploadsEnabled): EventPageSections {
+  const { config } = platform;
+  return async (event, viewer, query, pageReads, viewerBooked, invites) => {
+    const [gallery, canUpload, uploadsOn] = await Promise.all([
+      services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads, invites),
+      viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
+      uploadsEnabled(viewer),
+    ]);
+    const from = query.photos ? galleryPosition(query.from) : 1;
+    // The first photo shown (the newest ready one) stands for the event in link previews.
+    const first = gallery.items.find((photo) => photo.displayUrl);
+    return {
+      body: gallerySection({
+        eventId: event.id,
+        photos: gallery.items,
+        nextCursor: gallery.nextCursor,
+        from,
+        canUpload,
+        uploadsEnabled: uploadsOn,
+        maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
+      }),
+      previewImage: first && {
+        url: new URL(first.displayUrl!, config.publicUrl).href,
+        alt: photoAlt(first, from + gallery.items.indexOf(first)),
+      },
+    };
+  };
+}
+
+/** Every feature's routes, in the order they answer. */
+function featureRoutes(app: App, platform: Platform, services: Services, web: { auth: Auth; passes: InvitePasses; reads: ReadsFor }): void {
+  const { config } = platform;
+  const { auth, passes, reads } = web;
   accountsRoutes(app, { accounts: services.accounts, auth, publicUrl: config.publicUrl });
   // The photos.uploads flag can switch uploads off (say, during a storage incident) without a deploy.
-  const uploadsEnabled = (viewer: { id: string } | null) => services.flags.isEnabled(FLAGS.photosUploads, viewer?.id ?? null);
+  const uploadsEnabled: UploadsEnabled = (viewer) => services.flags.isEnabled(FLAGS.photosUploads, viewer?.id ?? null);
   eventsRoutes(app, {
     events: services.events,
     bookings: services.bookings,
@@ -147,40 +201,10 @@ export async function buildWebApp(platform: Platform, services: Services, option
     publicUrl: config.publicUrl,
     invites: services.invites,
     passes,
-    pageSections: async (event, viewer, query, pageReads, viewerBooked, invites) => {
-      const [gallery, canUpload, uploadsOn] = await Promise.all([
-        services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads, invites),
-        viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
-        uploadsEnabled(viewer),
-      ]);
-      const from = query.photos ? galleryPosition(query.from) : 1;
-      // The first photo shown (the newest ready one) stands for the event in link previews.
-      const first = gallery.items.find((photo) => photo.displayUrl);
-      return {
-        body: gallerySection({
-          eventId: event.id,
-          photos: gallery.items,
-          nextCursor: gallery.nextCursor,
-          from,
-          canUpload,
-          uploadsEnabled: uploadsOn,
-          maxUploadMiB: Math.floor(config.maxUploadBytes / 1024 / 1024),
-        }),
-        previewImage: first && {
-          url: new URL(first.displayUrl!, config.publicUrl).href,
-          alt: photoAlt(first, from + gallery.items.indexOf(first)),
-        },
-      };
-    },
+    pageSections: eventPageSections(platform, services, uploadsEnabled),
   });
-  photosRoutes(app, {
-    photos: services.photos,
-    auth,
-    maxUploadBytes: config.maxUploadBytes,
-    uploadsEnabled,
-    reads,
-    invites: (request) => passes.read(request),
-  });
+  const invitesOf = (request: FastifyRequest) => passes.read(request);
+  photosRoutes(app, { photos: services.photos, auth, maxUploadBytes: config.maxUploadBytes, uploadsEnabled, reads, invites: invitesOf });
   invitesRoutes(app, { invites: services.invites, events: services.events, auth, passes });
   exportsRoutes(app, { exports: services.exports, auth });
   auditRoutes(app, { audit: services.audit, auth });
@@ -197,12 +221,11 @@ export async function buildWebApp(platform: Platform, services: Services, option
   // Flags are in memory before the first request.
   app.addHook('onReady', () => services.flags.start());
   app.addHook('onReady', () => platform.pages.start());
-  bookingsRoutes(app, { bookings: services.bookings, events: services.events, auth, invites: (request) => passes.read(request) });
+  bookingsRoutes(app, { bookings: services.bookings, events: services.events, auth, invites: invitesOf });
   meRoutes(app, { auth, bookings: services.bookings, events: services.events, exports: services.exports });
   statsRoutes(app, { stats: services.stats, auth });
   retentionRoutes(app, { retention: services.retention, accounts: services.accounts, auth });
   apiReferenceRoutes(app, { auth });
   // Development and tests without SMTP_URL only: staging and production have no dev mailbox, and these paths are 404.
   if (platform.devMailbox) mailboxRoutes(app, { mailbox: platform.devMailbox, auth });
-  return app;
 }
