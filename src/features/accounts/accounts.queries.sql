@@ -2,4 +2,6 @@
 -- Update with `npm run sql:snapshots`, and review the difference as SQL.
 
 -- findSessionUser: the session lookup of every signed-in request
-select "users"."id", "users"."email", "users"."name", "users"."role", "users"."created_at" from "sessions" inner join "users" on "users"."id" = "sessions"."user_id" where "sessions"."id" = $1 and "sessions"."user_id" = $2 and "sessions"."revoked_at" is null and "sessions"."expires_at" > $3 and "users"."deleted_at" is null;
+SELECT users.id, users.email, users.name, users.role, users.created_at FROM sessions JOIN users ON users.id = sessions.user_id
+WHERE sessions.id = $1 AND sessions.user_id = $2 AND sessions.revoked_at IS NULL
+  AND sessions.expires_at > $3 AND users.deleted_at IS NULL;

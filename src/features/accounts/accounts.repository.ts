@@ -1,4 +1,4 @@
-import { sql, type AliasableExpression, type Expression, type Transaction } from 'kysely';
+import { sql, type AliasableExpression, type Expression, type RawBuilder, type Transaction } from 'kysely';
 import type { Db, Executor } from '../../platform/db/pool.js';
 import type { Database } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
@@ -16,18 +16,16 @@ export interface UserWithPassword extends UserRow {
 }
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.role', 'users.created_at'] as const;
+const USER_FIELDS = sql.raw(USER_COLUMNS.join(', '));
 
 export function createAccountsRepository(db: Db) {
-  const liveSession = (sessionId: string, userId: string) =>
-    db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .where('sessions.id', '=', sessionId)
-      .where('sessions.user_id', '=', userId)
-      .where('sessions.revoked_at', 'is', null)
-      .where('sessions.expires_at', '>', new Date())
-      .where('users.deleted_at', 'is', null);
-
+  // The session check of every signed-in request (and, inside the booking statement, of every booking), as
+  // SQL text rather than the query builder, whose immutable steps made building and compiling it cost
+  // 15-17 µs against 1.7 µs as text (decision 0029). `columns` are the user's to select.
+  const liveSession = <Row>(sessionId: string, userId: string, columns: RawBuilder<unknown>) =>
+    sql<Row>`SELECT ${columns} FROM sessions JOIN users ON users.id = sessions.user_id
+      WHERE sessions.id = ${sessionId} AND sessions.user_id = ${userId} AND sessions.revoked_at IS NULL
+        AND sessions.expires_at > ${new Date()} AND users.deleted_at IS NULL`;
   return {
     /** Runs `work` in one transaction; pass its `tx` to the writes (and to audit.record) that must commit together. */
     transaction<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -80,20 +78,20 @@ export function createAccountsRepository(db: Db) {
 
     /** The user behind a live session: not revoked, not expired, belonging to the claimed user, whose account is not deleted. */
     async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
-      return liveSession(sessionId, userId).select(USER_COLUMNS).executeTakeFirst();
+      const { rows } = await liveSession<UserRow>(sessionId, userId, USER_FIELDS).execute(db);
+      return rows[0];
     },
 
     /** findSessionUser with one more column, `extra`, computed from the user's id in the same statement. */
     async findSessionUserWith<T>(sessionId: string, userId: string, extra: (userId: Expression<string>) => AliasableExpression<T>) {
-      return liveSession(sessionId, userId)
-        .select(USER_COLUMNS)
-        .select(extra(sql.ref<string>('users.id')).as('extra'))
-        .executeTakeFirst();
+      const columns = sql`${USER_FIELDS}, ${extra(sql.ref<string>('users.id'))} AS extra`;
+      const { rows } = await liveSession<UserRow & { extra: T }>(sessionId, userId, columns).execute(db);
+      return rows[0];
     },
 
     /** The same session check as a query of the user's id and role, for a statement that checks the session itself. */
-    sessionUserQuery(sessionId: string, userId: string) {
-      return liveSession(sessionId, userId).select(['users.id', 'users.role']);
+    sessionUserQuery(sessionId: string, userId: string): RawBuilder<{ id: string; role: string }> {
+      return liveSession(sessionId, userId, sql.raw('users.id, users.role'));
     },
 
     async revokeSession(sessionId: string): Promise<void> {

@@ -62,7 +62,7 @@ describe('bookings', () => {
     expect(wakeUps.length).toBeLessThanOrEqual(1);
     const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
     expect(writes).toHaveLength(1);
-    expect(writes[0]).toMatch(/from "sessions".*INSERT INTO bookings.*INSERT INTO jobs/);
+    expect(writes[0]).toMatch(/FROM sessions.*INSERT INTO bookings.*INSERT INTO jobs/);
     expect(work).toHaveLength(1);
     const { rows } = await t.platform.pool.query(
       `SELECT count(*)::int AS n FROM jobs WHERE payload #>> '{event,data,action}' = 'booking.create' AND payload #>> '{event,data,subjectId}' = $1`,

@@ -2,7 +2,9 @@
 -- Update with `npm run sql:snapshots`, and review the difference as SQL.
 
 -- book: the booking statement (session check, place, booking, outbox in one)
-WITH booker AS MATERIALIZED ((select "users"."id", "users"."role" from "sessions" inner join "users" on "users"."id" = "sessions"."user_id" where "sessions"."id" = $1 and "sessions"."user_id" = $2 and "sessions"."revoked_at" is null and "sessions"."expires_at" > $3 and "users"."deleted_at" is null)),
+WITH booker AS MATERIALIZED (SELECT users.id, users.role FROM sessions JOIN users ON users.id = sessions.user_id
+WHERE sessions.id = $1 AND sessions.user_id = $2 AND sessions.revoked_at IS NULL
+  AND sessions.expires_at > $3 AND users.deleted_at IS NULL),
 event AS (
   SELECT capacity, starts_at > now() AS open FROM events, booker
   WHERE events.id = $4::uuid

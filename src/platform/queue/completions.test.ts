@@ -8,7 +8,9 @@ function controlledRecord(lost: Set<string> = new Set()) {
   const record = (runs: FinishedRun[]) => {
     batches.push(runs);
     return new Promise<Set<string>>((resolve, reject) => {
-      finishers.push((error) => (error ? reject(error) : resolve(new Set(runs.map((r) => `${r.id}:${r.attempt}`).filter((k) => !lost.has(k))))));
+      finishers.push((error) =>
+        error ? reject(error) : resolve(new Set(runs.map((r) => `${r.id}:${r.attempt}`).filter((k) => !lost.has(k)))),
+      );
     });
   };
   return { record, batches, finish: (error?: Error) => finishers.shift()!(error) };
