@@ -148,7 +148,7 @@ export function createAccountsService(deps: {
       extra: (userId: Expression<string>) => AliasableExpression<T>,
     ): Promise<{ user: PublicUser; extra: T } | null> {
       const row = await repo.findSessionUserWith(sessionId, userId, extra);
-      return row ? { user: toPublicUser(row), extra: row.extra as T } : null;
+      return row ? { user: toPublicUser(row), extra: row.extra } : null;
     },
 
     /** SQL finding the session's user (id, role) only while the session is live: see auth.checkedCaller. */
