@@ -3,12 +3,15 @@
 // it is with the machine's Podman and runs every role from the result
 // (deploy/image/image.test.ts). Root on Debian/Ubuntu; on a fresh machine it
 // installs what it needs first. Step by step:
-//   1. packages     podman, buildah, runc, slirp4netns, uidmap, debootstrap (apt-get, when missing)
+//   1. packages     podman, buildah, runc, slirp4netns, uidmap, debootstrap, docker-compose and the
+//                   CNI dnsname plugin (service names between containers) (apt-get, when missing)
 //   2. settings     the containers.conf this machine needs, written to STATE_DIR (explained inside)
 //   3. base image   the Dockerfile's NODE_IMAGE: used when present, pulled when a registry answers,
 //                   otherwise made here (Debian's minbase and the official Node binary), once, and kept
-//   4. build        `podman build --format docker --pull=never`, layers cached between runs
-//   5. tests        vitest --project image, with the image and this machine's PostgreSQL
+//   4. build        `podman build --format docker --pull=never`, layers cached between runs; then the
+//                   compose stack's stand-ins (deploy/compose/stand-ins/), cached the same way
+//   5. tests        vitest --project image, with the image and this machine's PostgreSQL; Podman's
+//                   Docker-compatible API served on a socket in STATE_DIR for docker-compose
 // `--install` does step 1 only (.ci/run, before npm test). Runs on one machine take
 // turns (a lock in STATE_DIR). Settings:
 //   EPU_IMAGE_STATE_DIR  where the settings, the lock and the base image's workspace live
@@ -18,7 +21,7 @@
 //   EPU_TEST_PORTS=FIRST-LAST  the ports the containers may use (they share the host's network)
 //   EPU_DEBIAN_MIRROR    the Debian mirror for the base image (default http://deb.debian.org/debian)
 //   PODMAN               the podman to use, when not the one on PATH
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +31,17 @@ const root = path.resolve(import.meta.dirname, '..');
 const stateDir = process.env.EPU_IMAGE_STATE_DIR ?? '/var/tmp/epu-image-test';
 const IMAGE = 'localhost/epu:test';
 const CACHE_TAG = 'localhost/epu-test-cache';
-const PACKAGES = ['podman', 'buildah', 'runc', 'slirp4netns', 'uidmap', 'debootstrap'];
+const STAND_INS = 'localhost/epu-stand-ins:test';
+const PACKAGES = [
+  'podman',
+  'buildah',
+  'runc',
+  'slirp4netns',
+  'uidmap',
+  'debootstrap',
+  'docker-compose',
+  'golang-github-containernetworking-plugin-dnsname',
+];
 // What the base image made here is: bump it when the recipe in makeBaseImage() changes, and the next run remakes it.
 const STAND_IN = 'dev.epu.stand-in';
 const STAND_IN_RECIPE = '1';
@@ -220,20 +233,16 @@ function ensureBaseImage(nodeImage) {
   makeBaseImage(reference, match[1], match[2]);
 }
 
-function buildImage(gitSha, version) {
-  const args = [
-    'build',
-    '--format',
-    'docker',
-    '--pull=never',
-    '--layers',
-    '--build-arg',
-    `VERSION=${version}`,
-    '--build-arg',
-    `GIT_SHA=${gitSha}`,
-  ];
+/** `podman build` as every build here runs it: the HEALTHCHECK kept, nothing pulled, layers cached. */
+function buildArgs() {
+  const args = ['build', '--format', 'docker', '--pull=never', '--layers'];
   // npm inside the build trusts this machine's CAs too (a proxy here re-signs TLS); never stored in a layer.
   if (fs.existsSync(CA_BUNDLE)) args.push('--secret', `id=npm_ca,src=${CA_BUNDLE}`);
+  return args;
+}
+
+function buildImage(gitSha, version) {
+  const args = [...buildArgs(), '--build-arg', `VERSION=${version}`, '--build-arg', `GIT_SHA=${gitSha}`];
   run('nice', ['-n', '15', podman(), ...args, '--tag', IMAGE, '.'], { timeout: 30 * 60_000 });
   // Tagging each earlier stage keeps its layers (npm ci above all) as the next build's cache; then
   // the images no tag reaches any more (earlier builds) go.
@@ -246,7 +255,43 @@ function buildImage(gitSha, version) {
   run(podman(), ['image', 'prune', '--force'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-function main() {
+/** The images deploy/compose/stand-ins.yml puts in place of the official ones no registry here serves. */
+function buildStandIns(nodeImage) {
+  const dir = path.join(root, 'deploy/compose/stand-ins');
+  run('nice', ['-n', '15', podman(), ...buildArgs(), '--build-arg', `NODE_IMAGE=${nodeImage}`, '--tag', STAND_INS, dir], {
+    timeout: 20 * 60_000,
+  });
+}
+
+/** What a killed run of the compose test left behind: its containers, network and volumes (runs take turns). */
+function removeStackLeftovers() {
+  const list = (kind) =>
+    output(podman(), [kind, 'ls', '--filter', 'name=^epu-stack-test-', '--format', '{{.Name}}'])?.split('\n').filter(Boolean) ?? [];
+  const containers = output(podman(), ['ps', '--all', '--filter', 'name=^epu-stack-test-', '--format', '{{.Names}}']);
+  if (containers) run(podman(), ['rm', '--force', ...containers.split('\n')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const kind of ['network', 'volume']) {
+    const names = list(kind);
+    if (names.length) run(podman(), [kind, 'rm', '--force', ...names], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
+/**
+ * Podman's Docker-compatible API on a socket of this run, for docker-compose (DOCKER_HOST), until
+ * the tests end. `--time 0`: no idle timeout, the run stops it.
+ */
+async function servePodmanApi() {
+  const socket = path.join(stateDir, 'podman.sock');
+  fs.rmSync(socket, { force: true });
+  // Its log (a line per container about the systemd health-check timers it cannot set up here) goes to a file.
+  const logFile = fs.openSync(path.join(stateDir, 'podman-service.log'), 'w');
+  const service = spawn(podman(), ['system', 'service', '--time', '0', `unix://${socket}`], { stdio: ['ignore', logFile, logFile] });
+  fs.closeSync(logFile);
+  for (let i = 0; i < 100 && !fs.existsSync(socket); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (!fs.existsSync(socket)) throw new Error(`podman system service made no socket at ${socket}`);
+  return { dockerHost: `unix://${socket}`, stop: () => service.kill('SIGTERM') };
+}
+
+async function main() {
   if (os.platform() !== 'linux' || process.getuid?.() !== 0) {
     console.error('npm run test:image builds and runs containers with rootful Podman: run it as root on Linux (Debian or Ubuntu)');
     process.exit(1);
@@ -275,6 +320,9 @@ function main() {
   if (leftovers) run(podman(), ['rm', '--force', ...leftovers.split('\n')], { stdio: ['ignore', 'ignore', 'inherit'] });
   phase(`base image ${nodeImage}`, () => ensureBaseImage(nodeImage));
   phase(`build ${IMAGE} (${gitSha.slice(0, 12)})`, () => buildImage(gitSha, version));
+  phase(`build ${STAND_INS} (deploy/compose/stand-ins)`, () => buildStandIns(nodeImage));
+  removeStackLeftovers();
+  const api = await servePodmanApi();
   const tests = phase('tests', () =>
     spawnSync('npx', ['vitest', 'run', '--project', 'image'], {
       stdio: 'inherit',
@@ -284,15 +332,17 @@ function main() {
         PODMAN: podman(),
         EPU_TEST_IMAGE: IMAGE,
         EPU_TEST_GIT_SHA: gitSha,
+        DOCKER_HOST: api.dockerHost,
         EPU_IMAGE_TEST_DATABASE_URL:
           process.env.EPU_IMAGE_TEST_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
       },
     }),
   );
+  api.stop();
   log('times');
   for (const [name, seconds] of timings) console.log(`${seconds.toFixed(1).padStart(7)}s  ${name}`);
   console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s  in all`);
   process.exit(tests.status ?? 1);
 }
 
-main();
+await main();
