@@ -95,3 +95,41 @@ describe('booking mail', () => {
     expect(smtp.received.filter((mail) => mail.subject?.startsWith('Booked: Summer party'))).toHaveLength(1);
   });
 });
+
+describe('booking mail when mail goes nowhere (production without SMTP_URL)', () => {
+  let off: TestApp;
+  beforeAll(async () => {
+    off = await startTestApp({ APP_ENV: 'production', TLS_AT_PROXY: 'true' });
+  });
+  afterAll(() => off.close());
+
+  it('writes no mail job for a booking or its cancellation, and still writes their audit entries', async () => {
+    expect(off.platform.mailer.transport).toBe('off');
+    const host = await signUp(off.url, { name: 'Host Hanna' });
+    const guest = await signUp(off.url, { name: 'Guest Gil' });
+    const created = await host.client.post('/api/v1/events', {
+      title: 'Quiet party',
+      startsAt: new Date(Date.now() + 10 * 86_400_000).toISOString(),
+      capacity: 10,
+      visibility: 'public',
+    });
+    expect(created.status).toBe(201);
+    const eventId = created.body.id as string;
+    const booked = await guest.client.post(`/api/v1/events/${eventId}/bookings`);
+    expect(booked.status).toBe(201);
+    const bookingId = booked.body.booking.id as string;
+    expect((await guest.client.delete(`/api/v1/events/${eventId}/bookings/me`)).status).toBe(204);
+
+    const mailJobs = await off.platform.pool.query(`SELECT 1 FROM jobs WHERE name = $1 AND payload->>'bookingId' = $2`, [
+      BOOKING_MAIL_JOB,
+      bookingId,
+    ]);
+    expect(mailJobs.rowCount).toBe(0);
+    const audit = await off.platform.pool.query<{ action: string }>(
+      `SELECT payload->'event'->'data'->>'action' AS action FROM jobs WHERE name = 'functions.deliver' AND payload->'event'->'data'->>'subjectId' = $1
+       UNION ALL SELECT action FROM audit_log WHERE subject_id = $1`,
+      [bookingId],
+    );
+    expect(audit.rows.map((row) => row.action).sort()).toEqual(['booking.cancel', 'booking.create']);
+  });
+});

@@ -43,6 +43,12 @@ export function createBookingsService(deps: {
   events: EventsService;
   audit: AuditRecorder;
   queue: Queue<{ [BOOKING_MAIL_JOB]: typeof BookingMailPayload }>;
+  /**
+   * Whether mail goes anywhere (SMTP, or the dev mailbox). Off (production
+   * without SMTP_URL) a booking writes no mail job: it would only be claimed,
+   * logged and completed, a second job per booking for nothing.
+   */
+  mailOn: boolean;
 }) {
   const { repo, events, audit } = deps;
 
@@ -55,7 +61,7 @@ export function createBookingsService(deps: {
       // The booking's audit entry and confirmation mail are written by the same statement.
       const result = await repo.book(eventId, booker, (bookingId) => [
         audit.outbox({ action: 'booking.create', actorId: booker.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
-        deps.queue.outbox(BOOKING_MAIL_JOB, { bookingId, change: 'confirmed' }),
+        ...(deps.mailOn ? [deps.queue.outbox(BOOKING_MAIL_JOB, { bookingId, change: 'confirmed' })] : []),
       ]);
       switch (result.kind) {
         case 'signed_out':
@@ -83,7 +89,7 @@ export function createBookingsService(deps: {
           { action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
           tx,
         );
-        await deps.queue.enqueue(BOOKING_MAIL_JOB, { bookingId: booking.id, change: 'cancelled' }, { executor: tx });
+        if (deps.mailOn) await deps.queue.enqueue(BOOKING_MAIL_JOB, { bookingId: booking.id, change: 'cancelled' }, { executor: tx });
       });
       if (!cancelled) return null;
       await events.bookingsChanged(event.id);
