@@ -12,6 +12,8 @@ export function confirmPage(options: {
   /** What will be lost, in plain words. */
   body: SafeHtml;
   action: string;
+  /** Hidden fields the action takes along (what it acts on). */
+  fields?: Record<string, string>;
   button: string;
   back: { href: string; label: string };
 }): string {
@@ -23,6 +25,7 @@ export function confirmPage(options: {
       ${options.body}
       <form method="post" action="${options.action}" class="actions">
         <input type="hidden" name="confirm" value="yes">
+        ${Object.entries(options.fields ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
         <button class="danger" type="submit">${options.button}</button>
         <a href="${options.back.href}">${options.back.label}</a>
       </form>

@@ -109,6 +109,7 @@ describe.skipIf(!tierCanRun('browser'))('uploading photos in a browser', () => {
       await page.locator('[data-gallery] > li a').first().click();
       await page.waitForURL(`${t.url}${href}`);
       expect(await page.getByRole('link', { name: 'Delete', exact: true }).count()).toBe(1);
+      expect(await page.getByRole('button', { name: 'Use as cover' }).count()).toBe(1);
       await context.close();
     }, 120_000);
 

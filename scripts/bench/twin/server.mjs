@@ -65,7 +65,7 @@ const READY_PHOTOS = (after, event = 'e') => `SELECT ${PHOTO_COLUMNS} FROM photo
   WHERE p.event_id = ${event}.id AND p.status = 'ready'${after ? ' AND (p.created_at, p.id) < ($3::timestamptz, $4::uuid)' : ''}
   ORDER BY p.created_at DESC, p.id DESC LIMIT $2`;
 const STATEMENTS = {
-  list: `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id, o.name AS owner_name,
+  list: `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.cover_photo_id, e.owner_id, o.name AS owner_name,
       e.created_at, e.updated_at, (SELECT COALESCE(sum(c.booked), 0) FROM event_booking_counts c WHERE c.event_id = e.id)::int AS booked
     FROM events e JOIN users o ON o.id = e.owner_id
     WHERE e.visibility = 'public' AND e.starts_at >= now() ORDER BY e.starts_at, e.id LIMIT 21`,
@@ -170,6 +170,7 @@ async function list(response) {
     bookedCount: r.booked,
     visibility: r.visibility,
     timeZone: r.time_zone,
+    cover: r.cover_photo_id ? { photoId: r.cover_photo_id } : null,
     owner: { id: r.owner_id, name: r.owner_name },
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),

@@ -10,6 +10,7 @@ export interface CatalogTable {
   /** Empty when the table has no primary key. */
   primaryKey: string[];
   /** Tables this one's foreign keys point at (other than itself). */
+  /** The tables its foreign keys point at, but for deferrable keys: the restore's transaction checks those at COMMIT (events.cover_photo_id). */
   references: string[];
 }
 
@@ -56,7 +57,7 @@ export async function listTables(client: pg.ClientBase): Promise<CatalogTable[]>
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
         WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS "primaryKey",
       coalesce((SELECT array_agg(DISTINCT t.relname::text) FROM pg_constraint f JOIN pg_class t ON t.oid = f.confrelid
-        WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid), '{}') AS "references"
+        WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid AND NOT f.condeferrable), '{}') AS "references"
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
     ORDER BY c.relname`);

@@ -259,6 +259,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
       });
     }
     for (const sequence of manifest.sequences) await setSequence(client, sequence.name, sequence.lastValue);
+    // Every table is loaded: the deferred keys' checks (events.cover_photo_id) run now, since ALTER TABLE refuses a table with checks pending.
+    await client.query('SET CONSTRAINTS ALL IMMEDIATE');
     await setUserTriggers(client, tableNames, true);
 
     progress('verifying row counts and checksums');

@@ -28,6 +28,7 @@ describe('events API', () => {
       [
         'bookedCount',
         'capacity',
+        'cover',
         'createdAt',
         'description',
         'endsAt',
@@ -47,6 +48,7 @@ describe('events API', () => {
       capacity: 10,
       bookedCount: 0,
       visibility: 'public',
+      cover: null,
       owner: { id: user.id, name: 'Olive' },
     });
     expect(event.slug).toMatch(/^summer-meetup-[0-9a-f]{8}$/);

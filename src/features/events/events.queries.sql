@@ -2,19 +2,19 @@
 -- Update with `npm run sql:snapshots`, and review the difference as SQL.
 
 -- listUpcoming: a visitor, the first page
-SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
+SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.cover_photo_id, e.owner_id,
   u.name AS owner_name, e.created_at, e.updated_at, (SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id) AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id WHERE e.visibility = 'public' AND e.starts_at >= $1 ORDER BY e.starts_at, e.id LIMIT $2;
 
 -- listUpcoming: a visitor, a later page
-SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
+SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.cover_photo_id, e.owner_id,
   u.name AS owner_name, e.created_at, e.updated_at, (SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id) AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id WHERE e.visibility = 'public' AND e.starts_at >= $1 AND (e.starts_at, e.id) > ($2::timestamptz, $3::uuid) ORDER BY e.starts_at, e.id LIMIT $4;
 
 -- listUpcoming: a signed-in user, a later page
-select "e"."id", "e"."slug", "e"."title", "e"."description", "e"."venue", "e"."starts_at", "e"."ends_at", "e"."capacity", "e"."visibility", "e"."time_zone", "e"."owner_id", "u"."name" as "owner_name", "e"."created_at", "e"."updated_at", (SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id) as "booked_count" from "events" as "e" inner join "users" as "u" on "u"."id" = "e"."owner_id" where "e"."starts_at" >= $1 and ("e"."visibility" = $2 or "e"."owner_id" = $3) and (e.starts_at, e.id) > ($4::timestamptz, $5::uuid) order by "e"."starts_at", "e"."id" limit $6;
+select "e"."id", "e"."slug", "e"."title", "e"."description", "e"."venue", "e"."starts_at", "e"."ends_at", "e"."capacity", "e"."visibility", "e"."time_zone", "e"."cover_photo_id", "e"."owner_id", "u"."name" as "owner_name", "e"."created_at", "e"."updated_at", (SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id) as "booked_count" from "events" as "e" inner join "users" as "u" on "u"."id" = "e"."owner_id" where "e"."starts_at" >= $1 and ("e"."visibility" = $2 or "e"."owner_id" = $3) and (e.starts_at, e.id) > ($4::timestamptz, $5::uuid) order by "e"."starts_at", "e"."id" limit $6;
 
 -- findById: the event page
-SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
+SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.cover_photo_id, e.owner_id,
   u.name AS owner_name, e.created_at, e.updated_at, (SELECT coalesce(sum(c.booked), 0)::int FROM event_booking_counts c WHERE c.event_id = e.id) AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id WHERE e.id = $1;

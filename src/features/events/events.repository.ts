@@ -22,7 +22,7 @@ const BOOKED_COUNT = `(SELECT coalesce(sum(c.booked), 0)::int FROM event_booking
 
 // One query shape for a single event and for lists: the owner's name by join
 // and the booked count, so a page of events is one round trip (no N+1).
-const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.owner_id,
+const EVENT_FROM = `SELECT e.id, e.slug, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.capacity, e.visibility, e.time_zone, e.cover_photo_id, e.owner_id,
   u.name AS owner_name, e.created_at, e.updated_at, ${BOOKED_COUNT} AS booked_count
 FROM events e JOIN users u ON u.id = e.owner_id`;
 
@@ -54,6 +54,7 @@ function selectEvents(db: Executor) {
       'e.capacity',
       'e.visibility',
       'e.time_zone',
+      'e.cover_photo_id',
       'e.owner_id',
       'u.name as owner_name',
       'e.created_at',
@@ -173,6 +174,26 @@ export function createEventsRepository(db: Db) {
           .execute();
         await within?.(tx);
         return true;
+      });
+    },
+
+    /**
+     * Sets the event's cover to one of its own ready photos, or clears it
+     * (null); the photo's check and the change are one statement. False when
+     * the photo is not a ready photo of this event (or goes meanwhile).
+     */
+    async setCover(id: string, photoId: string | null, within?: WithinTransaction): Promise<boolean> {
+      return transaction(db, async (tx) => {
+        const changed = await sql`UPDATE events SET cover_photo_id = ${photoId}::uuid, updated_at = now()
+          WHERE id = ${id}::uuid AND (${photoId}::uuid IS NULL OR EXISTS (
+            SELECT 1 FROM photos p WHERE p.id = ${photoId}::uuid AND p.event_id = ${id}::uuid AND p.status = 'ready'))`.execute(tx);
+        if (changed.numAffectedRows !== 1n) return false;
+        await within?.(tx);
+        return true;
+      }).catch((error: unknown) => {
+        // The photo deleted between the check and the key's own (foreign_key_violation).
+        if ((error as { code?: string }).code === '23503') return false;
+        throw error;
       });
     },
 

@@ -17,7 +17,7 @@ import { FLAGS, type FlagsService } from '../flags/flags.service.js';
 import type { TSchema } from 'typebox';
 import { ACCESS, errorResponses, IdParams, NoContent, PageOf, PageQuery } from '../../platform/http/api-schema.js';
 import { type FormProblems, problemsFrom } from '../../ui/forms.js';
-import { CreateEventBody, EventSchema, UpdateEventBody } from './events.schema.js';
+import { CoverBody, CreateEventBody, EventSchema, UpdateEventBody } from './events.schema.js';
 import { EVENT_ERRORS_BY_CODE, EVENT_FIELD_MESSAGES, type EventFormBody, readEventForm, type ReadEventForm } from './event-form.js';
 import {
   EVENT_PAGES,
@@ -175,6 +175,42 @@ export function eventsRoutes(
     },
   );
 
+  app.put(
+    '/api/v1/events/:id/cover',
+    {
+      schema: {
+        summary: "Choose the event's cover (owner or admin)",
+        description: 'The cover is one of the event’s ready photos; it shows on event cards and in link previews.',
+        tags: ['events'],
+        security: ACCESS.signedIn,
+        params: IdParams,
+        body: CoverBody,
+        response: { 200: EventSchema, ...errorResponses('not_found', 'forbidden') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return toEventJson(await events.setCover(request.params.id, viewer, request.body.photoId));
+    },
+  );
+
+  app.delete(
+    '/api/v1/events/:id/cover',
+    {
+      schema: {
+        summary: "Remove the event's cover (owner or admin); the photo stays in the gallery",
+        tags: ['events'],
+        security: ACCESS.signedIn,
+        params: IdParams,
+        response: { 200: EventSchema, ...errorResponses('not_found', 'forbidden') },
+      },
+    },
+    async (request, reply) => {
+      const viewer = await auth.requireUser(request, reply);
+      return toEventJson(await events.setCover(request.params.id, viewer, null));
+    },
+  );
+
   app.delete(
     '/api/v1/events/:id',
     {
@@ -317,6 +353,37 @@ export function eventsRoutes(
       const refused = problemsFrom(error, EVENT_FIELD_MESSAGES, EVENT_ERRORS_BY_CODE);
       return again({ values: form, problems: refused, pastWarning: read.startsInPast }, error.status);
     }
+  });
+
+  // The photo viewer's "Use as cover" (and "Remove as cover") form. Replacing a cover asks first, on a page of its own.
+  app.post('/events/:id/cover', { schema: { params: IdParams } }, async (request, reply) => {
+    const viewer = await auth.requireUser(request, reply);
+    const form = (request.body ?? {}) as { photoId?: unknown; remove?: unknown };
+    const photoId = typeof form.photoId === 'string' ? form.photoId : '';
+    const event = await events.getManageable(request.params.id, viewer);
+    const back = `/events/${event.id}/photos/${encodeURIComponent(photoId)}`;
+    if (form.remove === 'yes') {
+      await events.setCover(event.id, viewer, null);
+      return reply.redirect(back, 303);
+    }
+    if (event.cover_photo_id && event.cover_photo_id !== photoId && !confirmed(form)) {
+      reply.header('cache-control', PRIVATE);
+      return sendHtml(
+        reply,
+        confirmPage({
+          viewer,
+          heading: 'Replace the cover?',
+          body: html`<p>This photo becomes the cover of “${event.title}” on event cards and in shared links, in place of the current one.
+            The current cover stays in the gallery.</p>`,
+          action: `/events/${event.id}/cover`,
+          fields: { photoId },
+          button: 'Replace the cover',
+          back: { href: back, label: 'Keep the current cover' },
+        }),
+      );
+    }
+    await events.setCover(event.id, viewer, photoId);
+    return reply.redirect(back, 303);
   });
 
   app.get('/events/:id/delete', { schema: { params: IdParams } }, async (request, reply) => {

@@ -48,6 +48,9 @@ export const EventSchema = Type.Object({
   startsAt: Timestamp,
   endsAt: Type.Union([Timestamp, Type.Null()]),
   timeZone: Type.String({ description: 'IANA time zone name; pages show the local time in it.' }),
+  cover: Type.Union([Type.Object({ photoId: Id }), Type.Null()], {
+    description: "The event's cover: one of its ready photos, chosen by its host (its pictures: GET /photos/:id); null without one.",
+  }),
   capacity: Type.Union([Type.Integer(), Type.Null()], { description: 'Null: no limit.' }),
   bookedCount: Type.Integer(),
   visibility: VisibilitySchema,
@@ -55,6 +58,11 @@ export const EventSchema = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
+
+export const CoverBody = Type.Object(
+  { photoId: Type.String({ maxLength: 64, description: 'One of the event’s ready photos.' }) },
+  { additionalProperties: false },
+);
 
 export const InviteParams = Type.Object({ id: Type.String({ maxLength: 64 }), inviteId: Type.String({ maxLength: 64 }) });
 

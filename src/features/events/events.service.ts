@@ -46,6 +46,8 @@ export interface EventJson {
   visibility: Visibility;
   /** IANA name: the clock the event's times are shown and typed on. */
   timeZone: string;
+  /** The cover photo (one of the event's ready photos), shown on cards and in link previews; its pictures: GET /photos/:id. */
+  cover: { photoId: string } | null;
   owner: { id: string; name: string };
   createdAt: string;
   updatedAt: string;
@@ -76,6 +78,7 @@ export function toEventJson(row: EventRow): EventJson {
     bookedCount: row.booked_count,
     visibility: row.visibility,
     timeZone: row.time_zone,
+    cover: row.cover_photo_id ? { photoId: row.cover_photo_id } : null,
     owner: { id: row.owner_id, name: row.owner_name },
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -97,6 +100,8 @@ export function fromEventJson(json: EventJson): EventRow {
     visibility: json.visibility,
     // A copy cached by a release from before time zones (decision 0022) has none: those events were shown in UTC.
     time_zone: json.timeZone ?? 'UTC',
+    // Likewise, a copy from before covers (decision 0042) has none.
+    cover_photo_id: json.cover?.photoId ?? null,
     owner_id: json.owner.id,
     owner_name: json.owner.name,
     created_at: new Date(json.createdAt),
@@ -312,6 +317,25 @@ export function createEventsService(deps: {
         ),
       );
       if (!updated) throw new AppError('capacity_below_bookings');
+      await invalidate(event.id);
+      return (await repo.findById(event.id))!;
+    },
+
+    /**
+     * Makes one of the event's ready photos its cover (null: no cover), for its
+     * host or an admin: 404 for a photo that is not a ready photo of this event.
+     */
+    async setCover(id: string, viewer: Viewer, photoId: string | null): Promise<EventRow> {
+      const event = await getManageable(id, viewer);
+      const set =
+        (photoId === null || isUuid(photoId)) &&
+        (await repo.setCover(event.id, photoId, (tx) =>
+          audit.record(
+            { action: 'event.update', actorId: viewer.id, subjectType: 'event', subjectId: event.id, metadata: { fields: 'cover' } },
+            tx,
+          ),
+        ));
+      if (!set) throw new AppError('not_found', 'No ready photo of this event has that id.');
       await invalidate(event.id);
       return (await repo.findById(event.id))!;
     },

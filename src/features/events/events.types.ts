@@ -12,6 +12,8 @@ export interface EventRow {
   capacity: number | null;
   visibility: Visibility;
   time_zone: string;
+  /** The cover: one of the event's ready photos (events.cover_photo_id), or null. */
+  cover_photo_id: string | null;
   owner_id: string;
   owner_name: string;
   booked_count: number;

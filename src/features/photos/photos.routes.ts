@@ -20,6 +20,7 @@ import { viewerPage } from './views/viewer.js';
 import { type RefusedFile, uploadResultsPage } from './views/upload-results.js';
 
 const ViewerParams = Type.Object({ id: Type.String({ maxLength: 64 }), photoId: Type.String({ maxLength: 64 }) });
+const PictureQuery = Type.Object({ size: Type.Optional(Type.Union([Type.Literal('thumbnail'), Type.Literal('display')])) });
 // Multipart framing (boundaries, part headers) on top of the file's own bytes.
 const MULTIPART_OVERHEAD = 64 * 1024;
 /** Files one form post may carry. */
@@ -235,6 +236,22 @@ export function photosRoutes(
       return reply.type('text/html; charset=utf-8').send(viewerPage({ viewer, shown }));
     },
   );
+
+  // An event photo's picture (a cover's, on event cards and in link previews): a redirect to where it is stored.
+  app.get('/events/:id/cover/:photoId', { schema: { params: ViewerParams, querystring: PictureQuery } }, async (request, reply) => {
+    const viewer = await auth.currentUser(request, reply);
+    const { url, event } = await photos.pictureUrl(
+      request.params.id,
+      request.params.photoId,
+      request.query.size ?? 'thumbnail',
+      viewer,
+      deps.reads(request),
+      deps.invites(request),
+    );
+    cacheFor(reply, event.visibility === 'public' && !viewer);
+    keepOutOfIndex(reply, event);
+    return reply.redirect(url, 302);
+  });
 
   app.get(
     '/api/v1/photos/:id',

@@ -359,6 +359,7 @@ export function createPhotosService(deps: {
       return {
         event,
         photo,
+        cover: { mayChoose: isOwnerOrAdmin(event, viewer), isCover: event.cover_photo_id === row.id },
         newerId: row.newer_id,
         olderId: row.older_id,
         position: row.newer_count + 1,
@@ -366,6 +367,29 @@ export function createPhotosService(deps: {
         download: { url: downloadUrl, name, original },
         canDelete: managesPhoto(row, event, viewer),
       };
+    },
+
+    /**
+     * Where a ready photo of an event is seen (its thumbnail or display
+     * rendition), for whoever may see the event: a cover's picture on event
+     * cards and in link previews. A public event's derived images may have a
+     * CDN address; others are signed and expire.
+     */
+    async pictureUrl(
+      eventId: string,
+      photoId: string,
+      size: 'thumbnail' | 'display',
+      viewer: Viewer | null,
+      reads?: Reads,
+      invites?: readonly string[],
+    ): Promise<{ url: string; event: EventRow }> {
+      const event = await events.getVisible(eventId, viewer, reads, invites);
+      const row = isUuid(photoId) ? await repo.findById(photoId) : undefined;
+      const key =
+        row?.event_id === event.id && row.status === 'ready' ? (size === 'thumbnail' ? row.thumbnail_key : row.display_key) : null;
+      if (!key) throw new AppError('not_found', 'No such photo.');
+      const cdnUrl = event.visibility === 'public' ? storage.publicUrl(key) : null;
+      return { url: cdnUrl ?? (await storage.signedUrl(key, { expiresInSeconds: signedUrlLifetimeSeconds() })), event };
     },
 
     /** A photo as its confirmation page shows it, for whoever may delete it (as `delete`: 404 unseen, 403 not theirs). */
@@ -388,7 +412,9 @@ export function createPhotosService(deps: {
         return row;
       });
       if (!deleted) return;
-      await deps.pages.announce(EVENT_PAGES.event(event.id));
+      // The cover's photo: the database cleared the cover (ON DELETE SET NULL), so the event's cached copies and the lists' go too.
+      if (event.cover_photo_id === photo.id) await events.invalidate(event.id);
+      else await deps.pages.announce(EVENT_PAGES.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
 
@@ -419,6 +445,8 @@ export interface ViewerPhoto {
   total: number;
   download: { url: string; name: string; original: boolean };
   canDelete: boolean;
+  /** Whether the viewer may make it the event's cover (its host, an admin), and whether it is. */
+  cover: { mayChoose: boolean; isCover: boolean };
 }
 
 /**

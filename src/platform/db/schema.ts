@@ -40,6 +40,8 @@ export interface EventsTable {
   visibility: Visibility;
   /** IANA name; the clock its times are shown and typed on. */
   time_zone: Generated<string>;
+  /** One of the event's own ready photos, chosen by its host; null when the photo is deleted. */
+  cover_photo_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -12,8 +12,18 @@ export function placesLabel(event: Pick<EventJson, 'capacity' | 'bookedCount'>):
   return left > 0 ? html`<span>${left} of ${event.capacity} places left</span>` : html`<span class="badge full">Full</span>`;
 }
 
+/** Where an event's cover is seen (its thumbnail, or the larger display rendition): a redirect to the stored picture. */
+export const coverPath = (event: Pick<EventJson, 'id'>, photoId: string, size: 'thumbnail' | 'display' = 'thumbnail') =>
+  `/events/${event.id}/cover/${photoId}${size === 'display' ? '?size=display' : ''}`;
+
 export function eventCard(event: EventJson): SafeHtml {
-  return html`<li class="card event-card">
+  // The cover repeats what the title says: decorative, so it adds no tab stop and nothing to read out.
+  return html`<li class="card event-card${event.cover ? ' has-cover' : ''}">
+    ${
+      event.cover
+        ? html`<img class="event-cover" src="${coverPath(event, event.cover.photoId)}" alt="" width="640" height="360" loading="lazy" decoding="async" />`
+        : ''
+    }
     <h2><a href="/events/${event.id}">${event.title}</a></h2>
     <p class="meta">${eventTimeTag(event.startsAt, event.timeZone)}${event.venue ? html`<span>${event.venue}</span>` : ''}</p>
     <p class="meta">${placesLabel(event)}${event.visibility !== 'public' ? html`<span class="badge">${event.visibility}</span>` : ''}</p>
@@ -209,8 +219,11 @@ export interface EventPageOptions {
   previewImage?: LinkPreview['image'];
 }
 
-/** The title, time and place a shared link shows. */
-function eventPreview(event: EventJson, publicUrl: URL, image: LinkPreview['image']): LinkPreview {
+/** The title, time, place and picture a shared link shows: the cover, else the gallery's newest photo. */
+function eventPreview(event: EventJson, publicUrl: URL, galleryImage: LinkPreview['image']): LinkPreview {
+  const image = event.cover
+    ? { url: new URL(coverPath(event, event.cover.photoId, 'display'), publicUrl).href, alt: `The cover of ${event.title}` }
+    : galleryImage;
   const when = scheduleText({
     startsAt: new Date(event.startsAt),
     endsAt: event.endsAt ? new Date(event.endsAt) : null,

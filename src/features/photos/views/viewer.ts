@@ -1,4 +1,4 @@
-import { html } from '../../../platform/http/html.js';
+import { html, type SafeHtml } from '../../../platform/http/html.js';
 import { page, type Viewer } from '../../../ui/layout.js';
 import type { ViewerPhoto } from '../photos.service.js';
 import { renditionSize } from '../renditions.js';
@@ -37,6 +37,7 @@ export function viewerPage(options: { viewer: Viewer | null; shown: ViewerPhoto 
           <a class="button small secondary" href="${download.url}" download="${download.name}"
             >${download.original ? 'Download original' : 'Download'}</a
           >
+          ${coverControl(options.shown)}
           ${options.shown.canDelete ? html`<a class="button small danger" href="/photos/${photo.id}/delete">Delete</a>` : ''}
         </div>
       </header>
@@ -56,6 +57,22 @@ export function viewerPage(options: { viewer: Viewer | null; shown: ViewerPhoto 
       </nav>
     </div>`,
   });
+}
+
+/** The host's "Use as cover" (a form: it works without JavaScript; replacing a cover asks first), or "Remove as cover" on the cover. */
+function coverControl(shown: ViewerPhoto): SafeHtml | string {
+  if (!shown.cover.mayChoose) return '';
+  const { event, photo } = shown;
+  return html`<form method="post" action="/events/${event.id}/cover" class="inline">
+    <input type="hidden" name="photoId" value="${photo.id}" />
+    ${
+      shown.cover.isCover
+        ? html`<span class="badge ok">Cover</span>
+            <input type="hidden" name="remove" value="yes" />
+            <button class="small secondary" type="submit">Remove as cover</button>`
+        : html`<button class="small secondary" type="submit">Use as cover</button>`
+    }
+  </form>`;
 }
 
 const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
