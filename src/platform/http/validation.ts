@@ -13,12 +13,14 @@ export interface FieldProblem {
  */
 export function validate<T extends TSchema>(schema: T, value: unknown): Static<T> {
   if (matches(schema, value)) return value;
-  const details: FieldProblem[] = problemsOf(schema, value).slice(0, 10).map((issue) => ({
-    field:
-      issue.instancePath.slice(1).replace(/\//g, '.') ||
-      ((issue.params as { requiredProperties?: string[] })?.requiredProperties?.join(', ') ?? ''),
-    problem: issue.message,
-  }));
+  const details: FieldProblem[] = problemsOf(schema, value)
+    .slice(0, 10)
+    .map((issue) => ({
+      field:
+        issue.instancePath.slice(1).replace(/\//g, '.') ||
+        ((issue.params as { requiredProperties?: string[] })?.requiredProperties?.join(', ') ?? ''),
+      problem: issue.message,
+    }));
   throw new AppError('validation_failed', undefined, { details });
 }
 
