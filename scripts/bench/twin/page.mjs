@@ -123,7 +123,7 @@ const UPLOAD_FORM = (eventId, maxUploadMiB) => `<form
             enctype="multipart/form-data"
             data-upload-form
           >
-            <div class="field">
+            <div class="field drop-zone" data-drop-zone>
               <label for="photo-files">Add photos</label>
               <input
                 id="photo-files"
@@ -134,7 +134,14 @@ const UPLOAD_FORM = (eventId, maxUploadMiB) => `<form
                 required
                 aria-describedby="photo-hint"
               />
-              <span class="hint" id="photo-hint">JPEG, PNG, WebP, AVIF or GIF, up to ${maxUploadMiB} MiB each.</span>
+              <span class="hint" id="photo-hint"
+                >JPEG, PNG, WebP, AVIF or GIF, up to ${maxUploadMiB} MiB each (HEIC is not supported: export as JPEG).<span
+                  data-drop-hint
+                  hidden
+                >
+                  Or drop photos here: they upload at once.</span
+                ></span
+              >
             </div>
             <div class="field">
               <label
