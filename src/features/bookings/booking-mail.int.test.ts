@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParsedMail } from 'mailparser';
 import { startTestApp, startTestWorker, type TestApp } from '../../../tests/support/app.js';
-import { signUp } from '../../../tests/support/client.js';
+import { futureIso, signUp } from '../../../tests/support/client.js';
 import { startSmtpServer, type TestSmtpServer } from '../../../tests/support/smtp.js';
 import { BOOKING_MAIL_JOB } from './bookings.service.js';
 
@@ -109,7 +109,7 @@ describe('booking mail when mail goes nowhere (production without SMTP_URL)', ()
     const guest = await signUp(off.url, { name: 'Guest Gil' });
     const created = await host.client.post('/api/v1/events', {
       title: 'Quiet party',
-      startsAt: new Date(Date.now() + 10 * 86_400_000).toISOString(),
+      startsAt: futureIso(10),
       capacity: 10,
       visibility: 'public',
     });
