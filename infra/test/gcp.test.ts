@@ -278,6 +278,17 @@ for (const stack of STACKS) {
       }
     });
 
+    it('probes the worker on its own health on METRICS_PORT: /healthz (heartbeat, database) to start, /livez to stay alive', () => {
+      const container = one(r, 'gcp:cloudrunv2/workerPool:WorkerPool').inputs.template.containers[0];
+      // A worker pool serves no traffic: its health is on the operations port, as for the image's
+      // HEALTHCHECK (bin/healthcheck.js), the compose file and the Kubernetes probes (deploy/k8s/base/worker.yaml).
+      assert.equal(container.ports, undefined);
+      assert.ok(container.envs.some((e: any) => e.name === 'METRICS_PORT' && e.value === '9464'));
+      assert.deepEqual(container.startupProbe.httpGet, { path: '/healthz', port: 9464 });
+      assert.deepEqual(container.livenessProbe.httpGet, { path: '/livez', port: 9464 });
+      assert.ok(container.livenessProbe.failureThreshold >= 3, 'one slow answer does not restart it');
+    });
+
     it('exposes the web publicly without an IAM grant and keeps functions internal', () => {
       const web = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-web`);
       const functions = one(r, 'gcp:cloudrunv2/service:Service', `epu-${stack}-functions`);

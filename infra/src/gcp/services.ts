@@ -25,7 +25,7 @@ export const METRICS_PORT = 9464;
  * VPC connector carries web and worker traffic to it) and check FUNCTIONS_TOKEN,
  * or, for storage events from Eventarc, the Google-signed identity token Eventarc
  * attaches (FUNCTIONS_GOOGLE_AUDIENCE, FUNCTIONS_GOOGLE_CALLERS);
- * the worker is a worker pool with no port at all; migrate is a job CI runs
+ * the worker is a worker pool with no traffic port (probed on METRICS_PORT); migrate is a job CI runs
  * before each rollout.
  */
 export function createServices(
@@ -175,6 +175,12 @@ export function createServices(
             // The worker runs the daily backup.create job: backups go to the backups bucket, not under media.
             envs: plainEnv('worker', { FUNCTIONS_URL: functionsUrl, ...backupEnv, ...copyEnv }),
             resources: { limits: { cpu: String(settings.worker.cpu), memory: `${settings.worker.memoryMiB}Mi` } },
+            // No port serves traffic: its own health is on METRICS_PORT, as for the image's HEALTHCHECK
+            // (bin/healthcheck.js), the compose file and the Kubernetes probes. /healthz (heartbeat, queue,
+            // database) to start, so a revision whose worker cannot work never replaces the running one;
+            // /livez to stay alive, so a database outage does not restart it.
+            startupProbe: { httpGet: { path: '/healthz', port: METRICS_PORT }, periodSeconds: 5, failureThreshold: 24 },
+            livenessProbe: { httpGet: { path: '/livez', port: METRICS_PORT }, periodSeconds: 15, failureThreshold: 3 },
           },
         ],
       },
