@@ -54,4 +54,24 @@ describe('epu options', () => {
       ]);
     },
   );
+
+  // `toString`: a name every object has, which is no command either.
+  it.concurrent.for([['frobnicate'], ['frobnicate', '--no-such-option'], ['toString'], ['--no-such-option']])(
+    'epu %s refuses an unknown command like an unknown option: one line on stderr naming it and the usage, exit 2',
+    async (args, { expect }) => {
+      const run = await runEpu(args, { EPU_DATA_DIR: dataDir, APP_ENV: 'test' });
+      expect(run.code, run.output).toBe(2);
+      expect(run.output.trim().split('\n'), run.output).toHaveLength(1);
+      const problem = args[0]!.startsWith('-') ? `unknown option ${args[0]}` : `unknown command "${args[0]}"`;
+      expect(run.lines, run.output).toEqual([
+        expect.objectContaining({
+          kind: 'error',
+          exitCode: 2,
+          message: expect.stringMatching(`^${problem}; usage: epu <command>`),
+        }),
+      ]);
+      // Every command is named in the hint.
+      for (const command of Object.keys(INVOCATIONS)) expect(run.lines[0]!.message).toMatch(new RegExp(`\\b${command}\\b`));
+    },
+  );
 });

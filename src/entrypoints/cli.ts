@@ -47,6 +47,9 @@ const commands: Record<string, (config: Config, args: string[]) => Promise<void>
   seed: async (config, args) => (await import('./ops/seed.js')).runSeed(config, args),
 };
 
+/** The usage in one line, for a refusal. */
+const COMMAND_HINT = `usage: epu <command>, one of ${Object.keys(commands).join(', ')} (\`epu help\` describes each)`;
+
 // These take no options and no arguments: anything after them is refused like an unknown option elsewhere.
 const WITHOUT_ARGUMENTS = new Set(['start', 'web', 'worker', 'functions', 'migrate', 'check', 'backup']);
 
@@ -59,10 +62,11 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const run = commands[command];
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (!run) {
-    process.stderr.write(`epu: unknown command "${command}"\n${USAGE}`);
-    process.exit(2);
+    // Refused like an unknown option (platform/cli/args.ts): one line, exit 2, nothing run.
+    const problem = command.startsWith('-') ? `unknown option ${command}` : `unknown command "${command}"`;
+    return createReporter(command).fail(`${problem}; ${COMMAND_HINT}`, undefined, 2);
   }
   let config: Config;
   try {
