@@ -150,6 +150,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('hands SMTP_URL to the web and the worker from the env file, empty (mail off) unless it is set there (decision 0041)', () => {
+    for (const name of ['web-1', 'web-2', 'worker'])
+      // The worker sends; the web queues booking confirmations only when mail goes out.
+      expect(services[name]!.environment!.SMTP_URL, name).toBe('${STACK_SMTP_URL:-}');
+    for (const name of ['epu-migrate', 'functions']) expect(services[name]!.environment!.SMTP_URL, name).toBeUndefined();
+    const written = execFileSync(path.join(import.meta.dirname, 'secrets.sh'), { encoding: 'utf8' });
+    // Written empty: the stack sends no mail (the next test starts each process with it).
+    expect(written).toMatch(/^STACK_SMTP_URL=$/m);
+  });
+
   it('binds every published port to 127.0.0.1 only', () => {
     const published = Object.entries(services).flatMap(([name, service]) => (service.ports ?? []).map((port) => [name, port]));
     expect(published.length).toBeGreaterThan(0);
@@ -189,13 +199,14 @@ describe('docker-compose.yml', () => {
     const needed = new Set([...source.matchAll(/\$\{(STACK_[A-Z_]+)/g)].map((match) => match[1]!));
     expect(Object.keys(written).sort()).toEqual([...needed].sort());
     const filled = parse(
-      source.replace(/\$\{(STACK_[A-Z_]+)(?::\?[^}]*)?\}/g, (_, variable: string) => written[variable]!),
+      source.replace(/\$\{(STACK_[A-Z_]+)(?::[?-][^}]*)?\}/g, (_, variable: string) => written[variable]!),
       { merge: true },
     ) as ComposeFile;
     for (const name of ['epu-migrate', 'web-1', 'web-2', 'worker', 'functions']) {
       // As the CLI reads it: `epu migrate` needs no SECRET_KEY.
       const options = { requireSecretKey: name !== 'epu-migrate' };
       expect(() => parseConfig(filled.services[name]!.environment, options), name).not.toThrow();
+      expect(parseConfig(filled.services[name]!.environment, options).smtpUrl, name).toBeUndefined();
     }
   });
 
