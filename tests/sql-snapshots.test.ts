@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createAccountsRepository } from '../src/features/accounts/accounts.repository.js';
+import { createAuditRepository } from '../src/features/audit/audit.repository.js';
 import { createBookingsRepository } from '../src/features/bookings/bookings.repository.js';
 import { createEventsRepository } from '../src/features/events/events.repository.js';
 import { createPhotosRepository } from '../src/features/photos/photos.repository.js';
@@ -28,6 +29,7 @@ const events = createEventsRepository(app.db);
 const photos = createPhotosRepository(app.db);
 const accounts = createAccountsRepository(app.db);
 const bookings = createBookingsRepository(app.db);
+const audit = createAuditRepository(app.db);
 const jobs = createJobsRepository(queue.db);
 
 /** Each snapshot file: the queries it holds, by a name saying which method and which case. */
@@ -46,8 +48,27 @@ const SNAPSHOTS: Record<string, Record<string, () => Promise<string[]>>> = {
     'findInViewer: one photo of the gallery': () => app.record(() => photos.findInViewer(EVENT, PHOTO)),
   },
   'src/features/bookings/bookings.queries.sql': {
-    'book: the booking statement (session check, place, booking, outbox in one)': () =>
-      app.record(() => bookings.book(EVENT, { id: USER, signedIn: accounts.sessionUserQuery(SESSION, USER) })),
+    'book: the booking statement (session check, place, booking, its audit row in one)': () =>
+      app.record(() =>
+        bookings.book(EVENT, { id: USER, signedIn: accounts.sessionUserQuery(SESSION, USER) }, (bookingId) => [
+          {
+            insertFrom: (cte) =>
+              audit.insertFrom(
+                PHOTO,
+                {
+                  action: 'booking.create',
+                  actorId: USER,
+                  subjectType: 'booking',
+                  subjectId: bookingId,
+                  at: NOW.toISOString(),
+                  requestId: null,
+                },
+                cte,
+              ),
+            written: () => {},
+          },
+        ]),
+      ),
   },
   'src/features/accounts/accounts.queries.sql': {
     'findSessionUser: the session lookup of every signed-in request': () => app.record(() => accounts.findSessionUser(SESSION, USER)),

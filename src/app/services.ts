@@ -70,7 +70,10 @@ export interface Services {
 /** The features' services, shared by the web, the worker and the CLI. */
 export function createServices(platform: Platform, repos = createRepositories(platform.db)): Services {
   const { config, logger } = platform;
-  const audit = createAuditService({ recorder: createAuditRecorder(platform.dispatcher, config.publicUrl.origin), repo: repos.audit });
+  const audit = createAuditService({
+    recorder: createAuditRecorder(platform.dispatcher, config.publicUrl.origin, repos.audit),
+    repo: repos.audit,
+  });
   const events = createEvents(platform, repos, audit);
   const photos = createPhotos(platform, repos, { audit, events });
   const exports = createExportsService({

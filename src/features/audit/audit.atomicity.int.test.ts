@@ -4,11 +4,12 @@ import { startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp, type Response } from '../../../tests/support/client.js';
 import type { AuditAction } from './audit.types.js';
 
-// Every audited action and its audit entry (a functions.deliver job, the
-// outbox) commit in one transaction. The faults here are real: a constraint
-// added to the test database makes one insert fail inside that transaction,
-// and the action must then leave nothing behind. No worker runs, so every
-// audit job the app wrote is still in the jobs table to be counted.
+// Every audited action and its audit entry commit in one transaction: a
+// functions.deliver job (the outbox) for most actions, the audit row itself
+// for bookings (decision 0047). The faults here are real: a constraint added
+// to the test database makes one insert fail inside that transaction, and the
+// action must then leave nothing behind. No worker runs, so every audit job
+// the app wrote is still in the jobs table to be counted.
 
 let t: TestApp;
 beforeAll(async () => {
@@ -21,7 +22,7 @@ async function one<T = Record<string, any>>(text: string, params: unknown[] = []
 }
 
 /** Runs `work` while `table` refuses any new row version for which `allowed` is false (NOT VALID: existing rows are not checked). */
-async function refusing<T>(table: 'jobs' | 'sessions', allowed: string, work: () => Promise<T>): Promise<T> {
+async function refusing<T>(table: 'jobs' | 'sessions' | 'audit_log', allowed: string, work: () => Promise<T>): Promise<T> {
   const name = `test_refuse_${crypto.randomBytes(4).toString('hex')}`;
   await t.platform.pool.query(`ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (${allowed}) NOT VALID`);
   try {
@@ -34,6 +35,14 @@ async function refusing<T>(table: 'jobs' | 'sessions', allowed: string, work: ()
 /** The audit entry of `action` cannot be stored while `work` runs; every other job can. */
 const refusingAudit = <T>(action: AuditAction, work: () => Promise<T>) =>
   refusing('jobs', `payload #>> '{event,data,action}' IS DISTINCT FROM '${action}'`, work);
+
+/** The audit row of `action` cannot be written while `work` runs (bookings write theirs with the booking). */
+const refusingAuditRow = <T>(action: AuditAction, work: () => Promise<T>) =>
+  refusing('audit_log', `action IS DISTINCT FROM '${action}'`, work);
+
+/** Audit rows of `action` on `subjectId`. */
+const auditRows = async (action: AuditAction, subjectId: string): Promise<number> =>
+  (await one<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = $1 AND subject_id = $2`, [action, subjectId])).n;
 
 /** Audit entries waiting in the outbox for `action` (on `subjectId`, when given). */
 async function auditJobs(action: AuditAction, subjectId?: string): Promise<number> {
@@ -226,14 +235,15 @@ describe('bookings: the write and its audit entry commit together', () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 1);
     const guest = await signUp(t.url);
-    expectInternalError(await refusingAudit('booking.create', () => guest.client.post(`/api/v1/events/${event.id}/bookings`)));
+    expectInternalError(await refusingAuditRow('booking.create', () => guest.client.post(`/api/v1/events/${event.id}/bookings`)));
     expect((await one(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1`, [event.id])).n).toBe(0);
     expect((await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id IS NULL`, [event.id])).n).toBe(1);
 
     const booked = await guest.client.post(`/api/v1/events/${event.id}/bookings`);
     expect(booked.status).toBe(201);
     expect((await guest.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(200);
-    expect(await auditJobs('booking.create', booked.body.booking.id)).toBe(1);
+    expect(await auditRows('booking.create', booked.body.booking.id)).toBe(1);
+    expect(await auditJobs('booking.create')).toBe(0);
     expect(
       (await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id = $2`, [event.id, booked.body.booking.id]))
         .n,
@@ -245,15 +255,16 @@ describe('bookings: the write and its audit entry commit together', () => {
     const event = await createEvent(owner.client, 1);
     const guest = await signUp(t.url);
     const booking = (await guest.client.post(`/api/v1/events/${event.id}/bookings`)).body.booking;
-    expectInternalError(await refusingAudit('booking.cancel', () => guest.client.delete(`/api/v1/events/${event.id}/bookings/me`)));
+    expectInternalError(await refusingAuditRow('booking.cancel', () => guest.client.delete(`/api/v1/events/${event.id}/bookings/me`)));
     expect((await one(`SELECT status FROM bookings WHERE id = $1`, [booking.id])).status).toBe('confirmed');
     expect((await one(`SELECT count(*)::int AS n FROM event_places WHERE booking_id = $1`, [booking.id])).n).toBe(1);
-    expect(await auditJobs('booking.cancel', booking.id)).toBe(0);
+    expect(await auditRows('booking.cancel', booking.id)).toBe(0);
 
     expect((await guest.client.delete(`/api/v1/events/${event.id}/bookings/me`)).status).toBe(204);
     expect((await one(`SELECT status FROM bookings WHERE id = $1`, [booking.id])).status).toBe('cancelled');
     expect((await one(`SELECT count(*)::int AS n FROM event_places WHERE event_id = $1 AND booking_id IS NULL`, [event.id])).n).toBe(1);
-    expect(await auditJobs('booking.cancel', booking.id)).toBe(1);
+    expect(await auditRows('booking.cancel', booking.id)).toBe(1);
+    expect(await auditJobs('booking.cancel')).toBe(0);
   });
 });
 

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Db } from '../../platform/db/pool.js';
+import { sql, type RawBuilder } from 'kysely';
+import type { Db, Executor } from '../../platform/db/pool.js';
 import type { AuditEventData } from './audit.types.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -32,6 +32,13 @@ export interface AuditFilter {
   subjectId?: string;
 }
 
+/** An audit row for a WITH clause: one per row of the CTE named `source` (the action's own statement writes it). */
+const auditInsertFrom = (id: string, data: AuditEventData, source: string): RawBuilder<unknown> =>
+  sql`INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, request_id, metadata)
+    SELECT ${id}::uuid, ${data.at}::timestamptz, ${data.action}, ${data.actorId}::uuid, ${data.subjectType}, ${data.subjectId},
+      ${data.requestId}, ${JSON.stringify(data.metadata ?? {})}::jsonb
+    FROM ${sql.table(source)}`;
+
 export function createAuditRepository(db: Db) {
   /** A page of entries, newest first: one more than the limit, so the caller knows whether another page follows. */
   const page = (filter: AuditFilter, limit: number, before?: [string, string]) => {
@@ -47,9 +54,12 @@ export function createAuditRepository(db: Db) {
       .limit(limit + 1);
   };
   return {
-    /** Idempotent on the event id: a redelivered event inserts nothing. Returns whether a row was written. */
-    async insert(id: string, data: AuditEventData): Promise<boolean> {
-      const result = await db
+    /**
+     * Idempotent on the event id: a redelivered event inserts nothing. Returns whether a row was written.
+     * `executor`: the action's transaction, for an entry written with the action itself.
+     */
+    async insert(id: string, data: AuditEventData, executor: Executor = db): Promise<boolean> {
+      const result = await executor
         .insertInto('audit_log')
         .values({
           id,
@@ -65,6 +75,8 @@ export function createAuditRepository(db: Db) {
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     },
+
+    insertFrom: auditInsertFrom,
 
     list: (filter: AuditFilter, limit: number, before?: [string, string]): Promise<AuditRow[]> => page(filter, limit, before).execute(),
 

@@ -1,7 +1,9 @@
+import crypto from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { newCloudEvent } from '../../platform/functions/cloud-event.js';
 import type { FunctionsDispatcher } from '../../platform/functions/dispatcher.js';
-import type { OutboxJob } from '../../platform/queue/index.js';
+import type { StatementWrite } from '../../platform/db/statement-write.js';
+import type { Database } from '../../platform/db/schema.js';
 import { currentRequestId } from '../../platform/http/request-context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
@@ -11,23 +13,25 @@ import { AUDIT_ACTIONS, type AuditEntry, type AuditEventData } from './audit.typ
 export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
 
 /**
- * Records an action by emitting an audit CloudEvent for the auditLog function.
- * Given the action's transaction, the entry is stored with it or not at all.
+ * Records an action. Most entries are emitted as audit CloudEvents for the
+ * auditLog function (`record`); given the action's transaction, the entry is
+ * stored with it or not at all. Bookings, the one hot write path, write the
+ * row itself with the action (`rowWith`, `writeIn`): decision 0047.
  */
-export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: string) {
-  const auditEvent = (entry: AuditEntry) =>
-    newCloudEvent(AUDIT_EVENT_TYPE, source, {
-      ...entry,
-      at: new Date().toISOString(),
-      requestId: currentRequestId(),
-    } satisfies AuditEventData);
+export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: string, repo: AuditRepository) {
+  const eventData = (entry: AuditEntry): AuditEventData => ({ ...entry, at: new Date().toISOString(), requestId: currentRequestId() });
   return {
     async record(entry: AuditEntry, executor?: Kysely<any> | Transaction<any>): Promise<void> {
-      await dispatcher.emit('auditLog', auditEvent(entry), executor);
+      await dispatcher.emit('auditLog', newCloudEvent(AUDIT_EVENT_TYPE, source, eventData(entry)), executor);
     },
-    /** The entry as an outbox job for the action's own statement to write (stored with it or not at all). */
-    outbox(entry: AuditEntry): OutboxJob {
-      return dispatcher.outbox('auditLog', auditEvent(entry));
+    /** The audit row itself, for the action's own statement to write (stored with it or not at all). */
+    rowWith(entry: AuditEntry): StatementWrite {
+      const data = eventData(entry);
+      return { insertFrom: (cte) => repo.insertFrom(crypto.randomUUID(), data, cte), written: () => {} };
+    },
+    /** The audit row itself, written in the action's transaction. */
+    async writeIn(entry: AuditEntry, tx: Transaction<Database>): Promise<void> {
+      await repo.insert(crypto.randomUUID(), eventData(entry), tx);
     },
   };
 }

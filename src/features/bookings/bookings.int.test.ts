@@ -45,7 +45,7 @@ async function manyUsers(count: number): Promise<Client[]> {
 }
 
 describe('bookings', () => {
-  it('books in one statement that also checks the session and the event: no other round trip, its audit job written by it', async () => {
+  it('books in one statement that also checks the session and the event: no other round trip, its audit row written by it', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 5);
     const [guest] = await manyUsers(1);
@@ -62,16 +62,16 @@ describe('bookings', () => {
     expect(wakeUps.length).toBeLessThanOrEqual(1);
     const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
     expect(writes).toHaveLength(1);
-    expect(writes[0]).toMatch(/FROM sessions.*INSERT INTO bookings.*INSERT INTO jobs/);
+    expect(writes[0]).toMatch(/FROM sessions.*INSERT INTO bookings.*INSERT INTO audit_log/);
     expect(work).toHaveLength(1);
     const { rows } = await t.platform.pool.query(
-      `SELECT count(*)::int AS n FROM jobs WHERE payload #>> '{event,data,action}' = 'booking.create' AND payload #>> '{event,data,subjectId}' = $1`,
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'booking.create' AND subject_id = $1`,
       [booked!.body.booking.id],
     );
     expect(rows[0].n).toBe(1);
   });
 
-  it('books nothing for a session that is no longer live: revoked, expired, or its account deleted (401, no booking, no audit job)', async () => {
+  it('books nothing for a session that is no longer live: revoked, expired, or its account deleted (401, no booking, no audit row)', async () => {
     const owner = await signUp(t.url);
     const event = await createEvent(owner.client, 5);
     const [revoked, expired, deleted] = await manyUsers(3);
@@ -90,15 +90,15 @@ describe('bookings', () => {
         await t.platform.pool.query(
           `SELECT (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS bookings,
              (SELECT count(*)::int FROM event_places WHERE event_id = $1 AND booking_id IS NOT NULL) AS places,
-             (SELECT count(*)::int FROM jobs WHERE payload #>> '{event,data,metadata,eventId}' = $1::text) AS jobs`,
+             (SELECT count(*)::int FROM audit_log WHERE metadata ->> 'eventId' = $1::text AND action = 'booking.create') AS audited`,
           [event.id],
         )
       ).rows[0];
-    expect(await written()).toEqual({ bookings: 0, places: 0, jobs: 0 });
+    expect(await written()).toEqual({ bookings: 0, places: 0, audited: 0 });
     expect((await new Client(t.url).post(`/api/v1/events/${event.id}/bookings`)).status).toBe(401);
     // A live session books, and the same query sees all three.
     expect((await owner.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
-    expect(await written()).toEqual({ bookings: 1, places: 1, jobs: 1 });
+    expect(await written()).toEqual({ bookings: 1, places: 1, audited: 1 });
   });
 
   it('never exceeds capacity: 200 concurrent bookings from 200 users at a 50-place event confirm exactly 50', async () => {

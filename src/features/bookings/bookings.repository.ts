@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { sql, type Expression } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
-import type { OutboxJob } from '../../platform/queue/index.js';
+import type { StatementWrite } from '../../platform/db/statement-write.js';
 import { transaction } from '../../platform/db/transaction.js';
 import { INVITE_ACTIVE } from '../events/invites.types.js';
 
@@ -59,15 +59,15 @@ export function createBookingsRepository(db: Db) {
    * of a capped event (SKIP LOCKED:
    * concurrent bookings take different places in parallel instead of queueing
    * on one counter), inserts the booking unless the user already has one,
-   * points the place at it, and writes the booking's outbox jobs (its audit
-   * entry, its confirmation mail): all or nothing, one round trip, one commit. Its confirmed count
+   * points the place at it, and writes the rows that go with the booking (its
+   * audit entry, its confirmation mail's job): all or nothing, one round trip, one commit. Its confirmed count
    * goes up in the same statement (a trigger on bookings, migration 0010).
    * `wait` claims without SKIP LOCKED, for when every free place is held by a
    * booking in flight that may still roll back. The place is matched by
    * scalar subqueries, never by a join: joined, the planner scanned every
    * place of the event (decision 0003).
    */
-  const attempt = (eventId: string, booker: Booker, bookingId: string, jobs: OutboxJob[], wait: boolean) =>
+  const attempt = (eventId: string, booker: Booker, bookingId: string, writes: StatementWrite[], wait: boolean) =>
     sql<BookAttempt>`WITH booker AS MATERIALIZED (${booker.signedIn}),
       event AS (
         SELECT capacity, starts_at > now() AS open FROM events, booker
@@ -94,7 +94,7 @@ export function createBookingsRepository(db: Db) {
         UPDATE event_places SET booking_id = (SELECT id FROM booking)
         WHERE event_id = ${eventId}::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
       )${sql.join(
-        jobs.map((job, i) => sql`, ${sql.ref(`outbox_${i}`)} AS (${job.insertFrom('booking')})`),
+        writes.map((write, i) => sql`, ${sql.ref(`write_${i}`)} AS (${write.insertFrom('booking')})`),
         sql``,
       )}
       SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
@@ -119,21 +119,21 @@ export function createBookingsRepository(db: Db) {
 
     /**
      * Books a place: a booking exists only with its claimed place, so confirmed
-     * bookings never exceed capacity. `outbox` gives the jobs written with the
-     * booking (its audit entry, its mail), for the booking's id, which is drawn here.
+     * bookings never exceed capacity. `alongside` gives the rows written with the
+     * booking (its audit entry, its mail job), for the booking's id, which is drawn here.
      */
-    async book(eventId: string, booker: Booker, outbox?: (bookingId: string) => OutboxJob[]): Promise<BookResult> {
+    async book(eventId: string, booker: Booker, alongside?: (bookingId: string) => StatementWrite[]): Promise<BookResult> {
       const bookingId = crypto.randomUUID();
-      const jobs = outbox?.(bookingId) ?? [];
-      let result = await attempt(eventId, booker, bookingId, jobs, false);
+      const writes = alongside?.(bookingId) ?? [];
+      let result = await attempt(eventId, booker, bookingId, writes, false);
       if (!result.signed_in) return { kind: 'signed_out' };
       if (result.open === null) return { kind: 'gone' };
       if (!result.open) return { kind: 'closed' };
       // No place free to take at once: every free one may be held by a booking still in flight; wait for them.
       if (!result.id && result.capacity !== null && result.place_no === null)
-        result = await attempt(eventId, booker, bookingId, jobs, true);
+        result = await attempt(eventId, booker, bookingId, writes, true);
       if (result.id) {
-        for (const job of jobs) job.written();
+        for (const write of writes) write.written();
         const booking: BookingRow = {
           id: result.id,
           event_id: result.event_id!,

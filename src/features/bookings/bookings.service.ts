@@ -57,10 +57,16 @@ export function createBookingsService(deps: {
     async book(eventId: string, booker: Booker): Promise<{ booking: BookingJson; created: boolean }> {
       // Only an id's one spelling names an event (other spellings are no id, and no cache holds a second copy).
       if (!isUuid(eventId)) throw new AppError('not_found', 'No such event.');
-      // One statement checks the session, that the event is there for the booker and open, and writes the booking with its audit entry.
-      // The booking's audit entry and confirmation mail are written by the same statement.
+      // One statement checks the session, that the event is there for the booker and open, and writes the booking
+      // with its audit row and its confirmation mail's job.
       const result = await repo.book(eventId, booker, (bookingId) => [
-        audit.outbox({ action: 'booking.create', actorId: booker.id, subjectType: 'booking', subjectId: bookingId, metadata: { eventId } }),
+        audit.rowWith({
+          action: 'booking.create',
+          actorId: booker.id,
+          subjectType: 'booking',
+          subjectId: bookingId,
+          metadata: { eventId },
+        }),
         ...(deps.mailOn ? [deps.queue.outbox(BOOKING_MAIL_JOB, { bookingId, change: 'confirmed' })] : []),
       ]);
       switch (result.kind) {
@@ -85,7 +91,7 @@ export function createBookingsService(deps: {
       const event = await events.getVisible(eventId, viewer);
       if (hasStarted(event)) throw new AppError('booking_closed', 'The event has started: bookings can no longer be cancelled.');
       const cancelled = await repo.cancel(event.id, viewer.id, async (tx, booking) => {
-        await audit.record(
+        await audit.writeIn(
           { action: 'booking.cancel', actorId: viewer.id, subjectType: 'booking', subjectId: booking.id, metadata: { eventId: event.id } },
           tx,
         );

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { Type, type Static } from 'typebox';
-import type { JobHandler, OutboxJob, Queue } from '../queue/index.js';
+import type { JobHandler, Queue } from '../queue/index.js';
 import type { EpuCloudEvent } from './cloud-event.js';
 import { FUNCTION_NAMES, type FunctionName, type FunctionsInvoker } from './invoker.js';
 
@@ -44,11 +44,6 @@ export function createFunctionsDispatcher(queue: Queue<typeof FUNCTIONS_JOBS>) {
   return {
     emit(name: FunctionName, event: EpuCloudEvent, executor?: Kysely<any> | Transaction<any>): Promise<string> {
       return queue.enqueue(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, { ...deliveryOptions(event), executor });
-    },
-
-    /** The delivery as a job for the caller's own statement to write (Queue.outbox). */
-    outbox(name: FunctionName, event: EpuCloudEvent): OutboxJob {
-      return queue.outbox(DELIVER_JOB, { function: name, event } satisfies DeliverPayload, deliveryOptions(event));
     },
   };
 }

@@ -1,6 +1,7 @@
-import type { Kysely, RawBuilder, Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type pg from 'pg';
 import type { JobStatus } from '../db/schema.js';
+import type { StatementWrite } from '../db/statement-write.js';
 import type { Page } from '../http/pagination.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -35,12 +36,7 @@ export interface EnqueueOptions {
  * A job written by the caller's own statement, in the same statement as the
  * change it belongs to (an outbox row without a transaction round trip).
  */
-export interface OutboxJob {
-  /** The INSERT for a WITH clause: one job per row of the CTE named `source`. */
-  insertFrom(source: string): RawBuilder<unknown>;
-  /** Call once the statement has committed, when it wrote the job: wakes idle workers. */
-  written(): void;
-}
+export type OutboxJob = StatementWrite;
 
 /** Jobs named in `J` (see payloads.ts); a payload that is not its job's throws JobPayloadError. */
 export interface Queue<J extends JobPayloads = JobPayloads> {
