@@ -26,6 +26,14 @@ const INVOCATIONS: Record<string, string[]> = {
   seed: [],
 };
 
+/** The commands that take a subcommand, with their subcommands. */
+const SUBCOMMANDS: Record<string, string[]> = {
+  admin: ['create'],
+  flags: ['list', 'set', 'stale'],
+  jobs: ['run', 'list', 'retry'],
+  media: ['copy'],
+};
+
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epu-cli-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
@@ -72,6 +80,41 @@ describe('epu options', () => {
       ]);
       // Every command is named in the hint.
       for (const command of Object.keys(INVOCATIONS)) expect(run.lines[0]!.message).toMatch(new RegExp(`\\b${command}\\b`));
+    },
+  );
+
+  it('names a subcommand of each command that takes one', () => {
+    for (const [command, verbs] of Object.entries(SUBCOMMANDS)) expect(verbs).toContain(INVOCATIONS[command]![0]);
+  });
+
+  // `toString`: a name every array and object has, which is no subcommand either;
+  // `--status dead frobnicate`: the subcommand after an option.
+  it.concurrent.for(
+    [
+      ...Object.keys(SUBCOMMANDS).flatMap((command) => [[command, 'frobnicate'], [command, 'toString'], [command]]),
+      ['jobs', '--status', 'dead', 'frobnicate'],
+    ].map((args) => ({ args, line: args.join(' ') })),
+  )(
+    'epu $line refuses an unknown or missing subcommand like an unknown command: one line naming it and the usage, exit 2, no database started',
+    async ({ args }, { expect }) => {
+      const [command, ...rest] = args as [string, ...string[]];
+      // A data directory of its own: the embedded PostgreSQL would put its files there.
+      const own = fs.mkdtempSync(path.join(dataDir, `${command}-`));
+      const run = await runEpu(args, { EPU_DATA_DIR: own, APP_ENV: 'test' });
+      expect(run.code, run.output).toBe(2);
+      expect(run.output.trim().split('\n'), run.output).toHaveLength(1);
+      const word = rest.filter((arg, i) => !arg.startsWith('-') && !rest[i - 1]?.startsWith('-'))[0];
+      const problem =
+        word === undefined ? `missing subcommand, one of ${SUBCOMMANDS[command]!.join(', ')}` : `unknown subcommand "${word}"`;
+      expect(run.lines, run.output).toEqual([
+        expect.objectContaining({
+          command,
+          kind: 'error',
+          exitCode: 2,
+          message: expect.stringMatching(`^${problem}; usage: epu ${command} `),
+        }),
+      ]);
+      expect(fs.readdirSync(own), 'nothing started: no pg/, no pg-password').toEqual([]);
     },
   );
 });

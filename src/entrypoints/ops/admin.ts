@@ -2,7 +2,7 @@ import readline from 'node:readline';
 import type { Config } from '../../config/env.js';
 import { createPlatform, createServices } from '../../app.js';
 import { createRootLogger } from '../../app.js';
-import { parseCommandArgs } from '../../platform/cli/args.js';
+import { parseCommandArgs, subcommandOf } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { validate } from '../../platform/http/validation.js';
@@ -37,7 +37,7 @@ const USAGE = 'usage: epu admin create --email EMAIL [--name NAME]';
 export async function runAdmin(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('admin');
   const { values, positionals } = parseCommandArgs(args, { email: { type: 'string' }, name: { type: 'string' } }, USAGE);
-  if (positionals[0] !== 'create') report.fail(USAGE);
+  subcommandOf(positionals, ['create'], USAGE);
   const email = values.email;
   if (typeof email !== 'string') report.fail('--email EMAIL is required');
   validate(Email, email);

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/env.js';
 import { createPlatform, createRootLogger, createServices } from '../../app.js';
-import { parseCommandArgs } from '../../platform/cli/args.js';
+import { parseCommandArgs, subcommandOf } from '../../platform/cli/args.js';
 import { createReporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -37,8 +37,9 @@ export async function runFlags(config: Config, args: string[]): Promise<void> {
     { enabled: { type: 'string', expects: 'true or false' }, rollout: { type: 'string' }, days: { type: 'string' } },
     USAGE,
   );
-  const [action, name, ...extra] = positionals;
-  if (!action || !['list', 'set', 'stale'].includes(action) || extra.length > 0) report.fail(USAGE);
+  const action = subcommandOf(positionals, ['list', 'set', 'stale'], USAGE);
+  const [, name, ...extra] = positionals;
+  if (extra.length > 0) report.fail(USAGE);
 
   let change: { enabled: boolean; rolloutPercentage?: number } | undefined;
   let days = 30;

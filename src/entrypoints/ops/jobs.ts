@@ -1,6 +1,6 @@
 import type { Config } from '../../config/env.js';
 import { createJobHandlers, createPlatform, createRootLogger } from '../../app.js';
-import { parseCommandArgs } from '../../platform/cli/args.js';
+import { parseCommandArgs, subcommandOf } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { ownEntry } from '../../platform/own-entry.js';
@@ -16,7 +16,8 @@ const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running
 export async function runJobs(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('jobs');
   const { values, positionals } = parseCommandArgs(args, { status: { type: 'string' } }, USAGE);
-  const [verb, argument] = positionals;
+  const verb = subcommandOf(positionals, ['run', 'list', 'retry'], USAGE);
+  const argument = positionals[1];
   const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
   try {
     await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });

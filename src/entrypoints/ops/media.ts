@@ -1,6 +1,6 @@
 import { ConfigError, type Config } from '../../config/env.js';
 import { createPlatform, createRootLogger } from '../../app.js';
-import { parseCommandArgs, storageUrlOption, UsageError } from '../../platform/cli/args.js';
+import { parseCommandArgs, storageUrlOption, subcommandOf, UsageError } from '../../platform/cli/args.js';
 import { createReporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { createStorage, fileStorageRoot, parseS3Url } from '../../platform/storage/create-storage.js';
@@ -42,11 +42,9 @@ function describe(result: ObjectResult): string {
  * what is not yet at the destination.
  */
 export async function runMedia(config: Config, args: string[]): Promise<void> {
-  const [subcommand, ...rest] = args;
-  if (subcommand !== 'copy') throw new UsageError(MEDIA_USAGE);
   const report = createReporter('media copy');
   const { values, positionals } = parseCommandArgs(
-    rest,
+    args,
     {
       to: { type: 'string' },
       'to-region': { type: 'string' },
@@ -56,7 +54,8 @@ export async function runMedia(config: Config, args: string[]): Promise<void> {
     },
     MEDIA_USAGE,
   );
-  if (positionals.length || values.to === undefined) throw new UsageError(MEDIA_USAGE);
+  subcommandOf(positionals, ['copy'], MEDIA_USAGE);
+  if (positionals.length > 1 || values.to === undefined) throw new UsageError(MEDIA_USAGE);
   const to = storageUrlOption('--to', values.to);
   const region = values['to-region'];
   if (region !== undefined && !/^[a-z0-9-]{2,40}$/.test(region)) throw new UsageError('--to-region needs a region name such as eu-west-1');

@@ -183,8 +183,15 @@ describe('epu flags', () => {
     const noEnabled = await run(['set', 'ok.name']);
     expect(noEnabled.code).toBe(1);
     expect(noEnabled.output).toContain('--enabled true|false is required');
+    // A usage error: refused before anything starts, exit 2 (CONTRACT: non-zero with a one-line reason).
     const unknown = await run(['frobnicate']);
-    expect(unknown.code).toBe(1);
-    expect(unknown.output).toContain('usage: epu flags');
+    expect(unknown.code).toBe(2);
+    expect(unknown.json, unknown.output).toEqual([
+      expect.objectContaining({
+        kind: 'error',
+        exitCode: 2,
+        message: expect.stringMatching(/^unknown subcommand "frobnicate"; usage: epu flags /),
+      }),
+    ]);
   });
 });

@@ -42,6 +42,18 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   }
 }
 
+/**
+ * The subcommand of a command that takes one (`epu jobs list`): the first
+ * positional, one of `subcommands`. A missing or unknown one is refused like an
+ * unknown option, before the command starts anything.
+ */
+export function subcommandOf<S extends string>(positionals: string[], subcommands: readonly S[], usage: string): S {
+  const [word] = positionals;
+  if (word === undefined) throw new UsageError(`missing subcommand, one of ${subcommands.join(', ')}; ${usage}`, 2);
+  if (!(subcommands as readonly string[]).includes(word)) throw new UsageError(`unknown subcommand "${word}"; ${usage}`, 2);
+  return word as S;
+}
+
 /** A command that takes no options and no arguments. */
 export function noArguments(args: string[], usage: string): void {
   const { positionals } = parseCommandArgs(args, {}, usage);
