@@ -171,6 +171,13 @@ describe.skipIf(!canRender).each(OVERLAYS)('overlay %s', (overlay) => {
     for (const keys of Object.values(uses)) for (const key of keys) expect(provided).toContain(key);
   });
 
+  it('gives SMTP_URL to the worker, which sends, and to the web, which queues booking mail only when mail goes out (decision 0041)', () => {
+    for (const [name, spec] of podSpecs()) {
+      const smtp = (spec.containers[0].env ?? []).some((variable: { name: string }) => variable.name === 'SMTP_URL');
+      expect(smtp, name).toBe(name === 'epu-web' || name === 'epu-worker');
+    }
+  });
+
   it('probes web on /livez and /healthz, drains before stopping and spreads across zones', () => {
     const spec = find(objects, 'Deployment', 'epu-web').spec.template.spec;
     const web = spec.containers[0];
