@@ -12,8 +12,10 @@
 //                   compose stack's stand-ins (deploy/compose/stand-ins/), cached the same way
 //   5. tests        vitest --project image, with the image and this machine's PostgreSQL; Podman's
 //                   Docker-compatible API served on a socket in STATE_DIR for docker-compose
-// `--install` does step 1 only (.ci/run, before npm test). Runs on one machine take
-// turns (a lock in STATE_DIR). Settings:
+// `--install` does step 1 only (.ci/run, before npm test). `--prepare` does steps 1-4 and stops:
+// .ci/run starts it in the background, so that the downloads and builds overlap the other tiers,
+// and the tier itself then waits for it on the lock and finds every image built (its builds are
+// cache hits). Runs on one machine take turns (a lock in STATE_DIR). Settings:
 //   EPU_IMAGE_STATE_DIR  where the settings, the lock and the base image's workspace live
 //                        (default /var/tmp/epu-image-test)
 //   EPU_IMAGE_TEST_DATABASE_URL (or TEST_DATABASE_URL)  a PostgreSQL superuser URL on
@@ -21,6 +23,7 @@
 //   EPU_TEST_PORTS=FIRST-LAST  the ports the containers may use (they share the host's network)
 //   EPU_DEBIAN_MIRROR    the Debian mirror for the base image (default http://deb.debian.org/debian)
 //   PODMAN               the podman to use, when not the one on PATH
+//   EPU_IMAGE_PREPARE_LOG  the log of a `--prepare` run (.ci/run's): printed by the tier that follows it
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -67,6 +70,40 @@ function run(command, args, options = {}) {
     throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal ?? result.error?.message})`);
 }
 
+/**
+ * Runs a command with its output kept in a file (two builds at once would mix theirs); resolves when it
+ * exits 0, and otherwise rejects with the output's end, which is also printed.
+ */
+function runLogged(command, args, logFile, timeout) {
+  return new Promise((resolve, reject) => {
+    const out = fs.openSync(logFile, 'w');
+    const child = spawn(command, args, { stdio: ['ignore', out, out], cwd: root });
+    fs.closeSync(out);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      process.stdout.write(fs.readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n'));
+      reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}); its output is in ${logFile}`));
+    });
+  });
+}
+
+/** `run`, without blocking this process (so another build can be awaited next to it). */
+function runInherited(command, args, timeout) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit', cwd: root });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal})`));
+    });
+  });
+}
+
 /** Runs a command quietly; its stdout, or undefined when it fails. */
 function output(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8', cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,6 +115,13 @@ function phase(name, fn) {
   const started = Date.now();
   log(name);
   const result = fn();
+  timings.push([name, (Date.now() - started) / 1000]);
+  return result;
+}
+async function phaseAsync(name, fn) {
+  const started = Date.now();
+  log(name);
+  const result = await fn();
   timings.push([name, (Date.now() - started) / 1000]);
   return result;
 }
@@ -241,26 +285,39 @@ function buildArgs() {
   return args;
 }
 
-function buildImage(gitSha, version) {
+async function buildImage(gitSha, version) {
   const args = [...buildArgs(), '--build-arg', `VERSION=${version}`, '--build-arg', `GIT_SHA=${gitSha}`];
-  run('nice', ['-n', '15', podman(), ...args, '--tag', IMAGE, '.'], { timeout: 30 * 60_000 });
-  // Tagging each earlier stage keeps its layers (npm ci above all) as the next build's cache; then
-  // the images no tag reaches any more (earlier builds) go.
+  await runInherited('nice', ['-n', '15', podman(), ...args, '--tag', IMAGE, '.'], 30 * 60_000);
+  // Tagging each earlier stage keeps its layers (npm ci above all) as the next build's cache.
   const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)\s*$/gim)].map((m) => m[1]).slice(0, -1);
   for (const stage of stages)
     run(podman(), [...args, '--quiet', '--target', stage, '--tag', `${CACHE_TAG}:${stage}`, '.'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+}
+
+/** The images no tag reaches any more (earlier builds' layers); only once no build runs, as their intermediate images are untagged too. */
+function pruneImages() {
   run(podman(), ['image', 'prune', '--force'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** The images deploy/compose/stand-ins.yml puts in place of the official ones no registry here serves. */
-function buildStandIns(nodeImage) {
+/**
+ * The images deploy/compose/stand-ins.yml puts in place of the official ones no registry here serves.
+ * Built next to the project's image (both only need the base image): mostly Debian packages and npm
+ * downloads while the other build compiles. Its output goes to a file, printed when it fails.
+ */
+async function buildStandIns(nodeImage) {
   const dir = path.join(root, 'deploy/compose/stand-ins');
-  run('nice', ['-n', '15', podman(), ...buildArgs(), '--build-arg', `NODE_IMAGE=${nodeImage}`, '--tag', STAND_INS, dir], {
-    timeout: 20 * 60_000,
-  });
+  const logFile = path.join(stateDir, 'stand-ins-build.log');
+  const started = Date.now();
+  await runLogged(
+    'nice',
+    ['-n', '15', podman(), ...buildArgs(), '--build-arg', `NODE_IMAGE=${nodeImage}`, '--tag', STAND_INS, dir],
+    logFile,
+    20 * 60_000,
+  );
+  console.log(`built ${STAND_INS} in ${((Date.now() - started) / 1000).toFixed(1)}s (its output: ${logFile})`);
 }
 
 /** What a killed run of the compose test left behind: its containers, network and volumes (runs take turns). */
@@ -291,6 +348,12 @@ async function servePodmanApi() {
   return { dockerHost: `unix://${socket}`, stop: () => service.kill('SIGTERM') };
 }
 
+function printTimes(started) {
+  log('times');
+  for (const [name, seconds] of timings) console.log(`${seconds.toFixed(1).padStart(7)}s  ${name}`);
+  console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s  in all`);
+}
+
 async function main() {
   if (os.platform() !== 'linux' || process.getuid?.() !== 0) {
     console.error('npm run test:image builds and runs containers with rootful Podman: run it as root on Linux (Debian or Ubuntu)');
@@ -312,6 +375,12 @@ async function main() {
   const gitSha = output('git', ['rev-parse', 'HEAD']) ?? 'unknown';
   const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
+  // What a `--prepare` run before this one did (.ci/run starts it in the background; the lock above waited for it).
+  const prepareLog = process.env.EPU_IMAGE_PREPARE_LOG;
+  if (!process.argv.includes('--prepare') && prepareLog && fs.existsSync(prepareLog)) {
+    log(`prepared in the background (${prepareLog})`);
+    process.stdout.write(fs.readFileSync(prepareLog, 'utf8').split('\n=== image: times\n')[1] ?? 'no times: see the log\n');
+  }
   phase('packages', installPackages);
   if (process.argv.includes('--install')) return;
   phase('settings', writeContainersConf);
@@ -319,8 +388,15 @@ async function main() {
   const leftovers = output(podman(), ['ps', '--all', '--filter', 'name=^epu-image-test-', '--format', '{{.Names}}']);
   if (leftovers) run(podman(), ['rm', '--force', ...leftovers.split('\n')], { stdio: ['ignore', 'ignore', 'inherit'] });
   phase(`base image ${nodeImage}`, () => ensureBaseImage(nodeImage));
-  phase(`build ${IMAGE} (${gitSha.slice(0, 12)})`, () => buildImage(gitSha, version));
-  phase(`build ${STAND_INS} (deploy/compose/stand-ins)`, () => buildStandIns(nodeImage));
+  await phaseAsync(`build ${IMAGE} (${gitSha.slice(0, 12)}) and ${STAND_INS} (deploy/compose/stand-ins), side by side`, () =>
+    // Both run to their end before a failure is reported: no build is left running behind this process.
+    Promise.allSettled([buildImage(gitSha, version), buildStandIns(nodeImage)]).then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }),
+  );
+  pruneImages();
+  if (process.argv.includes('--prepare')) return printTimes(started);
   removeStackLeftovers();
   const api = await servePodmanApi();
   const tests = phase('tests', () =>
@@ -339,9 +415,7 @@ async function main() {
     }),
   );
   api.stop();
-  log('times');
-  for (const [name, seconds] of timings) console.log(`${seconds.toFixed(1).padStart(7)}s  ${name}`);
-  console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s  in all`);
+  printTimes(started);
   process.exit(tests.status ?? 1);
 }
 
