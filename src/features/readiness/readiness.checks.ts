@@ -99,6 +99,24 @@ function known<T>(fact: Fact<T>, what: string): { value: T } | Verdict {
   return 'error' in fact ? fail(`could not read ${what}: ${fact.error}`) : fact;
 }
 
+/**
+ * A dated run (the newest backup, the last passed drill) by its age: none
+ * fails, older than `staleMs` fails, older than `dueMs` warns with `due`.
+ */
+function byAge(
+  now: Date,
+  fact: { value: Date | null } | Verdict,
+  rule: { none: string; summary: (age: string) => string; dueMs: number; due: string; staleMs: number },
+): Verdict {
+  if (isVerdict(fact)) return fact;
+  if (!fact.value) return fail(rule.none);
+  const age = now.getTime() - fact.value.getTime();
+  const summary = `${rule.summary(formatAge(age))} (${fact.value.toISOString()})`;
+  if (age > rule.staleMs) return fail(summary);
+  if (age > rule.dueMs) return warn(`${summary}: ${rule.due}`);
+  return pass(summary);
+}
+
 const isHtml = (answer: HttpAnswer) => (answer.headers['content-type'] ?? '').startsWith('text/html');
 /** EPU's own error page (ui/layout.ts errorPage) with its stylesheet, not a proxy's or a platform's. */
 const isEpuErrorPage = (answer: HttpAnswer) =>
@@ -359,14 +377,13 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
     title: 'A backup from the last day',
     fix: 'Is a worker running (backup.create runs daily at 03:00 UTC)? Run `epu backup` now and see RUNBOOK.md "Backup too old".',
     evaluate(o) {
-      const fact = known(o.data.lastBackupAt, 'the backups');
-      if (isVerdict(fact)) return fact;
-      if (!fact.value) return fail('no backup in storage');
-      const age = o.now.getTime() - fact.value.getTime();
-      const summary = `newest backup ${formatAge(age)} old (${fact.value.toISOString()})`;
-      if (age > BACKUP_STALE_MS) return fail(summary);
-      if (age > BACKUP_DUE_MS) return warn(`${summary}: today's is due or running`);
-      return pass(summary);
+      return byAge(o.now, known(o.data.lastBackupAt, 'the backups'), {
+        none: 'no backup in storage',
+        summary: (age) => `newest backup ${age} old`,
+        dueMs: BACKUP_DUE_MS,
+        due: "today's is due or running",
+        staleMs: BACKUP_STALE_MS,
+      });
     },
   },
   {
@@ -374,14 +391,13 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
     title: 'A passed restore drill within a month',
     fix: 'Run `epu drill` (restores the newest backup into a scratch database and verifies it) and read RUNBOOK.md "Drill too old".',
     evaluate(o) {
-      const fact = known(o.data.lastPassedDrillAt, 'the drills');
-      if (isVerdict(fact)) return fact;
-      if (!fact.value) return fail('no drill has passed yet');
-      const age = o.now.getTime() - fact.value.getTime();
-      const summary = `last passed drill ${formatAge(age)} ago (${fact.value.toISOString()})`;
-      if (age > DRILL_STALE_MS) return fail(summary);
-      if (age > DRILL_DUE_MS) return warn(`${summary}: drills are weekly`);
-      return pass(summary);
+      return byAge(o.now, known(o.data.lastPassedDrillAt, 'the drills'), {
+        none: 'no drill has passed yet',
+        summary: (age) => `last passed drill ${age} ago`,
+        dueMs: DRILL_DUE_MS,
+        due: 'drills are weekly',
+        staleMs: DRILL_STALE_MS,
+      });
     },
   },
   {
