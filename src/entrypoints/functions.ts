@@ -1,18 +1,14 @@
 import type { Config } from '../config/env.js';
-import { createFunctionHandlers, createPlatform, createRootLogger } from '../app.js';
-import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { createFunctionHandlers } from '../app.js';
 import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { createFunctionsServer } from '../platform/functions/server.js';
 import { createGoogleIdentityVerifier } from '../platform/functions/google-identity.js';
-import { startMetricsServer } from '../platform/observability/metrics-server.js';
-import { stopTelemetry } from '../platform/observability/telemetry.js';
+import { closePlatform, openPlatform, startOperationsPort } from './server-process.js';
 
 /** `epu functions`: the function handlers, served as CloudEvents over HTTP (what FUNCTIONS_URL points at). */
 export async function runFunctions(config: Config): Promise<void> {
-  const logger = createRootLogger(config, 'functions');
-  const platform = await createPlatform(config, 'functions', logger);
-  await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const { logger, platform } = await openPlatform(config, 'functions');
   let shuttingDown = false;
   const server = createFunctionsServer({
     handlers: createFunctionHandlers(platform),
@@ -24,20 +20,12 @@ export async function runFunctions(config: Config): Promise<void> {
   });
   // The operations port relays the listener's own /healthz: healthy means it accepts connections and reaches the database.
   const health = listenerHealth(() => (server.server.listening ? { host: config.host, port: listeningPort(server.server) } : null));
-  const metricsServer = await startMetricsServer({
-    host: config.host,
-    port: config.metricsPort,
-    metrics: platform.metrics,
-    logger,
-    health,
-  });
+  const metricsServer = await startOperationsPort(config, platform, health);
 
   onShutdownSignal(logger, config.shutdownTimeoutMs, async () => {
     shuttingDown = true;
     if (!(await within(server.close(), config.shutdownTimeoutMs))) server.server.closeAllConnections();
-    await metricsServer.close();
-    await platform.close();
-    await stopTelemetry();
+    await closePlatform(metricsServer, platform);
   });
   await server.listen({ host: config.host, port: config.functionsPort });
   logger.info({ port: listeningPort(server.server) }, 'functions ready');

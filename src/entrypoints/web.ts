@@ -1,15 +1,14 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
 import { webProcesses, type Config } from '../config/env.js';
-import { buildWebApp, createPlatform, createRootLogger, createServices } from '../app.js';
+import { buildWebApp, createRootLogger, createServices } from '../app.js';
 import { startWorkers, stopWhenPrimaryAsks } from '../platform/cluster.js';
-import { ensureSchemaCurrent } from '../platform/db/migrate.js';
 import { listenerHealth, listeningPort } from '../platform/http/health.js';
 import { onShutdownSignal, within } from '../platform/lifecycle.js';
 import { collectBackupAges } from '../features/backups/backups.metrics.js';
 import { clusterMetrics, reportToClusterPrimary, startMetricsServer } from '../platform/observability/metrics-server.js';
 import { collectQueueDepth } from '../platform/observability/scrape.js';
-import { stopTelemetry } from '../platform/observability/telemetry.js';
+import { closePlatform, openPlatform, startOperationsPort } from './server-process.js';
 
 /**
  * `epu web`: the stateless HTTP server. Any replica serves any request and can
@@ -47,9 +46,7 @@ async function runWebCluster(config: Config, processes: number): Promise<void> {
 }
 
 async function runWebProcess(config: Config): Promise<void> {
-  const logger = createRootLogger(config, 'web');
-  const platform = await createPlatform(config, 'web', logger);
-  await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const { logger, platform } = await openPlatform(config, 'web');
   if (cluster.isWorker) reportToClusterPrimary(platform.metrics);
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   let shuttingDown = false;
@@ -61,13 +58,11 @@ async function runWebProcess(config: Config): Promise<void> {
   // Its /healthz relays the public one (the container HEALTHCHECK asks every role on this port).
   const metricsServer = cluster.isWorker
     ? null
-    : await startMetricsServer({
-        host: config.host,
-        port: config.metricsPort,
-        metrics: platform.metrics,
-        logger,
-        health: listenerHealth(() => (app.server.listening ? { host: config.host, port: listeningPort(app.server) } : null)),
-      });
+    : await startOperationsPort(
+        config,
+        platform,
+        listenerHealth(() => (app.server.listening ? { host: config.host, port: listeningPort(app.server) } : null)),
+      );
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closingConnections) reply.header('connection', 'close');
     done(null, payload);
@@ -99,9 +94,7 @@ async function runWebProcess(config: Config): Promise<void> {
       );
       app.server.closeAllConnections();
     }
-    await metricsServer?.close();
-    await platform.close();
-    await stopTelemetry();
+    await closePlatform(metricsServer, platform);
   });
   if (cluster.isWorker) stopWhenPrimaryAsks(stop);
 

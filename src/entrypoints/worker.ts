@@ -1,20 +1,16 @@
 import type { Config } from '../config/env.js';
-import { createJobHandlers, createPlatform, createRootLogger, createServices, SCHEDULES } from '../app.js';
-import { ensureSchemaCurrent } from '../platform/db/migrate.js';
+import { createJobHandlers, createServices, SCHEDULES } from '../app.js';
 import { checkHealth } from '../platform/http/health.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import { createWorker } from '../platform/queue/index.js';
 import { collectBackupAges } from '../features/backups/backups.metrics.js';
 import { collectIntegrityProblems } from '../features/integrity/integrity.metrics.js';
-import { startMetricsServer } from '../platform/observability/metrics-server.js';
 import { collectQueueDepth } from '../platform/observability/scrape.js';
-import { stopTelemetry } from '../platform/observability/telemetry.js';
+import { closePlatform, openPlatform, startOperationsPort } from './server-process.js';
 
 /** `epu worker`: background jobs and schedules. Any number can run; each job runs once at a time. */
 export async function runWorker(config: Config): Promise<void> {
-  const logger = createRootLogger(config, 'worker');
-  const platform = await createPlatform(config, 'worker', logger);
-  await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger });
+  const { logger, platform } = await openPlatform(config, 'worker');
   const services = createServices(platform);
   const worker = createWorker({
     queue: platform.queue,
@@ -35,13 +31,7 @@ export async function runWorker(config: Config): Promise<void> {
       },
       { isShuttingDown: () => shuttingDown, log: logger },
     );
-  const metricsServer = await startMetricsServer({
-    host: config.host,
-    port: config.metricsPort,
-    metrics: platform.metrics,
-    logger,
-    health,
-  });
+  const metricsServer = await startOperationsPort(config, platform, health);
   collectQueueDepth(platform.queue, platform.metrics, { logger });
   const { backups, integrity } = services;
   collectBackupAges(backups, platform.metrics, { copies: platform.backupCopyStorage !== null, logger });
@@ -53,9 +43,7 @@ export async function runWorker(config: Config): Promise<void> {
     shuttingDown = true;
     // Running jobs get the budget to finish; the rest are handed back to the queue.
     await worker.stop({ graceMs: config.shutdownTimeoutMs });
-    await metricsServer.close();
-    await platform.close();
-    await stopTelemetry();
+    await closePlatform(metricsServer, platform);
   });
   worker.start();
   logger.info({ concurrency: config.workerConcurrency, workerId: worker.id }, 'worker ready');
