@@ -116,6 +116,10 @@ async function spawnWeb(env = {}, nodeArgs = []) {
 }
 
 async function main() {
+  // Every process the bench starts (EPU's, the twin, plain Fastify) runs with the Node options EPU's image and
+  // `epu start` give theirs (src/platform/node-runtime.ts): the same runtime on both sides of a comparison.
+  const { withRuntimeOptions } = await import(path.join(root, 'dist/src/platform/node-runtime.js'));
+  process.env.NODE_OPTIONS = withRuntimeOptions(process.env.NODE_OPTIONS);
   console.log(`EPU benchmark on ${machine()}; sections: ${[...only].join(', ')}; processes log to ${logFile}`);
   console.log('Figures from a machine shared with other work are not meaningful in absolute terms; compare sides within one run.\n');
   const needsEpu = [...only].some((s) => !['thumbs', 'replicas'].includes(s));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../tests/support/app.js';
 import { freePort, runEpu, spawnEpu, type EpuProcess } from '../../tests/support/process.js';
+import { NODE_RUNTIME_OPTIONS } from '../platform/node-runtime.js';
 import { BACKGROUND_NICENESS } from './start.js';
 
 let supervisor: EpuProcess | undefined;
@@ -70,6 +71,8 @@ describe('epu start', () => {
           )
         : [];
     expect(webProcesses.every((child) => child.role === 'web')).toBe(true);
+    // Every process runs with EPU's young generation (node-runtime.ts), the cluster's web processes included.
+    for (const child of [...children, ...webProcesses]) expect(nodeOptionsOf(child.pid), child.role).toContain(NODE_RUNTIME_OPTIONS);
 
     const exit = await supervisor.stop('SIGTERM');
     supervisor = undefined;
@@ -97,6 +100,12 @@ describe('epu start refuses clashing ports', () => {
 });
 
 /** A process that has exited but not been reaped yet (a zombie, state Z) has stopped too. */
+/** NODE_OPTIONS in a process's environment, from /proc. */
+function nodeOptionsOf(pid: number): string | undefined {
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return entries.find((entry) => entry.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
+}
+
 function isRunning(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -8,6 +8,7 @@ import { migrate } from '../platform/db/migrate.js';
 import { onShutdownSignal } from '../platform/lifecycle.js';
 import type { Logger } from '../platform/observability/logger.js';
 import { packageRoot } from '../platform/paths.js';
+import { withRuntimeOptions } from '../platform/node-runtime.js';
 
 export const ROLES = ['web', 'worker', 'functions'] as const;
 export type Role = (typeof ROLES)[number];
@@ -52,6 +53,7 @@ export function childEnvironment(config: Config, role: Role, databaseUrl: string
   return {
     ...process.env,
     DATABASE_URL: databaseUrl,
+    NODE_OPTIONS: withRuntimeOptions(process.env.NODE_OPTIONS),
     // Each process has its own metrics endpoint; in one tree they need distinct ports.
     METRICS_PORT: String(config.metricsPort === 0 ? 0 : config.metricsPort + ROLES.indexOf(role)),
     // On a developer's machine the web gets every core (WEB_CONCURRENCY unset: one process per core).
