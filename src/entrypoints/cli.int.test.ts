@@ -117,4 +117,34 @@ describe('epu options', () => {
       expect(fs.readdirSync(own), 'nothing started: no pg/, no pg-password').toEqual([]);
     },
   );
+
+  // The words a subcommand takes: a missing one or one too many is refused before anything starts too.
+  it.concurrent.for(
+    [
+      { args: ['jobs', 'run'], problem: 'missing NAME after "run"' },
+      { args: ['jobs', 'retry'], problem: 'missing JOB_ID after "retry"' },
+      { args: ['flags', 'set', '--enabled', 'true'], problem: 'missing NAME after "set"' },
+      { args: ['flags', 'set', '', '--enabled', 'true'], problem: 'missing NAME after "set"' },
+      { args: ['jobs', 'list', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['jobs', 'run', 'stats.aggregate', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['flags', 'list', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['flags', 'set', 'a.flag', 'extra', '--enabled', 'true'], problem: 'unexpected argument "extra"' },
+      { args: ['admin', 'create', 'extra', '--email', 'a@example.com'], problem: 'unexpected argument "extra"' },
+      { args: ['media', 'copy', 'extra', '--to', 'file:///tmp/elsewhere'], problem: 'unexpected argument "extra"' },
+    ].map((c) => ({ ...c, line: c.args.join(' ') })),
+  )('epu $line: $problem, one line with the usage, exit 2, no database started', async ({ args, problem }, { expect }) => {
+    const command = args[0]!;
+    const own = fs.mkdtempSync(path.join(dataDir, `${command}-`));
+    const run = await runEpu(args, { EPU_DATA_DIR: own, APP_ENV: 'test', EPU_ADMIN_PASSWORD: 'a long enough password' });
+    expect(run.code, run.output).toBe(2);
+    expect(run.output.trim().split('\n'), run.output).toHaveLength(1);
+    expect(run.lines, run.output).toEqual([
+      expect.objectContaining({ command, kind: 'error', exitCode: 2, message: `${problem}; ${usageOf(run.lines[0]!.message)}` }),
+    ]);
+    expect(run.lines[0]!.message).toContain(`; usage: epu ${command} `);
+    expect(fs.readdirSync(own), 'nothing started: no pg/, no pg-password').toEqual([]);
+  });
 });
+
+/** The usage part of a refusal. */
+const usageOf = (message: string) => message.slice(message.indexOf('usage: '));

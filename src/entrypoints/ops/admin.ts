@@ -37,7 +37,7 @@ const USAGE = 'usage: epu admin create --email EMAIL [--name NAME]';
 export async function runAdmin(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('admin');
   const { values, positionals } = parseCommandArgs(args, { email: { type: 'string' }, name: { type: 'string' } }, USAGE);
-  subcommandOf(positionals, ['create'], USAGE);
+  subcommandOf(positionals, { create: [] }, USAGE);
   const email = values.email;
   if (typeof email !== 'string') report.fail('--email EMAIL is required');
   validate(Email, email);

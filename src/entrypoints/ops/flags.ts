@@ -37,20 +37,18 @@ export async function runFlags(config: Config, args: string[]): Promise<void> {
     { enabled: { type: 'string', expects: 'true or false' }, rollout: { type: 'string' }, days: { type: 'string' } },
     USAGE,
   );
-  const action = subcommandOf(positionals, ['list', 'set', 'stale'], USAGE);
-  const [, name, ...extra] = positionals;
-  if (extra.length > 0) report.fail(USAGE);
+  const {
+    subcommand: action,
+    operands: [name],
+  } = subcommandOf(positionals, { list: [], set: ['NAME'], stale: [] }, USAGE);
 
   let change: { enabled: boolean; rolloutPercentage?: number } | undefined;
   let days = 30;
   try {
     if (action === 'set') {
-      if (!name) throw new Error(`NAME is missing; ${USAGE}`);
       const enabled = values.enabled;
       if (enabled !== 'true' && enabled !== 'false') throw new Error('--enabled true|false is required');
       change = { enabled: enabled === 'true', rolloutPercentage: wholeNumber(values.rollout, 'rollout', 0, 100) };
-    } else if (name) {
-      throw new Error(USAGE);
     }
     if (action === 'stale') days = wholeNumber(values.days, 'days', 1, 3650) ?? 30;
   } catch (error) {

@@ -16,8 +16,10 @@ const USAGE = 'usage: epu jobs run NAME | epu jobs list [--status queued|running
 export async function runJobs(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('jobs');
   const { values, positionals } = parseCommandArgs(args, { status: { type: 'string' } }, USAGE);
-  const verb = subcommandOf(positionals, ['run', 'list', 'retry'], USAGE);
-  const argument = positionals[1];
+  const {
+    subcommand: verb,
+    operands: [argument],
+  } = subcommandOf(positionals, { run: ['NAME'], list: [], retry: ['JOB_ID'] }, USAGE);
   const platform = await createPlatform(config, 'cli', createRootLogger({ ...config, logLevel: 'warn' }, 'cli'));
   try {
     await ensureSchemaCurrent({ connectionString: platform.databaseUrl, embedded: !config.databaseUrl, logger: platform.logger });

@@ -54,8 +54,8 @@ export async function runMedia(config: Config, args: string[]): Promise<void> {
     },
     MEDIA_USAGE,
   );
-  subcommandOf(positionals, ['copy'], MEDIA_USAGE);
-  if (positionals.length > 1 || values.to === undefined) throw new UsageError(MEDIA_USAGE);
+  subcommandOf(positionals, { copy: [] }, MEDIA_USAGE);
+  if (values.to === undefined) throw new UsageError(MEDIA_USAGE);
   const to = storageUrlOption('--to', values.to);
   const region = values['to-region'];
   if (region !== undefined && !/^[a-z0-9-]{2,40}$/.test(region)) throw new UsageError('--to-region needs a region name such as eu-west-1');

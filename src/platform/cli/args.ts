@@ -43,15 +43,25 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
 }
 
 /**
- * The subcommand of a command that takes one (`epu jobs list`): the first
- * positional, one of `subcommands`. A missing or unknown one is refused like an
- * unknown option, before the command starts anything.
+ * The subcommand of a command that takes one (`epu jobs run NAME`): the first
+ * positional, a key of `subcommands`, followed by exactly the operands its
+ * entry names. A missing or unknown subcommand, a missing operand or one too
+ * many is refused like an unknown option, before the command starts anything.
  */
-export function subcommandOf<S extends string>(positionals: string[], subcommands: readonly S[], usage: string): S {
-  const [word] = positionals;
-  if (word === undefined) throw new UsageError(`missing subcommand, one of ${subcommands.join(', ')}; ${usage}`, 2);
-  if (!(subcommands as readonly string[]).includes(word)) throw new UsageError(`unknown subcommand "${word}"; ${usage}`, 2);
-  return word as S;
+export function subcommandOf<S extends string>(
+  positionals: string[],
+  subcommands: Readonly<Record<S, readonly string[]>>,
+  usage: string,
+): { subcommand: S; operands: string[] } {
+  const [word, ...operands] = positionals;
+  if (word === undefined) throw new UsageError(`missing subcommand, one of ${Object.keys(subcommands).join(', ')}; ${usage}`, 2);
+  if (!Object.hasOwn(subcommands, word)) throw new UsageError(`unknown subcommand "${word}"; ${usage}`, 2);
+  const wanted = subcommands[word as S];
+  // An empty word ('') is as good as none.
+  const missing = wanted.findIndex((_, i) => !operands[i]);
+  if (missing >= 0) throw new UsageError(`missing ${wanted[missing]} after "${word}"; ${usage}`, 2);
+  if (operands.length > wanted.length) throw new UsageError(`unexpected argument "${operands[wanted.length]}"; ${usage}`, 2);
+  return { subcommand: word as S, operands };
 }
 
 /** A command that takes no options and no arguments. */
