@@ -131,6 +131,16 @@ describe('epu options', () => {
       { args: ['flags', 'set', 'a.flag', 'extra', '--enabled', 'true'], problem: 'unexpected argument "extra"' },
       { args: ['admin', 'create', 'extra', '--email', 'a@example.com'], problem: 'unexpected argument "extra"' },
       { args: ['media', 'copy', 'extra', '--to', 'file:///tmp/elsewhere'], problem: 'unexpected argument "extra"' },
+      // Commands without subcommands take their words, and options they need, the same way.
+      { args: ['backups', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['drill', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['scrub'], problem: 'missing BACKUP_ID' },
+      { args: ['scrub', 'a-backup', 'extra'], problem: 'unexpected argument "extra"' },
+      { args: ['restore', '--database-url', 'postgres://127.0.0.1:1/x'], problem: 'missing BACKUP_ID' },
+      { args: ['restore', 'a-backup', 'extra', '--database-url', 'postgres://127.0.0.1:1/x'], problem: 'unexpected argument "extra"' },
+      { args: ['restore', 'a-backup'], problem: 'missing --database-url' },
+      { args: ['readiness', 'extra', '--url', 'http://127.0.0.1:1'], problem: 'unexpected argument "extra"' },
+      { args: ['readiness'], problem: 'missing --url' },
     ].map((c) => ({ ...c, line: c.args.join(' ') })),
   )('epu $line: $problem, one line with the usage, exit 2, no database started', async ({ args, problem }, { expect }) => {
     const command = args[0]!;

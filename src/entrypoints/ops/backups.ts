@@ -5,7 +5,7 @@ import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { createKeyring, resolveSecretKeys } from '../../platform/security/keyring.js';
 import type { ObjectStorage } from '../../platform/storage/storage.js';
 import { createStorage } from '../../platform/storage/create-storage.js';
-import { parseCommandArgs, storageUrlOption, UsageError } from '../../platform/cli/args.js';
+import { operandsOf, parseCommandArgs, storageUrlOption, UsageError } from '../../platform/cli/args.js';
 import { listBackups, readManifest, restoreBackup, type RestoreReport } from '../../features/backups/backups.restore.js';
 import { formatBytes } from '../../features/backups/backups.snapshot.js';
 import type { DrillResult } from '../../features/backups/backups.service.js';
@@ -88,7 +88,7 @@ const BACKUPS_USAGE = 'usage: epu backups [--copy]';
 export async function runBackups(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('backups');
   const { values, positionals } = parseCommandArgs(args, { copy: { type: 'boolean' } }, BACKUPS_USAGE);
-  if (positionals.length) throw new UsageError(BACKUPS_USAGE);
+  operandsOf(positionals, [], BACKUPS_USAGE);
   const fromCopy = values.copy === true;
   await withStorage(config, { fromCopy }, async (storage) => {
     const backups = await listBackups(storage);
@@ -112,9 +112,9 @@ export async function runRestore(config: Config, args: string[]): Promise<void> 
     { 'database-url': { type: 'string' }, force: { type: 'boolean' }, 'from-copy': { type: 'boolean' } },
     RESTORE_USAGE,
   );
-  const [id, ...extra] = positionals;
+  const [id] = operandsOf(positionals, ['BACKUP_ID'], RESTORE_USAGE) as [string];
   const targetUrl = databaseUrlOption(values['database-url']);
-  if (!id || !targetUrl || extra.length) throw new UsageError(RESTORE_USAGE);
+  if (!targetUrl) throw new UsageError(`missing --database-url; ${RESTORE_USAGE}`, 2);
   await withStorage(config, { fromCopy: values['from-copy'] === true }, async (storage, media) => {
     const manifest = await readManifest(storage, id);
     report.step(
@@ -154,7 +154,7 @@ export async function runDrill(config: Config, args: string[]): Promise<void> {
     { 'database-url': { type: 'string' }, 'from-copy': { type: 'boolean' } },
     DRILL_USAGE,
   );
-  if (positionals.length) throw new UsageError(DRILL_USAGE);
+  operandsOf(positionals, [], DRILL_USAGE);
   const databaseUrl = databaseUrlOption(values['database-url']);
   const fromCopy = values['from-copy'] === true;
   if (fromCopy && !config.backupCopy) throw new UsageError('BACKUP_COPY_URL is not set: there are no copies in a second region to drill');
@@ -187,8 +187,7 @@ const SCRUB_USAGE = 'usage: epu scrub BACKUP_ID [--to STORAGE_URL] [--database-u
 export async function runScrub(config: Config, args: string[]): Promise<void> {
   const report: Reporter = createReporter('scrub');
   const { values, positionals } = parseCommandArgs(args, { to: { type: 'string' }, 'database-url': { type: 'string' } }, SCRUB_USAGE);
-  const [id, ...extra] = positionals;
-  if (!id || extra.length) throw new UsageError(SCRUB_USAGE);
+  const [id] = operandsOf(positionals, ['BACKUP_ID'], SCRUB_USAGE) as [string];
   const to = values.to === undefined ? undefined : storageUrlOption('--to', values.to);
   const databaseUrl = databaseUrlOption(values['database-url']);
   const platform = await createPlatform(config, 'cli', quietLogger(config));

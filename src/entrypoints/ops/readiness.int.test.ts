@@ -131,9 +131,9 @@ describe.skipIf(!tierCanRun('tls'))('epu readiness', () => {
     expect(insecure.checks.find((check) => check.id === 'https')!.detail).toMatch(/NOT verified/);
   });
 
-  it('refuses to run without a URL', async () => {
+  it('refuses to run without a URL (a usage error: exit 2)', async () => {
     const run = await runEpu(['readiness'], settings());
-    expect(run.code).toBe(1);
-    expect(run.output).toMatch(/usage: epu readiness --url URL/);
+    expect(run.code).toBe(2);
+    expect(run.output).toMatch(/missing --url; usage: epu readiness --url URL/);
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Config } from '../../config/env.js';
 import { createPlatform, createRootLogger, createServices, webSecurityHeaders } from '../../app.js';
-import { parseCommandArgs, UsageError } from '../../platform/cli/args.js';
+import { operandsOf, parseCommandArgs, UsageError } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { currentSchemaVersion, readMigrations } from '../../platform/db/migrate.js';
 import { packageJson } from '../../platform/paths.js';
@@ -99,7 +99,8 @@ export async function runReadiness(config: Config, args: string[], report: Repor
     { url: { type: 'string' }, json: { type: 'boolean' }, ca: { type: 'string' }, insecure: { type: 'boolean' } },
     USAGE,
   );
-  if (positionals.length || !values.url) throw new UsageError(USAGE);
+  operandsOf(positionals, [], USAGE);
+  if (!values.url) throw new UsageError(`missing --url; ${USAGE}`, 2);
   let url: URL;
   try {
     url = new URL(values.url.endsWith('/') ? values.url : `${values.url}/`);

@@ -56,18 +56,25 @@ export function subcommandOf<S extends string>(
   const [word, ...operands] = positionals;
   if (word === undefined) throw new UsageError(`missing subcommand, one of ${Object.keys(subcommands).join(', ')}; ${usage}`, 2);
   if (!Object.hasOwn(subcommands, word)) throw new UsageError(`unknown subcommand "${word}"; ${usage}`, 2);
-  const wanted = subcommands[word as S];
+  return { subcommand: word as S, operands: operandsOf(operands, subcommands[word as S], usage, ` after "${word}"`) };
+}
+
+/**
+ * Exactly the operands `names` says (`BACKUP_ID`), in order: a missing one or
+ * one too many is refused like an unknown option, before the command starts
+ * anything. `where` says after which word they were expected.
+ */
+export function operandsOf(positionals: string[], names: readonly string[], usage: string, where = ''): string[] {
   // An empty word ('') is as good as none.
-  const missing = wanted.findIndex((_, i) => !operands[i]);
-  if (missing >= 0) throw new UsageError(`missing ${wanted[missing]} after "${word}"; ${usage}`, 2);
-  if (operands.length > wanted.length) throw new UsageError(`unexpected argument "${operands[wanted.length]}"; ${usage}`, 2);
-  return { subcommand: word as S, operands };
+  const missing = names.findIndex((_, i) => !positionals[i]);
+  if (missing >= 0) throw new UsageError(`missing ${names[missing]}${where}; ${usage}`, 2);
+  if (positionals.length > names.length) throw new UsageError(`unexpected argument "${positionals[names.length]}"; ${usage}`, 2);
+  return positionals;
 }
 
 /** A command that takes no options and no arguments. */
 export function noArguments(args: string[], usage: string): void {
-  const { positionals } = parseCommandArgs(args, {}, usage);
-  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; ${usage}`, 2);
+  operandsOf(parseCommandArgs(args, {}, usage).positionals, [], usage);
 }
 
 /** `--to URL`: another store (file:// or s3://, with the S3 settings of STORAGE_URL). */
