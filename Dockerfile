@@ -40,10 +40,8 @@ COPY src ./src
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
-# NODE_OPTIONS: a larger young generation for every role (src/platform/node-runtime.ts, decision 0049).
 ENV APP_ENV=production \
     NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=32 \
     HOST=0.0.0.0 \
     PORT=3000 \
     METRICS_PORT=9464 \
