@@ -462,7 +462,7 @@ async function bookingRun(side, eventId) {
 const describeCheck = (c) =>
   `${c.answered}/${c.created} answered bookings confirmed, ${c.unanswered} more booked by requests cut off at the end of the load, places taken ${c.places} = confirmed ${c.confirmed} <= capacity ${c.capacity}: ${c.ok ? 'ok' : 'MISMATCH'}`;
 
-/** Audit entries of a run's bookings, once the queue has delivered them (EPU writes them through its outbox). */
+/** Audit entries of a run's bookings (EPU writes them in the booking statement; waits in case they come later). */
 async function auditedShare(eventId, since, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let row;

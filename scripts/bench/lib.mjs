@@ -41,8 +41,9 @@ export async function load(options) {
   const statuses = new Map();
   const errorCodes = new Map();
   const instance = autocannon({ connections: 64, duration: 10, pipelining: 1, ...options });
-  // The rate's time is from the start to the last response: autocannon stops a run that reached its
-  // request count only at its next one-second sample, so its own finish time rounds a short run up.
+  // A run that reached its request count is timed to its last response: autocannon stops it only at its
+  // next one-second sample, so its own finish time rounds such a run up. Any other run keeps autocannon's
+  // time, so that a server that stopped answering is not measured over the part it answered.
   const startedAt = performance.now();
   let lastResponseAt = startedAt;
   instance.on('response', (_client, status, _bytes, responseTime) => {
@@ -53,7 +54,8 @@ export async function load(options) {
   instance.on('reqError', (error) => errorCodes.set(error.code ?? error.message, (errorCodes.get(error.code ?? error.message) ?? 0) + 1));
   const result = await instance;
   latencies.sort((a, b) => a - b);
-  const seconds = (lastResponseAt - startedAt) / 1000 || result.duration;
+  const countReached = options.maxOverallRequests !== undefined && latencies.length >= options.maxOverallRequests;
+  const seconds = (countReached ? (lastResponseAt - startedAt) / 1000 : (result.finish - result.start) / 1000) || result.duration;
   return {
     requests: latencies.length,
     rps: latencies.length / seconds,

@@ -141,6 +141,8 @@ describe('epu options', () => {
       { args: ['restore', 'a-backup'], problem: 'missing --database-url' },
       { args: ['readiness', 'extra', '--url', 'http://127.0.0.1:1'], problem: 'unexpected argument "extra"' },
       { args: ['readiness'], problem: 'missing --url' },
+      { args: ['media', 'copy'], problem: 'missing --to' },
+      { args: ['admin', 'create'], problem: 'missing --email' },
     ].map((c) => ({ ...c, line: c.args.join(' ') })),
   )('epu $line: $problem, one line with the usage, exit 2, no database started', async ({ args, problem }, { expect }) => {
     const command = args[0]!;

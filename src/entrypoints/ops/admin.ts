@@ -2,7 +2,7 @@ import readline from 'node:readline';
 import type { Config } from '../../config/env.js';
 import { createPlatform, createServices } from '../../app.js';
 import { createRootLogger } from '../../app.js';
-import { parseCommandArgs, subcommandOf } from '../../platform/cli/args.js';
+import { parseCommandArgs, subcommandOf, UsageError } from '../../platform/cli/args.js';
 import { createReporter, type Reporter } from '../../platform/cli/reporter.js';
 import { ensureSchemaCurrent } from '../../platform/db/migrate.js';
 import { validate } from '../../platform/http/validation.js';
@@ -39,7 +39,7 @@ export async function runAdmin(config: Config, args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, { email: { type: 'string' }, name: { type: 'string' } }, USAGE);
   subcommandOf(positionals, { create: [] }, USAGE);
   const email = values.email;
-  if (typeof email !== 'string') report.fail('--email EMAIL is required');
+  if (typeof email !== 'string') throw new UsageError(`missing --email; ${USAGE}`, 2);
   validate(Email, email);
   const password = config.operatorPasswords.admin ?? (await promptPassword());
   try {

@@ -55,7 +55,7 @@ export async function runMedia(config: Config, args: string[]): Promise<void> {
     MEDIA_USAGE,
   );
   subcommandOf(positionals, { copy: [] }, MEDIA_USAGE);
-  if (values.to === undefined) throw new UsageError(MEDIA_USAGE);
+  if (values.to === undefined) throw new UsageError(`missing --to; ${MEDIA_USAGE}`, 2);
   const to = storageUrlOption('--to', values.to);
   const region = values['to-region'];
   if (region !== undefined && !/^[a-z0-9-]{2,40}$/.test(region)) throw new UsageError('--to-region needs a region name such as eu-west-1');

@@ -77,7 +77,7 @@ function parseAuditFilter(query: Record<string, string | undefined>): AuditFilte
   return filter;
 }
 
-/** The audit trail: recorded through the auditLog function (the recorder), read by admins, pruned by retention. */
+/** The audit trail: recorded by the recorder (the auditLog function, or a booking's own statement), read by admins, pruned by retention. */
 export function createAuditService(deps: { recorder: AuditRecorder; repo: AuditRepository }) {
   const { repo } = deps;
   const readPage = async <Row extends AuditRow, Json>(

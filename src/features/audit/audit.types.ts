@@ -1,4 +1,5 @@
-// The actions CONTRACT.md lists; each is recorded exactly once, through the auditLog function.
+// The actions CONTRACT.md lists; each is recorded exactly once: through the auditLog function, or for
+// bookings by the booking's own statement (decision 0047).
 export const AUDIT_ACTIONS = [
   'user.signup',
   'user.login',
