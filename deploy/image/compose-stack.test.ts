@@ -20,7 +20,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, futureIso, type Client } from '../../tests/support/client.js';
 import { multipart } from '../../tests/support/images.js';
-import { percentile, startLoad, type LoadRequest, type RunningLoad, type Sample } from '../../tests/replicas/load.js';
+import { eventRequests, percentile, startLoad, type LoadRequest, type RunningLoad, type Sample } from '../../tests/replicas/load.js';
 import { freePort, podman, podmanOk, type Run } from './podman.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -129,28 +129,16 @@ async function loadThroughNginx(): Promise<RunningLoad> {
   const LOOPS = 4;
   const attendees: Client[] = (await Promise.all(Array.from({ length: LOOPS }, () => signUp(base)))).map((a) => a.client);
   const next = (loop: number, n: number): LoadRequest => {
-    const cookie = attendees[loop]!.cookieHeader();
+    const requests = eventRequests(eventId, attendees[loop]!.cookieHeader());
     switch (n % 6) {
       case 1:
-        return {
-          kind: 'POST booking',
-          method: 'POST',
-          path: `/api/v1/events/${eventId}/bookings`,
-          headers: { cookie },
-          expect: [200, 201],
-        };
+        return requests.book;
       case 4:
-        return {
-          kind: 'DELETE booking',
-          method: 'DELETE',
-          path: `/api/v1/events/${eventId}/bookings/me`,
-          headers: { cookie },
-          expect: [204],
-        };
+        return requests.cancel;
       case 2:
-        return { kind: 'GET event page', method: 'GET', path: `/events/${eventId}`, headers: { accept: 'text/html' }, expect: [200] };
+        return requests.page;
       default:
-        return { kind: 'GET /api/v1/events', method: 'GET', path: '/api/v1/events', expect: [200] };
+        return requests.list;
     }
   };
   return startLoad({ baseUrl: base, rate: 15, loops: LOOPS, maxRequests: 4000, requestTimeoutMs: 15_000, next });

@@ -13,6 +13,19 @@ export interface LoadRequest {
   expect: number[];
 }
 
+/**
+ * The requests of the load mixes: a signed-in attendee (`cookie`) books and
+ * cancels at `eventId`, visitors read its page and the list.
+ */
+export function eventRequests(eventId: string, cookie: string) {
+  return {
+    book: { kind: 'POST booking', method: 'POST', path: `/api/v1/events/${eventId}/bookings`, headers: { cookie }, expect: [200, 201] },
+    cancel: { kind: 'DELETE booking', method: 'DELETE', path: `/api/v1/events/${eventId}/bookings/me`, headers: { cookie }, expect: [204] },
+    page: { kind: 'GET /events/:id (page)', method: 'GET', path: `/events/${eventId}`, headers: { accept: 'text/html' }, expect: [200] },
+    list: { kind: 'GET /api/v1/events', method: 'GET', path: '/api/v1/events', expect: [200] },
+  } satisfies Record<string, LoadRequest>;
+}
+
 export interface Sample {
   kind: string;
   method: string;

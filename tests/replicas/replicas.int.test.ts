@@ -17,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { jpegWithExif, multipart } from '../support/images.js';
 import { freePort, spawnEpu, type EpuProcess } from '../support/process.js';
 import { startS3rver, type TestS3 } from '../support/s3rver.js';
-import { percentile, startLoad, type LoadRequest, type Sample } from './load.js';
+import { eventRequests, percentile, startLoad, type LoadRequest, type Sample } from './load.js';
 import { findTool, tierCanRun } from '../support/tools.mjs';
 import { renditionSize } from '../../src/features/photos/renditions.js';
 import { startNginx, type RunningNginx } from './nginx.mjs';
@@ -253,37 +253,19 @@ describe.skipIf(!tierCanRun('replicas'))('two epu web replicas and a worker behi
     const attendees = await Promise.all(Array.from({ length: LOOPS }, () => signUp(nginx.url)));
 
     const next = (loop: number, n: number): LoadRequest => {
-      const cookie = attendees[loop]!.client.cookieHeader();
+      const requests = eventRequests(eventId, attendees[loop]!.client.cookieHeader());
       switch (n % 10) {
         case 3:
-          return {
-            kind: 'POST booking',
-            method: 'POST',
-            path: `/api/v1/events/${eventId}/bookings`,
-            headers: { cookie },
-            expect: [200, 201],
-          };
+          return requests.book;
         case 8:
-          return {
-            kind: 'DELETE booking',
-            method: 'DELETE',
-            path: `/api/v1/events/${eventId}/bookings/me`,
-            headers: { cookie },
-            expect: [204],
-          };
+          return requests.cancel;
         case 0:
         case 2:
         case 5:
         case 7:
-          return {
-            kind: 'GET /events/:id (page)',
-            method: 'GET',
-            path: `/events/${eventId}`,
-            headers: { accept: 'text/html' },
-            expect: [200],
-          };
+          return requests.page;
         default:
-          return { kind: 'GET /api/v1/events', method: 'GET', path: '/api/v1/events', expect: [200] };
+          return requests.list;
       }
     };
     const load = startLoad({ baseUrl: nginx.url, rate: 80, loops: LOOPS, maxRequests: 20_000, requestTimeoutMs: 15_000, next });
