@@ -3,42 +3,30 @@
 // the message a real SMTP server received, the new password set, and the
 // session open elsewhere signed out. axe on every page of the flow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
-import { launchBrowser } from '../support/browser.js';
+import { useAppAndBrowser } from '../support/browser.js';
 import { signUp } from '../support/client.js';
 import { assertAccessible, DESKTOP, keepScreenshot, newContext, PHONE, signedInContext } from '../support/pages.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { tierCanRun } from '../support/tools.mjs';
 
-let t: TestApp;
 let smtp: TestSmtpServer;
-let worker: ReturnType<typeof startTestWorker>;
-let browser: Browser;
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  t = await startTestApp({ SMTP_URL: smtp.url });
-  worker = startTestWorker(t);
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => smtp?.close());
+const e2e = useAppAndBrowser({ worker: true, env: () => ({ SMTP_URL: smtp.url }) });
 
 const SIZES = { desktop: { ...DESKTOP, javaScriptEnabled: true }, phone: { ...PHONE, javaScriptEnabled: false } } as const;
 
 describe.skipIf(!tierCanRun('browser'))('password reset in a browser', () => {
   for (const [size, options] of Object.entries(SIZES)) {
     it(`${size}: asks for a link, follows it from the mail, sets a new password; the other session is signed out`, async () => {
-      const account = await signUp(t.url, { name: `Rosa ${size}` });
-      const elsewhere = await signedInContext(browser, t.url, account.client, options);
+      const account = await signUp(e2e.app.url, { name: `Rosa ${size}` });
+      const elsewhere = await signedInContext(e2e.browser, e2e.app.url, account.client, options);
 
-      const context = await newContext(browser, options);
+      const context = await newContext(e2e.browser, options);
       const page = await context.newPage();
-      await page.goto(`${t.url}/login`);
+      await page.goto(`${e2e.app.url}/login`);
       await page.getByRole('link', { name: 'Forgot your password?' }).click();
       await page.getByRole('heading', { name: 'Forgot your password?' }).waitFor();
       await assertAccessible(page, 'the reset request form');
@@ -64,7 +52,7 @@ describe.skipIf(!tierCanRun('browser'))('password reset in a browser', () => {
 
       // The session from before the reset is over; the spent link says so.
       const before = await elsewhere.newPage();
-      await before.goto(`${t.url}/me`);
+      await before.goto(`${e2e.app.url}/me`);
       expect(new URL(before.url()).pathname).toBe('/login');
       await page.goto(link);
       await page.getByRole('heading', { name: 'This link does not work' }).waitFor();

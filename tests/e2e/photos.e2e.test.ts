@@ -1,32 +1,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startTestApp, startTestWorker, type TestApp } from '../support/app.js';
-import { launchBrowser } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { useAppAndBrowser } from '../support/browser.js';
 import { tierCanRun } from '../support/tools.mjs';
 import exifr from 'exifr';
 import { futureIso, signUp } from '../support/client.js';
 import { jpegWithExif, png } from '../support/images.js';
 
-let t: TestApp;
-let worker: ReturnType<typeof startTestWorker>;
-let browser: Browser;
-beforeAll(async () => {
-  t = await startTestApp();
-  worker = startTestWorker(t);
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop({ graceMs: 1000 });
-  await t?.close();
-});
+const e2e = useAppAndBrowser({ worker: true });
 
 describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
   it('uploads several photos at once with a progress bar each, then the thumbnails appear; the host exports the event', async () => {
-    const host = await signUp(t.url, { email: 'photo-host@example.test', password: 'photo host pw', name: 'Photo Host' });
+    const host = await signUp(e2e.app.url, { email: 'photo-host@example.test', password: 'photo host pw', name: 'Photo Host' });
     const event = (
       await host.client.post('/api/v1/events', { title: 'Gallery night', startsAt: futureIso(), capacity: 20, visibility: 'public' })
     ).body;
@@ -38,13 +24,13 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
       files.push(file);
     }
 
-    const context = await browser.newContext();
+    const context = await e2e.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${t.url}/login?next=/events/${event.id}`);
+    await page.goto(`${e2e.app.url}/login?next=/events/${event.id}`);
     await page.getByLabel('Email').fill('photo-host@example.test');
     await page.getByLabel('Password').fill('photo host pw');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${t.url}/events/${event.id}`);
+    await page.waitForURL(`${e2e.app.url}/events/${event.id}`);
 
     await page.getByLabel('Add photos').setInputFiles(files);
     await page.getByRole('button', { name: 'Upload' }).click();
@@ -75,7 +61,7 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
   });
 
   it('shares where photos were taken only when the box is ticked, with and without JavaScript', async () => {
-    const host = await signUp(t.url, { email: 'place-host@example.test', password: 'place host pw', name: 'Place Host' });
+    const host = await signUp(e2e.app.url, { email: 'place-host@example.test', password: 'place host pw', name: 'Place Host' });
     const event = (
       await host.client.post('/api/v1/events', { title: 'Shared places', startsAt: futureIso(), capacity: 20, visibility: 'public' })
     ).body;
@@ -94,13 +80,13 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
     }
 
     for (const javaScriptEnabled of [true, false]) {
-      const context = await browser.newContext({ javaScriptEnabled });
+      const context = await e2e.browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
-      await page.goto(`${t.url}/login?next=/events/${event.id}`);
+      await page.goto(`${e2e.app.url}/login?next=/events/${event.id}`);
       await page.getByLabel('Email').fill('place-host@example.test');
       await page.getByLabel('Password').fill('place host pw');
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${t.url}/events/${event.id}`);
+      await page.waitForURL(`${e2e.app.url}/events/${event.id}`);
       for (const share of [false, true]) {
         const box = page.getByLabel('Share where these photos were taken');
         expect(await box.isChecked(), 'unticked by default').toBe(false);
@@ -109,7 +95,7 @@ describe.skipIf(!tierCanRun('browser'))('photos in a browser', () => {
         await page.getByRole('button', { name: 'Upload' }).click();
         if (!javaScriptEnabled) await page.waitForURL(/upload=uploaded/);
         expect(await newest(), `javaScript ${javaScriptEnabled}, shared ${share}`).toEqual([share, share ? [51, 30, 0] : undefined]);
-        await page.goto(`${t.url}/events/${event.id}`);
+        await page.goto(`${e2e.app.url}/events/${event.id}`);
       }
       await context.close();
     }

@@ -1,6 +1,6 @@
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { startTestApp, type TestApp } from './app.js';
+import { startTestApp, startTestWorker, type TestApp } from './app.js';
 import { findTool } from './tools.mjs';
 
 /** Debian's chromium, headless; no browser download. */
@@ -26,16 +26,25 @@ export async function launchBrowser(): Promise<Browser> {
 /**
  * The app and a headless browser for a browser test file: started before its
  * tests, closed after them. Read `app` and `browser` inside tests and hooks.
+ * `env`: the app's settings, read when it starts (after the file's earlier
+ * hooks, so it may name a server one of them started); `worker`: a job worker
+ * runs beside the app.
  */
-export function useAppAndBrowser(): { readonly app: TestApp; readonly browser: Browser } {
+export function useAppAndBrowser(options: { env?: () => Record<string, string>; worker?: boolean } = {}): {
+  readonly app: TestApp;
+  readonly browser: Browser;
+} {
   let app: TestApp | undefined;
+  let worker: ReturnType<typeof startTestWorker> | undefined;
   let browser: Browser | undefined;
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp(options.env?.());
+    if (options.worker) worker = startTestWorker(app);
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
+    await worker?.stop({ graceMs: 1000 });
     await app?.close();
   });
   return {
