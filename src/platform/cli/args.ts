@@ -25,7 +25,7 @@ export class UsageError extends Error {
 function refusal(error: Error & { code?: string }, args: string[], options: Options): string {
   const named = error.message.match(/'(-{1,2}[^' ]+)/)?.[1] ?? '';
   if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${named}`;
-  if (error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return error.message.split('. ')[0]!;
+  // (Positionals are always allowed: each command checks its own with operandsOf or subcommandOf.)
   if (/does not take an argument/.test(error.message)) return `${named} takes no value`;
   // A missing value, or one that looks like an option (`--users -3`: give it as --users=-3).
   const config = options[named.replace(/^-+/, '')];
