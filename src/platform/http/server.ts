@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../observability/logger.js';
+import { accessLineWriter } from '../observability/access-log.js';
 import { AppError, ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { captureError } from '../observability/sentry.js';
 import { runWithRequestContext } from './request-context.js';
@@ -152,7 +153,7 @@ export function createHttpServer(options: HttpServerOptions): App {
   const headers = options.headers ?? {};
   // The access line's fields are chosen below and hold no personal data, so it
   // skips the redaction pass, which costs several times the line itself.
-  const accessLog = options.logger.child({}, { redact: [] });
+  const writeAccessLine = accessLineWriter(options.logger);
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
@@ -208,18 +209,16 @@ export function createHttpServer(options: HttpServerOptions): App {
 
   // One line per request, without the query string (signed links carry tokens there).
   app.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode;
-    accessLog[status >= 500 ? 'error' : 'info'](
-      {
-        requestId: request.id,
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        path: request.url.split('?')[0],
-        status,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request',
-    );
+    const path = request.url;
+    const query = path.indexOf('?');
+    writeAccessLine({
+      requestId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      path: query < 0 ? path : path.slice(0, query),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    });
     done();
   });
 
