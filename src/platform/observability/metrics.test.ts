@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Histogram } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHttpServer, type App } from '../http/server.js';
 import { AppError } from '../http/errors.js';
 import type { HealthReport } from '../http/health.js';
@@ -95,6 +96,30 @@ describe('HTTP metrics through a real Fastify server', () => {
     expect(samples(text, 'epu_build_info').get('{version="1.2.3",git_sha="abc123"}')).toBe(1);
     expect(samples(text, 'process_cpu_user_seconds_total').size).toBe(1);
     expect(samples(text, 'nodejs_eventloop_lag_seconds').size).toBe(1);
+  });
+});
+
+describe('HTTP observations', () => {
+  it('reach prom-client in runs: at a read of the registry, or once 1,000 wait, never more', async () => {
+    const metrics = createMetrics({ role: 'web', version: '1.0.0', gitSha: undefined });
+    const histogram = metrics.registry.getSingleMetric('epu_http_request_duration_seconds') as Histogram;
+    const observe = vi.spyOn(histogram, 'observe');
+    try {
+      for (let i = 0; i < 999; i++) metrics.observeHttp('GET', '/api/v1/events', 200, 0.002);
+      expect(observe).not.toHaveBeenCalled();
+      metrics.observeHttp('GET', '/api/v1/events', 200, 0.002);
+      expect(observe).toHaveBeenCalledTimes(1000);
+      metrics.observeHttp('POST', '/api/v1/events', 201, 0.3);
+      const text = await metrics.registry.metrics();
+      expect(observe).toHaveBeenCalledTimes(1001);
+      expect(text).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
+      expect(text).toContain('epu_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/api/v1/events",status_class="2xx"} 1');
+      expect(text).toContain('epu_http_request_duration_seconds_sum{method="POST",route="/api/v1/events",status_class="2xx"} 0.3');
+      // Read again with nothing new: nothing counted twice.
+      expect(await metrics.registry.metrics()).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
+    } finally {
+      observe.mockRestore();
+    }
   });
 });
 
