@@ -37,12 +37,7 @@ const entry = (overrides: Partial<AccessEntry> = {}): AccessEntry => ({
 
 describe('the access line', () => {
   it('is byte for byte the line pino writes, for paths that need escaping too', () => {
-    const hostile = [
-      '/events/"quoted"\\back',
-      '/events/\u0000\u0007\u001b[31mred\r\nforged: line',
-      '/évènements/日本/😀',
-      '/%22%00%ZZ',
-    ];
+    const hostile = ['/events/"quoted"\\back', '/events/\u0000\u0007\u001b[31mred\r\nforged: line', '/évènements/日本/😀', '/%22%00%ZZ'];
     for (const path of hostile) {
       const ours = capturingLogger();
       const theirs = capturingLogger();
@@ -82,7 +77,11 @@ describe('the access line', () => {
     });
 
     it('carries the trace and span ids, as pino lines do', () => {
-      const span = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+      const span = trace.wrapSpanContext({
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: 'b7ad6b7169203331',
+        traceFlags: TraceFlags.SAMPLED,
+      });
       const ours = capturingLogger();
       const theirs = capturingLogger();
       context.with(trace.setSpan(context.active(), span), () => {

@@ -113,7 +113,9 @@ describe('HTTP observations', () => {
       const text = await metrics.registry.metrics();
       expect(observe).toHaveBeenCalledTimes(1001);
       expect(text).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
-      expect(text).toContain('epu_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/api/v1/events",status_class="2xx"} 1');
+      expect(text).toContain(
+        'epu_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/api/v1/events",status_class="2xx"} 1',
+      );
       expect(text).toContain('epu_http_request_duration_seconds_sum{method="POST",route="/api/v1/events",status_class="2xx"} 0.3');
       // Read again with nothing new: nothing counted twice.
       expect(await metrics.registry.metrics()).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
