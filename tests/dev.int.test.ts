@@ -35,6 +35,22 @@ function edit(file: string, change: (text: string) => string): number {
   return mark;
 }
 
+/** The processes whose working directory is `dir` or below it, with their command lines. */
+function processesWorkingIn(dir: string): string[] {
+  const root = fs.realpathSync(dir);
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+      if (cwd === root || cwd.startsWith(`${root}${path.sep}`))
+        found.push(`${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+    } catch {
+      // Gone meanwhile, or another user's.
+    }
+  }
+  return found;
+}
+
 async function title(): Promise<string | undefined> {
   const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
   return html.match(/<title>([^<]*)<\/title>/)?.[1];
@@ -111,11 +127,16 @@ describe('npm run dev', () => {
     expect(await title()).toMatch(/ · EPU edited$/);
   }, 600_000);
 
-  it('stops everything on SIGTERM and exits 0', async () => {
+  it('stops everything on SIGTERM and exits 0, a type check under way included', async () => {
+    // A change starts a type check; the signal arrives while it runs.
+    const mark = edit('src/entrypoints/ops/seed.ts', (text) => `${text}\nexport const alsoBroken: number = 'no';\n`);
+    await waitForOutput(/\[dev\] src\/entrypoints\/ops\/seed\.ts changed: no running process uses it/, mark, 'the change');
     const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
     dev.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(plain()).toContain('[dev] stopped');
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    // Nothing it started outlives it: a process left working in the project would write into it afterwards.
+    expect(processesWorkingIn(sandbox)).toEqual([]);
   }, 120_000);
 });

@@ -63,10 +63,21 @@ async function stopRole(running: Running | undefined): Promise<void> {
   await running.exited;
 }
 
-/** One type check at a time; a newer change cancels the one under way. */
+/**
+ * One type check at a time; a newer change cancels the one under way, and so
+ * does a shutdown (`cancel`), which waits for it to end: a check left running
+ * would outlive the loop and write its build info into the project after it.
+ */
 function typeChecker() {
   let current: ChildProcess | undefined;
-  return () => {
+  const cancel = async () => {
+    const check = current;
+    if (!check || check.exitCode !== null || check.signalCode !== null) return;
+    const exited = new Promise((resolve) => check.once('exit', resolve));
+    check.kill('SIGTERM');
+    await exited;
+  };
+  const start = () => {
     current?.kill('SIGTERM');
     const started = Date.now();
     const check = spawn(process.execPath, [path.join(packageRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], {
@@ -84,6 +95,7 @@ function typeChecker() {
       else say(`type errors (${seconds}s); the processes run anyway:\n${output.trimEnd()}`);
     });
   };
+  return { start, cancel };
 }
 
 async function main(): Promise<void> {
@@ -125,7 +137,7 @@ async function main(): Promise<void> {
     say(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${config.publicUrl.href}; watching src/ and migrations/`);
   }
 
-  const checkTypes = typeChecker();
+  const typeCheck = typeChecker();
   const changed = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let queue = Promise.resolve();
@@ -141,8 +153,8 @@ async function main(): Promise<void> {
         if (roles.length === 0) say(`${files.join(', ')} changed: no running process uses it`);
         await restart(roles, files.join(', '));
       }
-      // After the restart, so that it does not compete with it for the CPU.
-      checkTypes();
+      // After the restart, so that it does not compete with it for the CPU; none once stopping.
+      if (!shuttingDown) typeCheck.start();
     });
   };
   const watch = (dir: string) =>
@@ -159,7 +171,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     clearTimeout(timer);
     for (const watcher of watchers) watcher.close();
-    await Promise.all([...running.values()].map(stopRole));
+    await Promise.all([typeCheck.cancel(), ...[...running.values()].map(stopRole)]);
     await stopDatabase();
     say('stopped');
     process.exit(0);
