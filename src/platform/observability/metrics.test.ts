@@ -118,7 +118,10 @@ describe('HTTP observations', () => {
       );
       expect(text).toContain('epu_http_request_duration_seconds_sum{method="POST",route="/api/v1/events",status_class="2xx"} 0.3');
       // Read again with nothing new: nothing counted twice.
-      expect(await metrics.registry.metrics()).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
+      const again = await metrics.registry.metrics();
+      expect(again).toContain('epu_http_requests_total{method="GET",route="/api/v1/events",status="200"} 1000');
+      expect(again).toContain('epu_http_request_duration_seconds_count{method="GET",route="/api/v1/events",status_class="2xx"} 1000');
+      expect(observe).toHaveBeenCalledTimes(1001);
     } finally {
       observe.mockRestore();
     }
