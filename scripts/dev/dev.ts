@@ -78,7 +78,7 @@ function typeChecker() {
     await exited;
   };
   const start = () => {
-    current?.kill('SIGTERM');
+    void cancel();
     const started = Date.now();
     const check = spawn(process.execPath, [path.join(packageRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], {
       cwd: packageRoot,
