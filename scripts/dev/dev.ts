@@ -63,19 +63,34 @@ async function stopRole(running: Running | undefined): Promise<void> {
   await running.exited;
 }
 
+/** Whether any process of the group `pgid` is left. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * One type check at a time; a newer change cancels the one under way, and so
  * does a shutdown (`cancel`), which waits for it to end: a check left running
  * would outlive the loop and write its build info into the project after it.
+ * The check runs in a group of its own, because TypeScript's tsc script runs
+ * the native compiler as a child of its own, which a signal to the script alone
+ * leaves running.
  */
 function typeChecker() {
   let current: ChildProcess | undefined;
   const cancel = async () => {
     const check = current;
-    if (!check || check.exitCode !== null || check.signalCode !== null) return;
+    if (!check?.pid || check.exitCode !== null || check.signalCode !== null) return;
     const exited = new Promise((resolve) => check.once('exit', resolve));
-    check.kill('SIGTERM');
+    process.kill(-check.pid, 'SIGTERM');
     await exited;
+    // The compiler under it may take a moment longer; a bounded wait, so that a stuck one cannot hold the shutdown.
+    for (let waited = 0; groupAlive(check.pid) && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   };
   const start = () => {
     void cancel();
@@ -83,6 +98,7 @@ function typeChecker() {
     const check = spawn(process.execPath, [path.join(packageRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], {
       cwd: packageRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     current = check;
     let output = '';
