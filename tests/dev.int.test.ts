@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/platform/paths.js';
+import { waitForGroupToEnd } from '../scripts/dev/process-group.js';
 import { eventually } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { freePort } from './support/process.js';
@@ -69,6 +70,8 @@ beforeAll(async () => {
   dev = spawn(process.execPath, args, {
     cwd: sandbox,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own, like a shell's job: the loop's own esbuild service (tsx) ends once the loop is gone.
+    detached: true,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -88,9 +91,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null) {
-    dev.kill('SIGKILL');
-  }
+  if (dev?.pid && dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
   await database?.drop();
   if (sandbox) fs.rmSync(sandbox, { recursive: true, force: true });
 });
@@ -137,6 +138,9 @@ describe('npm run dev', () => {
     expect(plain()).toContain('[dev] stopped');
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
     // Nothing it started outlives it: a process left working in the project would write into it afterwards.
+    // Only the loop's own esbuild service may take a moment to see that the loop is gone; the loop waits
+    // for everything else, each in a group of its own, before it exits.
+    await waitForGroupToEnd(dev.pid!);
     expect(processesWorkingIn(sandbox)).toEqual([]);
   }, 120_000);
 });

@@ -15,6 +15,7 @@ import { migrate } from '../../src/platform/db/migrate.js';
 import { createLogger } from '../../src/platform/observability/logger.js';
 import { packageRoot } from '../../src/platform/paths.js';
 import { affectedRoles, readImportGraph } from './import-graph.js';
+import { waitForGroupToEnd } from './process-group.js';
 
 /** Edits arrive as bursts of events (an editor writes, renames, touches): act once they settle. */
 const SETTLE_MS = 150;
@@ -32,7 +33,8 @@ function startRole(config: Config, role: Role, databaseUrl: string): Running {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(packageRoot, 'src/entrypoints/cli.ts'), role], {
     cwd: packageRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // A group of its own: Ctrl-C reaches the loop only, which stops each process once, in order.
+    // A group of its own: Ctrl-C reaches the loop only, which stops each process once, in order,
+    // and a stop waits for the whole group (its esbuild service, a web primary's workers).
     detached: true,
     env: { ...childEnvironment(config, role, databaseUrl), LOG_PRETTY: 'true', SHUTDOWN_DRAIN_MS: '0' },
   });
@@ -61,16 +63,7 @@ async function stopRole(running: Running | undefined): Promise<void> {
   stopping.add(running.child);
   running.child.kill('SIGTERM');
   await running.exited;
-}
-
-/** Whether any process of the group `pgid` is left. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  if (running.child.pid) await waitForGroupToEnd(running.child.pid);
 }
 
 /**
@@ -89,8 +82,8 @@ function typeChecker() {
     const exited = new Promise((resolve) => check.once('exit', resolve));
     process.kill(-check.pid, 'SIGTERM');
     await exited;
-    // The compiler under it may take a moment longer; a bounded wait, so that a stuck one cannot hold the shutdown.
-    for (let waited = 0; groupAlive(check.pid) && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    // The compiler under it may take a moment longer.
+    await waitForGroupToEnd(check.pid);
   };
   const start = () => {
     void cancel();
