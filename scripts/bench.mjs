@@ -167,8 +167,9 @@ async function startSystem() {
   const port = await nextPort();
   ctx.base = `http://127.0.0.1:${port}`;
   ctx.storageRoot = path.join(runDir, 'epu', 'storage');
-  // epu start puts its three metrics ports at METRICS_PORT, +1, +2.
-  const metricsPort = await nextPort();
+  // epu start puts its three metrics ports at METRICS_PORT, +1, +2: none of them may be the web's.
+  let metricsPort = await nextPort();
+  while (metricsPort <= port && port <= metricsPort + 2) metricsPort = await nextPort();
   if (portBase !== undefined) await Promise.all([nextPort(), nextPort()]);
   ctx.epu = spawnProcess(
     process.execPath,
