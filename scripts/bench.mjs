@@ -154,6 +154,22 @@ async function main() {
 }
 
 /** The bench's PostgreSQL with its data, `epu start` on it, the page-cache-off web, the twin and the plain Fastify. */
+/**
+ * The ports of one `epu start`: the web's, METRICS_PORT and the two after it (the worker's and the
+ * functions' metrics), FUNCTIONS_PORT and EMBEDDED_PG_PORT. epu start refuses to start when two of them
+ * are the same, and free ports drawn one at a time can be: drawn again until all six differ.
+ */
+async function startPorts() {
+  for (;;) {
+    const web = await nextPort();
+    const metrics = await nextPort();
+    if (portBase !== undefined) await Promise.all([nextPort(), nextPort()]);
+    const functions = await nextPort();
+    const postgres = await nextPort();
+    if (new Set([web, metrics, metrics + 1, metrics + 2, functions, postgres]).size === 6) return { web, metrics, functions, postgres };
+  }
+}
+
 async function startSystem() {
   console.log('== setup');
   const database = await prepareDatabase({ port: await nextPort(), volume, statements: ctx.statements, log: ctx.log });
@@ -164,17 +180,13 @@ async function startSystem() {
   // The database stops before this pool ends at cleanup: its idle connections' termination is expected.
   ctx.db.on('error', () => undefined);
   cleanup.push(() => ctx.db.end());
-  const port = await nextPort();
-  ctx.base = `http://127.0.0.1:${port}`;
+  const ports = await startPorts();
+  ctx.base = `http://127.0.0.1:${ports.web}`;
   ctx.storageRoot = path.join(runDir, 'epu', 'storage');
-  // epu start puts its three metrics ports at METRICS_PORT, +1, +2: none of them may be the web's.
-  let metricsPort = await nextPort();
-  while (metricsPort <= port && port <= metricsPort + 2) metricsPort = await nextPort();
-  if (portBase !== undefined) await Promise.all([nextPort(), nextPort()]);
   ctx.epu = spawnProcess(
     process.execPath,
     [path.join(root, 'bin/epu.js'), 'start'],
-    epuEnv({ PORT: String(port), METRICS_PORT: String(metricsPort), FUNCTIONS_PORT: String(await nextPort()) }),
+    epuEnv({ PORT: String(ports.web), METRICS_PORT: String(ports.metrics), FUNCTIONS_PORT: String(ports.functions) }),
     logFile,
   );
   cleanup.push(() => ctx.epu.stop());
@@ -571,9 +583,8 @@ async function startupSection() {
   // A fresh data dir of its own: initdb of an embedded PostgreSQL, migrations, three processes.
   const dataDir = tempDir('startup');
   fs.chmodSync(dataDir, 0o755);
-  const port = await nextPort();
-  const metrics = await nextPort();
-  if (portBase !== undefined) await Promise.all([nextPort(), nextPort()]);
+  const ports = await startPorts();
+  const port = ports.web;
   const started = performance.now();
   const fresh = spawnProcess(
     process.execPath,
@@ -582,9 +593,9 @@ async function startupSection() {
       EPU_DATA_DIR: dataDir,
       PORT: String(port),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
-      METRICS_PORT: String(metrics),
-      FUNCTIONS_PORT: String(await nextPort()),
-      EMBEDDED_PG_PORT: String(await nextPort()),
+      METRICS_PORT: String(ports.metrics),
+      FUNCTIONS_PORT: String(ports.functions),
+      EMBEDDED_PG_PORT: String(ports.postgres),
       SECRET_KEY,
       LOG_PRETTY: 'false',
     },

@@ -59,10 +59,13 @@ function startRole(config: Config, role: Role, databaseUrl: string): Running {
 const stopping = new WeakSet<ChildProcess>();
 
 async function stopRole(running: Running | undefined): Promise<void> {
-  if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  stopping.add(running.child);
-  running.child.kill('SIGTERM');
-  await running.exited;
+  if (!running) return;
+  if (running.child.exitCode === null && running.child.signalCode === null) {
+    stopping.add(running.child);
+    running.child.kill('SIGTERM');
+    await running.exited;
+  }
+  // A process that exited by itself may have left children in its group too.
   if (running.child.pid) await waitForGroupToEnd(running.child.pid);
 }
 
@@ -76,14 +79,27 @@ async function stopRole(running: Running | undefined): Promise<void> {
  */
 function typeChecker() {
   let current: ChildProcess | undefined;
-  const cancel = async () => {
-    const check = current;
-    if (!check?.pid || check.exitCode !== null || check.signalCode !== null) return;
-    const exited = new Promise((resolve) => check.once('exit', resolve));
-    process.kill(-check.pid, 'SIGTERM');
-    await exited;
+  // The cancels under way (a newer change's), which a shutdown waits for too.
+  let cancelling = Promise.resolve();
+  const stop = async (check: ChildProcess | undefined) => {
+    if (!check?.pid) return;
+    if (check.exitCode === null && check.signalCode === null) {
+      const exited = new Promise((resolve) => check.once('exit', resolve));
+      try {
+        process.kill(-check.pid, 'SIGTERM');
+      } catch {
+        // ended meanwhile: its exit event is on its way
+      }
+      await exited;
+    }
     // The compiler under it may take a moment longer.
     await waitForGroupToEnd(check.pid);
+  };
+  const cancel = () => {
+    const check = current;
+    current = undefined;
+    cancelling = Promise.all([cancelling, stop(check)]).then(() => undefined);
+    return cancelling;
   };
   const start = () => {
     void cancel();

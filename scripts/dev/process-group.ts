@@ -34,10 +34,22 @@ export function groupAlive(pgid: number): boolean {
 }
 
 /**
- * Waits until the group `pgid` has no running process, for at most `budgetMs`:
- * what is left of a stopped process (a child that exits once its parent's pipe
- * closes) goes in a moment, and a stuck one must not hold a shutdown for ever.
+ * Waits until the group `pgid` has no running process: what is left of a
+ * stopped process (a child that exits once its parent's pipe closes) goes in a
+ * moment. Whatever still runs after `budgetMs` is killed, so that a stuck one
+ * can neither hold a shutdown nor outlive it.
  */
 export async function waitForGroupToEnd(pgid: number, budgetMs = 5_000): Promise<void> {
-  for (let waited = 0; groupAlive(pgid) && waited < budgetMs; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  const deadline = Date.now() + budgetMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // ended meanwhile
+      }
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
