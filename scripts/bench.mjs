@@ -153,7 +153,6 @@ async function main() {
   }
 }
 
-/** The bench's PostgreSQL with its data, `epu start` on it, the page-cache-off web, the twin and the plain Fastify. */
 /**
  * The ports of one `epu start`: the web's, METRICS_PORT and the two after it (the worker's and the
  * functions' metrics), FUNCTIONS_PORT and EMBEDDED_PG_PORT. epu start refuses to start when two of them
@@ -170,6 +169,7 @@ async function startPorts() {
   }
 }
 
+/** The bench's PostgreSQL with its data, `epu start` on it, the page-cache-off web, the twin and the plain Fastify. */
 async function startSystem() {
   console.log('== setup');
   const database = await prepareDatabase({ port: await nextPort(), volume, statements: ctx.statements, log: ctx.log });
