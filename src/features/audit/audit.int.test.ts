@@ -102,6 +102,61 @@ describe('audit trail (functions in-process)', () => {
     expect(everything).not.toContain('127.0.0.1');
   });
 
+  it('quotes the request on the entries of invites, flags, account deletion and a booking from the event page', async () => {
+    const rid = (name: string) => ({ 'x-request-id': `audit-2-${name}` });
+    const admin = await signUp(t.url);
+    await t.services.accounts.setRole(admin.user.id, 'admin');
+    await admin.client.post('/api/v1/auth/login', { email: admin.email, password: admin.password });
+    const event = (
+      await admin.client.post('/api/v1/events', {
+        title: 'Audited private event',
+        startsAt: futureIso(),
+        capacity: 5,
+        visibility: 'private',
+      })
+    ).body;
+    const created = await admin.client.post(`/api/v1/events/${event.id}/invites`, {}, rid('invite-create'));
+    expect(created.status).toBe(201);
+    const inviteId = created.body.invite.id;
+    expect(
+      (await admin.client.request('DELETE', `/api/v1/events/${event.id}/invites/${inviteId}`, { headers: rid('invite-revoke') })).status,
+    ).toBe(204);
+    const flagged = await admin.client.request('PUT', '/api/v1/admin/flags/audit.request-id', {
+      json: { enabled: true },
+      headers: rid('flag'),
+    });
+    expect(flagged.status).toBeLessThan(300);
+    const open = (
+      await admin.client.post('/api/v1/events', { title: 'Audited open event', startsAt: futureIso(), capacity: 5, visibility: 'public' })
+    ).body;
+    const guest = await signUp(t.url);
+    expect((await guest.client.request('POST', `/events/${open.id}/book`, { form: {}, headers: rid('form-booking') })).status).toBe(303);
+    expect(
+      (await guest.client.request('DELETE', '/api/v1/me', { json: { password: guest.password }, headers: rid('account-delete') })).status,
+    ).toBe(204);
+
+    const expected: [string, string, string][] = [
+      ['invite.create', event.id, 'audit-2-invite-create'],
+      ['invite.revoke', event.id, 'audit-2-invite-revoke'],
+      ['flag.update', 'audit.request-id', 'audit-2-flag'],
+      ['booking.create', guest.user.id, 'audit-2-form-booking'],
+      ['user.delete', guest.user.id, 'audit-2-account-delete'],
+    ];
+    const rows = await eventually(
+      async () => {
+        const found = await auditRows(t, `request_id LIKE 'audit-2-%'`);
+        return found.length >= expected.length ? found : undefined;
+      },
+      30_000,
+      'the audit rows of the second round',
+    );
+    for (const [action, subjectOrActor, requestId] of expected) {
+      const matching = rows.filter((row) => row.action === action && row.request_id === requestId);
+      expect(matching, action).toHaveLength(1);
+      expect([matching[0].subject_id, matching[0].actor_id], action).toContain(subjectOrActor);
+    }
+  });
+
   it('is append-only: updates, deletes and truncation are refused by the database', async () => {
     const [row] = await eventually(async () => {
       const found = await auditRows(t);
