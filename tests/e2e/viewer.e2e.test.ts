@@ -51,17 +51,37 @@ describe.skipIf(!tierCanRun('browser'))('gallery and photo viewer in a browser',
     expect(violations, describeViolations(page.url(), violations)).toEqual([]);
   }
 
-  /** Sum of layout shifts the page has recorded since it started loading. */
-  async function layoutShift(page: Page): Promise<number> {
+  /**
+   * Opens the page with its pictures held back until it is laid out, then
+   * sums the layout shifts while they load: what the gallery's CSS promises
+   * (a tile's size never waits for its picture). Shifts while the page is
+   * still being parsed are left out on purpose: on a starved CPU (CI builds
+   * the image alongside; reproduced with the CDP's CPU throttling at 10x) the
+   * browser paints a half-parsed gallery, whose justified rows then re-balance
+   * as the rest of the tiles arrive.
+   */
+  async function shiftWhilePicturesLoad(page: Page, url: string): Promise<number> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/*', (route) =>
+      route.request().resourceType() === 'image' ? held.then(() => route.continue()) : route.continue(),
+    );
+    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    await page.evaluate(async () => {
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      const shifts = { total: 0 };
+      (window as unknown as { shifts: typeof shifts }).shifts = shifts;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) shifts.total += (entry as unknown as { value: number }).value;
+      }).observe({ type: 'layout-shift' });
+    });
+    release();
+    await loadAllImages(page);
+    await page.waitForLoadState('load');
+    await page.unroute('**/*');
     return page.evaluate(
       () =>
-        new Promise<number>((resolve) => {
-          let total = 0;
-          new PerformanceObserver((list) => {
-            for (const entry of list.getEntries()) total += (entry as unknown as { value: number }).value;
-          }).observe({ type: 'layout-shift', buffered: true });
-          setTimeout(() => resolve(total), 300);
-        }),
+        new Promise<number>((resolve) => setTimeout(() => resolve((window as unknown as { shifts: { total: number } }).shifts.total), 300)),
     );
   }
 
@@ -79,9 +99,7 @@ describe.skipIf(!tierCanRun('browser'))('gallery and photo viewer in a browser',
       it('keeps every photo whole at its shape, sharp at the screen density, without layout shift; one tab stop and a distinct name per photo', async () => {
         const context = await browser.newContext(options);
         const page = await context.newPage();
-        await page.goto(`${t.url}/events/${eventId}`);
-        await loadAllImages(page);
-        expect(await layoutShift(page)).toBeLessThan(0.01);
+        expect(await shiftWhilePicturesLoad(page, `${t.url}/events/${eventId}`)).toBeLessThan(0.01);
 
         const tiles = await page.locator('[data-gallery] > li').evaluateAll(async (items) =>
           Promise.all(
