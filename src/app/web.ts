@@ -2,7 +2,6 @@
 import type { FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
-import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { Config } from '../config/env.js';
 import { createReadRouting, type ReadsFor } from '../platform/http/read-routing.js';
@@ -127,7 +126,6 @@ async function registerPlugins(app: App, { config }: Platform): Promise<void> {
   if (config.appEnv === 'test') checkAnswersAgainstSchemas(app);
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 100 * 1024 });
-  await app.register(fastifyMultipart, { limits: { fileSize: config.maxUploadBytes }, throwFileSizeLimit: true });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/assets/', maxAge: '365d', immutable: true, index: false });
   app.addHook('onRequest', (request, _reply, done) => done(crossSiteRefusal(request, config.publicUrl.origin) ?? undefined));
 }

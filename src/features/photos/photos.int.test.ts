@@ -204,6 +204,29 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect((await storedKeys(t, 'originals/')).length).toBe(objectsBefore);
     });
 
+    it('refuses a multipart body anywhere but the upload routes (415 unsupported_type), and stores nothing', async () => {
+      const { body, contentType } = multipart([['file', 'a.png', 'image/png', await png(20, 20)]], {
+        title: 'Sent as a form with a file',
+        startsAt: futureIso(),
+        capacity: '5',
+        visibility: 'public',
+      });
+      const eventsBefore = (await t.platform.pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
+      const photosBefore = (await t.platform.pool.query('SELECT count(*)::int AS n FROM photos')).rows[0].n;
+      for (const [path, accept] of [
+        ['/api/v1/events', 'application/json'],
+        ['/events', 'text/html'],
+        [`/api/v1/events/${eventId}/bookings`, 'application/json'],
+      ]) {
+        const response = await owner.client.request('POST', path, { body, headers: { 'content-type': contentType, accept } });
+        expect(response.status, path).toBe(415);
+        if (accept === 'application/json') expect(response.body.error.code, path).toBe('unsupported_type');
+        else expect(response.text, path).toContain('That did not work');
+      }
+      expect((await t.platform.pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n).toBe(eventsBefore);
+      expect((await t.platform.pool.query('SELECT count(*)::int AS n FROM photos')).rows[0].n).toBe(photosBefore);
+    });
+
     it('removes the files of an event’s photos when the event is deleted', async () => {
       const party = (
         await owner.client.post('/api/v1/events', { title: 'Short-lived', startsAt: futureIso(), capacity: null, visibility: 'public' })

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fastifyMultipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { App } from '../../platform/http/server.js';
 import { AppError } from '../../platform/http/errors.js';
 import { cacheFor, PRIVATE } from '../../platform/http/cache-control.js';
@@ -166,34 +168,69 @@ export function photosRoutes(
     reply.header('connection', 'close');
   }
 
-  app.post(
-    '/api/v1/events/:id/photos',
-    {
-      schema: {
-        summary: 'Upload a photo (owner, admin, or a booking holder)',
-        description: 'One image in a multipart field named `file`; it is processed in the background.',
-        tags: ['photos'],
-        security: ACCESS.signedIn,
-        params: IdParams,
-        [REQUEST_BODY_KEY]: UploadBody,
-        response: {
-          202: PhotoEnvelope,
-          ...errorResponses('not_found', 'forbidden', 'too_large', 'unsupported_type', 'validation_failed', 'rate_limited'),
+  // Only the upload routes read multipart bodies, so only they are in the multipart plugin's scope: it adds two
+  // hooks to every request it covers, /livez and every page included (decision 0052). Elsewhere a multipart body is 415.
+  app.register(async (scope) => {
+    const uploads = scope.withTypeProvider<TypeBoxTypeProvider>();
+    await uploads.register(fastifyMultipart, { limits: { fileSize: deps.maxUploadBytes }, throwFileSizeLimit: true });
+
+    uploads.post(
+      '/api/v1/events/:id/photos',
+      {
+        schema: {
+          summary: 'Upload a photo (owner, admin, or a booking holder)',
+          description: 'One image in a multipart field named `file`; it is processed in the background.',
+          tags: ['photos'],
+          security: ACCESS.signedIn,
+          params: IdParams,
+          [REQUEST_BODY_KEY]: UploadBody,
+          response: {
+            202: PhotoEnvelope,
+            ...errorResponses('not_found', 'forbidden', 'too_large', 'unsupported_type', 'validation_failed', 'rate_limited'),
+          },
         },
       },
-    },
-    async (request, reply) => {
-      const viewer = await auth.requireUser(request, reply);
+      async (request, reply) => {
+        const viewer = await auth.requireUser(request, reply);
+        try {
+          const event = await startUpload(request, viewer);
+          const { stored, choices } = await receiveFiles(request, photos, event, viewer, { batch: false, maxBytes: deps.maxUploadBytes });
+          return reply.code(202).send({ photo: await stored[0]!.commit(choices) });
+        } catch (error) {
+          closeAfterRefusal(request, reply, error);
+          throw error;
+        }
+      },
+    );
+
+    // Forms: several files at once without JavaScript; the script uploads them one by one instead.
+    // The good files of a batch are kept; refused ones are named on a page of their own.
+    uploads.post('/events/:id/photos', { schema: { params: IdParams } }, async (request, reply) => {
+      const viewer = await auth.currentUser(request, reply);
+      if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
+      const eventPath = `/events/${encodeURIComponent(request.params.id)}`;
+      let uploaded: PhotoJson[];
+      let refused: RefusedFile[];
       try {
-        const event = await startUpload(request, viewer);
-        const { stored, choices } = await receiveFiles(request, photos, event, viewer, { batch: false, maxBytes: deps.maxUploadBytes });
-        return reply.code(202).send({ photo: await stored[0]!.commit(choices) });
+        const event = await startUpload(request, viewer, BATCH_FILES);
+        const received = await receiveFiles(request, photos, event, viewer, { batch: true, maxBytes: deps.maxUploadBytes });
+        uploaded = [];
+        for (const upload of received.stored) uploaded.push(await upload.commit(received.choices));
+        refused = received.refused;
       } catch (error) {
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
         closeAfterRefusal(request, reply, error);
-        throw error;
+        // The problem shows at the top of the page: no fragment to scroll past it.
+        return reply.redirect(`${eventPath}?upload=${error.code}`, 303);
       }
-    },
-  );
+      if (refused.length === 0) return reply.redirect(`${eventPath}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
+      reply.header('cache-control', PRIVATE);
+      return reply
+        .code(uploaded.length > 0 ? 200 : refused[0]!.status)
+        .type('text/html; charset=utf-8')
+        .send(uploadResultsPage({ viewer, eventPath, added: uploaded.length, refused }));
+    });
+  });
 
   app.get(
     '/api/v1/events/:id/photos',
@@ -288,34 +325,6 @@ export function photosRoutes(
       return reply.code(204).send();
     },
   );
-
-  // Forms: several files at once without JavaScript; the script uploads them one by one instead.
-  // The good files of a batch are kept; refused ones are named on a page of their own.
-  app.post('/events/:id/photos', { schema: { params: IdParams } }, async (request, reply) => {
-    const viewer = await auth.currentUser(request, reply);
-    if (!viewer) return reply.redirect(`/login?next=/events/${encodeURIComponent(request.params.id)}`, 303);
-    const eventPath = `/events/${encodeURIComponent(request.params.id)}`;
-    let uploaded: PhotoJson[];
-    let refused: RefusedFile[];
-    try {
-      const event = await startUpload(request, viewer, BATCH_FILES);
-      const received = await receiveFiles(request, photos, event, viewer, { batch: true, maxBytes: deps.maxUploadBytes });
-      uploaded = [];
-      for (const upload of received.stored) uploaded.push(await upload.commit(received.choices));
-      refused = received.refused;
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
-      closeAfterRefusal(request, reply, error);
-      // The problem shows at the top of the page: no fragment to scroll past it.
-      return reply.redirect(`${eventPath}?upload=${error.code}`, 303);
-    }
-    if (refused.length === 0) return reply.redirect(`${eventPath}?upload=uploaded&count=${uploaded.length}#gallery`, 303);
-    reply.header('cache-control', PRIVATE);
-    return reply
-      .code(uploaded.length > 0 ? 200 : refused[0]!.status)
-      .type('text/html; charset=utf-8')
-      .send(uploadResultsPage({ viewer, eventPath, added: uploaded.length, refused }));
-  });
 
   app.get('/photos/:id/delete', { schema: { params: PhotoParams } }, async (request, reply) => {
     const viewer = await auth.currentUser(request, reply);

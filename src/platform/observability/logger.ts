@@ -1,5 +1,5 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/env.js';
 import { requestIdField } from '../http/request-context.js';
 
@@ -82,5 +82,35 @@ export function createLogger(settings: LoggerSettings): Logger {
   // queue and leave together, instead of one write(2) per line on the request
   // path. pino flushes what is queued synchronously when the process exits,
   // crash included.
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  return pino(options, turnBatched(pino.destination({ dest: 1, sync: false })));
+}
+
+/** Every turn-batched destination's pending lines, written out before pino's own exit handler flushes its streams. */
+const pendingAtExit = new Set<() => void>();
+
+/**
+ * A destination that hands `stream` the lines logged in one turn of the event
+ * loop as one string, in order. pino's stream (sonic-boom) measures the byte
+ * length of everything it holds on each write, so while a write was in flight
+ * every further line cost more than the one before: with one access line per
+ * request that was about 6 µs of a request's CPU, an eighth of /livez
+ * (decision 0052). The lines of a turn leave at the end of that turn, and at
+ * exit before pino writes out what its stream holds.
+ */
+export function turnBatched(stream: { write(text: string): unknown }): DestinationStream {
+  let pending: string[] = [];
+  const drain = () => {
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    pending = [];
+    stream.write(text);
+  };
+  if (pendingAtExit.size === 0) process.prependListener('exit', () => pendingAtExit.forEach((drainPending) => drainPending()));
+  pendingAtExit.add(drain);
+  return {
+    write(line: string) {
+      if (pending.length === 0) setImmediate(drain);
+      pending.push(line);
+    },
+  };
 }
