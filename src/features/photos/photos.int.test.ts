@@ -217,7 +217,7 @@ for (const driver of ['file', 's3'] as Driver[]) {
         ['/api/v1/events', 'application/json'],
         ['/events', 'text/html'],
         [`/api/v1/events/${eventId}/bookings`, 'application/json'],
-      ]) {
+      ] as const) {
         const response = await owner.client.request('POST', path, { body, headers: { 'content-type': contentType, accept } });
         expect(response.status, path).toBe(415);
         if (accept === 'application/json') expect(response.body.error.code, path).toBe('unsupported_type');
