@@ -4,6 +4,13 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { turnBatched } from './logger.js';
 
+/** The `msg` of each JSON line a process wrote, in order. */
+const messagesIn = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).msg);
+
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Runs `body` in a fresh Node process with `createLogger` in scope; its exit code and what it wrote to stdout. */
@@ -42,23 +49,13 @@ describe('the process logger destination', () => {
        logger.info('first'); logger.warn('second'); process.exit(3);`,
     );
     expect(exits.code).toBe(3);
-    expect(
-      exits.stdout
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line).msg),
-    ).toEqual(['first', 'second']);
+    expect(messagesIn(exits.stdout)).toEqual(['first', 'second']);
 
     const crashes = await inChildProcess(
       `const logger = createLogger({ level: 'info', pretty: false, name: 'crash-test' });
        setTimeout(() => { logger.info('before the crash'); throw new Error('boom'); }, 10);`,
     );
     expect(crashes.code).toBe(1);
-    expect(
-      crashes.stdout
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line).msg),
-    ).toEqual(['before the crash']);
+    expect(messagesIn(crashes.stdout)).toEqual(['before the crash']);
   });
 });
