@@ -65,7 +65,25 @@ export function spawnEpu(args: string[], env: Record<string, string>, cwd = pack
   };
 }
 
+/**
+ * The ports handed out in this process. Once a probe's socket is closed its port is free again, and the kernel
+ * may give it to the next probe: a process started with PORT and METRICS_PORT from two calls then failed with
+ * EADDRINUSE on its second listener (seen in CI).
+ */
+const handedOut = new Set<number>();
+
+/** A port nothing listens on now, never one this process has been given before. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+async function unusedPort(): Promise<number> {
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
     const server = net.createServer();
