@@ -93,7 +93,7 @@ const pendingAtExit = new Set<() => void>();
  * loop as one string, in order. pino's stream (sonic-boom) measures the byte
  * length of everything it holds on each write, so while a write was in flight
  * every further line cost more than the one before: with one access line per
- * request that was about 6 µs of a request's CPU, an eighth of /livez
+ * request this saves 4-5 µs of a request's CPU, a tenth of /livez's
  * (decision 0052). The lines of a turn leave at the end of that turn, and at
  * exit before pino writes out what its stream holds.
  */
@@ -101,7 +101,7 @@ export function turnBatched(stream: { write(text: string): unknown }): Destinati
   let pending: string[] = [];
   const drain = () => {
     if (pending.length === 0) return;
-    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    const text = pending.join('');
     pending = [];
     stream.write(text);
   };
