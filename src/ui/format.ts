@@ -1,6 +1,42 @@
 import { html, type SafeHtml } from '../platform/http/html.js';
 
 const UTC_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const UTC_DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
+
+// The month names as this ICU spells them in the medium style ("Sept" in en-GB).
+const MONTH_NAMES = Array.from(
+  { length: 12 },
+  (_, month) => UTC_DATE_FORMAT.formatToParts(Date.UTC(2001, month, 15)).find((part) => part.type === 'month')?.value ?? '',
+);
+/** What Date#toISOString writes for the years 1000-9999; other years Intl writes its own way. */
+const ISO_INSTANT = /^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+function labelFromIsoFields(iso: string, withTime: boolean): string | null {
+  if (!ISO_INSTANT.test(iso)) return null;
+  const date = `${Number(iso.slice(8, 10))} ${MONTH_NAMES[Number(iso.slice(5, 7)) - 1]} ${iso.slice(0, 4)}`;
+  return withTime ? `${date}, ${iso.slice(11, 16)}` : date;
+}
+
+// Cutting the label from the string is only right if this ICU lays it out as
+// "9 Sept 2020, 08:08": checked once, on a day and an hour of one and two digits in every month.
+const LAYOUT_MATCHES_INTL = MONTH_NAMES.every((_, month) => {
+  const probe = new Date(Date.UTC(2001, month, 1 + month * 2, month * 2, month * 5));
+  const iso = probe.toISOString();
+  return labelFromIsoFields(iso, true) === UTC_FORMAT.format(probe) && labelFromIsoFields(iso, false) === UTC_DATE_FORMAT.format(probe);
+});
+
+/**
+ * "9 Sept 2020, 08:08" (or "9 Sept 2020" without the time): a UTC moment,
+ * given as its ISO string, in en-GB's medium style, exactly as Intl writes it.
+ * A gallery page labels 24 photos; Intl's format and parsing the string back
+ * into a Date cost about 1.8 µs a label, cutting it from the string's own
+ * fields a tenth of that. Years outside 1000-9999, or an ICU with another
+ * layout, go through Intl.
+ */
+export function utcLabel(iso: string, withTime: boolean): string {
+  const cut = LAYOUT_MATCHES_INTL ? labelFromIsoFields(iso, withTime) : null;
+  return cut ?? (withTime ? UTC_FORMAT : UTC_DATE_FORMAT).format(new Date(iso));
+}
 
 /** A moment (a backup, an export) in UTC on the server; the browser script rewrites it into the reader's zone, naming it. */
 export function timeTag(date: Date | string): SafeHtml {

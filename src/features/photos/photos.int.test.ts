@@ -134,6 +134,11 @@ for (const driver of ['file', 's3'] as Driver[]) {
       expect(first.body.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
       const second = await new Client(t.url).get(`/api/v1/events/${eventId}/photos?limit=2&cursor=${first.body.nextCursor}`);
       expect(second.body.items[0].id).toBe(ids[0]);
+      // A gallery reads fewer columns than a single photo (its event and status are the query's own): the same photo either way.
+      for (const item of [...first.body.items, ...second.body.items]) {
+        expect(item).toMatchObject({ eventId, status: 'ready', failureReason: null });
+        expect(item).toEqual((await new Client(t.url).get(`/api/v1/photos/${item.id}`)).body);
+      }
 
       const stranger = await signUp(t.url);
       expect((await stranger.client.delete(`/api/v1/photos/${ids[0]}`)).status).toBe(403);

@@ -34,9 +34,24 @@ const COLUMNS = [
   'created_at',
 ] as const;
 
+/**
+ * What a gallery page reads of each photo: not what its query fixes (the
+ * event, the status: ready, so no failure) nor what it never shows (the
+ * digest, the EXIF orientation). Each column is work for PostgreSQL and for
+ * the parser, on 21 rows a page.
+ */
+const GALLERY_COLUMNS = COLUMNS.filter(
+  (column): column is Exclude<(typeof COLUMNS)[number], 'event_id' | 'status' | 'failure_reason' | 'sha256' | 'orientation'> =>
+    !['event_id', 'status', 'failure_reason', 'sha256', 'orientation'].includes(column),
+);
+
+/** A ready photo as a gallery page reads it. */
+export type GalleryPhotoRow = Pick<PhotoRow, (typeof GALLERY_COLUMNS)[number] | 'uploader_name'>;
+
 // The uploader's name by join (users' primary key), for the gallery's alt texts and the viewer.
-const SELECT_PHOTOS = `SELECT ${COLUMNS.map((column) => `p.${column}`).join(', ')}, u.name AS uploader_name
+const selectPhotos = (columns: readonly string[]) => `SELECT ${columns.map((column) => `p.${column}`).join(', ')}, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id`;
+const SELECT_PHOTOS = selectPhotos(COLUMNS);
 // Gallery order: (created_at, id) descending, on photos_gallery_idx.
 const NEIGHBOURS = (p: string) => `(SELECT n.id FROM photos n WHERE n.event_id = ${p}.event_id AND n.status = 'ready'
     AND (n.created_at, n.id) > (${p}.created_at, ${p}.id) ORDER BY n.created_at, n.id LIMIT 1) AS newer_id,
@@ -56,7 +71,7 @@ const NEIGHBOURS = (p: string) => `(SELECT n.id FROM photos n WHERE n.event_id =
  * one generic plan serves every event (decision 0013).
  */
 const galleryPage = (after: string, limit: string) =>
-  `SELECT p.* FROM events e CROSS JOIN LATERAL (${SELECT_PHOTOS} WHERE p.event_id = e.id AND p.status = 'ready'${after}
+  `SELECT p.* FROM events e CROSS JOIN LATERAL (${selectPhotos(GALLERY_COLUMNS)} WHERE p.event_id = e.id AND p.status = 'ready'${after}
     ORDER BY p.created_at DESC, p.id DESC LIMIT ${limit}) p WHERE e.id = $1`;
 
 /** Fixed SQL text: no query building per request. */
@@ -123,11 +138,11 @@ export function createPhotosRepository(db: Db) {
     },
 
     /** The gallery page: ready photos, newest first, on the partial index (event_id, created_at DESC, id DESC). */
-    async listReady(eventId: string, limit: number, before?: [string, string], executor: Db = db): Promise<PhotoRow[]> {
+    async listReady(eventId: string, limit: number, before?: [string, string], executor: Db = db): Promise<GalleryPhotoRow[]> {
       const query = before
         ? CompiledQuery.raw(PHOTO_QUERIES.readyBefore, [eventId, before[0], before[1], limit + 1])
         : CompiledQuery.raw(PHOTO_QUERIES.ready, [eventId, limit + 1]);
-      return (await executor.executeQuery<PhotoRow>(query)).rows;
+      return (await executor.executeQuery<GalleryPhotoRow>(query)).rows;
     },
 
     /** Originals whose location is not shared, in id order from after `afterId`: the location sweep's batches. */

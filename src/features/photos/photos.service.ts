@@ -24,7 +24,7 @@ import {
   sniffUploadType,
   TooManyPixelsError,
 } from './image-check.js';
-import type { PhotoRow, PhotosRepository } from './photos.repository.js';
+import type { GalleryPhotoRow, PhotoRow, PhotosRepository } from './photos.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
 
 export interface PhotoJson {
@@ -106,8 +106,14 @@ export function createPhotosService(deps: {
 }) {
   const { repo, storage, events } = deps;
 
-  /** Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70. */
-  async function toJsonList(rows: readonly PhotoRow[], event: Pick<EventRow, 'visibility'>): Promise<PhotoJson[]> {
+  /**
+   * Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70.
+   * A gallery's rows leave out what its query fixes: they are the event's own, and ready.
+   */
+  async function toJsonList(
+    rows: readonly (PhotoRow | GalleryPhotoRow)[],
+    event: Pick<EventRow, 'id' | 'visibility'>,
+  ): Promise<PhotoJson[]> {
     const toSign: string[] = [];
     // A link is known at once (a CDN URL for a public event's derived image), or is its place in the signing call.
     const link = (key: string | null, derived: boolean): string | number | null => {
@@ -115,19 +121,21 @@ export function createPhotosService(deps: {
       const cdnUrl = derived && event.visibility === 'public' ? storage.publicUrl(key) : null;
       return cdnUrl ?? toSign.push(key) - 1;
     };
+    const statusOf = (row: PhotoRow | GalleryPhotoRow) => ('status' in row ? row.status : 'ready');
     const links = rows.map((row) =>
-      row.status === 'ready' ? [link(row.thumbnail_key, true), link(row.display_key, true), link(row.original_key, false)] : [],
+      statusOf(row) === 'ready' ? [link(row.thumbnail_key, true), link(row.display_key, true), link(row.original_key, false)] : [],
     );
     const signed = await storage.signedUrls(toSign, { expiresInSeconds: signedUrlLifetimeSeconds() });
     const resolve = (value: string | number | null | undefined) => (typeof value === 'number' ? signed[value]! : (value ?? null));
     return rows.map((row, i) => {
       const [thumbnailUrl, displayUrl, url] = links[i]!.map(resolve);
+      const status = statusOf(row);
       return {
         id: row.id,
-        eventId: row.event_id,
+        eventId: 'event_id' in row ? row.event_id : event.id,
         uploaderId: row.uploader_id,
         uploader: row.uploader_id && row.uploader_name ? { id: row.uploader_id, name: row.uploader_name } : null,
-        status: row.status,
+        status,
         width: row.width,
         height: row.height,
         bytes: row.bytes,
@@ -136,14 +144,14 @@ export function createPhotosService(deps: {
         thumbnailUrl: thumbnailUrl ?? null,
         url: url ?? null,
         displayUrl: displayUrl ?? null,
-        failureReason: row.status === 'failed' ? row.failure_reason : null,
+        failureReason: status === 'failed' && 'failure_reason' in row ? row.failure_reason : null,
         locationShared: row.location_shared,
         createdAt: row.created_at.toISOString(),
       };
     });
   }
 
-  async function toJson(row: PhotoRow, event: Pick<EventRow, 'visibility'>): Promise<PhotoJson> {
+  async function toJson(row: PhotoRow, event: Pick<EventRow, 'id' | 'visibility'>): Promise<PhotoJson> {
     return (await toJsonList([row], event))[0]!;
   }
 

@@ -50,12 +50,21 @@ function retag(reply: FastifyReply, encoding: Encoding): void {
   if (typeof etag === 'string') reply.header('etag', `W/${etag.replace(/^W\//, '').replace(/"$/, `-${encoding}"`)}`);
 }
 
-function sizeOf(payload: unknown, reply: FastifyReply): number | null {
-  if (typeof payload === 'string') return Buffer.byteLength(payload);
-  if (Buffer.isBuffer(payload)) return payload.length;
+/**
+ * Whether the payload has at least MIN_BYTES. A string has at least one UTF-8
+ * byte per UTF-16 unit and at most three, so only a string in between is
+ * measured: counting a page's bytes is a pass over all of it, which Fastify
+ * makes again for Content-Length.
+ */
+function bigEnough(payload: unknown, reply: FastifyReply): boolean {
+  if (typeof payload === 'string') {
+    if (payload.length >= MIN_BYTES) return true;
+    return payload.length * 3 >= MIN_BYTES && Buffer.byteLength(payload) >= MIN_BYTES;
+  }
+  if (Buffer.isBuffer(payload)) return payload.length >= MIN_BYTES;
   // A stream (a static asset) counts when it says how long it is.
   const length = Number(reply.getHeader('content-length'));
-  return typeof (payload as Readable | null)?.pipe === 'function' && Number.isFinite(length) ? length : null;
+  return typeof (payload as Readable | null)?.pipe === 'function' && Number.isFinite(length) && length >= MIN_BYTES;
 }
 
 export function registerCompression(app: App): void {
@@ -65,10 +74,8 @@ export function registerCompression(app: App): void {
     (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, value?: unknown) => void) => {
       const type = reply.getHeader('content-type');
       const status = reply.statusCode;
-      const size = sizeOf(payload, reply);
       if (
-        size === null ||
-        size < MIN_BYTES ||
+        !bigEnough(payload, reply) ||
         typeof type !== 'string' ||
         !COMPRESSIBLE.test(type) ||
         reply.hasHeader('content-encoding') ||

@@ -10,8 +10,11 @@ export class SafeHtml {
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+const NEEDS_ESCAPING = /[&<>"']/;
+
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
+  // Most values have nothing to escape: a test is a third of what a replace costs, and allocates nothing.
+  return NEEDS_ESCAPING.test(value) ? value.replace(/[&<>"']/g, (char) => ESCAPES[char]!) : value;
 }
 
 type Interpolation = SafeHtml | string | number | boolean | null | undefined | Interpolation[];

@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from '../../../platform/http/html.js';
 import type { PhotoJson } from '../photos.service.js';
 import { renditionSize } from '../renditions.js';
+import { utcLabel } from '../../../ui/format.js';
 
 // The gallery keeps each photo's shape: justified rows (public/app.css, "Gallery
 // and photo viewer") where a tile's width follows its aspect ratio. The CSP
@@ -24,14 +25,9 @@ export function aspectBucket(width: number, height: number): { bucket: number; c
 
 export const bucketRatio = (bucket: number) => ASPECT_STEP ** bucket;
 
-const TAKEN_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-const ADDED_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
-
 /** A camera's EXIF time has no zone: it is stored as if UTC, so showing it in UTC shows the camera's own clock. */
 export function takenLabel(photo: Pick<PhotoJson, 'takenAt' | 'createdAt'>): string {
-  return photo.takenAt
-    ? `taken ${TAKEN_FORMAT.format(new Date(photo.takenAt))}`
-    : `added ${ADDED_FORMAT.format(new Date(photo.createdAt))}`;
+  return photo.takenAt ? `taken ${utcLabel(photo.takenAt, true)}` : `added ${utcLabel(photo.createdAt, false)}`;
 }
 
 /** Distinct for every photo of a gallery: its number, who added it and when it was taken. */
