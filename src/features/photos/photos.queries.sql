@@ -2,12 +2,12 @@
 -- Update with `npm run sql:snapshots`, and review the difference as SQL.
 
 -- listReady: the gallery, the first page
-SELECT p.* FROM events e CROSS JOIN LATERAL (SELECT p.id, p.event_id, p.uploader_id, p.status, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.sha256, p.width, p.height, p.orientation, p.taken_at, p.failure_reason, p.location_shared, p.created_at, u.name AS uploader_name
+SELECT p.* FROM events e CROSS JOIN LATERAL (SELECT p.id, p.uploader_id, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.width, p.height, p.taken_at, p.location_shared, p.created_at, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.event_id = e.id AND p.status = 'ready'
     ORDER BY p.created_at DESC, p.id DESC LIMIT $2) p WHERE e.id = $1;
 
 -- listReady: the gallery, a later page
-SELECT p.* FROM events e CROSS JOIN LATERAL (SELECT p.id, p.event_id, p.uploader_id, p.status, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.sha256, p.width, p.height, p.orientation, p.taken_at, p.failure_reason, p.location_shared, p.created_at, u.name AS uploader_name
+SELECT p.* FROM events e CROSS JOIN LATERAL (SELECT p.id, p.uploader_id, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.width, p.height, p.taken_at, p.location_shared, p.created_at, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.event_id = e.id AND p.status = 'ready' AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid)
     ORDER BY p.created_at DESC, p.id DESC LIMIT $4) p WHERE e.id = $1;
 
