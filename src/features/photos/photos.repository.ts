@@ -40,13 +40,17 @@ const COLUMNS = [
  * digest, the EXIF orientation). Each column is work for PostgreSQL and for
  * the parser, on 21 rows a page.
  */
-const GALLERY_COLUMNS = COLUMNS.filter(
-  (column): column is Exclude<(typeof COLUMNS)[number], 'event_id' | 'status' | 'failure_reason' | 'sha256' | 'orientation'> =>
-    !['event_id', 'status', 'failure_reason', 'sha256', 'orientation'].includes(column),
-);
+const NOT_IN_GALLERY = [
+  'event_id',
+  'status',
+  'failure_reason',
+  'sha256',
+  'orientation',
+] as const satisfies readonly (typeof COLUMNS)[number][];
+const GALLERY_COLUMNS = COLUMNS.filter((column) => !(NOT_IN_GALLERY as readonly string[]).includes(column));
 
 /** A ready photo as a gallery page reads it. */
-export type GalleryPhotoRow = Pick<PhotoRow, (typeof GALLERY_COLUMNS)[number] | 'uploader_name'>;
+export type GalleryPhotoRow = Omit<PhotoRow, (typeof NOT_IN_GALLERY)[number]>;
 
 // The uploader's name by join (users' primary key), for the gallery's alt texts and the viewer.
 const selectPhotos = (columns: readonly string[]) => `SELECT ${columns.map((column) => `p.${column}`).join(', ')}, u.name AS uploader_name
