@@ -135,9 +135,14 @@ for (const driver of ['file', 's3'] as Driver[]) {
       const second = await new Client(t.url).get(`/api/v1/events/${eventId}/photos?limit=2&cursor=${first.body.nextCursor}`);
       expect(second.body.items[0].id).toBe(ids[0]);
       // A gallery reads fewer columns than a single photo (its event and status are the query's own): the same photo either way.
+      // Links are compared without their signatures: an S3 link carries the second it was signed in.
+      const unsigned = (photo: Record<string, unknown>) =>
+        Object.fromEntries(
+          Object.entries(photo).map(([field, value]) => [field, /Url$|^url$/.test(field) ? String(value).split('?')[0] : value]),
+        );
       for (const item of [...first.body.items, ...second.body.items]) {
         expect(item).toMatchObject({ eventId, status: 'ready', failureReason: null });
-        expect(item).toEqual((await new Client(t.url).get(`/api/v1/photos/${item.id}`)).body);
+        expect(unsigned(item)).toEqual(unsigned((await new Client(t.url).get(`/api/v1/photos/${item.id}`)).body));
       }
 
       const stranger = await signUp(t.url);
