@@ -10,6 +10,8 @@
 //   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
 //   --duration S (10)  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
+//   --repeat N (1): livez and reads measure each path N times, the sides taking turns, and judge each target on the
+//     median of the N rounds' ratios: on a shared machine one round of the same request can move by half
 //   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
 //     top self-time functions and keeps the profile in $TMPDIR/epu-bench-profiles
 //   --no-statements: PostgreSQL without pg_stat_statements (on by default: it names the statements behind a missed target)
@@ -73,6 +75,7 @@ const figures = [];
 const ctx = {
   duration: Number(flag('duration', 10)),
   connections: Number(flag('connections', 64)),
+  repeat: Math.max(1, Math.floor(Number(flag('repeat', 1)))),
   statements: !args.includes('--no-statements'),
   targets: [],
   SECRET_KEY,
@@ -292,21 +295,45 @@ async function profiledSide() {
   };
 }
 
+/** A row's path, with its round when --repeat runs more than one. */
+const roundName = (name, round) => (ctx.repeat > 1 ? `${name} #${round}` : name);
+/** The index of the median value (of the upper middle for an even count: the less flattering of the two). */
+function medianIndex(values) {
+  const order = values.map((value, i) => [value, i]).sort((a, b) => a[0] - b[0]);
+  return order[Math.floor(order.length / 2)][1];
+}
+/** The median (the mean of the two middle values for an even count). */
+function medianOf(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1] + sorted[middle]) / 2 : sorted[Math.floor(middle)];
+}
+
 async function livezSection() {
   ctx.log(`\n== livez: GET /livez, ${ctx.connections} connections, ${ctx.duration} s per side after ${1500} warm-up requests`);
   const { twin, fastify, epuOff, epuOn } = ctx.sides;
   await compareResponses(ctx.log, 'GET /livez', [epuOff, twin], { path: '/livez' });
   printHeader(ctx.log);
-  const results = {};
+  const rounds = [];
   const profiled = cpuProf ? await profiledSide() : null;
-  for (const [key, side] of Object.entries({ twin, fastify, epuOff: profiled?.side ?? epuOff, epuOn })) {
-    results[key] = await measure(ctx, side, { path: '/livez' });
-    printResult(ctx.log, 'GET /livez', side.name, results[key], key.startsWith('epu') ? results.fastify : null);
+  for (let round = 1; round <= ctx.repeat; round++) {
+    const results = {};
+    for (const [key, side] of Object.entries({ twin, fastify, epuOff: profiled?.side ?? epuOff, epuOn })) {
+      results[key] = await measure(ctx, side, { path: '/livez' });
+      printResult(ctx.log, roundName('GET /livez', round), side.name, results[key], key.startsWith('epu') ? results.fastify : null);
+    }
+    rounds.push(results);
   }
   await profiled?.report(ctx.log);
   ctx.log('  (EPU/twin CPU column: against the plain Fastify route)');
   for (const key of ['epuOff', 'epuOn'])
-    target(ctx, `/livez server CPU, ${ctx.sides[key].name} / plain Fastify`, results[key].serverMs / results.fastify.serverMs, 2);
+    target(
+      ctx,
+      `/livez server CPU, ${ctx.sides[key].name} / plain Fastify`,
+      medianOf(rounds.map((r) => r[key].serverMs / r.fastify.serverMs)),
+      2,
+    );
+  const results = rounds[medianIndex(rounds.map((r) => r.epuOn.serverMs))];
   ctx.figure('GET /livez, twin (node:http)', fmt(results.twin.rps, 0), 'req/s', `${fmt(results.twin.serverMs, 3)} ms CPU/request`);
   ctx.figure('GET /livez, EPU', fmt(results.epuOn.rps, 0), 'req/s', `${fmt(results.epuOn.serverMs, 3)} ms CPU/request`);
 }
@@ -354,12 +381,19 @@ async function readsSection() {
   printHeader(ctx.log);
   for (const [, name, request, anonymous] of measured) {
     const profiled = cpuProf ? await profiledSide() : null;
-    const twinResult = await measure(ctx, twin, request);
-    printResult(ctx.log, name, twin.name, twinResult, null);
-    const off = await measure(ctx, profiled?.side ?? epuOff, request);
-    printResult(ctx.log, name, epuOff.name, off, twinResult);
-    const on = anonymous ? await measure(ctx, epuOn, request) : null;
-    if (on) printResult(ctx.log, name, epuOn.name, on, twinResult);
+    const rounds = [];
+    for (let round = 1; round <= ctx.repeat; round++) {
+      const twinResult = await measure(ctx, twin, request);
+      printResult(ctx.log, roundName(name, round), twin.name, twinResult, null);
+      const off = await measure(ctx, profiled?.side ?? epuOff, request);
+      printResult(ctx.log, roundName(name, round), epuOff.name, off, twinResult);
+      const on = anonymous ? await measure(ctx, epuOn, request) : null;
+      if (on) printResult(ctx.log, roundName(name, round), epuOn.name, on, twinResult);
+      rounds.push({ twinResult, off, on });
+    }
+    // The round whose server ratio is the median stands for the path (its statements, its figures).
+    const serverRatios = rounds.map((r) => r.off.serverMs / r.twinResult.serverMs);
+    const { twinResult, off, on } = rounds[medianIndex(serverRatios)];
     const explain = () => {
       printStatements(ctx.log, 'EPU', off);
       printStatements(ctx.log, 'twin', twinResult);
@@ -367,8 +401,12 @@ async function readsSection() {
     };
     let explained = false;
     const once = () => !explained && ((explained = true), explain());
-    target(ctx, `${name}: server CPU/request, EPU / twin`, off.serverMs / twinResult.serverMs, 1.3, { explain: once });
-    target(ctx, `${name}: PostgreSQL CPU/request, EPU / twin`, off.pgMs / twinResult.pgMs, 1.2, { explain: once });
+    if (ctx.repeat > 1)
+      ctx.log(`  ${name}: server ratios of the ${ctx.repeat} rounds ${serverRatios.map((x) => `${fmt(x, 2)}x`).join(', ')}`);
+    target(ctx, `${name}: server CPU/request, EPU / twin`, medianOf(serverRatios), 1.3, { explain: once });
+    target(ctx, `${name}: PostgreSQL CPU/request, EPU / twin`, medianOf(rounds.map((r) => r.off.pgMs / r.twinResult.pgMs)), 1.2, {
+      explain: once,
+    });
     await profiled?.report(ctx.log);
     ctx.figure(`${name}, EPU page cache off`, fmt(off.rps, 0), 'req/s', `p95 ${fmt(off.p95)} ms; twin ${fmt(twinResult.rps, 0)} req/s`);
     if (on)
