@@ -28,6 +28,10 @@ import { auditRoutes } from '../features/audit/audit.routes.js';
 import { adminRoutes } from '../features/admin/admin.routes.js';
 import { photosRoutes } from '../features/photos/photos.routes.js';
 import { galleryPosition, gallerySection, photoAlt } from '../features/photos/views/gallery.js';
+import type { PhotoJson } from '../features/photos/photos.service.js';
+import type { PublicUser } from '../features/accounts/accounts.service.js';
+import type { EventRow } from '../features/events/events.types.js';
+import type { Page } from '../platform/http/pagination.js';
 import { exportsRoutes } from '../features/exports/exports.routes.js';
 import { FLAGS } from '../features/flags/flags.service.js';
 import { flagsRoutes } from '../features/flags/flags.routes.js';
@@ -156,9 +160,14 @@ type UploadsEnabled = (viewer: { id: string } | null) => Promise<boolean>;
 /** The gallery under an event's page, and the photo that stands for the event in link previews. */
 function eventPageSections(platform: Platform, services: Services, uploadsEnabled: UploadsEnabled): EventPageSections {
   const { config } = platform;
-  return async (event, viewer, query, pageReads, viewerBooked, invites) => {
-    const [gallery, canUpload, uploadsOn] = await Promise.all([
-      services.photos.gallery(event.id, viewer, { limit: 24, cursor: query.photos }, pageReads, invites),
+  const gallerySections = async (
+    event: EventRow,
+    viewer: PublicUser | null,
+    query: Record<string, string | undefined>,
+    gallery: Page<PhotoJson>,
+    viewerBooked: Promise<boolean>,
+  ) => {
+    const [canUpload, uploadsOn] = await Promise.all([
       viewer ? services.photos.canContribute(event, viewer, viewerBooked) : false,
       uploadsEnabled(viewer),
     ]);
@@ -180,6 +189,21 @@ function eventPageSections(platform: Platform, services: Services, uploadsEnable
         alt: photoAlt(first, from + gallery.items.indexOf(first)),
       },
     };
+  };
+  const galleryPage = (query: Record<string, string | undefined>) => ({ limit: 24, cursor: query.photos });
+  return {
+    async forViewer(event, viewer, query, pageReads, viewerBooked, invites) {
+      const gallery = await services.photos.gallery(event.id, viewer, galleryPage(query), pageReads, invites);
+      return gallerySections(event, viewer, query, gallery, viewerBooked);
+    },
+    async forSession(event, session, query, pageReads) {
+      const gallery = await services.photos.galleryWithViewer(event, session, galleryPage(query), pageReads);
+      const viewer = gallery.viewer;
+      return {
+        viewer,
+        ...(await gallerySections(event, viewer?.user ?? null, query, gallery, Promise.resolve(Boolean(viewer?.bookingId)))),
+      };
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../tests/support/app.js';
+import { startTestApp, TEST_SECRET, type TestApp } from '../../../tests/support/app.js';
 import { Client, signUp } from '../../../tests/support/client.js';
 
 let t: TestApp;
@@ -7,6 +7,21 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t.close());
+
+/** A public event of the client's, whose page shows whether its reader is signed in. */
+async function publicEventOf(client: Client) {
+  const startsAt = new Date(Date.now() + 86_400_000).toISOString();
+  const event = await client.post('/api/v1/events', {
+    title: 'Session check',
+    description: 'x',
+    venue: 'Hall',
+    startsAt,
+    capacity: 5,
+    visibility: 'public',
+  });
+  expect(event.status).toBe(201);
+  return event;
+}
 
 describe('signup, login, logout, /me', () => {
   it('signs up with a session cookie that is HttpOnly and SameSite=Lax, and /me answers with the user', async () => {
@@ -64,6 +79,55 @@ describe('signup, login, logout, /me', () => {
     const replay = new Client(t.url);
     for (const [k, v] of saved) replay.cookies.set(k, v);
     expect((await replay.get('/api/v1/me')).status).toBe(401);
+  });
+
+  it('a session past its expiry is no session: the API answers 401 and pages read as signed out', async () => {
+    const { client, user } = await signUp(t.url);
+    const event = await publicEventOf(client);
+    expect((await client.get('/api/v1/me')).status).toBe(200);
+    // The database's clock decides (sessions.expires_at > now()): a second past it is past it.
+    await t.platform.pool.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
+    const me = await client.get('/api/v1/me');
+    expect(me.status).toBe(401);
+    expect(me.body.error.code).toBe('not_signed_in');
+    const page = await client.request('GET', `/events/${event.body.id}`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('href="/login');
+    expect(page.text).not.toContain('action="/logout"');
+    // A second before the end it was still live.
+    await t.platform.pool.query(`UPDATE sessions SET expires_at = now() + interval '1 minute' WHERE user_id = $1`, [user.id]);
+    expect((await client.get('/api/v1/me')).status).toBe(200);
+    const again = await client.request('GET', `/events/${event.body.id}`, { headers: { accept: 'text/html' } });
+    expect(again.text).toContain('action="/logout"');
+  });
+
+  it('keeps a session sealed with the previous SECRET_KEY after a rotation, and re-seals it with the new one (API and page)', async () => {
+    const { client, user } = await signUp(t.url);
+    const event = await publicEventOf(client);
+    const oldCookie = client.cookieHeader();
+    const rotated = await startTestApp({ SECRET_KEY: `${'r'.repeat(20)}${TEST_SECRET.slice(20, 60)},${TEST_SECRET}` }, t.database);
+    try {
+      for (const [path, accept] of [
+        ['/api/v1/me', 'application/json'],
+        [`/events/${event.body.id}`, 'text/html'],
+      ] as const) {
+        const response = await fetch(`${rotated.url}${path}`, { headers: { cookie: oldCookie, accept } });
+        expect(response.status, path).toBe(200);
+        const body = await response.text();
+        expect(body, path).toContain(accept === 'text/html' ? 'action="/logout"' : user.id);
+        // Re-sealed under the newest key: a cookie the rotated server opens as current, which the old server cannot.
+        const resealed = response.headers.getSetCookie().find((line) => line.startsWith('epu_session='));
+        expect(resealed, path).toBeDefined();
+        const fresh = resealed!.split(';')[0]!;
+        expect(fresh).not.toBe(oldCookie);
+        const again = await fetch(`${rotated.url}/api/v1/me`, { headers: { cookie: fresh } });
+        expect(again.status).toBe(200);
+        expect(again.headers.getSetCookie().some((line) => line.startsWith('epu_session='))).toBe(false);
+        expect((await fetch(`${t.url}/api/v1/me`, { headers: { cookie: fresh } })).status).toBe(401);
+      }
+    } finally {
+      await rotated.close();
+    }
   });
 
   it('a password change ends every other session and keeps the device that made it signed in; a role change ends every session', async () => {

@@ -4,4 +4,4 @@
 -- findSessionUser: the session lookup of every signed-in request
 SELECT users.id, users.email, users.name, users.role, users.created_at FROM sessions JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1 AND sessions.user_id = $2 AND sessions.revoked_at IS NULL
-  AND sessions.expires_at > $3 AND users.deleted_at IS NULL;
+  AND sessions.expires_at > now() AND users.deleted_at IS NULL;

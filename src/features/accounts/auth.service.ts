@@ -4,6 +4,14 @@ import { AppError } from '../../platform/http/errors.js';
 import type { SessionCookies } from '../../platform/http/cookies.js';
 import type { AccountsService, PublicUser, SignedIn } from './accounts.service.js';
 
+/** A session as its cookie claims it, before the database has said whether it is live. */
+export interface ClaimedSession {
+  sessionId: string;
+  userId: string;
+  /** Sealed with an older SECRET_KEY: re-sealed once found live. */
+  stale: boolean;
+}
+
 const resolved = new WeakMap<FastifyRequest, Promise<{ user: PublicUser; sessionId: string } | null>>();
 
 /**
@@ -78,6 +86,25 @@ export function createAuth(accounts: AccountsService, cookies: SessionCookies) {
       if (cookie.stale) cookies.write(reply, cookie.claim, accounts.sessionMaxAgeSeconds);
       const { sid, uid } = cookie.claim;
       return { id: uid, signedIn: accounts.sessionUserQuery(sid, uid) };
+    },
+    /**
+     * The session the cookie claims, not yet checked, for one statement that
+     * checks it along with its own work (a signed-in event page's gallery) and
+     * reports what it found with `settle`. Null without a cookie that opens,
+     * or once this request's session is read.
+     */
+    claimedSession(request: FastifyRequest): ClaimedSession | null {
+      const cookie = resolved.has(request) ? null : cookies.read(request);
+      return cookie && { sessionId: cookie.claim.sid, userId: cookie.claim.uid, stale: cookie.stale };
+    },
+    /**
+     * What a statement found of a claimedSession (its user, or null for a dead
+     * session): the rest of the request asks no more. A live session's cookie
+     * sealed with an older key is re-sealed with the newest, as on every read.
+     */
+    settle(request: FastifyRequest, reply: FastifyReply, session: ClaimedSession, user: PublicUser | null): void {
+      if (user && session.stale) cookies.write(reply, { sid: session.sessionId, uid: session.userId }, accounts.sessionMaxAgeSeconds);
+      resolved.set(request, Promise.resolve(user && { user, sessionId: session.sessionId }));
     },
     async requireAdmin(request: FastifyRequest): Promise<PublicUser> {
       const current = await session(request);

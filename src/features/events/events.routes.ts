@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SafeHtml } from '../../platform/http/html.js';
 import type { PublicUser } from '../accounts/accounts.service.js';
 import type { EventRow } from './events.types.js';
@@ -73,17 +73,32 @@ const listPageTags = () => [EVENT_PAGES.lists];
 
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
+type PageSections = { body: SafeHtml; previewImage?: LinkPreview['image'] };
+
 /** Sections other features add to an event page (the gallery), given the page's query string and where the request reads. */
-export type EventPageSections = (
-  event: EventRow,
-  viewer: PublicUser | null,
-  query: Record<string, string | undefined>,
-  reads: Reads,
-  /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
-  viewerBooked: Promise<boolean>,
-  /** The visitor's invite pass (invite-passes.ts), which may be what lets them see a private event. */
-  invites: readonly string[],
-) => Promise<{ body: SafeHtml; previewImage?: LinkPreview['image'] }>;
+export interface EventPageSections {
+  forViewer(
+    event: EventRow,
+    viewer: PublicUser | null,
+    query: Record<string, string | undefined>,
+    reads: Reads,
+    /** Whether the viewer holds a booking, as the page already reads it: sections need not read it again. */
+    viewerBooked: Promise<boolean>,
+    /** The visitor's invite pass (invite-passes.ts), which may be what lets them see a private event. */
+    invites: readonly string[],
+  ): Promise<PageSections>;
+  /**
+   * The sections of a public event's page for a session not yet checked,
+   * and who it turned out to be: the user while the session is live, with
+   * their booking of the event (read in the sections' own statement).
+   */
+  forSession(
+    event: EventRow,
+    session: { sessionId: string; userId: string },
+    query: Record<string, string | undefined>,
+    reads: Reads,
+  ): Promise<PageSections & { viewer: { user: PublicUser; bookingId: string | null } | null }>;
+}
 
 export function eventsRoutes(
   app: App,
@@ -270,24 +285,14 @@ export function eventsRoutes(
   });
 
   app.get('/events/:id', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {
-    // The session and the viewer's booking of this event in one statement (an id of another spelling is no event: 404 below).
-    const { user: viewer, extra: bookingId } = isUuid(request.params.id)
-      ? await auth.currentUserWith(request, reply, bookings.confirmedBookingOf(request.params.id))
-      : { user: await auth.currentUser(request, reply), extra: undefined };
     const invites = passes.read(request);
-    const event = await events.getVisible(request.params.id, viewer, reads(request), invites);
-    const canManage = isOwnerOrAdmin(event, viewer);
     const query = request.query as Record<string, string | undefined>;
-    const booking: Promise<{ id: string } | null> = !viewer
-      ? Promise.resolve(null)
-      : bookingId !== undefined
-        ? Promise.resolve(bookingId === null ? null : { id: bookingId })
-        : bookings.myBooking(event.id, viewer.id);
-    const [myBooking, attendees, inviteLinks, sections] = await Promise.all([
-      booking,
+    const read = await readEventPage(request, reply, query, invites);
+    const { event, viewer, sections } = read;
+    const canManage = isOwnerOrAdmin(event, viewer);
+    const [attendees, inviteLinks] = await Promise.all([
       canManage ? bookings.listForEvent(event.id, viewer!, { limit: 100, cursor: undefined }) : null,
       canManage && event.visibility !== 'public' ? deps.invites.list(event.id, viewer!) : null,
-      deps.pageSections?.(event, viewer, query, reads(request), booking.then(Boolean), invites),
     ]);
     const notice = query.notice ?? (query.upload === 'uploaded' ? 'uploaded' : undefined);
     cacheFor(reply, !viewer && event.visibility === 'public');
@@ -300,7 +305,7 @@ export function eventsRoutes(
         viewer,
         event: toEventJson(event),
         canManage,
-        myBooking,
+        myBooking: read.bookingId ? { id: read.bookingId } : null,
         attendees: attendees?.items.map((b) => b.user) ?? null,
         notice: ownEntry(NOTICES, notice),
         problem: notice === 'full' ? 'Sorry, the event is full.' : notice === 'closed' ? ERRORS.booking_closed.message : uploadProblem,
@@ -312,6 +317,47 @@ export function eventsRoutes(
       }),
     );
   });
+
+  /**
+   * What an event page shows and for whom: the event, the viewer and their
+   * booking, and the other features' sections. A signed-in page of a public
+   * event reads the viewer with its gallery, in one statement; any other
+   * reads the session and the viewer's booking first (one statement), then
+   * the event for that viewer, then the sections.
+   */
+  async function readEventPage(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+    query: Record<string, string | undefined>,
+    invites: readonly string[],
+  ): Promise<{ event: EventRow; viewer: PublicUser | null; bookingId: string | null; sections?: PageSections }> {
+    const { id } = request.params;
+    const session = isUuid(id) && deps.pageSections ? auth.claimedSession(request) : null;
+    if (session) {
+      // Public events are there for anyone: who the viewer is changes what the page offers them, not whether they see it.
+      const event = await events.getVisible(id, null, reads(request), invites).catch(() => null);
+      if (event?.visibility === 'public') {
+        const { viewer, ...sections } = await deps.pageSections!.forSession(event, session, query, reads(request));
+        auth.settle(request, reply, session, viewer?.user ?? null);
+        return { event, viewer: viewer?.user ?? null, bookingId: viewer?.bookingId ?? null, sections };
+      }
+    }
+    // The session and the viewer's booking of this event in one statement (an id of another spelling is no event: 404 below).
+    const { user: viewer, extra: bookingId } = isUuid(id)
+      ? await auth.currentUserWith(request, reply, bookings.confirmedBookingOf(id))
+      : { user: await auth.currentUser(request, reply), extra: undefined };
+    const event = await events.getVisible(id, viewer, reads(request), invites);
+    const booking: Promise<string | null> = !viewer
+      ? Promise.resolve(null)
+      : bookingId !== undefined
+        ? Promise.resolve(bookingId)
+        : bookings.myBooking(event.id, viewer.id).then((mine) => mine?.id ?? null);
+    const [mine, sections] = await Promise.all([
+      booking,
+      deps.pageSections?.forViewer(event, viewer, query, reads(request), booking.then(Boolean), invites),
+    ]);
+    return { event, viewer, bookingId: mine, sections };
+  }
 
   // "Add to calendar": the event as an iCalendar file, for whoever may see the event (404 to others, as its page).
   app.get('/events/:id/calendar.ics', { schema: { params: IdParams }, config: { publicPage: eventPageTags } }, async (request, reply) => {

@@ -20,3 +20,16 @@ SELECT p.*, (SELECT n.id FROM photos n WHERE n.event_id = p.event_id AND n.statu
     AND (c.created_at, c.id) > (p.created_at, p.id)) AS newer_count,
   (SELECT count(*) FROM photos c WHERE c.event_id = p.event_id AND c.status = 'ready') AS ready_count FROM (SELECT p.id, p.event_id, p.uploader_id, p.status, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.sha256, p.width, p.height, p.orientation, p.taken_at, p.failure_reason, p.location_shared, p.created_at, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p;
+
+-- listReadyWithViewer: a signed-in public event page's gallery, its viewer and their booking
+WITH viewer AS MATERIALIZED (
+    SELECT users.id, users.email, users.name, users.role,
+      (SELECT b.id FROM bookings b WHERE b.event_id = $1 AND b.user_id = users.id AND b.status = 'confirmed') AS booking_id
+    FROM sessions JOIN users ON users.id = sessions.user_id
+      WHERE sessions.id = $3 AND sessions.user_id = $4 AND sessions.revoked_at IS NULL
+        AND sessions.expires_at > now() AND users.deleted_at IS NULL)
+  SELECT g.*, v.id AS viewer_id, v.email AS viewer_email, v.name AS viewer_name, v.role AS viewer_role, v.booking_id AS viewer_booking_id
+  FROM (SELECT) AS one LEFT JOIN viewer v ON true LEFT JOIN (SELECT p.* FROM events e CROSS JOIN LATERAL (SELECT p.id, p.uploader_id, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.width, p.height, p.taken_at, p.location_shared, p.created_at, u.name AS uploader_name
+FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.event_id = e.id AND p.status = 'ready'
+    ORDER BY p.created_at DESC, p.id DESC LIMIT $2) p WHERE e.id = $1) g ON true
+  ORDER BY g.created_at DESC, g.id DESC;

@@ -13,6 +13,7 @@ import { newObjectKey, ObjectTooLargeError, type ObjectStorage } from '../../pla
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { EventRow } from '../events/events.types.js';
 import type { Viewer } from '../accounts/accounts.types.js';
+import type { PublicUser } from '../accounts/accounts.service.js';
 import { EVENT_PAGES, type EventsService, isOwnerOrAdmin } from '../events/events.service.js';
 import {
   IMAGE_TYPES,
@@ -110,6 +111,17 @@ export function createPhotosService(deps: {
    * Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70.
    * A gallery's rows leave out what its query fixes: they are the event's own, and ready.
    */
+  /** A gallery page (`limit` + 1 rows read, to know whether another follows) as the API answers it. */
+  async function galleryPage(rows: GalleryPhotoRow[], page: PageRequest, event: EventRow): Promise<Page<PhotoJson>> {
+    const pageOfRows = toPage(
+      rows,
+      page.limit,
+      (row) => [row.created_at.toISOString(), row.id],
+      (row) => row,
+    );
+    return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor };
+  }
+
   async function toJsonList(
     rows: readonly (PhotoRow | GalleryPhotoRow)[],
     event: Pick<EventRow, 'id' | 'visibility'>,
@@ -328,13 +340,34 @@ export function createPhotosService(deps: {
     ): Promise<Page<PhotoJson> & { event: EventRow }> {
       const event = await events.getVisible(eventId, viewer, reads, invites);
       const rows = await repo.listReady(event.id, page.limit, page.cursor ? decodeCursor(page.cursor) : undefined, reads?.db);
-      const pageOfRows = toPage(
-        rows,
+      return { ...(await galleryPage(rows, page, event)), event };
+    },
+
+    /**
+     * gallery() for a signed-in page of a public event, whose visibility does
+     * not depend on the viewer: the page and its viewer (the session's user
+     * while it is live, and their booking of the event) in one statement.
+     */
+    async galleryWithViewer(
+      event: EventRow,
+      session: { sessionId: string; userId: string },
+      page: PageRequest,
+      reads?: Reads,
+    ): Promise<Page<PhotoJson> & { viewer: { user: PublicUser; bookingId: string | null } | null }> {
+      const { viewer, photos } = await repo.listReadyWithViewer(
+        event.id,
         page.limit,
-        (row) => [row.created_at.toISOString(), row.id],
-        (row) => row,
+        page.cursor ? decodeCursor(page.cursor) : undefined,
+        session,
+        reads?.db,
       );
-      return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor, event };
+      return {
+        ...(await galleryPage(photos, page, event)),
+        viewer: viewer && {
+          user: { id: viewer.id, email: viewer.email, name: viewer.name, role: viewer.role },
+          bookingId: viewer.booking_id,
+        },
+      };
     },
 
     canContribute,

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Keyring } from '../security/keyring.js';
 
 export interface SessionClaim {
@@ -15,16 +16,35 @@ export interface SessionCookies {
   clear(reply: FastifyReply): void;
 }
 
+type OpenedCookie = { claim: SessionClaim; stale: boolean };
+
+/**
+ * How many opened session cookies a process remembers. A browser sends the
+ * same cookie with every request, and opening it (AES-256-GCM) cost about
+ * 45 µs of a signed-in request's CPU under load. Only cookies that opened are
+ * kept, at a few hundred bytes each; whether the session is live is still
+ * asked of the database on every request.
+ */
+const OPENED_COOKIES = 10_000;
+
 /** The session cookie: sealed (encrypted and authenticated), HttpOnly, SameSite=Lax, Secure under https. */
 export function createSessionCookies(keyring: Keyring, secure: boolean): SessionCookies {
   const base = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure };
+  // By the whole sealed token: the same token always opens to the same claim, under the same keys, and no
+  // other token can be made to match it without the key.
+  const opened = new LRUCache<string, OpenedCookie>({ max: OPENED_COOKIES });
   return {
     read(request) {
       const token = request.cookies[SESSION_COOKIE];
       if (!token) return null;
-      const opened = keyring.unseal<SessionClaim>(token);
-      if (!opened || typeof opened.value?.sid !== 'string' || typeof opened.value?.uid !== 'string') return null;
-      return { claim: opened.value, stale: opened.stale };
+      const known = opened.get(token);
+      if (known) return known;
+      const unsealed = keyring.unseal<SessionClaim>(token);
+      if (!unsealed || typeof unsealed.value?.sid !== 'string' || typeof unsealed.value?.uid !== 'string') return null;
+      // Frozen: one object answers every request that carries this token.
+      const cookie = Object.freeze({ claim: Object.freeze(unsealed.value), stale: unsealed.stale });
+      opened.set(token, cookie);
+      return cookie;
     },
     write(reply, claim, maxAgeSeconds) {
       reply.setCookie(SESSION_COOKIE, keyring.seal(claim), { ...base, maxAge: maxAgeSeconds });
