@@ -53,6 +53,8 @@ const list = (value) =>
 const SECTIONS = ['livez', 'reads', 'bookings', 'concurrency', 'designs', 'upload', 'thumbs', 'queue', 'export', 'startup', 'replicas'];
 const only = new Set(list(flag('only', SECTIONS.join(','))));
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`--only: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
+if (!Number.isInteger(Number(flag('repeat', 1))) || Number(flag('repeat', 1)) < 1)
+  throw new Error('--repeat: a whole number of rounds, 1 or more');
 const PATHS = ['list', 'gallery', 'gallery-later', 'page', 'page-signed-in', 'media'];
 const paths = list(flag('paths', PATHS.join(',')));
 for (const name of paths) if (!PATHS.includes(name)) throw new Error(`--paths: unknown path ${name} (known: ${PATHS.join(', ')})`);
@@ -75,7 +77,7 @@ const figures = [];
 const ctx = {
   duration: Number(flag('duration', 10)),
   connections: Number(flag('connections', 64)),
-  repeat: Math.max(1, Math.floor(Number(flag('repeat', 1)))),
+  repeat: Number(flag('repeat', 1)),
   statements: !args.includes('--no-statements'),
   targets: [],
   SECRET_KEY,
@@ -297,17 +299,15 @@ async function profiledSide() {
 
 /** A row's path, with its round when --repeat runs more than one. */
 const roundName = (name, round) => (ctx.repeat > 1 ? `${name} #${round}` : name);
-/** The index of the median value (of the upper middle for an even count: the less flattering of the two). */
+/**
+ * The index of the median value; for an even count, of the upper of the two
+ * middle ones (the less flattering ratio, and a round that was measured).
+ */
 function medianIndex(values) {
   const order = values.map((value, i) => [value, i]).sort((a, b) => a[0] - b[0]);
   return order[Math.floor(order.length / 2)][1];
 }
-/** The median (the mean of the two middle values for an even count). */
-function medianOf(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return Number.isInteger(middle) ? (sorted[middle - 1] + sorted[middle]) / 2 : sorted[Math.floor(middle)];
-}
+const medianOf = (values) => values[medianIndex(values)];
 
 async function livezSection() {
   ctx.log(`\n== livez: GET /livez, ${ctx.connections} connections, ${ctx.duration} s per side after ${1500} warm-up requests`);

@@ -196,8 +196,8 @@ function eventPageSections(platform: Platform, services: Services, uploadsEnable
       const gallery = await services.photos.gallery(event.id, viewer, galleryPage(query), pageReads, invites);
       return gallerySections(event, viewer, query, gallery, viewerBooked);
     },
-    async forSession(event, session, query, pageReads) {
-      const gallery = await services.photos.galleryWithViewer(event, session, galleryPage(query), pageReads);
+    async forSession(event, session, query) {
+      const gallery = await services.photos.galleryWithViewer(event, session, galleryPage(query));
       const viewer = gallery.viewer;
       return {
         viewer,

@@ -73,6 +73,12 @@ const listPageTags = () => [EVENT_PAGES.lists];
 
 const sendHtml = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
+/** A not_found as nothing (the page tries another way); any other error stands. */
+const nullIfNotFound = (error: unknown): null => {
+  if (error instanceof AppError && error.code === 'not_found') return null;
+  throw error;
+};
+
 type PageSections = { body: SafeHtml; previewImage?: LinkPreview['image'] };
 
 /** Sections other features add to an event page (the gallery), given the page's query string and where the request reads. */
@@ -88,15 +94,16 @@ export interface EventPageSections {
     invites: readonly string[],
   ): Promise<PageSections>;
   /**
-   * The sections of a public event's page for a session not yet checked,
-   * and who it turned out to be: the user while the session is live, with
-   * their booking of the event (read in the sections' own statement).
+   * The sections of the page of an event anyone may see, for a session not
+   * yet checked, and who it turned out to be: the user while the session is
+   * live, with their booking of the event, read with the sections in one
+   * statement on the primary (sessions and bookings are never read from a
+   * replica: decision 0012).
    */
   forSession(
     event: EventRow,
     session: { sessionId: string; userId: string },
     query: Record<string, string | undefined>,
-    reads: Reads,
   ): Promise<PageSections & { viewer: { user: PublicUser; bookingId: string | null } | null }>;
 }
 
@@ -320,10 +327,11 @@ export function eventsRoutes(
 
   /**
    * What an event page shows and for whom: the event, the viewer and their
-   * booking, and the other features' sections. A signed-in page of a public
-   * event reads the viewer with its gallery, in one statement; any other
-   * reads the session and the viewer's booking first (one statement), then
-   * the event for that viewer, then the sections.
+   * booking, and the other features' sections. A signed-in page of an event
+   * anyone may see (public, unlisted, or private to the invite pass the
+   * request holds) reads the viewer with its gallery, in one statement; any
+   * other reads the session and the viewer's booking first (one statement),
+   * then the event for that viewer, then the sections.
    */
   async function readEventPage(
     request: FastifyRequest<{ Params: { id: string } }>,
@@ -334,10 +342,10 @@ export function eventsRoutes(
     const { id } = request.params;
     const session = isUuid(id) && deps.pageSections ? auth.claimedSession(request) : null;
     if (session) {
-      // Public events are there for anyone: who the viewer is changes what the page offers them, not whether they see it.
-      const event = await events.getVisible(id, null, reads(request), invites).catch(() => null);
-      if (event?.visibility === 'public') {
-        const { viewer, ...sections } = await deps.pageSections!.forSession(event, session, query, reads(request));
+      // Who the viewer is changes what the page offers them, not whether they see such an event.
+      const event = await events.getVisible(id, null, reads(request), invites).catch(nullIfNotFound);
+      if (event) {
+        const { viewer, ...sections } = await deps.pageSections!.forSession(event, session, query);
         auth.settle(request, reply, session, viewer?.user ?? null);
         return { event, viewer: viewer?.user ?? null, bookingId: viewer?.bookingId ?? null, sections };
       }

@@ -192,7 +192,6 @@ export function createPhotosRepository(db: Db) {
       limit: number,
       before: [string, string] | undefined,
       session: { sessionId: string; userId: string },
-      executor: Db = db,
     ): Promise<{ viewer: GalleryViewerRow | null; photos: GalleryPhotoRow[] }> {
       const query = before
         ? CompiledQuery.raw(PHOTO_QUERIES.readyBeforeWithViewer, [
@@ -204,7 +203,8 @@ export function createPhotosRepository(db: Db) {
             session.userId,
           ])
         : CompiledQuery.raw(PHOTO_QUERIES.readyWithViewer, [eventId, limit + 1, session.sessionId, session.userId]);
-      const { rows } = await executor.executeQuery<WithViewer<GalleryPhotoRow>>(query);
+      // On the primary, always: sessions and bookings are never read from a replica (decision 0012).
+      const { rows } = await db.executeQuery<WithViewer<GalleryPhotoRow>>(query);
       const first = rows[0];
       const viewer =
         first?.viewer_id != null

@@ -107,10 +107,6 @@ export function createPhotosService(deps: {
 }) {
   const { repo, storage, events } = deps;
 
-  /**
-   * Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70.
-   * A gallery's rows leave out what its query fixes: they are the event's own, and ready.
-   */
   /** A gallery page (`limit` + 1 rows read, to know whether another follows) as the API answers it. */
   async function galleryPage(rows: GalleryPhotoRow[], page: PageRequest, event: EventRow): Promise<Page<PhotoJson>> {
     const pageOfRows = toPage(
@@ -122,6 +118,10 @@ export function createPhotosService(deps: {
     return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor };
   }
 
+  /**
+   * Photos as the API shows them. Every link of the list is signed in one call: a gallery page has about 70.
+   * A gallery's rows leave out what its query fixes: they are the event's own, and ready.
+   */
   async function toJsonList(
     rows: readonly (PhotoRow | GalleryPhotoRow)[],
     event: Pick<EventRow, 'id' | 'visibility'>,
@@ -344,22 +344,21 @@ export function createPhotosService(deps: {
     },
 
     /**
-     * gallery() for a signed-in page of a public event, whose visibility does
-     * not depend on the viewer: the page and its viewer (the session's user
-     * while it is live, and their booking of the event) in one statement.
+     * gallery() for a signed-in page of an event its viewer may see whoever
+     * they are (the caller checked): the page and its viewer (the session's
+     * user while it is live, and their booking of the event) in one
+     * statement, on the primary, where sessions are always read.
      */
     async galleryWithViewer(
       event: EventRow,
       session: { sessionId: string; userId: string },
       page: PageRequest,
-      reads?: Reads,
     ): Promise<Page<PhotoJson> & { viewer: { user: PublicUser; bookingId: string | null } | null }> {
       const { viewer, photos } = await repo.listReadyWithViewer(
         event.id,
         page.limit,
         page.cursor ? decodeCursor(page.cursor) : undefined,
         session,
-        reads?.db,
       );
       return {
         ...(await galleryPage(photos, page, event)),

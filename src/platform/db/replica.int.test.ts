@@ -114,6 +114,16 @@ describe('DATABASE_REPLICA_URL: read-heavy queries on a replica, read-your-write
     expect((await host.client.get(`/api/v1/events/${eventId}`)).body.title).toBe('Updated on the primary');
   });
 
+  it('checks the session of a signed-in page on the primary, even when the page reads its event from the replica', async () => {
+    // The reader's session exists only on the primary; without a recent write, their reads go to the replica.
+    const reader = await signUp(app.url);
+    reader.client.cookies.delete(RECENT_WRITE_COOKIE);
+    const page = await reader.client.request('GET', `/events/${replicaOnlyEventId}`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Only on the replica');
+    expect(page.text).toContain('action="/logout"');
+  });
+
   it('a forged or foreign read-your-writes cookie routes nothing to the primary', async () => {
     const anonymous = new Client(app.url);
     anonymous.cookies.set(RECENT_WRITE_COOKIE, 'forged');

@@ -57,6 +57,22 @@ describe('reading the session cookie', () => {
     expect(cookies.read(requestWith(token))?.claim).toEqual(claim);
   });
 
+  it('remembers a token only as this server spells it: other spellings of a valid cookie open, but each is opened anew', () => {
+    const keyring = countingKeyring([NEW_KEY]);
+    const cookies = createSessionCookies(keyring, false);
+    const token = keyring.seal(claim);
+    // A base64url decoder skips characters outside its alphabet: countless strings open to the same claim.
+    const respelt = [`${token.slice(0, 10)}!!${token.slice(10)}`, `${token.slice(0, 10)}%${' '.repeat(600)}${token.slice(10)}`];
+    for (const spelling of respelt) {
+      expect(cookies.read(requestWith(spelling))?.claim).toEqual(claim);
+      expect(cookies.read(requestWith(spelling))?.claim).toEqual(claim);
+    }
+    expect(keyring.opens).toBe(4);
+    cookies.read(requestWith(token));
+    cookies.read(requestWith(token));
+    expect(keyring.opens).toBe(5);
+  });
+
   it('keeps saying a token sealed with an older key is stale, so each request re-seals it', () => {
     const sealedWithOld = createKeyring([OLD_KEY]).seal(claim);
     const keyring = countingKeyring([NEW_KEY, OLD_KEY]);
