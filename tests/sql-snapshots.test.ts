@@ -46,7 +46,7 @@ const SNAPSHOTS: Record<string, Record<string, () => Promise<string[]>>> = {
     'listReady: the gallery, the first page': () => app.record(() => photos.listReady(EVENT, 48)),
     'listReady: the gallery, a later page': () => app.record(() => photos.listReady(EVENT, 48, [NOW.toISOString(), PHOTO])),
     'findInViewer: one photo of the gallery': () => app.record(() => photos.findInViewer(EVENT, PHOTO)),
-    "listReadyWithViewer: a signed-in public event page's gallery, its viewer and their booking": () =>
+    'listReadyWithViewer: the gallery of a signed-in page of an event anyone with its link may see, its viewer and their booking': () =>
       app.record(() => photos.listReadyWithViewer(EVENT, 24, undefined, { sessionId: SESSION, userId: USER })),
   },
   'src/features/bookings/bookings.queries.sql': {

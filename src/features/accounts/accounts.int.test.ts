@@ -94,7 +94,7 @@ describe('signup, login, logout, /me', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('href="/login');
     expect(page.text).not.toContain('action="/logout"');
-    // A second before the end it was still live.
+    // Given back a minute, it is live again: the clock is all that ended it.
     await t.platform.pool.query(`UPDATE sessions SET expires_at = now() + interval '1 minute' WHERE user_id = $1`, [user.id]);
     expect((await client.get('/api/v1/me')).status).toBe(200);
     const again = await client.request('GET', `/events/${event.body.id}`, { headers: { accept: 'text/html' } });

@@ -90,6 +90,11 @@ describe('invite links', () => {
     const booked = await visitor.request('POST', `/events/${eventId}/book`, { form: {} });
     expect(booked.headers.get('location')).toBe(`/events/${eventId}?notice=booked`);
     expect((await visitor.get('/api/v1/me/bookings')).body.items.map((b: { eventId: string }) => b.eventId)).toEqual([eventId]);
+    // Signed in with the pass: the page knows them and their booking (read with its gallery, the event being theirs to see).
+    const theirs = await visitor.get(`/events/${eventId}`, { accept: 'text/html' });
+    expect(theirs.status).toBe(200);
+    expect(theirs.text).toContain('action="/logout"');
+    expect(theirs.text).toContain('Cancel my booking');
 
     // The host sees the links, never a token.
     const listed = await host.client.get(`/api/v1/events/${eventId}/invites`);
@@ -126,6 +131,10 @@ describe('invite links', () => {
     expect((await looker.get(`/events/${eventId}`, { accept: 'text/html' })).status).toBe(404);
     expect((await new Client(t.url).get(link.path, { accept: 'text/html' })).status).toBe(404);
     expect((await booker.get(`/api/v1/events/${eventId}`)).status).toBe(200);
+    // The page too: the pass no longer opens the event, the booking still does.
+    const bookerPage = await booker.get(`/events/${eventId}`, { accept: 'text/html' });
+    expect(bookerPage.status).toBe(200);
+    expect(bookerPage.text).toContain('Cancel my booking');
     expect((await booker.get('/api/v1/me/bookings')).body.items).toHaveLength(1);
     const latecomer = (await signUp(t.url)).client;
     expect((await latecomer.post('/api/v1/invites/open', { token: link.token })).status).toBe(404);

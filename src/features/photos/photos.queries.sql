@@ -21,7 +21,7 @@ SELECT p.*, (SELECT n.id FROM photos n WHERE n.event_id = p.event_id AND n.statu
   (SELECT count(*) FROM photos c WHERE c.event_id = p.event_id AND c.status = 'ready') AS ready_count FROM (SELECT p.id, p.event_id, p.uploader_id, p.status, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.sha256, p.width, p.height, p.orientation, p.taken_at, p.failure_reason, p.location_shared, p.created_at, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p;
 
--- listReadyWithViewer: a signed-in public event page's gallery, its viewer and their booking
+-- listReadyWithViewer: the gallery of a signed-in page of an event anyone with its link may see, its viewer and their booking
 WITH viewer AS MATERIALIZED (
     SELECT users.id, users.email, users.name, users.role,
       (SELECT b.id FROM bookings b WHERE b.event_id = $1 AND b.user_id = users.id AND b.status = 'confirmed') AS booking_id
