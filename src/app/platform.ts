@@ -63,6 +63,15 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+/**
+ * The change bus's NOTIFYs leave at most this often from one process. Each is a
+ * transaction of its own and wakes every process listening on its channel;
+ * under a stream of bookings a 5 ms window sent one every few bookings. Other
+ * processes drop their copies of an event's page this much later, at most
+ * (decision 0055).
+ */
+export const ANNOUNCEMENT_WINDOW_MS = 50;
+
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
   return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: logContextMixin });
 }
@@ -143,10 +152,13 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
   const closers: Closers = [];
   try {
     const { databaseUrl, pool, db, replica, metrics } = await openDatabase(config, role, logger, closers);
-    // NOTIFY for job wake-ups and page announcements, always after the writing transaction commits.
+    // NOTIFY, always after the writing transaction commits: job wake-ups within a few milliseconds (an idle worker
+    // waits for nothing else); the change bus's announcements (pages, flags) at most one per ANNOUNCEMENT_WINDOW_MS.
     const notifier = createNotifier({ pool });
     closers.push(() => notifier.flush());
-    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, notifier, logger });
+    const announcements = createNotifier({ pool, windowMs: ANNOUNCEMENT_WINDOW_MS });
+    closers.push(() => announcements.flush());
+    const bus = createChangeBus({ redisUrl: config.redisUrl, databaseUrl, notifier: announcements, logger });
     closers.push(() => bus.close());
     const namespace = redisNamespace(databaseUrl);
     const redis = openRedis(config, role, namespace, logger, closers);

@@ -3,7 +3,9 @@ import { afterAll } from 'vitest';
 
 /**
  * Every statement any pg client of this test file's process sends while `fn`
- * runs, whitespace collapsed, except the flags' background refresh. Call at
+ * runs, whitespace collapsed, except background work that no request waits
+ * for: the flags' refresh and the notifier's NOTIFY batches (which leave up to
+ * a window after the request that caused them, maybe during the next). Call at
  * the top of a test file, before the app opens a connection: the metrics wrap
  * each connection's query method when it opens. Counts, never times.
  */
@@ -12,7 +14,7 @@ export function recordStatements(): (fn: () => Promise<unknown>) => Promise<stri
   const originalQuery = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
-    if (recording && text && !/feature_flags/.test(text)) recording.push(text.replace(/\s+/g, ' ').trim());
+    if (recording && text && !/feature_flags|pg_notify\(/.test(text)) recording.push(text.replace(/\s+/g, ' ').trim());
     return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof originalQuery;
   afterAll(() => {

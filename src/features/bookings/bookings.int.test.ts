@@ -5,6 +5,7 @@ import { createSessionCookies, SESSION_COOKIE } from '../../platform/http/cookie
 import { hashPassword } from '../accounts/passwords.js';
 import { recordStatements } from '../../../tests/support/statements.js';
 import { signedInBooker } from './bookings.service.js';
+import { EVENT_PAGES } from '../events/events.service.js';
 
 const statementsDuring = recordStatements();
 let t: TestApp;
@@ -54,16 +55,12 @@ describe('bookings', () => {
       booked = await guest!.post(`/api/v1/events/${event.id}/bookings`);
     });
     expect(booked!.status).toBe(201);
-    // The workers' wake-up leaves after it, as the notifier's own short batch (decision 0027).
-    const [wakeUps, work] = [
-      statements.filter((text) => text.includes('pg_notify')),
-      statements.filter((text) => !text.includes('pg_notify')),
-    ];
-    expect(wakeUps.length).toBeLessThanOrEqual(1);
-    const writes = work.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
+    // Nothing notifies inside it: the wake-ups and announcements leave afterwards, as the notifier's batches (decision 0027).
+    const writes = statements.filter((text) => /^(BEGIN|COMMIT|insert|update|delete|WITH)/i.test(text));
     expect(writes).toHaveLength(1);
     expect(writes[0]).toMatch(/FROM sessions.*INSERT INTO bookings.*INSERT INTO audit_log/);
-    expect(work).toHaveLength(1);
+    expect(writes[0]).not.toMatch(/pg_notify|NOTIFY/i);
+    expect(statements).toHaveLength(1);
     const { rows } = await t.platform.pool.query(
       `SELECT count(*)::int AS n FROM audit_log WHERE action = 'booking.create' AND subject_id = $1`,
       [booked!.body.booking.id],
@@ -150,6 +147,26 @@ describe('bookings', () => {
     expect((await first.client.delete(`/api/v1/events/${event.id}/bookings/me`)).status).toBe(204);
     expect((await second.client.post(`/api/v1/events/${event.id}/bookings`)).status).toBe(201);
     expect((await first.client.post(`/api/v1/events/${event.id}/bookings`)).body.error.code).toBe('event_full');
+  });
+
+  it('answers a booking without waiting for the change bus to carry its page announcement (decision 0055)', async () => {
+    const owner = await signUp(t.url);
+    const event = await createEvent(owner.client, 5);
+    const [guest] = await manyUsers(1);
+    // A stalled bus (a publish that never settles) stands for one whose batch is waiting out its window.
+    const publish = t.platform.bus.publish;
+    const announced: string[] = [];
+    t.platform.bus.publish = async (_channel, message) => {
+      announced.push(message);
+      return new Promise<void>(() => undefined);
+    };
+    try {
+      const booked = await guest!.post(`/api/v1/events/${event.id}/bookings`);
+      expect(booked.status).toBe(201);
+      expect(announced.map((message) => JSON.parse(message).tags)).toEqual([[EVENT_PAGES.event(event.id)]]);
+    } finally {
+      t.platform.bus.publish = publish;
+    }
   });
 
   describe('when every free place is held by a booking still in flight', () => {

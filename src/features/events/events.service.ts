@@ -218,7 +218,7 @@ export function createEventsService(deps: {
   /** After a write: the event's cached copy, the public list, the counters and the pages showing them may all have changed. */
   async function invalidate(eventId?: string): Promise<void> {
     await cache.delete(...(eventId ? [CACHE_KEYS.event(eventId)] : []), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
-    await pages.announce(...(eventId ? [EVENT_PAGES.event(eventId)] : []), EVENT_PAGES.lists);
+    pages.announce(...(eventId ? [EVENT_PAGES.event(eventId)] : []), EVENT_PAGES.lists);
   }
 
   /**
@@ -229,7 +229,7 @@ export function createEventsService(deps: {
    */
   async function bookingsChanged(eventId: string): Promise<void> {
     await cache.delete(CACHE_KEYS.event(eventId), CACHE_KEYS.upcomingFirstPage, CACHE_KEYS.homeCounters);
-    await pages.announce(EVENT_PAGES.event(eventId));
+    pages.announce(EVENT_PAGES.event(eventId));
   }
 
   /**

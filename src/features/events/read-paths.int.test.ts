@@ -235,7 +235,7 @@ describe('public page cache', () => {
     // A real second process's platform (its own bus connection), as the worker that marks a photo ready.
     const worker = await createPlatform(t.config, 'worker');
     try {
-      await worker.pages.announce(EVENT_PAGES.event(eventId));
+      worker.pages.announce(EVENT_PAGES.event(eventId));
       await eventually(async () => ((await gallery()).length === 1 ? true : undefined), 10_000, 'the new photo in the anonymous gallery');
     } finally {
       await worker.close();

@@ -70,7 +70,7 @@ export function processPhotoJob(deps: {
       await deps.storage.put(displayKey, display, { contentType: 'image/webp', cacheControl: PRIVATE_IMMUTABLE });
       const ready = await deps.repo.markReady(photo.id, { thumbnailKey, displayKey });
       if (!ready) await deleteObjects(deps.storage, [thumbnailKey, displayKey]);
-      else await deps.pages.announce(EVENT_PAGES.event(photo.event_id)); // it joins the event's gallery
+      else deps.pages.announce(EVENT_PAGES.event(photo.event_id)); // it joins the event's gallery
     } catch (error) {
       const permanent = error instanceof UnreadableImageError;
       if (permanent || job.attempt >= PROCESS_PHOTO_ATTEMPTS) {

@@ -454,7 +454,7 @@ export function createPhotosService(deps: {
       if (!deleted) return;
       // The cover's photo: the database cleared the cover (ON DELETE SET NULL), so the event's cached copies and the lists' go too.
       if (event.cover_photo_id === photo.id) await events.invalidate(event.id);
-      else await deps.pages.announce(EVENT_PAGES.event(event.id));
+      else deps.pages.announce(EVENT_PAGES.event(event.id));
       await deleteObjects(storage, [deleted.original_key, deleted.thumbnail_key, deleted.display_key]);
     },
 

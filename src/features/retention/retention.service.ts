@@ -112,7 +112,7 @@ export function createRetentionService(deps: {
         return rows;
       });
       if (!erased) throw new AppError('not_found', 'No such account.');
-      await deps.pages.announce(PAGE_TAGS.all);
+      deps.pages.announce(PAGE_TAGS.all);
       await deleteKeys(storage, erased.objectKeys);
       const { objectKeys, ...counts } = erased;
       const deletion: AccountDeletion = { userId, ...counts, objects: objectKeys.length };

@@ -92,10 +92,10 @@ describe('public page cache', () => {
     expect(second.headers.get('vary')).toBe('Cookie');
     expect(renders.a).toBe(1);
     await get('/b');
-    await pages.announce('a');
+    pages.announce('a');
     expect((await get('/a')).text).toBe('<p>a 2</p>');
     expect((await get('/b')).text).toBe('<p>b 1</p>'); // other tags stay
-    await pages.announce(PAGE_TAGS.all);
+    pages.announce(PAGE_TAGS.all);
     expect((await get('/b')).text).toBe('<p>b 2</p>');
   });
 
@@ -125,7 +125,7 @@ describe('public page cache', () => {
     const { pages, renders, get } = await pageApp({ gate });
     const during = get('/a');
     await eventually(async () => (renders.a === 1 ? true : undefined), 5_000, 'the render to start');
-    await pages.announce('a'); // the render may have read what this changed
+    pages.announce('a'); // the render may have read what this changed
     release();
     expect((await during).text).toBe('<p>a 1</p>');
     await get('/a');
@@ -140,7 +140,7 @@ describe('public page cache', () => {
     const { pages, renders, get } = await pageApp({ gate });
     const during = get('/a');
     await eventually(async () => (renders.a === 1 ? true : undefined), 5_000, 'the render to start');
-    await pages.announce('b');
+    pages.announce('b');
     release();
     await during;
     expect((await get('/a')).text).toBe('<p>a 1</p>');
@@ -166,12 +166,12 @@ describe('public page cache', () => {
     const other = await pageApp();
     await first.get('/a');
     await first.get('/b');
-    await other.pages.announce('a');
+    other.pages.announce('a');
     await eventually(async () => ((await first.get('/a')).text === '<p>a 2</p>' ? true : undefined), 10_000, 'the announcement to arrive');
     expect((await first.get('/b')).text).toBe('<p>b 1</p>');
     other.pages.drop(PAGE_TAGS.all);
     // Messages on the bus arrive in order: once this one has, an announced drop would have too.
-    await other.pages.announce('a');
+    other.pages.announce('a');
     await eventually(
       async () => ((await first.get('/a')).text === '<p>a 3</p>' ? true : undefined),
       10_000,
@@ -189,7 +189,7 @@ describe('public page cache', () => {
     const unsubscribe = await other.bus.subscribe(PUBLIC_PAGES_CHANNEL, (message) => heard.push(message));
     await first.get('/a');
     await first.get('/b');
-    await first.pages.announce('a');
+    first.pages.announce('a');
     await eventually(async () => (heard.length === 1 ? true : undefined), 10_000, 'the announcement to travel');
     expect((await first.get('/a')).text).toBe('<p>a 2</p>');
     // On a loaded machine the echo can arrive after the next render was stored: replay it then.

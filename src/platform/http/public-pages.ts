@@ -36,9 +36,13 @@ declare module 'fastify' {
   }
 }
 
-/** Announces changes to what anonymous pages show. Never throws: a lost announcement is bounded by the TTL. */
+/**
+ * Announces changes to what anonymous pages show: this process's copies are
+ * dropped before it returns, other processes' once the change bus delivers (its
+ * window, platform.ts). Never throws: a lost announcement is bounded by the TTL.
+ */
 export interface ContentChanges {
-  announce(...tags: string[]): Promise<void>;
+  announce(...tags: string[]): void;
 }
 
 export interface PublicPageCache extends ContentChanges {
@@ -163,16 +167,18 @@ export function createPublicPageCache(deps: {
   }
 
   return {
-    async announce(...tags) {
+    announce(...tags) {
       drop(tags);
-      try {
-        await bus.publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }));
-      } catch (error) {
-        logger.warn(
-          { err: error, tags },
-          `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`,
+      // The caller goes on at once: this process's copies are gone, and the others' follow when the bus delivers,
+      // which waiting here would not hasten (it only held every booking's response for the bus's window).
+      bus
+        .publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }))
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error, tags },
+            `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`,
+          ),
         );
-      }
     },
 
     register(app, isAnonymous) {
