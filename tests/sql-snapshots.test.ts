@@ -52,21 +52,18 @@ const SNAPSHOTS: Record<string, Record<string, () => Promise<string[]>>> = {
   'src/features/bookings/bookings.queries.sql': {
     'book: the booking statement (session check, place, booking, its audit row in one)': () =>
       app.record(() =>
-        bookings.book(EVENT, { id: USER, signedIn: accounts.sessionUserQuery(SESSION, USER) }, (bookingId) => [
+        bookings.book(EVENT, { id: USER, checked: { sessionId: SESSION } }, (bookingId) => [
           {
-            insertFrom: (cte) =>
-              audit.insertFrom(
-                PHOTO,
-                {
-                  action: 'booking.create',
-                  actorId: USER,
-                  subjectType: 'booking',
-                  subjectId: bookingId,
-                  at: NOW.toISOString(),
-                  requestId: null,
-                },
-                cte,
-              ),
+            kind: 'audit',
+            insertFrom: audit.insertFrom,
+            values: audit.rowValues(PHOTO, {
+              action: 'booking.create',
+              actorId: USER,
+              subjectType: 'booking',
+              subjectId: bookingId,
+              at: NOW.toISOString(),
+              requestId: null,
+            }),
             written: () => {},
           },
         ]),

@@ -91,11 +91,6 @@ export function createAccountsRepository(db: Db) {
       return rows[0];
     },
 
-    /** The same session check as a query of the user's id and role, for a statement that checks the session itself. */
-    sessionUserQuery(sessionId: string, userId: string): RawBuilder<{ id: string; role: string }> {
-      return liveSession(sessionId, userId, sql.raw('users.id, users.role'));
-    },
-
     async revokeSession(sessionId: string): Promise<void> {
       await db
         .updateTable('sessions')

@@ -151,9 +151,6 @@ export function createAccountsService(deps: {
       return row ? { user: toPublicUser(row), extra: row.extra } : null;
     },
 
-    /** SQL finding the session's user (id, role) only while the session is live: see auth.checkedCaller. */
-    sessionUserQuery: (sessionId: string, userId: string) => repo.sessionUserQuery(sessionId, userId),
-
     /**
      * The current password is checked like a login (same throttle), so a stolen
      * session alone cannot take the account over. The new password ends every

@@ -75,8 +75,8 @@ export function createAuth(accounts: AccountsService, cookies: SessionCookies) {
     },
     /**
      * The caller for one statement that checks their session itself, instead
-     * of a round trip to read the session first: the id the cookie claims, and
-     * the query that finds that user (id, role) only while the session is live.
+     * of a round trip to read the session first: the user and the session the
+     * cookie claims (the statement finds the user only while that session is live).
      * Throws not_signed_in without a cookie; a dead session is the statement's to find.
      */
     checkedCaller(request: FastifyRequest, reply: FastifyReply) {
@@ -85,7 +85,7 @@ export function createAuth(accounts: AccountsService, cookies: SessionCookies) {
       // Sealed with an older SECRET_KEY: re-sealed with the newest (the claim is unchanged, so this grants nothing).
       if (cookie.stale) cookies.write(reply, cookie.claim, accounts.sessionMaxAgeSeconds);
       const { sid, uid } = cookie.claim;
-      return { id: uid, signedIn: accounts.sessionUserQuery(sid, uid) };
+      return { id: uid, checked: { sessionId: sid } };
     },
     /**
      * The session the cookie claims, not yet checked, for one statement that

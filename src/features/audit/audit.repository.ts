@@ -1,7 +1,8 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { Db, Executor } from '../../platform/db/pool.js';
 import type { AuditEventData } from './audit.types.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { parameters } from '../../platform/db/statement-write.js';
 
 export interface AuditRow {
   id: string;
@@ -33,11 +34,24 @@ export interface AuditFilter {
 }
 
 /** An audit row for a WITH clause: one per row of the CTE named `source` (the action's own statement writes it). */
-const auditInsertFrom = (id: string, data: AuditEventData, source: string): RawBuilder<unknown> =>
-  sql`INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, request_id, metadata)
-    SELECT ${id}::uuid, ${data.at}::timestamptz, ${data.action}, ${data.actorId}::uuid, ${data.subjectType}, ${data.subjectId},
-      ${data.requestId}, ${JSON.stringify(data.metadata ?? {})}::jsonb
-    FROM ${sql.table(source)}`;
+const auditInsertFrom = (source: string, first: number): string => {
+  const $ = parameters(first);
+  return `INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, request_id, metadata)
+    SELECT ${$(0)}::uuid, ${$(1)}::timestamptz, ${$(2)}, ${$(3)}::uuid, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}::jsonb
+    FROM "${source}"`;
+};
+
+/** The values of auditInsertFrom's parameters, in order. */
+const auditRowValues = (id: string, data: AuditEventData): unknown[] => [
+  id,
+  data.at,
+  data.action,
+  data.actorId,
+  data.subjectType,
+  data.subjectId,
+  data.requestId,
+  JSON.stringify(data.metadata ?? {}),
+];
 
 export function createAuditRepository(db: Db) {
   /** A page of entries, newest first: one more than the limit, so the caller knows whether another page follows. */
@@ -77,6 +91,7 @@ export function createAuditRepository(db: Db) {
     },
 
     insertFrom: auditInsertFrom,
+    rowValues: auditRowValues,
 
     list: (filter: AuditFilter, limit: number, before?: [string, string]): Promise<AuditRow[]> => page(filter, limit, before).execute(),
 

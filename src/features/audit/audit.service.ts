@@ -27,7 +27,7 @@ export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: str
     /** The audit row itself, for the action's own statement to write (stored with it or not at all). */
     rowWith(entry: AuditEntry): StatementWrite {
       const data = eventData(entry);
-      return { insertFrom: (cte) => repo.insertFrom(crypto.randomUUID(), data, cte), written: () => {} };
+      return { kind: 'audit', insertFrom: repo.insertFrom, values: repo.rowValues(crypto.randomUUID(), data), written: () => {} };
     },
     /** The audit row itself, written in the action's transaction. */
     async writeIn(entry: AuditEntry, tx: Transaction<Database>): Promise<void> {

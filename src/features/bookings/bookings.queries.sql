@@ -3,35 +3,34 @@
 
 -- book: the booking statement (session check, place, booking, its audit row in one)
 WITH booker AS MATERIALIZED (SELECT users.id, users.role FROM sessions JOIN users ON users.id = sessions.user_id
-  WHERE sessions.id = $1 AND sessions.user_id = $2 AND sessions.revoked_at IS NULL
+  WHERE sessions.id = $1 AND sessions.user_id = $2::uuid AND sessions.revoked_at IS NULL
     AND sessions.expires_at > now() AND users.deleted_at IS NULL),
   event AS (
     SELECT capacity, starts_at > now() AS open FROM events, booker
     WHERE events.id = $3::uuid
       -- A private event: for its host, an admin, those who booked or hold an active invite (events.getVisible).
       AND (visibility <> 'private' OR owner_id = booker.id OR booker.role = 'admin'
-        OR EXISTS (SELECT FROM bookings WHERE event_id = $4::uuid AND user_id = booker.id AND status = 'confirmed')
-        OR EXISTS (SELECT FROM event_invites i WHERE i.event_id = $5::uuid AND i.id = ANY($6::uuid[])
+        OR EXISTS (SELECT FROM bookings WHERE event_id = $3::uuid AND user_id = booker.id AND status = 'confirmed')
+        OR EXISTS (SELECT FROM event_invites i WHERE i.event_id = $3::uuid AND i.id = ANY($4::uuid[])
           AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > now())))
   ),
   place AS MATERIALIZED (
     SELECT place_no FROM event_places
-    WHERE event_id = $7::uuid AND booking_id IS NULL AND (SELECT open AND capacity IS NOT NULL FROM event)
+    WHERE event_id = $3::uuid AND booking_id IS NULL AND (SELECT open AND capacity IS NOT NULL FROM event)
     ORDER BY place_no LIMIT 1 FOR UPDATE SKIP LOCKED
   ),
   booking AS (
     INSERT INTO bookings (id, event_id, user_id, status)
-    SELECT $8::uuid, $9::uuid, $10::uuid, 'confirmed' FROM event
+    SELECT $5::uuid, $3::uuid, $2::uuid, 'confirmed' FROM event
     WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
     ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
     RETURNING id, event_id, user_id, status, created_at
   ),
   taken AS (
     UPDATE event_places SET booking_id = (SELECT id FROM booking)
-    WHERE event_id = $11::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
-  ), "write_0" AS (INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, request_id, metadata)
-SELECT $12::uuid, $13::timestamptz, $14, $15::uuid, $16, $17,
-  $18, $19::jsonb
+    WHERE event_id = $3::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
+  ), write_0 AS (INSERT INTO audit_log (id, at, action, actor_id, subject_type, subject_id, request_id, metadata)
+SELECT $6::uuid, $7::timestamptz, $8, $9::uuid, $10, $11, $12, $13::jsonb
 FROM "booking")
   SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
     (SELECT place_no FROM place) AS place_no, booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
-import { sql, type Expression } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import type { StatementWrite } from '../../platform/db/statement-write.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { liveSessionFrom } from '../accounts/accounts.types.js';
 import { INVITE_ACTIVE } from '../events/invites.types.js';
 
 export interface BookingRow {
@@ -24,13 +25,14 @@ export type BookResult =
   | { kind: 'signed_out' };
 
 /**
- * Who books: their user id, and a query of their id and role that finds them
- * only while they may book (a live session), so that the booking statement
- * checks the session itself. Private events are there only for some (see attempt).
+ * Who books: their user id, and how the booking statement knows they may
+ * book: the session it checks itself (live, and this user's), or the role of
+ * a booker whose session the request has already read. Private events are
+ * there only for some (see attempt).
  */
 export interface Booker {
   id: string;
-  signedIn: Expression<{ id: string; role: string }>;
+  checked: { sessionId: string } | { role: string };
   /** Ids of the invites the booker has opened (events/invite-passes.ts). */
   invites?: readonly string[];
 }
@@ -41,6 +43,58 @@ interface BookAttempt extends Partial<BookingRow> {
   open: boolean | null;
   capacity: number | null;
   place_no: number | null;
+}
+
+/**
+ * The booking statement's text for one shape. Parameters: $1 the session
+ * (checked in the statement) or the role (checked already), $2 the booker, $3
+ * the event, $4 the booker's invites, $5 the booking's id, then each write's.
+ */
+function composeBookStatement(bySession: boolean, wait: boolean, writes: readonly StatementWrite[]): string {
+  let next = 6;
+  const writeClauses = writes.map((write, i) => {
+    const clause = `, write_${i} AS (${write.insertFrom('booking', next)})`;
+    next += write.values.length;
+    return clause;
+  });
+  return `WITH booker AS MATERIALIZED (${bySession ? `SELECT users.id, users.role ${liveSessionFrom('$1', '$2::uuid')}` : 'SELECT $2::uuid AS id, $1::text AS role'}),
+      event AS (
+        SELECT capacity, starts_at > now() AS open FROM events, booker
+        WHERE events.id = $3::uuid
+          -- A private event: for its host, an admin, those who booked or hold an active invite (events.getVisible).
+          AND (visibility <> 'private' OR owner_id = booker.id OR booker.role = 'admin'
+            OR EXISTS (SELECT FROM bookings WHERE event_id = $3::uuid AND user_id = booker.id AND status = 'confirmed')
+            OR EXISTS (SELECT FROM event_invites i WHERE i.event_id = $3::uuid AND i.id = ANY($4::uuid[])
+              AND ${INVITE_ACTIVE('i')}))
+      ),
+      place AS MATERIALIZED (
+        SELECT place_no FROM event_places
+        WHERE event_id = $3::uuid AND booking_id IS NULL AND (SELECT open AND capacity IS NOT NULL FROM event)
+        ORDER BY place_no LIMIT 1 FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}
+      ),
+      booking AS (
+        INSERT INTO bookings (id, event_id, user_id, status)
+        SELECT $5::uuid, $3::uuid, $2::uuid, 'confirmed' FROM event
+        WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
+        ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
+        RETURNING id, event_id, user_id, status, created_at
+      ),
+      taken AS (
+        UPDATE event_places SET booking_id = (SELECT id FROM booking)
+        WHERE event_id = $3::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
+      )${writeClauses.join('')}
+      SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
+        (SELECT place_no FROM place) AS place_no, booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
+      FROM (SELECT) AS one LEFT JOIN booking ON true`;
+}
+
+/** Composed texts by shape: a handful (two ways to check the booker, two lock modes, the kinds of writes). */
+const bookStatements = new Map<string, string>();
+function bookStatement(bySession: boolean, wait: boolean, writes: readonly StatementWrite[]): string {
+  const shape = `${bySession} ${wait} ${writes.map((write) => write.kind).join(' ')}`;
+  let text = bookStatements.get(shape);
+  if (text === undefined) bookStatements.set(shape, (text = composeBookStatement(bySession, wait, writes)));
+  return text;
 }
 
 export function createBookingsRepository(db: Db) {
@@ -65,43 +119,23 @@ export function createBookingsRepository(db: Db) {
    * `wait` claims without SKIP LOCKED, for when every free place is held by a
    * booking in flight that may still roll back. The place is matched by
    * scalar subqueries, never by a join: joined, the planner scanned every
-   * place of the event (decision 0003).
+   * place of the event (decision 0003). Its text is composed once per shape
+   * (how the booker is checked, `wait`, the kinds of writes) and the values
+   * bound on each call (decision 0055).
    */
-  const attempt = (eventId: string, booker: Booker, bookingId: string, writes: StatementWrite[], wait: boolean) =>
-    sql<BookAttempt>`WITH booker AS MATERIALIZED (${booker.signedIn}),
-      event AS (
-        SELECT capacity, starts_at > now() AS open FROM events, booker
-        WHERE events.id = ${eventId}::uuid
-          -- A private event: for its host, an admin, those who booked or hold an active invite (events.getVisible).
-          AND (visibility <> 'private' OR owner_id = booker.id OR booker.role = 'admin'
-            OR EXISTS (SELECT FROM bookings WHERE event_id = ${eventId}::uuid AND user_id = booker.id AND status = 'confirmed')
-            OR EXISTS (SELECT FROM event_invites i WHERE i.event_id = ${eventId}::uuid AND i.id = ANY(${[...(booker.invites ?? [])]}::uuid[])
-              AND ${sql.raw(INVITE_ACTIVE('i'))}))
-      ),
-      place AS MATERIALIZED (
-        SELECT place_no FROM event_places
-        WHERE event_id = ${eventId}::uuid AND booking_id IS NULL AND (SELECT open AND capacity IS NOT NULL FROM event)
-        ORDER BY place_no LIMIT 1 FOR UPDATE ${wait ? sql`` : sql`SKIP LOCKED`}
-      ),
-      booking AS (
-        INSERT INTO bookings (id, event_id, user_id, status)
-        SELECT ${bookingId}::uuid, ${eventId}::uuid, ${booker.id}::uuid, 'confirmed' FROM event
-        WHERE event.open AND (event.capacity IS NULL OR EXISTS (SELECT FROM place))
-        ON CONFLICT (event_id, user_id) WHERE status = 'confirmed' DO NOTHING
-        RETURNING id, event_id, user_id, status, created_at
-      ),
-      taken AS (
-        UPDATE event_places SET booking_id = (SELECT id FROM booking)
-        WHERE event_id = ${eventId}::uuid AND place_no = (SELECT place_no FROM place) AND EXISTS (SELECT FROM booking)
-      )${sql.join(
-        writes.map((write, i) => sql`, ${sql.ref(`write_${i}`)} AS (${write.insertFrom('booking')})`),
-        sql``,
-      )}
-      SELECT EXISTS (SELECT FROM booker) AS signed_in, (SELECT open FROM event) AS open, (SELECT capacity FROM event) AS capacity,
-        (SELECT place_no FROM place) AS place_no, booking.id, booking.event_id, booking.user_id, booking.status, booking.created_at
-      FROM (SELECT) AS one LEFT JOIN booking ON true`
-      .execute(db)
-      .then((result) => result.rows[0]!);
+  const attempt = async (eventId: string, booker: Booker, bookingId: string, writes: StatementWrite[], wait: boolean) => {
+    const bySession = 'sessionId' in booker.checked;
+    const values = [
+      'sessionId' in booker.checked ? booker.checked.sessionId : booker.checked.role,
+      booker.id,
+      eventId,
+      booker.invites ?? [],
+      bookingId,
+      ...writes.flatMap((write) => write.values),
+    ];
+    const result = await db.executeQuery<BookAttempt>(CompiledQuery.raw(bookStatement(bySession, wait, writes), values));
+    return result.rows[0]!;
+  };
 
   return {
     findConfirmed: (eventId: string, userId: string) => findConfirmed(eventId, userId),

@@ -1,7 +1,8 @@
-import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { JobSchedulesTable, JobsTable, JobStatus } from '../db/schema.js';
 import { decodeCursor, isUuid, toPage, type Page } from '../http/pagination.js';
 import { transaction } from '../db/transaction.js';
+import { parameters } from '../db/statement-write.js';
 
 export interface QueueDatabase {
   jobs: JobsTable;
@@ -82,17 +83,28 @@ function toJob(row: Selectable<JobsTable>): Job {
 const ACTIVE: JobStatus[] = ['queued', 'running'];
 
 /**
- * An INSERT of `job` for each row of `source` (a CTE of the caller's
+ * An INSERT of a job (its values: jobRowValues) for each row of `source` (a CTE of the caller's
  * statement; no row, no job), for a data-modifying WITH clause: the job is
  * written by the same statement as the change it belongs to. A job whose key
  * is held by a queued or running one is not added (as `insert` returns that one).
  */
-export function jobInsertFrom(job: NewJob, source: string): RawBuilder<unknown> {
-  return sql`INSERT INTO jobs (name, payload, run_at, max_attempts, key, trace)
-    SELECT ${job.name}, ${JSON.stringify(job.payload ?? {})}::jsonb, COALESCE(${job.runAt ?? null}::timestamptz, now()), ${job.maxAttempts ?? 5}, ${job.key ?? null}, ${job.trace ? JSON.stringify(job.trace) : null}::jsonb
-    FROM ${sql.table(source)}
+export function jobInsertFrom(source: string, first: number): string {
+  const $ = parameters(first);
+  return `INSERT INTO jobs (name, payload, run_at, max_attempts, key, trace)
+    SELECT ${$(0)}, ${$(1)}::jsonb, COALESCE(${$(2)}::timestamptz, now()), ${$(3)}::int, ${$(4)}, ${$(5)}::jsonb
+    FROM "${source}"
     ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING`;
 }
+
+/** The values of jobInsertFrom's parameters, in order. */
+export const jobRowValues = (job: NewJob): unknown[] => [
+  job.name,
+  JSON.stringify(job.payload ?? {}),
+  job.runAt ?? null,
+  job.maxAttempts ?? 5,
+  job.key ?? null,
+  job.trace ? JSON.stringify(job.trace) : null,
+];
 
 export function createJobsRepository(db: Kysely<QueueDatabase>) {
   return {

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import {
   createJobsRepository,
   jobInsertFrom,
+  jobRowValues,
   type Job,
   type JobCounts,
   type JobsRepository,
@@ -131,7 +132,9 @@ export function createQueue<J extends JobPayloads>({ db, jobs, logger, notifier 
         trace: options.trace ?? activeTrace(),
       };
       return {
-        insertFrom: (source) => jobInsertFrom(job, source),
+        kind: 'job',
+        insertFrom: jobInsertFrom,
+        values: jobRowValues(job),
         written: () => {
           if (!options.runAt || options.runAt.getTime() <= Date.now()) wake(name);
         },
