@@ -15,6 +15,9 @@ import { percentile, root } from './lib.mjs';
 
 const dist = (p) => import(path.join(root, 'dist/src', p));
 
+/** A booker whose session is taken as read (the designs compare how places are counted, not the session check). */
+const booker = (id) => ({ id, checked: { role: 'user' } });
+
 async function drive(total, connections, book) {
   const latencies = [];
   const outcomes = {};
@@ -123,7 +126,7 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
     // Warm both paths (connections, plans) with bookings that are then removed.
     const warm = Math.min(connections, 64);
     await Promise.all(Array.from({ length: warm }, (_, i) => counterBook(counterEvent.id, userIds[i])));
-    await Promise.all(Array.from({ length: warm }, (_, i) => places.book(placesEvent.id, userIds[i], true)));
+    await Promise.all(Array.from({ length: warm }, (_, i) => places.book(placesEvent.id, booker(userIds[i]))));
     await pool.query('DELETE FROM bench_counter.bookings; UPDATE bench_counter.events SET booked_count = 0');
     await pool.query('UPDATE event_places SET booking_id = NULL WHERE event_id = $1', [placesEvent.id]);
     await pool.query('DELETE FROM bookings WHERE event_id = $1', [placesEvent.id]);
@@ -131,11 +134,11 @@ export async function benchBookings({ databaseUrl, total, connections, extra = 2
 
     // Interleaved so that neither design gets the quieter half of the run.
     const counter = await drive(total, connections, async (i) => (await counterBook(counterEvent.id, userIds[i])).kind);
-    const placesRun = await drive(total, connections, async (i) => (await places.book(placesEvent.id, userIds[i], true)).kind);
+    const placesRun = await drive(total, connections, async (i) => (await places.book(placesEvent.id, booker(userIds[i]))).kind);
 
     // Over capacity: every extra attempt must be refused, by both designs.
     const counterOver = await drive(extra, connections, async (i) => (await counterBook(counterEvent.id, userIds[total + i])).kind);
-    const placesOver = await drive(extra, connections, async (i) => (await places.book(placesEvent.id, userIds[total + i], true)).kind);
+    const placesOver = await drive(extra, connections, async (i) => (await places.book(placesEvent.id, booker(userIds[total + i]))).kind);
     const {
       rows: [check],
     } = await pool.query(

@@ -3,7 +3,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
 import type { StatementWrite } from '../../platform/db/statement-write.js';
 import { transaction } from '../../platform/db/transaction.js';
-import { liveSessionFrom } from '../accounts/accounts.types.js';
+import { liveSessionFrom, type Viewer } from '../accounts/accounts.types.js';
 import { INVITE_ACTIVE } from '../events/invites.types.js';
 
 export interface BookingRow {
@@ -32,7 +32,7 @@ export type BookResult =
  */
 export interface Booker {
   id: string;
-  checked: { sessionId: string } | { role: string };
+  checked: { sessionId: string } | { role: Viewer['role'] };
   /** Ids of the invites the booker has opened (events/invite-passes.ts). */
   invites?: readonly string[];
 }
@@ -91,7 +91,8 @@ function composeBookStatement(bySession: boolean, wait: boolean, writes: readonl
 /** Composed texts by shape: a handful (two ways to check the booker, two lock modes, the kinds of writes). */
 const bookStatements = new Map<string, string>();
 function bookStatement(bySession: boolean, wait: boolean, writes: readonly StatementWrite[]): string {
-  const shape = `${bySession} ${wait} ${writes.map((write) => write.kind).join(' ')}`;
+  // A write's kind fixes its text, and its count of values the numbering of whatever follows it.
+  const shape = `${bySession} ${wait} ${writes.map((write) => `${write.kind}/${write.values.length}`).join(' ')}`;
   let text = bookStatements.get(shape);
   if (text === undefined) bookStatements.set(shape, (text = composeBookStatement(bySession, wait, writes)));
   return text;

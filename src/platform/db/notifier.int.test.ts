@@ -83,6 +83,27 @@ describe('notifier', () => {
     await expect.poll(() => received.map((m) => m.payload), { timeout: 5_000 }).toEqual(['first', 'second', 'third']);
   });
 
+  it('keeps its window while a send is slow: what arrives meanwhile waits for the next window, not a batch a turn', async () => {
+    const counter = countingPool();
+    const slow = {
+      query: async (text: string) => {
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        return counter.pool.query(text);
+      },
+    } as unknown as pg.Pool;
+    const notifier = createNotifier({ pool: slow, windowMs: 50 });
+    const started = performance.now();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) {
+      sends.push(notifier.notify('test_slow', 'stream'));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    const elapsed = performance.now() - started;
+    await Promise.all(sends);
+    // One batch per window at most (the first at once), however long each takes to leave.
+    expect(counter.statements).toBeLessThanOrEqual(Math.ceil(elapsed / 50) + 1);
+  });
+
   it('reports a failed batch to its callers and keeps sending later ones', async () => {
     received.length = 0;
     let fail = true;

@@ -43,11 +43,11 @@ export function createNotifier(options: { pool: pg.Pool; windowMs?: number }): N
     const messages = pending;
     pending = new Map();
     batch = null;
-    // Batches go one after another, so the window holds even when a send is slow.
-    const sent = sending.then(async () => {
-      lastSentAt = performance.now();
-      await options.pool.query(statementFor(messages));
-    });
+    // The window counts from when a batch is taken, not from when it leaves: while a slow send is out, what
+    // arrives waits for the next window instead of starting a batch of its own on every turn.
+    lastSentAt = performance.now();
+    // Batches go one after another, never in parallel.
+    const sent = sending.then(() => options.pool.query(statementFor(messages)).then(() => undefined));
     sending = sent.catch(() => undefined);
     return sent;
   }

@@ -201,6 +201,35 @@ describe('public page cache', () => {
     unsubscribe();
   });
 
+  it('keeps one announcement on the bus at a time: what is announced meanwhile leaves with the next, as one message', async () => {
+    const { pages, bus, get } = await pageApp();
+    await get('/a');
+    const sent: string[][] = [];
+    let release = () => {};
+    bus.publish = async (_channel, message) => {
+      sent.push(JSON.parse(message).tags);
+      await new Promise<void>((resolve) => (release = resolve));
+    };
+    pages.announce('a');
+    pages.announce('b');
+    pages.announce('a', 'c');
+    // This process's copy went at once, whatever the bus is doing.
+    expect((await get('/a')).text).toBe('<p>a 2</p>');
+    expect(sent).toEqual([['a']]);
+    release();
+    await expect.poll(() => sent.length).toBe(2);
+    expect(sent[1]).toEqual(['b', 'a', 'c']);
+    release();
+    await expect.poll(() => sent.length).toBe(2);
+    // More tags than a message should carry (a NOTIFY payload is at most 8,000 bytes): one that drops every page instead.
+    pages.announce('event:0');
+    for (let i = 1; i < 100; i++) pages.announce(`event:${i}`);
+    release();
+    await expect.poll(() => sent.length).toBe(4);
+    expect(sent.slice(2)).toEqual([['event:0'], [PAGE_TAGS.all]]);
+    release();
+  });
+
   it('stores nothing with a TTL of 0', async () => {
     const { renders, get } = await pageApp({ ttlSeconds: 0 });
     await get('/a');

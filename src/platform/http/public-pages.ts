@@ -38,8 +38,9 @@ declare module 'fastify' {
 
 /**
  * Announces changes to what anonymous pages show: this process's copies are
- * dropped before it returns, other processes' once the change bus delivers (its
- * window, platform.ts). Never throws: a lost announcement is bounded by the TTL.
+ * dropped before it returns, other processes' once the change bus delivers
+ * (one message at a time, within the PostgreSQL bus's window: platform.ts).
+ * Never throws: a lost announcement is bounded by the TTL.
  */
 export interface ContentChanges {
   announce(...tags: string[]): void;
@@ -65,6 +66,8 @@ const KEPT_HEADERS = ['content-type', 'cache-control', 'vary', 'content-encoding
 
 /** One copy per URL and encoding: a body is stored as it was sent, compressed for clients that take it (compression.ts). */
 const keyOf = (request: FastifyRequest) => `${negotiate(request.headers['accept-encoding']) ?? 'identity'} ${request.url}`;
+/** Tags one announcement message carries at most (an event's tag is 42 bytes; NOTIFY takes 8,000). */
+const MAX_TAGS_PER_MESSAGE = 64;
 /** How long a miss waits for another request's render of the same URL before rendering itself. */
 const WAIT_FOR_RENDER_MS = 2_000;
 const renderState = Symbol('publicPageRender');
@@ -112,6 +115,30 @@ export function createPublicPageCache(deps: {
   // Announcements carry their sender: this process dropped its copies when it
   // announced, and the bus's echo arriving later would drop what was stored since.
   const origin = randomUUID();
+
+  // Tags announced here and not yet on the bus. One publish is out at a time; what is announced meanwhile leaves
+  // with the next, as one message, so that a stream of writes cannot pile up publishes (a slow or unreachable Redis).
+  let unannounced = new Set<string>();
+  let publishing = false;
+  function publishUnannounced(): void {
+    if (publishing || unannounced.size === 0) return;
+    // A NOTIFY payload holds at most 8,000 bytes: past a few dozen tags, one that drops every page says as much.
+    const tags = unannounced.size > MAX_TAGS_PER_MESSAGE ? [PAGE_TAGS.all] : [...unannounced];
+    unannounced = new Set();
+    publishing = true;
+    bus
+      .publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }))
+      .catch((error: unknown) =>
+        logger.warn(
+          { err: error, tags },
+          `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`,
+        ),
+      )
+      .finally(() => {
+        publishing = false;
+        publishUnannounced();
+      });
+  }
 
   function drop(tags: string[]): void {
     for (const tag of tags) generations.set(tag, generationOf(tag) + 1);
@@ -171,14 +198,8 @@ export function createPublicPageCache(deps: {
       drop(tags);
       // The caller goes on at once: this process's copies are gone, and the others' follow when the bus delivers,
       // which waiting here would not hasten (it only held every booking's response for the bus's window).
-      bus
-        .publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }))
-        .catch((error: unknown) =>
-          logger.warn(
-            { err: error, tags },
-            `could not announce a change to public pages; other processes may show the old copy for up to ${ttlSeconds} s`,
-          ),
-        );
+      for (const tag of tags) unannounced.add(tag);
+      publishUnannounced();
     },
 
     register(app, isAnonymous) {
