@@ -171,7 +171,7 @@ export async function createPlatform(config: Config, role: ProcessRole, logger =
       ttlSeconds: config.publicPageCacheSeconds,
       onLookup: (hit) => metrics.cacheHit('page', hit),
     });
-    closers.push(async () => pages.stop());
+    closers.push(() => pages.stop());
     const devMailboxDir = config.isProductionLike ? undefined : path.join(config.dataDir, 'mailbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, devMailboxDir, logger });
     closers.push(() => mailer.close());

@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const { app, pages, bus } of open.splice(0)) {
     await app.close();
-    pages.stop();
+    await pages.stop();
     await bus.close();
   }
 });
@@ -228,6 +228,26 @@ describe('public page cache', () => {
     await expect.poll(() => sent.length).toBe(4);
     expect(sent.slice(2)).toEqual([['event:0'], [PAGE_TAGS.all]]);
     release();
+  });
+
+  it('sends what is still to be announced before stop() resolves (the platform closes the bus after it)', async () => {
+    const { pages, bus } = await pageApp();
+    const sent: string[][] = [];
+    let release = () => {};
+    bus.publish = async (_channel, message) => {
+      sent.push(JSON.parse(message).tags);
+      await new Promise<void>((resolve) => (release = resolve));
+    };
+    pages.announce('a');
+    pages.announce('b');
+    let stopped = false;
+    const stopping = pages.stop().then(() => (stopped = true));
+    release();
+    await expect.poll(() => sent.length).toBe(2);
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(sent).toEqual([['a'], ['b']]);
   });
 
   it('stores nothing with a TTL of 0', async () => {

@@ -53,7 +53,8 @@ export interface PublicPageCache extends ContentChanges {
   drop(...tags: string[]): void;
   /** Listens for other processes' announcements. */
   start(): Promise<void>;
-  stop(): void;
+  /** Stops listening, and resolves once what was announced here has gone to the bus. */
+  stop(): Promise<void>;
 }
 
 interface StoredPage {
@@ -119,14 +120,13 @@ export function createPublicPageCache(deps: {
   // Tags announced here and not yet on the bus. One publish is out at a time; what is announced meanwhile leaves
   // with the next, as one message, so that a stream of writes cannot pile up publishes (a slow or unreachable Redis).
   let unannounced = new Set<string>();
-  let publishing = false;
+  let publishing: Promise<void> | null = null;
   function publishUnannounced(): void {
     if (publishing || unannounced.size === 0) return;
     // A NOTIFY payload holds at most 8,000 bytes: past a few dozen tags, one that drops every page says as much.
     const tags = unannounced.size > MAX_TAGS_PER_MESSAGE ? [PAGE_TAGS.all] : [...unannounced];
     unannounced = new Set();
-    publishing = true;
-    bus
+    publishing = bus
       .publish(PUBLIC_PAGES_CHANNEL, JSON.stringify({ from: origin, tags }))
       .catch((error: unknown) =>
         logger.warn(
@@ -135,7 +135,7 @@ export function createPublicPageCache(deps: {
         ),
       )
       .finally(() => {
-        publishing = false;
+        publishing = null;
         publishUnannounced();
       });
   }
@@ -259,9 +259,11 @@ export function createPublicPageCache(deps: {
       unsubscribes.push(await bus.subscribe(PUBLIC_PAGES_CHANNEL, dropFromMessage, { onResync: () => drop([PAGE_TAGS.all]) }));
     },
 
-    stop() {
+    async stop() {
       for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
       pages.clear();
+      // What is still to be announced goes out before the bus closes (platform.close stops this first).
+      while (publishing) await publishing;
     },
   };
 }
