@@ -125,9 +125,10 @@ export function createBookingsRepository(db: Db) {
    * bound on each call (decision 0055).
    */
   const attempt = async (eventId: string, booker: Booker, bookingId: string, writes: StatementWrite[], wait: boolean) => {
-    const bySession = 'sessionId' in booker.checked;
+    const { checked } = booker;
+    const bySession = 'sessionId' in checked;
     const values = [
-      'sessionId' in booker.checked ? booker.checked.sessionId : booker.checked.role,
+      bySession ? checked.sessionId : checked.role,
       booker.id,
       eventId,
       booker.invites ?? [],

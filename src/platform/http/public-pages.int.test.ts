@@ -81,6 +81,16 @@ async function pageApp(options: { ttlSeconds?: number; gate?: Promise<void> } = 
   return { pages, bus, renders, arrivals, get };
 }
 
+/** Holds each publish on `bus` until `release()`; `sent` holds the tags of every message it was given, in order. */
+function holdPublishes(bus: ChangeBus) {
+  const held = { sent: [] as string[][], release: () => {} };
+  bus.publish = async (_channel, message) => {
+    held.sent.push(JSON.parse(message).tags);
+    await new Promise<void>((resolve) => (held.release = resolve));
+  };
+  return held;
+}
+
 describe('public page cache', () => {
   it('renders once, then serves the same bytes and headers until its tag is announced', async () => {
     const { pages, renders, get } = await pageApp();
@@ -204,50 +214,41 @@ describe('public page cache', () => {
   it('keeps one announcement on the bus at a time: what is announced meanwhile leaves with the next, as one message', async () => {
     const { pages, bus, get } = await pageApp();
     await get('/a');
-    const sent: string[][] = [];
-    let release = () => {};
-    bus.publish = async (_channel, message) => {
-      sent.push(JSON.parse(message).tags);
-      await new Promise<void>((resolve) => (release = resolve));
-    };
+    const held = holdPublishes(bus);
     pages.announce('a');
     pages.announce('b');
     pages.announce('a', 'c');
     // This process's copy went at once, whatever the bus is doing.
     expect((await get('/a')).text).toBe('<p>a 2</p>');
-    expect(sent).toEqual([['a']]);
-    release();
-    await expect.poll(() => sent.length).toBe(2);
-    expect(sent[1]).toEqual(['b', 'a', 'c']);
-    release();
-    await expect.poll(() => sent.length).toBe(2);
+    expect(held.sent).toEqual([['a']]);
+    held.release();
+    await expect.poll(() => held.sent.length).toBe(2);
+    expect(held.sent[1]).toEqual(['b', 'a', 'c']);
+    held.release();
+    // Once that publish has settled, nothing is on its way: the next announcement leaves at once.
+    await new Promise((resolve) => setImmediate(resolve));
     // More tags than a message should carry (a NOTIFY payload is at most 8,000 bytes): one that drops every page instead.
     pages.announce('event:0');
     for (let i = 1; i < 100; i++) pages.announce(`event:${i}`);
-    release();
-    await expect.poll(() => sent.length).toBe(4);
-    expect(sent.slice(2)).toEqual([['event:0'], [PAGE_TAGS.all]]);
-    release();
+    held.release();
+    await expect.poll(() => held.sent.length).toBe(4);
+    expect(held.sent.slice(2)).toEqual([['event:0'], [PAGE_TAGS.all]]);
+    held.release();
   });
 
   it('sends what is still to be announced before stop() resolves (the platform closes the bus after it)', async () => {
     const { pages, bus } = await pageApp();
-    const sent: string[][] = [];
-    let release = () => {};
-    bus.publish = async (_channel, message) => {
-      sent.push(JSON.parse(message).tags);
-      await new Promise<void>((resolve) => (release = resolve));
-    };
+    const held = holdPublishes(bus);
     pages.announce('a');
     pages.announce('b');
     let stopped = false;
     const stopping = pages.stop().then(() => (stopped = true));
-    release();
-    await expect.poll(() => sent.length).toBe(2);
+    held.release();
+    await expect.poll(() => held.sent.length).toBe(2);
     expect(stopped).toBe(false);
-    release();
+    held.release();
     await stopping;
-    expect(sent).toEqual([['a'], ['b']]);
+    expect(held.sent).toEqual([['a'], ['b']]);
   });
 
   it('stores nothing with a TTL of 0', async () => {
