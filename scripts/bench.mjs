@@ -7,7 +7,7 @@
 // from scratch for the same response) in the same run, on the same database.
 // Per path and side: req/s, p95, server CPU and PostgreSQL CPU per request,
 // and the ratios against the targets of issue 12, each printed met or NOT met.
-//   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas
+//   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
 //   --duration S (10)  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
 //   --repeat N (1): livez and reads measure each path N times, the sides taking turns, and judge each target on the
@@ -36,6 +36,7 @@ import {
 } from './bench/compare.mjs';
 import { DEFAULT_VOLUME, ids, postmasterPid, prepareDatabase } from './bench/fixture.mjs';
 import { childrenOf, fmt, machine, portAllocator, root, row, spawnProcess, tempDir, waitForHttp, waitForLine } from './bench/lib.mjs';
+import { gcSurvivalSection } from './bench/gc-survival.mjs';
 import { benchReplicas } from './bench/replicas.mjs';
 import { exportSection, queueSection, thumbsSection, uploadSection } from './bench/system.mjs';
 import { seal, sessionKeys } from './bench/twin/session.mjs';
@@ -50,7 +51,20 @@ const list = (value) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-const SECTIONS = ['livez', 'reads', 'bookings', 'concurrency', 'designs', 'upload', 'thumbs', 'queue', 'export', 'startup', 'replicas'];
+const SECTIONS = [
+  'livez',
+  'reads',
+  'bookings',
+  'concurrency',
+  'designs',
+  'upload',
+  'thumbs',
+  'queue',
+  'export',
+  'startup',
+  'replicas',
+  'gc',
+];
 const only = new Set(list(flag('only', SECTIONS.join(','))));
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`--only: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
 if (!Number.isInteger(Number(flag('repeat', 1))) || Number(flag('repeat', 1)) < 1)
@@ -139,6 +153,7 @@ async function main() {
   if (only.has('thumbs')) await thumbsSection(ctx);
   if (only.has('queue')) await queueSection(ctx);
   if (only.has('export')) await exportSection(ctx);
+  if (only.has('gc')) await gcSurvivalSection(ctx, { eventId: fixtureIds.galleryEvent });
   // nginx in front of 1 and 2 `epu web` on a PostgreSQL of its own: throughput ratio (docs/decisions/0014).
   if (only.has('replicas'))
     await benchReplicas({

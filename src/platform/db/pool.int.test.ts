@@ -1,5 +1,5 @@
-import type pg from 'pg';
-import { sql } from 'kysely';
+import pg from 'pg';
+import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, queryRows, type TestDatabase } from '../../../tests/support/database.js';
 import { createKysely, createPool } from './pool.js';
@@ -57,6 +57,55 @@ describe('DATABASE_PREPARED_STATEMENTS', () => {
       await pool.end();
     }
   });
+});
+
+describe("EPU's client: a query without a callback", () => {
+  const withPool = async (test: (pool: pg.Pool) => Promise<void>) => {
+    const pool = createPool({
+      connectionString: database.url,
+      max: 1,
+      statementTimeoutMs: 0,
+      applicationName: 't',
+      preparedStatements: 10,
+    });
+    try {
+      await test(pool);
+    } finally {
+      await pool.end();
+    }
+  };
+
+  it("answers as pg's own promise form would, whatever the call's shape", () =>
+    withPool(async (pool) => {
+      const client = await pool.connect();
+      expect((await client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+      expect((await client.query('SELECT $1::int AS n', [2])).rows).toEqual([{ n: 2 }]);
+      expect((await client.query({ text: 'SELECT $1::int AS n', values: [3] })).rows).toEqual([{ n: 3 }]);
+      // An absent callback passed on as undefined is no callback: the promise still answers.
+      const loose = client.query as unknown as (...args: unknown[]) => Promise<pg.QueryResult>;
+      expect((await loose.call(client, 'SELECT $1::int AS n', [4], undefined)).rows).toEqual([{ n: 4 }]);
+      // A callback, and a submittable (a cursor, a stream), go to pg as given.
+      const viaCallback = await new Promise((resolve, reject) =>
+        client.query('SELECT 5 AS n', (error, result) => (error ? reject(error) : resolve(result.rows))),
+      );
+      expect(viaCallback).toEqual([{ n: 5 }]);
+      const submitted = new pg.Query('SELECT 6 AS n');
+      const ended = new Promise((resolve, reject) => submitted.on('end', (result) => resolve(result.rows)).on('error', reject));
+      expect(client.query(submitted)).toBe(submitted);
+      expect(await ended).toEqual([{ n: 6 }]);
+      client.release();
+    }));
+
+  it("rejects with PostgreSQL's error, its stack leading back to the caller", () =>
+    withPool(async (pool) => {
+      const failed = await createKysely(pool)
+        .executeQuery(CompiledQuery.raw('SELECT no_such_column FROM users WHERE id = $1', [1]))
+        .catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: '42703' });
+      expect((failed as Error).stack).toContain('pool.int.test');
+      // The connection is still usable after the error.
+      expect((await pool.query('SELECT 7 AS n')).rows).toEqual([{ n: 7 }]);
+    }));
 });
 
 describe('a connection lost while checked out', () => {
