@@ -1,10 +1,11 @@
 // `npm run bench -- --only gc`: what V8's scavenger finds alive while a process
 // reads gallery pages through Kysely, with pg's own promise-form client and with
 // EPU's (src/platform/db/pool.ts). Each side runs in a child process of its own
-// (V8's flags and allocation feedback are per process): the gallery statement,
-// 8 at a time, a warm-up and then a measured run with `--trace-gc-nvp` switched
-// on, whose per-scavenge lines give the pause, the bytes still alive in the
-// young generation and the bytes promoted to the old one (decision 0056).
+// (V8's flags and allocation feedback are per process; both get the bench's Node
+// options, as the web does): the gallery statement, 8 at a time, a warm-up and
+// then a measured run with `--trace-gc-nvp` switched on, whose per-scavenge
+// lines give the pause, the bytes still alive in the young generation and the
+// bytes promoted to the old one (decision 0056).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,10 +67,17 @@ async function child(side) {
   const { createKysely, createPool } = await dist('platform/db/pool.js');
   const { PHOTO_QUERIES } = await dist('features/photos/photos.repository.js');
   const connectionString = process.env.DATABASE_URL;
+  // The same pool either way but for its client; no prepared statements on either side, so that only the promise differs.
   const pool =
     side === 'epu'
-      ? createPool({ connectionString, max: 10, statementTimeoutMs: 0, applicationName: 'epu-bench-gc', preparedStatements: 500 })
-      : new pg.Pool({ connectionString, max: 10, application_name: 'epu-bench-gc' });
+      ? createPool({ connectionString, max: 10, statementTimeoutMs: 0, applicationName: 'epu-bench-gc', preparedStatements: 0 })
+      : new pg.Pool({
+          connectionString,
+          max: 10,
+          idleTimeoutMillis: 30_000,
+          connectionTimeoutMillis: 10_000,
+          application_name: 'epu-bench-gc',
+        });
   const db = side === 'epu' ? createKysely(pool) : new Kysely({ dialect: new PostgresDialect({ pool }) });
   const statement = CompiledQuery.raw(PHOTO_QUERIES.ready, [process.env.EVENT_ID, 25]);
   const run = async (count) => {

@@ -75,26 +75,44 @@ describe("EPU's client: a query without a callback", () => {
     }
   };
 
-  it("answers as pg's own promise form would, whatever the call's shape", () =>
-    withPool(async (pool) => {
-      const client = await pool.connect();
-      expect((await client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
-      expect((await client.query('SELECT $1::int AS n', [2])).rows).toEqual([{ n: 2 }]);
-      expect((await client.query({ text: 'SELECT $1::int AS n', values: [3] })).rows).toEqual([{ n: 3 }]);
-      // An absent callback passed on as undefined is no callback: the promise still answers.
-      const loose = client.query as unknown as (...args: unknown[]) => Promise<pg.QueryResult>;
-      expect((await loose.call(client, 'SELECT $1::int AS n', [4], undefined)).rows).toEqual([{ n: 4 }]);
-      // A callback, and a submittable (a cursor, a stream), go to pg as given.
-      const viaCallback = await new Promise((resolve, reject) =>
-        client.query('SELECT 5 AS n', (error, result) => (error ? reject(error) : resolve(result.rows))),
-      );
-      expect(viaCallback).toEqual([{ n: 5 }]);
-      const submitted = new pg.Query('SELECT 6 AS n');
-      const ended = new Promise((resolve, reject) => submitted.on('end', (result) => resolve(result.rows)).on('error', reject));
-      expect(client.query(submitted)).toBe(submitted);
-      expect(await ended).toEqual([{ n: 6 }]);
-      client.release();
-    }));
+  it(
+    "answers as pg's own promise form would, whatever the call's shape",
+    () =>
+      withPool(async (pool) => {
+        const client = await pool.connect();
+        expect((await client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+        expect((await client.query('SELECT $1::int AS n', [2])).rows).toEqual([{ n: 2 }]);
+        expect((await client.query({ text: 'SELECT $1::int AS n', values: [3] })).rows).toEqual([{ n: 3 }]);
+        // An absent callback passed on (undefined, null) is no callback: the promise still answers, named or not.
+        const loose = client.query.bind(client) as unknown as (...args: unknown[]) => Promise<pg.QueryResult>;
+        expect((await loose('SELECT $1::int AS n', [4], undefined)).rows).toEqual([{ n: 4 }]);
+        expect((await loose('SELECT 4 AS n', [], undefined)).rows).toEqual([{ n: 4 }]);
+        expect((await loose('SELECT 4 AS n', null, null)).rows).toEqual([{ n: 4 }]);
+        // Options of the config reach pg.
+        expect((await client.query({ text: 'SELECT 4 AS n', rowMode: 'array' })).rows).toEqual([[4]]);
+        // What pg refuses at once, it still refuses at once.
+        expect(() => loose(null)).toThrow(TypeError);
+        // A callback, and a submittable (a cursor, a stream), go to pg as given.
+        const viaCallback = await new Promise((resolve, reject) =>
+          client.query('SELECT 5 AS n', (error, result) => (error ? reject(error) : resolve(result.rows))),
+        );
+        expect(viaCallback).toEqual([{ n: 5 }]);
+        const viaConfigCallback = await new Promise((resolve, reject) => {
+          const config = {
+            text: 'SELECT 5 AS n',
+            callback: (error: Error | null, result: pg.QueryResult) => (error ? reject(error) : resolve(result.rows)),
+          };
+          expect(loose(config)).toBeUndefined();
+        });
+        expect(viaConfigCallback).toEqual([{ n: 5 }]);
+        const submitted = new pg.Query('SELECT 6 AS n');
+        const ended = new Promise((resolve, reject) => submitted.on('end', (result) => resolve(result.rows)).on('error', reject));
+        expect(client.query(submitted)).toBe(submitted);
+        expect(await ended).toEqual([{ n: 6 }]);
+        client.release();
+      }),
+    10_000,
+  );
 
   it("rejects with PostgreSQL's error, its stack leading back to the caller", () =>
     withPool(async (pool) => {

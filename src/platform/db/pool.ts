@@ -46,11 +46,12 @@ export function createPool(settings: PoolSettings): pg.Pool {
  *   spelt with varying literals cannot grow the set without bound. Statements
  *   without parameters (BEGIN, COMMIT, the notifier's batch) run as before.
  * - A query called without a callback (how Kysely calls it) gets its promise
- *   here, from pg's callback form. With pg's own promise form, the rows of
- *   most results outlived their request: a third of what V8's scavenger found
- *   alive was gallery rows, 3.5 MB per collection against 0.03 MB with the
- *   callback form, and the copying and promotion made the scavenger a tenth of
- *   the web's CPU (decision 0056, where the measurements are).
+ *   here, around pg's callback form. With the promise pg makes itself, V8
+ *   kept the values of dead rows alive through its scavenges (it had tenured
+ *   an allocation site on the rows' path): on the gallery path 2.1 MB
+ *   promoted and 13 ms of pause per scavenge against 0.03 MB and 2.7 ms with
+ *   this one. Why one and not the other is V8's heuristic, not established;
+ *   `npm run bench -- --only gc` shows both (decision 0056).
  */
 export function epuClient(preparedStatements: number): typeof pg.Client {
   const names = new Map<string, string>();
@@ -63,16 +64,19 @@ export function epuClient(preparedStatements: number): typeof pg.Client {
     return name;
   };
   return class EpuClient extends pg.Client {
-    // pg's query() has many overloads: (text | config [, values] [, callback]) and a submittable (a cursor, a stream).
+    // pg's query() takes (text | config [, values] [, callback]) or a submittable (a cursor, a stream).
     override query(...args: unknown[]): never {
       const call = super.query as (...callArgs: unknown[]) => never;
-      while (args.length > 1 && args.at(-1) === undefined) args.pop();
-      const [text, values] = args;
-      const name = typeof text === 'string' && Array.isArray(values) && values.length > 0 ? nameFor(text) : undefined;
-      const callArgs = name ? [{ name, text, values }, ...args.slice(2)] : args;
-      if (typeof callArgs.at(-1) === 'function' || isSubmittable(callArgs[0])) return call.apply(this, callArgs);
+      const [first, second, third] = args;
+      const name = typeof first === 'string' && Array.isArray(second) && second.length > 0 ? nameFor(first) : undefined;
+      const config = name ? { name, text: first, values: second } : first;
+      const values = name ? undefined : second;
+      // Answered through the caller's own callback or object, or refused by pg (no query, a third argument that is
+      // not a callback, more than three): pg's, as given.
+      const theCallersWay = typeof values === 'function' || third != null || args.length > 3 || config == null;
+      if (theCallersWay || isSubmittable(config) || hasOwnCallback(config)) return call.call(this, config, values, ...args.slice(2));
       return new Promise((resolve, reject) => {
-        call.call(this, ...callArgs, (error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
+        call.call(this, config, values, (error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
       }).catch((error: Error) => {
         // As pg's promise form does: a stack that leads back to the caller (its awaits), not to the socket's read.
         Error.captureStackTrace(error);
@@ -84,6 +88,8 @@ export function epuClient(preparedStatements: number): typeof pg.Client {
 
 const isSubmittable = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && typeof (value as { submit?: unknown }).submit === 'function';
+const hasOwnCallback = (config: unknown): boolean =>
+  typeof config === 'object' && config !== null && typeof (config as { callback?: unknown }).callback === 'function';
 
 export type Db = Kysely<Database>;
 
