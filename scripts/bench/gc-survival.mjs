@@ -63,22 +63,15 @@ function scavengeFigures(output) {
 async function child(side) {
   const dist = (p) => import(path.join(root, 'dist/src', p));
   const { default: pg } = await import('pg');
-  const { CompiledQuery, Kysely, PostgresDialect } = await import('kysely');
+  const { CompiledQuery } = await import('kysely');
   const { createKysely, createPool } = await dist('platform/db/pool.js');
   const { PHOTO_QUERIES } = await dist('features/photos/photos.repository.js');
   const connectionString = process.env.DATABASE_URL;
-  // The same pool either way but for its client; no prepared statements on either side, so that only the promise differs.
-  const pool =
-    side === 'epu'
-      ? createPool({ connectionString, max: 10, statementTimeoutMs: 0, applicationName: 'epu-bench-gc', preparedStatements: 0 })
-      : new pg.Pool({
-          connectionString,
-          max: 10,
-          idleTimeoutMillis: 30_000,
-          connectionTimeoutMillis: 10_000,
-          application_name: 'epu-bench-gc',
-        });
-  const db = side === 'epu' ? createKysely(pool) : new Kysely({ dialect: new PostgresDialect({ pool }) });
+  // The same pool either way but for its client (pg's own on one side, from EPU's pool settings); no prepared
+  // statements on either side, so that only the promise differs.
+  const epuPool = createPool({ connectionString, max: 10, statementTimeoutMs: 0, applicationName: 'epu-bench-gc', preparedStatements: 0 });
+  const pool = side === 'epu' ? epuPool : new pg.Pool({ ...epuPool.options, Client: pg.Client });
+  const db = createKysely(pool);
   const statement = CompiledQuery.raw(PHOTO_QUERIES.ready, [process.env.EVENT_ID, 25]);
   const run = async (count) => {
     let left = count;
