@@ -1,32 +1,76 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyring } from '../../security/keyring.js';
+import { createKeyring, type Keyring } from '../../security/keyring.js';
 import { checkMediaRequest } from '../media-signing.js';
 import { createLinkSigner } from './signed-links.js';
 
 const keyring = createKeyring(['signed-links-test-key-0123456789abcdefghijklmnop']);
 const publicUrl = new URL('https://photos.example.org');
+/** A full hour, as photos' links expire (photos.service). */
+const HOUR = 555_555 * 3600;
 
 const queryOf = (url: string) => Object.fromEntries(new URL(url).searchParams);
+
+/** The real keyring, counting its signatures: a remembered link is one not signed again. */
+function countingKeyring(): Keyring & { signatures: number } {
+  const counting = {
+    ...keyring,
+    signatures: 0,
+    sign: (...args: Parameters<Keyring['sign']>) => {
+      counting.signatures++;
+      return keyring.sign(...args);
+    },
+  };
+  return counting;
+}
 
 describe('remembered /media/ links', () => {
   it('gives the link signing gives, the same one again for the same inputs, and another for another name or expiry', () => {
     const sign = createLinkSigner(publicUrl, keyring);
-    const link = sign('derived/2025/01/a.webp', {}, 2_000_000_000);
-    expect(sign('derived/2025/01/a.webp', {}, 2_000_000_000)).toBe(link);
-    expect(checkMediaRequest(keyring, 'derived/2025/01/a.webp', queryOf(link), 1_999_999_999)).toMatchObject({ ok: true });
-    const named = sign('derived/2025/01/a.webp', { downloadName: 'a.webp' }, 2_000_000_000);
-    expect(checkMediaRequest(keyring, 'derived/2025/01/a.webp', queryOf(named), 0)).toMatchObject({
-      ok: true,
-      grant: { downloadName: 'a.webp' },
-    });
-    expect(new Set([link, named, sign('derived/2025/01/a.webp', {}, 2_000_000_001)]).size).toBe(3);
+    for (const expiresAt of [HOUR, 2_000_000_000]) {
+      const link = sign('derived/2025/01/a.webp', {}, expiresAt);
+      expect(sign('derived/2025/01/a.webp', {}, expiresAt)).toBe(link);
+      expect(checkMediaRequest(keyring, 'derived/2025/01/a.webp', queryOf(link), expiresAt - 1)).toMatchObject({ ok: true });
+      const named = sign('derived/2025/01/a.webp', { downloadName: 'a.webp' }, expiresAt);
+      expect(checkMediaRequest(keyring, 'derived/2025/01/a.webp', queryOf(named), 0)).toMatchObject({
+        ok: true,
+        grant: { downloadName: 'a.webp' },
+      });
+      expect(new Set([link, named, sign('derived/2025/01/a.webp', {}, expiresAt + 1)]).size).toBe(3);
+    }
   });
 
-  it('never answers a key from the memory of another key and download name', () => {
+  it("signs a full hour's link once, and its next hour's once", () => {
+    const counting = countingKeyring();
+    const sign = createLinkSigner(publicUrl, counting);
+    const first = sign('derived/a.webp', {}, HOUR);
+    sign('derived/a.webp', {}, HOUR);
+    sign('derived/b.webp', {}, HOUR);
+    expect(counting.signatures).toBe(2);
+    const next = sign('derived/a.webp', {}, HOUR + 3600);
+    expect(sign('derived/a.webp', {}, HOUR + 3600)).toBe(next);
+    expect(counting.signatures).toBe(3);
+    // A request still on the hour before (the clock read just before the hour turned) gets that hour's link.
+    expect(sign('derived/a.webp', {}, HOUR)).toBe(first);
+    expect(checkMediaRequest(keyring, 'derived/a.webp', queryOf(next), HOUR + 1)).toMatchObject({ ok: true });
+  });
+
+  it('never remembers a link with a download name or an expiry between hours', () => {
+    const counting = countingKeyring();
+    const sign = createLinkSigner(publicUrl, counting);
+    sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR);
+    sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR);
+    sign('exports/e.zip', {}, HOUR + 600);
+    sign('exports/e.zip', {}, HOUR + 600);
+    expect(counting.signatures).toBe(4);
+  });
+
+  it('refuses an invalid key whatever was signed before', () => {
     const sign = createLinkSigner(publicUrl, keyring);
-    // Without the key's length in the memo, this pair's entry would read as the invalid key "derived/x+b".
-    sign('derived/x', { downloadName: 'b-' }, 2_000_000_000);
-    expect(() => sign('derived/x+b', {}, 2_000_000_000)).toThrow(/invalid object key/);
-    expect(() => sign('derived/../x', {}, 2_000_000_000)).toThrow(/invalid object key/);
+    sign('derived/x', { downloadName: 'b-' }, HOUR);
+    sign('derived/x', {}, HOUR);
+    for (const expiresAt of [HOUR, HOUR + 1]) {
+      expect(() => sign('derived/x+b', {}, expiresAt)).toThrow(/invalid object key/);
+      expect(() => sign('derived/../x', {}, expiresAt)).toThrow(/invalid object key/);
+    }
   });
 });
