@@ -1,6 +1,8 @@
 // `npm run bench -- --only gc`: what V8's scavenger finds alive while a process
 // reads gallery pages through Kysely, with pg's own promise-form client and with
-// EPU's (src/platform/db/pool.ts). Each side runs in a child process of its own
+// EPU's (src/platform/db/pool.ts), and through fixedRows, the way EPU's hot paths
+// read (decision 0057). Each read runs in an AsyncLocalStorage context, as a
+// request's do in the web. Each side runs in a child process of its own
 // (V8's flags and allocation feedback are per process; both get the bench's Node
 // options, as the web does): the gallery statement, 8 at a time, a warm-up and
 // then a measured run with `--trace-gc-nvp` switched on, whose per-scavenge
@@ -12,12 +14,14 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { fmt, root } from './lib.mjs';
 
-const SIDES = { pg: "pg's promise form", epu: "EPU's client" };
+const SIDES = { pg: "pg's promise form", epu: "EPU's client", fixed: 'fixedRows' };
 const CONCURRENCY = 8;
 
 /** The bench section: both sides, their scavenges side by side. */
 export async function gcSurvivalSection(ctx, { eventId, queries = 20_000 }) {
-  ctx.log(`\n== gc: the gallery statement ${queries} times (${CONCURRENCY} at a time) through Kysely, each side in a process of its own`);
+  ctx.log(
+    `\n== gc: the gallery statement ${queries} times (${CONCURRENCY} at a time) through Kysely and through fixedRows, each side in a process of its own`,
+  );
   const results = {};
   for (const side of Object.keys(SIDES)) {
     results[side] = await runChild(side, { DATABASE_URL: ctx.databaseUrl, EVENT_ID: eventId, QUERIES: String(queries) });
@@ -28,8 +32,8 @@ export async function gcSurvivalSection(ctx, { eventId, queries = 20_000 }) {
     );
   }
   ctx.figure(
-    'gallery rows through Kysely, MB promoted per scavenge (pg promise form / EPU client)',
-    `${fmt(results.pg.promoted, 3)} / ${fmt(results.epu.promoted, 3)}`,
+    'gallery rows, MB promoted per scavenge (Kysely with pg promise form / with EPU client / fixedRows)',
+    `${fmt(results.pg.promoted, 3)} / ${fmt(results.epu.promoted, 3)} / ${fmt(results.fixed.promoted, 3)}`,
     'MB',
   );
 }
@@ -64,19 +68,23 @@ async function child(side) {
   const dist = (p) => import(path.join(root, 'dist/src', p));
   const { default: pg } = await import('pg');
   const { CompiledQuery } = await import('kysely');
-  const { createKysely, createPool } = await dist('platform/db/pool.js');
+  const { AsyncLocalStorage } = await import('node:async_hooks');
+  const { createKysely, createPool, fixedRows } = await dist('platform/db/pool.js');
   const { PHOTO_QUERIES } = await dist('features/photos/photos.repository.js');
   const connectionString = process.env.DATABASE_URL;
   // The same pool either way but for its client (pg's own on one side, from EPU's pool settings); no prepared
   // statements on either side, so that only the promise differs.
   const epuPool = createPool({ connectionString, max: 10, statementTimeoutMs: 0, applicationName: 'epu-bench-gc', preparedStatements: 0 });
-  const pool = side === 'epu' ? epuPool : new pg.Pool({ ...epuPool.options, Client: pg.Client });
+  const pool = side === 'pg' ? new pg.Pool({ ...epuPool.options, Client: pg.Client }) : epuPool;
   const db = createKysely(pool);
-  const statement = CompiledQuery.raw(PHOTO_QUERIES.ready, [process.env.EVENT_ID, 25]);
+  const values = [process.env.EVENT_ID, 25];
+  const statement = CompiledQuery.raw(PHOTO_QUERIES.ready, values);
+  const read = side === 'fixed' ? () => fixedRows(db, PHOTO_QUERIES.ready, values) : async () => (await db.executeQuery(statement)).rows;
+  const context = new AsyncLocalStorage();
   const run = async (count) => {
     let left = count;
     const loop = async () => {
-      while (left-- > 0) if ((await db.executeQuery(statement)).rows.length === 0) throw new Error('the gallery event has no photos');
+      while (left-- > 0) if ((await context.run({ read: left }, read)).length === 0) throw new Error('the gallery event has no photos');
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, loop));
   };

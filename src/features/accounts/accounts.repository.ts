@@ -1,5 +1,5 @@
-import { CompiledQuery, sql, type AliasableExpression, type Expression, type RawBuilder, type Transaction } from 'kysely';
-import type { Db, Executor } from '../../platform/db/pool.js';
+import { sql, type AliasableExpression, type Expression, type RawBuilder, type Transaction } from 'kysely';
+import { fixedRows, type Db, type Executor } from '../../platform/db/pool.js';
 import type { Database } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
 import { liveSessionFrom } from './accounts.types.js';
@@ -80,8 +80,7 @@ export function createAccountsRepository(db: Db) {
 
     /** The user behind a live session: not revoked, not expired, belonging to the claimed user, whose account is not deleted. */
     async findSessionUser(sessionId: string, userId: string): Promise<UserRow | undefined> {
-      const { rows } = await db.executeQuery<UserRow>(CompiledQuery.raw(SESSION_USER, [sessionId, userId]));
-      return rows[0];
+      return (await fixedRows<UserRow>(db, SESSION_USER, [sessionId, userId]))[0];
     },
 
     /** findSessionUser with one more column, `extra`, computed from the user's id in the same statement. */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import { CompiledQuery, sql } from 'kysely';
-import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
+import { sql } from 'kysely';
+import { fixedRows, type Db, type Executor, type WithinTransaction } from '../../platform/db/pool.js';
 import type { StatementWrite } from '../../platform/db/statement-write.js';
 import { transaction } from '../../platform/db/transaction.js';
 import { liveSessionFrom, type Viewer } from '../accounts/accounts.types.js';
@@ -135,8 +135,7 @@ export function createBookingsRepository(db: Db) {
       bookingId,
       ...writes.flatMap((write) => write.values),
     ];
-    const result = await db.executeQuery<BookAttempt>(CompiledQuery.raw(bookStatement(bySession, wait, writes), values));
-    return result.rows[0]!;
+    return (await fixedRows<BookAttempt>(db, bookStatement(bySession, wait, writes), values))[0]!;
   };
 
   return {

@@ -1,6 +1,6 @@
-import { CompiledQuery, sql, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, Visibility } from '../../platform/db/schema.js';
-import type { Db, Executor, WithinTransaction } from '../../platform/db/pool.js';
+import { fixedRows, type Db, type Executor, type WithinTransaction } from '../../platform/db/pool.js';
 import { transaction } from '../../platform/db/transaction.js';
 import type { EventRow } from './events.types.js';
 
@@ -67,7 +67,7 @@ export function createEventsRepository(db: Db) {
   return {
     /** `executor`: where to read, such as the replica for read-heavy requests (platform/http/read-routing.ts). */
     async findById(id: string, executor: Db = db): Promise<EventRow | undefined> {
-      return (await executor.executeQuery<EventRow>(CompiledQuery.raw(EVENT_QUERIES.byId, [id]))).rows[0];
+      return (await fixedRows<EventRow>(executor, EVENT_QUERIES.byId, [id]))[0];
     },
 
     /** Upcoming events the viewer may list: public ones, and the viewer's own. Keyset-paginated on (starts_at, id). */
@@ -76,10 +76,14 @@ export function createEventsRepository(db: Db) {
       executor: Db = db,
     ): Promise<EventRow[]> {
       if (!options.viewerId) {
-        const query = options.after
-          ? CompiledQuery.raw(EVENT_QUERIES.upcomingPublicAfter, [options.now, options.after[0], options.after[1], options.limit + 1])
-          : CompiledQuery.raw(EVENT_QUERIES.upcomingPublic, [options.now, options.limit + 1]);
-        return (await executor.executeQuery<EventRow>(query)).rows;
+        return options.after
+          ? fixedRows<EventRow>(executor, EVENT_QUERIES.upcomingPublicAfter, [
+              options.now,
+              options.after[0],
+              options.after[1],
+              options.limit + 1,
+            ])
+          : fixedRows<EventRow>(executor, EVENT_QUERIES.upcomingPublic, [options.now, options.limit + 1]);
       }
       let query = selectEvents(executor).where('e.starts_at', '>=', options.now);
       query = query.where((eb) => eb.or([eb('e.visibility', '=', 'public'), eb('e.owner_id', '=', options.viewerId!)]));

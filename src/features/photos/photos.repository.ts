@@ -1,6 +1,6 @@
-import { CompiledQuery, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { PhotosTable } from '../../platform/db/schema.js';
-import type { Db, Executor } from '../../platform/db/pool.js';
+import { fixedRows, type Db, type Executor } from '../../platform/db/pool.js';
 import { liveSessionFrom } from '../accounts/accounts.types.js';
 
 /** A photo as the repository returns it: every column but ready_at; reads that join the uploader add their name. */
@@ -154,12 +154,12 @@ export function createPhotosRepository(db: Db) {
     },
 
     async findById(id: string): Promise<PhotoRow | undefined> {
-      return (await db.executeQuery<PhotoRow>(CompiledQuery.raw(PHOTO_QUERIES.byId, [id]))).rows[0];
+      return (await fixedRows<PhotoRow>(db, PHOTO_QUERIES.byId, [id]))[0];
     },
 
     /** A ready photo of the event, for the viewer; undefined when it is not (or not yet) in the event's gallery. */
     async findInViewer(eventId: string, photoId: string, executor: Db = db): Promise<ViewerPhotoRow | undefined> {
-      return (await executor.executeQuery<ViewerPhotoRow>(CompiledQuery.raw(PHOTO_QUERIES.inViewer, [photoId, eventId]))).rows[0];
+      return (await fixedRows<ViewerPhotoRow>(executor, PHOTO_QUERIES.inViewer, [photoId, eventId]))[0];
     },
 
     /** Every stored object of an event's photos (originals and renditions). */
@@ -180,10 +180,9 @@ export function createPhotosRepository(db: Db) {
 
     /** The gallery page: ready photos, newest first, on the partial index (event_id, created_at DESC, id DESC). */
     async listReady(eventId: string, limit: number, before?: [string, string], executor: Db = db): Promise<GalleryPhotoRow[]> {
-      const query = before
-        ? CompiledQuery.raw(PHOTO_QUERIES.readyBefore, [eventId, before[0], before[1], limit + 1])
-        : CompiledQuery.raw(PHOTO_QUERIES.ready, [eventId, limit + 1]);
-      return (await executor.executeQuery<GalleryPhotoRow>(query)).rows;
+      return before
+        ? fixedRows<GalleryPhotoRow>(executor, PHOTO_QUERIES.readyBefore, [eventId, before[0], before[1], limit + 1])
+        : fixedRows<GalleryPhotoRow>(executor, PHOTO_QUERIES.ready, [eventId, limit + 1]);
     },
 
     /** listReady, and the viewer behind a session (see withViewer): null when the session is not live. */
@@ -193,8 +192,9 @@ export function createPhotosRepository(db: Db) {
       before: [string, string] | undefined,
       session: { sessionId: string; userId: string },
     ): Promise<{ viewer: GalleryViewerRow | null; photos: GalleryPhotoRow[] }> {
-      const query = before
-        ? CompiledQuery.raw(PHOTO_QUERIES.readyBeforeWithViewer, [
+      // On the primary, always: sessions and bookings are never read from a replica (decision 0012).
+      const rows = await (before
+        ? fixedRows<WithViewer<GalleryPhotoRow>>(db, PHOTO_QUERIES.readyBeforeWithViewer, [
             eventId,
             before[0],
             before[1],
@@ -202,9 +202,12 @@ export function createPhotosRepository(db: Db) {
             session.sessionId,
             session.userId,
           ])
-        : CompiledQuery.raw(PHOTO_QUERIES.readyWithViewer, [eventId, limit + 1, session.sessionId, session.userId]);
-      // On the primary, always: sessions and bookings are never read from a replica (decision 0012).
-      const { rows } = await db.executeQuery<WithViewer<GalleryPhotoRow>>(query);
+        : fixedRows<WithViewer<GalleryPhotoRow>>(db, PHOTO_QUERIES.readyWithViewer, [
+            eventId,
+            limit + 1,
+            session.sessionId,
+            session.userId,
+          ]));
       const first = rows[0];
       const viewer =
         first?.viewer_id != null

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, queryRows, type TestDatabase } from '../../../tests/support/database.js';
-import { createKysely, createPool } from './pool.js';
+import { createKysely, createPool, fixedRows } from './pool.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -59,22 +59,17 @@ describe('DATABASE_PREPARED_STATEMENTS', () => {
   });
 });
 
-describe("EPU's client: a query without a callback", () => {
-  const withPool = async (test: (pool: pg.Pool) => Promise<void>) => {
-    const pool = createPool({
-      connectionString: database.url,
-      max: 1,
-      statementTimeoutMs: 0,
-      applicationName: 't',
-      preparedStatements: 10,
-    });
-    try {
-      await test(pool);
-    } finally {
-      await pool.end();
-    }
-  };
+/** A pool of one connection with prepared statements, ended after `test`. */
+const withPool = async (test: (pool: pg.Pool) => Promise<void>) => {
+  const pool = createPool({ connectionString: database.url, max: 1, statementTimeoutMs: 0, applicationName: 't', preparedStatements: 10 });
+  try {
+    await test(pool);
+  } finally {
+    await pool.end();
+  }
+};
 
+describe("EPU's client: a query without a callback", () => {
   it(
     "answers as pg's own promise form would, whatever the call's shape",
     () =>
@@ -123,6 +118,34 @@ describe("EPU's client: a query without a callback", () => {
       expect((failed as Error).stack).toContain('pool.int.test');
       // The connection is still usable after the error.
       expect((await pool.query('SELECT 7 AS n')).rows).toEqual([{ n: 7 }]);
+    }));
+});
+
+describe('fixedRows: a fixed statement straight to the pool', () => {
+  it('answers on the pool, and inside a transaction answers in that transaction', () =>
+    withPool(async (pool) => {
+      const db = createKysely(pool);
+      expect(await fixedRows(db, 'SELECT $1::int + 1 AS n', [1])).toEqual([{ n: 2 }]);
+      // With one connection, a statement that went to the pool from inside the transaction would wait for the transaction's.
+      await db.transaction().execute(async (tx) => {
+        await sql`CREATE TEMPORARY TABLE seen_in_tx (n int) ON COMMIT DROP`.execute(tx);
+        await sql`INSERT INTO seen_in_tx VALUES (3)`.execute(tx);
+        expect(await fixedRows(tx, 'SELECT n FROM seen_in_tx WHERE n = $1', [3])).toEqual([{ n: 3 }]);
+      });
+    }));
+
+  it("rejects with PostgreSQL's error and the caller's stack, and keeps the connection", () =>
+    withPool(async (pool) => {
+      const db = createKysely(pool);
+      const backend = () => fixedRows<{ pid: number }>(db, 'SELECT pg_backend_pid() AS pid WHERE $1::int = 1', [1]);
+      const before = await backend();
+      // A refused value, as hostile input brings: the client's fault, not the connection's.
+      const failed = await fixedRows(db, 'SELECT $1::uuid AS id', ['not-a-uuid']).catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: '22P02' });
+      expect((failed as Error).stack).toContain('pool.int.test');
+      // Released, not dropped: the same session answers next (pg-pool's pool.query would have closed it).
+      expect(await backend()).toEqual(before);
+      expect(pool.totalCount).toBe(1);
     }));
 });
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 // count(*) and other bigints come back as numbers: no count here comes near 2^53.
@@ -75,15 +75,21 @@ export function epuClient(preparedStatements: number): typeof pg.Client {
       // not a callback, more than three): pg's, as given.
       const theCallersWay = typeof values === 'function' || third != null || args.length > 3 || config == null;
       if (theCallersWay || isSubmittable(config) || hasOwnCallback(config)) return call.call(this, config, values, ...args.slice(2));
-      return new Promise((resolve, reject) => {
-        call.call(this, config, values, (error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
-      }).catch((error: Error) => {
-        // As pg's promise form does: a stack that leads back to the caller (its awaits), not to the socket's read.
-        Error.captureStackTrace(error);
-        throw error;
-      }) as never;
+      return withCallersStack(
+        new Promise((resolve, reject) => {
+          call.call(this, config, values, (error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
+        }),
+      ) as never;
     }
   };
+}
+
+/** As pg's promise form does: a failed query's stack leads back to its caller (its awaits), not to the socket's read. */
+function withCallersStack<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((error: Error) => {
+    Error.captureStackTrace(error);
+    throw error;
+  });
 }
 
 const isSubmittable = (value: unknown): boolean =>
@@ -102,6 +108,44 @@ export type Executor = Db | Transaction<Database>;
  */
 export type WithinTransaction<Args extends unknown[] = []> = (tx: Transaction<Database>, ...args: Args) => Promise<void>;
 
+/** The pool behind each Kysely createKysely made, where fixedRows sends its statements. */
+const poolOf = new WeakMap<Executor, pg.Pool>();
+
 export function createKysely(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  poolOf.set(db, pool);
+  return db;
+}
+
+/**
+ * The rows of a fixed statement (its text, with numbered parameters, and
+ * their values): how the hot paths read (the gallery, the event, the session)
+ * and book. On a pool's Kysely the statement goes to a connection of the pool
+ * directly, through pg's callback form; Kysely's way to the same connection
+ * (checked out and released through promises, a query id, the result's
+ * transforms) was a tenth of a gallery request's CPU in its
+ * profile (decision 0057). In a transaction it runs in the transaction.
+ */
+export function fixedRows<Row>(executor: Executor, text: string, values: readonly unknown[]): Promise<Row[]> {
+  const pool = poolOf.get(executor);
+  if (!pool) return executor.executeQuery<Row>(CompiledQuery.raw(text, [...values])).then((result) => result.rows);
+  return withCallersStack(
+    new Promise<Row[]>((resolve, reject) => {
+      pool.connect((connectError, client, release) => {
+        if (connectError || !client) return reject(connectError ?? new Error('pg-pool gave no connection and no error'));
+        // Released as Kysely releases it: a failed statement (a refused value) leaves the connection in the pool, which
+        // drops it only when it is no longer usable.
+        client.query<Row & pg.QueryResultRow>(text, values as unknown[]).then(
+          (result) => {
+            release();
+            resolve(result.rows);
+          },
+          (error: Error) => {
+            release();
+            reject(error);
+          },
+        );
+      });
+    }),
+  );
 }
