@@ -120,11 +120,13 @@ export function createKysely(pool: pg.Pool): Db {
 /**
  * The rows of a fixed statement (its text, with numbered parameters, and
  * their values): how the hot paths read (the gallery, the event, the session)
- * and book. On a pool's Kysely the statement goes to a connection of the pool
- * directly, through pg's callback form; Kysely's way to the same connection
- * (checked out and released through promises, a query id, the result's
- * transforms) was a tenth of a gallery request's CPU in its
- * profile (decision 0057). In a transaction it runs in the transaction.
+ * and book. On a Kysely createKysely made, the statement goes to a connection
+ * of its pool directly: checked out with pg-pool's callback form, queried
+ * through EPU's client (whose promise lets rows die young, decision 0056),
+ * released. Kysely's way to the same connection (a checkout through a promise,
+ * nested awaits, the result passed through its transforms) was work on every
+ * request that the twin does not do (decision 0057). Anything else (a
+ * transaction, the replica's failover pool) runs through Kysely.
  */
 export function fixedRows<Row>(executor: Executor, text: string, values: readonly unknown[]): Promise<Row[]> {
   const pool = poolOf.get(executor);
