@@ -147,6 +147,22 @@ describe('fixedRows: a fixed statement straight to the pool', () => {
       expect(await backend()).toEqual(before);
       expect(pool.totalCount).toBe(1);
     }));
+
+  it('settles and releases when a client throws instead of rejecting', async () => {
+    // A fault EPU's client cannot produce: a Client class whose query throws at once.
+    class ThrowingClient extends pg.Client {
+      override query(): never {
+        throw new Error('refused at once');
+      }
+    }
+    const pool = new pg.Pool({ connectionString: database.url, max: 1, Client: ThrowingClient });
+    try {
+      await expect(fixedRows(createKysely(pool), 'SELECT $1::int AS n', [1])).rejects.toThrow('refused at once');
+      expect(pool.idleCount).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
 });
 
 describe('a connection lost while checked out', () => {

@@ -108,7 +108,11 @@ export type Executor = Db | Transaction<Database>;
  */
 export type WithinTransaction<Args extends unknown[] = []> = (tx: Transaction<Database>, ...args: Args) => Promise<void>;
 
-/** The pool behind each Kysely createKysely made, where fixedRows sends its statements. */
+/**
+ * The pool behind each Kysely createKysely made, where fixedRows sends its
+ * statements. fixedRows skips Kysely's plugins and query log: a Kysely given
+ * either must not be registered here.
+ */
 const poolOf = new WeakMap<Executor, pg.Pool>();
 
 export function createKysely(pool: pg.Pool): Db {
@@ -135,18 +139,23 @@ export function fixedRows<Row>(executor: Executor, text: string, values: readonl
     new Promise<Row[]>((resolve, reject) => {
       pool.connect((connectError, client, release) => {
         if (connectError || !client) return reject(connectError ?? new Error('pg-pool gave no connection and no error'));
-        // Released as Kysely releases it: a failed statement (a refused value) leaves the connection in the pool, which
-        // drops it only when it is no longer usable.
-        client.query<Row & pg.QueryResultRow>(text, values as unknown[]).then(
-          (result) => {
-            release();
-            resolve(result.rows);
-          },
-          (error: Error) => {
-            release();
-            reject(error);
-          },
-        );
+        // Released without an error, as Kysely releases it: a failed statement (a refused value) leaves the connection
+        // in the pool, which drops it only when it is no longer usable. The caller is settled first: releasing hands
+        // the connection to the next waiter, whose work then runs at once.
+        const answered = (rows: Row[]) => {
+          resolve(rows);
+          release();
+        };
+        const failed = (error: unknown) => {
+          reject(error instanceof Error ? error : new Error(String(error)));
+          release();
+        };
+        try {
+          client.query<Row & pg.QueryResultRow>(text, values as unknown[]).then((result) => answered(result.rows), failed);
+        } catch (error) {
+          // A client that throws instead of rejecting.
+          failed(error);
+        }
       });
     }),
   );
