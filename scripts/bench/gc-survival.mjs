@@ -3,7 +3,7 @@
 // EPU's (src/platform/db/pool.ts), and through fixedRows, the way EPU's hot paths
 // read (decision 0057). Each read runs in an AsyncLocalStorage context, as a
 // request's do in the web. Each side runs in a child process of its own
-// (V8's flags and allocation feedback are per process; both get the bench's Node
+// (V8's flags and allocation feedback are per process; each gets the bench's Node
 // options, as the web does): the gallery statement, 8 at a time, a warm-up and
 // then a measured run with `--trace-gc-nvp` switched on, whose per-scavenge
 // lines give the pause, the bytes still alive in the young generation and the
@@ -17,7 +17,7 @@ import { fmt, root } from './lib.mjs';
 const SIDES = { pg: "pg's promise form", epu: "EPU's client", fixed: 'fixedRows' };
 const CONCURRENCY = 8;
 
-/** The bench section: both sides, their scavenges side by side. */
+/** The bench section: every side, their scavenges side by side. */
 export async function gcSurvivalSection(ctx, { eventId, queries = 20_000 }) {
   ctx.log(
     `\n== gc: the gallery statement ${queries} times (${CONCURRENCY} at a time) through Kysely and through fixedRows, each side in a process of its own`,

@@ -64,6 +64,18 @@ describe('remembered /media/ links', () => {
     expect(counting.signatures).toBe(4);
   });
 
+  it('remembers at most 20,000 links: past them it starts again', () => {
+    const counting = countingKeyring();
+    const sign = createLinkSigner(publicUrl, counting);
+    for (let i = 0; i < 20_000; i++) sign(`derived/${i}.webp`, {}, HOUR);
+    sign('derived/0.webp', {}, HOUR);
+    expect(counting.signatures).toBe(20_000);
+    // The 20,001st link replaces the map: the first one is signed again.
+    sign('derived/20000.webp', {}, HOUR);
+    sign('derived/0.webp', {}, HOUR);
+    expect(counting.signatures).toBe(20_002);
+  });
+
   it('refuses an invalid key whatever was signed before', () => {
     const sign = createLinkSigner(publicUrl, keyring);
     sign('derived/x', { downloadName: 'b-' }, HOUR);
