@@ -153,6 +153,34 @@ export function childrenOf(pid) {
 
 const CLOCK_TICKS = 100; // USER_HZ
 
+/** utime and stime, in ticks, from a /proc .../stat line. */
+function userAndSystemTicks(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [Number(fields[11]), Number(fields[12])];
+}
+
+/**
+ * Where the CPU seconds of `pids` and their live descendants (a cluster's workers) went so far: their main
+ * threads' user and kernel time, and the rest of their threads together (V8's compiler and GC helpers, libuv's
+ * pool). A thread that has exited still counts in its process's total, so the helpers are the total minus the
+ * main thread.
+ */
+export function threadCpuSeconds(...pids) {
+  const split = { mainUser: 0, mainSystem: 0, helpers: 0 };
+  const processes = [];
+  const visit = (pid) => (processes.push(pid), childrenOf(pid).forEach(visit));
+  pids.forEach(visit);
+  for (const pid of processes) {
+    const [mainUser, mainSystem] = userAndSystemTicks(`/proc/${pid}/task/${pid}/stat`);
+    const [user, system] = userAndSystemTicks(`/proc/${pid}/stat`);
+    split.mainUser += mainUser / CLOCK_TICKS;
+    split.mainSystem += mainSystem / CLOCK_TICKS;
+    split.helpers += (user + system - mainUser - mainSystem) / CLOCK_TICKS;
+  }
+  return split;
+}
+
 /**
  * CPU seconds used so far by each of `pids` with every process below it:
  * each live process's utime + stime, plus the children it has already reaped
