@@ -9,7 +9,7 @@
 // and the ratios against the targets of issue 12, each printed met or NOT met.
 //   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
-//   --duration S (10)  --warm-up S (3): unmeasured load before each measured run  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
+//   --duration S (10)  --warm-up S (3): unmeasured load before each side's first round on a path (bookings: 500 requests)  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
 //   --repeat N (3): livez and reads measure each path N times, the sides taking turns, and judge each target on the
 //     median of the N rounds' ratios: on a shared machine one round of the same request can move by half
 //   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
@@ -71,7 +71,7 @@ for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`--only: 
 const repeat = Number(flag('repeat', 3));
 if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat: a whole number of rounds, 1 or more');
 const warmSeconds = Number(flag('warm-up', 3));
-if (!(warmSeconds > 0)) throw new Error('--warm-up: seconds of unmeasured load, more than 0');
+if (!(Number.isFinite(warmSeconds) && warmSeconds > 0)) throw new Error('--warm-up: seconds of unmeasured load, more than 0');
 const PATHS = ['list', 'gallery', 'gallery-later', 'page', 'page-signed-in', 'media'];
 const paths = list(flag('paths', PATHS.join(',')));
 for (const name of paths) if (!PATHS.includes(name)) throw new Error(`--paths: unknown path ${name} (known: ${PATHS.join(', ')})`);

@@ -172,11 +172,15 @@ export function threadCpuSeconds(...pids) {
   const visit = (pid) => (processes.push(pid), childrenOf(pid).forEach(visit));
   pids.forEach(visit);
   for (const pid of processes) {
-    const [mainUser, mainSystem] = userAndSystemTicks(`/proc/${pid}/task/${pid}/stat`);
-    const [user, system] = userAndSystemTicks(`/proc/${pid}/stat`);
-    split.mainUser += mainUser / CLOCK_TICKS;
-    split.mainSystem += mainSystem / CLOCK_TICKS;
-    split.helpers += (user + system - mainUser - mainSystem) / CLOCK_TICKS;
+    try {
+      const [mainUser, mainSystem] = userAndSystemTicks(`/proc/${pid}/task/${pid}/stat`);
+      const [user, system] = userAndSystemTicks(`/proc/${pid}/stat`);
+      split.mainUser += mainUser / CLOCK_TICKS;
+      split.mainSystem += mainSystem / CLOCK_TICKS;
+      split.helpers += (user + system - mainUser - mainSystem) / CLOCK_TICKS;
+    } catch {
+      // gone
+    }
   }
   return split;
 }
