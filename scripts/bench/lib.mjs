@@ -136,14 +136,19 @@ export function machine() {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
 
+/** The fields of a /proc .../stat file after the command name: [0] state, [1] ppid, [11] utime, [12] stime, ... */
+function statFields(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The processes whose parent is `pid`. */
 export function childrenOf(pid) {
   const out = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+      if (Number(statFields(`/proc/${entry}/stat`)[1]) === pid) out.push(Number(entry));
     } catch {
       // gone
     }
@@ -153,10 +158,9 @@ export function childrenOf(pid) {
 
 const CLOCK_TICKS = 100; // USER_HZ
 
-/** utime and stime, in ticks, from a /proc .../stat line. */
+/** utime and stime, in ticks, from a /proc .../stat file. */
 function userAndSystemTicks(file) {
-  const stat = fs.readFileSync(file, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(file);
   return [Number(fields[11]), Number(fields[12])];
 }
 
@@ -196,8 +200,7 @@ export function treeCpuSeconds(...pids) {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const fields = statFields(`/proc/${entry}/stat`);
       stats.set(Number(entry), {
         ppid: Number(fields[1]),
         ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
