@@ -188,3 +188,31 @@ describe('a connection lost while checked out', () => {
     }
   });
 });
+
+describe('timestamptz values (timestamps.ts reads them)', () => {
+  it('come back as the same instants in any session time zone, down to the millisecond', async () => {
+    const pool = createPool({ connectionString: database.url, max: 1, statementTimeoutMs: 0, applicationName: 't' });
+    try {
+      const client = await pool.connect();
+      try {
+        const instants = ['2026-12-07T08:35:30.123Z', '2024-02-29T23:59:59.999Z', '1999-12-31T23:30:00.000Z', '0100-03-01T00:00:00.000Z'];
+        // UTC, whole hours east and west, half and three-quarter hours, and one with historic offsets in seconds (LMT).
+        for (const zone of ['UTC', 'Europe/Berlin', 'America/Los_Angeles', 'Asia/Kolkata', 'America/St_Johns', 'Asia/Kathmandu']) {
+          await client.query(`SET TimeZone = '${zone}'`);
+          const { rows } = await client.query<{ at: Date; text: string }>(
+            'SELECT at, at::text AS text FROM unnest($1::timestamptz[]) WITH ORDINALITY AS t(at, n) ORDER BY n',
+            [instants],
+          );
+          expect(
+            rows.map((row) => row.at.toISOString()),
+            `${zone}: ${rows.map((row) => row.text).join(', ')}`,
+          ).toEqual(instants);
+        }
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+});

@@ -1,9 +1,12 @@
 import pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
+import { timestamptzParser } from './timestamps.js';
 
 // count(*) and other bigints come back as numbers: no count here comes near 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// The same Dates as pg's parser gives, read faster (timestamps.ts).
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzParser(pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ)));
 
 export interface PoolSettings {
   connectionString: string;
