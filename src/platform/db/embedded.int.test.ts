@@ -3,6 +3,7 @@
 // `mktemp -d` directory (mode 0700): it must still start, and where it truly
 // cannot, stop with one line that names the fix.
 import fs from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,5 +100,45 @@ describe.runIf(isRoot)('the embedded PostgreSQL as root, with the checkout in a 
     expect(message).toContain(`cannot enter ${parent}`);
     expect(message).toContain('set DATABASE_URL');
     expect(message).toContain('non-root user');
+  });
+});
+
+describe('the embedded PostgreSQL when its port is taken', () => {
+  /** How ensureEmbeddedPostgres fails for a fresh data directory on `port`: its message. */
+  async function failureOn(port: number): Promise<string> {
+    const failure = await ensureEmbeddedPostgres({ dataDir: path.join(tempDir('epu-port-'), '.epu'), port, logger }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    return failure!.message;
+  }
+  const namesTheFix = (message: string, port: number) => {
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toContain(`port ${port} is in use`);
+    expect(message).toContain('EMBEDDED_PG_PORT');
+  };
+
+  it("by another checkout's embedded PostgreSQL: one line naming the port and EMBEDDED_PG_PORT", async () => {
+    const port = await freePort();
+    const first = await ensureEmbeddedPostgres({ dataDir: path.join(tempDir('epu-first-'), '.epu'), port, logger });
+    try {
+      namesTheFix(await failureOn(port), port);
+      // The first checkout's database is untouched and still answers.
+      expect((await query(first.url, 'SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('by a program that is not PostgreSQL: the same line', async () => {
+    const other = net.createServer((socket) => socket.destroy());
+    const port = await freePort();
+    await new Promise<void>((resolve) => other.listen(port, '127.0.0.1', resolve));
+    try {
+      namesTheFix(await failureOn(port), port);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 });

@@ -58,6 +58,29 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * After this data directory's server failed to start: whether the port is
+ * held by another server, one that refuses this data directory's password
+ * (another checkout's embedded PostgreSQL) or does not speak PostgreSQL's
+ * protocol at all. Not when nobody listens, or when this data directory's own
+ * server (started by another epu process) opens or is still starting up.
+ */
+async function heldByAnotherServer(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return false;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code !== 'ECONNREFUSED' && code !== CANNOT_CONNECT_NOW;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** PostgreSQL's answer while it starts up or recovers. */
+const CANNOT_CONNECT_NOW = '57P03';
+
 function readOrCreatePassword(dataDir: string): string {
   const file = path.join(dataDir, 'pg-password');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
@@ -120,6 +143,12 @@ export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<
   try {
     server = await startServer({ nativeDir, databaseDir, port, adminUrl, runAs, logger });
   } catch (error) {
+    if (await heldByAnotherServer(adminUrl)) {
+      throw new Error(
+        `the embedded PostgreSQL cannot listen on port ${port}: port ${port} is in use by another program (another EPU checkout's embedded PostgreSQL?); set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to a PostgreSQL of your own`,
+        { cause: error },
+      );
+    }
     // Another epu process may have won the race to start the same data directory.
     if (await waitForConnection(adminUrl, 10_000)) {
       await ensureDatabase(adminUrl);
