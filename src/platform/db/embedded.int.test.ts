@@ -142,3 +142,22 @@ describe('the embedded PostgreSQL when its port is taken', () => {
     }
   });
 });
+
+describe('two epu processes starting the same data directory at once', () => {
+  it('both get the database: one starts the server, the other uses it', async () => {
+    const dataDir = path.join(tempDir('epu-race-'), '.epu');
+    const port = await freePort();
+    // Initialised beforehand: the race here is the one of every start, not of the first one.
+    await (await ensureEmbeddedPostgres({ dataDir, port, logger })).stop();
+    const [first, second] = await Promise.all([
+      ensureEmbeddedPostgres({ dataDir, port, logger }),
+      ensureEmbeddedPostgres({ dataDir, port, logger }),
+    ]);
+    try {
+      expect([first.owned, second.owned].sort()).toEqual([false, true]);
+      for (const database of [first, second]) expect((await query(database.url, 'SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+});

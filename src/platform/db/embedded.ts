@@ -46,40 +46,42 @@ async function packagedBinaries(): Promise<{ nativeDir: string; version: string 
   return { nativeDir: path.dirname(path.dirname(postgres)), version: packageJson.version };
 }
 
-async function canConnect(url: string): Promise<boolean> {
+/** Connects once: 'open', or why not (the error's code, such as ECONNREFUSED or 28P01, or else its message). */
+async function probe(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
-    return true;
-  } catch {
-    return false;
+    return 'open';
+  } catch (error) {
+    return (error as { code?: string }).code ?? (error as Error).message;
   } finally {
     await client.end().catch(() => undefined);
   }
 }
+
+const canConnect = async (url: string): Promise<boolean> => (await probe(url)) === 'open';
 
 /**
- * After this data directory's server failed to start: whether the port is
- * held by another server, one that refuses this data directory's password
- * (another checkout's embedded PostgreSQL) or does not speak PostgreSQL's
- * protocol at all. Not when nobody listens, or when this data directory's own
- * server (started by another epu process) opens or is still starting up.
+ * Whether a running postmaster holds the data directory: another epu process
+ * started it (its postmaster.pid names a live process), and it may still be
+ * starting up, slow to answer on a busy machine.
  */
-async function heldByAnotherServer(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+function postmasterRunning(databaseDir: string): boolean {
+  let pid: number;
   try {
-    await client.connect();
+    pid = Number(fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
     return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    return code !== 'ECONNREFUSED' && code !== CANNOT_CONNECT_NOW;
-  } finally {
-    await client.end().catch(() => undefined);
+    // As a non-root user, a postmaster running as another user: alive all the same.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-/** PostgreSQL's answer while it starts up or recovers. */
-const CANNOT_CONNECT_NOW = '57P03';
 
 function readOrCreatePassword(dataDir: string): string {
   const file = path.join(dataDir, 'pg-password');
@@ -143,7 +145,9 @@ export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<
   try {
     server = await startServer({ nativeDir, databaseDir, port, adminUrl, runAs, logger });
   } catch (error) {
-    if (await heldByAnotherServer(adminUrl)) {
+    // Nobody runs this data directory, yet something answers on the port (or accepts and then says nothing):
+    // another checkout's PostgreSQL, refusing this one's password, or another program.
+    if (!postmasterRunning(databaseDir) && !['open', 'ECONNREFUSED'].includes(await probe(adminUrl))) {
       throw new Error(
         `the embedded PostgreSQL cannot listen on port ${port}: port ${port} is in use by another program (another EPU checkout's embedded PostgreSQL?); set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to a PostgreSQL of your own`,
         { cause: error },
