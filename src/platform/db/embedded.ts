@@ -61,19 +61,24 @@ async function probe(url: string): Promise<string> {
 
 const canConnect = async (url: string): Promise<boolean> => (await probe(url)) === 'open';
 
+/** The process postmaster.pid names as the data directory's server, if the file is there. */
+function postmasterPid(databaseDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether a running postmaster holds the data directory: another epu process
  * started it (its postmaster.pid names a live process), and it may still be
  * starting up, slow to answer on a busy machine.
  */
 function postmasterRunning(databaseDir: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const pid = postmasterPid(databaseDir);
+  if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -241,6 +246,12 @@ async function startServer(files: ServerFiles & { port: number; adminUrl: string
   while (!(await canConnect(files.adminUrl))) {
     if (exited) throw new Error(`${exited}: ${lastLine(output())}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // The connection may have reached another epu process's server for this data directory, this one
+  // failing on its lock file: the server is the one postmaster.pid names.
+  if (postmasterPid(files.databaseDir) !== child.pid) {
+    child.kill('SIGINT');
+    throw new Error(`another process runs ${files.databaseDir}`);
   }
   return child;
 }
