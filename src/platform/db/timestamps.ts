@@ -1,7 +1,7 @@
 /**
  * A timestamptz as PostgreSQL writes it in text (DateStyle ISO):
  * `2026-12-07 08:35:30.123456+00`, the offset `+HH` or `+HH:MM` in the
- * session's TimeZone. pg's own parser (postgres-date) runs three regular
+ * session's TimeZone. pg's own parser (postgres-date) runs two or three regular
  * expressions per value, about 0.6 µs: a gallery page of 24 photos has about
  * 50 timestamps, so it was 4 % of the page's CPU. This reads that one shape
  * by character codes (about 0.1 µs) and hands every other one (BC, infinity,
