@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '../platform/http/html.js';
+import { isoString } from '../platform/iso-time.js';
 
 const UTC_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 const UTC_DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
@@ -41,7 +42,7 @@ export function utcLabel(iso: string, withTime: boolean): string {
 /** A moment (a backup, an export) in UTC on the server; the browser script rewrites it into the reader's zone, naming it. */
 export function timeTag(date: Date | string): SafeHtml {
   const value = typeof date === 'string' ? new Date(date) : date;
-  return html`<time datetime="${value.toISOString()}" data-local>${UTC_FORMAT.format(value)} UTC</time>`;
+  return html`<time datetime="${isoString(value)}" data-local>${UTC_FORMAT.format(value)} UTC</time>`;
 }
 
 type Style = 'long' | 'short';
@@ -92,9 +93,9 @@ export function durationText(from: Date, to: Date): string {
 export function eventTimeTag(startsAt: Date | string, zone: string): SafeHtml {
   const start = new Date(startsAt);
   return html`<span
-    ><time datetime="${start.toISOString()}">${dateIn(start, zone, 'short')}, ${clockIn(start, zone)}</time>
+    ><time datetime="${isoString(start)}">${dateIn(start, zone, 'short')}, ${clockIn(start, zone)}</time>
     <span class="zone">${zoneLabel(zone, start)}</span
-    ><span class="viewer-time" data-viewer-time data-start="${start.toISOString()}" data-zone="${zone}" hidden></span
+    ><span class="viewer-time" data-viewer-time data-start="${isoString(start)}" data-zone="${zone}" hidden></span
   ></span>`;
 }
 
@@ -119,18 +120,18 @@ export function eventSchedule(event: { startsAt: string; endsAt: string | null; 
   const sameDay = end !== null && dateIn(start, zone, 'long') === dateIn(end, zone, 'long');
   const endTag = end
     ? html` –
-        <time datetime="${end.toISOString()}">${sameDay ? '' : `${dateIn(end, zone, 'long')}, `}${clockIn(end, zone)}</time>`
+        <time datetime="${isoString(end)}">${sameDay ? '' : `${dateIn(end, zone, 'long')}, `}${clockIn(end, zone)}</time>`
     : '';
   const duration = end ? durationText(start, end) : '';
   return html`<p class="when">
-      <time datetime="${start.toISOString()}">${dateIn(start, zone, 'long')}, ${clockIn(start, zone)}</time>${endTag}
+      <time datetime="${isoString(start)}">${dateIn(start, zone, 'long')}, ${clockIn(start, zone)}</time>${endTag}
       <span class="zone">${zoneLabel(zone, start)}</span>${duration ? html`<span class="duration">${duration}</span>` : ''}
     </p>
     <p
       class="viewer-time"
       data-viewer-time
-      data-start="${start.toISOString()}"
-      ${end ? html` data-end="${end.toISOString()}"` : ''}
+      data-start="${isoString(start)}"
+      ${end ? html` data-end="${isoString(end)}"` : ''}
       data-zone="${zone}"
       data-long
       hidden

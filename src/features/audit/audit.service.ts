@@ -9,6 +9,7 @@ import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, isUuid, parsePageQuery, toPage } from '../../platform/http/pagination.js';
 import type { AuditFilter, AuditRepository, AuditRow, NamedAuditRow } from './audit.repository.js';
 import { AUDIT_ACTIONS, type AuditEntry, type AuditEventData } from './audit.types.js';
+import { isoString, isoStringAt } from '../../platform/iso-time.js';
 
 export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
 
@@ -19,7 +20,7 @@ export const AUDIT_EVENT_TYPE = 'com.epu.audit.v1';
  * row itself with the action (`rowWith`, `writeIn`): decision 0047.
  */
 export function createAuditRecorder(dispatcher: FunctionsDispatcher, source: string, repo: AuditRepository) {
-  const eventData = (entry: AuditEntry): AuditEventData => ({ ...entry, at: new Date().toISOString(), requestId: currentRequestId() });
+  const eventData = (entry: AuditEntry): AuditEventData => ({ ...entry, at: isoStringAt(Date.now()), requestId: currentRequestId() });
   return {
     async record(entry: AuditEntry, executor?: Kysely<any> | Transaction<any>): Promise<void> {
       await dispatcher.emit('auditLog', newCloudEvent(AUDIT_EVENT_TYPE, source, eventData(entry)), executor);
@@ -40,7 +41,7 @@ export type AuditRecorder = ReturnType<typeof createAuditRecorder>;
 
 const toAuditJson = (row: AuditRow) => ({
   id: row.id,
-  at: row.at.toISOString(),
+  at: isoString(row.at),
   action: row.action,
   actorId: row.actor_id,
   subjectType: row.subject_type,
@@ -87,7 +88,7 @@ export function createAuditService(deps: { recorder: AuditRecorder; repo: AuditR
   ) => {
     const page = parsePageQuery(query);
     const rows = await fetch(parseAuditFilter(query), page.limit, page.cursor ? decodeCursor(page.cursor) : undefined);
-    return toPage(rows, page.limit, (row) => [row.at.toISOString(), row.id], toJson);
+    return toPage(rows, page.limit, (row) => [isoString(row.at), row.id], toJson);
   };
   return {
     ...deps.recorder,

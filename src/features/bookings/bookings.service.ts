@@ -7,6 +7,7 @@ import type { EventsService } from '../events/events.service.js';
 import { sql, type AliasableExpression, type Expression } from 'kysely';
 import type { Booker, BookingsRepository, BookingRow } from './bookings.repository.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
+import { isoString } from '../../platform/iso-time.js';
 
 export interface BookingJson {
   id: string;
@@ -19,7 +20,7 @@ export const toBookingJson = (row: BookingRow): BookingJson => ({
   id: row.id,
   status: row.status,
   eventId: row.event_id,
-  createdAt: row.created_at.toISOString(),
+  createdAt: isoString(row.created_at),
 });
 
 /** A booker already known to be signed in (the session was read for the page): the statement takes them as they are. */
@@ -116,11 +117,11 @@ export function createBookingsService(deps: {
       return toPage(
         rows,
         page.limit,
-        (row) => [row.created_at.toISOString(), row.id],
+        (row) => [isoString(row.created_at), row.id],
         (row) => ({
           id: row.id,
           status: row.status,
-          createdAt: row.created_at.toISOString(),
+          createdAt: isoString(row.created_at),
           user: { id: row.user_id, name: row.user_name },
         }),
       );
@@ -134,16 +135,16 @@ export function createBookingsService(deps: {
       return toPage(
         rows,
         page.limit,
-        (row) => [row.created_at.toISOString(), row.id],
+        (row) => [isoString(row.created_at), row.id],
         (row) => ({
           id: row.id,
           status: row.status,
           eventId: row.event_id,
-          createdAt: row.created_at.toISOString(),
+          createdAt: isoString(row.created_at),
           event: {
             id: row.event_id,
             title: row.event_title,
-            startsAt: row.event_starts_at.toISOString(),
+            startsAt: isoString(row.event_starts_at),
             venue: row.event_venue,
             timeZone: row.event_time_zone,
           },

@@ -16,6 +16,7 @@ import { normalizeTimeZone } from './time-zones.js';
 import { calendarFile, type CalendarPerson } from './calendar.js';
 import { calendarEntry } from './calendar-links.js';
 import type { InvitesRepository } from './invites.repository.js';
+import { isoString } from '../../platform/iso-time.js';
 
 /** The public page cache's tags (platform/http/public-pages) for what events show; photos change an event's page too. */
 export const EVENT_PAGES = {
@@ -72,16 +73,16 @@ export function toEventJson(row: EventRow): EventJson {
     title: row.title,
     description: row.description,
     venue: row.venue,
-    startsAt: row.starts_at.toISOString(),
-    endsAt: row.ends_at?.toISOString() ?? null,
+    startsAt: isoString(row.starts_at),
+    endsAt: row.ends_at ? isoString(row.ends_at) : null,
     capacity: row.capacity,
     bookedCount: row.booked_count,
     visibility: row.visibility,
     timeZone: row.time_zone,
     cover: row.cover_photo_id ? { photoId: row.cover_photo_id } : null,
     owner: { id: row.owner_id, name: row.owner_name },
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoString(row.created_at),
+    updatedAt: isoString(row.updated_at),
   };
 }
 
@@ -286,7 +287,7 @@ export function createEventsService(deps: {
       const load = async () => {
         const after = page.cursor ? decodeCursor(page.cursor) : undefined;
         const rows = await repo.listUpcoming({ viewerId: viewer?.id ?? null, limit: page.limit, after, now: new Date() }, reads?.db);
-        return toPage(rows, page.limit, (row) => [row.starts_at.toISOString(), row.id], toEventJson);
+        return toPage(rows, page.limit, (row) => [isoString(row.starts_at), row.id], toEventJson);
       };
       const sameForEveryone = !viewer && !page.cursor && page.limit === CACHED_LIST_LIMIT;
       return reads?.cacheable && sameForEveryone ? cache.wrap(CACHE_KEYS.upcomingFirstPage, ttl, load) : load();

@@ -6,6 +6,7 @@ import type { AuditRecorder } from '../audit/audit.service.js';
 import type { Viewer } from '../accounts/accounts.types.js';
 import type { EventsService } from './events.service.js';
 import type { InviteRow, InvitesRepository } from './invites.repository.js';
+import { isoString } from '../../platform/iso-time.js';
 
 export interface InviteJson {
   id: string;
@@ -25,9 +26,9 @@ export function toInviteJson(row: InviteRow, now = new Date()): InviteJson {
   return {
     id: row.id,
     eventId: row.event_id,
-    createdAt: row.created_at.toISOString(),
-    expiresAt: row.expires_at?.toISOString() ?? null,
-    revokedAt: row.revoked_at?.toISOString() ?? null,
+    createdAt: isoString(row.created_at),
+    expiresAt: row.expires_at ? isoString(row.expires_at) : null,
+    revokedAt: row.revoked_at ? isoString(row.revoked_at) : null,
     active: row.revoked_at === null && (row.expires_at === null || row.expires_at > now),
   };
 }

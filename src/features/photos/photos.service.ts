@@ -27,6 +27,7 @@ import {
 } from './image-check.js';
 import type { GalleryPhotoRow, PhotoRow, PhotosRepository } from './photos.repository.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { isoString } from '../../platform/iso-time.js';
 
 export interface PhotoJson {
   id: string;
@@ -112,7 +113,7 @@ export function createPhotosService(deps: {
     const pageOfRows = toPage(
       rows,
       page.limit,
-      (row) => [row.created_at.toISOString(), row.id],
+      (row) => [isoString(row.created_at), row.id],
       (row) => row,
     );
     return { items: await toJsonList(pageOfRows.items, event), nextCursor: pageOfRows.nextCursor };
@@ -152,13 +153,13 @@ export function createPhotosService(deps: {
         height: row.height,
         bytes: row.bytes,
         contentType: row.content_type,
-        takenAt: row.taken_at?.toISOString() ?? null,
+        takenAt: row.taken_at ? isoString(row.taken_at) : null,
         thumbnailUrl: thumbnailUrl ?? null,
         url: url ?? null,
         displayUrl: displayUrl ?? null,
         failureReason: status === 'failed' && 'failure_reason' in row ? row.failure_reason : null,
         locationShared: row.location_shared,
-        createdAt: row.created_at.toISOString(),
+        createdAt: isoString(row.created_at),
       };
     });
   }

@@ -1,4 +1,5 @@
 import { AppError } from './errors.js';
+import { isoString } from '../iso-time.js';
 
 export interface PageRequest {
   limit: number;
@@ -44,7 +45,7 @@ export function decodeCursor(cursor: string): [string, string] {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string' && isUuid(key[1])) {
       const [time, id] = key as [string, string];
-      if (CURSOR_TIME.test(time) && new Date(time).toISOString() === time) return [time, id];
+      if (CURSOR_TIME.test(time) && isoString(new Date(time)) === time) return [time, id];
     }
   } catch {
     // falls through to the error below

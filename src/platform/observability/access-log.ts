@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { traceContextMixin, type Logger } from './logger.js';
+import { isoStringAt } from '../iso-time.js';
 
 /** What the access line says of a request: no query string, no client address, no personal data. */
 export interface AccessEntry {
@@ -30,7 +31,7 @@ export function accessLineWriter(logger: Logger): (entry: AccessEntry) => void {
     if (!logger.isLevelEnabled(level)) return;
     const trace = traceContextMixin() as { traceId?: string; spanId?: string };
     destination.write(
-      `{"level":"${level}","time":"${new Date().toISOString()}"${bindings},"requestId":${JSON.stringify(entry.requestId)}` +
+      `{"level":"${level}","time":"${isoStringAt(Date.now())}"${bindings},"requestId":${JSON.stringify(entry.requestId)}` +
         (trace.traceId ? `,"traceId":"${trace.traceId}","spanId":"${trace.spanId}"` : '') +
         `,"method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"path":${JSON.stringify(entry.path)}` +
         `,"status":${entry.status},"ms":${entry.ms},"msg":"request"}\n`,

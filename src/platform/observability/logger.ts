@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/env.js';
+import { isoStringAt } from '../iso-time.js';
 import { requestIdField } from '../http/request-context.js';
 
 export type { Logger };
@@ -47,7 +48,7 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     name: settings.name,
     base: { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: () => `,"time":"${isoStringAt(Date.now())}"`,
     formatters: { level: (label) => ({ level: label }) },
     ...(settings.mixin ? { mixin: settings.mixin } : {}),
     ...(settings.pretty
