@@ -36,21 +36,35 @@ describe('isoString', () => {
     for (const text of instants) expect(isoString(new Date(text)), text).toBe(text);
   });
 
+  it('drops a fraction of a millisecond towards zero, as a Date does', () => {
+    for (const ms of [1.5, -0.5, -1.5, 1e12 + 0.999, -0, 253_402_300_799_999.5, -62_167_219_200_000.5]) {
+      expect(written(ms), String(ms)).toBe(reference(ms));
+    }
+  });
+
   it('leaves years outside 0-9999 and invalid dates to toISOString', () => {
-    for (const ms of [-62_167_219_200_001, 253_402_300_800_000, -8.64e15, 8.64e15]) expect(written(ms)).toBe(reference(ms));
+    for (const ms of [-62_167_219_200_001, 253_402_300_800_000, -8.64e15, 8.64e15, 8.64e15 + 1, Infinity, Number.NaN]) {
+      expect(written(ms)).toBe(reference(ms));
+    }
     expect(isoStringAt(253_402_300_800_000)).toBe('+010000-01-01T00:00:00.000Z');
     expect(() => isoString(new Date(Number.NaN))).toThrow(RangeError);
   });
 
-  it('agrees with toISOString on 20,000 random instants across every representable year', () => {
+  it('agrees with toISOString on 30,000 random instants: whole and fractional, in every year and where EPU keeps times', () => {
     let seed = 11;
     const random = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
       return seed / 2_147_483_648;
     };
-    for (let i = 0; i < 20_000; i++) {
-      // Half from the whole range of Date, half from years 1900-2100, where EPU's times are.
-      const ms = Math.floor(i % 2 ? (random() * 2 - 1) * 8.64e15 : -2_208_988_800_000 + random() * 6_311_433_600_000);
+    const ranges = [
+      [-8.64e15, 8.64e15], // every time a Date can hold (most of it outside 0-9999, left to toISOString)
+      [-62_167_219_200_000, 253_402_300_800_000], // 0000-9999, where the arithmetic runs
+      [-2_208_988_800_000, 4_102_444_800_000], // 1900-2100
+    ] as const;
+    for (let i = 0; i < 30_000; i++) {
+      const [from, to] = ranges[i % 3]!;
+      const time = from + random() * (to - from);
+      const ms = i % 2 ? time : Math.floor(time);
       expect(written(ms), String(ms)).toBe(reference(ms));
     }
   });

@@ -12,7 +12,9 @@ export function isoString(date: Date): string {
 }
 
 /** isoString of a time value (milliseconds since the epoch), such as Date.now(). */
-export function isoStringAt(ms: number): string {
+export function isoStringAt(time: number): string {
+  // A Date drops a time value's fraction towards zero (TimeClip): new Date(-0.5) is the epoch.
+  const ms = Math.trunc(time);
   if (!(ms >= FIRST_FOUR_DIGIT_YEAR_MS && ms < FIRST_FIVE_DIGIT_YEAR_MS)) return new Date(ms).toISOString();
   const days = Math.floor(ms / DAY_MS);
   let rest = ms - days * DAY_MS;

@@ -3,6 +3,7 @@
 // "Add to calendar" download (METHOD:PUBLISH). Times are written in UTC, which
 // every client reads the same way without a VTIMEZONE block; the event's own
 // zone is named (X-WR-TIMEZONE, and the local time in the description).
+import { isoString } from '../../platform/iso-time.js';
 
 export type CalendarMethod = 'PUBLISH' | 'REQUEST' | 'CANCEL';
 
@@ -78,8 +79,7 @@ export function foldLine(line: string): string {
 
 /** 20310110T170000Z: a UTC DATE-TIME. */
 export function utcDateTime(instant: Date): string {
-  return instant
-    .toISOString()
+  return isoString(instant)
     .replace(/\.\d{3}Z$/, 'Z')
     .replace(/[-:]/g, '');
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { isoStringAt } from '../iso-time.js';
 import type { CloudEventFunction } from '@google-cloud/functions-framework';
 import { injectTraceContext } from '../observability/tracing.js';
 
@@ -31,7 +32,7 @@ export function newCloudEvent<T>(
     id: crypto.randomUUID(),
     source,
     type,
-    time: new Date().toISOString(),
+    time: isoStringAt(Date.now()),
     datacontenttype: 'application/json',
     data,
     ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
