@@ -14,6 +14,8 @@
 //     median of the N rounds' ratios: on a shared machine one round of the same request can move by half
 //   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
 //     top self-time functions and keeps the profile in $TMPDIR/epu-bench-profiles
+//   --perf: Linux perf samples the twin, plain Fastify and EPU's page-cache-off web (all threads, the kernel included) during
+//     each measured run, and each path prints both sides' server CPU per request by module, side by side (decision 0061)
 //   --no-statements: PostgreSQL without pg_stat_statements (on by default: it names the statements behind a missed target)
 //   --designs-bookings N (4000): bookings per design in the database-level designs section
 // Figures are printed, never asserted.
@@ -38,6 +40,7 @@ import {
 import { DEFAULT_VOLUME, ids, postmasterPid, prepareDatabase } from './bench/fixture.mjs';
 import { childrenOf, fmt, machine, portAllocator, root, row, spawnProcess, tempDir, waitForHttp, waitForLine } from './bench/lib.mjs';
 import { gcSurvivalSection } from './bench/gc-survival.mjs';
+import { PERF_NODE_ARGS, printModules } from './bench/perf-split.mjs';
 import { benchReplicas } from './bench/replicas.mjs';
 import { exportSection, queueSection, thumbsSection, uploadSection } from './bench/system.mjs';
 import { seal, sessionKeys } from './bench/twin/session.mjs';
@@ -77,6 +80,9 @@ const paths = list(flag('paths', PATHS.join(',')));
 for (const name of paths) if (!PATHS.includes(name)) throw new Error(`--paths: unknown path ${name} (known: ${PATHS.join(', ')})`);
 const portBase = flag('port-base') === undefined ? undefined : Number(flag('port-base'));
 const cpuProf = args.includes('--cpu-prof');
+const perfSplit = args.includes('--perf');
+/** Node's options for the sides perf samples (none without --perf). */
+const perfArgs = perfSplit ? PERF_NODE_ARGS : [];
 // A key production accepts, new each run: the bench seals its session cookies with it.
 const SECRET_KEY = crypto.randomBytes(48).toString('base64');
 const volume = DEFAULT_VOLUME;
@@ -97,6 +103,8 @@ const ctx = {
   connections: Number(flag('connections', 64)),
   repeat,
   statements: !args.includes('--no-statements'),
+  perf: perfSplit,
+  perfDir: runDir,
   targets: [],
   SECRET_KEY,
   log: (line) => console.log(line),
@@ -224,7 +232,7 @@ async function startSystem() {
   const twinPort = await nextPort();
   const twin = spawnProcess(
     process.execPath,
-    [path.join(root, 'scripts/bench/twin/server.mjs')],
+    [...perfArgs, path.join(root, 'scripts/bench/twin/server.mjs')],
     {
       PORT: String(twinPort),
       DATABASE_URL: database.url,
@@ -239,18 +247,23 @@ async function startSystem() {
   const fastifyPort = await nextPort();
   const fastify = spawnProcess(
     process.execPath,
-    [path.join(root, 'scripts/bench/fastify-livez.mjs')],
+    [...perfArgs, path.join(root, 'scripts/bench/fastify-livez.mjs')],
     { PORT: String(fastifyPort) },
     logFile,
   );
   cleanup.push(() => fastify.stop());
-  const uncached = await spawnWeb({ PUBLIC_PAGE_CACHE_SECONDS: '0' });
+  const uncached = await spawnWeb({ PUBLIC_PAGE_CACHE_SECONDS: '0' }, perfArgs);
+  // Node writes the JIT's names for perf to /tmp, whatever TMPDIR says.
+  if (perfSplit)
+    cleanup.push(async () =>
+      [twin, fastify, uncached.web].forEach(({ child }) => fs.rmSync(`/tmp/perf-${child.pid}.map`, { force: true })),
+    );
   await waitForHttp(`http://127.0.0.1:${twinPort}/livez`);
   await waitForHttp(`http://127.0.0.1:${fastifyPort}/livez`);
   ctx.sides = {
-    twin: { name: 'twin', url: `http://127.0.0.1:${twinPort}`, pids: () => [twin.child.pid] },
-    fastify: { name: 'plain Fastify', url: `http://127.0.0.1:${fastifyPort}`, pids: () => [fastify.child.pid] },
-    epuOff: { name: 'EPU, page cache off', url: uncached.url, pids: uncached.pids },
+    twin: { name: 'twin', url: `http://127.0.0.1:${twinPort}`, pids: () => [twin.child.pid], perf: perfSplit },
+    fastify: { name: 'plain Fastify', url: `http://127.0.0.1:${fastifyPort}`, pids: () => [fastify.child.pid], perf: perfSplit },
+    epuOff: { name: 'EPU, page cache off', url: uncached.url, pids: uncached.pids, perf: perfSplit },
     epuOn: { name: 'EPU, page cache on', url: ctx.base, pids: () => [ctx.epuWebPid()] },
   };
 
@@ -348,6 +361,7 @@ async function livezSection() {
   const ratiosOf = (key) => rounds.map((r) => r[key].serverMs / r.fastify.serverMs);
   const median = rounds[medianIndex(ratiosOf('epuOff'))];
   printServerCpu(median.epuOff, median.fastify, 'plain Fastify');
+  printModules(ctx.log, median.epuOff, median.fastify, 'plain Fastify');
   for (const key of ['epuOff', 'epuOn'])
     target(ctx, `/livez server CPU, ${ctx.sides[key].name} / plain Fastify`, medianOf(ratiosOf(key)), 2);
   const results = rounds[medianIndex(rounds.map((r) => r.epuOn.serverMs))];
@@ -425,6 +439,7 @@ async function readsSection() {
     if (ctx.repeat > 1)
       ctx.log(`  ${name}: server ratios of the ${ctx.repeat} rounds ${serverRatios.map((x) => `${fmt(x, 2)}x`).join(', ')}`);
     printServerCpu(off, twinResult);
+    printModules(ctx.log, off, twinResult, 'twin');
     target(ctx, `${name}: server CPU/request, EPU / twin`, medianOf(serverRatios), 1.3);
     target(ctx, `${name}: PostgreSQL CPU/request, EPU / twin`, medianOf(rounds.map((r) => r.off.pgMs / r.twinResult.pgMs)), 1.2, {
       explain: () => {
@@ -570,6 +585,7 @@ async function bookingsSection() {
   printResult(ctx.log, 'POST .../bookings', twin.name, t, null);
   const e = await bookingRun(epuSide, epuEvent);
   printResult(ctx.log, 'POST .../bookings', 'EPU', e, t);
+  printModules(ctx.log, e, t, 'twin');
   await profiled?.report(ctx.log);
   for (const [label, r, eventId] of [
     ['twin', t, twinEvent],

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fmt, load, row, threadCpuSeconds, treeCpuSeconds } from './lib.mjs';
+import { startPerf } from './perf-split.mjs';
 
 /**
  * One measured run: an unrecorded warm-up, then `duration` seconds of load
@@ -30,7 +31,10 @@ export async function measure(ctx, side, request, { warm, maxRequests } = {}) {
   const threads0 = threadCpuSeconds(...pids);
   const pg0 = treeCpuSeconds(ctx.postmasterPid);
   const background0 = side.background ? treeCpuSeconds(...side.background()) : 0;
+  // With --perf, the sides that run with PERF_NODE_ARGS are sampled while the measured load runs.
+  const recording = ctx.perf && side.perf ? startPerf(pids[0], path.join(ctx.perfDir, `perf-${pids[0]}-${Date.now()}.data`)) : null;
   const result = await load({ ...options, duration: ctx.duration, ...(maxRequests ? { maxOverallRequests: maxRequests } : {}) });
+  if (recording) result.perf = await recording.stop(result.requests);
   const perRequest = (seconds) => (seconds * 1000) / Math.max(1, result.requests);
   result.serverMs = perRequest(treeCpuSeconds(...pids) - server0);
   const threads1 = threadCpuSeconds(...pids);
