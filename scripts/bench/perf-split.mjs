@@ -51,9 +51,15 @@ export function startPerf(pid, file) {
       const { error, code } = await exited;
       if (error || !fs.existsSync(file))
         return { reason: error ? `perf: ${error.message}` : `perf record: ${errors.trim() || `exit ${code}`}` };
-      const { stdout } = await run('perf', ['script', '-i', file, '-F', 'tid,period,ip,sym'], { maxBuffer: 1 << 30 });
-      fs.rmSync(file, { force: true });
-      return { modules: modulesPerRequest(stdout, pid, requests) };
+      try {
+        const { stdout } = await run('perf', ['script', '-i', file, '-F', 'tid,period,ip,sym'], { maxBuffer: 1 << 30 });
+        return { modules: modulesPerRequest(stdout, pid, requests) };
+      } catch (error) {
+        // A recording perf could not finish (sampling refused after it began, a disk full): the figures stand without it.
+        return { reason: `perf script: ${error.message.split('\n')[0]}` };
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
     },
   };
 }
