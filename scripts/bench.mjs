@@ -83,6 +83,8 @@ const cpuProf = args.includes('--cpu-prof');
 const perfSplit = args.includes('--perf');
 /** Node's options for the sides perf samples (none without --perf). */
 const perfArgs = perfSplit ? PERF_NODE_ARGS : [];
+// --cpu-prof measures a profiled web of its own, which perf would not sample.
+if (cpuProf && perfSplit) throw new Error('--cpu-prof and --perf: one at a time');
 // A key production accepts, new each run: the bench seals its session cookies with it.
 const SECRET_KEY = crypto.randomBytes(48).toString('base64');
 const volume = DEFAULT_VOLUME;
@@ -95,6 +97,9 @@ const runDir = tempDir('run');
 fs.chmodSync(runDir, 0o755);
 const logFile = path.join(runDir, 'processes.log');
 const cleanup = [];
+/** Processes started with PERF_NODE_ARGS: Node writes their JIT's names to /tmp/perf-<pid>.map, whatever TMPDIR says. */
+const perfMapPids = [];
+cleanup.push(async () => perfMapPids.forEach((pid) => fs.rmSync(`/tmp/perf-${pid}.map`, { force: true })));
 const figures = [];
 
 const ctx = {
@@ -141,6 +146,7 @@ async function spawnWeb(env = {}, nodeArgs = []) {
     logFile,
   );
   cleanup.push(() => web.stop());
+  if (nodeArgs.includes(PERF_NODE_ARGS[0])) perfMapPids.push(web.child.pid);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`);
   return { web, url, pids: () => [web.child.pid] };
@@ -244,6 +250,7 @@ async function startSystem() {
     logFile,
   );
   cleanup.push(() => twin.stop());
+  if (perfSplit) perfMapPids.push(twin.child.pid);
   const fastifyPort = await nextPort();
   const fastify = spawnProcess(
     process.execPath,
@@ -252,12 +259,8 @@ async function startSystem() {
     logFile,
   );
   cleanup.push(() => fastify.stop());
+  if (perfSplit) perfMapPids.push(fastify.child.pid);
   const uncached = await spawnWeb({ PUBLIC_PAGE_CACHE_SECONDS: '0' }, perfArgs);
-  // Node writes the JIT's names for perf to /tmp, whatever TMPDIR says.
-  if (perfSplit)
-    cleanup.push(async () =>
-      [twin, fastify, uncached.web].forEach(({ child }) => fs.rmSync(`/tmp/perf-${child.pid}.map`, { force: true })),
-    );
   await waitForHttp(`http://127.0.0.1:${twinPort}/livez`);
   await waitForHttp(`http://127.0.0.1:${fastifyPort}/livez`);
   ctx.sides = {

@@ -31,6 +31,15 @@ describe('the bench perf split (--perf)', () => {
     sample(pid, ['v8::internal::JsonStringifier::SerializeString', 'JS:*Reply.send /w/node_modules/fastify/lib/reply.js:156:33']),
     sample(pid, ['v8::internal::JsonStringifier::SerializeString', 'JS:*gallery file:///w/scripts/bench/twin/server.mjs:182:23']),
     sample(pid, ['RegExp:[^\\t\\x20-\\x7e\\x80-\\xff]', 'JS:*processHeader node:_http_outgoing:546:23']),
+    // JSON's own frame below another native one (a property lookup it made): still JSON's.
+    sample(pid, [
+      'v8::internal::LookupIterator::Start',
+      'v8::internal::JsonStringifier::Serialize_',
+      'JS:*gallery file:///w/scripts/bench/twin/server.mjs:182:23',
+    ]),
+    // A yardstick's own file, and code generated with new Function (no file).
+    sample(pid, ['JS:*handler file:///w/scripts/bench/fastify-livez.mjs:6:3']),
+    sample(pid, ['JS:* :1:20', 'JS:*validate /w/node_modules/fastify/lib/validation.js:1:1']),
     // The kernel, whatever JavaScript made the system call.
     sample(pid, ['k:tcp_sendmsg', 'k:do_writev', '__GI___writev', 'JS:*clearBuffer node:internal/streams/writable:744:21']),
     // The garbage collector and the compiler on the main thread, wherever they interrupted.
@@ -45,14 +54,16 @@ describe('the bench perf split (--perf)', () => {
   ].join('\n\n');
 
   it('charges each sample once, to its module or its kind of work, in µs per request', () => {
-    // 14 samples of 1 ms over 10 requests: 100 µs per sample per request.
+    // 17 samples of 1 ms over 10 requests: 100 µs per sample per request.
     const modules = Object.fromEntries(modulesPerRequest(script, pid, 10));
     expect(modules).toEqual({
       'src/features/photos/photos.service.js': 100,
       fastify: 100,
       'node:events': 100,
       ajv: 100,
-      'JSON.stringify': 200,
+      'JSON.stringify': 300,
+      'scripts/bench/fastify-livez.mjs': 100,
+      '(generated JavaScript, no file)': 100,
       'regular expressions': 100,
       'kernel (system calls, interrupts)': 100,
       'garbage collector': 100,
@@ -61,7 +72,7 @@ describe('the bench perf split (--perf)', () => {
       'other threads: JIT compiler': 100,
       'other threads: other': 100,
       '(no JavaScript on the stack)': 100,
-      total: 1400,
+      total: 1700,
     });
   });
 
@@ -69,7 +80,8 @@ describe('the bench perf split (--perf)', () => {
     expect(
       [
         'src/features/photos/photos.service.js',
-        'twin/server.mjs',
+        'scripts/bench/twin/server.mjs',
+        'scripts/bench/fastify-livez.mjs',
         'fastify',
         '@fastify/cookie',
         'node:events',
@@ -79,10 +91,12 @@ describe('the bench perf split (--perf)', () => {
         'other threads: garbage collector',
         'other threads: JIT compiler',
         'kernel (system calls, interrupts)',
+        '(generated JavaScript, no file)',
       ].map(kindOf),
     ).toEqual([
-      'own code (EPU: src/; twin: scripts/bench/twin/)',
-      'own code (EPU: src/; twin: scripts/bench/twin/)',
+      'own code (EPU: src/; the yardsticks: scripts/bench/)',
+      'own code (EPU: src/; the yardsticks: scripts/bench/)',
+      'own code (EPU: src/; the yardsticks: scripts/bench/)',
       'packages (node_modules)',
       'packages (node_modules)',
       "Node's core (node:*)",
@@ -92,6 +106,7 @@ describe('the bench perf split (--perf)', () => {
       'garbage collector (every thread)',
       'JIT compiler (every thread)',
       'kernel (system calls, interrupts)',
+      '(generated JavaScript, no file)',
     ]);
   });
 });

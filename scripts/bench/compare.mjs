@@ -34,7 +34,8 @@ export async function measure(ctx, side, request, { warm, maxRequests } = {}) {
   // With --perf, the sides that run with PERF_NODE_ARGS are sampled while the measured load runs.
   const recording = ctx.perf && side.perf ? startPerf(pids[0], path.join(ctx.perfDir, `perf-${pids[0]}-${Date.now()}.data`)) : null;
   const result = await load({ ...options, duration: ctx.duration, ...(maxRequests ? { maxOverallRequests: maxRequests } : {}) });
-  if (recording) result.perf = await recording.stop(result.requests);
+  // The recording ends with the load; it is read after the counters, which would go on counting meanwhile.
+  await recording?.end();
   const perRequest = (seconds) => (seconds * 1000) / Math.max(1, result.requests);
   result.serverMs = perRequest(treeCpuSeconds(...pids) - server0);
   const threads1 = threadCpuSeconds(...pids);
@@ -42,6 +43,7 @@ export async function measure(ctx, side, request, { warm, maxRequests } = {}) {
   result.pgMs = perRequest(treeCpuSeconds(ctx.postmasterPid) - pg0);
   if (side.background) result.backgroundMs = perRequest(treeCpuSeconds(...side.background()) - background0);
   if (ctx.statements) result.statements = await topStatements(ctx, result.requests);
+  if (recording) result.perf = await recording.split(result.requests);
   result.warm = warmResult;
   return result;
 }
