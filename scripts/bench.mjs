@@ -7,7 +7,7 @@
 // from scratch for the same response) in the same run, on the same database.
 // Per path and side: req/s, p95, server CPU and PostgreSQL CPU per request,
 // and the ratios against the targets of issue 12, each printed met or NOT met.
-//   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc
+//   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc,links
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
 //   --duration S (10)  --warm-up S (3): unmeasured load before each side's first round on a path (bookings: 500 requests)  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
 //   --repeat N (3): livez and reads measure each path N times, the sides taking turns, and judge each target on the
@@ -40,6 +40,7 @@ import {
 import { DEFAULT_VOLUME, ids, postmasterPid, prepareDatabase } from './bench/fixture.mjs';
 import { childrenOf, fmt, machine, portAllocator, root, row, spawnProcess, tempDir, waitForHttp, waitForLine } from './bench/lib.mjs';
 import { gcSurvivalSection } from './bench/gc-survival.mjs';
+import { signedLinksSection } from './bench/signed-links.mjs';
 import { PERF_NODE_ARGS, printModules } from './bench/perf-split.mjs';
 import { benchReplicas } from './bench/replicas.mjs';
 import { exportSection, queueSection, thumbsSection, uploadSection } from './bench/system.mjs';
@@ -68,6 +69,7 @@ const SECTIONS = [
   'startup',
   'replicas',
   'gc',
+  'links',
 ];
 const only = new Set(list(flag('only', SECTIONS.join(','))));
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`--only: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
@@ -159,7 +161,7 @@ async function main() {
   process.env.NODE_OPTIONS = withRuntimeOptions(process.env.NODE_OPTIONS);
   console.log(`EPU benchmark on ${machine()}; sections: ${[...only].join(', ')}; processes log to ${logFile}`);
   console.log('Figures from a machine shared with other work are not meaningful in absolute terms; compare sides within one run.\n');
-  const needsEpu = [...only].some((s) => !['thumbs', 'replicas'].includes(s));
+  const needsEpu = [...only].some((s) => !['thumbs', 'replicas', 'links'].includes(s));
   if (needsEpu) await startSystem();
   if (only.has('startup')) await startupSection();
   if (only.has('livez')) await livezSection();
@@ -172,6 +174,7 @@ async function main() {
   if (only.has('queue')) await queueSection(ctx);
   if (only.has('export')) await exportSection(ctx);
   if (only.has('gc')) await gcSurvivalSection(ctx, { eventId: fixtureIds.galleryEvent });
+  if (only.has('links')) await signedLinksSection(ctx);
   // nginx in front of 1 and 2 `epu web` on a PostgreSQL of its own: throughput ratio (docs/decisions/0014).
   if (only.has('replicas'))
     await benchReplicas({

@@ -1,5 +1,6 @@
 /**
- * A cache for hot reads: values are JSON (plain data, no Dates), keys are
+ * A cache for hot reads: values are JSON (plain data, no Dates), and what a
+ * read gives may be shared with other readers and frozen: it is read-only. Keys are
  * `<name>:<rest>` where `<name>` (the part before the first colon) is the
  * low-cardinality label the hit/miss metrics use, such as `event` or `home`.
  *

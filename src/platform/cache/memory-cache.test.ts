@@ -63,7 +63,7 @@ describe('memory cache', () => {
     expect(await cache.wrap('event:3', 30, async () => 'read after the write')).toBe('read after the write');
   });
 
-  it('does not keep failures or values the caller marks uncacheable, and hands out copies', async () => {
+  it('does not keep failures or values the caller marks uncacheable, and keeps what it stores from every caller', async () => {
     const cache = createMemoryCache();
     await expect(cache.wrap('event:1', 30, async () => Promise.reject(new Error('database down')))).rejects.toThrow('database down');
     expect(
@@ -72,8 +72,18 @@ describe('memory cache', () => {
       visibility: 'private',
     });
     expect(await cache.get('event:1')).toBeUndefined();
-    const first = await cache.wrap('event:2', 30, async () => ({ tags: ['a'] }));
-    first.tags.push('changed by a caller');
-    expect(await cache.get('event:2')).toEqual({ tags: ['a'] });
+    const first = await cache.wrap('event:2', 30, async () => ({ tags: ['a'], at: new Date(0) }));
+    first.tags.push('changed by the loading caller');
+    // Stored as Redis would give it back (through JSON), shared by later readers and frozen to the bottom.
+    const later = await cache.wrap('event:2', 30, async (): Promise<typeof first> => ({ tags: ['not read'], at: new Date(1) }));
+    expect(later).toEqual({ tags: ['a'], at: '1970-01-01T00:00:00.000Z' });
+    expect(await cache.get('event:2')).toBe(later);
+    expect(() => later.tags.push('changed by a reader')).toThrow(TypeError);
+    expect(() => Object.assign(later, { at: 'changed' })).toThrow(TypeError);
+    expect(await cache.get('event:2')).toEqual({ tags: ['a'], at: '1970-01-01T00:00:00.000Z' });
+    await cache.set('event:3', null, 30);
+    expect(await cache.get('event:3')).toBeNull();
+    await cache.set('event:3', undefined, 30);
+    expect(await cache.get('event:3')).toBeUndefined();
   });
 });

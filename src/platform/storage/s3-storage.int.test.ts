@@ -1,4 +1,5 @@
 import { buffer } from 'node:stream/consumers';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startS3rver, type TestS3 } from '../../../tests/support/s3rver.js';
 import { parseConfig } from '../../config/env.js';
@@ -15,6 +16,12 @@ import {
   type ObjectStorage,
   type StorageOperation,
 } from './storage.js';
+
+// The SDK's own presigner, counted: a remembered link is one it was not asked for again.
+vi.mock('@aws-sdk/s3-request-presigner', async (importOriginal) => {
+  const presigner = await importOriginal<typeof import('@aws-sdk/s3-request-presigner')>();
+  return { ...presigner, getSignedUrl: vi.fn(presigner.getSignedUrl) };
+});
 
 let s3: TestS3;
 const opened: ObjectStorage[] = [];
@@ -106,6 +113,51 @@ describe('S3 storage against s3rver', () => {
     );
     expect(Buffer.from(await named.arrayBuffer()).equals(bytes)).toBe(true);
     // s3rver does not verify V4 signatures, so refusal of a tampered URL is S3's to prove, not this test's.
+  });
+
+  it("remembers a photo's link for the hour it expires in, signed as if at the start of its two-hour window", async () => {
+    const HOUR = 3_600_000;
+    const hourStart = Math.floor(Date.now() / HOUR) * HOUR;
+    let clock = hourStart + 10 * 60_000;
+    const storage = s3Storage({ now: () => clock });
+    // As photos.service gives it: until the end of the next full hour.
+    const photoLifetime = () => ({ expiresInSeconds: Math.ceil((Math.ceil(clock / HOUR) * HOUR + HOUR - clock) / 1000) });
+    const presigned = () => vi.mocked(getSignedUrl).mock.calls.length;
+    const [key, other] = [newObjectKey('originals', 'jpg'), newObjectKey('originals', 'jpg')];
+    const bytes = Buffer.from('remembered link');
+    await storage.put(key, bytes, { contentType: 'image/jpeg' });
+
+    const before = presigned();
+    const [first, second] = await storage.signedUrls([key, other], photoLifetime());
+    expect(presigned() - before).toBe(2);
+    const amzDate = (at: number) => new Date(at).toISOString().replace(/[-:]|\.\d{3}/g, '');
+    expect(new URL(first!).searchParams.get('X-Amz-Date')).toBe(amzDate(hourStart));
+    expect(new URL(first!).searchParams.get('X-Amz-Expires')).toBe('7200');
+    expect(second).not.toBe(first);
+    const fetched = await fetch(first!);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(bytes)).toBe(true);
+
+    // Later in the same hour: the same links, without the presigner.
+    clock += 20 * 60_000;
+    expect(await storage.signedUrls([other, key], photoLifetime())).toEqual([second, first]);
+    expect(await storage.signedUrl(key, photoLifetime())).toBe(first);
+    expect(presigned() - before).toBe(2);
+
+    // The next hour: links of the next expiry, signed again from an hour later.
+    clock += 40 * 60_000;
+    const [next] = await storage.signedUrls([key], photoLifetime());
+    expect(next).not.toBe(first);
+    expect(new URL(next!).searchParams.get('X-Amz-Date')).toBe(amzDate(hourStart + HOUR));
+    expect(presigned() - before).toBe(3);
+
+    // A named download and another lifetime are signed each time, from the clock.
+    for (const urlOptions of [{ ...photoLifetime(), downloadName: 'photo.jpg' }, { expiresInSeconds: 60 }]) {
+      const [a, b] = [await storage.signedUrl(key, urlOptions), await storage.signedUrl(key, urlOptions)];
+      expect(new URL(a).searchParams.get('X-Amz-Date')).toBe(amzDate(clock));
+      expect(new URL(b).searchParams.get('X-Amz-Expires')).toBe(String(urlOptions.expiresInSeconds));
+    }
+    expect(presigned() - before).toBe(7);
   });
 
   it('keeps a deployment under its bucket prefix and lists keys without it', async () => {

@@ -1,0 +1,65 @@
+// `npm run bench -- --only links`: the CPU a gallery page's signed links cost
+// each storage driver, as photos.service asks for them (one signedUrls call of
+// 24 originals, expiring at the end of the next full hour). First views sign
+// every link; later views in the same hour get the links remembered for that
+// hour (src/platform/storage/links-by-the-hour.ts, decision 0062). The S3
+// driver presigns with the AWS SDK, which needs no server for it: the endpoint
+// is never called.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fmt, root, tempDir } from './lib.mjs';
+
+const LINKS_PER_PAGE = 24;
+const PAGES = 200;
+
+export async function signedLinksSection(ctx) {
+  ctx.log(
+    `\n== links: a gallery page's ${LINKS_PER_PAGE} signed links (photos' lifetime), ${PAGES} pages of new keys, then the same pages again`,
+  );
+  const load = (file) => import(path.join(root, 'dist/src', file));
+  const [{ createS3Storage }, { createFileStorage }, { createKeyring }, { signedUrlLifetimeSeconds }] = await Promise.all([
+    load('platform/storage/s3-storage.js'),
+    load('platform/storage/file-storage.js'),
+    load('platform/security/keyring.js'),
+    load('features/photos/photos.service.js'),
+  ]);
+  // Placeholders for the SDK's credential chain; nothing is sent anywhere.
+  process.env.AWS_ACCESS_KEY_ID ??= 'AKIABENCHPLACEHOLDER';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench-placeholder-secret';
+  const fileRoot = tempDir('links');
+  const drivers = {
+    file: createFileStorage({ root: fileRoot, publicUrl: new URL('http://127.0.0.1'), keyring: createKeyring([ctx.SECRET_KEY]) }),
+    s3: createS3Storage({
+      bucket: 'bench',
+      prefix: '',
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      cdnBaseUrl: undefined,
+    }),
+  };
+  const keys = Array.from({ length: PAGES * LINKS_PER_PAGE }, () => `originals/2026/12/${crypto.randomUUID()}.jpg`);
+  const pages = async (storage) => {
+    const started = process.cpuUsage();
+    for (let page = 0; page < PAGES; page++) {
+      const keysOfPage = keys.slice(page * LINKS_PER_PAGE, (page + 1) * LINKS_PER_PAGE);
+      await storage.signedUrls(keysOfPage, { expiresInSeconds: signedUrlLifetimeSeconds() });
+    }
+    const used = process.cpuUsage(started);
+    return (used.user + used.system) / 1000 / PAGES;
+  };
+  for (const [name, storage] of Object.entries(drivers)) {
+    const first = await pages(storage);
+    const later = await pages(storage);
+    ctx.figure(`signed links of a gallery page, ${name} driver, first views`, fmt(first, 3), 'ms CPU/page');
+    ctx.figure(
+      `signed links of a gallery page, ${name} driver, later views`,
+      fmt(later, 3),
+      'ms CPU/page',
+      `${fmt(first / later, 0)}x less`,
+    );
+    await storage.close();
+  }
+  fs.rmSync(fileRoot, { recursive: true, force: true });
+}
