@@ -10,7 +10,8 @@ import { type Cache, cacheName, createSingleFlight, isCacheable, type OnLookup, 
  * for its cached event (decision 0062).
  */
 export function createMemoryCache(options: { maxEntries?: number; onLookup?: OnLookup } = {}): Cache {
-  // Boxed: the LRU holds no null, and null is a value like any other here.
+  // Boxed: the LRU holds no null, and null is a value like any other here. Bounded by entries, not bytes:
+  // the values are a few small ones (an event each, the first page of the list, the home counters).
   const entries = new LRUCache<string, { value: unknown }>({ max: options.maxEntries ?? 5_000 });
   const flights = createSingleFlight();
   const onLookup = options.onLookup ?? (() => undefined);

@@ -4,7 +4,7 @@
 // hour: the links of the newest full-hour expiry are kept in one map keyed by
 // the object key, replaced whole when the hour moves on. Signing was the
 // largest single cost of a gallery page: an HMAC for the file driver (decision
-// 0013), about 0.6 ms of CPU per link for the S3 driver's presigner (decision
+// 0013), about 0.4 ms of CPU per link for the S3 driver's presigner (decision
 // 0062). An LRU keyed by a string of expiry, key and download name (the string
 // built and hashed, the LRU's bookkeeping) cost 27 µs of a gallery request's
 // CPU (decision 0057).

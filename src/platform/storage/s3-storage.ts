@@ -51,6 +51,21 @@ export interface S3StorageOptions extends StorageHooks {
 
 /** How far ahead a remembered link's full-hour expiry may be: photos' links expire within two hours. */
 const REMEMBERED_WINDOW = 2 * HOUR_SECONDS;
+/** S3 Express One Zone's bucket names end so (`name--zone-id--x-s3`). */
+const DIRECTORY_BUCKET = /--x-s3$/;
+
+/**
+ * Whether a link of `bucket` expiring at `expiresAt` (Unix seconds) is signed
+ * for its hour and remembered (signedUrls in createS3Storage).
+ */
+export function remembersLink(bucket: string, urlOptions: SignedUrlOptions, expiresAt: number): boolean {
+  return (
+    !DIRECTORY_BUCKET.test(bucket) &&
+    urlOptions.downloadName === undefined &&
+    expiresAt % HOUR_SECONDS === 0 &&
+    urlOptions.expiresInSeconds <= REMEMBERED_WINDOW
+  );
+}
 
 // 5 MiB is the smallest part S3 accepts. Two parts in flight bound the memory of
 // one streamed put to about 10 MiB whatever the object's size.
@@ -119,17 +134,18 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
    * ahead (photos' links: photos.service) is signed as if at the start of that
    * window, so every request of the hour would get the same URL, and is
    * remembered for the hour (links-by-the-hour.ts): the SDK's presigner costs
-   * about 0.6 ms of CPU per link, and a gallery page has dozens (decision 0062).
-   * Remembered links are the credentials': new credentials sign anew.
+   * about 0.4 ms of CPU per link, and a gallery page has dozens (decision 0062).
+   * Remembered links are the credentials': new credentials sign anew. Not for
+   * a directory bucket (S3 Express One Zone): the SDK signs for those with
+   * session credentials of its own that last minutes, not the client's.
    */
   async function signedUrls(keys: readonly string[], urlOptions: SignedUrlOptions): Promise<string[]> {
     for (const key of keys) assertValidKey(key);
     assertExpiry(urlOptions.expiresInSeconds);
     const signedAt = now();
     const expiresAt = Math.floor(signedAt / 1000) + urlOptions.expiresInSeconds;
-    const rememberable =
-      urlOptions.downloadName === undefined && expiresAt % HOUR_SECONDS === 0 && urlOptions.expiresInSeconds <= REMEMBERED_WINDOW;
-    if (!rememberable) return Promise.all(keys.map((key) => presign(key, urlOptions, urlOptions.expiresInSeconds, new Date(signedAt))));
+    if (!remembersLink(bucket, urlOptions, expiresAt))
+      return Promise.all(keys.map((key) => presign(key, urlOptions, urlOptions.expiresInSeconds, new Date(signedAt))));
     let credentials: unknown;
     try {
       credentials = await client.config.credentials();
