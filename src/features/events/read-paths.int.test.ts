@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatform } from '../../app.js';
 import { EVENT_PAGES } from './events.service.js';
+import { PHOTO_QUERIES } from '../photos/photos.repository.js';
 import { eventually, startTestApp, type TestApp } from '../../../tests/support/app.js';
 import { Client, futureIso, signUp } from '../../../tests/support/client.js';
 import { recordStatements } from '../../../tests/support/statements.js';
@@ -15,28 +16,31 @@ let t: TestApp;
 let owner: Awaited<ReturnType<typeof signUp>>;
 const events: string[] = [];
 
+/** An event of the owner's, starting in `days` days; its id. */
+async function hostEvent(title: string, visibility: 'public' | 'unlisted' | 'private', days: number, capacity: number | null) {
+  return (await owner.client.post('/api/v1/events', { title, startsAt: futureIso(days), capacity, visibility })).body.id as string;
+}
+
+/** `count` photos of `eventId` in `status`, straight in SQL, a second apart, the newest a second old. */
+function insertPhotos(eventId: string, status: 'processing' | 'ready', count: number) {
+  return t.platform.pool.query<{ id: string }>(
+    `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height, created_at)
+     SELECT $1, $2, $3, 'originals/2030/01/' || k || '.jpg', 'derived/2030/01/t' || k || '.webp', 'derived/2030/01/d' || k || '.webp',
+            'image/jpeg', 1000, 800, 600, date_trunc('milliseconds', now()) - make_interval(secs => n)
+     FROM generate_series(1, $4::int) AS n, LATERAL (SELECT md5(random()::text || n) AS k) AS key RETURNING id`,
+    [eventId, owner.user.id, status, count],
+  );
+}
+
 beforeAll(async () => {
   t = await startTestApp();
   owner = await signUp(t.url);
   for (let i = 0; i < 25; i++) {
-    const created = await owner.client.post('/api/v1/events', {
-      title: `Read path ${i}`,
-      startsAt: futureIso(i + 1),
-      capacity: 10,
-      visibility: 'public',
-    });
-    events.push(created.body.id);
+    const createdId = await hostEvent(`Read path ${i}`, 'public', i + 1, 10);
+    events.push(createdId);
   }
   // Ready photos straight in SQL: a gallery page of 20 with more behind it, no image processing needed.
-  for (const eventId of events.slice(0, 3)) {
-    await t.platform.pool.query(
-      `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height, created_at)
-       SELECT $1, $2, 'ready', 'originals/2030/01/' || k || '.jpg', 'derived/2030/01/t' || k || '.webp', 'derived/2030/01/d' || k || '.webp', 'image/jpeg', 1000, 800, 600,
-              date_trunc('milliseconds', now()) - make_interval(secs => n)
-       FROM generate_series(1, 30) AS n, LATERAL (SELECT md5(random()::text || n) AS k) AS key`,
-      [eventId, owner.user.id],
-    );
-  }
+  for (const eventId of events.slice(0, 3)) await insertPhotos(eventId, 'ready', 30);
   for (let i = 0; i < 3; i++) await (await signUp(t.url)).client.post(`/api/v1/events/${events[0]}/bookings`);
 });
 afterAll(() => t.close());
@@ -157,15 +161,10 @@ describe('cache headers', () => {
   });
 
   it('keeps unlisted and private event pages private even for anonymous viewers', async () => {
-    const unlisted = await owner.client.post('/api/v1/events', {
-      title: 'Unlisted',
-      startsAt: futureIso(3),
-      capacity: null,
-      visibility: 'unlisted',
-    });
-    const page = await anonymous(`/events/${unlisted.body.id}`, 'text/html');
+    const unlistedId = await hostEvent('Unlisted', 'unlisted', 3, null);
+    const page = await anonymous(`/events/${unlistedId}`, 'text/html');
     expect(page.headers.get('cache-control')).toBe('private, no-store');
-    const gallery = await anonymous(`/api/v1/events/${unlisted.body.id}/photos`);
+    const gallery = await anonymous(`/api/v1/events/${unlistedId}/photos`);
     expect(gallery.headers.get('cache-control')).toBe('private, no-store');
   });
 });
@@ -210,15 +209,10 @@ describe('public page cache', () => {
   it('shows a new or changed event on the cached anonymous lists at once', async () => {
     const titles = async () => ((await anonymous('/api/v1/events?limit=50')).body.items as { title: string }[]).map((e) => e.title);
     await titles();
-    const created = await owner.client.post('/api/v1/events', {
-      title: 'Announced at once',
-      startsAt: futureIso(1),
-      capacity: 10,
-      visibility: 'public',
-    });
+    const createdId = await hostEvent('Announced at once', 'public', 1, 10);
     expect(await titles()).toContain('Announced at once');
     expect((await anonymous('/', 'text/html')).text).toContain('Announced at once');
-    expect((await owner.client.patch(`/api/v1/events/${created.body.id}`, { title: 'Renamed at once' })).status).toBe(200);
+    expect((await owner.client.patch(`/api/v1/events/${createdId}`, { title: 'Renamed at once' })).status).toBe(200);
     expect(await titles()).toContain('Renamed at once');
   });
 
@@ -259,13 +253,8 @@ describe('public page cache', () => {
   });
 
   it('does not store unlisted pages or errors', async () => {
-    const unlisted = await owner.client.post('/api/v1/events', {
-      title: 'Unlisted again',
-      startsAt: futureIso(4),
-      capacity: null,
-      visibility: 'unlisted',
-    });
-    for (const path of [`/events/${unlisted.body.id}`, `/api/v1/events/${unlisted.body.id}/photos`]) {
+    const unlistedId = await hostEvent('Unlisted again', 'unlisted', 4, null);
+    for (const path of [`/events/${unlistedId}`, `/api/v1/events/${unlistedId}/photos`]) {
       await anonymous(path, 'text/html');
       expect((await queriesDuring(() => anonymous(path, 'text/html'))).length, path).toBeGreaterThan(0);
     }
@@ -327,23 +316,75 @@ describe('photo viewer', () => {
       [events[1], owner.user.id],
     );
     await notFound(`/events/${events[1]}/photos/${processing.id}`, owner.client);
-    const hidden = await owner.client.post('/api/v1/events', {
-      title: 'Hidden',
-      startsAt: futureIso(2),
-      capacity: null,
-      visibility: 'private',
-    });
+    const hiddenId = await hostEvent('Hidden', 'private', 2, null);
     const {
       rows: [secret],
     } = await t.platform.pool.query(
       `INSERT INTO photos (event_id, uploader_id, status, original_key, thumbnail_key, display_key, content_type, bytes, width, height)
        VALUES ($1, $2, 'ready', 'originals/2030/01/s.jpg', 'derived/2030/01/ts.webp', 'derived/2030/01/ds.webp', 'image/jpeg', 10, 800, 600) RETURNING id`,
-      [hidden.body.id, owner.user.id],
+      [hiddenId, owner.user.id],
     );
-    await notFound(`/events/${hidden.body.id}/photos/${secret.id}`);
-    await notFound(`/events/${hidden.body.id}/photos/${secret.id}`, (await signUp(t.url)).client);
-    const mine = await owner.client.get(`/events/${hidden.body.id}/photos/${secret.id}`, { accept: 'text/html' });
+    await notFound(`/events/${hiddenId}/photos/${secret.id}`);
+    await notFound(`/events/${hiddenId}/photos/${secret.id}`, (await signUp(t.url)).client);
+    const mine = await owner.client.get(`/events/${hiddenId}/photos/${secret.id}`, { accept: 'text/html' });
     expect(mine.status).toBe(200);
     expect(mine.headers.get('cache-control')).toBe('private, no-store');
   });
+
+  it("numbers each photo from either end of the gallery, and keeps the gallery's size through every change to a photo", async () => {
+    const eventId = await hostEvent('Numbered', 'public', 3, null);
+    // Signed in: the page is rendered each time, never a kept anonymous copy.
+    const title = async (photoId: string) =>
+      (await owner.client.get(`/events/${eventId}/photos/${photoId}`, { accept: 'text/html' })).text.match(/Photo \d+ of \d+/)?.[0];
+    await insertPhotos(eventId, 'ready', 7);
+    // Newest first: the first half is counted from the newest photo, the rest from the oldest (decision 0063).
+    const ready = await photosOf(eventId);
+    for (const [i, id] of ready.entries()) expect(await title(id)).toBe(`Photo ${i + 1} of 7`);
+
+    const {
+      rows: [late],
+    } = await insertPhotos(eventId, 'processing', 1);
+    expect(await title(ready[0]!)).toBe('Photo 1 of 7');
+    await t.platform.pool.query(`UPDATE photos SET status = 'ready' WHERE id = $1`, [late!.id]);
+    expect(await title(ready[6]!)).toBe('Photo 8 of 8');
+    await t.platform.pool.query(`UPDATE photos SET status = 'failed' WHERE id = $1`, [ready[3]]);
+    expect(await title(ready[6]!)).toBe('Photo 7 of 7');
+    expect((await owner.client.delete(`/api/v1/photos/${ready[0]}`)).status).toBe(204);
+    expect(await title(ready[6]!)).toBe('Photo 6 of 6');
+    // A photo moved to another event leaves this one's count and joins the other's.
+    await t.platform.pool.query(`UPDATE photos SET event_id = $2 WHERE id = $1`, [ready[1], events[1]]);
+    expect(await title(ready[6]!)).toBe('Photo 5 of 5');
+    const moved = await owner.client.get(`/events/${events[1]}/photos/${ready[1]}`, { accept: 'text/html' });
+    expect(moved.text).toMatch(/Photo \d+ of 31\b/);
+    expect((await t.services.integrity.run()).checks.photo_counts).toEqual({ problems: 0, samples: [] });
+  });
+
+  it('reads a few index entries to number the newest photos of a large gallery, and no view reads the gallery more than once', async () => {
+    const hostedId = await hostEvent('Large gallery', 'public', 4, null);
+    await insertPhotos(hostedId, 'ready', 400);
+    const ready = await photosOf(hostedId);
+    // Rows of photos the viewer's statement reads: each scan of photos' rows out, times its loops (EXPLAIN ANALYZE).
+    const photoRowsRead = async (photoId: string) => {
+      const { rows } = await t.platform.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PHOTO_QUERIES.inViewer}`, [photoId, hostedId]);
+      let read = 0;
+      const walk = (node: PlanNode) => {
+        if (node['Relation Name'] === 'photos') read += node['Actual Rows'] * node['Actual Loops'];
+        for (const child of node.Plans ?? []) walk(child);
+      };
+      walk(rows[0]['QUERY PLAN'][0].Plan);
+      return read;
+    };
+    // Before migration 0017 the newest photo read all 400 to count them; the oldest 799 (decision 0063).
+    expect(await photoRowsRead(ready[0]!)).toBeLessThan(10);
+    expect(await photoRowsRead(ready[1]!)).toBeLessThan(10);
+    expect(await photoRowsRead(ready[399]!)).toBeLessThan(210);
+    expect(await photoRowsRead(ready[201]!)).toBeLessThan(410);
+  });
 });
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}

@@ -81,14 +81,17 @@ describe('integrity checks', () => {
     expect(output).toMatch(/integrity problem\(s\) found in missing_objects, over_capacity, event_places/);
   });
 
-  it('reports a booked count that drifted from the confirmed bookings', async () => {
-    expect((await t.services.integrity.run()).checks.booked_counts.problems).toBe(0);
+  it.each([
+    ['booked_counts', 'event_booking_counts', 'booked', '4, 2 confirmed bookings'],
+    ['photo_counts', 'event_photo_counts', 'ready', '3, 1 ready photos'],
+  ] as const)('reports a kept count that drifted from its rows: %s', async (check, table, column, says) => {
+    expect((await t.services.integrity.run()).checks[check].problems).toBe(0);
     // One stripe of the event's count, changed behind the application.
-    const stripe = sql`(event_id, stripe) = (SELECT event_id, stripe FROM event_booking_counts WHERE event_id = ${eventId} LIMIT 1)`;
-    await sql`UPDATE event_booking_counts SET booked = booked + 2 WHERE ${stripe}`.execute(t.platform.db);
+    const stripe = sql`(event_id, stripe) = (SELECT event_id, stripe FROM ${sql.table(table)} WHERE event_id = ${eventId} LIMIT 1)`;
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${sql.ref(column)} + 2 WHERE ${stripe}`.execute(t.platform.db);
     const report = await t.services.integrity.run();
-    expect(report.checks.booked_counts).toEqual({ problems: 1, samples: [`event ${eventId}: count says 4, 2 confirmed bookings`] });
-    await sql`UPDATE event_booking_counts SET booked = booked - 2 WHERE ${stripe}`.execute(t.platform.db);
+    expect(report.checks[check]).toEqual({ problems: 1, samples: [`event ${eventId}: count says ${says}`] });
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${sql.ref(column)} - 2 WHERE ${stripe}`.execute(t.platform.db);
   });
 
   it('reports objects no photo points to once they are older than the grace period', async () => {

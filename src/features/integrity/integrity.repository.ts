@@ -37,6 +37,27 @@ async function countAndSample(db: Db, query: RawBuilder<{ sample: string }>): Pr
   return { problems: rows[0]?.total ?? 0, samples: rows.map((row) => row.sample) };
 }
 
+/**
+ * Events whose count kept by a trigger in stripes (`counts`: one row per event
+ * and stripe, the count their sum) differs from a count of their `rows` in `status`.
+ */
+function keptCountDrift(
+  db: Db,
+  counts: { table: 'event_booking_counts' | 'event_photo_counts'; column: 'booked' | 'ready' },
+  rows: { table: 'bookings' | 'photos'; status: string },
+  noun: string,
+): Promise<CheckResult> {
+  return countAndSample(
+    db,
+    sql<{ sample: string }>`SELECT 'event ' || coalesce(c.event_id, r.event_id) || ': count says ' || coalesce(c.kept, 0)
+        || ', ' || coalesce(r.n, 0) || ${` ${noun}`} AS sample
+      FROM (SELECT event_id, sum(${sql.ref(counts.column)}) AS kept FROM ${sql.table(counts.table)} GROUP BY event_id) c
+      FULL JOIN (SELECT event_id, count(*) AS n FROM ${sql.table(rows.table)} WHERE status = ${rows.status} GROUP BY event_id) r
+        ON r.event_id = c.event_id
+      WHERE coalesce(c.kept, 0) <> coalesce(r.n, 0)`,
+  );
+}
+
 export function createIntegrityRepository(db: Db) {
   return {
     /** Every photo's object keys, in id order, a page at a time. */
@@ -61,14 +82,17 @@ export function createIntegrityRepository(db: Db) {
 
     /** Events whose kept booked count (event_booking_counts, migration 0010) differs from their confirmed bookings. */
     bookedCounts(): Promise<CheckResult> {
-      return countAndSample(
+      return keptCountDrift(
         db,
-        sql<{ sample: string }>`SELECT 'event ' || coalesce(c.event_id, b.event_id) || ': count says ' || coalesce(c.booked, 0)
-            || ', ' || coalesce(b.n, 0) || ' confirmed bookings' AS sample
-          FROM (SELECT event_id, sum(booked) AS booked FROM event_booking_counts GROUP BY event_id) c
-          FULL JOIN (SELECT event_id, count(*) AS n FROM bookings WHERE status = 'confirmed' GROUP BY event_id) b ON b.event_id = c.event_id
-          WHERE coalesce(c.booked, 0) <> coalesce(b.n, 0)`,
+        { table: 'event_booking_counts', column: 'booked' },
+        { table: 'bookings', status: 'confirmed' },
+        'confirmed bookings',
       );
+    },
+
+    /** Events whose kept count of ready photos (event_photo_counts, migration 0017) differs from their ready photos. */
+    photoCounts(): Promise<CheckResult> {
+      return keptCountDrift(db, { table: 'event_photo_counts', column: 'ready' }, { table: 'photos', status: 'ready' }, 'ready photos');
     },
 
     /**

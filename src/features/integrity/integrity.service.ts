@@ -11,6 +11,7 @@ export const INTEGRITY_CHECKS = [
   'over_capacity',
   'event_places',
   'booked_counts',
+  'photo_counts',
   'null_anomalies',
   'stats_drift',
 ] as const;
@@ -22,6 +23,7 @@ export const CHECK_TITLES: Record<IntegrityCheck, string> = {
   over_capacity: 'Events with more confirmed bookings than capacity',
   event_places: 'Event places out of step with capacity and bookings',
   booked_counts: 'Booked counts out of step with the confirmed bookings',
+  photo_counts: 'Photo counts out of step with the ready photos',
   null_anomalies: 'Rows missing what their state promises',
   stats_drift: 'Stats totals drifting from live counts',
 };
@@ -139,6 +141,7 @@ export function createIntegrityService(deps: { repo: IntegrityRepository; storag
         over_capacity: () => repo.overCapacity(),
         event_places: () => repo.eventPlaces(),
         booked_counts: () => repo.bookedCounts(),
+        photo_counts: () => repo.photoCounts(),
         null_anomalies: () => repo.nullAnomalies(now),
         stats_drift: () => statsDrift(now),
       };

@@ -61,10 +61,18 @@ const SELECT_PHOTOS = selectPhotos(COLUMNS);
 const NEIGHBOURS = (p: string) => `(SELECT n.id FROM photos n WHERE n.event_id = ${p}.event_id AND n.status = 'ready'
     AND (n.created_at, n.id) > (${p}.created_at, ${p}.id) ORDER BY n.created_at, n.id LIMIT 1) AS newer_id,
   (SELECT o.id FROM photos o WHERE o.event_id = ${p}.event_id AND o.status = 'ready'
-    AND (o.created_at, o.id) < (${p}.created_at, ${p}.id) ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS older_id,
-  (SELECT count(*) FROM photos c WHERE c.event_id = ${p}.event_id AND c.status = 'ready'
-    AND (c.created_at, c.id) > (${p}.created_at, ${p}.id)) AS newer_count,
-  (SELECT count(*) FROM photos c WHERE c.event_id = ${p}.event_id AND c.status = 'ready') AS ready_count`;
+    AND (o.created_at, o.id) < (${p}.created_at, ${p}.id) ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS older_id`;
+// The photo's place in its gallery and the gallery's size. The size is kept per event (event_photo_counts,
+// migration 0017). The newer photos are counted up to half the gallery; a photo past the middle counts its
+// older ones instead. The newest photos, where viewers start, read a few index entries, and no view reads the
+// gallery more than once: two full counts read up to twice its entries (decision 0063).
+const PLACE = (p: string) => `(SELECT CASE WHEN near.newer <= size.ready / 2 THEN near.newer
+      ELSE size.ready - 1 - (SELECT count(*) FROM photos o WHERE o.event_id = ${p}.event_id AND o.status = 'ready'
+        AND (o.created_at, o.id) < (${p}.created_at, ${p}.id)) END AS newer_count,
+    size.ready AS ready_count
+  FROM (SELECT COALESCE(sum(k.ready), 0) AS ready FROM event_photo_counts k WHERE k.event_id = ${p}.event_id) size
+  CROSS JOIN LATERAL (SELECT count(*) AS newer FROM (SELECT FROM photos n WHERE n.event_id = ${p}.event_id AND n.status = 'ready'
+    AND (n.created_at, n.id) > (${p}.created_at, ${p}.id) LIMIT size.ready / 2 + 1) newer) near)`;
 
 /**
  * A gallery page of the event `$1`, newest first, on the partial index
@@ -121,7 +129,8 @@ export const PHOTO_QUERIES = {
   readyBeforeWithViewer: withViewer(galleryPage(' AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid)', '$4'), '$5', '$6'),
   byId: `${SELECT_PHOTOS} WHERE p.id = $1`,
   /** One round trip for the viewer page: the photo, its uploader, its neighbours and its position. */
-  inViewer: `SELECT p.*, ${NEIGHBOURS('p')} FROM (${SELECT_PHOTOS} WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p`,
+  inViewer: `SELECT p.*, ${NEIGHBOURS('p')}, place.*
+    FROM (${SELECT_PHOTOS} WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p CROSS JOIN LATERAL ${PLACE('p')} place`,
 } as const;
 
 export function createPhotosRepository(db: Db) {

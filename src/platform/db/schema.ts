@@ -68,6 +68,13 @@ export interface EventBookingCountsTable {
   booked: number;
 }
 
+/** An event's ready photos, striped like the booked counts (migration 0017, decision 0063): the count is the sum. */
+export interface EventPhotoCountsTable {
+  event_id: string;
+  stripe: number;
+  ready: number;
+}
+
 /** A revocable invite link to an event (migration 0012): only the sha256 of its token is stored. */
 export interface EventInvitesTable {
   id: Generated<string>;
@@ -96,6 +103,7 @@ export interface Database {
   bookings: BookingsTable;
   event_places: EventPlacesTable;
   event_booking_counts: EventBookingCountsTable;
+  event_photo_counts: EventPhotoCountsTable;
   event_invites: EventInvitesTable;
   password_resets: PasswordResetsTable;
   jobs: JobsTable;
