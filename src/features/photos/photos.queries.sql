@@ -18,12 +18,12 @@ SELECT p.*, (SELECT n.id FROM photos n WHERE n.event_id = p.event_id AND n.statu
     AND (o.created_at, o.id) < (p.created_at, p.id) ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS older_id, place.*
     FROM (SELECT p.id, p.event_id, p.uploader_id, p.status, p.original_key, p.thumbnail_key, p.display_key, p.content_type, p.bytes, p.sha256, p.width, p.height, p.orientation, p.taken_at, p.failure_reason, p.location_shared, p.created_at, u.name AS uploader_name
 FROM photos p LEFT JOIN users u ON u.id = p.uploader_id WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'ready') p CROSS JOIN LATERAL (SELECT CASE WHEN near.newer <= size.ready / 2 THEN near.newer
-      ELSE size.ready - 1 - (SELECT count(*) FROM photos o WHERE o.event_id = p.event_id AND o.status = 'ready'
-        AND (o.created_at, o.id) < (p.created_at, p.id)) END AS newer_count,
+      ELSE GREATEST(size.ready - 1 - (SELECT count(*) FROM photos o WHERE o.event_id = p.event_id AND o.status = 'ready'
+        AND (o.created_at, o.id) < (p.created_at, p.id)), 0) END AS newer_count,
     size.ready AS ready_count
   FROM (SELECT COALESCE(sum(k.ready), 0) AS ready FROM event_photo_counts k WHERE k.event_id = p.event_id) size
   CROSS JOIN LATERAL (SELECT count(*) AS newer FROM (SELECT FROM photos n WHERE n.event_id = p.event_id AND n.status = 'ready'
-    AND (n.created_at, n.id) > (p.created_at, p.id) LIMIT size.ready / 2 + 1) newer) near) place;
+    AND (n.created_at, n.id) > (p.created_at, p.id) LIMIT GREATEST(size.ready, 0) / 2 + 1) newer) near) place;
 
 -- listReadyWithViewer: the gallery of a signed-in page of an event anyone with its link may see, its viewer and their booking
 WITH viewer AS MATERIALIZED (
