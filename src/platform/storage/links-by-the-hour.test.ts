@@ -27,22 +27,39 @@ describe('links remembered by the hour', () => {
     expect(links.get('odd', HOUR + 7200 + 1, second)).toBeUndefined();
   });
 
-  it('starts again past 20,000 links', () => {
+  it('starts again past 20,000 links, named or not', () => {
     const links = createLinksByTheHour();
-    for (let i = 0; i < 20_000; i++) links.set(`k${i}`, HOUR, `link ${i}`);
+    for (let i = 0; i < 20_000; i++) links.set(`k${i}`, HOUR, `link ${i}`, undefined, i % 2 ? `${i}.jpg` : undefined);
     expect(links.get('k0', HOUR)).toBe('link 0');
+    expect(links.get('k1', HOUR, undefined, '1.jpg')).toBe('link 1');
     links.set('k20000', HOUR, 'link 20000');
     expect(links.get('k0', HOUR)).toBeUndefined();
+    expect(links.get('k1', HOUR, undefined, '1.jpg')).toBeUndefined();
     expect(links.get('k20000', HOUR)).toBe('link 20000');
   });
 
-  it("remembers the S3 driver's photo links only: a full hour at most two ahead, no download name, no directory bucket", () => {
+  it('keeps links with a download name apart, by name and then key', () => {
+    const links = createLinksByTheHour();
+    links.set('k', HOUR, 'link');
+    links.set('k', HOUR, 'link as a.jpg', undefined, 'a.jpg');
+    expect(links.get('k', HOUR)).toBe('link');
+    expect(links.get('k', HOUR, undefined, 'a.jpg')).toBe('link as a.jpg');
+    expect(links.get('k', HOUR, undefined, 'b.jpg')).toBeUndefined();
+    // No key or name, however built, reaches another's link.
+    expect(links.get('k\u0000a.jpg', HOUR)).toBeUndefined();
+    expect(links.get('a.jpg', HOUR, undefined, 'k')).toBeUndefined();
+    // Named links count towards the cap, and go with the hour.
+    links.set('k', HOUR + 3600, 'next hour');
+    expect(links.get('k', HOUR + 3600, undefined, 'a.jpg')).toBeUndefined();
+  });
+
+  it("remembers the S3 driver's photo links only: a full hour at most two ahead, named or not, no directory bucket", () => {
     const photo = { expiresInSeconds: 5400 };
     expect(remembersLink('epu-media', photo, HOUR)).toBe(true);
     expect(remembersLink('epu-media', { expiresInSeconds: 7200 }, HOUR)).toBe(true);
     expect(remembersLink('epu-media', photo, HOUR + 1)).toBe(false);
     expect(remembersLink('epu-media', { expiresInSeconds: 7201 }, HOUR)).toBe(false);
-    expect(remembersLink('epu-media', { ...photo, downloadName: 'a.jpg' }, HOUR)).toBe(false);
+    expect(remembersLink('epu-media', { ...photo, downloadName: 'a.jpg' }, HOUR)).toBe(true);
     expect(remembersLink('epu-media--usw2-az1--x-s3', photo, HOUR)).toBe(false);
   });
 });

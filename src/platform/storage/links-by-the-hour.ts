@@ -7,40 +7,57 @@
 // 0013), about 0.4 ms of CPU per link for the S3 driver's presigner (decision
 // 0062). An LRU keyed by a string of expiry, key and download name (the string
 // built and hashed, the LRU's bookkeeping) cost 27 µs of a gallery request's
-// CPU (decision 0057).
+// CPU (decision 0057). A link with a download name (the photo viewer's
+// download, one per view) is kept apart, by name and then key: no string is
+// built, and no key, valid or not, can reach another key's link (decision 0064).
 
 /** How many links of one hour are remembered; past it the map starts again. */
 const REMEMBERED_LINKS = 20_000;
 export const HOUR_SECONDS = 3600;
 
 export interface LinksByTheHour {
-  /** The remembered link of `key` expiring at `expiresAt` (Unix seconds), made with `signer`; undefined if none is. */
-  get(key: string, expiresAt: number, signer?: unknown): string | undefined;
+  /**
+   * The remembered link of `key` (with `downloadName`, if given) expiring at
+   * `expiresAt` (Unix seconds), made with `signer`; undefined if none is.
+   */
+  get(key: string, expiresAt: number, signer?: unknown, downloadName?: string): string | undefined;
   /**
    * Remembers `url` when `expiresAt` is a full hour no older than the newest
    * remembered. A newer hour, or another `signer` (the S3 driver's credentials
    * after a rotation), starts a new map.
    */
-  set(key: string, expiresAt: number, url: string, signer?: unknown): void;
+  set(key: string, expiresAt: number, url: string, signer?: unknown, downloadName?: string): void;
 }
 
 export function createLinksByTheHour(): LinksByTheHour {
-  /** The full-hour expiry, and what signed the links `links` holds. */
+  /** The full-hour expiry, and what signed the links held. */
   let hour = 0;
   let signedBy: unknown;
+  /** Links by key; links with a download name by name, then key; how many links both hold. */
   let links = new Map<string, string>();
+  let named = new Map<string, Map<string, string>>();
+  let remembered = 0;
   return {
-    get(key, expiresAt, signer) {
-      return expiresAt === hour && signer === signedBy ? links.get(key) : undefined;
+    get(key, expiresAt, signer, downloadName) {
+      if (expiresAt !== hour || signer !== signedBy) return undefined;
+      return downloadName === undefined ? links.get(key) : named.get(downloadName)?.get(key);
     },
-    set(key, expiresAt, url, signer) {
+    set(key, expiresAt, url, signer, downloadName) {
       if (expiresAt % HOUR_SECONDS !== 0 || expiresAt < hour) return;
-      if (expiresAt > hour || signer !== signedBy || links.size >= REMEMBERED_LINKS) {
+      if (expiresAt > hour || signer !== signedBy || remembered >= REMEMBERED_LINKS) {
         hour = expiresAt;
         signedBy = signer;
         links = new Map();
+        named = new Map();
+        remembered = 0;
       }
-      links.set(key, url);
+      if (downloadName === undefined) links.set(key, url);
+      else {
+        let byKey = named.get(downloadName);
+        if (byKey === undefined) named.set(downloadName, (byKey = new Map()));
+        byKey.set(key, url);
+      }
+      remembered++;
     },
   };
 }

@@ -59,12 +59,7 @@ const DIRECTORY_BUCKET = /--x-s3$/;
  * for its hour and remembered (signedUrls in createS3Storage).
  */
 export function remembersLink(bucket: string, urlOptions: SignedUrlOptions, expiresAt: number): boolean {
-  return (
-    !DIRECTORY_BUCKET.test(bucket) &&
-    urlOptions.downloadName === undefined &&
-    expiresAt % HOUR_SECONDS === 0 &&
-    urlOptions.expiresInSeconds <= REMEMBERED_WINDOW
-  );
+  return !DIRECTORY_BUCKET.test(bucket) && expiresAt % HOUR_SECONDS === 0 && urlOptions.expiresInSeconds <= REMEMBERED_WINDOW;
 }
 
 // 5 MiB is the smallest part S3 accepts. Two parts in flight bound the memory of
@@ -134,7 +129,8 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
    * ahead (photos' links: photos.service) is signed as if at the start of that
    * window, so every request of the hour would get the same URL, and is
    * remembered for the hour (links-by-the-hour.ts): the SDK's presigner costs
-   * about 0.4 ms of CPU per link, and a gallery page has dozens (decision 0062).
+   * about 0.4 ms of CPU per link, and a gallery page has dozens (decision 0062);
+   * the photo viewer's download link, named, too (decision 0064).
    * Remembered links are the credentials': new credentials sign anew. Not for
    * a directory bucket (S3 Express One Zone): the SDK signs for those with
    * session credentials of its own that last minutes, not the client's.
@@ -153,12 +149,12 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
       throw failed('signedUrl', error);
     }
     const signingDate = new Date((expiresAt - REMEMBERED_WINDOW) * 1000);
-    const urls = keys.map((key) => links.get(key, expiresAt, credentials));
+    const urls = keys.map((key) => links.get(key, expiresAt, credentials, urlOptions.downloadName));
     const unsigned = keys.flatMap((key, i) => (urls[i] === undefined ? [{ key, i }] : []));
     await Promise.all(
       unsigned.map(async ({ key, i }) => {
         const url = await presign(key, urlOptions, REMEMBERED_WINDOW, signingDate);
-        links.set(key, expiresAt, url, credentials);
+        links.set(key, expiresAt, url, credentials, urlOptions.downloadName);
         urls[i] = url;
       }),
     );

@@ -54,14 +54,18 @@ describe('remembered /media/ links', () => {
     expect(checkMediaRequest(keyring, 'derived/a.webp', queryOf(next), HOUR + 1)).toMatchObject({ ok: true });
   });
 
-  it('never remembers a link with a download name or an expiry between hours', () => {
+  it('remembers a link with a download name apart from the same key without, and never one with an expiry between hours', () => {
     const counting = countingKeyring();
     const sign = createLinkSigner(publicUrl, counting);
-    sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR);
-    sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR);
+    const named = sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR);
+    expect(sign('derived/a.webp', { downloadName: 'a.webp' }, HOUR)).toBe(named);
+    expect(counting.signatures).toBe(1);
+    expect(sign('derived/a.webp', {}, HOUR)).not.toBe(named);
+    expect(sign('derived/a.webp', { downloadName: 'b.webp' }, HOUR)).not.toBe(named);
+    expect(counting.signatures).toBe(3);
     sign('exports/e.zip', {}, HOUR + 600);
     sign('exports/e.zip', {}, HOUR + 600);
-    expect(counting.signatures).toBe(4);
+    expect(counting.signatures).toBe(5);
   });
 
   it('remembers at most 20,000 links: past them it starts again', () => {

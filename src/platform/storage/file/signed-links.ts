@@ -8,13 +8,12 @@ import { assertValidKey, type SignedUrlOptions } from '../storage.js';
 export function createLinkSigner(publicUrl: URL, keyring: Keyring) {
   const links = createLinksByTheHour();
   return function sign(key: string, urlOptions: Pick<SignedUrlOptions, 'downloadName'>, expiresAt: number): string {
-    // Links with a download name (downloads, exports) are rare: signed each time.
     const { downloadName } = urlOptions;
-    let url = downloadName === undefined ? links.get(key, expiresAt) : undefined;
+    let url = links.get(key, expiresAt, undefined, downloadName);
     if (url === undefined) {
       assertValidKey(key);
       url = mediaUrl(publicUrl, keyring, { key, expiresAt, ...(downloadName !== undefined ? { downloadName } : {}) });
-      if (downloadName === undefined) links.set(key, expiresAt, url);
+      links.set(key, expiresAt, url, undefined, downloadName);
     }
     return url;
   };
