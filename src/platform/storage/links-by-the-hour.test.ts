@@ -30,11 +30,16 @@ describe('links remembered by the hour', () => {
   it('starts again past 20,000 links, named or not', () => {
     const links = createLinksByTheHour();
     for (let i = 0; i < 20_000; i++) links.set(`k${i}`, HOUR, `link ${i}`, undefined, i % 2 ? `${i}.jpg` : undefined);
+    // A link set again (requests that missed it at once) is not a new one.
+    for (let i = 0; i < 100; i++) links.set('k0', HOUR, 'link 0');
     expect(links.get('k0', HOUR)).toBe('link 0');
     expect(links.get('k1', HOUR, undefined, '1.jpg')).toBe('link 1');
     links.set('k20000', HOUR, 'link 20000');
     expect(links.get('k0', HOUR)).toBeUndefined();
     expect(links.get('k1', HOUR, undefined, '1.jpg')).toBeUndefined();
+    expect(links.get('k20000', HOUR)).toBe('link 20000');
+    // The new map has room for 20,000 again.
+    for (let i = 1; i < 20_000; i++) links.set(`n${i}`, HOUR, `new ${i}`);
     expect(links.get('k20000', HOUR)).toBe('link 20000');
   });
 
@@ -48,7 +53,7 @@ describe('links remembered by the hour', () => {
     // No key or name, however built, reaches another's link.
     expect(links.get('k\u0000a.jpg', HOUR)).toBeUndefined();
     expect(links.get('a.jpg', HOUR, undefined, 'k')).toBeUndefined();
-    // Named links count towards the cap, and go with the hour.
+    // Named links go with the hour.
     links.set('k', HOUR + 3600, 'next hour');
     expect(links.get('k', HOUR + 3600, undefined, 'a.jpg')).toBeUndefined();
   });

@@ -37,26 +37,27 @@ export function createLinksByTheHour(): LinksByTheHour {
   let links = new Map<string, string>();
   let named = new Map<string, Map<string, string>>();
   let remembered = 0;
+  function startAgain(expiresAt: number, signer: unknown): void {
+    hour = expiresAt;
+    signedBy = signer;
+    links = new Map();
+    named = new Map();
+    remembered = 0;
+  }
+  const holderOf = (downloadName: string | undefined) => (downloadName === undefined ? links : named.get(downloadName));
   return {
     get(key, expiresAt, signer, downloadName) {
-      if (expiresAt !== hour || signer !== signedBy) return undefined;
-      return downloadName === undefined ? links.get(key) : named.get(downloadName)?.get(key);
+      return expiresAt === hour && signer === signedBy ? holderOf(downloadName)?.get(key) : undefined;
     },
     set(key, expiresAt, url, signer, downloadName) {
       if (expiresAt % HOUR_SECONDS !== 0 || expiresAt < hour) return;
-      if (expiresAt > hour || signer !== signedBy || remembered >= REMEMBERED_LINKS) {
-        hour = expiresAt;
-        signedBy = signer;
-        links = new Map();
-        named = new Map();
-        remembered = 0;
-      }
-      if (downloadName === undefined) links.set(key, url);
-      else {
-        let byKey = named.get(downloadName);
-        if (byKey === undefined) named.set(downloadName, (byKey = new Map()));
-        byKey.set(key, url);
-      }
+      if (expiresAt > hour || signer !== signedBy) startAgain(expiresAt, signer);
+      // Requests that missed the same link at once each set it: only a new link counts toward the cap.
+      if (holderOf(downloadName)?.has(key)) return;
+      if (remembered >= REMEMBERED_LINKS) startAgain(expiresAt, signer);
+      let byKey = holderOf(downloadName);
+      if (byKey === undefined) named.set(downloadName!, (byKey = new Map()));
+      byKey.set(key, url);
       remembered++;
     },
   };
