@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { turnBatched } from './logger.js';
+import { describe, expect, it, vi } from 'vitest';
+import { batchedLines, LINE_BATCH } from './logger.js';
 
 /** The `msg` of each JSON line a process wrote, in order. */
 const messagesIn = (stdout: string) =>
@@ -10,8 +10,6 @@ const messagesIn = (stdout: string) =>
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line).msg);
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Runs `body` in a fresh Node process with `createLogger` in scope; its exit code and what it wrote to stdout. */
 async function inChildProcess(body: string): Promise<{ code: number; stdout: string }> {
@@ -27,23 +25,47 @@ async function inChildProcess(body: string): Promise<{ code: number; stdout: str
 }
 
 describe('the process logger destination', () => {
-  it('hands the stream the lines of one turn of the event loop as one write, in order', async () => {
-    const writes: string[] = [];
-    const destination = turnBatched({ write: (text: string) => writes.push(text) });
-    destination.write('a\n');
-    destination.write('b\n');
-    destination.write('c\n');
-    expect(writes).toEqual([]);
-    await nextTurn();
-    expect(writes).toEqual(['a\nb\nc\n']);
-    destination.write('d\n');
-    await nextTurn();
-    expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
-    await nextTurn();
-    expect(writes).toHaveLength(2);
+  it('hands the stream the lines of one window as one write, in order', () => {
+    vi.useFakeTimers();
+    try {
+      const writes: string[] = [];
+      const destination = batchedLines({ write: (text: string) => writes.push(text) });
+      destination.write('a\n');
+      vi.advanceTimersByTime(LINE_BATCH.ms - 1);
+      destination.write('b\n');
+      destination.write('c\n');
+      expect(writes).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(writes).toEqual(['a\nb\nc\n']);
+      // The next line opens a window of its own.
+      destination.write('d\n');
+      vi.advanceTimersByTime(LINE_BATCH.ms - 1);
+      expect(writes).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+      vi.advanceTimersByTime(10 * LINE_BATCH.ms);
+      expect(writes).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it('writes out the lines of the last turn when the process exits, and when it crashes', async () => {
+  it('hands over a full batch at once, without waiting for its window', () => {
+    vi.useFakeTimers();
+    try {
+      const writes: string[] = [];
+      const destination = batchedLines({ write: (text: string) => writes.push(text) });
+      const lines = Array.from({ length: LINE_BATCH.lines + 1 }, (_, i) => `${i}\n`);
+      for (const line of lines) destination.write(line);
+      expect(writes).toEqual([lines.slice(0, -1).join('')]);
+      vi.advanceTimersByTime(LINE_BATCH.ms);
+      expect(writes).toEqual([lines.slice(0, -1).join(''), lines.at(-1)]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes out the pending lines when the process exits, and when it crashes', async () => {
     const exits = await inChildProcess(
       `const logger = createLogger({ level: 'info', pretty: false, name: 'exit-test' });
        logger.info('first'); logger.warn('second'); process.exit(3);`,
