@@ -10,8 +10,8 @@
 //   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc,links
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
 //   --duration S (10)  --warm-up S (3): unmeasured load before each side's first round on a path  --connections N (64)
-//   --bookings-warm-up N (2000): unmeasured bookings on each side's hot event before its run: 500 left V8 compiling EPU's
-//     booking path through the run (a third of its CPU gap to the twin on JIT threads, decision 0065)  --port-base P (default: free ports; P, P+1, ... otherwise)
+//   --bookings-warm-up N (2000): unmeasured bookings on each side's hot event before its run (at least --connections, and
+//     at most half a run's fresh users): after 500, V8 was still compiling EPU's booking path through the run (decision 0065)  --port-base P (default: free ports; P, P+1, ... otherwise)
 //   --repeat N (3): livez and reads measure each path N times, the sides taking turns, and judge each target on the
 //     median of the N rounds' ratios: on a shared machine one round of the same request can move by half
 //   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
@@ -83,7 +83,6 @@ const PATHS = ['list', 'gallery', 'gallery-later', 'page', 'page-signed-in', 'me
 const paths = list(flag('paths', PATHS.join(',')));
 for (const name of paths) if (!PATHS.includes(name)) throw new Error(`--paths: unknown path ${name} (known: ${PATHS.join(', ')})`);
 const bookingsWarmUp = Number(flag('bookings-warm-up', 2000));
-if (!Number.isInteger(bookingsWarmUp) || bookingsWarmUp < 1) throw new Error('--bookings-warm-up: a whole number of bookings, 1 or more');
 const portBase = flag('port-base') === undefined ? undefined : Number(flag('port-base'));
 const cpuProf = args.includes('--cpu-prof');
 const perfSplit = args.includes('--perf');
@@ -98,6 +97,13 @@ const fixtureIds = ids(volume);
 const keys = sessionKeys(SECRET_KEY);
 const cookieOf = (claim) => `epu_session=${seal(keys, claim)}`;
 
+const connections = Number(flag('connections', 64));
+/** Fresh users each booking run may use up (one hot event per run, and half an event's worth left over). */
+const bookersPerRun = Math.floor(volume.bookers / (volume.hotEvents + 0.5));
+// autocannon refuses fewer requests than connections; the measured run needs the rest of the run's users.
+if (!Number.isInteger(bookingsWarmUp) || bookingsWarmUp < connections || bookingsWarmUp > bookersPerRun / 2)
+  throw new Error(`--bookings-warm-up: a whole number of bookings from --connections (${connections}) to ${Math.floor(bookersPerRun / 2)}`);
+
 const nextPort = portAllocator(portBase);
 const runDir = tempDir('run');
 fs.chmodSync(runDir, 0o755);
@@ -111,7 +117,7 @@ const figures = [];
 const ctx = {
   duration: Number(flag('duration', 10)),
   warmSeconds,
-  connections: Number(flag('connections', 64)),
+  connections,
   repeat,
   statements: !args.includes('--no-statements'),
   perf: perfSplit,
@@ -529,10 +535,14 @@ function bookers(count) {
  * their 201 being read: counted apart, at most one per connection and run.
  */
 async function bookingRun(side, eventId) {
-  const users = bookers(Math.floor(volume.bookers / (volume.hotEvents + 0.5)));
+  const users = bookers(bookersPerRun);
   const warm = bookingsWarmUp;
   const startedAt = new Date();
   const r = await measure(ctx, side, users.request(eventId), { warm, maxRequests: users.count - warm });
+  if (r.requests >= users.count - warm)
+    ctx.log(
+      `  ${side.name}: the run used up its ${users.count - warm} fresh users before ${ctx.duration} s: a shorter run than the other side's`,
+    );
   r.bookingsPerSecond = ((r.statuses[201] ?? 0) / Math.max(1, r.requests)) * r.rps;
   const {
     rows: [check],

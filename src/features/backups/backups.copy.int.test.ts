@@ -101,7 +101,8 @@ describe('backups copied to a second region', () => {
         'the copy in the second region',
       );
       expect(listed.lines.at(-1)).toMatchObject({ kind: 'result', count: 1 });
-      expect(worker.output()).toMatch(/backup copied to the second region and verified/);
+      // The worker logs it after reading the copy back, and its log lines leave in batches: wait for it.
+      await worker.waitForLog(/backup copied to the second region and verified/, COMMAND_TIMEOUT_MS);
 
       const manifest = await readJson<BackupManifest>(copies, manifestKey(backupId));
       expect(manifest).toEqual(await readJson<BackupManifest>(backups, manifestKey(backupId)));

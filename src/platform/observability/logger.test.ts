@@ -58,14 +58,27 @@ describe('the process logger destination', () => {
       const lines = Array.from({ length: LINE_BATCH.lines + 1 }, (_, i) => `${i}\n`);
       for (const line of lines) destination.write(line);
       expect(writes).toEqual([lines.slice(0, -1).join('')]);
-      vi.advanceTimersByTime(LINE_BATCH.ms);
+      // The line after a full batch opens a window of its own.
+      vi.advanceTimersByTime(LINE_BATCH.ms - 1);
+      expect(writes).toHaveLength(1);
+      vi.advanceTimersByTime(1);
       expect(writes).toEqual([lines.slice(0, -1).join(''), lines.at(-1)]);
     } finally {
       vi.useRealTimers();
     }
   });
 
-  it('writes out the pending lines when the process exits, and when it crashes', async () => {
+  it('hands the pending lines over on flush, then flushes the stream', () => {
+    const writes: string[] = [];
+    const flushed = vi.fn();
+    const destination = batchedLines({ write: (text: string) => writes.push(text), flush: (callback) => callback?.() });
+    destination.write('a\n');
+    destination.flush(flushed);
+    expect(writes).toEqual(['a\n']);
+    expect(flushed).toHaveBeenCalledOnce();
+  });
+
+  it('writes out the pending lines when the process exits, crashes, or runs out of work', async () => {
     const exits = await inChildProcess(
       `const logger = createLogger({ level: 'info', pretty: false, name: 'exit-test' });
        logger.info('first'); logger.warn('second'); process.exit(3);`,
@@ -79,5 +92,13 @@ describe('the process logger destination', () => {
     );
     expect(crashes.code).toBe(1);
     expect(messagesIn(crashes.stdout)).toEqual(['before the crash']);
+
+    // Nothing left to do: the window's timer does not keep the process alive, and its exit writes the line.
+    const ends = await inChildProcess(
+      `const logger = createLogger({ level: 'info', pretty: false, name: 'end-test' });
+       logger.info('last words');`,
+    );
+    expect(ends.code).toBe(0);
+    expect(messagesIn(ends.stdout)).toEqual(['last words']);
   });
 });

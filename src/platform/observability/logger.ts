@@ -102,7 +102,12 @@ const pendingAtExit = new Set<() => void>();
  * sixteen (decision 0065).
  * At exit the pending lines leave before pino writes out what its stream holds.
  */
-export function batchedLines(stream: { write(text: string): unknown }): DestinationStream {
+export function batchedLines(stream: {
+  write(text: string): unknown;
+  flush?(callback?: (error?: Error) => void): void;
+}): DestinationStream & {
+  flush(callback?: (error?: Error) => void): void;
+} {
   let pending: string[] = [];
   let timer: NodeJS.Timeout | undefined;
   const drain = () => {
@@ -121,6 +126,12 @@ export function batchedLines(stream: { write(text: string): unknown }): Destinat
       if (pending.length >= LINE_BATCH.lines) drain();
       // Unreferenced: a process with nothing else to do exits, and its exit hands the lines over.
       else if (timer === undefined) timer = setTimeout(drain, LINE_BATCH.ms).unref();
+    },
+    // pino's logger.flush() (a clean shutdown's last step) reaches the stream through this.
+    flush(callback) {
+      drain();
+      if (stream.flush) stream.flush(callback);
+      else callback?.();
     },
   };
 }
