@@ -156,19 +156,24 @@ describe('enqueue', () => {
     expect((await queue.get(id))!.status).toBe('queued');
   });
 
-  /** A connection LISTENing on the jobs channel, with what it received. */
-  async function jobsListener() {
+  /**
+   * A connection LISTENing on the jobs channel, with what it received of the jobs named `ours`. Others are an
+   * earlier test's: the notifier sends after a short window, and under load that can reach the next test's listener.
+   */
+  async function jobsListener(ours: readonly string[]) {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     const received: string[] = [];
-    client.on('notification', (message) => received.push(message.payload ?? ''));
+    client.on('notification', (message) => ours.includes(message.payload ?? '') && received.push(message.payload!));
     await client.query('LISTEN epu_jobs');
     return { received, close: () => client.end() };
   }
 
   it('wakes listeners on commit only: a rolled-back enqueue sends no notification', async () => {
-    const listener = await jobsListener();
+    const listener = await jobsListener(['rolled.back', 'not.yet', 'committed']);
     try {
+      // What an earlier test's notifier sends late is not this test's.
+      await sql`SELECT pg_notify('epu_jobs', 'exports.build')`.execute(db);
       await transaction(db, async (trx) => {
         await queue.enqueue('rolled.back', {}, { executor: trx });
         throw new Error('rollback');
@@ -188,7 +193,7 @@ describe('enqueue', () => {
       WHERE NOT t.tgisinternal AND p.prosrc ILIKE '%notify%'`.execute(db);
     expect(notifying.rows).toEqual([]);
 
-    const listener = await jobsListener();
+    const listener = await jobsListener(['after.commit']);
     try {
       let insideTransaction = 'not run';
       const id = await transaction(db, async (trx) => {
@@ -207,7 +212,7 @@ describe('enqueue', () => {
   });
 
   it('still wakes workers, a little later, for a job enqueued in a transaction opened without platform/db transaction()', async () => {
-    const listener = await jobsListener();
+    const listener = await jobsListener(['blind.transaction']);
     try {
       await db.transaction().execute((trx) => queue.enqueue('blind.transaction', {}, { executor: trx }));
       await expect.poll(() => listener.received, { timeout: 5_000 }).toEqual(['blind.transaction']);
