@@ -73,7 +73,13 @@ export interface Platform {
 export const ANNOUNCEMENT_WINDOW_MS = 50;
 
 export function createRootLogger(config: Config, role: ProcessRole): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.logPretty, name: `epu-${role}`, mixin: logContextMixin });
+  return createLogger({
+    level: config.logLevel,
+    pretty: config.logPretty,
+    name: `epu-${role}`,
+    mixin: logContextMixin,
+    batched: role !== 'cli',
+  });
 }
 
 /** BACKUP_STORAGE_URL's store: the S3 settings of STORAGE_URL, never a CDN (backups are private). */

@@ -78,6 +78,17 @@ describe('the process logger destination', () => {
     expect(flushed).toHaveBeenCalledOnce();
   });
 
+  it("keeps a command's lines in order with what it writes to stdout itself", async () => {
+    const command = await inChildProcess(
+      `const logger = createLogger({ level: 'info', pretty: false, name: 'cli-test', batched: false });
+       logger.info('logged first');
+       await new Promise((resolve) => setTimeout(resolve, 1));
+       process.stdout.write(JSON.stringify({ msg: 'reported after' }) + '\\n');
+       process.exit(1);`,
+    );
+    expect(messagesIn(command.stdout)).toEqual(['logged first', 'reported after']);
+  });
+
   it('writes out the pending lines when the process exits, crashes, or runs out of work', async () => {
     const exits = await inChildProcess(
       `const logger = createLogger({ level: 'info', pretty: false, name: 'exit-test' });

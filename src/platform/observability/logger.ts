@@ -40,6 +40,11 @@ export interface LoggerSettings {
   pretty: boolean;
   name: string;
   mixin?: () => Record<string, unknown>;
+  /**
+   * Lines wait to leave together (batchedLines): for the long-running roles. A command writes each line at
+   * once, since its report lines (platform/cli/reporter.ts) share stdout and come after what it logged before them.
+   */
+  batched?: boolean;
 }
 
 export function loggerOptions(settings: LoggerSettings): LoggerOptions {
@@ -79,6 +84,7 @@ export function logContextMixin(): Record<string, unknown> {
 export function createLogger(settings: LoggerSettings): Logger {
   const options = loggerOptions(settings);
   if (settings.pretty) return pino(options);
+  if (settings.batched === false) return pino(options, pino.destination({ dest: 1, sync: true }));
   // Lines go out asynchronously and together (batchedLines), instead of one
   // write(2) per line on the request path. pino flushes what is queued
   // synchronously when the process exits, crash included.
