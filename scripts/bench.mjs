@@ -9,9 +9,9 @@
 // and the ratios against the targets of issue 12, each printed met or NOT met.
 //   --only livez,reads,bookings,concurrency,designs,upload,thumbs,queue,export,startup,replicas,gc,links
 //   --paths list,gallery,gallery-later,page,page-signed-in,media   (reads; default all)
-//   --duration S (10)  --warm-up S (3): unmeasured load before each side's first round on a path  --connections N (64)
+//   --duration S (10)  --warm-up S (3): unmeasured load before each side's first round on a path  --connections N (64)  --port-base P (default: free ports; P, P+1, ... otherwise)
 //   --bookings-warm-up N (2000): unmeasured bookings on each side's hot event before its run (at least --connections, and
-//     at most half a run's fresh users): after 500, V8 was still compiling EPU's booking path through the run (decision 0065)  --port-base P (default: free ports; P, P+1, ... otherwise)
+//     at most half a run's fresh users): after 500, V8 was still compiling EPU's booking path through the run (decision 0065)
 //   --repeat N (3): livez and reads measure each path N times, the sides taking turns, and judge each target on the
 //     median of the N rounds' ratios: on a shared machine one round of the same request can move by half
 //   --cpu-prof: each EPU run with the page cache off (livez, reads, bookings) gets a fresh `node --cpu-prof` web; prints its
